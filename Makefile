@@ -1,0 +1,37 @@
+# Two commands do all the set-up (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv bundle bench screenshots clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[train,dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Install everything and open the app on the bundled demo project.
+run: $(STAMP)
+	$(VENV)/bin/nerdesk app --demo
+
+## Install everything and run the whole test suite.
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bundle: $(STAMP)
+	$(PY) -m PyInstaller --noconfirm --clean packaging/nerdesk.spec --distpath dist --workpath build
+	dist/nerdesk/nerdesk --selftest
+
+bench: $(STAMP)
+	$(PY) bench/import_bench.py
+
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) docs/make_screenshots.py
+
+clean:
+	rm -rf build dist .pytest_cache

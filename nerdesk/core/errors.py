@@ -1,0 +1,87 @@
+"""Coded errors, in the manner of spaCy's ``Errors.E###``.
+
+Every error a user can cause is a :class:`NerdeskError` with a stable code, a message
+and, where it applies, the file and line that caused it. The CLI prints it; the app shows it.
+"""
+
+from __future__ import annotations
+
+
+class NerdeskError(Exception):
+    """An error the user can act on: bad input, missing file, wrong model."""
+
+    def __init__(self, code: str, message: str, *, file: str | None = None,
+                 line: int | None = None, details: str | None = None):
+        self.code = code
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.details = details
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}"
+            if self.line is not None:
+                where += f", line {self.line}"
+            where += ": "
+        return f"[{self.code}] {where}{self.message}"
+
+
+class Cancelled(Exception):
+    """Raised at the next progress point after the user cancelled a job."""
+
+
+class Errors:
+    """Message templates. Use ``raise err(Errors.E001, path=...)``."""
+
+    # project store
+    E001 = "Not a nerdesk project (no such file): {path}"
+    E002 = "Not a nerdesk project or corrupt database: {path} ({reason})"
+    E003 = "Project already exists: {path}"
+    E004 = "Project schema version {found} is newer than this nerdesk ({supported}); upgrade nerdesk."
+    E005 = "No segment with id {id}"
+    E006 = "Nothing to undo"
+    E007 = "Nothing to redo"
+    E008 = "Span {start}-{end} lies outside segment {segment} ({seg_start}-{seg_end})"
+    E009 = "Unknown label '{label}'; the project's labels are: {labels}"
+    E010 = "Unknown review status '{status}'; choose one of: {statuses}"
+    E011 = "No span {start}-{end} in segment {segment}"
+    # import / formats
+    E100 = "File not found: {path}"
+    E101 = "Cannot detect the format of this file; give --format (one of: {formats})"
+    E102 = "Unknown format '{fmt}'; choose one of: {formats}"
+    E103 = "The file is empty"
+    E104 = "The file is not valid UTF-8 text (byte {pos}: {reason})"
+    E105 = "The file looks binary, not text"
+    E106 = "Malformed line: {reason}"
+    E107 = "Span {start}-{end} is out of range for a text of {length} characters"
+    E108 = "Span {start}-{end} ('{text}') does not align with token boundaries"
+    E109 = "Unknown label '{label}' (not in the project's label set: {labels}); add it with --add-labels or fix the file"
+    E110 = "Tokens and tags differ in length ({tokens} tokens, {tags} tags)"
+    E111 = "Invalid tag '{tag}'"
+    E112 = "Column '{column}' not found; the columns are: {columns}"
+    E113 = "The document is too large ({size} characters; the limit is {limit})"
+    E114 = "Missing field '{field}'"
+    E115 = "The format '{fmt}' cannot be exported: {reason}"
+    # models
+    E200 = "Model not found: {path}"
+    E201 = "Model file missing: {path}"
+    E202 = "Cannot load ONNX model {path}: {reason}"
+    E203 = "Model {path} has unexpected inputs/outputs: {reason}"
+    E204 = "Model card {path} does not match the model: {reason}"
+    E205 = "Invalid model card {path}: {reason}"
+    E206 = "Model file {path} does not match the checksum in its model card (changed or corrupt)"
+    E207 = "Not a model package: {path} ({reason})"
+    E208 = "Cannot read training data {path}: {reason}"
+    E209 = "Invalid label map '{spec}': {reason}"
+    E210 = "Training needs PyTorch, which is not installed: pip install 'nerdesk[train]'"
+    E211 = "Output directory {path} is not empty; give --force to overwrite"
+
+
+def err(template: str, *, file: str | None = None, line: int | None = None,
+        details: str | None = None, **fields) -> NerdeskError:
+    """Build a NerdeskError from an ``Errors`` template and its fields."""
+    code = next((name for name, value in vars(Errors).items() if value is template), "E000")
+    return NerdeskError(code, template.format(**fields), file=file, line=line, details=details)

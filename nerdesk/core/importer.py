@@ -1,0 +1,272 @@
+"""Import documents (and, on request, their annotations) into a project.
+
+One import is one transaction: a bad record anywhere rolls the whole file back, and the error
+names the file, the line and the problem. Documents are keyed by a hash of their text, so
+re-importing a file adds nothing, and annotations for a text already in the project attach to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.store import now
+from nerdesk.core.tokenize import MAX_SEGMENT_TOKENS, segment_tokens, split_tokens_at, tokenize_texts
+from nerdesk.core.types import DocRecord, Progress, Span
+
+if TYPE_CHECKING:
+    from nerdesk.core.project import Project
+
+#: Larger documents are refused (E113): split them (e.g. ``--lines``) first.
+MAX_DOC_CHARS = 10_000_000
+BATCH = 4000
+
+_STATUS = {None: "accepted", "accept": "accepted", "accepted": "accepted", "reject": "rejected",
+           "rejected": "rejected", "ignore": "skipped", "skipped": "skipped", "flagged": "flagged",
+           "draft": "draft"}
+
+
+@dataclass
+class ImportResult:
+    read: int = 0
+    documents: int = 0
+    duplicates: int = 0
+    segments: int = 0
+    tokens: int = 0
+    annotated_segments: int = 0
+    predicted_segments: int = 0
+    labels_added: list[str] = field(default_factory=list)
+    empty: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
+                annotations: bool = False, annotator: str | None = None,
+                add_labels: bool | None = None, **read_options: Any) -> Generator[Progress, None, ImportResult]:
+    from nerdesk.core import formats
+
+    path = Path(path)
+    if not path.exists():
+        raise err(Errors.E100, path=path)
+    fmt = fmt or formats.detect_format(path)
+    total = _count_lines(path) if fmt in ("jsonl", "prodigy", "doccano") or read_options.get("lines") else None
+    records = formats.read_records(path, fmt, **read_options)
+    return import_records(project, records, annotations=annotations, annotator=annotator,
+                          add_labels=add_labels, total=total, source=path.name)
+
+
+def _count_lines(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            n += chunk.count(b"\n")
+    return n
+
+
+def import_records(project: Project, records: Iterable[DocRecord], *, annotations: bool = False,
+                   annotator: str | None = None, add_labels: bool | None = None,
+                   total: int | None = None, source: str = "",
+                   max_doc_chars: int = MAX_DOC_CHARS) -> Generator[Progress, None, ImportResult]:
+    """Import records in one transaction; yields Progress per batch, returns an ImportResult."""
+    store = project.store
+    result = ImportResult()
+    writer = _Writer(project, result, annotations=annotations, annotator=annotator,
+                     add_labels=add_labels, max_doc_chars=max_doc_chars, source=source)
+    first_doc = store.max_document_id()
+    with store.transaction():
+        batch: list[DocRecord] = []
+        for rec in records:
+            result.read += 1
+            batch.append(rec)
+            if len(batch) >= BATCH:
+                writer.write(batch)
+                batch = []
+                yield Progress(result.read, total, f"{result.documents} documents")
+        if batch:
+            writer.write(batch)
+        store.index_documents_after(first_doc)
+        store.log_event(project.user, "import", "log", None, None,
+                        {"source": source, **result.as_dict()})
+    yield Progress(result.read, result.read, f"{result.documents} documents")
+    return result
+
+
+class _Writer:
+    def __init__(self, project: Project, result: ImportResult, *, annotations: bool,
+                 annotator: str | None, add_labels: bool | None, max_doc_chars: int, source: str):
+        self.project = project
+        self.store = project.store
+        self.result = result
+        self.annotations = annotations
+        self.annotator = annotator
+        self.max_doc_chars = max_doc_chars
+        self.source = source
+        self.labels = set(project.label_names())
+        self.add_labels = add_labels if add_labels is not None else not self.labels
+        self.next_doc = self.store.max_document_id() + 1
+        self.next_seg = self.store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM segments").fetchone()[0] + 1
+        g = self.store.guideline()
+        self.guideline_version = g["version"] if g else None
+        self.created = now()
+        self.pred_model: str | None = None
+
+    # ------------------------------------------------------------------
+    def write(self, batch: list[DocRecord]) -> None:
+        recs = []
+        for rec in batch:
+            if not rec.text:
+                self.result.empty += 1
+                continue
+            if len(rec.text) > self.max_doc_chars:
+                raise err(Errors.E113, file=rec.source or self.source, line=rec.line,
+                          size=f"{len(rec.text):,}", limit=f"{self.max_doc_chars:,}")
+            recs.append(rec)
+        hashes = [content_hash(r.text) for r in recs]
+        existing = self.store.existing_documents(list(dict.fromkeys(hashes)))
+        need = {h: r.text for h, r in zip(hashes, recs) if h not in existing and r.tokens is None}
+        tokenized = dict(zip(need, tokenize_texts(list(need.values()), self.project.lang))) if need else {}
+        docs, segs, anns, preds, attach = [], [], [], [], []
+        in_batch: dict[str, int] = {}
+        for h, rec in zip(hashes, recs):
+            spans = self._checked_spans(rec, rec.spans) if self.annotations and rec.spans is not None else None
+            doc_id = existing.get(h) or in_batch.get(h)
+            if doc_id is not None:
+                self.result.duplicates += 1
+                if spans is not None:
+                    attach.append((doc_id, rec, spans))
+                continue
+            if rec.tokens is None:
+                tokens, sentences = tokenized[h]
+                if spans:
+                    tokens = split_tokens_at(tokens, [x for sp in spans for x in (sp.start, sp.end)])
+            else:
+                tokens, sentences = self._checked_tokens(rec), rec.sentences
+                if spans:
+                    self._check_alignment(rec, tokens, spans)
+            doc_id = self.next_doc
+            self.next_doc += 1
+            in_batch[h] = doc_id
+            docs.append((doc_id, rec.text, rec.source or self.source,
+                         json.dumps(rec.meta, ensure_ascii=False) if rec.meta else "{}", h, self.created))
+            self.result.documents += 1
+            pieces = self._segments(tokens, sentences, spans or rec.predictions or ())
+            for idx, (s_start, s_end, toks) in enumerate(pieces):
+                seg_id = self.next_seg
+                self.next_seg += 1
+                flat = [x - s_start for pair in toks for x in pair]
+                status = "new"
+                if spans is not None:
+                    row = self._annotation(seg_id, rec, [sp for sp in spans if s_start <= sp.start < s_end])
+                    anns.append(row)
+                    status = row["status"]
+                if rec.predictions:
+                    preds.append((seg_id, [sp for sp in rec.predictions if s_start <= sp.start < s_end]))
+                segs.append((seg_id, doc_id, idx, s_start, s_end, json.dumps(flat), len(toks), status))
+                self.result.tokens += len(toks)
+            self.result.segments += len(pieces)
+        self.store.insert_documents(docs)
+        self.store.conn.executemany(
+            "INSERT INTO segments (id, doc_id, idx, start, end, tokens, n_tokens, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", segs) if segs else None
+        for doc_id, rec, spans in attach:  # texts already in the project (or earlier in this batch)
+            anns.extend(self._attach_to_existing(doc_id, rec, spans))
+        if anns:
+            self.store.put_annotations(anns)
+            self.store.refresh_segment_status([a["segment_id"] for a in anns])
+            self.result.annotated_segments += len(anns)
+        if preds:
+            self._store_predictions(preds)
+
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _segments(tokens, sentences, spans) -> list:
+        if len(tokens) <= MAX_SEGMENT_TOKENS and (not sentences or len(sentences) == 1) and tokens:
+            return [(tokens[0][0], tokens[-1][1], tokens)]
+        return segment_tokens(tokens, sentences, [(sp.start, sp.end) for sp in spans])
+
+    def _where(self, rec: DocRecord) -> dict[str, Any]:
+        return {"file": rec.source or self.source, "line": rec.line}
+
+    def _checked_spans(self, rec: DocRecord, spans: list[Span]) -> list[Span]:
+        n = len(rec.text)
+        for sp in spans:
+            if not (0 <= sp.start < sp.end <= n):
+                raise err(Errors.E107, **self._where(rec), start=sp.start, end=sp.end, length=n)
+            piece = rec.text[sp.start:sp.end]
+            if piece != piece.strip():
+                raise err(Errors.E108, **self._where(rec), start=sp.start, end=sp.end, text=piece)
+            if sp.label not in self.labels:
+                if not self.add_labels:
+                    raise err(Errors.E109, **self._where(rec), label=sp.label,
+                              labels=", ".join(sorted(self.labels)))
+                self.result.labels_added.extend(self.project._add_labels([sp.label]))
+                self.labels.add(sp.label)
+        return sorted(spans)
+
+    def _checked_tokens(self, rec: DocRecord) -> list[tuple[int, int]]:
+        n = len(rec.text)
+        prev = 0
+        for s, e in rec.tokens or ():
+            if not (prev <= s < e <= n):
+                raise err(Errors.E106, **self._where(rec), reason=f"token offsets {s}-{e} are out of order "
+                          f"or out of range for a text of {n} characters")
+            prev = e
+        return list(rec.tokens or ())
+
+    def _check_alignment(self, rec: DocRecord, tokens, spans: list[Span]) -> None:
+        starts = {s for s, _ in tokens}
+        ends = {e for _, e in tokens}
+        for sp in spans:
+            if sp.start not in starts or sp.end not in ends:
+                raise err(Errors.E108, **self._where(rec), start=sp.start, end=sp.end,
+                          text=rec.text[sp.start:sp.end])
+
+    def _annotation(self, seg_id: int, rec: DocRecord, spans: list[Span]) -> dict[str, Any]:
+        status = _STATUS.get(rec.status, "accepted")
+        return {
+            "segment_id": seg_id, "annotator": rec.annotator or self.annotator or "import",
+            "tier": "annotator", "status": status,
+            "spans": [{"start": sp.start, "end": sp.end, "label": sp.label, "confidence": None,
+                       "origin": "human"} for sp in spans],
+            "note": "", "guideline_version": self.guideline_version, "model_id": None,
+            "created": self.created, "updated": self.created,
+        }
+
+    def _attach_to_existing(self, doc_id: int, rec: DocRecord, spans: list[Span]) -> list[dict[str, Any]]:
+        rows = []
+        segments = self.store.segments_of(doc_id)
+        for seg in segments:
+            inside = [sp for sp in spans if seg["start"] <= sp.start < seg["end"]]
+            for sp in inside:
+                if sp.end > seg["end"]:
+                    raise err(Errors.E108, **self._where(rec), start=sp.start, end=sp.end,
+                              text=rec.text[sp.start:sp.end])
+            rows.append(self._annotation(seg["id"], rec, inside))
+        return rows
+
+    def _store_predictions(self, preds: list[tuple[int, list[Span]]]) -> None:
+        if self.pred_model is None:
+            self.pred_model = f"import:{self.source or 'predictions'}"
+            self.store.register_model(self.pred_model, self.pred_model, "0", self.source, "", [], {
+                "name": self.pred_model, "description": "predictions imported with the data"})
+        rows = []
+        for seg_id, spans in preds:
+            confs = [sp.confidence if sp.confidence is not None else 1.0 for sp in spans]
+            lc = 1.0 - min(confs) if confs else 0.0
+            rows.append((seg_id, [[sp.start, sp.end, sp.label, sp.confidence] for sp in spans],
+                         lc, 1.0 - lc, 0.0, lc, lc))
+        self.store.insert_predictions(self.pred_model, rows)
+        self.result.predicted_segments += len(rows)

@@ -1,0 +1,422 @@
+"""The project facade: the one object the CLI and the UI talk to (Anki's ``Collection``).
+
+Every mutation runs in one transaction, is written to the append-only event log, and returns
+:class:`~nerdesk.core.types.Changes`. Undo and redo replay the log, so they survive a restart.
+Long operations (import, predict) are generators that yield :class:`Progress` and return a
+result; a caller that stops iterating (cancel) rolls the whole operation back.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Generator, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from nerdesk.core import labels as labelset
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.store import Store, now
+from nerdesk.core.types import Changes, DocRecord, Progress, Span
+
+TIERS = ("annotator", "reviewer", "expert")
+STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected")
+
+
+def default_user() -> str:
+    try:
+        return os.environ.get("NERDESK_USER") or getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "user"
+
+
+class Project:
+    """One open project file, seen by one user at one review tier."""
+
+    def __init__(self, store: Store, *, user: str | None = None, tier: str = "annotator"):
+        self.store = store
+        self.user = user or default_user()
+        if tier not in TIERS:
+            raise ValueError(f"tier must be one of {TIERS}")
+        self.tier = tier
+        self._undo: list[int] = []
+        self._redo: list[int] = []
+        self._rebuild_undo()
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(cls, path: str | Path, *, lang: str = "en", labels: Iterable[str] = (),
+               name: str | None = None, allow_overlaps: bool = False, **kw: Any) -> Project:
+        store = Store(path, create=True)
+        with store.transaction():
+            store.set_setting("name", name or Path(path).stem)
+            store.set_setting("lang", lang)
+            store.set_setting("allow_overlaps", allow_overlaps)
+            store.set_setting("created", now())
+        project = cls(store, **kw)
+        if labels:
+            project.add_labels(list(labels))
+        return project
+
+    @classmethod
+    def open(cls, path: str | Path, **kw: Any) -> Project:
+        return cls(Store(path), **kw)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    @property
+    def name(self) -> str:
+        return self.store.get_setting("name", self.path.stem)
+
+    @property
+    def lang(self) -> str:
+        return self.store.get_setting("lang", "en")
+
+    @property
+    def allow_overlaps(self) -> bool:
+        return bool(self.store.get_setting("allow_overlaps", False))
+
+    # ------------------------------------------------------------------ labels
+    def labels(self) -> list[dict[str, Any]]:
+        return self.store.labels()
+
+    def label_names(self) -> list[str]:
+        return [label["name"] for label in self.store.labels()]
+
+    def add_labels(self, names: Iterable[str], *, description: str = "") -> Changes:
+        """Add labels (new ones get a colour and a free shortcut key) and version the guideline."""
+        with self.store.transaction():
+            added = self._add_labels(names, description)
+        return Changes(labels=bool(added), action="add labels")
+
+    def _add_labels(self, names: Iterable[str], description: str = "") -> list[str]:
+        existing = self.store.labels()
+        known = {label["name"] for label in existing}
+        added = [n for n in dict.fromkeys(names) if n not in known]
+        if not added:
+            return []
+        used = {label["shortcut"] for label in existing}
+        for i, name in enumerate(added, start=len(existing)):
+            shortcut = labelset.free_shortcut(name, used)
+            used.add(shortcut)
+            self.store.upsert_label(name, labelset.color_for(i), shortcut, description, i)
+        self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
+        return added
+
+    def set_label(self, name: str, *, color: str | None = None, shortcut: str | None = None,
+                  description: str | None = None) -> Changes:
+        with self.store.transaction():
+            current = {label["name"]: label for label in self.store.labels()}
+            if name not in current:
+                raise err(Errors.E009, label=name, labels=", ".join(current) or "(none)")
+            label = current[name]
+            self.store.upsert_label(name, color or label["color"],
+                                    shortcut if shortcut is not None else label["shortcut"],
+                                    description if description is not None else label["description"],
+                                    label["position"])
+            self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
+        return Changes(labels=True, action="edit label")
+
+    def guideline(self) -> dict[str, Any] | None:
+        return self.store.guideline()
+
+    def guideline_text(self) -> str:
+        g = self.store.guideline()
+        return g["text"] if g else ""
+
+    def set_guideline_text(self, text: str) -> int:
+        with self.store.transaction():
+            return self.store.add_guideline(self.user, self.store.labels(), text)
+
+    def _check_label(self, label: str) -> None:
+        names = self.label_names()
+        if label not in names:
+            raise err(Errors.E009, label=label, labels=", ".join(names) or "(none)")
+
+    # ------------------------------------------------------------------ import / export
+    def import_records(self, records: Iterable[DocRecord], **options: Any) -> Generator[Progress, None, Any]:
+        from nerdesk.core.importer import import_records
+
+        return import_records(self, records, **options)
+
+    def import_file(self, path: str | Path, fmt: str | None = None, **options: Any
+                    ) -> Generator[Progress, None, Any]:
+        from nerdesk.core.importer import import_file
+
+        return import_file(self, path, fmt, **options)
+
+    def export_records(self, *, reviewed_only: bool = False) -> Iterator[DocRecord]:
+        from nerdesk.core.exporter import export_records
+
+        return export_records(self, reviewed_only=reviewed_only)
+
+    # ------------------------------------------------------------------ reading
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        annotated, per_label = self.store.annotated_label_counts()
+        return {
+            "project": self.name,
+            "path": str(self.path),
+            "lang": self.lang,
+            **counts,
+            "annotated": annotated,
+            "labels": self.label_names(),
+            "per_label": per_label,
+            "active_model": self.store.active_model_id(),
+        }
+
+    def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        from nerdesk.core.search import fts_query
+
+        return self.store.search(fts_query(query), limit)
+
+    def document(self, doc_id: int) -> dict[str, Any]:
+        """The document with its segments and the spans to show for each."""
+        doc = self.store.document(doc_id)
+        if doc is None:
+            raise err(Errors.E005, id=f"document {doc_id}")
+        segments = self.store.segments_of(doc_id)
+        self._attach_spans(segments)
+        doc["segments"] = segments
+        return doc
+
+    def segment(self, segment_id: int) -> dict[str, Any]:
+        rows = self.store.segments_with_text([segment_id])
+        if not rows:
+            raise err(Errors.E005, id=segment_id)
+        self._attach_spans(rows)
+        return rows[0]
+
+    def segments(self, segment_ids: list[int]) -> list[dict[str, Any]]:
+        rows = self.store.segments_with_text(segment_ids)
+        self._attach_spans(rows)
+        return rows
+
+    def _attach_spans(self, segments: list[dict[str, Any]]) -> None:
+        """Give each segment ``spans`` (what to show), ``prediction`` and ``annotation``."""
+        ids = [s["id"] for s in segments]
+        model_id = self.store.active_model_id()
+        preds = self.store.predictions_for(ids, model_id) if model_id else {}
+        anns = self.store.annotations_of(ids)
+        for s in segments:
+            base = s["start"]
+            s["tokens"] = [(base + a, base + b) for a, b in zip(s["tokens"][::2], s["tokens"][1::2])]
+            pred = preds.get(s["id"])
+            s["prediction"] = pred
+            s["annotations"] = anns.get(s["id"], [])
+            mine = next((a for a in s["annotations"] if a["annotator"] == self.user), None)
+            shown = mine or _best_annotation(s["annotations"])
+            s["annotation"] = shown
+            if shown is not None:
+                confirmed = shown["status"] == "accepted"
+                s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human")
+                              for sp in shown["spans"]]
+            elif pred is not None:
+                s["spans"] = [{"start": a, "end": b, "label": lab, "confidence": c,
+                               "origin": "model", "confirmed": False} for a, b, lab, c in pred["spans"]]
+            else:
+                s["spans"] = []
+
+    # ------------------------------------------------------------------ corrections
+    def _working_copy(self, segment_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(segment, this user's annotation row to edit), seeded from the shown spans."""
+        seg = self.segment(segment_id)
+        row = self.store.annotation(segment_id, self.user)
+        if row is None:
+            g = self.store.guideline()
+            row = {
+                "segment_id": segment_id, "annotator": self.user, "tier": self.tier, "status": "draft",
+                "spans": [{k: sp[k] for k in ("start", "end", "label", "confidence", "origin")}
+                          for sp in seg["spans"]],
+                "note": "", "guideline_version": g["version"] if g else None,
+                "model_id": self.store.active_model_id(), "created": now(), "updated": now(),
+            }
+        return seg, dict(row, spans=[dict(sp) for sp in row["spans"]])
+
+    def _commit(self, segment_id: int, action: str, row: dict[str, Any]) -> Changes:
+        row["updated"] = now()
+        row["tier"] = self.tier
+        row["spans"].sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
+        with self.store.transaction():
+            before = self.store.annotation(segment_id, self.user)
+            self.store.put_annotation(row)
+            self.store.refresh_segment_status([segment_id])
+            event_id = self.store.log_event(self.user, action, "do", segment_id, before, row)
+        self._undo.append(event_id)
+        self._redo.clear()
+        return self._changes(segment_id, action)
+
+    def _changes(self, segment_id: int, action: str) -> Changes:
+        seg = self.store.segment(segment_id)
+        return Changes(segments={segment_id}, documents={seg["doc_id"]} if seg else set(), action=action)
+
+    def _snap(self, seg: dict[str, Any], start: int, end: int, snap: bool) -> tuple[int, int]:
+        if not seg["start"] <= start < end <= seg["end"]:
+            raise err(Errors.E008, start=start, end=end, segment=seg["id"],
+                      seg_start=seg["start"], seg_end=seg["end"])
+        if snap:
+            toks = seg["tokens"]
+            start = next((a for a, b in toks if b > start), start)
+            end = next((b for a, b in reversed(toks) if a < end), end)
+        text_start = seg["start"]
+        text = seg["text"]
+        # never keep surrounding whitespace
+        while start < end and text[start - text_start].isspace():
+            start += 1
+        while end > start and text[end - 1 - text_start].isspace():
+            end -= 1
+        if start >= end:
+            raise err(Errors.E008, start=start, end=end, segment=seg["id"],
+                      seg_start=seg["start"], seg_end=seg["end"])
+        return start, end
+
+    def add_span(self, segment_id: int, start: int, end: int, label: str, *, snap: bool = True) -> Changes:
+        """Add an entity; spans it overlaps are replaced unless the label set allows overlaps."""
+        self._check_label(label)
+        seg, row = self._working_copy(segment_id)
+        start, end = self._snap(seg, start, end, snap)
+        if not self.allow_overlaps:
+            row["spans"] = [sp for sp in row["spans"] if sp["end"] <= start or sp["start"] >= end]
+        row["spans"] = [sp for sp in row["spans"] if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
+        row["spans"].append({"start": start, "end": end, "label": label, "confidence": None, "origin": "human"})
+        return self._commit(segment_id, "add span", row)
+
+    def _find(self, row: dict[str, Any], start: int, end: int, label: str | None = None) -> dict[str, Any]:
+        for sp in row["spans"]:
+            if sp["start"] == start and sp["end"] == end and (label is None or sp["label"] == label):
+                return sp
+        raise err(Errors.E011, start=start, end=end, segment=row["segment_id"])
+
+    def remove_span(self, segment_id: int, start: int, end: int, label: str | None = None) -> Changes:
+        _, row = self._working_copy(segment_id)
+        row["spans"].remove(self._find(row, start, end, label))
+        return self._commit(segment_id, "delete span", row)
+
+    def relabel_span(self, segment_id: int, start: int, end: int, label: str) -> Changes:
+        self._check_label(label)
+        _, row = self._working_copy(segment_id)
+        sp = self._find(row, start, end)
+        sp.update(label=label, origin="human", confidence=None)
+        return self._commit(segment_id, "relabel span", row)
+
+    def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int,
+                  *, snap: bool = True) -> Changes:
+        seg, row = self._working_copy(segment_id)
+        sp = self._find(row, start, end)
+        new_start, new_end = self._snap(seg, new_start, new_end, snap)
+        others = [o for o in row["spans"] if o is not sp]
+        if not self.allow_overlaps:
+            others = [o for o in others if o["end"] <= new_start or o["start"] >= new_end]
+        sp.update(start=new_start, end=new_end, origin="human", confidence=None)
+        row["spans"] = [*others, sp]
+        return self._commit(segment_id, "move boundary", row)
+
+    def set_spans(self, segment_id: int, spans: list[Span], *, action: str = "set spans") -> Changes:
+        for sp in spans:
+            self._check_label(sp.label)
+        seg, row = self._working_copy(segment_id)
+        row["spans"] = []
+        for sp in spans:
+            s, e = self._snap(seg, sp.start, sp.end, False)
+            row["spans"].append({"start": s, "end": e, "label": sp.label, "confidence": None, "origin": "human"})
+        return self._commit(segment_id, action, row)
+
+    def accept(self, segment_id: int) -> Changes:
+        _, row = self._working_copy(segment_id)
+        row["status"] = "accepted"
+        return self._commit(segment_id, "accept", row)
+
+    def skip(self, segment_id: int) -> Changes:
+        _, row = self._working_copy(segment_id)
+        row["status"] = "skipped"
+        return self._commit(segment_id, "skip", row)
+
+    def flag(self, segment_id: int, note: str) -> Changes:
+        _, row = self._working_copy(segment_id)
+        row["status"] = "flagged"
+        row["note"] = note
+        return self._commit(segment_id, "flag", row)
+
+    # ------------------------------------------------------------------ undo / redo
+    def _rebuild_undo(self) -> None:
+        undo: list[int] = []
+        redo: list[int] = []
+        for event_id, kind, ref in self.store.undo_log(self.user):
+            if kind == "do":
+                undo.append(event_id)
+                redo.clear()
+            elif kind == "undo" and undo and undo[-1] == ref:
+                redo.append(undo.pop())
+            elif kind == "redo" and redo and redo[-1] == ref:
+                undo.append(redo.pop())
+        self._undo, self._redo = undo, redo
+
+    def undo_status(self) -> tuple[str | None, str | None]:
+        """The names of the actions undo and redo would revert, for menu labels."""
+        undo = self.store.event(self._undo[-1])["action"] if self._undo else None
+        redo = self.store.event(self._redo[-1])["action"] if self._redo else None
+        return undo, redo
+
+    def undo(self) -> Changes:
+        if not self._undo:
+            raise err(Errors.E006)
+        event = self.store.event(self._undo[-1])
+        self._restore(event, event["before"], "undo")
+        self._redo.append(self._undo.pop())
+        return self._changes(event["segment_id"], f"undo {event['action']}")
+
+    def redo(self) -> Changes:
+        if not self._redo:
+            raise err(Errors.E007)
+        event = self.store.event(self._redo[-1])
+        self._restore(event, event["after"], "redo")
+        self._undo.append(self._redo.pop())
+        return self._changes(event["segment_id"], f"redo {event['action']}")
+
+    def _restore(self, event: dict[str, Any], row: dict[str, Any] | None, kind: str) -> None:
+        segment_id = event["segment_id"]
+        with self.store.transaction():
+            current = self.store.annotation(segment_id, self.user)
+            if row is None:
+                self.store.delete_annotation(segment_id, self.user)
+            else:
+                self.store.put_annotation(row)
+            self.store.refresh_segment_status([segment_id])
+            self.store.log_event(self.user, event["action"], kind, segment_id, current, row, ref=event["id"])
+
+    def history(self, segment_id: int) -> list[dict[str, Any]]:
+        return self.store.history(segment_id)
+
+    # ------------------------------------------------------------------ queue
+    def next_items(self, limit: int = 50, *, status: str = "new", offset: int = 0,
+                   order: str = "uncertainty") -> list[tuple[int, float]]:
+        """Segment ids to review next with their routing score (reading changes nothing)."""
+        return self.store.queue(self.store.active_model_id(), status, limit, offset, order)
+
+    # ------------------------------------------------------------------ models
+    def active_model_id(self) -> str | None:
+        return self.store.active_model_id()
+
+    def predict(self, model: Any = None, **options: Any) -> Generator[Progress, None, int]:
+        from nerdesk.core.predict import predict_project
+
+        return predict_project(self, model, **options)
+
+
+def _best_annotation(annotations: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Of several annotators' rows, the one that counts: highest tier, accepted first, latest."""
+    if not annotations:
+        return None
+    rank = {t: i for i, t in enumerate(TIERS)}
+    return max(annotations, key=lambda a: (a["status"] == "accepted", rank.get(a["tier"], 0), a["updated"]))

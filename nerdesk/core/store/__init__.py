@@ -1,0 +1,429 @@
+"""The only code in nerdesk that speaks SQL. One :class:`Store` per thread and project file.
+
+The store knows tables and rows, not domain rules: the :mod:`nerdesk.core.project` facade
+decides what to write; the store writes it, in transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.store.migrations import SCHEMA_VERSION, migrations
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _connect(path: Path) -> Database:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=10.0)
+    db = Database(conn)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    # WAL + NORMAL loses no committed transaction on a process crash; FULL also survives
+    # power loss at a small cost per commit. Human edits are small: take FULL.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA cache_size = -65536")
+    return db
+
+
+class Store:
+    """Rows in and out of one project file."""
+
+    def __init__(self, path: str | Path, *, create: bool = False):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise err(Errors.E001, path=self.path)
+        if create and self.path.exists():
+            raise err(Errors.E003, path=self.path)
+        try:
+            self.db = _connect(self.path)
+            applied = [m.name for m in migrations.applied(self.db)]
+            if not create and not applied:
+                raise err(Errors.E002, path=self.path, reason="no nerdesk schema")
+            if len(applied) > SCHEMA_VERSION:
+                raise err(Errors.E004, found=len(applied), supported=SCHEMA_VERSION)
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise err(Errors.E002, path=self.path, reason=str(exc)) from exc
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    # ---------------------------------------------------------------- project settings
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM project WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        self.conn.execute(
+            "INSERT INTO project (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    # ---------------------------------------------------------------- labels and guidelines
+    def labels(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT name, color, shortcut, description, position FROM labels ORDER BY position, name"
+        )
+        return [dict(zip(("name", "color", "shortcut", "description", "position"), r)) for r in rows]
+
+    def upsert_label(self, name: str, color: str, shortcut: str | None, description: str,
+                     position: int) -> None:
+        self.conn.execute(
+            "INSERT INTO labels (name, color, shortcut, description, position) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET color = excluded.color, shortcut = excluded.shortcut, "
+            "description = excluded.description, position = excluded.position",
+            (name, color, shortcut, description, position),
+        )
+
+    def guideline(self) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT version, created, author, labels, text FROM guidelines ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return {"version": row[0], "created": row[1], "author": row[2],
+                "labels": json.loads(row[3]), "text": row[4]}
+
+    def add_guideline(self, author: str, labels: list[dict[str, Any]], text: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO guidelines (version, created, author, labels, text) "
+            "VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM guidelines), ?, ?, ?, ?)",
+            (now(), author, json.dumps(labels, ensure_ascii=False), text),
+        )
+        return int(self.conn.execute("SELECT version FROM guidelines WHERE rowid = ?",
+                                     (cur.lastrowid,)).fetchone()[0])
+
+    # ---------------------------------------------------------------- documents and segments
+    def existing_documents(self, hashes: Sequence[str]) -> dict[str, int]:
+        """content_hash -> document id, for the hashes already stored."""
+        found: dict[str, int] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for doc_id, h in self.conn.execute(
+                f"SELECT id, content_hash FROM documents WHERE content_hash IN ({marks})", chunk
+            ):
+                found[h] = doc_id
+        return found
+
+    def max_document_id(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM documents").fetchone()[0]
+
+    def insert_documents(self, rows: Iterable[tuple[int, str, str, str, str, str]]) -> None:
+        """rows: (id, text, source, meta_json, content_hash, created)."""
+        self.conn.executemany(
+            "INSERT INTO documents (id, text, source, meta, content_hash, created) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def insert_segments(self, rows: Iterable[tuple[int, int, int, int, str, int]]) -> None:
+        """rows: (doc_id, idx, start, end, tokens_json, n_tokens)."""
+        self.conn.executemany(
+            "INSERT INTO segments (doc_id, idx, start, end, tokens, n_tokens) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def index_documents_after(self, doc_id: int) -> None:
+        """Add documents with id > doc_id to the full-text index (bulk, after an import)."""
+        self.conn.execute(
+            "INSERT INTO documents_fts (rowid, text) SELECT id, text FROM documents WHERE id > ?",
+            (doc_id,),
+        )
+
+    def document(self, doc_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT id, text, source, meta, content_hash, created FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "text": row[1], "source": row[2], "meta": json.loads(row[3]),
+                "content_hash": row[4], "created": row[5]}
+
+    def document_ids(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM documents ORDER BY id")]
+
+    def iter_documents(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, text, source, meta FROM documents WHERE id > ? ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield {"id": r[0], "text": r[1], "source": r[2], "meta": json.loads(r[3])}
+            last = rows[-1][0]
+
+    _SEG_COLS = "s.id, s.doc_id, s.idx, s.start, s.end, s.tokens, s.status"
+
+    @staticmethod
+    def _segment_row(r: Sequence[Any]) -> dict[str, Any]:
+        return {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4],
+                "tokens": json.loads(r[5]), "status": r[6]}
+
+    def segments_of(self, doc_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            f"SELECT {self._SEG_COLS} FROM segments s WHERE s.doc_id = ? ORDER BY s.idx", (doc_id,)
+        )
+        return [self._segment_row(r) for r in rows]
+
+    def segments_of_documents(self, doc_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {}
+        for i in range(0, len(doc_ids), 500):
+            chunk = list(doc_ids[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                f"SELECT {self._SEG_COLS} FROM segments s WHERE s.doc_id IN ({marks}) ORDER BY s.doc_id, s.idx",
+                chunk,
+            ):
+                out.setdefault(r[1], []).append(self._segment_row(r))
+        return out
+
+    def segment(self, segment_id: int) -> dict[str, Any] | None:
+        r = self.conn.execute(
+            f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id = ?", (segment_id,)
+        ).fetchone()
+        return self._segment_row(r) if r else None
+
+    def segments_with_text(self, segment_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Segments with their own text (substr of the document), in the order given."""
+        out: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(segment_ids), 500):
+            chunk = list(segment_ids[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                f"SELECT {self._SEG_COLS}, substr(d.text, s.start + 1, s.end - s.start), d.source "
+                f"FROM segments s JOIN documents d ON d.id = s.doc_id WHERE s.id IN ({marks})", chunk
+            ):
+                row = self._segment_row(r)
+                row["text"] = r[7]
+                row["source"] = r[8]
+                out[row["id"]] = row
+        return [out[i] for i in segment_ids if i in out]
+
+    def segments_without_prediction(self, model_id: str, after_id: int, limit: int) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT s.id FROM segments s WHERE s.id > ? AND NOT EXISTS "
+            "(SELECT 1 FROM predictions p WHERE p.segment_id = s.id AND p.model_id = ?) "
+            "ORDER BY s.id LIMIT ?",
+            (after_id, model_id, limit),
+        )
+        return [r[0] for r in rows]
+
+    def count_segments_without_prediction(self, model_id: str) -> int:
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM segments s WHERE NOT EXISTS "
+            "(SELECT 1 FROM predictions p WHERE p.segment_id = s.id AND p.model_id = ?)",
+            (model_id,),
+        ).fetchone()[0]
+
+    def set_segment_status(self, segment_id: int, status: str) -> None:
+        self.conn.execute("UPDATE segments SET status = ? WHERE id = ?", (status, segment_id))
+
+    # ---------------------------------------------------------------- counts and search
+    def counts(self) -> dict[str, Any]:
+        c = self.conn
+        docs = c.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        segs, toks = c.execute("SELECT COUNT(*), COALESCE(SUM(n_tokens), 0) FROM segments").fetchone()
+        by_status = dict(c.execute("SELECT status, COUNT(*) FROM segments GROUP BY status").fetchall())
+        return {"documents": docs, "segments": segs, "tokens": toks, "by_status": by_status}
+
+    def annotated_label_counts(self) -> tuple[int, dict[str, int]]:
+        """(segments with a human annotation, entity count per label in those annotations)."""
+        n = self.conn.execute("SELECT COUNT(DISTINCT segment_id) FROM annotations").fetchone()[0]
+        rows = self.conn.execute(
+            "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM annotations a, "
+            "json_each(a.spans) j GROUP BY label ORDER BY label"
+        ).fetchall()
+        return n, {r[0]: r[1] for r in rows}
+
+    def search(self, query: str, limit: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT d.id, d.source, snippet(documents_fts, 0, '[', ']', '…', 12), bm25(documents_fts) "
+            "FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid "
+            "WHERE documents_fts MATCH ? ORDER BY bm25(documents_fts) LIMIT ?",
+            (query, limit),
+        ).fetchall()
+        return [{"doc_id": r[0], "source": r[1], "snippet": r[2], "score": -r[3]} for r in rows]
+
+    # ---------------------------------------------------------------- models and predictions
+    def register_model(self, model_id: str, name: str, version: str, path: str, sha256: str,
+                       labels: list[str], card: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT INTO models (id, name, version, path, sha256, labels, card, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET path = excluded.path",
+            (model_id, name, version, path, sha256, json.dumps(labels), json.dumps(card), now()),
+        )
+
+    def models(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, name, version, path, sha256, labels, created, active FROM models ORDER BY created"
+        ).fetchall()
+        return [{"id": r[0], "name": r[1], "version": r[2], "path": r[3], "sha256": r[4],
+                 "labels": json.loads(r[5]), "created": r[6], "active": bool(r[7])} for r in rows]
+
+    def set_active_model(self, model_id: str) -> None:
+        self.conn.execute("UPDATE models SET active = (id = ?)", (model_id,))
+
+    def active_model_id(self) -> str | None:
+        row = self.conn.execute("SELECT id FROM models WHERE active = 1").fetchone()
+        return row[0] if row else None
+
+    def insert_predictions(self, model_id: str,
+                           rows: Iterable[tuple[int, list, float, float, float, float, float]]) -> None:
+        """rows: (segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty)."""
+        ts = now()
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO predictions (segment_id, model_id, spans, least_confidence, margin, "
+            "entropy, mnlp, uncertainty, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((sid, model_id, json.dumps(spans, ensure_ascii=False), lc, mg, en, mn, un, ts)
+             for sid, spans, lc, mg, en, mn, un in rows),
+        )
+
+    def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(segment_ids), 500):
+            chunk = list(segment_ids[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                "SELECT segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty "
+                f"FROM predictions WHERE model_id = ? AND segment_id IN ({marks})", [model_id, *chunk]
+            ):
+                out[r[0]] = {"spans": json.loads(r[1]), "least_confidence": r[2], "margin": r[3],
+                             "entropy": r[4], "mnlp": r[5], "uncertainty": r[6]}
+        return out
+
+    def queue(self, model_id: str | None, status: str, limit: int, offset: int = 0,
+              order: str = "uncertainty") -> list[tuple[int, float]]:
+        """Segment ids with their routing score, most uncertain first (or in document order)."""
+        if model_id is None or order == "document":
+            rows = self.conn.execute(
+                "SELECT id, 0.0 FROM segments WHERE status = ? ORDER BY id LIMIT ? OFFSET ?",
+                (status, limit, offset),
+            )
+        else:
+            rows = self.conn.execute(
+                "SELECT p.segment_id, p.uncertainty FROM predictions p JOIN segments s "
+                "ON s.id = p.segment_id WHERE p.model_id = ? AND s.status = ? "
+                "ORDER BY p.uncertainty DESC LIMIT ? OFFSET ?",
+                (model_id, status, limit, offset),
+            )
+        return [(r[0], r[1]) for r in rows]
+
+    # ---------------------------------------------------------------- annotations
+    _ANN_COLS = ("segment_id", "annotator", "tier", "status", "spans", "note",
+                 "guideline_version", "model_id", "created", "updated")
+
+    def annotation(self, segment_id: int, annotator: str) -> dict[str, Any] | None:
+        r = self.conn.execute(
+            f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id = ? AND annotator = ?",
+            (segment_id, annotator),
+        ).fetchone()
+        return self._annotation_row(r) if r else None
+
+    def annotations_of(self, segment_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {}
+        for i in range(0, len(segment_ids), 500):
+            chunk = list(segment_ids[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id IN ({marks}) "
+                "ORDER BY updated", chunk
+            ):
+                row = self._annotation_row(r)
+                out.setdefault(row["segment_id"], []).append(row)
+        return out
+
+    def _annotation_row(self, r: Sequence[Any]) -> dict[str, Any]:
+        row = dict(zip(self._ANN_COLS, r))
+        row["spans"] = json.loads(row["spans"])
+        return row
+
+    def put_annotation(self, row: dict[str, Any]) -> None:
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO annotations ({', '.join(self._ANN_COLS)}) "
+            f"VALUES ({', '.join('?' * len(self._ANN_COLS))})",
+            [json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c)
+             for c in self._ANN_COLS],
+        )
+
+    def put_annotations(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO annotations ({', '.join(self._ANN_COLS)}) "
+            f"VALUES ({', '.join('?' * len(self._ANN_COLS))})",
+            ([json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c)
+              for c in self._ANN_COLS] for row in rows),
+        )
+
+    def delete_annotation(self, segment_id: int, annotator: str) -> None:
+        self.conn.execute("DELETE FROM annotations WHERE segment_id = ? AND annotator = ?",
+                          (segment_id, annotator))
+
+    def refresh_segment_status(self, segment_ids: Iterable[int]) -> None:
+        """A segment's status is that of its most recently updated annotation, else 'new'."""
+        self.conn.executemany(
+            "UPDATE segments SET status = COALESCE((SELECT a.status FROM annotations a WHERE "
+            "a.segment_id = segments.id AND a.status != 'draft' ORDER BY a.updated DESC LIMIT 1), "
+            "CASE WHEN EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = segments.id) "
+            "THEN 'draft' ELSE 'new' END) WHERE id = ?",
+            ((i,) for i in segment_ids),
+        )
+
+    # ---------------------------------------------------------------- event log
+    def log_event(self, actor: str, action: str, kind: str, segment_id: int | None,
+                  before: Any, after: Any, ref: int | None = None) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO events (ts, actor, action, kind, ref, segment_id, before, after) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (now(), actor, action, kind, ref, segment_id,
+             None if before is None else json.dumps(before, ensure_ascii=False),
+             None if after is None else json.dumps(after, ensure_ascii=False)),
+        )
+        return int(cur.lastrowid)
+
+    def event(self, event_id: int) -> dict[str, Any]:
+        r = self.conn.execute(
+            "SELECT id, ts, actor, action, kind, ref, segment_id, before, after FROM events WHERE id = ?",
+            (event_id,),
+        ).fetchone()
+        return {"id": r[0], "ts": r[1], "actor": r[2], "action": r[3], "kind": r[4], "ref": r[5],
+                "segment_id": r[6], "before": json.loads(r[7]) if r[7] else None,
+                "after": json.loads(r[8]) if r[8] else None}
+
+    def undo_log(self, actor: str, limit: int = 2000) -> list[tuple[int, str, int | None]]:
+        """The actor's latest do/undo/redo events, oldest first: (id, kind, ref)."""
+        rows = self.conn.execute(
+            "SELECT id, kind, ref FROM events WHERE actor = ? AND kind IN ('do', 'undo', 'redo') "
+            "ORDER BY id DESC LIMIT ?",
+            (actor, limit),
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in reversed(rows)]
+
+    def history(self, segment_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, ts, actor, action, kind FROM events WHERE segment_id = ? ORDER BY id", (segment_id,)
+        )
+        return [dict(zip(("id", "ts", "actor", "action", "kind"), r)) for r in rows]

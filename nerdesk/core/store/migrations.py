@@ -1,0 +1,126 @@
+"""The project schema, as an ordered list of migrations (sqlite-utils ``Migrations``).
+
+Never edit a migration that has shipped: add a new one. ``SCHEMA_VERSION`` is the number of
+migrations this nerdesk knows; a project with more was made by a newer nerdesk (E004).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("nerdesk")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE project (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            meta TEXT NOT NULL DEFAULT '{}',
+            content_hash TEXT NOT NULL UNIQUE,
+            created TEXT NOT NULL
+        );
+        -- Sentence windows. Offsets are document characters; tokens are a JSON flat list
+        -- [s0, e0, s1, e1, ...] of offsets relative to the segment start.
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            tokens TEXT NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'new',
+            UNIQUE (doc_id, idx)
+        );
+        CREATE TABLE labels (
+            name TEXT PRIMARY KEY,
+            color TEXT NOT NULL,
+            shortcut TEXT,
+            description TEXT NOT NULL DEFAULT '',
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE guidelines (
+            version INTEGER PRIMARY KEY,
+            created TEXT NOT NULL,
+            author TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            card TEXT NOT NULL,
+            created TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 0
+        );
+        -- One row per segment and model. spans: JSON [[start, end, label, confidence], ...]
+        -- in document characters. uncertainty is the default routing score (higher first).
+        CREATE TABLE predictions (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            spans TEXT NOT NULL,
+            least_confidence REAL NOT NULL,
+            margin REAL NOT NULL,
+            entropy REAL NOT NULL,
+            mnlp REAL NOT NULL,
+            uncertainty REAL NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (segment_id, model_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX predictions_queue ON predictions (model_id, uncertainty DESC);
+        -- The human layer: one row per segment and annotator. spans: JSON
+        -- [{"start", "end", "label", "origin": "model"|"human", "confidence"}, ...].
+        CREATE TABLE annotations (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            tier TEXT NOT NULL DEFAULT 'annotator',
+            status TEXT NOT NULL,
+            spans TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            guideline_version INTEGER,
+            model_id TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            PRIMARY KEY (segment_id, annotator)
+        );
+        CREATE INDEX annotations_status ON annotations (status);
+        -- Append-only log of every action. kind: do | undo | redo | log. An undo or redo row
+        -- names the event it reverts or replays in ref. before/after hold the annotation row.
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ref INTEGER,
+            segment_id INTEGER,
+            before TEXT,
+            after TEXT
+        );
+        CREATE INDEX events_actor ON events (actor, id);
+        CREATE VIRTUAL TABLE documents_fts USING fts5 (
+            text, content='documents', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+@migrations()
+def m002_segment_status_index(db: Database) -> None:
+    db.execute("CREATE INDEX segments_status ON segments (status, id)")
+
+
+SCHEMA_VERSION = len(migrations._migrations)

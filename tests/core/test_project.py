@@ -1,0 +1,135 @@
+"""The project facade: import records, corrections, undo/redo across restarts."""
+
+from __future__ import annotations
+
+import pytest
+
+from nerdesk.core.errors import NerdeskError
+from nerdesk.core.project import Project
+from nerdesk.core.types import DocRecord, Span
+
+
+def _run(gen):
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+TEXT = "Angela Merkel visited Paris. She met Emmanuel Macron at the Élysée."
+
+
+def test_create_open_and_schema(tmp_path):
+    path = tmp_path / "a.nerdesk"
+    Project.create(path, labels=["PER", "LOC"]).close()
+    with pytest.raises(NerdeskError) as e:
+        Project.create(path)
+    assert e.value.code == "E003"
+    with Project.open(path) as p:
+        assert p.label_names() == ["PER", "LOC"]
+        assert p.store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert p.store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert p.guideline()["version"] == 1
+
+
+def test_open_missing_and_corrupt(tmp_path):
+    with pytest.raises(NerdeskError) as e:
+        Project.open(tmp_path / "nope.nerdesk")
+    assert e.value.code == "E001"
+    bad = tmp_path / "bad.nerdesk"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(NerdeskError) as e:
+        Project.open(bad)
+    assert e.value.code == "E002"
+
+
+def test_import_segments_tokens_and_dedup(project):
+    res = _run(project.import_records([DocRecord(TEXT, source="t.txt")]))
+    assert (res.documents, res.segments) == (1, 2)
+    doc = project.document(1)
+    assert [TEXT[s["start"]:s["end"]] for s in doc["segments"]] == [
+        "Angela Merkel visited Paris.", "She met Emmanuel Macron at the Élysée."]
+    toks = [TEXT[a:b] for a, b in doc["segments"][0]["tokens"]]
+    assert toks == ["Angela", "Merkel", "visited", "Paris", "."]
+    again = _run(project.import_records([DocRecord(TEXT, source="t.txt")]))
+    assert (again.documents, again.duplicates) == (0, 1)
+    assert project.stats()["documents"] == 1
+    assert project.search("merkel")[0]["doc_id"] == 1
+
+
+def test_annotations_attach_to_existing_text(project):
+    _run(project.import_records([DocRecord(TEXT)]))
+    spans = [Span(0, 13, "PER"), Span(22, 27, "LOC")]
+    res = _run(project.import_records([DocRecord(TEXT, spans=spans, annotator="ann")], annotations=True))
+    assert res.documents == 0 and res.annotated_segments == 2
+    seg = project.document(1)["segments"][0]
+    assert [(s["start"], s["end"], s["label"]) for s in seg["spans"]] == [(0, 13, "PER"), (22, 27, "LOC")]
+    assert seg["status"] == "accepted"
+
+
+def test_import_is_all_or_nothing(project):
+    good = DocRecord("Alice lives in Berlin.", spans=[Span(0, 5, "PER")])
+    bad = DocRecord("Bob works at Acme.", spans=[Span(10, 99, "ORG")], source="f.jsonl", line=2)
+    with pytest.raises(NerdeskError) as e:
+        _run(project.import_records([good, bad], annotations=True))
+    assert e.value.code == "E107" and e.value.file == "f.jsonl" and e.value.line == 2
+    assert project.stats()["documents"] == 0
+
+
+def test_unknown_label_is_refused(project):
+    rec = DocRecord("Bob works at Acme.", spans=[Span(13, 17, "COMPANY")], source="f.jsonl", line=1)
+    with pytest.raises(NerdeskError) as e:
+        _run(project.import_records([rec], annotations=True))
+    assert e.value.code == "E109"
+    res = _run(project.import_records([rec], annotations=True, add_labels=True))
+    assert res.labels_added == ["COMPANY"] and "COMPANY" in project.label_names()
+
+
+def test_corrections_undo_redo_survive_restart(tmp_path):
+    path = tmp_path / "u.nerdesk"
+    p = Project.create(path, labels=["PER", "LOC"])
+    _run(p.import_records([DocRecord(TEXT)]))
+    seg = p.document(1)["segments"][0]["id"]
+    p.add_span(seg, 1, 5, "PER")  # snaps to the token "Angela"
+    assert [(s["start"], s["end"]) for s in p.segment(seg)["spans"]] == [(0, 6)]
+    p.move_span(seg, 0, 6, 0, 13)
+    p.add_span(seg, 22, 27, "PER")
+    p.relabel_span(seg, 22, 27, "LOC")
+    p.accept(seg)
+    assert p.segment(seg)["status"] == "accepted"
+    assert p.undo_status() == ("accept", None)
+    p.close()
+
+    p = Project.open(path)  # undo survives a restart
+    p.undo()
+    assert p.segment(seg)["status"] == "draft"
+    p.undo()
+    assert [s["label"] for s in p.segment(seg)["spans"]] == ["PER", "PER"]
+    p.close()
+    p = Project.open(path)
+    p.redo()
+    assert [s["label"] for s in p.segment(seg)["spans"]] == ["PER", "LOC"]
+    p.remove_span(seg, 22, 27)
+    with pytest.raises(NerdeskError):
+        p.redo()  # a new action clears the redo stack
+    for _ in range(5):  # remove, relabel, add, move, add
+        p.undo()
+    assert p.segment(seg)["spans"] == [] and p.segment(seg)["status"] == "new"
+    with pytest.raises(NerdeskError) as e:
+        p.undo()
+    assert e.value.code == "E006"
+    p.close()
+
+
+def test_overlapping_add_replaces(project):
+    _run(project.import_records([DocRecord(TEXT)]))
+    seg = project.document(1)["segments"][1]
+    sid = seg["id"]
+    s0 = seg["start"]
+    project.add_span(sid, s0 + 8, s0 + 16, "PER")  # Emmanuel
+    project.add_span(sid, s0 + 8, s0 + 23, "PER")  # Emmanuel Macron replaces it
+    assert [(s["start"] - s0, s["end"] - s0) for s in project.segment(sid)["spans"]] == [(8, 23)]
+    with pytest.raises(NerdeskError) as e:
+        project.add_span(sid, 0, 3, "NOPE")
+    assert e.value.code == "E009"
