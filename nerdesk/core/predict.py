@@ -1,0 +1,89 @@
+"""Pre-annotate a project's segments with a model, resumably.
+
+Only segments without a prediction from this model are predicted, so an interrupted run picks
+up where it stopped and new documents get predicted on the next run. Each batch commits on its
+own, which is what makes the run resumable; a model is registered (and made active if the
+project has none) before the first batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nerdesk.core.types import Progress
+
+if TYPE_CHECKING:
+    from nerdesk.core.project import Project
+
+BATCH = 512
+#: The default routing score stored with each prediction (see nerdesk.core.model.decode).
+ROUTING_SCORE = "mnlp"
+
+
+def model_sha256(model: Any) -> str:
+    card = getattr(model, "card", {}) or {}
+    files = card.get("files") or card.get("sha256") or {}
+    if isinstance(files, dict) and files:
+        joined = "".join(f"{k}:{v}" for k, v in sorted(files.items()) if isinstance(v, str))
+        return hashlib.sha256(joined.encode()).hexdigest()
+    return ""
+
+
+def register(project: Project, model: Any, *, activate: bool | None = None) -> str:
+    """Record the model in the project; make it active if asked, or if none is."""
+    store = project.store
+    card = getattr(model, "card", {}) or {}
+    with store.transaction():
+        store.register_model(model.id, card.get("name", model.id), str(card.get("version", "")),
+                             str(getattr(model, "path", "")), model_sha256(model), list(model.labels), card)
+        if activate or (activate is None and store.active_model_id() is None):
+            store.set_active_model(model.id)
+        missing = [label for label in model.labels if label not in project.label_names()]
+        if missing:
+            project._add_labels(missing)
+    return model.id
+
+
+def predict_project(project: Project, model: Any = None, *, threads: int = 1, batch_size: int = BATCH,
+                    activate: bool | None = None) -> Generator[Progress, None, int]:
+    """Predict every segment that has no prediction from ``model`` (a loaded model, a path, or
+    None for the default model). Yields Progress; returns the number of segments predicted."""
+    if model is None or isinstance(model, (str, Path)):
+        from nerdesk.core.model import load_model
+
+        model = load_model(model, threads=threads)
+    store = project.store
+    model_id = register(project, model, activate=activate)
+    total = store.count_segments_without_prediction(model_id)
+    done = 0
+    last = 0
+    yield Progress(0, total, "predicting")
+    while True:
+        ids = store.segments_without_prediction(model_id, last, batch_size)
+        if not ids:
+            break
+        segs = store.segments_with_text(ids)
+        batch_tokens = []
+        for seg in segs:
+            flat = seg["tokens"]
+            text = seg["text"]
+            batch_tokens.append([text[a:b] for a, b in zip(flat[::2], flat[1::2])])
+        preds = model.predict(batch_tokens)
+        rows = []
+        for seg, pred in zip(segs, preds):
+            flat = seg["tokens"]
+            base = seg["start"]
+            spans = [[base + flat[2 * ts], base + flat[2 * te - 1], label, round(float(conf), 4)]
+                     for ts, te, label, conf in pred.spans]
+            sc = pred.scores
+            rows.append((seg["id"], spans, sc["least_confidence"], sc["margin"], sc["entropy"], sc["mnlp"],
+                         sc[ROUTING_SCORE]))
+        with store.transaction():
+            store.insert_predictions(model_id, rows)
+        done += len(ids)
+        last = ids[-1]
+        yield Progress(done, total, "predicting")
+    return done
