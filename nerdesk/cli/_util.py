@@ -61,15 +61,20 @@ def run_with_progress(gen: Generator[Progress, None, T], label: str, *, quiet: b
             except StopIteration as stop:
                 result = stop.value
                 break
-            if show:
+            if show and p.total is None:
+                click.echo(f"\r{label}: {p.done:,} {p.message}", nl=False, err=True)
+                last = -1
+            elif show:
                 if bar is None:
-                    bar = click.progressbar(length=p.total or 0, label=label, file=sys.stderr)
+                    bar = click.progressbar(length=p.total, label=label, file=sys.stderr)
                     bar.__enter__()
-                bar.update(p.done - last)
+                bar.update(max(0, p.done - last))
                 last = p.done
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+        elif last == -1:
+            click.echo("", err=True)
     return result  # type: ignore[return-value]
 
 

@@ -48,6 +48,7 @@ class Errors:
     E009 = "Unknown label '{label}'; the project's labels are: {labels}"
     E010 = "Unknown review status '{status}'; choose one of: {statuses}"
     E011 = "No span {start}-{end} in segment {segment}"
+    E012 = "Invalid search query '{query}': {reason}"
     # import / formats
     E100 = "File not found: {path}"
     E101 = "Cannot detect the format of this file; give --format (one of: {formats})"
@@ -62,7 +63,8 @@ class Errors:
     E110 = "Tokens and tags differ in length ({tokens} tokens, {tags} tags)"
     E111 = "Invalid tag '{tag}'"
     E112 = "Column '{column}' not found; the columns are: {columns}"
-    E113 = "The document is too large ({size} characters; the limit is {limit})"
+    E113 = ("The document is too large ({size} characters; the limit is {limit}); split it, e.g. "
+            "import it with --lines for one document per line")
     E114 = "Missing field '{field}'"
     E115 = "The format '{fmt}' cannot be exported: {reason}"
     # models

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 #: Larger documents are refused (E113): split them (e.g. ``--lines``) first.
 MAX_DOC_CHARS = 10_000_000
 BATCH = 4000
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 _STATUS = {None: "accepted", "accept": "accepted", "accepted": "accepted", "reject": "rejected",
            "rejected": "rejected", "ignore": "skipped", "skipped": "skipped", "flagged": "flagged",
@@ -98,6 +100,7 @@ def import_records(project: Project, records: Iterable[DocRecord], *, annotation
         if batch:
             writer.write(batch)
         store.index_documents_after(first_doc)
+        store.set_setting("tokens_total", store.get_setting("tokens_total", 0) + result.tokens)
         store.log_event(project.user, "import", "log", None, None,
                         {"source": source, **result.as_dict()})
     yield Progress(result.read, result.read, f"{result.documents} documents")
@@ -166,7 +169,7 @@ class _Writer:
             for idx, (s_start, s_end, toks) in enumerate(pieces):
                 seg_id = self.next_seg
                 self.next_seg += 1
-                flat = [x - s_start for pair in toks for x in pair]
+                flat = _dumps([x - s_start for pair in toks for x in pair])
                 status = "new"
                 if spans is not None:
                     row = self._annotation(seg_id, rec, [sp for sp in spans if s_start <= sp.start < s_end])
@@ -174,7 +177,7 @@ class _Writer:
                     status = row["status"]
                 if rec.predictions:
                     preds.append((seg_id, [sp for sp in rec.predictions if s_start <= sp.start < s_end]))
-                segs.append((seg_id, doc_id, idx, s_start, s_end, json.dumps(flat), len(toks), status))
+                segs.append((seg_id, doc_id, idx, s_start, s_end, flat, len(toks), status))
                 self.result.tokens += len(toks)
             self.result.segments += len(pieces)
         self.store.insert_documents(docs)
@@ -217,14 +220,22 @@ class _Writer:
         return sorted(spans)
 
     def _checked_tokens(self, rec: DocRecord) -> list[tuple[int, int]]:
-        n = len(rec.text)
-        prev = 0
-        for s, e in rec.tokens or ():
-            if not (prev <= s < e <= n):
-                raise err(Errors.E106, **self._where(rec), reason=f"token offsets {s}-{e} are out of order "
-                          f"or out of range for a text of {n} characters")
-            prev = e
-        return list(rec.tokens or ())
+        """Given tokens must be ordered, non-empty, non-overlapping and inside the text."""
+        tokens = list(rec.tokens or ())
+        if not tokens:
+            return tokens
+        starts = [t[0] for t in tokens]
+        ends = [t[1] for t in tokens]
+        flat = [x for t in tokens for x in t]
+        if (starts[0] < 0 or ends[-1] > len(rec.text) or flat != sorted(flat)
+                or min(map(operator.sub, ends, starts)) <= 0):
+            prev = 0
+            for s, e in tokens:
+                if not (prev <= s < e <= len(rec.text)):
+                    raise err(Errors.E106, **self._where(rec), reason=f"token offsets {s}-{e} are out of "
+                              f"order or out of range for a text of {len(rec.text)} characters")
+                prev = e
+        return tokens
 
     def _check_alignment(self, rec: DocRecord, tokens, spans: list[Span]) -> None:
         starts = {s for s, _ in tokens}

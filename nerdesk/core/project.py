@@ -177,9 +177,17 @@ class Project:
         }
 
     def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
-        from nerdesk.core.search import fts_query
+        """Full-text search. FTS5 syntax (quotes, *, AND/OR/NOT) is honoured when it parses;
+        anything else is searched as plain words."""
+        from nerdesk.core.errors import NerdeskError
+        from nerdesk.core.search import looks_like_fts_syntax, quoted_words
 
-        return self.store.search(fts_query(query), limit)
+        if looks_like_fts_syntax(query):
+            try:
+                return self.store.search(query, limit)
+            except NerdeskError:
+                pass
+        return self.store.search(quoted_words(query), limit)
 
     def document(self, doc_id: int) -> dict[str, Any]:
         """The document with its segments and the spans to show for each."""

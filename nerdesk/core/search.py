@@ -7,11 +7,11 @@ import re
 _FTS_SYNTAX = re.compile(r'["*():^{}]|\b(AND|OR|NOT|NEAR)\b')
 
 
-def fts_query(text: str) -> str:
-    """Turn what a user typed into a safe FTS5 query: plain words are ANDed and quoted, so
-    punctuation cannot raise a syntax error. A query with FTS5 syntax (quotes, *, AND/OR/NOT)
-    is passed through as typed, for those who know it."""
-    if _FTS_SYNTAX.search(text):
-        return text
+def looks_like_fts_syntax(text: str) -> bool:
+    return bool(_FTS_SYNTAX.search(text))
+
+
+def quoted_words(text: str) -> str:
+    """Each word quoted and ANDed: punctuation can never make a syntax error."""
     words = [w for w in re.split(r"\s+", text.strip()) if w]
     return " ".join('"' + w.replace('"', '""') + '"' for w in words) or '""'

@@ -20,9 +20,9 @@ CHUNK_CHARS = 100_000
 
 @functools.lru_cache(maxsize=4)
 def pipeline(lang: str = "en"):
-    import spacy
+    from nerdesk.core._spacy import import_spacy
 
-    nlp = spacy.blank(lang)
+    nlp = import_spacy().blank(lang)
     nlp.add_pipe("sentencizer")
     nlp.max_length = CHUNK_CHARS * 2
     return nlp

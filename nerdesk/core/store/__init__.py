@@ -247,8 +247,10 @@ class Store:
     def counts(self) -> dict[str, Any]:
         c = self.conn
         docs = c.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        segs, toks = c.execute("SELECT COUNT(*), COALESCE(SUM(n_tokens), 0) FROM segments").fetchone()
-        by_status = dict(c.execute("SELECT status, COUNT(*) FROM segments GROUP BY status").fetchall())
+        rows = c.execute("SELECT status, COUNT(*) FROM segments GROUP BY status").fetchall()
+        by_status = {r[0]: r[1] for r in rows}
+        segs = sum(r[1] for r in rows)
+        toks = self.get_setting("tokens_total", 0)  # kept by the importer: a SUM would scan every row
         return {"documents": docs, "segments": segs, "tokens": toks, "by_status": by_status}
 
     def annotated_label_counts(self) -> tuple[int, dict[str, int]]:
@@ -261,6 +263,12 @@ class Store:
         return n, {r[0]: r[1] for r in rows}
 
     def search(self, query: str, limit: int) -> list[dict[str, Any]]:
+        try:
+            return self._search(query, limit)
+        except sqlite3.OperationalError as exc:
+            raise err(Errors.E012, query=query, reason=str(exc)) from exc
+
+    def _search(self, query: str, limit: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             "SELECT d.id, d.source, snippet(documents_fts, 0, '[', ']', '…', 12), bm25(documents_fts) "
             "FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid "

@@ -120,6 +120,7 @@ def m001_initial(db: Database) -> None:
 
 @migrations()
 def m002_segment_status_index(db: Database) -> None:
+    # the queue's status filter in document order, and the per-status counts
     db.execute("CREATE INDEX segments_status ON segments (status, id)")
 
 

@@ -1,0 +1,43 @@
+"""nerdesk/core never imports PySide6 or torch, and nerdesk never imports networking modules."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[2] / "nerdesk"
+FORBIDDEN_CORE = {"PySide6", "torch", "shiboken6"}
+FORBIDDEN_ALL = {"requests", "urllib.request", "http.client", "httpx", "socket", "aiohttp"}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _hits(paths, forbidden):
+    return [(str(p), n) for p in paths for n in _imports(p)
+            if n in forbidden or n.split(".")[0] in {f for f in forbidden if "." not in f}]
+
+
+def test_core_has_no_qt_or_torch_imports():
+    assert _hits(sorted((PKG / "core").rglob("*.py")), FORBIDDEN_CORE) == []
+
+
+def test_nothing_imports_network_modules():
+    assert _hits(sorted(PKG.rglob("*.py")), FORBIDDEN_ALL) == []
+
+
+def test_importing_core_and_cli_loads_neither_qt_nor_torch():
+    code = ("import sys, nerdesk.cli, nerdesk.core.project, nerdesk.core.model, nerdesk.core.formats; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch')]; print(bad); "
+            "sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
