@@ -14,7 +14,8 @@ from nerdesk.cli._util import cli
 # Command modules register themselves on ``cli`` when imported.
 _COMMAND_MODULES = [
     "nerdesk.cli.project_cmds",  # init, import, export, stats, search
-    "nerdesk.cli.model_cmds",  # predict, evaluate, models, train
+    "nerdesk.cli.review_cmds",  # queue, errors, auto-accept
+    "nerdesk.cli.model_cmds",  # evaluate, models, train
     "nerdesk.cli.app_cmd",  # app (and the default with no arguments)
 ]
 

@@ -49,6 +49,8 @@ class Errors:
     E010 = "Unknown review status '{status}'; choose one of: {statuses}"
     E011 = "No span {start}-{end} in segment {segment}"
     E012 = "Invalid search query '{query}': {reason}"
+    E013 = "Unknown error category '{category}'; choose one of: {categories}"
+    E014 = "Unknown routing strategy '{strategy}'; choose one of: {strategies}"
     # import / formats
     E100 = "File not found: {path}"
     E101 = "Cannot detect the format of this file; give --format (one of: {formats})"

@@ -20,7 +20,8 @@ from nerdesk.core.store import Store, now
 from nerdesk.core.types import Changes, DocRecord, Progress, Span
 
 TIERS = ("annotator", "reviewer", "expert")
-STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected")
+STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
+SEVERITIES = ("low", "normal", "high")
 
 
 def default_user() -> str:
@@ -261,6 +262,7 @@ class Project:
             self.store.put_annotation(row)
             self.store.refresh_segment_status([segment_id])
             event_id = self.store.log_event(self.user, action, "do", segment_id, before, row)
+            self._refresh_corrections(segment_id, self.user)
         self._undo.append(event_id)
         self._redo.clear()
         return self._changes(segment_id, action)
@@ -356,6 +358,99 @@ class Project:
         row["note"] = note
         return self._commit(segment_id, "flag", row)
 
+    # ------------------------------------------------------------------ error categories
+    def severity(self) -> dict[str, str]:
+        """Severity per label ('low', 'normal', 'high'); labels not named are 'normal'."""
+        return self.store.get_setting("severity", {})
+
+    def set_severity(self, label: str, severity: str) -> None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}")
+        with self.store.transaction():
+            self.store.set_setting("severity", {**self.severity(), label: severity})
+
+    def _refresh_corrections(self, segment_id: int, annotator: str) -> None:
+        """Recompute the corrections and effort of one accepted annotation (inside a transaction)."""
+        from nerdesk.core.categorize import categorize, effort
+
+        row = self.store.annotation(segment_id, annotator)
+        if row is None or row["status"] != "accepted":
+            self.store.replace_corrections(segment_id, annotator, [])
+            self.store.delete_effort(segment_id, annotator)
+            return
+        model_id = row["model_id"] or self.store.active_model_id()
+        pred = self.store.predictions_for([segment_id], model_id).get(segment_id) if model_id else None
+        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in row["spans"]]
+        if pred is None:  # reviewed without a model: effort from scratch only
+            self.store.replace_corrections(segment_id, annotator, [])
+            e = effort(final, final)["from_scratch"]
+            self.store.put_effort(segment_id, annotator, e, e, self.store.actions_since_last_accept(segment_id, annotator))
+            return
+        predicted = [Span(a, b, lab, c) for a, b, lab, c in pred["spans"]]
+        seg = self.store.segments_with_text([segment_id])[0]
+        text, base = seg["text"], seg["start"]
+        severity = self.severity()
+        created = now()
+        rows = []
+        for c in categorize(predicted, final):
+            ref = c.final or c.predicted
+            rows.append({
+                "segment_id": segment_id, "annotator": annotator, "tier": row["tier"],
+                "category": c.category, "auto_category": c.category, "reason": "", "label": c.label,
+                "predicted": [c.predicted.start, c.predicted.end, c.predicted.label, c.predicted.confidence]
+                if c.predicted else None,
+                "final": [c.final.start, c.final.end, c.final.label] if c.final else None,
+                "predicted_label": c.predicted.label if c.predicted else None,
+                "final_label": c.final.label if c.final else None,
+                "surface": text[ref.start - base:ref.end - base],
+                "severity": severity.get(c.label, "normal"), "model_id": model_id,
+                "guideline_version": row["guideline_version"], "created": created,
+            })
+        self.store.replace_corrections(segment_id, annotator, rows)
+        e = effort(predicted, final)
+        self.store.put_effort(segment_id, annotator, e["with_model"], e["from_scratch"],
+                              self.store.actions_since_last_accept(segment_id, annotator))
+
+    def refresh_corrections(self) -> int:
+        """Recompute corrections for every accepted annotation (after predicting or importing)."""
+        rows = self.store.conn.execute(
+            "SELECT segment_id, annotator FROM annotations WHERE status = 'accepted'").fetchall()
+        with self.store.transaction():
+            for segment_id, annotator in rows:
+                self._refresh_corrections(segment_id, annotator)
+        return len(rows)
+
+    def live_corrections(self, segment_id: int) -> list[Any]:
+        """The categories of the changes made so far to a segment (for the app, as they happen)."""
+        from nerdesk.core.categorize import categorize
+
+        seg = self.segment(segment_id)
+        pred = seg["prediction"]
+        if pred is None:
+            return []
+        predicted = [Span(a, b, lab, c) for a, b, lab, c in pred["spans"]]
+        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg["spans"]]
+        return categorize(predicted, final)
+
+    def corrections(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.store.corrections(**filters)
+
+    def override_category(self, correction_id: int, category: str, reason: str = "") -> Changes:
+        from nerdesk.core.categorize import CATEGORIES
+
+        if category not in CATEGORIES:
+            raise err(Errors.E013, category=category, categories=", ".join(CATEGORIES))
+        with self.store.transaction():
+            segment_id = self.store.override_correction(correction_id, category, reason)
+            self.store.log_event(self.user, "override category", "log", segment_id, None,
+                                 {"correction": correction_id, "category": category, "reason": reason})
+        return Changes(segments={segment_id} if segment_id else set(), action="override category")
+
+    def error_report(self, top: int = 20) -> dict[str, Any]:
+        report = self.store.error_report(top)
+        report["effort"] = self.store.effort_report()
+        return report
+
     # ------------------------------------------------------------------ undo / redo
     def _rebuild_undo(self) -> None:
         undo: list[int] = []
@@ -402,6 +497,7 @@ class Project:
                 self.store.put_annotation(row)
             self.store.refresh_segment_status([segment_id])
             self.store.log_event(self.user, event["action"], kind, segment_id, current, row, ref=event["id"])
+            self._refresh_corrections(segment_id, self.user)
 
     def history(self, segment_id: int) -> list[dict[str, Any]]:
         return self.store.history(segment_id)

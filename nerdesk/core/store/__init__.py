@@ -306,8 +306,9 @@ class Store:
         ts = now()
         self.conn.executemany(
             "INSERT OR REPLACE INTO predictions (segment_id, model_id, spans, least_confidence, margin, "
-            "entropy, mnlp, uncertainty, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((sid, model_id, json.dumps(spans, ensure_ascii=False), lc, mg, en, mn, un, ts)
+            "entropy, mnlp, uncertainty, min_confidence, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((sid, model_id, json.dumps(spans, ensure_ascii=False), lc, mg, en, mn, un,
+              min((sp[3] if sp[3] is not None else 1.0 for sp in spans), default=1.0), ts)
              for sid, spans, lc, mg, en, mn, un in rows),
         )
 
@@ -435,3 +436,97 @@ class Store:
             "SELECT id, ts, actor, action, kind FROM events WHERE segment_id = ? ORDER BY id", (segment_id,)
         )
         return [dict(zip(("id", "ts", "actor", "action", "kind"), r)) for r in rows]
+
+    # ---------------------------------------------------------------- corrections and effort
+    _CORR_COLS = ("id", "segment_id", "annotator", "tier", "category", "auto_category", "reason", "label",
+                  "predicted", "final", "predicted_label", "final_label", "surface", "severity",
+                  "model_id", "guideline_version", "created")
+
+    def replace_corrections(self, segment_id: int, annotator: str, rows: list[dict[str, Any]]) -> None:
+        """Set the corrections of one segment by one annotator (keeping user overrides of a
+        category where the same error is found again)."""
+        old = {(r["predicted"], r["final"]): r for r in self.corrections(segment_id=segment_id,
+                                                                          annotator=annotator)}
+        self.conn.execute("DELETE FROM corrections WHERE segment_id = ? AND annotator = ?",
+                          (segment_id, annotator))
+        cols = [c for c in self._CORR_COLS if c != "id"]
+        for row in rows:
+            row = dict(row, predicted=_j(row["predicted"]), final=_j(row["final"]))
+            prev = old.get((row["predicted"], row["final"]))
+            if prev and prev["category"] != prev["auto_category"]:
+                row["category"], row["reason"] = prev["category"], prev["reason"]
+            self.conn.execute(
+                f"INSERT INTO corrections ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [row.get(c) for c in cols],
+            )
+
+    def corrections(self, *, segment_id: int | None = None, annotator: str | None = None,
+                    category: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        where, args = [], []
+        for col, val in (("segment_id", segment_id), ("annotator", annotator), ("category", category)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        sql = f"SELECT {', '.join(self._CORR_COLS)} FROM corrections"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [dict(zip(self._CORR_COLS, r)) for r in self.conn.execute(sql, args)]
+
+    def override_correction(self, correction_id: int, category: str, reason: str) -> int | None:
+        self.conn.execute("UPDATE corrections SET category = ?, reason = ? WHERE id = ?",
+                          (category, reason, correction_id))
+        row = self.conn.execute("SELECT segment_id FROM corrections WHERE id = ?", (correction_id,)).fetchone()
+        return row[0] if row else None
+
+    def error_report(self, top: int = 20) -> dict[str, Any]:
+        c = self.conn
+        per_category = dict(c.execute("SELECT category, COUNT(*) FROM corrections GROUP BY category"))
+        per_label: dict[str, dict[str, int]] = {}
+        for label, cat, n in c.execute("SELECT label, category, COUNT(*) FROM corrections GROUP BY label, category"):
+            per_label.setdefault(label, {})[cat] = n
+        confused = [{"predicted": a, "final": b, "count": n} for a, b, n in c.execute(
+            "SELECT predicted_label, final_label, COUNT(*) AS n FROM corrections "
+            "WHERE category IN ('label', 'boundary_label') GROUP BY predicted_label, final_label "
+            "ORDER BY n DESC, predicted_label LIMIT ?", (top,))]
+        missed = [{"text": t, "label": lab, "count": n} for t, lab, n in c.execute(
+            "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_negative' "
+            "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?", (top,))]
+        false_pos = [{"text": t, "label": lab, "count": n} for t, lab, n in c.execute(
+            "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_positive' "
+            "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?", (top,))]
+        per_model = dict(c.execute("SELECT COALESCE(model_id, ''), COUNT(*) FROM corrections GROUP BY model_id"))
+        return {"total": sum(per_category.values()), "per_category": per_category, "per_label": per_label,
+                "confused_pairs": confused, "missed_surface_forms": missed,
+                "false_positive_surface_forms": false_pos, "per_model": per_model}
+
+    def put_effort(self, segment_id: int, annotator: str, with_model: int, from_scratch: int,
+                   actions_taken: int) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO effort (segment_id, annotator, with_model, from_scratch, actions_taken) "
+            "VALUES (?, ?, ?, ?, ?)", (segment_id, annotator, with_model, from_scratch, actions_taken))
+
+    def delete_effort(self, segment_id: int, annotator: str) -> None:
+        self.conn.execute("DELETE FROM effort WHERE segment_id = ? AND annotator = ?", (segment_id, annotator))
+
+    def effort_report(self) -> dict[str, Any]:
+        n, wm, fs, taken = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(with_model), 0), COALESCE(SUM(from_scratch), 0), "
+            "COALESCE(SUM(actions_taken), 0) FROM effort").fetchone()
+        return {"segments": n, "with_model": wm, "from_scratch": fs, "actions_taken": taken,
+                "saved": (1 - wm / fs) if fs else None}
+
+    def actions_since_last_accept(self, segment_id: int, annotator: str) -> int:
+        """Edit actions on a segment (undos excluded) since it was last accepted."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM events WHERE segment_id = ? AND actor = ? AND kind = 'do' AND id > "
+            "COALESCE((SELECT MAX(id) FROM events WHERE segment_id = ? AND actor = ? AND kind = 'do' "
+            "AND action = 'accept' AND id < (SELECT MAX(id) FROM events WHERE segment_id = ? AND actor = ?)), 0)",
+            (segment_id, annotator, segment_id, annotator, segment_id, annotator)).fetchone()
+        return int(row[0])
+
+
+def _j(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)

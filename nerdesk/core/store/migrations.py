@@ -124,4 +124,52 @@ def m002_segment_status_index(db: Database) -> None:
     db.execute("CREATE INDEX segments_status ON segments (status, id)")
 
 
+@migrations()
+def m003_corrections_and_auto_accept(db: Database) -> None:
+    db.executescript(
+        """
+        -- The lowest span confidence of a prediction (1 where it has no span): auto-accept.
+        ALTER TABLE predictions ADD COLUMN min_confidence REAL NOT NULL DEFAULT 1.0;
+        -- One row per error the human fixed in an accepted segment (nerdesk.core.categorize).
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            category TEXT NOT NULL,
+            auto_category TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            label TEXT NOT NULL,
+            predicted TEXT,
+            final TEXT,
+            predicted_label TEXT,
+            final_label TEXT,
+            surface TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            model_id TEXT,
+            guideline_version INTEGER,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX corrections_segment ON corrections (segment_id, annotator);
+        CREATE INDEX corrections_category ON corrections (category, label);
+        -- Segments sent to humans as audit checkpoints of auto-accept.
+        CREATE TABLE audits (
+            segment_id INTEGER PRIMARY KEY REFERENCES segments(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            threshold REAL NOT NULL,
+            created TEXT NOT NULL
+        );
+        -- Edit actions to reach the final spans, with the model's pre-annotation and from nothing.
+        CREATE TABLE effort (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            with_model INTEGER NOT NULL,
+            from_scratch INTEGER NOT NULL,
+            actions_taken INTEGER NOT NULL,
+            PRIMARY KEY (segment_id, annotator)
+        );
+        """
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)

@@ -1,0 +1,215 @@
+"""Which segments a human should review next: the uncertain, the novel, the rare, the error-prone.
+
+Every strategy returns :class:`QueueItem` s (id, score, reasons), best first. Reading the queue
+changes nothing. Scores of the blend are ranks normalised to [0, 1], so the parts mix fairly.
+
+* ``random``: a seeded shuffle (the baseline).
+* ``least_confidence``, ``margin``, ``entropy``, ``mnlp``: the model's uncertainty scores.
+* ``novelty``: share of a segment's words never seen in a reviewed segment, plus a bonus for a
+  source no reviewed segment came from.
+* ``rare``: segments the model thinks contain a label with few reviewed examples.
+* ``errors``: segments sharing surface forms with spans that needed corrections.
+* ``blend`` (default): 0.4 mnlp + 0.2 novelty + 0.2 rare + 0.2 errors.
+
+Within a batch, near-duplicates (word-set Jaccard similarity ≥ 0.8 with an item already chosen)
+are held back (``diverse=True``), so a run of retweets or boilerplate does not fill the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nerdesk.core.errors import Errors, err
+
+if TYPE_CHECKING:
+    from nerdesk.core.project import Project
+
+UNCERTAINTY = ("least_confidence", "margin", "entropy", "mnlp")
+STRATEGIES = ("blend", "random", *UNCERTAINTY, "novelty", "rare", "errors")
+BLEND = {"mnlp": 0.4, "novelty": 0.2, "rare": 0.2, "errors": 0.2}
+#: Strategies that need every candidate's text look at this many candidates at most.
+POOL = 20_000
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class QueueItem:
+    id: int
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    text: str = ""
+    spans: list[Any] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "score": round(self.score, 4), "reasons": self.reasons, "text": self.text,
+                "spans": self.spans}
+
+
+def words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text) if not w.isdigit()}
+
+
+def route(project: Project, strategy: str = "blend", limit: int = 50, *, status: str = "new",
+          seed: int = 0, diverse: bool = True, pool: int = POOL) -> list[QueueItem]:
+    if strategy not in STRATEGIES:
+        raise err(Errors.E014, strategy=strategy, strategies=", ".join(STRATEGIES))
+    store = project.store
+    model_id = store.active_model_id()
+    cands = _candidates(project, model_id, status, pool, seed)
+    if not cands:
+        return []
+    scorers = {"random": lambda: _random(cands, seed), "novelty": lambda: _novelty(project, cands),
+               "rare": lambda: _rare(project, cands), "errors": lambda: _errors(project, cands)}
+    for key in UNCERTAINTY:
+        scorers[key] = lambda key=key: {c["id"]: (c[key], [f"uncertain ({key.replace('_', ' ')} {c[key]:.2f})"])
+                                        for c in cands if c[key] is not None}
+    if strategy == "blend":
+        parts = {name: scorers[name]() for name in BLEND}
+        ranked = {name: _rank01({i: v[0] for i, v in part.items()}) for name, part in parts.items()}
+        scored = {}
+        for c in cands:
+            i = c["id"]
+            total = sum(w * ranked[name].get(i, 0.0) for name, w in BLEND.items())
+            reasons = [r for name in BLEND for r in parts[name].get(i, (0, []))[1]
+                       if parts[name].get(i, (0.0,))[0] > 0]
+            scored[i] = (total, reasons)
+    else:
+        scored = scorers[strategy]()
+    order = sorted(scored, key=lambda i: (-scored[i][0], i))
+    by_id = {c["id"]: c for c in cands}
+    out: list[QueueItem] = []
+    chosen_words: list[set[str]] = []
+    held: list[int] = []
+    for i in order:
+        if len(out) >= limit:
+            break
+        c = by_id[i]
+        if diverse:
+            w = c["words"]
+            if any(_jaccard(w, o) >= 0.8 for o in chosen_words):
+                held.append(i)
+                continue
+            chosen_words.append(w)
+        out.append(QueueItem(i, scored[i][0], scored[i][1], c["text"], c["spans"]))
+    for i in held:  # only when too few distinct items remain
+        if len(out) >= limit:
+            break
+        c = by_id[i]
+        out.append(QueueItem(i, scored[i][0], [*scored[i][1], "near-duplicate"], c["text"], c["spans"]))
+    return out
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def _rank01(values: dict[int, float]) -> dict[int, float]:
+    """Ranks scaled to [0, 1] (ties share a rank); all-equal values give 0."""
+    if not values:
+        return {}
+    distinct = sorted(set(values.values()))
+    if len(distinct) == 1:
+        return {i: 0.0 for i in values}
+    pos = {v: k / (len(distinct) - 1) for k, v in enumerate(distinct)}
+    return {i: pos[v] for i, v in values.items()}
+
+
+def _candidates(project: Project, model_id: str | None, status: str, pool: int, seed: int) -> list[dict]:
+    """Up to ``pool`` segments with the given status: the most uncertain half, the rest at random."""
+    conn = project.store.conn
+    if model_id:
+        top = [r[0] for r in conn.execute(
+            "SELECT p.segment_id FROM predictions p JOIN segments s ON s.id = p.segment_id "
+            "WHERE p.model_id = ? AND s.status = ? ORDER BY p.uncertainty DESC LIMIT ?",
+            (model_id, status, pool // 2))]
+    else:
+        top = []
+    rnd = [r[0] for r in conn.execute(
+        "SELECT id FROM segments WHERE status = ? ORDER BY (id * 2654435761 + ?) % 4294967296 LIMIT ?",
+        (status, seed, pool - len(top)))]
+    ids = list(dict.fromkeys(top + rnd))
+    rows = project.store.segments_with_text(ids)
+    preds = project.store.predictions_for(ids, model_id) if model_id else {}
+    out = []
+    for r in rows:
+        p = preds.get(r["id"])
+        out.append({"id": r["id"], "text": r["text"], "source": r["source"], "words": words(r["text"]),
+                    "spans": p["spans"] if p else [],
+                    **{k: (p[k] if p else None) for k in UNCERTAINTY}})
+    return out
+
+
+def _random(cands: list[dict], seed: int) -> dict[int, tuple[float, list[str]]]:
+    rng = random.Random(seed)
+    return {c["id"]: (rng.random(), ["random"]) for c in cands}
+
+
+def _reviewed(project: Project) -> tuple[set[str], set[str], Counter]:
+    """Words and sources of reviewed segments, and reviewed entity counts per label."""
+    conn = project.store.conn
+    seen: set[str] = set()
+    sources: set[str] = set()
+    for text, source in conn.execute(
+        "SELECT substr(d.text, s.start + 1, s.end - s.start), d.source FROM segments s "
+        "JOIN documents d ON d.id = s.doc_id WHERE s.status IN ('accepted', 'auto') LIMIT 200000"
+    ):
+        seen |= words(text)
+        sources.add(source)
+    counts: Counter = Counter()
+    for (spans,) in conn.execute("SELECT spans FROM annotations WHERE status = 'accepted'"):
+        counts.update(sp["label"] for sp in json.loads(spans))
+    return seen, sources, counts
+
+
+def _novelty(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
+    seen, sources, _ = _reviewed(project)
+    out = {}
+    for c in cands:
+        w = c["words"]
+        unseen = len(w - seen) / len(w) if w else 0.0
+        new_source = bool(sources) and c["source"] not in sources
+        score = unseen + (0.5 if new_source else 0.0)
+        reasons = []
+        if unseen >= 0.3:
+            reasons.append(f"novel: {unseen:.0%} unseen words")
+        if new_source:
+            reasons.append(f"new source: {c['source']}")
+        out[c["id"]] = (score, reasons)
+    return out
+
+
+def _rare(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
+    _, _, counts = _reviewed(project)
+    out = {}
+    for c in cands:
+        best, why = 0.0, []
+        for _, _, label, conf in c["spans"]:
+            rarity = 1.0 / (1.0 + counts.get(label, 0))
+            score = rarity * (conf if conf is not None else 1.0)
+            if score > best:
+                best, why = score, [f"rare label: {label} ({counts.get(label, 0)} reviewed)"]
+        out[c["id"]] = (best, why if best >= 0.05 else [])
+    return out
+
+
+def _errors(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
+    forms = Counter()
+    for (surface,) in project.store.conn.execute("SELECT lower(surface) FROM corrections"):
+        forms[surface] += 1
+    forms = Counter(dict(forms.most_common(500)))  # bounded work per candidate
+    forms_words = {w for f in forms for w in words(f) if len(w) > 2}
+    out = {}
+    for c in cands:
+        text = c["text"].lower()
+        hits = [f for f in forms if f and f in text]
+        score = sum(forms[f] for f in hits) + 0.25 * len(c["words"] & forms_words)
+        reasons = [f"like corrected: '{hits[0]}'"] if hits else []
+        out[c["id"]] = (score, reasons)
+    return out

@@ -1,0 +1,197 @@
+"""Routing strategies, auto-accept and its audit estimate, on real sentences (crossner_politics).
+
+Predictions are constructed (registered under a test model id) so each strategy's order can be
+checked against what it is specified to do.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from nerdesk.core.autoaccept import audit_estimate, auto_accept, eligible_count, wilson
+from nerdesk.core.project import Project
+from nerdesk.core.routing import STRATEGIES, route
+from nerdesk.core.types import DocRecord, Span
+from tests.conftest import read_shared
+
+MODEL = "test-model@1"
+
+
+def drain(gen):
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+def make_project(tmp_path, n=120, source="politics.jsonl"):
+    p = Project.create(tmp_path / "r.nerdesk", labels=["PER", "ORG", "LOC", "politicalparty"])
+    recs = [DocRecord(" ".join(s["tokens"]), source=source) for s in read_shared("adapt/crossner_politics/dev.jsonl", n)]
+    drain(p.import_records(recs))
+    p.store.register_model(MODEL, "test", "1", "", "", ["PER", "ORG", "LOC"], {})
+    p.store.set_active_model(MODEL)
+    return p
+
+
+def seg_ids(p):
+    return [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id")]
+
+
+def predict(p, rows):
+    """rows: {segment_id: (spans, least_confidence, margin, entropy, mnlp)}"""
+    with p.store.transaction():
+        p.store.insert_predictions(MODEL, [(sid, spans, lc, mg, en, mn, mn) for sid, (spans, lc, mg, en, mn)
+                                           in rows.items()])
+
+
+@pytest.mark.parametrize("key", ["least_confidence", "margin", "entropy", "mnlp"])
+def test_uncertainty_strategies_order_by_their_score(tmp_path, key):
+    p = make_project(tmp_path)
+    ids = seg_ids(p)
+    rng = random.Random(1)
+    rows = {i: ([], rng.random(), rng.random(), rng.random(), rng.random()) for i in ids}
+    predict(p, rows)
+    col = ["least_confidence", "margin", "entropy", "mnlp"].index(key) + 1
+    items = route(p, key, 30, diverse=False)
+    expected = sorted(ids, key=lambda i: -rows[i][col])[:30]
+    assert [it.id for it in items] == expected
+    assert key.replace("_", " ") in items[0].reasons[0]
+    p.close()
+
+
+def test_random_is_seeded_and_unbiased(tmp_path):
+    p = make_project(tmp_path)
+    a = [i.id for i in route(p, "random", 50, seed=1, diverse=False)]
+    b = [i.id for i in route(p, "random", 50, seed=1, diverse=False)]
+    c = [i.id for i in route(p, "random", 50, seed=2, diverse=False)]
+    assert a == b and a != c and len(set(a)) == 50
+    p.close()
+
+
+def test_novelty_prefers_unseen_words_and_new_sources(tmp_path):
+    p = make_project(tmp_path, 60)
+    ids = seg_ids(p)
+    for i in ids[:40]:  # review two thirds of the corpus
+        p.accept(i)
+    drain(p.import_records([DocRecord("Quasars emit ultraviolet radiation copiously .", source="astro.txt")]))
+    drain(p.import_records([DocRecord(" ".join(read_shared("adapt/crossner_politics/dev.jsonl", 41)[40]["tokens"])
+                                      + " again", source="politics.jsonl")]))
+    items = route(p, "novelty", 5, diverse=False)
+    top = p.segment(items[0].id)
+    assert top["text"].startswith("Quasars")
+    assert any("new source" in r for r in items[0].reasons) and any("unseen" in r for r in items[0].reasons)
+    p.close()
+
+
+def test_rare_labels_first(tmp_path):
+    p = make_project(tmp_path, 60)
+    ids = seg_ids(p)
+    # 30 reviewed segments with many PER entities, none with politicalparty
+    for i in ids[:30]:
+        seg = p.segment(i)
+        a, b = seg["tokens"][0]
+        p.add_span(i, a, b, "PER")
+        p.accept(i)
+    rest = ids[30:]
+    rows = {i: ([[p.segment(i)["tokens"][0][0], p.segment(i)["tokens"][0][1], "PER", 0.9]], .5, .5, .5, .5)
+            for i in rest}
+    for i in rest[5:8]:
+        t = p.segment(i)["tokens"][0]
+        rows[i] = ([[t[0], t[1], "politicalparty", 0.9]], .5, .5, .5, .5)
+    predict(p, rows)
+    items = route(p, "rare", 3, diverse=False)
+    assert sorted(it.id for it in items) == sorted(rest[5:8])
+    assert "rare label: politicalparty (0 reviewed)" in items[0].reasons
+    p.close()
+
+
+def test_error_clusters_first(tmp_path):
+    p = make_project(tmp_path, 120)
+    ids = seg_ids(p)
+    texts = {i: p.segment(i)["text"] for i in ids}
+    # the model missed "Labour" in one reviewed segment: the other segments with "Labour" come first
+    labour = [i for i in ids if "Labour" in texts[i]]
+    assert len(labour) >= 3
+    first = labour[0]
+    predict(p, {i: ([], .5, .5, .5, .5) for i in ids})
+    s = texts[first].index("Labour") + p.segment(first)["start"]
+    p.add_span(first, s, s + 6, "politicalparty")
+    p.accept(first)
+    assert p.corrections(segment_id=first)[0]["category"] == "false_negative"
+    items = route(p, "errors", len(labour) - 1, diverse=False)
+    assert sorted(it.id for it in items) == sorted(labour[1:])
+    assert "like corrected: 'labour'" in items[0].reasons
+    p.close()
+
+
+def test_diversity_holds_back_near_duplicates(tmp_path):
+    p = Project.create(tmp_path / "d.nerdesk", labels=["PER"])
+    base = "The minister of finance met the committee on tuesday to discuss the budget"
+    recs = [DocRecord(base + f" {k}") for k in range(10)] + [DocRecord(f"Completely different sentence number {w}")
+                                                              for w in ("one", "two", "three")]
+    drain(p.import_records(recs))
+    items = route(p, "random", 4, seed=3)
+    texts = [p.segment(i.id)["text"] for i in items]
+    assert sum(t.startswith("The minister") for t in texts) == 1  # 3 distinct + 1 of the 10 near-duplicates
+    more = route(p, "random", 6, seed=3)  # when distinct items run out, held-back ones fill the batch
+    assert "near-duplicate" in more[-1].reasons and [i.id for i in more[:4]] == [i.id for i in items]
+    p.close()
+
+
+def test_every_strategy_runs_and_blend_explains(tmp_path):
+    p = make_project(tmp_path, 80)
+    ids = seg_ids(p)
+    rng = random.Random(0)
+    predict(p, {i: ([], rng.random(), rng.random(), rng.random(), rng.random()) for i in ids})
+    for s in STRATEGIES:
+        items = route(p, s, 10)
+        assert len(items) == 10 and len({i.id for i in items}) == 10, s
+    items = route(p, "blend", 10)
+    assert all(i.reasons for i in items)
+    p.close()
+
+
+def test_auto_accept_and_audit_estimate_is_sound(tmp_path):
+    p = make_project(tmp_path, 400)
+    ids = seg_ids(p)
+    rng = random.Random(7)
+    rows = {}
+    for i in ids:
+        t = p.segment(i)["tokens"][0]
+        conf = rng.choice([0.99, 0.97, 0.6])
+        rows[i] = ([[t[0], t[1], "PER", conf]], 1 - conf, .1, .1, 1 - conf)
+    predict(p, rows)
+    n_eligible = eligible_count(p, 0.95)
+    assert n_eligible == sum(1 for r in rows.values() if r[0][0][3] >= 0.95)
+    assert eligible_count(p, 0.98) < n_eligible
+    res = auto_accept(p, 0.95, audit_rate=0.3, seed=1)
+    assert res["auto"] + res["audit"] == n_eligible and res["audit"] > 40
+    # humans review the audits; the model is wrong on a known 20% of them
+    audits = [r[0] for r in p.store.conn.execute("SELECT id FROM segments WHERE status = 'audit'")]
+    wrong = set(rng.sample(audits, len(audits) // 5))
+    for i in audits:
+        if i in wrong:
+            sp = rows[i][0][0]
+            p.relabel_span(i, sp[0], sp[1], "ORG")
+        p.accept(i)
+    est = audit_estimate(p)
+    assert est["audited"] == len(audits) and est["errors"] == len(wrong)
+    assert est["low"] < 0.2 < est["high"] and est["rate"] == pytest.approx(len(wrong) / len(audits))
+    assert est["auto_accepted"] == res["auto"]
+    assert p.stats()["by_status"]["auto"] == res["auto"]
+
+
+def test_wilson_interval_coverage():
+    """95% intervals cover the true error rate in about 95% of repeated audits."""
+    rng = random.Random(42)
+    for true_rate, n in ((0.02, 50), (0.1, 100), (0.3, 30)):
+        covered = 0
+        for _ in range(2000):
+            errors = sum(rng.random() < true_rate for _ in range(n))
+            lo, hi = wilson(errors, n)
+            covered += lo <= true_rate <= hi
+        assert 0.92 <= covered / 2000 <= 0.99, (true_rate, n, covered)
