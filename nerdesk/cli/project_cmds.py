@@ -9,7 +9,8 @@ import click
 from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
 from nerdesk.core.project import Project
 
-FORMAT_NAMES = ["text", "jsonl", "csv", "tsv", "conll", "prodigy", "labelstudio", "spacy", "brat", "doccano"]
+FORMAT_NAMES = ["text", "jsonl", "csv", "tsv", "conll", "prodigy", "labelstudio", "spacy", "brat", "doccano",
+                "bundle"]
 
 project_arg = click.argument("project", type=click.Path(dir_okay=False, path_type=Path))
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -79,11 +80,29 @@ def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), required=True, help="Output format.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output file or directory.")
 @click.option("--reviewed-only", is_flag=True, help="Only documents whose every segment was accepted.")
+@click.option("--preview", is_flag=True, help="bundle: print exactly what would leave the machine, write nothing.")
 @handle_errors
-def export(project: Path, fmt: str, out: Path, reviewed_only: bool) -> None:
-    """Export documents with their final spans (human where reviewed) to a file."""
+def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: bool) -> None:
+    """Export documents with their final spans (human where reviewed) to a file.
+
+    `--format bundle` writes a correction bundle (zip): every reviewed segment with the model's
+    and the human's spans and error tags, for `nerdesk finetune` or another laptop's project.
+    """
     from nerdesk.core import formats
 
+    if fmt == "bundle":
+        from nerdesk.core import bundle
+
+        with Project.open(project) as p:
+            if preview:
+                manifest, lines = bundle.preview(p)
+                echo_json({"manifest": manifest, "corrections": lines})
+                return
+            manifest = bundle.write_bundle(p, out)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(manifest["error_counts"].items())) or "no errors"
+        click.echo(f"Wrote bundle {manifest['bundle_id']} with {manifest['segments']} reviewed segments "
+                   f"({counts}) to {out}")
+        return
     with Project.open(project) as p:
         counter = _Counter(p.export_records(reviewed_only=reviewed_only))
         formats.write_records(counter, out, fmt)

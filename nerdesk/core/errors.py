@@ -69,6 +69,12 @@ class Errors:
             "import it with --lines for one document per line")
     E114 = "Missing field '{field}'"
     E115 = "The format '{fmt}' cannot be exported: {reason}"
+    E116 = "The format '{fmt}' has no option '{option}'; its options are: {options}"
+    # correction bundles
+    E120 = "Not a valid nerdesk bundle: {reason}"
+    E121 = "Bundle holds unexpected members ({members}); refused (possible path traversal)"
+    E122 = "Bundle member '{member}' inflates beyond its limits; refused (possible zip bomb)"
+    E123 = "Bundle member '{member}' does not match the manifest's hash or counts; the bundle was altered"
     # models
     E200 = "Model not found: {path}"
     E201 = "Model file missing: {path}"

@@ -61,6 +61,10 @@ def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
     path = Path(path)
     if not path.exists():
         raise err(Errors.E100, path=path)
+    if fmt == "bundle" or (fmt is None and path.suffix.lower() == ".zip"):
+        from nerdesk.core.bundle import import_bundle
+
+        return import_bundle(project, path, add_labels=add_labels)
     fmt = fmt or formats.detect_format(path)
     total = _count_lines(path) if fmt in ("jsonl", "prodigy", "doccano") or read_options.get("lines") else None
     records = formats.read_records(path, fmt, **read_options)
@@ -80,7 +84,7 @@ def _count_lines(path: Path) -> int | None:
 
 def import_records(project: Project, records: Iterable[DocRecord], *, annotations: bool = False,
                    annotator: str | None = None, add_labels: bool | None = None,
-                   total: int | None = None, source: str = "",
+                   total: int | None = None, source: str = "", log: dict[str, Any] | None = None,
                    max_doc_chars: int = MAX_DOC_CHARS) -> Generator[Progress, None, ImportResult]:
     """Import records in one transaction; yields Progress per batch, returns an ImportResult."""
     store = project.store
@@ -102,7 +106,7 @@ def import_records(project: Project, records: Iterable[DocRecord], *, annotation
         store.index_documents_after(first_doc)
         store.set_setting("tokens_total", store.get_setting("tokens_total", 0) + result.tokens)
         store.log_event(project.user, "import", "log", None, None,
-                        {"source": source, **result.as_dict()})
+                        {"source": source, **result.as_dict(), **(log or {})})
     yield Progress(result.read, result.read, f"{result.documents} documents")
     return result
 
@@ -259,6 +263,9 @@ class _Writer:
     def _attach_to_existing(self, doc_id: int, rec: DocRecord, spans: list[Span]) -> list[dict[str, Any]]:
         rows = []
         segments = self.store.segments_of(doc_id)
+        if rec.annotated_range is not None:
+            lo, hi = rec.annotated_range
+            segments = [seg for seg in segments if seg["start"] < hi and lo < seg["end"]]
         for seg in segments:
             inside = [sp for sp in spans if seg["start"] <= sp.start < seg["end"]]
             for sp in inside:

@@ -42,6 +42,7 @@ class DocRecord:
     line: int | None = None
     annotator: str | None = None
     status: str | None = None  # e.g. "accepted", "rejected", "ignored" (Prodigy's answer)
+    annotated_range: tuple[int, int] | None = None  # the part of the text the spans cover (None: all)
 
 
 @dataclass(frozen=True)
