@@ -16,6 +16,7 @@ _COMMAND_MODULES = [
     "nerdesk.cli.project_cmds",  # init, import, export, stats, search
     "nerdesk.cli.review_cmds",  # queue, errors, auto-accept
     "nerdesk.cli.model_cmds",  # evaluate, models, train
+    "nerdesk.cli.loop_cmds",  # versions, promote, rollback, report
     "nerdesk.cli.app_cmd",  # app (and the default with no arguments)
 ]
 

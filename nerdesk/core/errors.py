@@ -51,6 +51,7 @@ class Errors:
     E012 = "Invalid search query '{query}': {reason}"
     E013 = "Unknown error category '{category}'; choose one of: {categories}"
     E014 = "Unknown routing strategy '{strategy}'; choose one of: {strategies}"
+    E015 = "No earlier model to roll back to"
     # import / formats
     E100 = "File not found: {path}"
     E101 = "Cannot detect the format of this file; give --format (one of: {formats})"

@@ -41,6 +41,9 @@ def register(project: Project, model: Any, *, activate: bool | None = None) -> s
                              str(getattr(model, "path", "")), model_sha256(model), list(model.labels), card)
         if activate or (activate is None and store.active_model_id() is None):
             store.set_active_model(model.id)
+            history = store.get_setting("model_history", [])
+            if not history or history[-1] != model.id:
+                store.set_setting("model_history", [*history, model.id])
         missing = [label for label in model.labels if label not in project.label_names()]
         if missing:
             project._add_labels(missing)

@@ -1,0 +1,80 @@
+"""Model versions in a project: register, compare, promote, roll back.
+
+The active model is the one whose predictions the queue, the colours and auto-accept use.
+Promoting a model registers it, makes it active and predicts every segment it has not seen;
+rolling back re-activates the previous model, whose predictions are still stored, so it is
+instant. The history of activations is kept in the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.types import Progress
+
+if TYPE_CHECKING:
+    from nerdesk.core.project import Project
+
+
+def history(project: Project) -> list[str]:
+    return list(project.store.get_setting("model_history", []))
+
+
+def _activate(project: Project, model_id: str) -> None:
+    store = project.store
+    with store.transaction():
+        store.set_active_model(model_id)
+        h = history(project)
+        if not h or h[-1] != model_id:
+            h.append(model_id)
+        store.set_setting("model_history", h)
+        store.log_event(project.user, "activate model", "log", None, None, {"model": model_id})
+
+
+def promote(project: Project, model: Any, *, threads: int = 1) -> Generator[Progress, None, str]:
+    """Register ``model`` (a loaded model or a path), make it active, predict what it has not seen."""
+    from nerdesk.core.predict import predict_project, register
+
+    if model is None or isinstance(model, (str, Path)):
+        from nerdesk.core.model import load_model
+
+        model = load_model(model, threads=threads)
+    register(project, model, activate=False)
+    yield from predict_project(project, model, activate=False)
+    _activate(project, model.id)
+    project.refresh_corrections()
+    return model.id
+
+
+def rollback(project: Project) -> str:
+    """Re-activate the model that was active before the current one."""
+    h = history(project)
+    current = project.store.active_model_id()
+    while h and h[-1] == current:
+        h.pop()
+    if not h:
+        raise err(Errors.E015)
+    previous = h[-1]
+    store = project.store
+    with store.transaction():
+        store.set_active_model(previous)
+        store.set_setting("model_history", h)
+        store.log_event(project.user, "roll back model", "log", None, None, {"from": current, "to": previous})
+    return previous
+
+
+def compare(project: Project) -> list[dict[str, Any]]:
+    """Each registered model's quality on the reviewed segments, newest first."""
+    from nerdesk.core.metrics import model_quality
+
+    out = []
+    for m in reversed(project.store.models()):
+        q = model_quality(project, m["id"])
+        out.append({"id": m["id"], "name": m["name"], "version": m["version"], "active": m["active"],
+                    "created": m["created"], "reviewed_segments": q["reviewed_segments"],
+                    "f1": q["exact"]["f1"], "precision": q["exact"]["precision"], "recall": q["exact"]["recall"],
+                    "ece": q["ece"]})
+    return out
