@@ -21,6 +21,10 @@ class NerdeskGroup(click.Group):
     """With no subcommand, ``nerdesk`` opens the app."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] == "--selftest":
+            from nerdesk.selftest import main as selftest
+
+            sys.exit(selftest(args[1:]))
         if not args and "app" in self.commands:
             args = ["app"]
         return super().parse_args(ctx, args)
