@@ -173,7 +173,8 @@ class _Writer:
             for idx, (s_start, s_end, toks) in enumerate(pieces):
                 seg_id = self.next_seg
                 self.next_seg += 1
-                flat = _dumps([x - s_start for pair in toks for x in pair])
+                flat = [x for pair in toks for x in pair]
+                flat = _dumps(flat if s_start == 0 else [x - s_start for x in flat])
                 status = "new"
                 if spans is not None:
                     row = self._annotation(seg_id, rec, [sp for sp in spans if s_start <= sp.start < s_end])
@@ -225,14 +226,12 @@ class _Writer:
 
     def _checked_tokens(self, rec: DocRecord) -> list[tuple[int, int]]:
         """Given tokens must be ordered, non-empty, non-overlapping and inside the text."""
-        tokens = list(rec.tokens or ())
+        tokens = rec.tokens or []
         if not tokens:
             return tokens
-        starts = [t[0] for t in tokens]
-        ends = [t[1] for t in tokens]
         flat = [x for t in tokens for x in t]
-        if (starts[0] < 0 or ends[-1] > len(rec.text) or flat != sorted(flat)
-                or min(map(operator.sub, ends, starts)) <= 0):
+        if (flat[0] < 0 or flat[-1] > len(rec.text) or flat != sorted(flat)
+                or min(map(operator.sub, flat[1::2], flat[::2])) <= 0):
             prev = 0
             for s, e in tokens:
                 if not (prev <= s < e <= len(rec.text)):
