@@ -37,6 +37,8 @@ def test_nothing_imports_network_modules():
 
 def test_importing_core_and_cli_loads_neither_qt_nor_torch():
     code = ("import sys, nerdesk.cli, nerdesk.core.project, nerdesk.core.model, nerdesk.core.formats; "
+            "from nerdesk.core.tokenize import tokenize_texts; list(tokenize_texts(['Hello world. Bye.'])); "
+            "from nerdesk.core.formats._tokens import tokenize; tokenize('Hi there'); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch')]; print(bad); "
             "sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,0 +1,114 @@
+"""File access shared by the format readers: existence, emptiness, binary and UTF-8 checks.
+
+Every reader goes through these helpers so that bad input raises the same coded errors:
+E100 (missing), E103 (empty), E104 (not UTF-8, with the byte position), E105 (binary).
+A UTF-8 byte order mark is tolerated and dropped. No newline translation is ever done:
+a CRLF file's text keeps its ``\\r\\n`` so that character offsets stay exact.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nerdesk.core.errors import Errors, NerdeskError, err
+
+BOM = b"\xef\xbb\xbf"
+SNIFF_BYTES = 8192
+
+PathLike = str | os.PathLike
+
+
+def check_file(path: PathLike) -> Path:
+    """Return ``path`` as a Path; raise E100 if it is not an existing file."""
+    p = Path(path)
+    if not p.is_file():
+        raise err(Errors.E100, file=str(p), path=str(p))
+    return p
+
+
+def _check_head(p: Path, head: bytes) -> None:
+    if not head or head == BOM:
+        raise err(Errors.E103, file=str(p))
+    if b"\x00" in head[:SNIFF_BYTES]:
+        raise err(Errors.E105, file=str(p))
+
+
+def not_utf8(p: Path, exc: UnicodeDecodeError, base: int, line: int | None) -> NerdeskError:
+    """E104 for a decode error at ``exc.start`` bytes after byte offset ``base``."""
+    return err(Errors.E104, file=str(p), line=line, pos=base + exc.start, reason=exc.reason)
+
+
+def read_text(path: PathLike) -> str:
+    """The whole file as a str, exactly as stored (no newline translation, BOM dropped)."""
+    p = check_file(path)
+    data = p.read_bytes()
+    _check_head(p, data[:SNIFF_BYTES])
+    base = 3 if data.startswith(BOM) else 0
+    try:
+        text = data[base:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        pos = base + exc.start
+        raise not_utf8(p, exc, base, data.count(b"\n", 0, pos) + 1) from None
+    if not text.strip():
+        raise err(Errors.E103, file=str(p))
+    return text
+
+
+def iter_raw_lines(path: PathLike) -> Iterator[tuple[int, int, bytes]]:
+    """Stream ``(line_number, byte_offset, raw_line)``; raw lines keep their terminator.
+
+    The first line has its BOM removed (its byte offset then starts at 3).
+    Checks E100/E103/E105 before the first line is yielded; decoding is the caller's job
+    (``json.loads`` takes bytes, which saves a copy on the hot path).
+    """
+    p = check_file(path)
+    with open(p, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+        _check_head(p, head)
+        fh.seek(0)
+        offset = 0
+        lineno = 0
+        for raw in fh:
+            lineno += 1
+            if lineno == 1 and raw.startswith(BOM):
+                raw = raw[3:]
+                offset = 3
+            yield lineno, offset, raw
+            offset += len(raw)
+
+
+def iter_text_lines(path: PathLike) -> Iterator[tuple[int, str]]:
+    """Stream ``(line_number, line)`` decoded as UTF-8, terminators (``\\n`` or ``\\r\\n``) kept."""
+    p = Path(path)
+    for lineno, offset, raw in iter_raw_lines(path):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise not_utf8(p, exc, offset, lineno) from None
+        yield lineno, line
+
+
+def malformed(path: PathLike, line: int | None, reason: str) -> NerdeskError:
+    return err(Errors.E106, file=str(path), line=line, reason=reason)
+
+
+def missing_field(path: PathLike, line: int | None, field: str, details: str | None = None) -> NerdeskError:
+    return err(Errors.E114, file=str(path), line=line, field=field, details=details)
+
+
+def get_field(obj: dict[str, Any], key: str, path: PathLike, line: int | None) -> Any:
+    try:
+        return obj[key]
+    except KeyError:
+        raise missing_field(path, line, key) from None
+
+
+def open_for_write(path: PathLike):
+    """Open ``path`` for writing UTF-8 text with no newline translation; create parent folders."""
+    p = Path(path)
+    if p.parent and not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    return open(p, "w", encoding="utf-8", newline="")

@@ -1,0 +1,145 @@
+"""CoNLL / IOB column files: one token per line, the tag in the last column, a blank line
+between sentences, ``-DOCSTART-`` lines between documents.
+
+Documents: if the file's first non-blank line is ``-DOCSTART-``, a document is the sentences
+between two ``-DOCSTART-`` lines; otherwise every sentence is its own document (like the
+one-sentence-per-line JSONL corpora). A document's text is its sentences joined by ``\\n``,
+each sentence's tokens joined by single spaces; ``tokens`` and ``sentences`` keep the offsets.
+
+Columns are split on tabs when the line has a tab (so a token may contain spaces), otherwise on
+runs of whitespace; the token is the first column, the tag the last. IOB2, IOB1, BIOES and BILOU
+are all read (E111 for anything else). A document whose lines all have one column is read as
+unannotated (``spans is None``).
+
+Writing: ``token<TAB>tag`` lines in IOB2, a blank line after each sentence, and (``docstart=True``,
+the default) ``-DOCSTART-<TAB>O`` plus a blank line before each document. Records without tokens
+are tokenised with spaCy's blank English tokenizer; tokens are split at span boundaries.
+Records whose ``spans`` is None are written with the token column only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.types import DocRecord, Span
+
+from ._common import export_error
+from ._io import PathLike, iter_text_lines, malformed, open_for_write
+from ._tokens import _TAGS, ExportError, aligned_tokens, group_by_sentence, parse_tag, spans_to_tags, tags_to_spans
+
+DOCSTART = "-DOCSTART-"
+
+
+def read(path: PathLike) -> Iterator[DocRecord]:
+    src = str(path)
+    per_doc: bool | None = None  # decided by the first non-blank line
+    sents: list[tuple[list[str], list[str | None]]] = []
+    doc_line = 0
+    words: list[str] = []
+    tags: list[str | None] = []
+    sent_line = 0
+    seen = False
+    known = _TAGS
+
+    def build(sentences, line) -> DocRecord:
+        text_parts: list[str] = []
+        tokens: list[tuple[int, int]] = []
+        sent_offsets: list[tuple[int, int]] = []
+        spans: list[Span] = []
+        annotated = None
+        pos = 0
+        for ws, ts in sentences:
+            start = pos
+            first = len(tokens)
+            for w in ws:
+                end = pos + len(w)
+                tokens.append((pos, end))
+                pos = end + 1
+            sent_offsets.append((start, pos - 1))
+            text_parts.append(" ".join(ws))
+            has = ts[0] is not None
+            if annotated is None:
+                annotated = has
+            elif annotated != has:
+                raise malformed(src, line, "some sentences of this document have tags and some do not")
+            if has:
+                spans.extend(tags_to_spans(ts, tokens[first:]))
+        return DocRecord(text="\n".join(text_parts), spans=spans if annotated else None,
+                         tokens=tokens, sentences=sent_offsets, source=src, line=line)
+
+    for lineno, line in iter_text_lines(path):
+        s = line.rstrip("\r\n")
+        if not s or s.isspace():
+            if words:
+                sents.append((words, tags))
+                words, tags = [], []
+                if not per_doc:
+                    yield build(sents, sent_line)
+                    sents = []
+            continue
+        seen = True
+        if s.startswith(DOCSTART):
+            if per_doc is None:
+                per_doc = True
+            if words:
+                sents.append((words, tags))
+                words, tags = [], []
+            if sents:
+                yield build(sents, doc_line if per_doc else sent_line)
+                sents = []
+            doc_line = lineno
+            continue
+        if per_doc is None:
+            per_doc = False
+        parts = s.split("\t") if "\t" in s else s.split()
+        if not words:
+            sent_line = lineno
+        if len(parts) == 1:
+            tag = None
+            word = parts[0].strip()
+        else:
+            word = parts[0]
+            tag = parts[-1].strip()
+            if tag not in known:
+                try:
+                    parse_tag(tag)
+                except ValueError:
+                    raise err(Errors.E111, file=src, line=lineno, tag=tag) from None
+        if not word:
+            raise malformed(src, lineno, "empty token")
+        if tags and (tags[-1] is None) != (tag is None):
+            raise malformed(src, lineno, "expected the same number of columns (token and tag) on every line")
+        words.append(word)
+        tags.append(tag)
+    if words:
+        sents.append((words, tags))
+    if sents:
+        yield build(sents, doc_line if per_doc else sent_line)
+    if not seen:
+        raise err(Errors.E103, file=src)
+
+
+def write(records: Iterable[DocRecord], path: PathLike, *, docstart: bool = True) -> None:
+    with open_for_write(path) as fh:
+        for i, rec in enumerate(records):
+            try:
+                tokens = aligned_tokens(rec)
+                tags = spans_to_tags(tokens, rec.spans) if rec.spans is not None else None
+            except ExportError as exc:
+                raise export_error("conll", rec, i, exc) from None
+            text = rec.text
+            lines: list[str] = []
+            if docstart:
+                lines.append(f"{DOCSTART}\tO\n\n")
+            for group in group_by_sentence(tokens, rec.sentences):
+                for j in group:
+                    s, e = tokens[j]
+                    word = text[s:e]
+                    if "\n" in word or "\t" in word or "\r" in word or word.isspace():
+                        name = rec.source or f"document {i + 1}"
+                        raise err(Errors.E115, fmt="conll",
+                                  reason=f"{name}: token {word!r} contains a tab or line break")
+                    lines.append(f"{word}\t{tags[j]}\n" if tags is not None else f"{word}\n")
+                lines.append("\n")
+            fh.write("".join(lines))

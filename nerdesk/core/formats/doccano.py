@@ -1,0 +1,80 @@
+"""doccano sequence-labelling JSONL.
+
+Read: ``text``; spans from ``label`` (or ``labels``) as ``[[start, end, label], ...]`` or from
+``entities`` as ``[{"start_offset", "end_offset", "label"}, ...]``; every other key (``id``,
+``Comments``, ...) goes to ``meta``. No label key at all means unannotated (``spans is None``).
+
+Write: ``{"text", "label": [[start, end, label], ...], **meta}`` (``style="label"``, default) or
+``{"text", "entities": [{"id", "start_offset", "end_offset", "label"}], **meta}``
+(``style="entities"``); meta keys that clash with these are not written. No label key is written
+for a record whose ``spans`` is None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from nerdesk.core.types import DocRecord
+
+from ._common import iter_json_lines, make_span, write_json_lines
+from ._io import PathLike, malformed, missing_field
+
+_SPAN_KEYS = ("label", "labels", "entities")
+
+
+def read(path: PathLike) -> Iterator[DocRecord]:
+    src = str(path)
+    for lineno, obj in iter_json_lines(path):
+        if "text" not in obj:
+            raise missing_field(src, lineno, "text")
+        text = obj["text"]
+        if not isinstance(text, str):
+            raise malformed(src, lineno, "'text' must be a string")
+        spans = None
+        for key in _SPAN_KEYS:
+            if key in obj:
+                spans = _spans(obj[key], key, text, src, lineno)
+                break
+        meta = {k: v for k, v in obj.items() if k != "text" and k not in _SPAN_KEYS}
+        yield DocRecord(text=text, spans=spans, meta=meta, source=src, line=lineno)
+
+
+def _spans(items: Any, key: str, text: str, src: str, line: int):
+    if not isinstance(items, list):
+        raise malformed(src, line, f"'{key}' must be a list")
+    spans = []
+    for item in items:
+        if isinstance(item, dict):
+            for f in ("start_offset", "end_offset", "label"):
+                if f not in item:
+                    raise missing_field(src, line, f"{key}[].{f}")
+            spans.append(make_span(text, item["start_offset"], item["end_offset"], item["label"], src, line))
+        elif isinstance(item, (list, tuple)) and len(item) == 3:
+            spans.append(make_span(text, *item, src, line))
+        else:
+            raise malformed(src, line, f"'{key}' entries must be [start, end, label] or objects with "
+                                       f"start_offset/end_offset/label, got {item!r}")
+    return spans
+
+
+def write(records: Iterable[DocRecord], path: PathLike, *, style: str = "label") -> None:
+    if style not in ("label", "entities"):
+        raise ValueError("style must be 'label' or 'entities'")
+
+    def objects():
+        for rec in records:
+            obj: dict[str, Any] = {"text": rec.text}
+            if rec.spans is not None:
+                spans = sorted(rec.spans)
+                if style == "label":
+                    obj["label"] = [[s.start, s.end, s.label] for s in spans]
+                else:
+                    obj["entities"] = [{"id": j, "start_offset": s.start, "end_offset": s.end, "label": s.label}
+                                       for j, s in enumerate(spans, 1)]
+            for k, v in rec.meta.items():
+                if k != "text" and k not in _SPAN_KEYS:
+                    obj[k] = v
+            yield obj
+
+    write_json_lines(objects(), path)

@@ -1,0 +1,150 @@
+"""spaCy DocBin (``.spacy``), as written by ``spacy convert`` and read by ``spacy train``.
+
+Read: ``text``; ``tokens`` = the Doc's non-whitespace tokens; ``sentences`` (when the Doc has
+sentence boundaries) = from the first to the last non-whitespace token of each sentence; ``spans``
+= ``doc.ents``. The meta, annotator, status, predictions and whether the record was annotated at
+all (``spans is None``) travel in ``doc.user_data["nerdesk"]`` (a JSON string); a DocBin written by another tool
+has none, and its ``spans`` are ``doc.ents`` when the Doc has entity annotation, else None.
+
+Write: a Doc per record built from the record's tokens (or spaCy's blank English tokenizer when it
+has none), split at span boundaries; whitespace between tokens other than one space becomes
+whitespace tokens, as spaCy does. Overlapping spans cannot be ``doc.ents`` (E115).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from nerdesk.core._spacy import import_spacy
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.types import DocRecord, Span
+
+from ._io import PathLike, check_file
+from ._tokens import ExportError, _blank_en, aligned_tokens
+
+KEY = "nerdesk"
+
+
+def read(path: PathLike) -> Iterator[DocRecord]:
+    import_spacy()
+    from spacy.tokens import DocBin
+
+    p = check_file(path)
+    src = str(p)
+    data = p.read_bytes()
+    if not data:
+        raise err(Errors.E103, file=src)
+    try:
+        docbin = DocBin(store_user_data=True).from_bytes(data)
+    except Exception as exc:  # zlib / msgpack / key errors: not a DocBin
+        raise err(Errors.E106, file=src, reason=f"not a spaCy DocBin ({type(exc).__name__}: {exc})") from None
+    vocab = _blank_en().vocab
+    for doc in docbin.get_docs(vocab):
+        extra: dict[str, Any] = json.loads(doc.user_data[KEY]) if KEY in doc.user_data else {}
+        tokens = [(t.idx, t.idx + len(t)) for t in doc if not t.is_space]
+        sentences = None
+        if doc.has_annotation("SENT_START"):
+            sentences = []
+            for sent in doc.sents:
+                words = [t for t in sent if not t.is_space]
+                if words:
+                    sentences.append((words[0].idx, words[-1].idx + len(words[-1])))
+        if KEY in doc.user_data:
+            spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] if extra.get("annotated") else None
+        else:
+            spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] \
+                if doc.has_annotation("ENT_IOB") else None
+        predictions = extra.get("predictions")
+        if predictions is not None:
+            predictions = [Span(s, e, label, conf) for s, e, label, conf in predictions]
+        yield DocRecord(text=doc.text, spans=spans, tokens=tokens, sentences=sentences,
+                        predictions=predictions, meta=dict(extra.get("meta") or {}), source=src,
+                        annotator=extra.get("annotator"), status=extra.get("status"))
+
+
+def record_to_doc(rec: DocRecord):
+    import_spacy()
+    from spacy.tokens import Doc
+
+    text = rec.text
+    tokens = aligned_tokens(rec)
+    words: list[str] = []
+    spaces: list[bool] = []
+    starts: list[int] = []  # char offset of each spaCy token
+    pos = 0
+
+    def gap(upto: int) -> None:
+        # text between tokens: one trailing space goes to the previous token, the rest is a token
+        nonlocal pos
+        g = text[pos:upto]
+        if not g:
+            return
+        if g == " " and words and not spaces[-1]:
+            spaces[-1] = True
+        else:
+            if g.endswith(" ") and len(g) > 1:
+                words.append(g[:-1])
+                spaces.append(True)
+            else:
+                words.append(g)
+                spaces.append(False)
+            starts.append(pos)
+        pos = upto
+
+    for s, e in tokens:
+        gap(s)
+        words.append(text[s:e])
+        spaces.append(False)
+        starts.append(s)
+        pos = e
+    gap(len(text))
+    sent_starts = None
+    if rec.sentences is not None:
+        firsts = {s for s, _ in rec.sentences}
+        sent_starts = [st in firsts or i == 0 for i, st in enumerate(starts)]
+    doc = Doc(_blank_en().vocab, words=words, spaces=spaces, sent_starts=sent_starts)
+    if doc.text != text:  # cannot happen unless the text has odd whitespace around tokens
+        raise ExportError("the text cannot be rebuilt from its tokens")
+    if rec.spans:
+        ents = []
+        for span in sorted(rec.spans):
+            ent = doc.char_span(span.start, span.end, label=span.label)
+            if ent is None:
+                raise ExportError(f"span {span.start}-{span.end} does not align with tokens")
+            ents.append(ent)
+        try:
+            doc.ents = ents
+        except ValueError as exc:
+            raise ExportError(f"overlapping spans cannot be doc.ents ({exc})") from None
+    elif rec.spans is not None:
+        doc.ents = []
+    extra: dict[str, Any] = {"annotated": rec.spans is not None}
+    if rec.meta:
+        extra["meta"] = rec.meta
+    if rec.annotator is not None:
+        extra["annotator"] = rec.annotator
+    if rec.status is not None:
+        extra["status"] = rec.status
+    if rec.predictions is not None:
+        extra["predictions"] = [[s.start, s.end, s.label, s.confidence] for s in rec.predictions]
+    # stored as JSON: msgpack would hand lists back as tuples
+    doc.user_data[KEY] = json.dumps(extra, ensure_ascii=False)
+    return doc
+
+
+def write(records: Iterable[DocRecord], path: PathLike) -> None:
+    import_spacy()
+    from spacy.tokens import DocBin
+
+    docbin = DocBin(store_user_data=True)
+    for i, rec in enumerate(records):
+        try:
+            docbin.add(record_to_doc(rec))
+        except ExportError as exc:
+            raise err(Errors.E115, fmt="spacy", reason=f"{rec.source or f'document {i + 1}'}: {exc}") from None
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(docbin.to_bytes())
