@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+from itertools import chain
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
 #: Larger documents are refused (E113): split them (e.g. ``--lines``) first.
 MAX_DOC_CHARS = 10_000_000
 BATCH = 4000
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _int_list(values: list[int]) -> str:
+    """A list of ints as compact JSON (str() of a list of ints is valid JSON, and faster)."""
+    return str(values).replace(" ", "")
 
 _STATUS = {None: "accepted", "accept": "accepted", "accepted": "accepted", "reject": "rejected",
            "rejected": "rejected", "ignore": "skipped", "skipped": "skipped", "flagged": "flagged",
@@ -160,9 +166,27 @@ class _Writer:
                 if spans:
                     tokens = split_tokens_at(tokens, [x for sp in spans for x in (sp.start, sp.end)])
             else:
-                tokens, sentences = self._checked_tokens(rec), rec.sentences
+                tokens, sentences = rec.tokens or [], rec.sentences
+                flat = self._checked_tokens(rec, tokens)
                 if spans:
                     self._check_alignment(rec, tokens, spans)
+                elif (flat and flat[0] == 0 and len(tokens) <= MAX_SEGMENT_TOKENS
+                      and (not sentences or len(sentences) == 1) and not rec.predictions):
+                    # the common case (one pre-tokenised sentence): one segment, offsets as given
+                    doc_id = self.next_doc
+                    self.next_doc += 1
+                    in_batch[h] = doc_id
+                    docs.append((doc_id, rec.text, rec.source or self.source,
+                                 _dumps(rec.meta) if rec.meta else "{}", h, self.created))
+                    segs.append((self.next_seg, doc_id, 0, 0, flat[-1], _int_list(flat), len(tokens),
+                                 "new" if spans is None else _STATUS.get(rec.status, "accepted")))
+                    if spans is not None:
+                        anns.append(self._annotation(self.next_seg, rec, spans))
+                    self.next_seg += 1
+                    self.result.documents += 1
+                    self.result.segments += 1
+                    self.result.tokens += len(tokens)
+                    continue
             doc_id = self.next_doc
             self.next_doc += 1
             in_batch[h] = doc_id
@@ -224,12 +248,12 @@ class _Writer:
                 self.labels.add(sp.label)
         return sorted(spans)
 
-    def _checked_tokens(self, rec: DocRecord) -> list[tuple[int, int]]:
-        """Given tokens must be ordered, non-empty, non-overlapping and inside the text."""
-        tokens = rec.tokens or []
+    def _checked_tokens(self, rec: DocRecord, tokens: list[tuple[int, int]]) -> list[int]:
+        """Given tokens must be ordered, non-empty, non-overlapping and inside the text.
+        Returns the offsets as one flat list."""
         if not tokens:
-            return tokens
-        flat = [x for t in tokens for x in t]
+            return []
+        flat = list(chain.from_iterable(tokens))
         if (flat[0] < 0 or flat[-1] > len(rec.text) or flat != sorted(flat)
                 or min(map(operator.sub, flat[1::2], flat[::2])) <= 0):
             prev = 0
@@ -238,7 +262,7 @@ class _Writer:
                     raise err(Errors.E106, **self._where(rec), reason=f"token offsets {s}-{e} are out of "
                               f"order or out of range for a text of {len(rec.text)} characters")
                 prev = e
-        return tokens
+        return flat
 
     def _check_alignment(self, rec: DocRecord, tokens, spans: list[Span]) -> None:
         starts = {s for s, _ in tokens}
