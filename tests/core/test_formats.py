@@ -11,6 +11,7 @@ import pytest
 
 from nerdesk.core.formats import FORMATS, detect_format, read_records, write_records
 from nerdesk.core.formats import brat, conll, doccano, jsonl, labelstudio, prodigy, spacybin, textfile
+from nerdesk.core.errors import NerdeskError
 from nerdesk.core.types import DocRecord, Span
 from tests.conftest import SHARED
 
@@ -545,3 +546,23 @@ def test_jsonl_keeps_spans_tags_cannot_express(tmp_path):
     back = list(jsonl.read(tmp_path / "o.jsonl"))
     assert [(b.text, b.spans, b.tokens, b.sentences) for b in back] == \
         [(r.text, r.spans, r.tokens, r.sentences) for r in recs]
+
+
+def test_conll_block_fast_path_equals_line_parser(tmp_path, real_records):
+    """The block-at-a-time CoNLL reader gives exactly what the line parser gives, on real data and
+    on the odd cases (CRLF, whitespace-only separator lines, untagged sentences, bad tags)."""
+    from nerdesk.core.formats.conll import _read_blocks, _read_lines
+
+    p = tmp_path / "real.conll"
+    conll.write(real_records, p, docstart=False)
+    assert list(_read_blocks(p)) == list(_read_lines(p))
+    odd = tmp_path / "odd.conll"
+    odd.write_bytes("Ann\tB-PER\r\nlives\tO\r\n\r\n  \nRome\tS-LOC\n \nx y\tO\nz\tI-ORG\n\n\n\nsolo\nword\n\n"
+                    "last\tB-LOC\ntoken\tE-LOC".encode())
+    fast, slow = list(_read_blocks(odd)), list(_read_lines(odd))
+    assert fast == slow and len(fast) == 5
+    bad = tmp_path / "bad.conll"
+    bad.write_text("a\tO\nb\tO\n\nc\tO\nd\tX-FOO\n", encoding="utf-8")
+    with pytest.raises(NerdeskError) as e:
+        list(conll.read(bad))
+    assert e.value.code == "E111" and e.value.line == 5

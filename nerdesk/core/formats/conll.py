@@ -19,19 +19,152 @@ Records whose ``spans`` is None are written with the token column only.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord, Span
 
 from ._common import export_error
-from ._io import PathLike, iter_text_lines, malformed, open_for_write
+from ._io import SNIFF_BYTES, PathLike, _check_head, check_file, iter_text_lines, malformed, open_for_write
 from ._tokens import _TAGS, ExportError, aligned_tokens, group_by_sentence, parse_tag, spans_to_tags, tags_to_spans
 
 DOCSTART = "-DOCSTART-"
 
 
 def read(path: PathLike) -> Iterator[DocRecord]:
+    """Stream DocRecords. Files without ``-DOCSTART-`` take a block-at-a-time fast path."""
+    p = check_file(path)
+    with open(p, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    _check_head(p, head)
+    first = next((ln for ln in head.decode("utf-8", "replace").lstrip("\ufeff").splitlines() if ln.strip()), "")
+    if first.startswith(DOCSTART):
+        return _read_lines(path)
+    return _read_blocks(p)
+
+
+def _read_blocks(p: Path) -> Iterator[DocRecord]:
+    """One document per sentence. Sentences are cut at blank lines a 4 MB chunk at a time; a
+    sentence whose lines are all ``token<TAB>tag`` with known tags is split with two C-level
+    calls, anything else goes through the line parser (same checks, same errors)."""
+    src = str(p)
+    known = _TAGS
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    buf = ""
+    base = 0  # newlines before the current chunk
+    seen = False
+    start = True
+    with open(p, "rb") as fh:
+        while True:
+            raw = fh.read(1 << 22)
+            final = not raw
+            try:
+                buf += decoder.decode(raw, final)
+            except UnicodeDecodeError:
+                for _ in _read_lines(p):  # raises E104 with the line and byte position
+                    pass
+                raise
+            if start:
+                buf = buf.lstrip("\ufeff")
+                start = False
+            cut = len(buf) if final else buf.rfind("\n\n")
+            if cut < 0:
+                continue
+            chunk, buf = buf[:cut], buf[cut:]
+            for block in chunk.split("\n\n"):
+                body = block.strip("\n")
+                if body and not body.isspace():
+                    seen = True
+                    line = base + len(block) - len(block.lstrip("\n")) + 1
+                    n = body.count("\n") + 1
+                    if body.count("\t") == n and "\r" not in body and DOCSTART not in body:
+                        parts = body.replace("\n", "\t").split("\t")
+                        words, tags = parts[0::2], parts[1::2]
+                        if "" not in words and known.keys() >= set(tags):
+                            yield _build(src, [(words, tags)], line)
+                            base += block.count("\n") + 2
+                            continue
+                    for sent, sline in _sentences(src, body.split("\n"), line):
+                        yield _build(src, [sent], sline)
+                base += block.count("\n") + 2
+            base -= 2  # the chunk's last block had no separator inside the chunk
+            if final:
+                break
+    if not seen:
+        raise err(Errors.E103, file=src)
+
+
+def _sentences(src: str, lines: list[str], first_line: int) -> Iterator[tuple[tuple[list[str], list], int]]:
+    """The general line parser for one block (blank or -DOCSTART- lines separate sentences)."""
+    words: list[str] = []
+    tags: list[str | None] = []
+    sent_line = first_line
+    for lineno, line in enumerate(lines, start=first_line):
+        s = line.rstrip("\r")
+        if not s or s.isspace() or s.startswith(DOCSTART):
+            if words:
+                yield (words, tags), sent_line
+                words, tags = [], []
+            continue
+        if not words:
+            sent_line = lineno
+        word, tag = _columns(src, s, lineno)
+        if tags and (tags[-1] is None) != (tag is None):
+            raise malformed(src, lineno, "expected the same number of columns (token and tag) on every line")
+        words.append(word)
+        tags.append(tag)
+    if words:
+        yield (words, tags), sent_line
+
+
+def _columns(src: str, s: str, lineno: int) -> tuple[str, str | None]:
+    parts = s.split("\t") if "\t" in s else s.split()
+    if len(parts) == 1:
+        tag = None
+        word = parts[0].strip()
+    else:
+        word = parts[0]
+        tag = parts[-1].strip()
+        if tag not in _TAGS:
+            try:
+                parse_tag(tag)
+            except ValueError:
+                raise err(Errors.E111, file=src, line=lineno, tag=tag) from None
+    if not word:
+        raise malformed(src, lineno, "empty token")
+    return word, tag
+
+
+def _build(src: str, sentences, line) -> DocRecord:
+    text_parts: list[str] = []
+    tokens: list[tuple[int, int]] = []
+    sent_offsets: list[tuple[int, int]] = []
+    spans: list[Span] = []
+    annotated = None
+    pos = 0
+    for ws, ts in sentences:
+        start = pos
+        first = len(tokens)
+        for w in ws:
+            end = pos + len(w)
+            tokens.append((pos, end))
+            pos = end + 1
+        sent_offsets.append((start, pos - 1))
+        text_parts.append(" ".join(ws))
+        has = ts[0] is not None
+        if annotated is None:
+            annotated = has
+        elif annotated != has:
+            raise malformed(src, line, "some sentences of this document have tags and some do not")
+        if has and ts.count("O") != len(ts):
+            spans.extend(tags_to_spans(ts, tokens[first:]))
+    return DocRecord(text="\n".join(text_parts), spans=spans if annotated else None,
+                     tokens=tokens, sentences=sent_offsets, source=src, line=line)
+
+
+def _read_lines(path: PathLike) -> Iterator[DocRecord]:
     src = str(path)
     per_doc: bool | None = None  # decided by the first non-blank line
     sents: list[tuple[list[str], list[str | None]]] = []
