@@ -23,9 +23,12 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
+## Build the one-folder PyInstaller bundle (dist/nerdesk), check it is lean, and run its selftest.
 bundle: $(STAMP)
 	$(PY) -m PyInstaller --noconfirm --clean packaging/nerdesk.spec --distpath dist --workpath build
-	dist/nerdesk/nerdesk --selftest
+	! ls dist/nerdesk/_internal | grep -E '^(torch|transformers|pytest|_pytest)$$'
+	du -sh dist/nerdesk
+	QT_QPA_PLATFORM=offscreen dist/nerdesk/nerdesk --selftest
 
 bench: $(STAMP)
 	$(PY) bench/import_bench.py

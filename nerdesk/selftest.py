@@ -26,12 +26,12 @@ def core_selftest(out=sys.stdout) -> bool:
             pass
         for _ in p.predict():
             pass
-        spans = [(s["label"], p.segment(s["id"])["text"]) for d in (1, 2) for s in p.document(d)["segments"]]
-        found = [sp for d in (1, 2) for seg in p.document(d)["segments"] for sp in seg["spans"]]
+        segments = [seg for d in (1, 2) for seg in p.document(d)["segments"]]
+        found = [sp for seg in segments for sp in seg["spans"]]
         model = p.active_model_id()
         p.close()
     ok = len(found) >= 2
-    print(f"core: model {model}, {len(found)} entities in {len(spans)} segments, "
+    print(f"core: model {model}, {len(found)} entities in {len(segments)} segments, "
           f"{time.perf_counter() - t:.2f} s: {'ok' if ok else 'FAILED'}", file=out)
     return ok
 
