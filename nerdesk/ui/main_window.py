@@ -1,0 +1,511 @@
+"""The main window: queue | document | palette + inspector, menus, status bar, background jobs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nerdesk.core.errors import NerdeskError
+from nerdesk.ui.errors import show_error
+from nerdesk.ui.jobs import JobManager
+from nerdesk.ui.session import Session
+from nerdesk.ui.widgets.document_view import KEYMAP, DocumentView
+from nerdesk.ui.widgets.inspector import SpanInspector
+from nerdesk.ui.widgets.palette import LabelPalette
+from nerdesk.ui.widgets.queue import QueuePanel
+
+MAX_RECENT = 8
+
+
+def data_dir() -> Path:
+    """App data (the demo project): ``$NERDESK_DATA_DIR`` or platformdirs' user data dir."""
+    env = os.environ.get("NERDESK_DATA_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("nerdesk", appauthor=False))
+
+
+def demo_path() -> Path:
+    return data_dir() / "demo.nerdesk"
+
+
+class Welcome(QWidget):
+    """Shown with no project open: the demo, new, open, recent projects."""
+
+    def __init__(self, win: MainWindow):
+        super().__init__()
+        self.setObjectName("welcome")
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        title = QLabel("<h1>nerdesk</h1><p>Review and correct named entities, offline. "
+                       "Every action is saved at once.</p>")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(title)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.demo = QPushButton("Open the demo project")
+        self.demo.setObjectName("openDemo")
+        self.demo.setToolTip("A small corpus, pre-annotated by the default model")
+        self.new = QPushButton("New project…")
+        self.open = QPushButton("Open project…")
+        for b in (self.demo, self.new, self.open):
+            b.setMinimumHeight(36)
+            row.addWidget(b)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.recent = QListWidget()
+        self.recent.setObjectName("recentList")
+        self.recent.setMaximumWidth(640)
+        self.recent_label = QLabel("<b>Recent projects</b>")
+        c = QHBoxLayout()
+        c.addStretch(1)
+        v = QVBoxLayout()
+        v.addWidget(self.recent_label)
+        v.addWidget(self.recent)
+        c.addLayout(v, 3)
+        c.addStretch(1)
+        lay.addLayout(c)
+        lay.addStretch(2)
+        self.demo.clicked.connect(win.open_demo)
+        self.new.clicked.connect(win.new_project_dialog)
+        self.open.clicked.connect(win.open_project_dialog)
+        self.recent.itemActivated.connect(lambda it: win.open_project(it.text()))
+
+    def set_recent(self, paths: list[str]) -> None:
+        self.recent.clear()
+        self.recent.addItems(paths)
+        self.recent.setVisible(bool(paths))
+        self.recent_label.setVisible(bool(paths))
+
+
+class JobWidget(QWidget):
+    """Status-bar progress for background jobs, with Cancel."""
+
+    def __init__(self, jobs: JobManager):
+        super().__init__()
+        self.jobs = jobs
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(160)
+        self.bar.setMaximumHeight(16)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setObjectName("cancelJob")
+        self.cancel.clicked.connect(jobs.cancel_all)
+        for w in (self.label, self.bar, self.cancel):
+            lay.addWidget(w)
+        jobs.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not self.jobs.jobs:
+            self.setVisible(False)
+            return
+        self.setVisible(True)
+        done, total, msg = next(iter(self.jobs.last.values()), (0, -1, ""))
+        extra = f" (+{len(self.jobs.jobs) - 1} more)" if len(self.jobs.jobs) > 1 else ""
+        self.label.setText(msg + extra)
+        if total and total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+        else:
+            self.bar.setRange(0, 0)  # busy
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("nerdesk")
+        self.settings = settings or QSettings()
+        self.session = Session(self)
+        self.jobs = JobManager(self)
+
+        self.view = DocumentView(self.session)
+        self.queue = QueuePanel(self.session)
+        self.palette = LabelPalette()
+        self.inspector = SpanInspector(self.session)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.palette)
+        right.addWidget(self.inspector)
+        right.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.queue)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([340, 760, 260])
+        self.welcome = Welcome(self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+
+        sb = self.statusBar()
+        self.counts = QLabel()
+        self.counts.setObjectName("counts")
+        self.model_label = QLabel()
+        self.job_widget = JobWidget(self.jobs)
+        sb.addPermanentWidget(self.job_widget)
+        sb.addPermanentWidget(self.counts)
+        sb.addPermanentWidget(self.model_label)
+
+        self._make_actions()
+        s = self.session
+        s.error.connect(lambda exc: show_error(self, exc))
+        s.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        s.projectChanged.connect(self._project_changed)
+        s.changed.connect(self._changed)
+        self.view.focusChanged.connect(self.inspector.show_span)
+        self.view.commandRequested.connect(
+            lambda c: self.focus_search() if c == "search" else self.show_keymap() if c == "help" else None)
+        self.palette.labelChosen.connect(self._palette_label)
+        self.queue.segmentActivated.connect(self._goto)
+        self.queue.documentActivated.connect(self._goto_document)
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setSingleShot(True)
+        self._stats_timer.setInterval(250)
+        self._stats_timer.timeout.connect(self.update_counts)
+        self._stats_timer.timeout.connect(self._update_undo)
+        self._refresh_recent()
+        self._project_changed()
+        geo = self.settings.value("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1360, 820)
+        st = self.settings.value("window/splitter")
+        if st is not None:
+            self.splitter.restoreState(st)
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, menu, text: str, slot, shortcut=None, *, name: str | None = None,
+                global_shortcut: bool = True) -> QAction:
+        act = QAction(text, self)
+        if name:
+            act.setObjectName(name)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+            if global_shortcut:
+                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+                self.addAction(act)
+            else:
+                # shown in the menu; the document view handles the key itself
+                act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        act.triggered.connect(lambda _=False: slot())
+        menu.addAction(act)
+        return act
+
+    def _make_actions(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "&New project…", self.new_project_dialog, QKeySequence.StandardKey.New)
+        self._action(f, "&Open project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = f.addMenu("Open &recent")
+        self._action(f, "Open the &demo project", self.open_demo)
+        f.addSeparator()
+        self.act_import = self._action(f, "&Import file…", self.import_dialog, "Ctrl+I")
+        self.act_predict = self._action(f, "&Pre-annotate with the default model", lambda: self.predict())
+        f.addSeparator()
+        self._action(f, "&Close project", self.close_project, "Ctrl+W")
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        e = mb.addMenu("&Edit")
+        self.act_undo = self._action(e, "&Undo", self.session.undo, "Ctrl+Z", name="undo")
+        self.act_redo = self._action(e, "&Redo", self.session.redo, "Ctrl+Shift+Z", name="redo")
+        self._action(e, "&Find…", self.focus_search, "Ctrl+F")
+        r = mb.addMenu("&Review")
+        v = self.view
+        self._action(r, "&Accept segment", self.session.accept, "Return", global_shortcut=False)
+        self._action(r, "&Skip segment", self.session.skip, "S", global_shortcut=False)
+        self._action(r, "&Flag for escalation…", v.flag_dialog, "F", global_shortcut=False)
+        r.addSeparator()
+        self._action(r, "&Next item", self.session.next, "N", global_shortcut=False)
+        self._action(r, "&Previous item", self.session.previous, "P", global_shortcut=False)
+        r.addSeparator()
+        self._action(r, "&Delete span", v.delete_focused, "Del", global_shortcut=False)
+        self._action(r, "&Relabel span…", v.relabel_menu, "R", global_shortcut=False)
+        self._action(r, "Next span", lambda: v.cycle_focus(1), "Tab", global_shortcut=False)
+        self._action(r, "Previous span", lambda: v.cycle_focus(-1), "Shift+Tab", global_shortcut=False)
+        h = mb.addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts", self.show_keymap, "F1")
+        self._action(h, "&About nerdesk", self.about)
+
+    def _refresh_recent(self) -> None:
+        paths = self.recent_projects()
+        self.recent_menu.clear()
+        for p in paths:
+            act = self.recent_menu.addAction(p)
+            act.triggered.connect(lambda _=False, p=p: self.open_project(p))
+        self.recent_menu.setEnabled(bool(paths))
+        self.welcome.set_recent(paths)
+
+    def recent_projects(self) -> list[str]:
+        v = self.settings.value("recent", [])
+        if isinstance(v, str):
+            v = [v]
+        return [p for p in (v or []) if Path(p).exists()]
+
+    def _remember(self, path: Path) -> None:
+        p = str(Path(path).resolve())
+        paths = [p] + [x for x in self.recent_projects() if x != p]
+        self.settings.setValue("recent", paths[:MAX_RECENT])
+        self.settings.setValue("last_project", p)
+        self._refresh_recent()
+
+    # ------------------------------------------------------------------ project
+    def open_project(self, path: str | Path) -> bool:
+        if not self.session.open(path):
+            return False
+        self._remember(Path(path))
+        return True
+
+    def close_project(self) -> None:
+        self.session.close()
+        self.session.projectChanged.emit()
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()),
+                                              "nerdesk projects (*.nerdesk);;All files (*)")
+        if path:
+            self.open_project(path)
+
+    def new_project_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / "project.nerdesk"),
+                                              "nerdesk projects (*.nerdesk)")
+        if not path:
+            return
+        labels, ok = QInputDialog.getText(self, "Labels", "Labels, separated by commas:",
+                                          text="PER, ORG, LOC, MISC")
+        if not ok:
+            return
+        self.new_project(path, [x.strip() for x in labels.split(",") if x.strip()])
+
+    def new_project(self, path: str | Path, labels: list[str]) -> bool:
+        from nerdesk.core.project import Project
+
+        path = Path(path)
+        if path.suffix != ".nerdesk":
+            path = path.with_suffix(".nerdesk")
+        try:
+            Project.create(path, labels=labels).close()
+        except NerdeskError as exc:
+            show_error(self, exc)
+            return False
+        return self.open_project(path)
+
+    def open_demo(self):
+        """Open the demo project, creating it (in the background) on first use."""
+        path = demo_path()
+        if path.exists():
+            self.open_project(path)
+            return None
+        from nerdesk.core.demo import create_demo_project
+
+        return self.run_job("Creating the demo project", lambda: create_demo_project(path),
+                            on_done=lambda _res: self.open_project(path))
+
+    def import_dialog(self) -> None:
+        if self.session.project is None:
+            return
+        from nerdesk.ui.widgets.import_dialog import ImportDialog
+
+        dlg = ImportDialog(self, str(self.settings.value("import_dir", str(Path.home()))))
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return
+        path, fmt, options = dlg.values()
+        if path:
+            self.settings.setValue("import_dir", str(Path(path).parent))
+            self.import_file(path, fmt, **options)
+
+    def import_file(self, path: str | Path, fmt: str | None = None, **options):
+        if self.session.project is None:
+            return None
+        project_path = self.session.project.path
+
+        def factory():
+            from nerdesk.core.project import Project
+
+            def gen():
+                p = Project.open(project_path)
+                try:
+                    return (yield from p.import_file(path, fmt, **options))
+                finally:
+                    p.close()
+            return gen()
+
+        name = f"Importing {Path(path).name}"
+        job = self.run_job(name, factory, on_done=self._import_done)
+        # one import is one transaction: it holds the write lock until it ends
+        self.session.paused = name
+        job.finished.connect(lambda: setattr(self.session, "paused", None))
+        return job
+
+    def _import_done(self, result) -> None:
+        d = getattr(result, "as_dict", lambda: {})()
+        self.statusBar().showMessage(
+            f"Imported {d.get('documents', '?')} documents, {d.get('segments', '?')} segments"
+            f" ({d.get('duplicates', 0)} duplicates skipped).", 8000)
+        self.session.reload()
+        self.queue.model.reset()
+
+    def predict(self, model=None):
+        """Pre-annotate in the background (``model``: None for the default, a path, or a loaded
+        model that is safe to use from the worker thread)."""
+        if self.session.project is None:
+            return None
+        project_path = self.session.project.path
+
+        def factory():
+            from nerdesk.core.project import Project
+
+            def gen():
+                p = Project.open(project_path)
+                try:
+                    return (yield from p.predict(model))
+                finally:
+                    p.close()
+            return gen()
+
+        def done(n):
+            self.statusBar().showMessage(f"Pre-annotated {n} segments.", 8000)
+            self.session.reload()
+            self.queue.model.reset()
+
+        return self.run_job("Pre-annotating", factory, on_done=done)
+
+    def run_job(self, name: str, factory, on_done=None):
+        job = self.jobs.start(name, factory)
+        if on_done is not None:
+            job.succeeded.connect(on_done)
+        job.failed.connect(lambda exc, tb: show_error(self, exc, None if isinstance(exc, NerdeskError) else tb))
+        job.cancelled.connect(lambda: self.statusBar().showMessage(f"{name}: cancelled, nothing changed.", 8000))
+        return job
+
+    # ------------------------------------------------------------------ reactions
+    def _project_changed(self) -> None:
+        p = self.session.project
+        self.stack.setCurrentIndex(1 if p else 0)
+        self.setWindowTitle(f"nerdesk — {p.name}" if p else "nerdesk")
+        self.act_import.setEnabled(p is not None)
+        self.act_predict.setEnabled(p is not None)
+        self.palette.set_labels(p.labels() if p else [])
+        self.view.refresh_labels()
+        self.update_counts()
+        self._update_undo()
+        if p is not None:
+            self.view.setFocus()
+
+    def _changed(self, changes) -> None:
+        if changes.labels:
+            self.palette.set_labels(self.session.project.labels())
+        if changes.models or changes.labels:
+            self.update_counts()
+        self._stats_timer.start()  # counts and undo labels lag a little; edits stay fast
+
+    def _update_undo(self) -> None:
+        p = self.session.project
+        u, r = p.undo_status() if p else (None, None)
+        self.act_undo.setText(f"&Undo {u}" if u else "&Undo")
+        self.act_redo.setText(f"&Redo {r}" if r else "&Redo")
+        self.act_undo.setEnabled(bool(u))
+        self.act_redo.setEnabled(bool(r))
+
+    def update_counts(self) -> None:
+        p = self.session.project
+        if p is None:
+            self.counts.setText("")
+            self.model_label.setText("")
+            return
+        c = p.store.counts()
+        bs = c["by_status"]
+        self.counts.setText(f"{c['documents']} docs · {c['segments']} segments · "
+                            + " · ".join(f"{k} {bs[k]}" for k in ("new", "draft", "accepted", "skipped", "flagged")
+                                         if bs.get(k)))
+        self.model_label.setText(f"model: {p.active_model_id() or 'none'}")
+
+    def _palette_label(self, name: str) -> None:
+        self.view.apply_label(name)
+        self.view.setFocus()
+
+    def _goto(self, sid: int) -> None:
+        self.session.goto(sid)
+        self.view.setFocus()
+
+    def _goto_document(self, doc_id: int) -> None:
+        p = self.session.project
+        if p is None:
+            return
+        try:
+            segs = p.document(doc_id)["segments"]
+        except NerdeskError as exc:
+            show_error(self, exc)
+            return
+        if segs:
+            self._goto(segs[0]["id"])
+
+    def focus_search(self) -> None:
+        self.queue.search.setFocus()
+        self.queue.search.selectAll()
+
+    def show_keymap(self) -> None:
+        dlg = QDialog(self)
+        dlg.setObjectName("keymapDialog")
+        dlg.setWindowTitle("Keyboard shortcuts")
+        lay = QVBoxLayout(dlg)
+        t = QTableWidget(len(KEYMAP), 2)
+        t.setHorizontalHeaderLabels(["Keys", "Action"])
+        for i, (k, a) in enumerate(KEYMAP):
+            t.setItem(i, 0, QTableWidgetItem(k))
+            t.setItem(i, 1, QTableWidgetItem(a))
+        t.resizeColumnsToContents()
+        t.horizontalHeader().setStretchLastSection(True)
+        t.verticalHeader().setVisible(False)
+        t.verticalHeader().setDefaultSectionSize(24)
+        t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        lay.addWidget(t)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        bb.rejected.connect(dlg.reject)
+        lay.addWidget(bb)
+        dlg.resize(860, 24 * len(KEYMAP) + 90)
+        dlg.show()
+        self._keymap = dlg
+
+    def about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from nerdesk import __version__
+
+        QMessageBox.about(self, "About nerdesk", f"<b>nerdesk {__version__}</b><br>"
+                          "Offline review and correction of named entities.")
+
+    def closeEvent(self, e) -> None:  # noqa: N802
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.jobs.cancel_all()
+        self.jobs.wait_all(5000)
+        self.session.close()
+        super().closeEvent(e)

@@ -1,0 +1,279 @@
+"""The review session: the UI thread's Project, the current item, and every correction.
+
+Widgets call these methods; each one calls the facade (one transaction, saved at once) and
+emits :attr:`Session.changed` with the :class:`~nerdesk.core.types.Changes` it returned. No SQL
+and no domain rules here: the core decides, the session only routes and remembers where the
+reviewer is (the current segment and the items visited, for Previous).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from nerdesk.core.errors import NerdeskError
+from nerdesk.core.project import Project
+from nerdesk.core.types import Changes
+
+#: Code of the one error the UI itself raises (SQLite busy / locked; nothing was saved).
+BUSY = "U001"
+
+
+class Session(QObject):
+    projectChanged = Signal()  # a project was opened or closed
+    documentChanged = Signal(object)  # the document dict now shown (or None)
+    currentChanged = Signal(int)  # the current segment id (-1: none)
+    changed = Signal(object)  # Changes after a mutation, undo or redo
+    error = Signal(object)  # a NerdeskError the user should see
+    message = Signal(str)  # a short note for the status bar
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.doc: dict[str, Any] | None = None
+        self.current: int | None = None
+        self.queue_status = "new"
+        self.queue_order = "uncertainty"
+        self._visited: list[int] = []
+        self._pos = -1
+        self._queue_offset = 0
+        self._seen_from = 0
+        #: set while a background job holds the project's write lock for long (an import)
+        self.paused: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def path(self) -> Path | None:
+        return self.project.path if self.project else None
+
+    def open(self, path: str | Path) -> bool:
+        try:
+            project = Project.open(path)
+        except NerdeskError as exc:
+            self.error.emit(exc)
+            return False
+        self.set_project(project)
+        return True
+
+    def set_project(self, project: Project | None) -> None:
+        self.close()
+        self.project = project
+        self.projectChanged.emit()
+        if project is not None:
+            self.next()
+
+    def close(self) -> None:
+        if self.project is not None:
+            self.project.close()
+        self.project = None
+        self.doc = None
+        self.current = None
+        self._visited, self._pos, self._queue_offset, self._seen_from = [], -1, 0, 0
+        self.documentChanged.emit(None)
+        self.currentChanged.emit(-1)
+
+    def reload(self) -> None:
+        """After a background job changed the file: re-read what is shown."""
+        if self.project is None:
+            return
+        if self.current is None:
+            self.next()
+            return
+        doc_id = self.doc["id"] if self.doc else None
+        self.doc = None
+        self.goto(self.current, remember=False, force_doc=doc_id)
+        self.changed.emit(Changes(models=True, labels=True, action="reload"))
+
+    # ------------------------------------------------------------------ reading
+    def segment(self, segment_id: int | None = None) -> dict[str, Any] | None:
+        """The current (or given) segment from the shown document."""
+        sid = self.current if segment_id is None else segment_id
+        if self.doc is None or sid is None:
+            return None
+        index = self.doc.get("_index")
+        if index is None or len(index) != len(self.doc["segments"]):
+            index = self.doc["_index"] = {s["id"]: i for i, s in enumerate(self.doc["segments"])}
+        i = index.get(sid)
+        return None if i is None else self.doc["segments"][i]
+
+    def segment_at(self, cp: int) -> dict[str, Any] | None:
+        """The segment of the shown document containing code-point offset ``cp``."""
+        if self.doc is None:
+            return None
+        for s in self.doc["segments"]:
+            if s["start"] <= cp < s["end"] or (cp == s["end"] and cp > s["start"]):
+                return s
+        return None
+
+    # ------------------------------------------------------------------ navigation
+    def goto(self, segment_id: int, *, remember: bool = True, force_doc: int | None = None) -> None:
+        if self.project is None:
+            return
+        try:
+            if self.doc is None or self.segment(segment_id) is None or force_doc is not None:
+                seg = self.project.segment(segment_id)
+                self.doc = self.project.document(seg["doc_id"])
+                self.current = segment_id
+                self.documentChanged.emit(self.doc)
+            self.current = segment_id
+        except NerdeskError as exc:
+            self.error.emit(exc)
+            return
+        if remember and (self._pos < 0 or self._visited[self._pos] != segment_id):
+            del self._visited[self._pos + 1:]
+            self._visited.append(segment_id)
+            self._pos = len(self._visited) - 1
+        self.currentChanged.emit(segment_id)
+
+    def next(self) -> bool:
+        """The next item: forward in the visited list, else the most uncertain unvisited one."""
+        if self.project is None:
+            return False
+        if self._pos + 1 < len(self._visited):
+            self._pos += 1
+            self.goto(self._visited[self._pos], remember=False)
+            return True
+        seen = set(self._visited[self._seen_from:])
+        page = 64
+        # resume near where the last item was found (items reviewed since have left the queue,
+        # so start a page earlier); if nothing is left from there, look once from the top
+        for offset in dict.fromkeys((max(0, self._queue_offset - page), 0)):
+            while True:
+                items = self.project.next_items(page, status=self.queue_status, offset=offset,
+                                                order=self.queue_order)
+                for k, (sid, _score) in enumerate(items):
+                    if sid not in seen:
+                        self._queue_offset = offset + k
+                        self.goto(sid)
+                        return True
+                if len(items) < page:
+                    break
+                offset += page
+        self.message.emit(f"No more '{self.queue_status}' items in the queue.")
+        if self.current is None:  # nothing left to review: show something reviewed anyway
+            for status in ("draft", "flagged", "skipped", "accepted", "rejected"):
+                items = self.project.next_items(1, status=status, order="document")
+                if items:
+                    self.goto(items[0][0])
+                    break
+        return False
+
+    def set_queue(self, status: str | None = None, order: str | None = None) -> None:
+        """Which items Next walks through: a status ('new', 'flagged', ...) and an order."""
+        if status is not None:
+            self.queue_status = status
+        if order is not None:
+            self.queue_order = order
+        self._queue_offset = 0
+        del self._visited[self._pos + 1:]
+        self._seen_from = len(self._visited)  # a new walk: items seen before may come again
+
+    def previous(self) -> bool:
+        if self._pos > 0:
+            self._pos -= 1
+            self.goto(self._visited[self._pos], remember=False)
+            return True
+        self.message.emit("This is the first item of the session.")
+        return False
+
+    # ------------------------------------------------------------------ corrections
+    def _apply(self, fn_name: str, *args: Any, **kw: Any) -> Changes | None:
+        if self.project is None:
+            return None
+        if self.paused:
+            self.message.emit(f"{self.paused}: corrections are paused until it finishes (or is cancelled).")
+            return None
+        try:
+            changes: Changes = getattr(self.project, fn_name)(*args, **kw)
+        except NerdeskError as exc:
+            self.error.emit(exc)
+            return None
+        except sqlite3.OperationalError as exc:  # e.g. locked by another program: nothing was saved
+            self.error.emit(NerdeskError(BUSY, f"The project file is busy; the action was not saved ({exc}).",
+                                         details="Another program or job is writing to it. Try again."))
+            return None
+        self._refresh(changes)
+        self.changed.emit(changes)
+        return changes
+
+    def _refresh(self, changes: Changes) -> None:
+        """Re-read the touched segments of the shown document (or switch to the touched one)."""
+        if self.project is None:
+            return
+        touched = sorted(changes.segments)
+        if self.doc is None:
+            return
+        in_doc = [sid for sid in touched if self.segment(sid) is not None]
+        if in_doc:
+            self.segment(in_doc[0])  # builds the index
+            index = self.doc["_index"]
+            for seg in self.project.segments(in_doc):
+                self.doc["segments"][index[seg["id"]]] = seg
+
+    def add_span(self, segment_id: int, start: int, end: int, label: str, *, snap: bool = True):
+        return self._apply("add_span", segment_id, start, end, label, snap=snap)
+
+    def remove_span(self, segment_id: int, start: int, end: int, label: str | None = None):
+        return self._apply("remove_span", segment_id, start, end, label)
+
+    def relabel_span(self, segment_id: int, start: int, end: int, label: str):
+        return self._apply("relabel_span", segment_id, start, end, label)
+
+    def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int,
+                  *, snap: bool = True):
+        return self._apply("move_span", segment_id, start, end, new_start, new_end, snap=snap)
+
+    def accept(self, advance: bool = True):
+        if self.current is None:
+            return None
+        ch = self._apply("accept", self.current)
+        if ch is not None and advance:
+            self.next()
+        return ch
+
+    def skip(self, advance: bool = True):
+        if self.current is None:
+            return None
+        ch = self._apply("skip", self.current)
+        if ch is not None and advance:
+            self.next()
+        return ch
+
+    def flag(self, note: str, advance: bool = True):
+        if self.current is None:
+            return None
+        ch = self._apply("flag", self.current, note)
+        if ch is not None and advance:
+            self.next()
+        return ch
+
+    def undo(self):
+        return self._undo_redo("undo")
+
+    def redo(self):
+        return self._undo_redo("redo")
+
+    def _undo_redo(self, which: str):
+        if self.project is None:
+            return None
+        if self.paused:
+            self.message.emit(f"{self.paused}: undo is paused until it finishes (or is cancelled).")
+            return None
+        try:
+            changes: Changes = getattr(self.project, which)()
+        except NerdeskError as exc:
+            self.message.emit(exc.message)
+            return None
+        sid = next(iter(changes.segments), None)
+        if sid is not None and self.segment(sid) is None:
+            self.goto(sid)  # show where the undone action happened
+        else:
+            self._refresh(changes)
+            if sid is not None and sid != self.current:
+                self.goto(sid)
+        self.changed.emit(changes)
+        self.message.emit(changes.action.capitalize())
+        return changes

@@ -1,0 +1,752 @@
+"""The span editor: the whole document, the current segment emphasised, spans by label and
+confidence, corrected by mouse or by keyboard alone.
+
+Rendering: a read-only QPlainTextEdit (it lays out only what it shows, so long documents open
+fast) and a QSyntaxHighlighter that formats one block at a time from the spans of the segments
+that block intersects; an edit re-highlights only the blocks of the segment it touched. The
+focused span gets a frame painted over the viewport, and a dragged boundary a live preview.
+
+Looks, all with a non-colour cue as well as colour:
+
+* model suggestion: label colour, shaded by confidence (paler = less sure);
+* low confidence (< ``LOW_CONFIDENCE``): wavy underline as well;
+* confirmed by a human (accepted or edited): solid label colour and **bold**;
+* nested / overlapping spans (where the label set allows them): the inner span is overlined;
+* the current segment: normal ink on a light background; its context is dimmed grey.
+
+Offsets: the core's code points become Qt's UTF-16 positions only through
+:class:`nerdesk.ui.textpos.TextPos`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextCursor,
+    QTextLine,
+)
+from PySide6.QtWidgets import QInputDialog, QMenu, QPlainTextEdit, QToolTip
+
+from nerdesk.ui.textpos import TextPos, display_text
+
+LOW_CONFIDENCE = 0.6
+DIM = QColor("#7a7a7a")
+CURRENT_BG = QColor("#eef1f5")
+CURRENT_BAR = QColor("#0072B2")
+LOW_MARK = QColor("#b00020")
+COMMAND_KEYS = frozenset("nspfr ")
+
+# Key bindings (also shown in Help > Keyboard shortcuts).
+KEYMAP: list[tuple[str, str]] = [
+    ("1-9, 0, letters", "Label the selected text (or relabel the focused span) with that label"),
+    ("Ctrl + label key", "Label the selection exactly, without snapping to tokens"),
+    ("Enter", "Accept the segment and go to the next item"),
+    ("Space / N", "Next item (most uncertain first)"),
+    ("P", "Previous item"),
+    ("S", "Skip the segment"),
+    ("F", "Flag the segment for escalation, with a note"),
+    ("Tab / Shift+Tab", "Focus the next / previous span in the segment"),
+    ("Esc", "Clear the focused span and the selection"),
+    ("Del / Backspace", "Delete the focused span"),
+    ("R", "Relabel the focused span (menu)"),
+    ("Shift+Right / Shift+Left", "Move the focused span's end one token right / left"),
+    ("Alt+Shift+Right / Alt+Shift+Left", "Move the focused span's start one token right / left"),
+    ("add Ctrl (Ctrl+Shift+Arrow, Ctrl+Alt+Shift+Arrow)", "Move the boundary one character instead of one token"),
+    ("Arrows, Shift+Arrows (no span focused)", "Move the cursor, select text to label"),
+    ("Mouse: drag over text, then label key or palette click", "Add a span"),
+    ("Mouse: click a span; drag its left or right edge", "Focus it; move that boundary (Ctrl: exact)"),
+    ("Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y)", "Undo / redo (survives a restart)"),
+    ("Ctrl+F", "Search the project's documents"),
+    ("Ctrl+O / Ctrl+N / Ctrl+I / Ctrl+W", "Open / new project / import a file / close the project"),
+    ("F1", "This list"),
+]
+
+
+def _x(line: QTextLine, pos: int) -> float:
+    r = line.cursorToX(pos)
+    return float(r[0] if isinstance(r, tuple) else r)
+
+
+class SpanHighlighter(QSyntaxHighlighter):
+    def __init__(self, view: DocumentView):
+        super().__init__(view.document())
+        self.view = view
+        self._formats: dict[tuple, QTextCharFormat] = {}
+        dim = QTextCharFormat()
+        dim.setForeground(DIM)
+        self._dim = dim
+        cur = QTextCharFormat()
+        cur.setBackground(CURRENT_BG)
+        self._cur = cur
+
+    def span_format(self, label: str, conf: float | None, confirmed: bool, current: bool,
+                    nested: bool) -> QTextCharFormat:
+        bucket = None if conf is None else min(9, int(conf * 10))
+        key = (label, bucket, confirmed, current, nested)
+        fmt = self._formats.get(key)
+        if fmt is not None:
+            return fmt
+        base = QColor(self.view.colors.get(label, "#bbbbbb"))
+        fmt = QTextCharFormat()
+        if confirmed:
+            bg = QColor(base)
+            bg.setAlpha(235 if current else 150)
+            fmt.setFontWeight(QFont.Weight.Bold)
+        else:
+            c = 0.5 if conf is None else max(0.0, min(1.0, conf))
+            bg = QColor(base)
+            bg.setAlpha(int((80 + 140 * c) * (1.0 if current else 0.6)))
+            if conf is not None and conf < LOW_CONFIDENCE:
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                fmt.setUnderlineColor(LOW_MARK)
+        fmt.setBackground(bg)
+        fmt.setForeground(QColor("#000000") if current else QColor("#333333"))
+        if nested:
+            fmt.setFontOverline(True)
+        self._formats[key] = fmt
+        return fmt
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt API)
+        view = self.view
+        if not view.segs:
+            return
+        block = self.currentBlock()
+        bs = block.position()
+        be = bs + block.length() - 1  # UTF-16 units (len(text) counts code points)
+        if be == bs:
+            return
+        # dim everything, then the segments that fall in this block
+        self.setFormat(0, be - bs, self._dim)
+        i = max(0, bisect_right(view.seg_starts16, bs) - 1)
+        segs = view.segs
+        current = view.session.current
+        while i < len(segs):
+            seg = segs[i]
+            s16, e16 = seg["_r16"]
+            if s16 >= be:
+                break
+            if e16 > bs:
+                is_cur = seg["id"] == current
+                if is_cur:
+                    a, b = max(s16, bs), min(e16, be)
+                    self.setFormat(a - bs, b - a, self._cur)
+                for ss, se, sp, nested in seg["_spans16"]:
+                    a, b = max(ss, bs), min(se, be)
+                    if a < b:
+                        fmt = self.span_format(sp["label"], sp.get("confidence"), sp.get("confirmed", False),
+                                               is_cur, nested)
+                        self.setFormat(a - bs, b - a, fmt)
+            i += 1
+
+
+class DocumentView(QPlainTextEdit):
+    """Shows ``session.doc``; edits go through ``session``."""
+
+    focusChanged = Signal(object)  # the focused span dict (with segment_id) or None
+    commandRequested = Signal(str)  # "search", "help": window shortcuts, if the window missed them
+    labelRequested = Signal()  # R pressed: a relabel menu is shown
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.setObjectName("documentView")
+        self.setReadOnly(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                     | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.setTabChangesFocus(False)
+        self.setMouseTracking(True)
+        font = self.font()
+        font.setPointSizeF(max(font.pointSizeF(), 11.0))
+        self.setFont(font)
+        self.text = ""
+        self.tp = TextPos("")
+        self.segs: list[dict[str, Any]] = []
+        self._seg_pos: dict[int, int] = {}
+        self.seg_starts16: list[int] = []
+        self.colors: dict[str, str] = {}
+        self.shortcuts: dict[str, str] = {}
+        self.focus: dict[str, Any] | None = None  # {segment_id, start, end, label}
+        self._drag: dict[str, Any] | None = None
+        self._press_pos: QPointF | None = None
+        self.document().setDocumentMargin(10)  # room for the current-segment bar
+        self.highlighter = SpanHighlighter(self)
+        session.documentChanged.connect(self.set_document)
+        session.currentChanged.connect(self._on_current)
+        session.changed.connect(self._on_changes)
+        session.projectChanged.connect(self.refresh_labels)
+
+    # ------------------------------------------------------------------ data in
+    def refresh_labels(self) -> None:
+        p = self.session.project
+        labels = p.labels() if p else []
+        self.colors = {lab["name"]: lab["color"] for lab in labels}
+        # command keys win over a label's letter shortcut (that label stays on the palette)
+        self.shortcuts = {str(lab["shortcut"]).lower(): lab["name"] for lab in labels
+                          if lab["shortcut"] and str(lab["shortcut"]).lower() not in COMMAND_KEYS}
+        self.highlighter._formats.clear()
+
+    def _prepare(self, seg: dict[str, Any]) -> None:
+        tp = self.tp
+        seg["_r16"] = (tp.to_utf16(seg["start"]), tp.to_utf16(seg["end"]))
+        spans = sorted(seg["spans"], key=lambda sp: (-(sp["end"] - sp["start"]), sp["start"]))
+        out = []
+        for k, sp in enumerate(spans):
+            nested = any(o["start"] <= sp["start"] and sp["end"] <= o["end"] or
+                         (o["start"] < sp["end"] and sp["start"] < o["end"]) for o in spans[:k])
+            out.append((tp.to_utf16(sp["start"]), tp.to_utf16(sp["end"]), sp, nested))
+        seg["_spans16"] = out
+
+    def set_document(self, doc: dict[str, Any] | None) -> None:
+        self.focus = None
+        self._drag = None
+        if not self.colors and self.session.project is not None:
+            self.refresh_labels()
+        if doc is None:
+            self.text, self.tp, self.segs, self.seg_starts16 = "", TextPos(""), [], []
+            self._seg_pos = {}
+            self.setPlainText("")
+            self.focusChanged.emit(None)
+            return
+        self.text = doc["text"]
+        self.tp = TextPos(self.text)
+        segs = sorted(doc["segments"], key=lambda s: s["start"])
+        for seg in segs:
+            self._prepare(seg)
+        self.segs = segs
+        self.seg_starts16 = [s["_r16"][0] for s in segs]
+        self._seg_pos = {s["id"]: i for i, s in enumerate(segs)}
+        self.setPlainText(display_text(self.text))  # the highlighter formats as it goes
+        self.focusChanged.emit(None)
+
+    def _sync_segments(self) -> None:
+        """Pick up re-read segments from session.doc (same document)."""
+        doc = self.session.doc
+        if doc is None:
+            return
+        for i, seg in enumerate(self.segs):
+            fresh = self.session.segment(seg["id"])
+            if fresh is not None and fresh is not seg:
+                self._prepare(fresh)
+                self.segs[i] = fresh
+
+    def _sync_ids(self, ids) -> None:
+        for sid in ids:
+            i = self._seg_pos.get(sid)
+            fresh = self.session.segment(sid)
+            if i is not None and fresh is not None and fresh is not self.segs[i]:
+                self._prepare(fresh)
+                self.segs[i] = fresh
+
+    def _rehighlight_cp(self, start: int, end: int) -> None:
+        self._rehighlight16(self.tp.to_utf16(start), self.tp.to_utf16(end))
+
+    def _rehighlight16(self, s16: int, e16: int) -> None:
+        doc = self.document()
+        block = doc.findBlock(s16)
+        last = doc.findBlock(max(s16, e16 - 1))
+        while block.isValid():
+            self.highlighter.rehighlightBlock(block)
+            if block == last:
+                break
+            block = block.next()
+
+    def _on_current(self, segment_id: int) -> None:
+        old = getattr(self, "_shown_current", None)
+        self._shown_current = segment_id
+        self.focus = None
+        self.focusChanged.emit(None)
+        for sid in {old, segment_id}:
+            seg = self.seg_by_id(sid)
+            if seg is not None:
+                self._rehighlight16(*seg["_r16"])
+        seg = self.seg_by_id(segment_id)
+        if seg is not None:
+            self._show_range16(*seg["_r16"])
+        self.viewport().update()
+
+    def _on_changes(self, changes) -> None:
+        if changes.labels:
+            self.refresh_labels()
+        if changes.labels or changes.models:
+            self._sync_segments()
+        self._sync_ids(changes.segments)
+        for sid in changes.segments:
+            seg = self.seg_by_id(sid)
+            if seg is not None:
+                self._rehighlight16(*seg["_r16"])
+        if changes.labels or changes.models:
+            self.highlighter.rehighlight()
+        self._restore_focus()
+        self.viewport().update()
+
+    def seg_by_id(self, sid: int | None) -> dict[str, Any] | None:
+        i = self._seg_pos.get(sid) if sid is not None else None
+        return None if i is None else self.segs[i]
+
+    def current_segment(self) -> dict[str, Any] | None:
+        return self.seg_by_id(self.session.current)
+
+    # ------------------------------------------------------------------ focus
+    def set_focus_span(self, seg: dict[str, Any] | None, sp: dict[str, Any] | None) -> None:
+        if seg is None or sp is None:
+            self.focus = None
+        else:
+            self.focus = {"segment_id": seg["id"], "start": sp["start"], "end": sp["end"],
+                          "label": sp["label"], "span": sp}
+            self._show_range16(self.tp.to_utf16(sp["start"]), self.tp.to_utf16(sp["end"]))
+        self.focusChanged.emit(self.focus)
+        self.viewport().update()
+
+    def _restore_focus(self, near: tuple[int, int, str] | None = None) -> None:
+        """After an edit, keep focus on the same (or the moved / relabelled) span."""
+        if self.focus is None and near is None:
+            return
+        ref = near or (self.focus["start"], self.focus["end"], self.focus["label"])
+        seg = self.seg_by_id(self.focus["segment_id"] if self.focus else self.session.current)
+        if seg is None:
+            self.set_focus_span(None, None)
+            return
+        best, best_score = None, None
+        for sp in seg["spans"]:
+            overlap = min(sp["end"], ref[1]) - max(sp["start"], ref[0])
+            if overlap <= 0 and not (sp["start"], sp["end"]) == (ref[0], ref[1]):
+                continue
+            score = (sp["start"] == ref[0] and sp["end"] == ref[1], sp["label"] == ref[2], overlap)
+            if best_score is None or score > best_score:
+                best, best_score = sp, score
+        self.set_focus_span(seg if best else None, best)
+
+    def _show_range16(self, s16: int, e16: int) -> None:
+        c = QTextCursor(self.document())
+        c.setPosition(min(e16, self.document().characterCount() - 1))
+        self.setTextCursor(c)
+        self.ensureCursorVisible()
+        c.setPosition(s16)
+        self.setTextCursor(c)
+        self.ensureCursorVisible()
+
+    def span_at16(self, pos16: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(segment, span) under a UTF-16 position; the innermost if nested."""
+        i = bisect_right(self.seg_starts16, pos16) - 1
+        if i < 0 or i >= len(self.segs):
+            return None
+        seg = self.segs[i]
+        hits = [(se - ss, sp) for ss, se, sp, _ in seg["_spans16"] if ss <= pos16 < se]
+        if not hits:
+            return None
+        return seg, min(hits, key=lambda h: h[0])[1]
+
+    def segment_at16(self, pos16: int) -> dict[str, Any] | None:
+        i = bisect_right(self.seg_starts16, pos16) - 1
+        if 0 <= i < len(self.segs) and pos16 <= self.segs[i]["_r16"][1]:
+            return self.segs[i]
+        return None
+
+    # ------------------------------------------------------------------ actions
+    def selection_cp(self) -> tuple[int, int] | None:
+        c = self.textCursor()
+        if not c.hasSelection():
+            return None
+        a, b = c.selectionStart(), c.selectionEnd()
+        return self.tp.to_cp(a), self.tp.to_cp(b, round_up=True)
+
+    def apply_label(self, label: str, *, exact: bool = False) -> bool:
+        """Label the selection (add a span) or, with none, relabel the focused span."""
+        sel = self.selection_cp()
+        if sel is not None:
+            start, end = sel
+            seg = self.session.segment_at(start)
+            if seg is None or end > seg["end"]:
+                self.session.message.emit("A span must lie inside one segment (sentence).")
+                return False
+            if seg["id"] != self.session.current:
+                self.session.goto(seg["id"])
+            c = self.textCursor()
+            c.clearSelection()
+            self.setTextCursor(c)
+            self.focus = {"segment_id": seg["id"], "start": start, "end": end, "label": label}
+            ch = self.session.add_span(seg["id"], start, end, label, snap=not exact)
+            if ch is None:
+                self.focus = None
+                return False
+            self._restore_focus((start, end, label))
+            return True
+        if self.focus is not None:
+            f = self.focus
+            if f["label"] == label:
+                return True
+            ch = self.session.relabel_span(f["segment_id"], f["start"], f["end"], label)
+            if ch is not None:
+                self._restore_focus((f["start"], f["end"], label))
+            return ch is not None
+        self.session.message.emit("Select some text (or focus a span with Tab) first.")
+        return False
+
+    def delete_focused(self) -> bool:
+        f = self.focus
+        if f is None:
+            return False
+        self.focus = None
+        ch = self.session.remove_span(f["segment_id"], f["start"], f["end"], f["label"])
+        seg = self.seg_by_id(f["segment_id"])
+        nxt = None
+        if ch is not None and seg is not None:
+            nxt = next((sp for sp in sorted(seg["spans"], key=lambda s: s["start"])
+                        if sp["start"] >= f["start"]), None)
+        self.set_focus_span(seg if nxt else None, nxt)
+        return ch is not None
+
+    def cycle_focus(self, step: int) -> None:
+        seg = self.current_segment()
+        if seg is None or not seg["spans"]:
+            self.set_focus_span(None, None)
+            return
+        spans = sorted(seg["spans"], key=lambda s: (s["start"], s["end"], s["label"]))
+        idx = -1
+        if self.focus is not None and self.focus["segment_id"] == seg["id"]:
+            idx = next((i for i, s in enumerate(spans)
+                        if (s["start"], s["end"], s["label"]) ==
+                        (self.focus["start"], self.focus["end"], self.focus["label"])), -1)
+        if idx == -1:
+            idx = 0 if step > 0 else len(spans) - 1
+        else:
+            idx = (idx + step) % len(spans)
+        self.set_focus_span(seg, spans[idx])
+
+    def move_boundary(self, which: str, direction: int, *, exact: bool = False) -> bool:
+        """Move the focused span's start or end one token (or one character) left or right."""
+        f = self.focus
+        seg = self.seg_by_id(f["segment_id"]) if f else None
+        if f is None or seg is None:
+            return False
+        start, end = f["start"], f["end"]
+        text = self.text
+        if exact:
+            if which == "end":
+                end += direction
+                while direction > 0 and end < seg["end"] and text[end - 1].isspace():
+                    end += 1
+                while direction < 0 and end > start + 1 and text[end - 1].isspace():
+                    end -= 1
+            else:
+                start += direction
+                while direction > 0 and start < end - 1 and text[start].isspace():
+                    start += 1
+                while direction < 0 and start > seg["start"] and text[start].isspace():
+                    start -= 1
+        else:
+            toks = seg["tokens"]
+            if which == "end":
+                if direction > 0:
+                    end = next((b for a, b in toks if b > end), end)
+                else:
+                    end = next((b for a, b in reversed(toks) if b < end and b > start), end)
+            else:
+                if direction > 0:
+                    start = next((a for a, b in toks if a > start and a < end), start)
+                else:
+                    start = next((a for a, b in reversed(toks) if a < start), start)
+        start = max(seg["start"], start)
+        end = min(seg["end"], end)
+        if (start, end) == (f["start"], f["end"]) or start >= end:
+            return False
+        ch = self.session.move_span(f["segment_id"], f["start"], f["end"], start, end, snap=not exact)
+        if ch is not None:
+            self._restore_focus((start, end, f["label"]))
+        return ch is not None
+
+    def relabel_menu(self) -> None:
+        if self.focus is None or not self.colors:
+            self.session.message.emit("Focus a span first (Tab or click).")
+            return
+        menu = QMenu(self)
+        menu.setObjectName("relabelMenu")
+        keys = {v: k for k, v in self.shortcuts.items()}
+        for name in self.colors:
+            act = menu.addAction(f"{name}\t{keys.get(name, '')}")
+            act.setData(name)
+        rects = self.range_rects16(self.tp.to_utf16(self.focus["start"]), self.tp.to_utf16(self.focus["end"]))
+        at = rects[-1].bottomLeft().toPoint() if rects else self.viewport().rect().center()
+        self.labelRequested.emit()
+        chosen = self.exec_menu(menu, self.viewport().mapToGlobal(at))
+        if chosen is not None and chosen.data():
+            self.apply_label(chosen.data())
+
+    def exec_menu(self, menu: QMenu, pos):  # tests replace this (a modal menu blocks)
+        return menu.exec(pos)
+
+    def flag_dialog(self) -> None:
+        if self.session.current is None:
+            return
+        note, ok = QInputDialog.getText(self, "Flag for escalation", "Note for the reviewer:")
+        if ok:
+            self.session.flag(note)
+
+    # ------------------------------------------------------------------ keyboard
+    def event(self, e):  # Tab must reach keyPressEvent, not move the focus
+        if e.type() == e.Type.KeyPress and e.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            self.keyPressEvent(e)
+            return True
+        if e.type() == e.Type.ShortcutOverride:
+            if self._handles(e):
+                e.accept()
+                return True
+        return super().event(e)
+
+    def _handles(self, e: QKeyEvent) -> bool:
+        mods = e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        key = e.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Delete, Qt.Key.Key_Backspace,
+                   Qt.Key.Key_Space, Qt.Key.Key_Escape) and mods == Qt.KeyboardModifier.NoModifier:
+            return True
+        t = e.text().lower()
+        if mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier) and t and (
+                t in self.shortcuts or t in "nspfr"):
+            return True
+        return False
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if self.session.project is None:
+            return super().keyPressEvent(e)
+        key = e.key()
+        mods = e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        alt = bool(mods & Qt.KeyboardModifier.AltModifier)
+        s = self.session
+        if ctrl and key == Qt.Key.Key_Z:
+            s.redo() if shift else s.undo()
+            return
+        if ctrl and key == Qt.Key.Key_Y:
+            s.redo()
+            return
+        if ctrl and key == Qt.Key.Key_F:
+            self.commandRequested.emit("search")
+            return
+        if key == Qt.Key.Key_F1:
+            self.commandRequested.emit("help")
+            return
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and shift and self.focus is not None:
+            self.move_boundary("start" if alt else "end", 1 if key == Qt.Key.Key_Right else -1, exact=ctrl)
+            return
+        if key == Qt.Key.Key_Tab or key == Qt.Key.Key_Backtab:
+            self.cycle_focus(-1 if (key == Qt.Key.Key_Backtab or shift) else 1)
+            return
+        if not ctrl and not alt:
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                s.accept()
+                return
+            if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                self.delete_focused()
+                return
+            if key == Qt.Key.Key_Escape:
+                c = self.textCursor()
+                c.clearSelection()
+                self.setTextCursor(c)
+                self.set_focus_span(None, None)
+                return
+            if key == Qt.Key.Key_Space:
+                s.next()
+                return
+        t = e.text().lower() if e.text() else ""
+        if not alt and t and t in self.shortcuts and not shift:
+            self.apply_label(self.shortcuts[t], exact=ctrl)
+            return
+        if ctrl and not alt and not shift and Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
+            digit = chr(key)
+            if digit in self.shortcuts:
+                self.apply_label(self.shortcuts[digit], exact=True)
+                return
+        if not ctrl and not alt and t:
+            if t == "n":
+                s.next()
+                return
+            if t == "p":
+                s.previous()
+                return
+            if t == "s":
+                s.skip()
+                return
+            if t == "f":
+                self.flag_dialog()
+                return
+            if t == "r":
+                self.relabel_menu()
+                return
+        super().keyPressEvent(e)
+
+    # ------------------------------------------------------------------ mouse
+    def _pos16(self, p: QPointF) -> int:
+        return self.cursorForPosition(p.toPoint()).position()
+
+    def _edge_at(self, p: QPointF) -> str | None:
+        if self.focus is None:
+            return None
+        rects = self.range_rects16(self.tp.to_utf16(self.focus["start"]), self.tp.to_utf16(self.focus["end"]))
+        if not rects:
+            return None
+        first, last = rects[0], rects[-1]
+        if abs(p.x() - first.left()) <= 4 and first.top() <= p.y() <= first.bottom():
+            return "start"
+        if abs(p.x() - last.right()) <= 4 and last.top() <= p.y() <= last.bottom():
+            return "end"
+        return None
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if e.button() == Qt.MouseButton.LeftButton:
+            edge = self._edge_at(e.position())
+            if edge is not None:
+                self._drag = {"edge": edge, "pos16": None}
+                e.accept()
+                return
+            self._press_pos = e.position()
+        super().mousePressEvent(e)
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None:
+            self._drag["pos16"] = self._pos16(e.position())
+            self.viewport().update()
+            return
+        if e.buttons() == Qt.MouseButton.NoButton:
+            edge = self._edge_at(e.position())
+            self.viewport().setCursor(Qt.CursorShape.SizeHorCursor if edge else Qt.CursorShape.IBeamCursor)
+            hit = self.span_at16(self._pos16(e.position()))
+            if hit is not None:
+                sp = hit[1]
+                conf = sp.get("confidence")
+                who = "confirmed" if sp.get("confirmed") else f"model {conf:.2f}" if conf is not None else "human"
+                QToolTip.showText(e.globalPosition().toPoint(), f"{sp['label']} ({who})", self)
+        super().mouseMoveEvent(e)
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None and e.button() == Qt.MouseButton.LeftButton:
+            drag, self._drag = self._drag, None
+            f = self.focus
+            pos16 = self._pos16(e.position())
+            exact = bool(e.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            start, end = f["start"], f["end"]
+            if drag["edge"] == "start":
+                start = self.tp.to_cp(pos16)
+            else:
+                end = self.tp.to_cp(pos16, round_up=True)
+            seg = self.seg_by_id(f["segment_id"])
+            if seg is not None:
+                start, end = max(start, seg["start"]), min(end, seg["end"])
+            if start < end and (start, end) != (f["start"], f["end"]):
+                ch = self.session.move_span(f["segment_id"], f["start"], f["end"], start, end, snap=not exact)
+                if ch is not None:
+                    self._restore_focus((start, end, f["label"]))
+            self.viewport().update()
+            return
+        super().mouseReleaseEvent(e)
+        if e.button() == Qt.MouseButton.LeftButton and not self.textCursor().hasSelection():
+            pos16 = self._pos16(e.position())
+            hit = self.span_at16(pos16)
+            seg = hit[0] if hit else self.segment_at16(pos16)
+            if seg is not None and seg["id"] != self.session.current:
+                self.session.goto(seg["id"])
+            if hit is not None:
+                self.set_focus_span(hit[0], hit[1])
+            else:
+                self.set_focus_span(None, None)
+
+    # ------------------------------------------------------------------ painting
+    def range_rects16(self, s16: int, e16: int) -> list[QRectF]:
+        """Viewport rectangles covering [s16, e16), one per visual line (only laid-out blocks)."""
+        out: list[QRectF] = []
+        doc = self.document()
+        block = doc.findBlock(s16)
+        offset = self.contentOffset()
+        while block.isValid() and block.position() < e16:
+            layout = block.layout()
+            geo = self.blockBoundingGeometry(block).translated(offset)
+            bp = block.position()
+            for i in range(layout.lineCount()):
+                line = layout.lineAt(i)
+                ls, ll = line.textStart(), line.textLength()
+                a, b = max(s16 - bp, ls), min(e16 - bp, ls + ll)
+                if a >= b:
+                    continue
+                x1, x2 = _x(line, a), _x(line, b)
+                if x2 < x1:
+                    x1, x2 = x2, x1
+                out.append(QRectF(x1 + geo.left(), line.y() + geo.top(), x2 - x1, line.height()))
+            if geo.top() > self.viewport().height():
+                break
+            block = block.next()
+        return out
+
+    def visible_range16(self) -> tuple[int, int]:
+        vp = self.viewport().rect()
+        a = self.cursorForPosition(vp.topLeft()).position()
+        b = self.cursorForPosition(vp.bottomRight()).position()
+        block = self.document().findBlock(b)
+        return a, block.position() + block.length()
+
+    def _paint_span_frames(self, painter: QPainter) -> None:
+        """Every visible span gets a frame: dotted for a model suggestion, solid when confirmed
+        (the shape tells what the shade tells, for readers who cannot tell the colours apart)."""
+        if not self.segs:
+            return
+        a16, b16 = self.visible_range16()
+        i = max(0, bisect_right(self.seg_starts16, a16) - 1)
+        current = self.session.current
+        while i < len(self.segs):
+            seg = self.segs[i]
+            s16, e16 = seg["_r16"]
+            if s16 > b16:
+                break
+            i += 1
+            if e16 < a16:
+                continue
+            if seg["id"] == current:
+                rects = self.range_rects16(s16, e16)
+                if rects:
+                    top, bottom = min(r.top() for r in rects), max(r.bottom() for r in rects)
+                    painter.fillRect(QRectF(1, top, 3, bottom - top), CURRENT_BAR)
+            for ss, se, sp, _nested in seg["_spans16"]:
+                if se < a16 or ss > b16:
+                    continue
+                color = QColor(self.colors.get(sp["label"], "#888888")).darker(150)
+                confirmed = sp.get("confirmed", False)
+                pen = QPen(color, 1.6 if confirmed else 1.0,
+                           Qt.PenStyle.SolidLine if confirmed else Qt.PenStyle.DotLine)
+                painter.setPen(pen)
+                for r in self.range_rects16(ss, se):
+                    painter.drawRect(r.adjusted(0, 0.5, -0.5, -0.5))
+
+    def paintEvent(self, e) -> None:  # noqa: N802
+        super().paintEvent(e)
+        painter = QPainter(self.viewport())
+        self._paint_span_frames(painter)
+        f = self.focus
+        if f is None:
+            painter.end()
+            return
+        s16, e16 = self.tp.to_utf16(f["start"]), self.tp.to_utf16(f["end"])
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(QColor("#111111"), 2.5)
+        painter.setPen(pen)
+        for r in self.range_rects16(s16, e16):
+            painter.drawRoundedRect(r.adjusted(-1, 0, 1, 0), 3, 3)
+        if self._drag is not None and self._drag.get("pos16") is not None:
+            p = self._drag["pos16"]
+            a, b = (p, e16) if self._drag["edge"] == "start" else (s16, p)
+            if a > b:
+                a, b = b, a
+            painter.setPen(QPen(QColor("#0072B2"), 2, Qt.PenStyle.DashLine))
+            for r in self.range_rects16(a, b):
+                painter.drawRect(r)
+        painter.end()

@@ -1,0 +1,107 @@
+"""The label palette (colour, name, shortcut key; click to apply) and the confidence legend."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from nerdesk.ui.widgets.document_view import COMMAND_KEYS, LOW_CONFIDENCE, LOW_MARK
+
+
+class LabelButton(QPushButton):
+    def __init__(self, name: str, color: str, shortcut: str | None, parent=None):
+        super().__init__(parent)
+        self.name = name
+        self.color = QColor(color)
+        self.shortcut_key = shortcut
+        self.setObjectName(f"label_{name}")
+        self.setText(f"  {name}" + (f"   [{shortcut}]" if shortcut else ""))
+        self.setToolTip(f"Apply {name} to the selection or the focused span"
+                        + (f" (key {shortcut})" if shortcut else ""))
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the keyboard in the document
+        self.setStyleSheet(
+            f"QPushButton {{ text-align: left; padding: 4px 6px; border: 1px solid #888;"
+            f" border-left: 14px solid {color}; border-radius: 3px; background: #fafafa; }}"
+            "QPushButton:hover { background: #eef; }")
+
+
+class Legend(QWidget):
+    """Swatches: confidence shading, the low-confidence underline, confirmed = bold."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumHeight(92)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def paintEvent(self, e) -> None:  # noqa: N802
+        p = QPainter(self)
+        base = QColor("#56B4E9")
+        fm = p.fontMetrics()
+        y = 4
+        p.drawText(4, y + fm.ascent(), "Model confidence:")
+        y += fm.height() + 2
+        x = 4
+        for conf in (0.2, 0.5, 0.8, 1.0):
+            c = QColor(base)
+            c.setAlpha(int(55 + 150 * conf))
+            w = fm.horizontalAdvance("0.0") + 10
+            p.fillRect(x, y, w, fm.height(), c)
+            p.setPen(QColor("#000"))
+            p.drawText(x + 5, y + fm.ascent(), f"{conf:.1f}")
+            if conf < LOW_CONFIDENCE:
+                pen = QPen(LOW_MARK, 1)
+                p.setPen(pen)
+                yy = y + fm.height() - 1
+                for i in range(x, x + w - 2, 4):
+                    p.drawLine(i, yy, i + 2, yy - 2)
+                    p.drawLine(i + 2, yy - 2, i + 4, yy)
+                p.setPen(QColor("#000"))
+            x += w + 4
+        y += fm.height() + 4
+        p.drawText(4, y + fm.ascent(), f"wavy underline: below {LOW_CONFIDENCE:.1f}")
+        y += fm.height() + 2
+        f = QFont(p.font())
+        f.setBold(True)
+        p.setFont(f)
+        c = QColor(base)
+        c.setAlpha(150)
+        p.fillRect(4, y, fm.horizontalAdvance("bold: confirmed by a human") + 16, fm.height(), c)
+        p.drawText(6, y + fm.ascent(), "bold: confirmed by a human")
+        p.end()
+
+
+class LabelPalette(QWidget):
+    labelChosen = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("labelPalette")
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(4, 4, 4, 4)
+        self._buttons: list[LabelButton] = []
+        self.title = QLabel("<b>Labels</b>")
+        self._layout.addWidget(self.title)
+        self._end = QWidget()
+        self._layout.addWidget(self._end)
+        self.legend = Legend()
+        self._layout.addWidget(self.legend)
+
+    def set_labels(self, labels: list[dict]) -> None:
+        for b in self._buttons:
+            self._layout.removeWidget(b)
+            b.deleteLater()
+        self._buttons = []
+        for i, lab in enumerate(labels):
+            key = lab.get("shortcut")
+            b = LabelButton(lab["name"], lab["color"], None if key and key.lower() in COMMAND_KEYS else key)
+            b.clicked.connect(lambda _=False, n=lab["name"]: self.labelChosen.emit(n))
+            self._layout.insertWidget(1 + i, b)
+            self._buttons.append(b)
+        if not labels:
+            self.title.setText("<b>Labels</b><br><i>none yet</i>")
+        else:
+            self.title.setText("<b>Labels</b>")
+
+    def button(self, name: str) -> LabelButton | None:
+        return next((b for b in self._buttons if b.name == name), None)

@@ -1,0 +1,132 @@
+"""Code points <-> UTF-16 at the one boundary, and exact offsets between the view and the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakes import make_project
+from nerdesk.ui.textpos import TextPos, display_text, utf16_len
+
+SAMPLES = {
+    "emoji": "Hi 👋🏽 Ada Lovelace 🇬🇧 met Charles Babbage in London.",
+    "combining": "Cafe\u0301 owner Zoe\u0308 Martínez lives in Malmo\u0308 now.",
+    "cjk": "東京 is big. 𠮷野家 opened in Osaka near 大阪城.",
+    "rtl": "Then שלום עליכם said Yosef Cohen in ירושלים today.",
+    "crlf": "First line with Paris.\r\nSecond line with Berlin.\r\nThird 🎉 with Rome.",
+}
+
+
+def _u16(text: str, cp: int) -> int:
+    return len(text[:cp].encode("utf-16-le")) // 2
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_roundtrip_every_offset(name):
+    text = SAMPLES[name]
+    tp = TextPos(text)
+    assert tp.length16 == utf16_len(text) == len(text.encode("utf-16-le")) // 2
+    for cp in range(len(text) + 1):
+        u = tp.to_utf16(cp)
+        assert u == _u16(text, cp)
+        assert tp.to_cp(u) == cp
+    # a position between the halves of a surrogate pair rounds to the character
+    for cp, ch in enumerate(text):
+        if ord(ch) > 0xFFFF:
+            u = tp.to_utf16(cp)
+            assert tp.to_cp(u + 1) == cp
+            assert tp.to_cp(u + 1, round_up=True) == cp + 1
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_display_text_keeps_positions(name):
+    text = SAMPLES[name]
+    shown = display_text(text)
+    assert utf16_len(shown) == utf16_len(text)
+    assert "\r" not in shown
+
+
+# (sample, entity to label, label)
+CASES = [
+    ("emoji", "Ada Lovelace", "PER"),
+    ("emoji", "London", "LOC"),
+    ("combining", "Zoe\u0308 Martínez", "PER"),
+    ("combining", "Malmo\u0308", "LOC"),
+    ("cjk", "Osaka", "LOC"),
+    ("rtl", "Yosef Cohen", "PER"),
+    ("crlf", "Berlin", "LOC"),
+    ("crlf", "Rome", "LOC"),
+]
+
+
+@pytest.mark.parametrize("name,entity,label", CASES)
+def test_view_selection_to_store_offsets(window, qtbot, tmp_path, name, entity, label):
+    """Select the entity in the widget by Qt positions, label it with its key, read the store."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QTextCursor
+
+    text = SAMPLES[name]
+    path = make_project(tmp_path / f"{name}.nerdesk", [text], predictions=False)
+    assert window.open_project(path)
+    view = window.view
+    assert view.text == text
+    # Qt's own text has the same UTF-16 positions
+    shown = view.document().toPlainText()
+    assert len(shown.encode("utf-16-le")) == len(text.encode("utf-16-le"))
+    cp_start = text.index(entity)
+    cp_end = cp_start + len(entity)
+    seg = window.session.segment_at(cp_start)
+    window.session.goto(seg["id"])
+    c = view.textCursor()
+    c.setPosition(_u16(text, cp_start))
+    c.setPosition(_u16(text, cp_end), QTextCursor.MoveMode.KeepAnchor)
+    view.setTextCursor(c)
+    assert c.selectedText().replace("\u2029", "\n") == entity
+    key = {"PER": Qt.Key.Key_1, "ORG": Qt.Key.Key_2, "LOC": Qt.Key.Key_3}[label]
+    qtbot.keyClick(view, key)
+    ann = window.session.project.store.annotation(seg["id"], "tester")
+    assert ann is not None
+    spans = [(s["start"], s["end"], s["label"]) for s in ann["spans"]]
+    assert (cp_start, cp_end, label) in spans
+    assert text[cp_start:cp_end] == entity
+    # and the view shows it where Qt has it
+    hit = view.span_at16(_u16(text, cp_start))
+    assert hit is not None and hit[1]["label"] == label
+    assert view.span_at16(_u16(text, cp_end)) is None or view.span_at16(_u16(text, cp_end))[1]["start"] >= cp_end
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_highlights_land_on_the_stored_characters(window, tmp_path, name):
+    """Every stored span is painted exactly over its characters, and the whole block is formatted."""
+    from PySide6.QtGui import QColor
+
+    from fakes import add_fake_predictions
+    from nerdesk.core.project import Project
+
+    text = SAMPLES[name]
+    path = make_project(tmp_path / f"h-{name}.nerdesk", [text], predictions=False)
+    with Project.open(path) as p:
+        add_fake_predictions(p)
+    assert window.open_project(path)
+    view = window.view
+    doc = view.document()
+    colors = {k: QColor(v).rgb() for k, v in view.colors.items()}
+    block = doc.firstBlock()
+    painted = {}  # utf16 position -> background rgb
+    while block.isValid():
+        bs = block.position()
+        ranges = block.layout().formats()
+        if block.length() > 1:
+            assert max(r.start + r.length for r in ranges) == block.length() - 1
+        for r in ranges:
+            bg = r.format.background()
+            for u in range(bs + r.start, bs + r.start + r.length):
+                painted[u] = bg.color().rgb() if bg.style() != bg.style().NoBrush else None
+        block = block.next()
+    n = 0
+    for seg in window.session.doc["segments"]:
+        for sp in seg["spans"]:
+            a, b = view.tp.to_utf16(sp["start"]), view.tp.to_utf16(sp["end"])
+            assert all(painted.get(u) == colors[sp["label"]] for u in range(a, b)), (sp, text[sp["start"]:sp["end"]])
+            # the characters just outside are not painted in this span's colour (unless adjacent spans)
+            n += 1
+    assert n > 0
