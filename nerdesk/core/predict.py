@@ -8,7 +8,6 @@ project has none) before the first batch.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,12 +23,7 @@ ROUTING_SCORE = "mnlp"
 
 
 def model_sha256(model: Any) -> str:
-    card = getattr(model, "card", {}) or {}
-    files = card.get("files") or card.get("sha256") or {}
-    if isinstance(files, dict) and files:
-        joined = "".join(f"{k}:{v}" for k, v in sorted(files.items()) if isinstance(v, str))
-        return hashlib.sha256(joined.encode()).hexdigest()
-    return ""
+    return str(getattr(model, "sha256", "") or "")
 
 
 def register(project: Project, model: Any, *, activate: bool | None = None) -> str:

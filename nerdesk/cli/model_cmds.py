@@ -1,0 +1,186 @@
+"""Model commands: ``train``, ``evaluate``, ``models list``, ``models show``.
+
+torch is imported only inside ``train`` (via nerdesk.train), so ``nerdesk --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
+
+
+def _command_line() -> str:
+    return "nerdesk " + shlex.join(sys.argv[1:])
+
+
+@cli.command("train")
+@click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Directory to write the model package to.")
+@click.option("--label-map", default="default", show_default=True,
+              help="SOURCE=TARGET,... mapping corpus labels to model labels; unlisted labels are "
+                   "dropped. 'default' maps common PER/ORG/LOC/MISC names; 'identity' keeps all.")
+@click.option("--dev", "dev", multiple=True, type=click.Path(dir_okay=False),
+              help="Dev data (repeatable): early stopping, int8 check, temperature fitting.")
+@click.option("--report", "report", multiple=True, type=click.Path(dir_okay=False),
+              help="Data scored once at the end for the card's metrics (never used for selection).")
+@click.option("--epochs", default=12, show_default=True, type=int)
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--lr", default=2e-3, show_default=True, type=float)
+@click.option("--patience", default=3, show_default=True, type=int)
+@click.option("--max-minutes", default=None, type=float, help="Stop after the epoch that passes this.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--threads", default=2, show_default=True, type=int)
+@click.option("--gazetteer", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="A word<TAB>classes name list to use as a feature (copied into the package); "
+                   "build one with python -m nerdesk.train.gazetteer.")
+@click.option("--width", default=None, type=int, help="Hidden width (default 128).")
+@click.option("--depth", default=None, type=int, help="Number of CNN blocks (default 4).")
+@click.option("--dropout", default=None, type=float, help="Dropout (default 0.3).")
+@click.option("--word-dropout", default=None, type=float,
+              help="Share of tokens whose NORM embedding is hidden in training (default 0.25).")
+@click.option("--ema", default=0.999, show_default=True, type=float,
+              help="Parameter averaging decay (0: off).")
+@click.option("--label-smoothing", default=0.0, show_default=True, type=float)
+@click.option("--case-augment", default=0.0, show_default=True, type=float,
+              help="Share of sentences added again lower-cased (and 0.3x that upper-cased).")
+@click.option("--name", default="custom", show_default=True)
+@click.option("--model-version", "version", default="1.0.0", show_default=True)
+@click.option("--limit", default=None, type=int, help="Read at most this many lines per file.")
+@click.option("--int8/--no-int8", "quantize", default=True, show_default=True,
+              help="Also export an int8 model and make it the default if dev F1 holds.")
+@click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
+@click.option("--quiet", "-q", is_flag=True)
+@handle_errors
+def train_cmd(data, out, label_map, dev, report, epochs, batch_size, lr, patience, max_minutes,
+              seed, threads, gazetteer, width, depth, dropout, word_dropout, ema, label_smoothing,
+              case_augment, name, version, limit, quantize, force, quiet):
+    """Train the default architecture from scratch on DATA (JSONL, IOB2 tags) and package it."""
+    try:
+        from nerdesk.train.train import train_iter
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("torch", "safetensors", "onnx", "onnxscript"):
+            from nerdesk.core.errors import Errors, err
+
+            raise err(Errors.E210) from None
+        raise
+    log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    gen = train_iter(list(data), out, dev_paths=list(dev), report_paths=list(report),
+                     label_map=label_map, epochs=epochs, batch_size=batch_size, lr=lr,
+                     patience=patience, max_minutes=max_minutes, seed=seed, threads=threads,
+                     name=name, version=version, command=_command_line(), limit=limit,
+                     quantize=quantize, force=force, log=log, gazetteer=gazetteer, ema=ema,
+                     label_smoothing=label_smoothing, case_augment=case_augment,
+                     arch={k: v for k, v in (("width", width), ("depth", depth), ("dropout", dropout),
+                                             ("word_dropout", word_dropout)) if v is not None})
+    card = run_with_progress(gen, "Training", quiet=quiet)
+    click.echo(f"Wrote {out}: labels {', '.join(card['labels'])}; default {card['onnx']['default']}; "
+               f"temperature {card['temperature']}")
+
+
+@cli.command("evaluate")
+@click.argument("model", type=str)
+@click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--label-map", default="default", show_default=True,
+              help="SOURCE=TARGET,... for the data's labels ('default', 'identity' or a list).")
+@click.option("--labels", default=None,
+              help="Comma-separated labels to score (default: those the model and data share).")
+@click.option("--variant", type=click.Choice(["fp32", "int8"]), default=None)
+@click.option("--threads", default=1, show_default=True, type=int)
+@click.option("--limit", default=None, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@handle_errors
+def evaluate_cmd(model, data, label_map, labels, variant, threads, limit, as_json):
+    """Score MODEL (a package directory, a shipped name, or 'default') on DATA (JSONL)."""
+    from nerdesk.core.model import load_model
+    from nerdesk.core.model.data import load_records, parse_label_map
+    from nerdesk.core.model.evaluate import evaluate
+
+    lmap = parse_label_map(label_map)
+    m = load_model(None if model == "default" else model, threads=threads, variant=variant)
+    keep = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    results = {}
+    for path in data:
+        res = evaluate(m, load_records(path, lmap, limit), labels=keep)
+        results[path] = res
+    if as_json:
+        echo_json({"model": m.id, "results": results})
+        return
+    click.echo(f"Model {m.id}")
+    for path, res in results.items():
+        ex, pa = res["exact"], res["partial"]
+        ece = "n/a" if res["ece"] is None else f"{res['ece']:.4f}"
+        click.echo(f"\n{path}  ({res['n_segments']} segments, {res['n_tokens']} tokens; "
+                   f"labels {', '.join(res['labels'])})")
+        click.echo(f"  {'':8} {'P':>7} {'R':>7} {'F1':>7} {'gold':>6}")
+        click.echo(f"  {'exact':8} {ex['precision']:7.4f} {ex['recall']:7.4f} {ex['f1']:7.4f} "
+                   f"{ex['gold']:6}")
+        click.echo(f"  {'partial':8} {pa['precision']:7.4f} {pa['recall']:7.4f} {pa['f1']:7.4f}")
+        for lab, v in res["per_label"].items():
+            click.echo(f"  {lab:8} {v['precision']:7.4f} {v['recall']:7.4f} {v['f1']:7.4f} "
+                       f"{v['gold']:6}")
+        click.echo(f"  ECE (span confidence, 15 bins): {ece}")
+
+
+@cli.group("models")
+def models_group():
+    """List and inspect model packages."""
+
+
+@models_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def models_list(as_json):
+    """The shipped models (resources/models)."""
+    from nerdesk.core.model import list_models
+
+    items = list_models()
+    if as_json:
+        echo_json(items)
+        return
+    if not items:
+        click.echo("No models installed.")
+    for it in items:
+        if "error" in it:
+            click.echo(f"{it['name']:16} BROKEN  {it['error']}")
+        else:
+            mark = " (default)" if it.get("default") else ""
+            click.echo(f"{it['name']:16} {it['version']:8} {', '.join(it['labels'])}{mark}  {it['path']}")
+
+
+@models_group.command("show")
+@click.argument("model", required=False, default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole card as JSON.")
+@handle_errors
+def models_show(model, as_json):
+    """Show a model's card (default: the shipped default model); checks the files' checksums."""
+    from nerdesk.core.model import load_model
+
+    m = load_model(model)
+    card = dict(m.card)
+    if as_json:
+        echo_json({"id": m.id, "path": str(m.path), **card})
+        return
+    click.echo(f"{m.id}  ({m.path})")
+    click.echo(f"labels: {', '.join(m.labels)}   tag scheme: {card.get('tag_scheme', 'BIO')}")
+    if m.kind == "nerdesk":
+        onnx = card.get("onnx", {})
+        click.echo(f"onnx: {onnx.get('default')} variant ({onnx.get(onnx.get('default'), '')}); "
+                   f"temperature {card.get('temperature')}; parameters {card.get('parameters')}")
+        tr = card.get("training", {})
+        if tr.get("command"):
+            click.echo(f"trained with: {tr['command']}")
+        for d in tr.get("data", []):
+            click.echo(f"  data: {d['path']} ({d['sentences']} sentences) - {d.get('licence')}")
+        for split in ("dev", "report"):
+            for path, s in card.get("metrics", {}).get(split, {}).items():
+                click.echo(f"  {split:6} {Path(path).parent.name}/{Path(path).stem}: F1 {s['f1']:.4f} "
+                           f"partial {s['partial_f1']:.4f} ECE {s['ece']}")
+    for name, meta in card.get("files", {}).items():
+        size = meta.get("bytes") if isinstance(meta, dict) else None
+        click.echo(f"  file {name} {size if size is not None else ''}")

@@ -1,0 +1,163 @@
+"""Token strings -> hashed feature ids, the input of the default CNN tagger.
+
+Each token gives spaCy's lexeme attributes NORM (lower-cased form), PREFIX (first character),
+SUFFIX (last three characters) and SHAPE ("Xxxx", "dd" ...), taken from a blank English vocab.
+spaCy stores every string as a stable 64-bit MurmurHash; each attribute hash is split into
+``hashes`` sub-hashes (re-mixed with a per-attribute seed) and reduced modulo the size of that
+attribute's embedding table, as in spaCy's ``HashEmbed``. The same code computes the features for
+training and inference, so a model card's ``features`` block fully describes the model input.
+
+An optional attribute GAZ looks the lower-cased word up in a name list shipped in the package
+(``features.gazetteer``, a ``word<TAB>classes`` file) and hashes the classes it belongs to.
+
+Results are cached per word string, so a word seen before costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUPPORTED_ATTRS = ("NORM", "PREFIX", "SUFFIX", "SHAPE", "ORTH", "GAZ")
+
+DEFAULT_FEATURES: dict[str, Any] = {
+    "type": "spacy-hash",
+    "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+    "rows": [20000, 2000, 8000, 2000],
+    "hashes": 2,
+    "seed": 1,
+}
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix(h: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64 finaliser over uint64 arrays: a cheap, stable re-hash."""
+    with np.errstate(over="ignore"):
+        z = (h + np.uint64((0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF)) & _MASK64
+        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
+        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
+        z = z ^ (z >> np.uint64(31))
+    return z
+
+
+def validate_config(config: dict[str, Any]) -> str | None:
+    """Return a reason string if ``config`` is not a usable feature config, else None."""
+    if not isinstance(config, dict) or config.get("type") != "spacy-hash":
+        return "features.type must be 'spacy-hash'"
+    attrs = config.get("attrs")
+    rows = config.get("rows")
+    if not isinstance(attrs, list) or not attrs or any(a not in SUPPORTED_ATTRS for a in attrs):
+        return f"features.attrs must be a non-empty list drawn from {list(SUPPORTED_ATTRS)}"
+    if not isinstance(rows, list) or len(rows) != len(attrs) or any(
+            not isinstance(r, int) or r < 1 for r in rows):
+        return "features.rows must give a positive table size per attribute"
+    if not isinstance(config.get("hashes"), int) or config["hashes"] < 1:
+        return "features.hashes must be a positive integer"
+    if "GAZ" in attrs and not isinstance(config.get("gazetteer"), str):
+        return "features.gazetteer must name the gazetteer file when GAZ is used"
+    return None
+
+
+def load_gazetteer(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or "\t" not in line:
+                continue
+            word, _, classes = line.rstrip("\n").partition("\t")
+            out[word] = classes
+    return out
+
+
+class FeatureExtractor:
+    """Map tokens to an int64 array of shape (n_tokens, n_attrs * hashes) of embedding rows."""
+
+    MAX_CACHE = 2_000_000
+
+    def __init__(self, config: dict[str, Any] | None = None, base_dir: str | Path | None = None):
+        config = dict(DEFAULT_FEATURES if config is None else config)
+        reason = validate_config(config)
+        if reason:
+            raise ValueError(reason)
+        self.config = config
+        self.attrs: list[str] = list(config["attrs"])
+        self.rows = np.asarray(config["rows"], dtype=np.uint64)
+        self.hashes = int(config["hashes"])
+        self.seed = int(config.get("seed", 1))
+        self.width = len(self.attrs) * self.hashes
+        self.gazetteer: dict[str, str] = {}
+        if "GAZ" in self.attrs:
+            gp = Path(config["gazetteer"])
+            if not gp.is_absolute() and base_dir is not None:
+                gp = Path(base_dir) / gp
+            self.gazetteer = load_gazetteer(gp)
+        from nerdesk.core._spacy import import_spacy  # spaCy without thinc pulling in torch
+
+        spacy = import_spacy()  # heavy import, deferred until a model is really used
+        self._vocab = spacy.blank("en").vocab
+        self._index: dict[str, int] = {}
+        self._table = np.zeros((1024, self.width), dtype=np.int64)
+
+    def _compute(self, words: list[str]) -> np.ndarray:
+        vocab = self._vocab
+        raw = np.empty((len(words), len(self.attrs)), dtype=np.uint64)
+        for i, w in enumerate(words):
+            lex = vocab[w]
+            for j, a in enumerate(self.attrs):
+                if a == "NORM":
+                    raw[i, j] = lex.norm
+                elif a == "PREFIX":
+                    raw[i, j] = lex.prefix
+                elif a == "SUFFIX":
+                    raw[i, j] = lex.suffix
+                elif a == "SHAPE":
+                    raw[i, j] = lex.shape
+                elif a == "GAZ":
+                    raw[i, j] = vocab.strings.add("GAZ=" + self.gazetteer.get(w.lower(), ""))
+                else:
+                    raw[i, j] = lex.orth
+        out = np.empty((len(words), self.width), dtype=np.int64)
+        for j in range(len(self.attrs)):
+            for k in range(self.hashes):
+                mixed = _mix(raw[:, j], self.seed * 1000 + j * 16 + k)
+                out[:, j * self.hashes + k] = (mixed % self.rows[j]).astype(np.int64)
+        return out
+
+    def __call__(self, tokens: Sequence[str]) -> np.ndarray:
+        index = self._index
+        missing = [w for w in dict.fromkeys(tokens) if w not in index]
+        if missing:
+            if len(index) + len(missing) > self.MAX_CACHE:
+                index.clear()
+                missing = list(dict.fromkeys(tokens))
+            feats = self._compute(missing)
+            start = len(index)
+            need = start + len(missing)
+            if need > self._table.shape[0]:
+                grown = np.zeros((max(need, 2 * self._table.shape[0]), self.width), dtype=np.int64)
+                grown[:start] = self._table[:start]
+                self._table = grown
+            self._table[start:need] = feats
+            for i, w in enumerate(missing):
+                index[w] = start + i
+        rows = np.fromiter((index[w] for w in tokens), dtype=np.int64, count=len(tokens))
+        return self._table[rows]
+
+    def batch(self, batch: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Padded ids (B, L, width) and a float32 mask (B, L) for a batch of token lists."""
+        lengths = [len(t) for t in batch]
+        max_len = max(lengths, default=0) or 1
+        flat = [w for toks in batch for w in toks]
+        feats = self(flat) if flat else np.zeros((0, self.width), dtype=np.int64)
+        ids = np.zeros((len(batch), max_len, self.width), dtype=np.int64)
+        mask = np.zeros((len(batch), max_len), dtype=np.float32)
+        pos = 0
+        for b, n in enumerate(lengths):
+            ids[b, :n] = feats[pos:pos + n]
+            mask[b, :n] = 1.0
+            pos += n
+        return ids, mask

@@ -1,0 +1,147 @@
+"""The onnxruntime runner for nerdesk model packages (no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.decode import SegmentPrediction, bio_tags, decode_batch
+from nerdesk.core.model.features import FeatureExtractor
+from nerdesk.core.model.package import load_card
+
+
+def make_session(path: Path, threads: int = 1):
+    """An onnxruntime CPU session; a file onnxruntime cannot read raises E202."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, int(threads))
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise err(Errors.E202, path=str(path), reason=reason[:300]) from None
+
+
+class OnnxModel:
+    """A nerdesk CNN tagger package run with onnxruntime.
+
+    ``predict(batch)`` takes a list of token lists and returns one SegmentPrediction per segment.
+    """
+
+    kind = "nerdesk"
+
+    def __init__(self, model_dir: Path, *, threads: int = 1, variant: str | None = None,
+                 verify: bool = True, batch_tokens: int = 8192, max_batch: int = 512):
+        self.path = Path(model_dir)
+        self.card: dict[str, Any] = load_card(self.path, verify=verify)
+        self.labels: list[str] = list(self.card["labels"])
+        self.tags = bio_tags(self.labels)
+        self.temperature = float(self.card.get("temperature", 1.0))
+        self.span_calibration = self.card.get("span_calibration")
+        onnx = self.card["onnx"]
+        variant = variant or onnx.get("default", "fp32")
+        if variant not in ("fp32", "int8") or not onnx.get(variant):
+            raise err(Errors.E205, path=str(self.path / "model.json"),
+                      reason=f"no ONNX file for variant '{variant}'")
+        self.variant = variant
+        self.onnx_path = self.path / onnx[variant]
+        self.threads = threads
+        self.batch_tokens = batch_tokens
+        self.max_batch = max_batch
+        self.session = make_session(self.onnx_path, threads)
+        self.features = FeatureExtractor(self.card["features"], base_dir=self.path)
+        self._check_io()
+        files = self.card.get("files", {})
+        meta = files.get(onnx[variant], {})
+        sha = meta.get("sha256", "") if isinstance(meta, dict) else str(meta)
+        if not sha:
+            from nerdesk.core.model.package import sha256_file
+
+            sha = sha256_file(self.onnx_path)
+        self.sha256 = sha  # of the ONNX file in use
+        self.id = f"{self.card['name']}@{self.card['version']}+{sha[:8]}"
+
+    # -- validation -----------------------------------------------------------------------
+    def _check_io(self) -> None:
+        ins = {i.name: i for i in self.session.get_inputs()}
+        outs = self.session.get_outputs()
+        where = str(self.onnx_path)
+        if set(ins) != {"ids", "mask"}:
+            raise err(Errors.E203, path=where,
+                      reason=f"expected inputs ids, mask; found {', '.join(sorted(ins)) or 'none'}")
+        if ins["ids"].type != "tensor(int64)" or len(ins["ids"].shape) != 3:
+            raise err(Errors.E203, path=where, reason="input 'ids' must be int64 (batch, length, features)")
+        if ins["mask"].type != "tensor(float)" or len(ins["mask"].shape) != 2:
+            raise err(Errors.E203, path=where, reason="input 'mask' must be float32 (batch, length)")
+        width = ins["ids"].shape[2]
+        if isinstance(width, int) and width != self.features.width:
+            raise err(Errors.E204, path=where,
+                      reason=f"the graph takes {width} features per token, the card's config gives "
+                             f"{self.features.width}")
+        if len(outs) != 1 or len(outs[0].shape) != 3:
+            raise err(Errors.E203, path=where, reason="expected one output 'logits' (batch, length, tags)")
+        self._out_name = outs[0].name
+        n_out = outs[0].shape[2]
+        if not isinstance(n_out, int):  # symbolic dimension: ask the graph
+            try:
+                n_out = self._run(*self.features.batch([["a"]])).shape[2]
+            except Exception as exc:  # noqa: BLE001
+                raise err(Errors.E203, path=where, reason=f"test run failed: {exc}") from None
+        if n_out != len(self.tags):
+            raise err(Errors.E204, path=str(self.path / "model.json"),
+                      reason=f"{len(self.labels)} labels need {len(self.tags)} BIO tags, "
+                             f"the model outputs {n_out}")
+
+    # -- inference ------------------------------------------------------------------------
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.session.run([self._out_name], {"ids": ids, "mask": mask})[0]
+
+    def logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Raw logits per segment, (n_tokens, n_tags) each."""
+        out: list[np.ndarray | None] = [None] * len(batch)
+        for idx in self._batches(batch):
+            sub = [batch[i] for i in idx]
+            ids, mask = self.features.batch(sub)
+            lg = self._run(ids, mask)
+            for j, i in enumerate(idx):
+                out[i] = lg[j, :len(batch[i])]
+        return out  # type: ignore[return-value]
+
+    def _batches(self, batch: Sequence[Sequence[str]]) -> list[list[int]]:
+        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
+        groups: list[list[int]] = []
+        cur: list[int] = []
+        for i in order:
+            n = max(len(batch[i]), 1)
+            if cur and (n * (len(cur) + 1) > self.batch_tokens or len(cur) >= self.max_batch):
+                groups.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            groups.append(cur)
+        return groups
+
+    def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False
+                ) -> list[SegmentPrediction]:
+        out: list[SegmentPrediction | None] = [None] * len(batch)
+        for idx in self._batches(batch):
+            sub = [list(batch[i]) for i in idx]
+            ids, mask = self.features.batch(sub)
+            lg = self._run(ids, mask)
+            preds = decode_batch(lg, [len(s) for s in sub], self.labels, self.temperature,
+                                 keep_probs=token_probs, span_calibration=self.span_calibration)
+            for j, i in enumerate(idx):
+                out[i] = preds[j]
+        return out  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"<OnnxModel {self.id} {self.variant} labels={self.labels}>"

@@ -1,0 +1,193 @@
+"""Model packages: where they live, the model card (model.json), checksums and validation.
+
+A package is a directory::
+
+    model.json          the card: name, version, labels, tag scheme, features, architecture,
+                        temperature, training data and licences, command, metrics, sha256 per file
+    model.onnx          fp32 ONNX graph: inputs ids (B, L, F) int64 and mask (B, L) float32,
+                        output logits (B, L, 1 + 2 * n_labels)
+    model.int8.onnx     optional dynamically quantised variant (used when the card says so)
+    model.safetensors   the weights for further training (architecture config in the card)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from nerdesk.core.errors import Errors, err
+
+CARD_NAME = "model.json"
+CARD_FORMAT = "nerdesk-model/1"
+DEFAULT_MODEL_NAME = "en-base"
+
+
+def resources_dir() -> Path:
+    """``$NERDESK_RESOURCES``, else ``sys._MEIPASS/resources`` in a bundle, else ``<repo>/resources``."""
+    env = os.environ.get("NERDESK_RESOURCES")
+    if env:
+        return Path(env)
+    meipass = getattr(sys, "_MEIPASS", None)
+    if meipass:
+        return Path(meipass) / "resources"
+    import nerdesk
+
+    return Path(nerdesk.__file__).resolve().parent.parent / "resources"
+
+
+def models_dir() -> Path:
+    return resources_dir() / "models"
+
+
+def default_model_path() -> Path:
+    return models_dir() / DEFAULT_MODEL_NAME
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_model_path(path: str | os.PathLike | None) -> Path:
+    """None -> the default model; a bare name -> resources/models/<name> if that exists."""
+    if path is None:
+        p = default_model_path()
+    else:
+        p = Path(path)
+        if not p.exists() and not p.is_absolute() and len(p.parts) == 1:
+            shipped = models_dir() / p
+            if shipped.exists():
+                p = shipped
+    if not p.exists():
+        raise err(Errors.E200, path=str(p))
+    if p.is_file():
+        if p.name == CARD_NAME or p.suffix == ".onnx":
+            p = p.parent
+        else:
+            raise err(Errors.E200, path=str(p))
+    return p
+
+
+def _req(card: dict, key: str, typ: type | tuple, path: Path) -> Any:
+    if key not in card:
+        raise err(Errors.E205, path=str(path), reason=f"missing field '{key}'")
+    if not isinstance(card[key], typ):
+        raise err(Errors.E205, path=str(path), reason=f"field '{key}' has the wrong type")
+    return card[key]
+
+
+def _valid_span_calibration(sc: Any) -> bool:
+    if sc is None:
+        return True
+    num = (int, float)
+    if isinstance(sc, list):
+        return len(sc) == 2 and all(isinstance(x, num) for x in sc) and sc[0] > 0
+    if isinstance(sc, dict):
+        per = sc.get("per_label", {})
+        if not isinstance(per, dict) or not all(_valid_span_calibration(v) and isinstance(v, dict)
+                                                for v in per.values()):
+            return False
+        x, y = sc.get("x"), sc.get("y")
+        return (isinstance(x, list) and isinstance(y, list) and len(x) == len(y) >= 2
+                and all(isinstance(v, num) for v in x + y)
+                and all(a < b for a, b in zip(x, x[1:])) and all(0 <= v <= 1 for v in y))
+    return False
+
+
+def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
+    """Read and validate ``model.json``; with ``verify`` check every listed file and its sha256."""
+    from nerdesk.core.model.features import validate_config
+
+    card_path = model_dir / CARD_NAME
+    if not card_path.is_file():
+        raise err(Errors.E201, path=str(card_path))
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise err(Errors.E205, path=str(card_path), reason=str(exc)) from None
+    if not isinstance(card, dict):
+        raise err(Errors.E205, path=str(card_path), reason="not a JSON object")
+    if card.get("format") != CARD_FORMAT:
+        raise err(Errors.E205, path=str(card_path),
+                  reason=f"format must be '{CARD_FORMAT}', found {card.get('format')!r}")
+    _req(card, "name", str, card_path)
+    _req(card, "version", str, card_path)
+    labels = _req(card, "labels", list, card_path)
+    if not labels or any(not isinstance(x, str) or not x or "-" in x for x in labels) \
+            or len(set(labels)) != len(labels):
+        raise err(Errors.E205, path=str(card_path),
+                  reason="labels must be distinct non-empty names without '-'")
+    if card.get("tag_scheme", "BIO") != "BIO":
+        raise err(Errors.E205, path=str(card_path), reason="only the BIO tag scheme is supported")
+    temp = card.get("temperature", 1.0)
+    if not isinstance(temp, (int, float)) or not temp > 0:
+        raise err(Errors.E205, path=str(card_path), reason="temperature must be a positive number")
+    if not _valid_span_calibration(card.get("span_calibration")):
+        raise err(Errors.E205, path=str(card_path),
+                  reason="span_calibration must be null, [a > 0, b] or {x: [...], y: [...]} "
+                         "with increasing x and y in [0, 1]")
+    reason = validate_config(card.get("features"))
+    if reason:
+        raise err(Errors.E205, path=str(card_path), reason=reason)
+    gaz = card["features"].get("gazetteer")
+    if isinstance(gaz, str) and not (model_dir / gaz).is_file():
+        raise err(Errors.E201, path=str(model_dir / gaz))
+    onnx = _req(card, "onnx", dict, card_path)
+    if not isinstance(onnx.get("fp32"), str):
+        raise err(Errors.E205, path=str(card_path), reason="onnx.fp32 must name the ONNX file")
+    files = card.get("files", {})
+    if not isinstance(files, dict):
+        raise err(Errors.E205, path=str(card_path), reason="files must map names to sha256")
+    for variant in ("fp32", "int8"):
+        name = onnx.get(variant)
+        if name is not None and not (model_dir / name).is_file():
+            raise err(Errors.E201, path=str(model_dir / name))
+    if verify:
+        for name, meta in files.items():
+            fp = model_dir / name
+            if not fp.is_file():
+                raise err(Errors.E201, path=str(fp))
+            want = meta.get("sha256") if isinstance(meta, dict) else meta
+            if want and sha256_file(fp) != want:
+                raise err(Errors.E206, path=str(fp))
+    return card
+
+
+def write_card(model_dir: Path, card: dict[str, Any]) -> None:
+    """Fill in ``files`` (sha256 and size of every other file in the package) and write the card."""
+    files = {}
+    for fp in sorted(model_dir.iterdir()):
+        if fp.is_file() and fp.name != CARD_NAME:
+            files[fp.name] = {"sha256": sha256_file(fp), "bytes": fp.stat().st_size}
+    card = dict(card)
+    card["files"] = files
+    (model_dir / CARD_NAME).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+
+
+def list_models(extra_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
+    """Shipped (and any extra) model packages, with a short summary each; broken ones are reported."""
+    out = []
+    dirs = [models_dir()] + list(extra_dirs or [])
+    for base in dirs:
+        if not base.is_dir():
+            continue
+        for d in sorted(base.iterdir()):
+            if not d.is_dir():
+                continue
+            entry: dict[str, Any] = {"path": str(d), "name": d.name}
+            try:
+                card = load_card(d, verify=False)
+                entry.update(name=card["name"], version=card["version"], labels=card["labels"],
+                             default=d.resolve() == default_model_path().resolve())
+            except Exception as exc:  # noqa: BLE001 - listing must not stop at a broken package
+                entry["error"] = str(exc)
+            out.append(entry)
+    return out

@@ -1,0 +1,180 @@
+"""ONNX export, int8 dynamic quantisation and temperature fitting."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nerdesk.core.model.decode import decode_batch
+
+
+def export_onnx(model: torch.nn.Module, path: Path, feat_width: int) -> None:
+    """fp32 graph: ids (B, L, F) int64, mask (B, L) float32 -> logits (B, L, K)."""
+    model.eval()
+    ids = torch.zeros((2, 5, feat_width), dtype=torch.long)
+    mask = torch.ones((2, 5), dtype=torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (ids, mask), str(path), dynamo=False,
+            input_names=["ids", "mask"], output_names=["logits"],
+            dynamic_axes={"ids": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
+                          "logits": {0: "batch", 1: "length"}},
+            opset_version=17, do_constant_folding=True,
+        )
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantisation of the MatMul/Gemm weights and embedding tables (Gather)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gemm", "Gather"], per_channel=False)
+
+
+def span_confidences(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple]],
+                     labels: Sequence[str], keep: Sequence[set[str]], temperature: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence and exact-correctness of every predicted span whose label the corpus annotates."""
+    confs, ok = [], []
+    for lg, gold, kp in zip(logits, golds, keep):
+        pred = decode_batch(lg[None], [lg.shape[0]], list(labels), temperature)[0]
+        gset = {tuple(g[:3]) for g in gold}
+        for s, e, lab, c in pred.spans:
+            if lab in kp:
+                confs.append(c)
+                ok.append((s, e, lab) in gset)
+    return np.asarray(confs, dtype=np.float64), np.asarray(ok, dtype=np.float64)
+
+
+def _padded(logits: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    n = max((x.shape[0] for x in logits), default=1) or 1
+    k = logits[0].shape[1]
+    out = np.zeros((len(logits), n, k), dtype=np.float32)
+    for i, x in enumerate(logits):
+        out[i, :x.shape[0]] = x
+    return out, np.asarray([x.shape[0] for x in logits])
+
+
+def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple]],
+                    labels: Sequence[str], keep: Sequence[set[str]]) -> tuple[float, dict]:
+    """The temperature minimising the span-level log loss of confidence vs exact correctness.
+
+    Viterbi paths do not depend on the temperature, so spans are decoded once and only their
+    confidences recomputed per candidate temperature.
+    """
+    labels = list(labels)
+    # decode once (T=1) to fix the spans; collect the token-probability pieces per span
+    items = []  # (seg index, s, e, label index, correct)
+    order = sorted(range(len(logits)), key=lambda i: logits[i].shape[0])
+    for c0 in range(0, len(order), 512):
+        idx = order[c0:c0 + 512]
+        arr, lens = _padded([logits[i] for i in idx])
+        preds = decode_batch(arr, lens, labels, 1.0)
+        for j, i in enumerate(idx):
+            gset = {tuple(g[:3]) for g in golds[i]}
+            for s, e, lab, _ in preds[j].spans:
+                if lab in keep[i]:
+                    items.append((i, s, e, labels.index(lab), (s, e, lab) in gset))
+    if not items:
+        return 1.0, {"n_spans": 0}
+    ok = np.asarray([it[4] for it in items], dtype=np.float64)
+    lab_idx = np.asarray([it[3] for it in items])
+
+    def confs(t: float) -> np.ndarray:
+        out = np.empty(len(items))
+        for n, (i, s, e, j, _) in enumerate(items):
+            z = logits[i][s:min(e + 1, logits[i].shape[0])] / t
+            z = z - z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            c = p[0, 1 + 2 * j] * np.prod(p[1:e - s, 2 + 2 * j])
+            if e < logits[i].shape[0]:
+                c *= 1.0 - p[e - s, 2 + 2 * j]
+            out[n] = c
+        return np.clip(out, 1e-6, 1 - 1e-6)
+
+    def nll(t: float) -> float:
+        c = confs(t)
+        return float(-(ok * np.log(c) + (1 - ok) * np.log(1 - c)).mean())
+
+    grid = np.exp(np.linspace(np.log(0.3), np.log(5.0), 25))
+    losses = [nll(t) for t in grid]
+    best = float(grid[int(np.argmin(losses))])
+    fine = np.exp(np.linspace(np.log(best) - 0.15, np.log(best) + 0.15, 13))
+    losses_f = [nll(t) for t in fine]
+    best = float(fine[int(np.argmin(losses_f))])
+    from nerdesk.core.model.evaluate import ece
+
+    c_t = confs(best)
+    iso = fit_isotonic(c_t, ok)
+    c_p = np.interp(c_t, iso["x"], iso["y"])
+    per = {}
+    for j, lab in enumerate(labels):
+        sel = lab_idx == j
+        if sel.sum() >= 500:  # enough spans for a map of its own
+            per[lab] = fit_isotonic(c_t[sel], ok[sel])
+            c_p[sel] = np.interp(c_t[sel], per[lab]["x"], per[lab]["y"])
+    if per:
+        iso = {"per_label": per, **iso}
+    return best, {"n_spans": len(items), "nll": min(losses_f), "span_calibration": iso,
+                  "ece_raw": ece(confs(1.0), ok), "ece_temperature": ece(c_t, ok),
+                  "ece_calibrated": ece(c_p, ok)}
+
+
+def fit_isotonic(conf: np.ndarray, ok: np.ndarray, min_block: int = 100) -> dict[str, list[float]]:
+    """Isotonic regression (pool adjacent violators) of correctness on confidence, as knots.
+
+    Blocks hold at least ``min_block`` spans, so the map is smooth and not fitted to noise; the knots
+    are the blocks' mean confidences with the blocks' accuracies, plus the ends 0 and 1.
+    """
+    order = np.argsort(conf)
+    c, y = conf[order], ok[order]
+    # start from equal-count bins of min_block spans, then pool violators
+    blocks = [[float(c[i:i + min_block].sum()), float(y[i:i + min_block].sum()), len(c[i:i + min_block])]
+              for i in range(0, len(c), min_block)]
+    if len(blocks) > 1 and blocks[-1][2] < min_block:
+        last = blocks.pop()
+        blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2] + last[2]]
+    stack: list[list[float]] = []
+    for b in blocks:
+        stack.append(b)
+        while len(stack) > 1 and stack[-2][1] / stack[-2][2] >= stack[-1][1] / stack[-1][2]:
+            top = stack.pop()
+            stack[-1] = [stack[-1][0] + top[0], stack[-1][1] + top[1], stack[-1][2] + top[2]]
+    xs = [s[0] / s[2] for s in stack]
+    ys = [s[1] / s[2] for s in stack]
+    x = [0.0] + [round(v, 5) for v in xs] + [1.0]
+    yv = [round(ys[0], 5)] + [round(v, 5) for v in ys] + [round(max(ys[-1], xs[-1]), 5)]
+    # strictly increasing x (drop duplicates)
+    kx, ky = [x[0]], [yv[0]]
+    for a, b in zip(x[1:], yv[1:]):
+        if a > kx[-1]:
+            kx.append(a)
+            ky.append(b)
+    return {"x": kx, "y": ky}
+
+
+def fit_platt(conf: np.ndarray, ok: np.ndarray, iters: int = 50) -> tuple[float, float]:
+    """Logistic regression of correctness on logit(confidence): (a, b), by Newton's method."""
+    c = np.clip(conf, 1e-6, 1 - 1e-6)
+    x = np.log(c / (1 - c))
+    w = np.array([1.0, 0.0])
+    X = np.stack([x, np.ones_like(x)], 1)
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(X @ w)))
+        g = X.T @ (p - ok)
+        h = (X * (p * (1 - p))[:, None]).T @ X + 1e-6 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    a = float(max(w[0], 1e-3))
+    return round(a, 5), round(float(w[1]), 5)

