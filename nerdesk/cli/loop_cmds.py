@@ -92,3 +92,78 @@ def report(project: Path, as_json: bool) -> None:
     click.echo(f"Corrections: {e['total']} " + ", ".join(f"{k} {v}" for k, v in sorted(e["per_category"].items())))
     for x in e["missed_surface_forms"][:5]:
         click.echo(f"  missed {x['text']!r} ({x['label']}) x{x['count']}")
+
+
+@cli.command()
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base", default=None, help="Base model directory or name (default: the shipped model).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the new model package.")
+@click.option("--holdout", default=0.15, show_default=True, help="Share of bundle segments held out for early stopping.")
+@click.option("--replay", default=1000, show_default=True, help="Sentences of the base model's training data to mix in.")
+@click.option("--replay-data", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay from these JSONL files instead of those named in the base model's card.")
+@click.option("--error-weight", default=2.0, show_default=True, help="Loss weight of segments the human corrected.")
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--patience", default=3, show_default=True)
+@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", default=2, show_default=True)
+@click.option("--name", default=None, help="Model name (default: the base name + '-ft').")
+@click.option("--model-version", "version", default=None, help="Default: the base version, patch + 1.")
+@click.option("--report", "report", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSONL test files to score the new model on (recorded in the card).")
+@click.option("--int8/--no-int8", "quantize", default=True, show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
+@click.option("--progress", type=click.Choice(["bar", "jsonl", "none"]), default="bar", show_default=True,
+              help="jsonl: one JSON object per line on stdout (for the app).")
+@handle_errors
+def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epochs, patience, lr, seed,
+             threads, name, version, report, quantize, force, progress) -> None:
+    """Fine-tune a model on correction BUNDLES (zip) and write a new model package.
+
+    Warm-starts from --base; new labels grow the output layer; a replay sample of the base
+    model's training data guards against forgetting; corrected segments weigh more; early
+    stopping and calibration on a held-out slice of the bundles. Needs the `train` extra.
+    """
+    import json
+    import sys
+
+    try:
+        from nerdesk.train.finetune import finetune_iter
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("torch", "safetensors", "onnx", "onnxscript"):
+            from nerdesk.core.errors import Errors, err
+
+            raise err(Errors.E210) from None
+        raise
+
+    def log(msg: str) -> None:
+        if progress == "jsonl":
+            click.echo(json.dumps({"log": msg}))
+        elif progress == "bar":
+            click.echo(msg, err=True)
+
+    gen = finetune_iter(list(bundles), out, base=base, holdout=holdout, replay=replay,
+                        replay_paths=list(replay_data) or None, error_weight=error_weight, epochs=epochs,
+                        patience=patience, lr=lr, seed=seed, threads=threads, name=name, version=version,
+                        command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, report_paths=list(report),
+                        quantize=quantize, log=log)
+    if progress == "jsonl":
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                card = stop.value
+                break
+            click.echo(json.dumps({"done": p.done, "total": p.total, "message": p.message}))
+        ft = card["finetune"]
+        click.echo(json.dumps({"result": {"model": str(out), "name": card["name"], "version": card["version"],
+                                          "labels": card["labels"], "held_out": ft["held_out"],
+                                          "seconds": ft["seconds"]}}))
+        return
+    card = run_with_progress(gen, "Fine-tuning", quiet=progress == "none")
+    ho = card["finetune"]["held_out"]
+    summary = (f"; held-out F1 {ho['before']['f1']:.3f} -> {ho['after']['f1']:.3f}" if ho["before"] else "")
+    click.echo(f"Wrote {out}: {card['name']} {card['version']}, labels {', '.join(card['labels'])}{summary} "
+               f"({card['finetune']['seconds']:.0f} s)")

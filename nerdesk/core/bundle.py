@@ -62,8 +62,10 @@ def bundle_lines(project: Project, *, reviewed_only: bool = True) -> Iterator[di
         "substr(d.text, s.start + 1, s.end - s.start) FROM annotations a JOIN segments s ON s.id = a.segment_id "
         "JOIN documents d ON d.id = s.doc_id WHERE a.status = 'accepted' ORDER BY a.segment_id, a.annotator"
     )
+    active = store.active_model_id()
     for (sid, annotator, tier, status, spans, note, gv, model_id, created, updated, doc_id, start, end, tokens,
          source, meta, doc_hash, text) in rows:
+        model_id = model_id or active  # imported annotations were not made against a model
         flat = json.loads(tokens)
         pred = store.predictions_for([sid], model_id).get(sid) if model_id else None
         corrections = store.corrections(segment_id=sid, annotator=annotator)

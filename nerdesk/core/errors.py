@@ -89,6 +89,7 @@ class Errors:
     E209 = "Invalid label map '{spec}': {reason}"
     E210 = "Training needs PyTorch, which is not installed: pip install 'nerdesk[train]'"
     E211 = "Output directory {path} is not empty; give --force to overwrite"
+    E212 = "No reviewed segments in the bundles {path}"
 
 
 def err(template: str, *, file: str | None = None, line: int | None = None,

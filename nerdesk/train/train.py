@@ -52,6 +52,7 @@ class Corpus:
     labels: set[str]
     feats: list[np.ndarray] | None = None
     targets: list[np.ndarray] | None = None
+    weights: list[float] | None = None  # per sentence loss weight (fine-tuning: error-tagged segments)
 
 
 def _load(paths: Sequence[str | Path], label_map: dict[str, str], limit: int | None) -> list[Corpus]:
@@ -61,6 +62,22 @@ def _load(paths: Sequence[str | Path], label_map: dict[str, str], limit: int | N
         labels = {lab for s in sents for _, _, lab in s.spans}
         out.append(Corpus(str(p), [s.tokens for s in sents], [s.spans for s in sents], labels))
     return out
+
+
+def _warm_start(model, base_dir: Path, base_card: dict[str, Any], k: int) -> None:
+    """Load the base weights; the output layer keeps the base tags' rows and grows new ones."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(base_dir / base_card.get("weights", "model.safetensors")))
+    own = model.state_dict()
+    for name, value in state.items():
+        if name.startswith("out.") and value.shape[0] != own[name].shape[0]:
+            grown = own[name].clone()
+            grown[:value.shape[0]] = value
+            if name == "out.bias":  # new tags start unlikely, as the base model never predicted them
+                grown[value.shape[0]:] = value.min() - 1.0
+            state[name] = grown
+    model.load_state_dict(state)
 
 
 def _targets(n: int, spans, labels: list[str]) -> np.ndarray:
@@ -158,9 +175,18 @@ def train_iter(
     quantize: bool = True,
     int8_max_drop: float = 0.01,
     force: bool = False,
+    init: str | Path | None = None,
+    extra_train: Sequence[Corpus] = (),
+    extra_dev: Sequence[Corpus] = (),
+    card_extra: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> Generator[Progress, None, dict[str, Any]]:
-    """Train, export and package a model into ``out_dir``; yields Progress, returns the card."""
+    """Train, export and package a model into ``out_dir``; yields Progress, returns the card.
+
+    ``init`` warm-starts from a model package (its features, architecture and weights; labels
+    the data adds grow the output layer). ``extra_train``/``extra_dev`` are in-memory corpora
+    (fine-tuning passes bundles and replay samples this way); ``card_extra`` is merged into the card.
+    """
     t_start = time.time()
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
@@ -180,15 +206,27 @@ def train_iter(
         features["rows"] = list(features["rows"])[:len(features["attrs"]) - 1] + [512]
         features["gazetteer"] = str(gz.resolve())
     arch = {**DEFAULT_ARCH, **(arch or {})}
+    base_card = None
+    if init is not None:
+        from nerdesk.core.model.package import load_card
 
-    train_c = _load(train_paths, lmap, limit)
-    dev_c = _load(dev_paths, lmap, limit)
+        base_card = load_card(Path(init))
+        features = dict(base_card["features"])
+        if features.get("gazetteer"):
+            features["gazetteer"] = str((Path(init) / features["gazetteer"]).resolve())
+        arch = dict(base_card["architecture"])
+
+    train_c = _load(train_paths, lmap, limit) + list(extra_train)
+    dev_c = _load(dev_paths, lmap, limit) + list(extra_dev)
     seen = set().union(*(c.labels for c in train_c)) if train_c else set()
     if not seen:
         raise err(Errors.E208, path=", ".join(map(str, train_paths)),
                   reason="no entity of any mapped label; check --label-map")
-    order = list(dict.fromkeys(lmap.values())) if lmap else sorted(seen)
-    labels = [x for x in order if x in seen and x != "-"]
+    if base_card is not None:  # the base model's labels keep their places; new ones are appended
+        labels = list(base_card["labels"]) + sorted(seen - set(base_card["labels"]))
+    else:
+        order = list(dict.fromkeys(lmap.values())) if lmap else sorted(seen)
+        labels = [x for x in order if x in seen and x != "-"]
     tags = bio_tags(labels)
     k = len(tags)
     log(f"labels: {labels}; train sentences: {sum(len(c.tokens) for c in train_c)}; "
@@ -198,6 +236,8 @@ def train_iter(
     for c in train_c + dev_c:
         c.feats = [fe(t) if t else np.zeros((0, fe.width), np.int64) for t in c.tokens]
         c.targets = [_targets(len(t), s, labels) for t, s in zip(c.tokens, c.spans)]
+        if c.weights is None:
+            c.weights = [1.0] * len(c.tokens)
     # training items: (feats, targets, corpus index); a per-corpus mask of the tags an O may hide
     items = []
     hidden = np.zeros((len(train_c), k), dtype=bool)
@@ -206,7 +246,7 @@ def train_iter(
             if lab not in c.labels:
                 hidden[ci, 1 + 2 * j] = hidden[ci, 2 + 2 * j] = True
                 log(f"{c.path}: no '{lab}' annotations; its O tokens are partial labels")
-        items += [(f, t, ci) for f, t in zip(c.feats, c.targets) if len(t)]
+        items += [(f, t, ci, w) for f, t, w in zip(c.feats, c.targets, c.weights) if len(t)]
         # case augmentation: extra lower-cased (and some upper-cased) copies of some sentences,
         # for text that does not capitalise names (web forums, chat)
         if case_augment > 0:
@@ -220,6 +260,10 @@ def train_iter(
     hidden_t = torch.from_numpy(hidden)
 
     model = build_model(k, features, arch)
+    if base_card is not None:
+        _warm_start(model, Path(init), base_card, k)
+        log(f"warm start from {base_card['name']} {base_card['version']} "
+            f"({len(base_card['labels'])} labels -> {len(labels)})")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params:,}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -245,6 +289,7 @@ def train_iter(
             ids = torch.from_numpy(_pad([items[i][0] for i in b]))
             tgt = torch.from_numpy(_pad([items[i][1] for i in b], fill=-1))
             cidx = torch.tensor([items[i][2] for i in b])
+            wts = torch.tensor([items[i][3] for i in b], dtype=torch.float32).unsqueeze(1)
             valid = tgt >= 0
             mask = valid.float()
             logp = F.log_softmax(model(ids, mask), dim=-1)
@@ -253,7 +298,8 @@ def train_iter(
             tok_loss = -torch.logsumexp(logp.masked_fill(~allowed, -1e9), dim=-1)
             if label_smoothing > 0:  # spreads a little mass over all tags: less overconfidence
                 tok_loss = (1 - label_smoothing) * tok_loss - label_smoothing * logp.mean(-1)
-            loss = tok_loss[valid].mean()
+            wtok = wts.expand_as(tok_loss)
+            loss = (tok_loss * wtok)[valid].sum() / wtok[valid].sum()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -400,6 +446,7 @@ def train_iter(
             },
             "calibration": {k_: (round(v, 4) if isinstance(v, float) else v) for k_, v in cal.items()},
             "metrics": {**metrics, "dev_f1_by_variant": variant_scores},
+            **(card_extra or {}),
         }
         write_card(tmp, card)
         if out_dir.exists():

@@ -1,0 +1,184 @@
+"""``nerdesk finetune``: turn correction bundles into a new model, warm-started from a base model.
+
+* Warm start: the base package's features, architecture and weights; labels the bundles add
+  grow the output layer (the base tags keep their rows).
+* Replay: a random sample of the base model's own training data (the paths in its card, when
+  they can be found, or ``replay_paths``) is mixed in, so the model does not forget what it knew.
+  Replay sentences say nothing about the new labels (partial labels: their O may hide a new label).
+* Error-tagged segments (where the human corrected the model) weigh ``error_weight`` times more.
+* Early stopping on a held-out slice of the bundles; the temperature and the span calibration
+  are refitted on it; ONNX (and int8 where accuracy holds) is exported.
+* The card records the bundles used (ids, sha256), the base model, F1 before and after on the
+  held-out slice, and the error counts per category.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+from nerdesk.core.bundle import read_bundle
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.data import read_jsonl
+from nerdesk.core.model.package import load_card, resolve_model_path, resources_dir, write_card
+from nerdesk.core.types import Progress
+from nerdesk.train.train import Corpus, train_iter
+
+
+def bundle_sentences(paths: Sequence[str | Path]) -> tuple[list[dict], list[dict], list[str]]:
+    """(lines, manifests, annotated labels). A segment reviewed more than once keeps the line of
+    the highest tier, then the latest."""
+    rank = {"annotator": 0, "reviewer": 1, "expert": 2}
+    best: dict[str, dict] = {}
+    manifests = []
+    labels: list[str] = []
+    for p in paths:
+        manifest, lines = read_bundle(p)
+        manifest["sha256"] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
+        manifest["path"] = str(p)
+        manifests.append(manifest)
+        labels += [lab["name"] for lab in manifest["guideline"]["labels"]]
+        for line in lines:
+            key = line["text"]
+            old = best.get(key)
+            if old is None or (rank.get(line["tier"], 0), line["updated"]) > (rank.get(old["tier"], 0), old["updated"]):
+                best[key] = line
+    return list(best.values()), manifests, list(dict.fromkeys(labels))
+
+
+def to_tokens(line: dict) -> tuple[list[str], list[tuple[int, int, str]]]:
+    """Token strings and token-index spans of one bundle line."""
+    text = line["text"]
+    toks = line["tokens"]
+    words = [text[a:b] for a, b in toks]
+    starts = {a: i for i, (a, _) in enumerate(toks)}
+    spans = []
+    for sp in line["final"]:
+        i = starts.get(sp["start"])
+        if i is None:  # not on a token start: take the token that contains it
+            i = max(j for j, (a, _) in enumerate(toks) if a <= sp["start"])
+        j = i
+        while j < len(toks) and toks[j][0] < sp["end"]:
+            j += 1
+        spans.append((i, max(j, i + 1), sp["label"]))
+    return words, spans
+
+
+def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path] | None, seed: int,
+            log: Callable[[str], None]) -> list[Corpus]:
+    if n <= 0:
+        return []
+    lmap = base_card.get("training", {}).get("label_map") or None
+    entries = ([{"path": str(p)} for p in paths] if paths
+               else base_card.get("training", {}).get("data", []))
+    found = []
+    for e in entries:
+        p = Path(e["path"])
+        for cand in (p, resources_dir().parent / p, base_dir / p):
+            if cand.is_file():
+                found.append((cand, e))
+                break
+        else:
+            log(f"replay: {e['path']} not found; skipped")
+    if not found:
+        log("replay: none of the base model's training data is available; fine-tuning without replay")
+        return []
+    rng = random.Random(seed)
+    per = max(1, n // len(found))
+    out = []
+    for path, e in found:
+        sents = list(read_jsonl(path, lmap))
+        sample = rng.sample(sents, min(per, len(sents)))
+        labels = set(e.get("labels") or {lab for s in sents for _, _, lab in s.spans})
+        out.append(Corpus(f"replay:{path}", [s.tokens for s in sample], [s.spans for s in sample], labels))
+    return out
+
+
+def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: str | Path | None = None,
+                  holdout: float = 0.15, replay: int = 1000, replay_paths: Sequence[str | Path] | None = None,
+                  error_weight: float = 2.0, epochs: int = 10, patience: int = 3, lr: float = 1e-3,
+                  batch_size: int = 16, seed: int = 0, threads: int | None = None, name: str | None = None,
+                  version: str | None = None, command: str | None = None, force: bool = False,
+                  report_paths: Sequence[str | Path] = (), quantize: bool = True,
+                  log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
+    t0 = time.time()
+    base_dir = resolve_model_path(base)
+    base_card = load_card(base_dir)
+    lines, manifests, annotated = bundle_sentences(bundles)
+    if not lines:
+        raise err(Errors.E212, path=", ".join(map(str, bundles)))
+    rng = random.Random(seed)
+    rng.shuffle(lines)
+    n_dev = int(round(len(lines) * holdout)) if len(lines) >= 20 else 0
+    dev_lines, train_lines = lines[:n_dev], lines[n_dev:]
+
+    def corpus(name_: str, ls: list[dict], weighted: bool) -> Corpus:
+        toks, spans = zip(*(to_tokens(x) for x in ls)) if ls else ((), ())
+        weights = [error_weight if (weighted and x["errors"]) else 1.0 for x in ls]
+        # Labels the reviewers actually used are taken as annotated; a label of the project that
+        # no reviewed span uses (e.g. the base model's labels, registered when it predicted) is
+        # treated as unknown, so the bundles do not teach the model to forget it.
+        seen = {lab for sp in spans for _, _, lab in sp}
+        return Corpus(name_, list(toks), list(spans), seen, weights=weights)
+
+    ids = ",".join(m["bundle_id"][:8] for m in manifests)
+    train_c = corpus(f"bundles:{ids}", train_lines, True)
+    dev_c = corpus(f"held-out:{ids}", dev_lines, False)
+    dev_c.labels = set(train_c.labels)
+    replay_c = _replay(base_card, base_dir, replay, replay_paths, seed, log)
+    log(f"bundles: {len(lines)} segments ({len(train_lines)} train, {len(dev_lines)} held out), "
+        f"{sum(1 for x in train_lines if x['errors'])} with corrections (weight {error_weight}); "
+        f"replay: {sum(len(c.tokens) for c in replay_c)} sentences")
+    before = _evaluate(base_dir, dev_c) if dev_lines else None
+    errors: dict[str, int] = {}
+    for m in manifests:
+        for k, v in m["error_counts"].items():
+            errors[k] = errors.get(k, 0) + v
+    extra = {"finetune": {
+        "base": {"name": base_card["name"], "version": base_card["version"], "path": str(base_dir),
+                 "onnx_sha256": next((f["sha256"] for n, f in base_card.get("files", {}).items()
+                                      if n == base_card["onnx"].get(base_card["onnx"].get("default", "fp32"))), None)},
+        "bundles": [{"bundle_id": m["bundle_id"], "project_id": m["project_id"], "sha256": m["sha256"],
+                     "segments": m["segments"], "annotators": m["annotators"],
+                     "guideline_version": m["guideline"]["version"]} for m in manifests],
+        "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
+        "replay": {"sentences": sum(len(c.tokens) for c in replay_c), "sources": [c.path for c in replay_c]},
+        "error_weight": error_weight,
+        "error_counts": errors,
+    }}
+    gen = train_iter([], out_dir, label_map={}, init=base_dir, extra_train=[train_c, *replay_c],
+                     extra_dev=[dev_c] if dev_lines else [], report_paths=report_paths,
+                     epochs=epochs, patience=patience if dev_lines else epochs, lr=lr, batch_size=batch_size,
+                     seed=seed, threads=threads, name=name or f"{base_card['name']}-ft",
+                     version=version or _next_version(base_card["version"]), command=command,
+                     quantize=quantize, force=force, card_extra=extra, log=log)
+    card = yield from gen
+    after = _evaluate(Path(out_dir), dev_c) if dev_lines else None
+    card["finetune"]["held_out"] = {"before": before, "after": after}
+    card["finetune"]["seconds"] = round(time.time() - t0, 1)
+    write_card(Path(out_dir), card)
+    if before and after:
+        log(f"held-out F1: {before['f1']:.4f} -> {after['f1']:.4f} ({len(dev_lines)} segments)")
+    return card
+
+
+def _evaluate(model_dir: Path, c: Corpus) -> dict[str, Any]:
+    from nerdesk.core.model import load_model
+    from nerdesk.core.model.evaluate import evaluate
+
+    m = load_model(model_dir, verify=False)
+    keep = sorted(c.labels)  # the base model is scored on the new labels too: what the user needs
+    r = evaluate(m, list(zip(c.tokens, c.spans)), labels=keep)
+    return {"f1": r["exact"]["f1"], "precision": r["exact"]["precision"], "recall": r["exact"]["recall"],
+            "labels": keep, "per_label": {k: v["f1"] for k, v in r["per_label"].items()}}
+
+
+def _next_version(v: str) -> str:
+    parts = v.split("+")[0].split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return f"{parts[0]}.{parts[1]}.{int(parts[2]) + 1}"
+    return v + ".1"

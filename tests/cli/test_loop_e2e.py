@@ -1,0 +1,52 @@
+"""Issue 6 end to end through the CLI: init -> import -> predict -> corrections (imported with
+--annotations) -> export bundle -> finetune -> evaluate shows a better F1 on held-out data of
+that domain (crossner_politics test), and the bundle merges into another project."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from nerdesk.cli import cli
+
+
+def run(*args):
+    r = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_close_the_loop(tmp_path, shared_data):
+    train = shared_data / "adapt" / "crossner_politics" / "train.jsonl"
+    test = shared_data / "adapt" / "crossner_politics" / "test.jsonl"
+    p = tmp_path / "politics.nerdesk"
+    run("init", p)
+    run("import", p, train)
+    assert "Predicted 200 segments" in run("predict", p)
+    run("import", p, train, "--annotations", "--annotator", "expert", "--add-labels")
+    errors = json.loads(run("errors", p, "--json"))
+    assert errors["total"] > 500 and errors["per_category"]["label"] > 100
+    bundle = tmp_path / "week1.zip"
+    assert "200 reviewed segments" in run("export", p, "--format", "bundle", "--out", bundle)
+    out = tmp_path / "ft"
+    lines = [json.loads(x) for x in run("finetune", bundle, "--out", out, "--epochs", "6", "--replay", "300",
+                                        "--progress", "jsonl").splitlines()]
+    result = lines[-1]["result"]
+    assert any("done" in x for x in lines)
+    assert "politician" in result["labels"] and "PER" in result["labels"]
+    assert result["held_out"]["after"]["f1"] > result["held_out"]["before"]["f1"] + 0.2
+    card = json.loads((out / "model.json").read_text())
+    assert card["finetune"]["error_counts"] == errors["per_category"]
+    assert card["finetune"]["replay"]["sentences"] > 0
+    before = json.loads(run("evaluate", "default", test, "--label-map", "identity", "--json"))
+    after = json.loads(run("evaluate", out, test, "--label-map", "identity", "--json"))
+    f1_before = next(iter(before["results"].values()))["exact"]["f1"]
+    f1_after = next(iter(after["results"].values()))["exact"]["f1"]
+    assert f1_before < 0.05 and f1_after > 0.3, (f1_before, f1_after)
+    # the new model becomes a version of the project; the old one stays a roll-back away
+    run("promote", p, out)
+    versions = json.loads(run("versions", p, "--json"))
+    assert versions[0]["active"] and versions[0]["id"].startswith("en-base-ft")
+    assert versions[0]["f1"] > versions[1]["f1"]
+    assert "en-base@" in run("rollback", p)
