@@ -167,3 +167,39 @@ def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epo
     summary = (f"; held-out F1 {ho['before']['f1']:.3f} -> {ho['after']['f1']:.3f}" if ho["before"] else "")
     click.echo(f"Wrote {out}: {card['name']} {card['version']}, labels {', '.join(card['labels'])}{summary} "
                f"({card['finetune']['seconds']:.0f} s)")
+
+
+@cli.command()
+@click.argument("train", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("test", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--strategy", "strategies", multiple=True, default=["mnlp", "random"], show_default=True,
+              help="Routing strategy; give several to compare them.")
+@click.option("--batch", default=50, show_default=True, help="Segments corrected per round.")
+@click.option("--rounds", default=4, show_default=True)
+@click.option("--sizes", default=None, help="Cumulative segment counts instead of --batch/--rounds, e.g. 50,100,200,400.")
+@click.option("--seeds", default=1, show_default=True)
+@click.option("--base", default=None, help="Base model (default: the shipped model).")
+@click.option("--replay", default=500, show_default=True)
+@click.option("--epochs", default=8, show_default=True)
+@click.option("--threads", default=2, show_default=True)
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("simulation"),
+              show_default=True, help="Folder for results.json and learning_curve.png.")
+@handle_errors
+def simulate(train, test, strategies, batch, rounds, sizes, seeds, base, replay, epochs, threads, out) -> None:
+    """Simulate the loop on a gold-annotated TRAIN corpus (JSONL) and plot F1 on TEST.
+
+    An oracle corrects each routed batch to the gold spans, the model is fine-tuned, and the
+    learning curve (F1 against corrected segments and edit actions) is written as JSON and PNG.
+    """
+    from nerdesk.train.simulate import simulate as run_simulation
+    from nerdesk.train.simulate import write_outputs
+
+    size_list = [int(x) for x in sizes.split(",")] if sizes else None
+    results = [run_simulation(train, test, strategy=s, batch=batch, rounds=rounds, sizes=size_list, seeds=seeds,
+                              base=base, replay=replay, epochs=epochs, threads=threads,
+                              log=lambda m: click.echo(m, err=True))
+               for s in strategies]
+    jpath, ppath = write_outputs(results, out)
+    for r in results:
+        click.echo(f"{r['strategy']}: " + ", ".join(f"{pt['segments']} -> F1 {pt['f1']:.3f}" for pt in r["curve"]))
+    click.echo(f"Wrote {jpath} and {ppath}")
