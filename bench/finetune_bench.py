@@ -1,0 +1,158 @@
+"""Fine-tuning figures (issue 6), from the shipped default model.
+
+    .venv/bin/python bench/finetune_bench.py [--data ../shared/data] [--spacy]
+
+A. For crossner_politics and ncbi_disease: 200 corrected segments of the domain's train split
+   go through the real loop (project, predict, corrections imported, bundle, `finetune`).
+   Reported: wall time, F1 on the domain's test split (its own labels), and F1 on the original
+   domain (the test splits of train/, PER/ORG/LOC) before and after. For the original domain,
+   the new model's labels that name the same kind of entity (politician, person -> PER, ...)
+   are mapped back to PER/ORG/LOC, since the fine-tuned model now has both label sets.
+   With --spacy: `spacy train` (blank English, efficiency NER config, CPU) on the same 200
+   segments (the same 15% held out as its dev set), its F1 on the test split and wall time.
+B. `finetune` on 1,000 corrected segments (ncbi_disease train) with replay: wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nerdesk.core.bundle import write_bundle  # noqa: E402
+from nerdesk.core.formats import jsonl  # noqa: E402
+from nerdesk.core.model import load_model  # noqa: E402
+from nerdesk.core.model.data import DEFAULT_LABEL_MAP, load_records  # noqa: E402
+from nerdesk.core.model.evaluate import evaluate, score_spans  # noqa: E402
+from nerdesk.core.project import Project  # noqa: E402
+from nerdesk.core.types import DocRecord  # noqa: E402
+
+BACK_MAP = {"person": "PER", "politician": "PER", "location": "LOC", "country": "LOC",
+            "organisation": "ORG", "politicalparty": "ORG"}
+
+
+def drain(gen):
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+def make_bundle(lines: list[str], tmp: Path) -> Path:
+    src = tmp / "corrected.jsonl"
+    src.write_text("".join(lines), encoding="utf-8")
+    p = Project.create(tmp / "p.nerdesk")
+    drain(p.import_file(src, "jsonl"))
+    drain(p.predict())
+    drain(p.import_file(src, "jsonl", annotations=True, annotator="expert", add_labels=True))
+    out = tmp / "bundle.zip"
+    write_bundle(p, out)
+    p.close()
+    return out
+
+
+def original_domain_f1(model, data: Path) -> dict[str, float]:
+    out = {}
+    for f in sorted((data / "train").glob("*/test.jsonl")):
+        recs = load_records(f, DEFAULT_LABEL_MAP)
+        preds = model.predict([t for t, _ in recs])
+        mapped = [[(a, b, BACK_MAP.get(lab, lab), c) for a, b, lab, c in p.spans] for p in preds]
+        out[f.parent.name] = round(score_spans([g for _, g in recs], mapped, ["PER", "ORG", "LOC"])["exact"]["f1"], 4)
+    return out
+
+
+def spacy_train(lines: list[str], test: Path, tmp: Path, holdout: int) -> dict:
+    from nerdesk.core._spacy import import_spacy
+
+    spacy = import_spacy()
+    from spacy.tokens import Doc, DocBin
+
+    nlp = spacy.blank("en")
+
+    def docbin(ls, path):
+        db = DocBin()
+        for line in ls:
+            o = json.loads(line)
+            doc = Doc(nlp.vocab, words=o["tokens"])
+            from spacy.training import biluo_to_iob, iob_to_biluo  # noqa: F401
+
+            from spacy.training.iob_utils import biluo_tags_to_spans
+            doc.ents = biluo_tags_to_spans(doc, iob_to_biluo(o["tags"]))
+            db.add(doc)
+        db.to_disk(path)
+
+    docbin(lines[holdout:], tmp / "train.spacy")
+    docbin(lines[:holdout], tmp / "dev.spacy")
+    docbin(test.read_text(encoding="utf-8").splitlines(True), tmp / "test.spacy")
+    subprocess.run([sys.executable, "-m", "spacy", "init", "config", str(tmp / "config.cfg"), "--lang", "en",
+                    "--pipeline", "ner", "--optimize", "efficiency", "--force"], check=True, capture_output=True)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "spacy", "train", str(tmp / "config.cfg"), "--output", str(tmp / "out"),
+                    "--paths.train", str(tmp / "train.spacy"), "--paths.dev", str(tmp / "dev.spacy")],
+                   check=True, capture_output=True)
+    seconds = time.perf_counter() - t
+    r = subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp / "out" / "model-best"),
+                        str(tmp / "test.spacy"), "--output", str(tmp / "scores.json")], check=True,
+                       capture_output=True)
+    scores = json.loads((tmp / "scores.json").read_text())
+    return {"f1": round(scores["ents_f"], 4), "train_seconds": round(seconds, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--spacy", action="store_true")
+    ap.add_argument("--n", type=int, default=200)
+    args = ap.parse_args()
+    from nerdesk.train.finetune import finetune_iter
+
+    base = load_model()
+    base_orig = original_domain_f1(base, args.data)
+    print(json.dumps({"base": base.id, "original_domain_f1": base_orig}), flush=True)
+    for domain in ("crossner_politics", "ncbi_disease"):
+        d = args.data / "adapt" / domain
+        lines = (d / "train.jsonl").read_text(encoding="utf-8").splitlines(True)
+        random.Random(0).shuffle(lines)
+        lines = lines[:args.n]
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            bundle = make_bundle(lines, tmp)
+            t = time.perf_counter()
+            card = drain(finetune_iter([bundle], tmp / "ft", log=lambda s: None))
+            seconds = time.perf_counter() - t
+            model = load_model(tmp / "ft")
+            test = load_records(d / "test.jsonl", {})
+            res = {"domain": domain, "segments": args.n, "finetune_seconds": round(seconds, 1),
+                   "test_f1_before": round(evaluate(base, test)["exact"]["f1"], 4),
+                   "test_f1_after": round(evaluate(model, test)["exact"]["f1"], 4),
+                   "held_out": card["finetune"]["held_out"],
+                   "original_domain_f1_after": original_domain_f1(model, args.data)}
+            res["original_domain_drop"] = {k: round(base_orig[k] - v, 4)
+                                           for k, v in res["original_domain_f1_after"].items()}
+            if args.spacy:
+                res["spacy_train"] = spacy_train(lines, d / "test.jsonl", tmp, card["finetune"]["segments"]["held_out"])
+            print(json.dumps(res), flush=True)
+    # B: 1,000 corrected segments with replay
+    d = args.data / "adapt" / "ncbi_disease"
+    lines = (d / "train.jsonl").read_text(encoding="utf-8").splitlines(True)[:1000]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        bundle = make_bundle(lines, tmp)
+        t = time.perf_counter()
+        card = drain(finetune_iter([bundle], tmp / "ft", log=lambda s: None))
+        print(json.dumps({"finetune_1000_segments_seconds": round(time.perf_counter() - t, 1),
+                          "replay_sentences": card["finetune"]["replay"]["sentences"],
+                          "epochs_run": card["training"]["epochs_run"]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
