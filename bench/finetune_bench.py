@@ -33,18 +33,12 @@ from nerdesk.core.model import load_model  # noqa: E402
 from nerdesk.core.model.data import DEFAULT_LABEL_MAP, load_records  # noqa: E402
 from nerdesk.core.model.evaluate import evaluate, score_spans  # noqa: E402
 from nerdesk.core.project import Project  # noqa: E402
-from nerdesk.core.types import DocRecord  # noqa: E402
+from nerdesk.core.types import DocRecord, drain  # noqa: E402
 
 BACK_MAP = {"person": "PER", "politician": "PER", "location": "LOC", "country": "LOC",
             "organisation": "ORG", "politicalparty": "ORG"}
 
 
-def drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def make_bundle(lines: list[str], tmp: Path) -> Path:

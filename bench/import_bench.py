@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nerdesk.core.project import Project  # noqa: E402
+from nerdesk.core.types import drain  # noqa: E402
 
 
 def corpus(data: Path) -> list[dict]:
@@ -65,12 +66,6 @@ def timed(fn, repeat: int = 1):
     return result, times
 
 
-def drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def bench_format(fmt: str, path: Path, n: int, tokens: int, work: Path, predict: bool) -> dict:

@@ -33,17 +33,11 @@ from nerdesk.core.formats import jsonl  # noqa: E402
 from nerdesk.core.model.data import DEFAULT_LABEL_MAP  # noqa: E402
 from nerdesk.core.project import Project  # noqa: E402
 from nerdesk.core.routing import route  # noqa: E402
-from nerdesk.core.types import Span  # noqa: E402
+from nerdesk.core.types import Span, drain  # noqa: E402
 
 STRATEGIES = ["random", "least_confidence", "margin", "entropy", "mnlp", "novelty", "rare", "errors", "blend"]
 
 
-def drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def build(path: Path, records, model) -> tuple[Project, dict[str, list[Span]]]:

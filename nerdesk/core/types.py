@@ -63,3 +63,12 @@ class Changes:
     labels: bool = False
     models: bool = False
     action: str = ""
+
+
+def drain(gen):
+    """Run a progress generator (import, predict, train...) to the end and return its result."""
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value

@@ -26,17 +26,11 @@ from nerdesk.core.model.data import load_records
 from nerdesk.core.model.evaluate import evaluate
 from nerdesk.core.project import Project
 from nerdesk.core.routing import route
-from nerdesk.core.types import DocRecord
+from nerdesk.core.types import DocRecord, drain as _drain
 from nerdesk.core.versions import promote
 from nerdesk.train.finetune import finetune_iter
 
 
-def _drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def schedule(batch: int, rounds: int, sizes: Sequence[int] | None) -> list[int]:

@@ -12,18 +12,12 @@ import pytest
 from nerdesk.core import bundle
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
-from nerdesk.core.types import DocRecord
+from nerdesk.core.types import DocRecord, drain
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "resources" / "schemas"
 TEXT = "Angela Merkel visited Paris. She met Emmanuel Macron at the Elysee."
 
 
-def drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def reviewed_project(path, user="alice"):

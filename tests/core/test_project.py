@@ -6,15 +6,9 @@ import pytest
 
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
-from nerdesk.core.types import DocRecord, Span
+from nerdesk.core.types import DocRecord, Span, drain as _run
 
 
-def _run(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 TEXT = "Angela Merkel visited Paris. She met Emmanuel Macron at the Élysée."

@@ -14,18 +14,12 @@ import pytest
 from nerdesk.core.autoaccept import audit_estimate, auto_accept, eligible_count, wilson
 from nerdesk.core.project import Project
 from nerdesk.core.routing import STRATEGIES, route
-from nerdesk.core.types import DocRecord, Span
+from nerdesk.core.types import DocRecord, Span, drain
 from tests.conftest import read_shared
 
 MODEL = "test-model@1"
 
 
-def drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def make_project(tmp_path, n=120, source="politics.jsonl"):

@@ -11,7 +11,7 @@ from nerdesk.core.errors import NerdeskError
 from nerdesk.core.metrics import psi, report
 from nerdesk.core.model.decode import SegmentPrediction
 from nerdesk.core.project import Project
-from nerdesk.core.types import DocRecord
+from nerdesk.core.types import DocRecord, drain
 from nerdesk.core.versions import compare, history, promote, rollback
 
 
@@ -34,12 +34,6 @@ class Gazetteer:
         return out
 
 
-def drain(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 TEXTS = ["Anna lives in Rome .", "Marco visited Paris .", "Anna and Marco met in Oslo .", "Nothing here ."]

@@ -175,32 +175,6 @@ def _read_lines(path: PathLike) -> Iterator[DocRecord]:
     seen = False
     known = _TAGS
 
-    def build(sentences, line) -> DocRecord:
-        text_parts: list[str] = []
-        tokens: list[tuple[int, int]] = []
-        sent_offsets: list[tuple[int, int]] = []
-        spans: list[Span] = []
-        annotated = None
-        pos = 0
-        for ws, ts in sentences:
-            start = pos
-            first = len(tokens)
-            for w in ws:
-                end = pos + len(w)
-                tokens.append((pos, end))
-                pos = end + 1
-            sent_offsets.append((start, pos - 1))
-            text_parts.append(" ".join(ws))
-            has = ts[0] is not None
-            if annotated is None:
-                annotated = has
-            elif annotated != has:
-                raise malformed(src, line, "some sentences of this document have tags and some do not")
-            if has:
-                spans.extend(tags_to_spans(ts, tokens[first:]))
-        return DocRecord(text="\n".join(text_parts), spans=spans if annotated else None,
-                         tokens=tokens, sentences=sent_offsets, source=src, line=line)
-
     for lineno, line in iter_text_lines(path):
         s = line.rstrip("\r\n")
         if not s or s.isspace():
@@ -208,7 +182,7 @@ def _read_lines(path: PathLike) -> Iterator[DocRecord]:
                 sents.append((words, tags))
                 words, tags = [], []
                 if not per_doc:
-                    yield build(sents, sent_line)
+                    yield _build(src, sents, sent_line)
                     sents = []
             continue
         seen = True
@@ -219,7 +193,7 @@ def _read_lines(path: PathLike) -> Iterator[DocRecord]:
                 sents.append((words, tags))
                 words, tags = [], []
             if sents:
-                yield build(sents, doc_line if per_doc else sent_line)
+                yield _build(src, sents, doc_line if per_doc else sent_line)
                 sents = []
             doc_line = lineno
             continue
@@ -248,7 +222,7 @@ def _read_lines(path: PathLike) -> Iterator[DocRecord]:
     if words:
         sents.append((words, tags))
     if sents:
-        yield build(sents, doc_line if per_doc else sent_line)
+        yield _build(src, sents, doc_line if per_doc else sent_line)
     if not seen:
         raise err(Errors.E103, file=src)
 
