@@ -269,8 +269,9 @@ def train_iter(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(items) / batch_size)
     total = steps_per_epoch * epochs
+    warmup = min(200, max(1, total // 10))  # short runs (fine-tuning a few hundred segments) warm up faster
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 200) * max(0.1, 1.0 - s / max(total, 1)))
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.1, 1.0 - s / max(total, 1)))
     # parameter averaging (as spaCy does): evaluate and ship an exponential moving average
     avg = copy.deepcopy(model) if ema > 0 else model
     best_score, best_state, best_epoch, bad = -1.0, None, 0, 0

@@ -30,8 +30,9 @@ def test_close_the_loop(tmp_path, shared_data):
     bundle = tmp_path / "week1.zip"
     assert "200 reviewed segments" in run("export", p, "--format", "bundle", "--out", bundle)
     out = tmp_path / "ft"
+    replay = [a for c in ("gum_ne", "btc", "wikigold") for a in ("--replay-data", shared_data / "train" / c / "train.jsonl")]
     lines = [json.loads(x) for x in run("finetune", bundle, "--out", out, "--epochs", "6", "--replay", "300",
-                                        "--progress", "jsonl").splitlines()]
+                                        *replay, "--progress", "jsonl").splitlines()]
     result = lines[-1]["result"]
     assert any("done" in x for x in lines)
     assert "politician" in result["labels"] and "PER" in result["labels"]
