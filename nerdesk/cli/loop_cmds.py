@@ -104,9 +104,11 @@ def report(project: Path, as_json: bool) -> None:
 @click.option("--replay-data", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay from these JSONL files instead of those named in the base model's card.")
 @click.option("--error-weight", default=2.0, show_default=True, help="Loss weight of segments the human corrected.")
-@click.option("--epochs", default=10, show_default=True)
+@click.option("--epochs", default=15, show_default=True)
 @click.option("--patience", default=3, show_default=True)
-@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--lr", default=3e-3, show_default=True)
+@click.option("--anchor", default=0.01, show_default=True,
+              help="L2 pull towards the base weights: higher forgets less of the base domain, learns less.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--name", default=None, help="Model name (default: the base name + '-ft').")
@@ -118,7 +120,7 @@ def report(project: Path, as_json: bool) -> None:
 @click.option("--progress", type=click.Choice(["bar", "jsonl", "none"]), default="bar", show_default=True,
               help="jsonl: one JSON object per line on stdout (for the app).")
 @handle_errors
-def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epochs, patience, lr, seed,
+def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epochs, patience, lr, anchor, seed,
              threads, name, version, report, quantize, force, progress) -> None:
     """Fine-tune a model on correction BUNDLES (zip) and write a new model package.
 
@@ -146,7 +148,8 @@ def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epo
 
     gen = finetune_iter(list(bundles), out, base=base, holdout=holdout, replay=replay,
                         replay_paths=list(replay_data) or None, error_weight=error_weight, epochs=epochs,
-                        patience=patience, lr=lr, seed=seed, threads=threads, name=name, version=version,
+                        patience=patience, lr=lr, anchor=anchor, seed=seed, threads=threads, name=name,
+                        version=version,
                         command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, report_paths=list(report),
                         quantize=quantize, log=log)
     if progress == "jsonl":
@@ -180,7 +183,7 @@ def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epo
 @click.option("--seeds", default=1, show_default=True)
 @click.option("--base", default=None, help="Base model (default: the shipped model).")
 @click.option("--replay", default=500, show_default=True)
-@click.option("--epochs", default=8, show_default=True)
+@click.option("--epochs", default=15, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("simulation"),
               show_default=True, help="Folder for results.json and learning_curve.png.")

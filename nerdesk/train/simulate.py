@@ -40,7 +40,7 @@ def schedule(batch: int, rounds: int, sizes: Sequence[int] | None) -> list[int]:
 
 def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", batch: int = 50,
              rounds: int = 4, sizes: Sequence[int] | None = None, seeds: int = 1, base: str | Path | None = None,
-             replay: int = 500, epochs: int = 8, threads: int = 2, workdir: str | Path | None = None,
+             replay: int = 500, epochs: int = 15, threads: int = 2, workdir: str | Path | None = None,
              log: Callable[[str], None] = print) -> dict[str, Any]:
     targets = schedule(batch, rounds, sizes)
     test_records = load_records(test, {})  # identity: the domain's own labels

@@ -179,6 +179,8 @@ def train_iter(
     extra_train: Sequence[Corpus] = (),
     extra_dev: Sequence[Corpus] = (),
     card_extra: dict[str, Any] | None = None,
+    anchor: float = 0.0,
+    trainable: Sequence[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> Generator[Progress, None, dict[str, Any]]:
     """Train, export and package a model into ``out_dir``; yields Progress, returns the card.
@@ -266,7 +268,14 @@ def train_iter(
             f"({len(base_card['labels'])} labels -> {len(labels)})")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params:,}")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if trainable is not None:  # fine-tuning: only parameters whose names start with these prefixes learn
+        for name_, pm in model.named_parameters():
+            pm.requires_grad_(any(name_.startswith(t) for t in trainable))
+    # L2-SP: pull the weights towards the base model's, so fine-tuning does not forget it
+    anchors = ([(pm, pm.detach().clone()) for name_, pm in model.named_parameters() if not name_.startswith("out.")]
+               if anchor > 0 and base_card is not None else [])
+    opt = torch.optim.AdamW([pm for pm in model.parameters() if pm.requires_grad], lr=lr,
+                            weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(items) / batch_size)
     total = steps_per_epoch * epochs
     warmup = min(200, max(1, total // 10))  # short runs (fine-tuning a few hundred segments) warm up faster
@@ -301,6 +310,8 @@ def train_iter(
                 tok_loss = (1 - label_smoothing) * tok_loss - label_smoothing * logp.mean(-1)
             wtok = wts.expand_as(tok_loss)
             loss = (tok_loss * wtok)[valid].sum() / wtok[valid].sum()
+            if anchors:
+                loss = loss + anchor * sum(((pm - p0) ** 2).sum() for pm, p0 in anchors)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
