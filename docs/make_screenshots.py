@@ -56,6 +56,46 @@ def grab(win, name: str) -> Path:
     return out
 
 
+def wait_for(cond, timeout: float = 60.0) -> None:
+    """Run the event loop until ``cond()`` (background jobs: routing, the dashboard...)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise TimeoutError("a background job did not finish")
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def save_dialog(dlg, name: str) -> Path:
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(10):
+        QApplication.processEvents()
+    out = OUT / name
+    dlg.grab().save(str(out))
+    print("wrote", out)
+    return out
+
+
+def review_some(win, n: int = 15) -> None:
+    """A scripted reviewer, so the dashboard has reviewed work to show: walk the routed queue,
+    delete suggestions below 0.5 confidence, accept."""
+    s = win.session
+    for _ in range(n):
+        seg = s.segment()
+        if seg is None:
+            break
+        for sp in list(seg["spans"]):
+            if sp.get("confidence") is not None and sp["confidence"] < 0.5:
+                s.remove_span(seg["id"], sp["start"], sp["end"], sp["label"])
+        if s.accept() is None:
+            break
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fake", action="store_true")
@@ -77,10 +117,19 @@ def main() -> int:
         build_demo(demo_path(), args.fake)
         win.open_project(demo_path())
         s, v = win.session, win.view
+        wait_for(lambda: not win.queue.model.routing)  # the blend strategy's list, with reasons
+        s.goto(win.queue.model.segment_id(0))
         grab(win, "review.png")
         # a correction. On the demo the model splits "Sir | George Alan Thomas": delete "Sir" and
         # move the start of the name one token left, as a reviewer would (keyboard: Tab, Del,
         # Alt+Shift+Left). Elsewhere, just focus the first span and accept.
+        hits = s.project.search('"George Alan Thomas"')
+        if hits:  # the segment of the correction below
+            doc = s.project.document(hits[0]["doc_id"])
+            at = doc["text"].find("George Alan Thomas")
+            seg = next((x for x in doc["segments"] if x["start"] <= at < x["end"]), None)
+            if seg is not None:
+                s.goto(seg["id"])
         v.cycle_focus(1)
         grab(win, "focused-span.png")
         seg = v.current_segment()
@@ -100,6 +149,24 @@ def main() -> int:
             app.processEvents()
         win._keymap.grab().save(str(OUT / "keyboard-shortcuts.png"))
         print("wrote", OUT / "keyboard-shortcuts.png")
+        win._keymap.close()
+        review_some(win)
+        dlg = win.show_auto_accept()
+        dlg.slider.setValue(90)
+        wait_for(lambda: dlg.counted is not None and dlg.counted[0] == 0.90 and dlg.count_job is None)
+        save_dialog(dlg, "auto-accept.png")
+        dlg.close()
+        dash = win.show_dashboard()
+        wait_for(lambda: dash.job is None and dash.report is not None)
+        save_dialog(dash, "dashboard.png")
+        dash.tabs.setCurrentIndex(2)
+        save_dialog(dash, "dashboard-errors.png")
+        dash.close()
+        bundle = win.export_bundle_dialog()
+        wait_for(lambda: bundle.job is None and bundle.manifest is not None)
+        bundle.table.setCurrentCell(0, 0)
+        save_dialog(bundle, "bundle-preview.png")
+        bundle.close()
         win.close()
     return 0
 

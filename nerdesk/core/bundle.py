@@ -86,7 +86,8 @@ def bundle_lines(project: Project, *, reviewed_only: bool = True) -> Iterator[di
             "guideline_version": gv,
             "created": created,
             "updated": updated,
-            "document": {"id": doc_id, "hash": doc_hash, "start": start, "end": end, "source": source,
+            # the file name only: a full path would tell where (and whose) the file was
+            "document": {"id": doc_id, "hash": doc_hash, "start": start, "end": end, "source": Path(source).name,
                          "meta": json.loads(meta)},
         }
 

@@ -504,9 +504,13 @@ class Project:
 
     # ------------------------------------------------------------------ queue
     def next_items(self, limit: int = 50, *, status: str = "new", offset: int = 0,
-                   order: str = "uncertainty") -> list[tuple[int, float]]:
-        """Segment ids to review next with their routing score (reading changes nothing)."""
-        return self.store.queue(self.store.active_model_id(), status, limit, offset, order)
+                   order: str = "uncertainty", label: str | None = None, source: str | None = None,
+                   max_confidence: float | None = None) -> list[tuple[int, float]]:
+        """Segment ids to review next with their routing score (reading changes nothing).
+
+        ``label``, ``source`` and ``max_confidence`` narrow the queue (see :meth:`Store.queue`)."""
+        return self.store.queue(self.store.active_model_id(), status, limit, offset, order,
+                                label=label, source=source, max_confidence=max_confidence)
 
     # ------------------------------------------------------------------ models
     def active_model_id(self) -> str | None:

@@ -283,7 +283,7 @@ def train_iter(
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.1, 1.0 - s / max(total, 1)))
     # parameter averaging (as spaCy does): evaluate and ship an exponential moving average
     avg = copy.deepcopy(model) if ema > 0 else model
-    best_score, best_state, best_epoch, bad = -1.0, None, 0, 0
+    best_score, best_state, best_epoch, bad = -math.inf, None, 0, 0
     history = []
     step = 0
     stopped = ""

@@ -89,7 +89,9 @@ class JobManager(QObject):
         self._done: list[Job] = []  # finished jobs, deleted at the next start (not at once:
         # queued slots of the finished job may still be pending, and must all run)
 
-    def start(self, name: str, factory: Factory) -> Job:
+    def start(self, name: str, factory: Factory, connect: Callable[[Job], Any] | None = None) -> Job:
+        """Start a job. ``connect(job)`` runs before the thread starts: connect its signals there,
+        or a fast job may finish (and emit) before the connections exist."""
         for old in self._done:
             old.deleteLater()
         self._done = []
@@ -98,6 +100,8 @@ class JobManager(QObject):
         self.last[id(job)] = (0, -1, name)
         job.progress.connect(lambda d, t, m, j=job: self._progress(j, d, t, m))
         job.finished.connect(lambda j=job: self._finished(j))
+        if connect is not None:
+            connect(job)
         job.start()
         self.changed.emit()
         return job

@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobManager(self)
 
         self.view = DocumentView(self.session)
-        self.queue = QueuePanel(self.session)
+        self.queue = QueuePanel(self.session, self.jobs)
         self.palette = LabelPalette()
         self.inspector = SpanInspector(self.session)
         right = QSplitter(Qt.Orientation.Vertical)
@@ -170,6 +170,22 @@ class MainWindow(QMainWindow):
         self.counts.setObjectName("counts")
         self.model_label = QLabel()
         self.job_widget = JobWidget(self.jobs)
+        from nerdesk.ui.finetune import FineTuneController, FineTuneWidget
+
+        self.finetune = FineTuneController(self)
+        self.finetune_widget = FineTuneWidget()
+        self.finetune_offer = QPushButton("Fine-tune now…")
+        self.finetune_offer.setObjectName("fineTuneOffer")
+        self.finetune_offer.setVisible(False)
+        self.finetune_not_now = QPushButton("Not now")
+        self.finetune_not_now.setObjectName("fineTuneNotNow")
+        self.finetune_not_now.setVisible(False)
+        self.finetune_offer.clicked.connect(lambda: self.finetune.start())
+        self.finetune_not_now.clicked.connect(lambda: self.finetune.decline())
+        self.finetune.offerChanged.connect(self._finetune_offer)
+        sb.addPermanentWidget(self.finetune_offer)
+        sb.addPermanentWidget(self.finetune_not_now)
+        sb.addPermanentWidget(self.finetune_widget)
         sb.addPermanentWidget(self.job_widget)
         sb.addPermanentWidget(self.counts)
         sb.addPermanentWidget(self.model_label)
@@ -191,6 +207,16 @@ class MainWindow(QMainWindow):
         self._stats_timer.setInterval(250)
         self._stats_timer.timeout.connect(self.update_counts)
         self._stats_timer.timeout.connect(self._update_undo)
+        self._offer_due = False
+        self._stats_timer.timeout.connect(self._maybe_offer)
+        # the error category of each edit, shown once the view has repainted
+        self._live: dict[int, list] = {}
+        self._live_pending: set[int] = set()
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(30)
+        self._live_timer.timeout.connect(self._show_live_corrections)
+        s.currentChanged.connect(self._remember_live)
         self._refresh_recent()
         self._project_changed()
         geo = self.settings.value("window/geometry")
@@ -230,6 +256,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.act_import = self._action(f, "&Import file…", self.import_dialog, "Ctrl+I")
         self.act_predict = self._action(f, "&Pre-annotate with the default model", lambda: self.predict())
+        self.act_bundle = self._action(f, "&Export correction bundle…", self.export_bundle_dialog,
+                                       name="exportBundleAction")
         f.addSeparator()
         self._action(f, "&Close project", self.close_project, "Ctrl+W")
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -250,6 +278,18 @@ class MainWindow(QMainWindow):
         self._action(r, "&Relabel span…", v.relabel_menu, "R", global_shortcut=False)
         self._action(r, "Next span", lambda: v.cycle_focus(1), "Tab", global_shortcut=False)
         self._action(r, "Previous span", lambda: v.cycle_focus(-1), "Shift+Tab", global_shortcut=False)
+        lp = mb.addMenu("&Loop")
+        self.act_auto = self._action(lp, "&Auto-accept confident segments…", self.show_auto_accept,
+                                     name="autoAcceptAction")
+        self.act_corrections = self._action(lp, "&Corrections by error category…", self.show_corrections,
+                                            name="correctionsAction")
+        self.act_dashboard = self._action(lp, "&Dashboard and model versions…", self.show_dashboard,
+                                          "Ctrl+D", name="dashboardAction")
+        lp.addSeparator()
+        self.act_finetune = self._action(lp, "&Fine-tune on the corrections now", lambda: self.finetune.start(),
+                                         name="fineTuneAction")
+        self.act_finetune_settings = self._action(lp, "Fine-tune &settings…", self.finetune_settings_dialog)
+        self.loop_actions = [self.act_auto, self.act_corrections, self.act_dashboard, self.act_finetune]
         h = mb.addMenu("&Help")
         self._action(h, "&Keyboard shortcuts", self.show_keymap, "F1")
         self._action(h, "&About nerdesk", self.about)
@@ -358,11 +398,10 @@ class MainWindow(QMainWindow):
             return gen()
 
         name = f"Importing {Path(path).name}"
-        job = self.run_job(name, factory, on_done=self._import_done)
         # one import is one transaction: it holds the write lock until it ends
         self.session.paused = name
-        job.finished.connect(lambda: setattr(self.session, "paused", None))
-        return job
+        return self.run_job(name, factory, on_done=self._import_done,
+                            on_finished=lambda: setattr(self.session, "paused", None))
 
     def _import_done(self, result) -> None:
         d = getattr(result, "as_dict", lambda: {})()
@@ -397,21 +436,34 @@ class MainWindow(QMainWindow):
 
         return self.run_job("Pre-annotating", factory, on_done=done)
 
-    def run_job(self, name: str, factory, on_done=None):
-        job = self.jobs.start(name, factory)
-        if on_done is not None:
-            job.succeeded.connect(on_done)
-        job.failed.connect(lambda exc, tb: show_error(self, exc, None if isinstance(exc, NerdeskError) else tb))
-        job.cancelled.connect(lambda: self.statusBar().showMessage(f"{name}: cancelled, nothing changed.", 8000))
-        return job
+    def run_job(self, name: str, factory, on_done=None, on_finished=None):
+        """Start a background job; ``on_done(result)`` on success, ``on_finished()`` in any case."""
+        def connect(job):
+            if on_done is not None:
+                job.succeeded.connect(on_done)
+            job.failed.connect(lambda exc, tb: show_error(self, exc, None if isinstance(exc, NerdeskError) else tb))
+            job.cancelled.connect(lambda: self.statusBar().showMessage(f"{name}: cancelled, nothing changed.", 8000))
+            if on_finished is not None:
+                job.finished.connect(on_finished)
+
+        return self.jobs.start(name, factory, connect)
 
     # ------------------------------------------------------------------ reactions
     def _project_changed(self) -> None:
         p = self.session.project
+        self._live = {}
         self.stack.setCurrentIndex(1 if p else 0)
         self.setWindowTitle(f"nerdesk — {p.name}" if p else "nerdesk")
         self.act_import.setEnabled(p is not None)
         self.act_predict.setEnabled(p is not None)
+        self.act_bundle.setEnabled(p is not None)
+        for act in self.loop_actions:
+            act.setEnabled(p is not None)
+        self.finetune.check()
+        for name in ("_auto_accept", "_corrections", "_dashboard"):
+            dlg = getattr(self, name, None)
+            if dlg is not None and p is None:
+                dlg.close()
         self.palette.set_labels(p.labels() if p else [])
         self.view.refresh_labels()
         self.update_counts()
@@ -419,11 +471,46 @@ class MainWindow(QMainWindow):
         if p is not None:
             self.view.setFocus()
 
+    EDIT_ACTIONS = ("add span", "delete span", "relabel span", "move boundary", "set spans")
+
+    def _remember_live(self, sid: int) -> None:
+        if sid is not None and sid >= 0 and sid not in self._live:
+            self._live[sid] = self.session.live_corrections(sid)
+
+    def _show_live_corrections(self) -> None:
+        from nerdesk.ui.corrections import describe, key
+
+        ids, self._live_pending = self._live_pending, set()
+        text = self.session.doc["text"] if self.session.doc else ""
+        for sid in ids:
+            if self.session.segment(sid) is None:
+                continue
+            before = {key(c) for c in self._live.get(sid, [])}
+            after = self.session.live_corrections(sid)
+            self._live[sid] = after
+            new = [c for c in after if key(c) not in before]
+            if new:
+                msg = "; ".join(describe(c, text) for c in new)
+            elif not after:
+                msg = "Matches the model's prediction now."
+            elif len(after) < len(before):
+                msg = "Still differs from the model: " + "; ".join(describe(c, text) for c in after)
+            else:
+                continue
+            self.last_category_message = msg
+            self.statusBar().showMessage(msg, 8000)
+
     def _changed(self, changes) -> None:
+        act = changes.action.removeprefix("undo ").removeprefix("redo ")
+        if act in self.EDIT_ACTIONS and changes.segments:
+            self._live_pending |= set(changes.segments)
+            self._live_timer.start()
         if changes.labels:
             self.palette.set_labels(self.session.project.labels())
         if changes.models or changes.labels:
             self.update_counts()
+        if act in ("accept", "auto-accept", "reload") or changes.models:
+            self._offer_due = True
         self._stats_timer.start()  # counts and undo labels lag a little; edits stay fast
 
     def _update_undo(self) -> None:
@@ -443,7 +530,7 @@ class MainWindow(QMainWindow):
         c = p.store.counts()
         bs = c["by_status"]
         self.counts.setText(f"{c['documents']} docs · {c['segments']} segments · "
-                            + " · ".join(f"{k} {bs[k]}" for k in ("new", "draft", "accepted", "skipped", "flagged")
+                            + " · ".join(f"{k} {bs[k]}" for k in ("new", "draft", "accepted", "skipped", "flagged", "auto", "audit")
                                          if bs.get(k)))
         self.model_label.setText(f"model: {p.active_model_id() or 'none'}")
 
@@ -494,6 +581,121 @@ class MainWindow(QMainWindow):
         dlg.show()
         self._keymap = dlg
 
+    # ------------------------------------------------------------------ the review loop
+    def show_auto_accept(self):
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.auto_accept import AutoAcceptDialog
+
+        dlg = getattr(self, "_auto_accept", None)
+        if dlg is None:
+            dlg = self._auto_accept = AutoAcceptDialog(self)
+        dlg.update_count()
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
+    def show_corrections(self):
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.corrections import CorrectionsDialog
+
+        dlg = getattr(self, "_corrections", None)
+        if dlg is None:
+            dlg = self._corrections = CorrectionsDialog(self)
+        else:
+            dlg._labels()
+            dlg.reload()
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
+    def export_bundle_dialog(self):
+        """Preview exactly what a correction bundle holds, then write it."""
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.bundle_dialog import BundleDialog
+
+        old = getattr(self, "_bundle", None)
+        if old is not None and old.job is None:
+            old.deleteLater()
+        dlg = self._bundle = BundleDialog(self)
+        dlg.load()
+        dlg.show()
+        return dlg
+
+    def show_dashboard(self):
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.dashboard import Dashboard
+
+        dlg = getattr(self, "_dashboard", None)
+        if dlg is None:
+            dlg = self._dashboard = Dashboard(self)
+        dlg.show()
+        dlg.raise_()
+        dlg.refresh()
+        return dlg
+
+    def _maybe_offer(self) -> None:
+        if self._offer_due and self.session.project is not None:
+            self._offer_due = False
+            self.finetune.check()
+
+    def _finetune_offer(self, reason: str) -> None:
+        self.finetune_offer.setVisible(bool(reason))
+        self.finetune_not_now.setVisible(bool(reason))
+        if reason:
+            self.finetune_offer.setToolTip(f"Fine-tune a new model on the corrections: {reason}")
+            self.statusBar().showMessage(f"Time to fine-tune: {reason}.", 10000)
+
+    def finetune_settings_dialog(self) -> None:
+        from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QSpinBox
+
+        dlg = QDialog(self)
+        dlg.setObjectName("fineTuneSettings")
+        dlg.setWindowTitle("Fine-tune settings")
+        form = QFormLayout(dlg)
+        every = QSpinBox()
+        every.setRange(1, 1_000_000)
+        every.setValue(self.finetune.every)
+        form.addRow("Offer after this many corrections:", every)
+        err = QDoubleSpinBox()
+        err.setRange(0.0, 1.0)
+        err.setSingleStep(0.01)
+        err.setValue(self.finetune.max_error)
+        form.addRow("…or when the audited error rate may exceed:", err)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(dlg.accept)
+        bb.rejected.connect(dlg.reject)
+        form.addRow(bb)
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            self.settings.setValue("finetune/every", every.value())
+            self.settings.setValue("finetune/max_error", err.value())
+            self._offer_due = True
+            self._maybe_offer()
+
+    def promote_model(self, model_dir, on_done=None):
+        """Register a model directory, make it active, predict what it has not seen (a job)."""
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.dashboard import promote_factory
+
+        def done(model_id):
+            self.statusBar().showMessage(f"Promoted {model_id}: it is the active model now.", 8000)
+            self.model_changed()
+            if on_done is not None:
+                on_done(model_id)
+
+        return self.run_job(f"Promoting {Path(model_dir).name}", promote_factory(self.session.project.path,
+                                                                                 str(model_dir)), on_done=done)
+
+    def model_changed(self) -> None:
+        """After a model was promoted or rolled back: what is shown follows the active model."""
+        self.session.reload()
+        self.queue.reset()
+        self.update_counts()
+
     def about(self) -> None:
         from PySide6.QtWidgets import QMessageBox
 
@@ -506,6 +708,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.jobs.cancel_all()
+        run = self.finetune.run
+        if run is not None:
+            run.cancel()
+            run.proc.waitForFinished(5000)
         self.jobs.wait_all(5000)
         self.session.close()
         super().closeEvent(e)

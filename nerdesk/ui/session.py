@@ -37,6 +37,12 @@ class Session(QObject):
         self.current: int | None = None
         self.queue_status = "new"
         self.queue_order = "uncertainty"
+        #: label / source / max_confidence filters of the queue (SQL, Project.next_items)
+        self.queue_filters: dict[str, Any] = {}
+        #: a routed list (segment ids, best first) Next walks before the SQL queue, or None
+        self.routed: list[int] | None = None
+        #: why each queued segment was routed (shown in the queue and the inspector)
+        self.reasons: dict[int, list[str]] = {}
         self._visited: list[int] = []
         self._pos = -1
         self._queue_offset = 0
@@ -72,6 +78,7 @@ class Session(QObject):
         self.doc = None
         self.current = None
         self._visited, self._pos, self._queue_offset, self._seen_from = [], -1, 0, 0
+        self.routed, self.reasons = None, {}
         self.documentChanged.emit(None)
         self.currentChanged.emit(-1)
 
@@ -137,13 +144,23 @@ class Session(QObject):
             self.goto(self._visited[self._pos], remember=False)
             return True
         seen = set(self._visited[self._seen_from:])
+        if self.current is not None:
+            seen.add(self.current)  # Next never stays put
+        if self.routed:
+            for sid in self.routed:
+                if sid in seen:
+                    continue
+                row = self.project.store.segment(sid)
+                if row is not None and row["status"] == self.queue_status:
+                    self.goto(sid)
+                    return True
         page = 64
         # resume near where the last item was found (items reviewed since have left the queue,
         # so start a page earlier); if nothing is left from there, look once from the top
         for offset in dict.fromkeys((max(0, self._queue_offset - page), 0)):
             while True:
                 items = self.project.next_items(page, status=self.queue_status, offset=offset,
-                                                order=self.queue_order)
+                                                order=self.queue_order, **self.queue_filters)
                 for k, (sid, _score) in enumerate(items):
                     if sid not in seen:
                         self._queue_offset = offset + k
@@ -161,15 +178,27 @@ class Session(QObject):
                     break
         return False
 
-    def set_queue(self, status: str | None = None, order: str | None = None) -> None:
-        """Which items Next walks through: a status ('new', 'flagged', ...) and an order."""
+    def set_queue(self, status: str | None = None, order: str | None = None,
+                  filters: dict[str, Any] | None = None) -> None:
+        """Which items Next walks through: a status ('new', 'flagged', ...), an order and filters
+        (label, source, max_confidence). A routed list is dropped until the next one comes."""
         if status is not None:
             self.queue_status = status
         if order is not None:
             self.queue_order = order
+        if filters is not None:
+            self.queue_filters = {k: v for k, v in filters.items() if v is not None}
+        self.routed = None
         self._queue_offset = 0
         del self._visited[self._pos + 1:]
-        self._seen_from = len(self._visited)  # a new walk: items seen before may come again
+        # a new walk: items seen before may come again, except the one shown now
+        self._seen_from = max(0, len(self._visited) - 1)
+
+    def set_routed(self, ids: list[int] | None, reasons: dict[int, list[str]] | None = None) -> None:
+        """A routing strategy's list: Next walks it first (then the SQL queue)."""
+        self.routed = list(ids) if ids is not None else None
+        if reasons is not None:
+            self.reasons = reasons
 
     def previous(self) -> bool:
         if self._pos > 0:
@@ -225,6 +254,20 @@ class Session(QObject):
     def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int,
                   *, snap: bool = True):
         return self._apply("move_span", segment_id, start, end, new_start, new_end, snap=snap)
+
+    def override_category(self, correction_id: int, category: str, reason: str = ""):
+        """A human's verdict on an error's category (kept when the error is found again)."""
+        return self._apply("override_category", correction_id, category, reason)
+
+    def live_corrections(self, segment_id: int | None = None) -> list:
+        """The errors the current spans fix in the model's prediction, as they are now."""
+        sid = self.current if segment_id is None else segment_id
+        if self.project is None or sid is None:
+            return []
+        try:
+            return self.project.live_corrections(sid)
+        except NerdeskError:
+            return []
 
     def accept(self, advance: bool = True):
         if self.current is None:

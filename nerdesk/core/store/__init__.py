@@ -326,20 +326,62 @@ class Store:
         return out
 
     def queue(self, model_id: str | None, status: str, limit: int, offset: int = 0,
-              order: str = "uncertainty") -> list[tuple[int, float]]:
-        """Segment ids with their routing score, most uncertain first (or in document order)."""
-        if model_id is None or order == "document":
-            rows = self.conn.execute(
-                "SELECT id, 0.0 FROM segments WHERE status = ? ORDER BY id LIMIT ? OFFSET ?",
-                (status, limit, offset),
-            )
-        else:
-            rows = self.conn.execute(
-                "SELECT p.segment_id, p.uncertainty FROM predictions p JOIN segments s "
-                "ON s.id = p.segment_id WHERE p.model_id = ? AND s.status = ? "
-                "ORDER BY p.uncertainty DESC LIMIT ? OFFSET ?",
-                (model_id, status, limit, offset),
-            )
+              order: str = "uncertainty", *, label: str | None = None, source: str | None = None,
+              max_confidence: float | None = None) -> list[tuple[int, float]]:
+        """Segment ids with their routing score, most uncertain first (or in document order).
+
+        Optional filters, all in SQL: ``label`` (the active model predicted a span with this
+        label, or an annotation of the segment has one), ``source`` (the document's source is
+        exactly this, or ends with ``/source``: a file name), ``max_confidence`` (the model's
+        least confident span is at most this; segments without a prediction are left out).
+        Without filters the indexed queries are used unchanged.
+        """
+        if label is None and source is None and max_confidence is None:
+            if model_id is None or order == "document":
+                rows = self.conn.execute(
+                    "SELECT id, 0.0 FROM segments WHERE status = ? ORDER BY id LIMIT ? OFFSET ?",
+                    (status, limit, offset),
+                )
+            else:
+                rows = self.conn.execute(
+                    "SELECT p.segment_id, p.uncertainty FROM predictions p JOIN segments s "
+                    "ON s.id = p.segment_id WHERE p.model_id = ? AND s.status = ? "
+                    "ORDER BY p.uncertainty DESC LIMIT ? OFFSET ?",
+                    (model_id, status, limit, offset),
+                )
+            return [(r[0], r[1]) for r in rows]
+        where, args = ["s.status = ?"], [status]
+        joins = []
+        if source is not None:
+            joins.append("JOIN documents d ON d.id = s.doc_id")
+            esc = source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("(d.source = ? OR d.source LIKE ? ESCAPE '\\' OR d.source LIKE ? ESCAPE '\\')")
+            args += [source, "%/" + esc, "%\\\\" + esc]
+        by_uncertainty = model_id is not None and order != "document"
+        if model_id is not None:
+            joins.insert(0, ("JOIN" if by_uncertainty or max_confidence is not None else "LEFT JOIN")
+                         + " predictions p ON p.segment_id = s.id AND p.model_id = ?")
+        if max_confidence is not None:
+            if model_id is None:
+                return []  # no model, no confidences
+            where.append("p.min_confidence <= ?")
+            args.append(float(max_confidence))
+        if label is not None:
+            ors = ["EXISTS (SELECT 1 FROM annotations a, json_each(a.spans) j WHERE a.segment_id = s.id "
+                   "AND json_extract(j.value, '$.label') = ?)"]
+            largs: list[Any] = [label]
+            if model_id is not None:
+                ors.insert(0, "(p.spans IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(p.spans) j "
+                              "WHERE json_extract(j.value, '$[2]') = ?))")
+                largs.insert(0, label)
+            where.append("(" + " OR ".join(ors) + ")")
+            args += largs
+        head = [model_id] if model_id is not None else []
+        score = "p.uncertainty" if by_uncertainty else "0.0"
+        order_by = "p.uncertainty DESC, s.id" if by_uncertainty else "s.id"
+        sql = (f"SELECT s.id, {score} FROM segments s {' '.join(joins)} WHERE {' AND '.join(where)} "
+               f"ORDER BY {order_by} LIMIT ? OFFSET ?")
+        rows = self.conn.execute(sql, [*head, *args, limit, offset])
         return [(r[0], r[1]) for r in rows]
 
     # ---------------------------------------------------------------- annotations

@@ -52,7 +52,7 @@ KEYMAP: list[tuple[str, str]] = [
     ("1-9, 0, letters", "Label the selected text (or relabel the focused span) with that label"),
     ("Ctrl + label key", "Label the selection exactly, without snapping to tokens"),
     ("Enter", "Accept the segment and go to the next item"),
-    ("Space / N", "Next item (most uncertain first)"),
+    ("Space / N", "Next item, in the queue's order (its routing strategy and filters)"),
     ("P", "Previous item"),
     ("S", "Skip the segment"),
     ("F", "Flag the segment for escalation, with a note"),
@@ -69,6 +69,7 @@ KEYMAP: list[tuple[str, str]] = [
     ("Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y)", "Undo / redo (survives a restart)"),
     ("Ctrl+F", "Search the project's documents"),
     ("Ctrl+O / Ctrl+N / Ctrl+I / Ctrl+W", "Open / new project / import a file / close the project"),
+    ("Ctrl+D", "Dashboard: quality per model version, calibration, drift, errors, effort"),
     ("F1", "This list"),
 ]
 

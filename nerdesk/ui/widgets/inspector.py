@@ -83,6 +83,9 @@ class SpanInspector(QWidget):
         ]
         if pred is not None and pred.get("uncertainty") is not None:
             rows.append(("Uncertainty", f"{pred['uncertainty']:.3f}"))
+        why = s.reasons.get(seg["id"])
+        if why:
+            rows.append(("Routed because", "<br>".join(html.escape(r) for r in why)))
         if ann is not None:
             rows.append(("Last change", f"{html.escape(ann['annotator'])} ({ann['tier']}), {ann['updated'][:19]}"))
             if ann.get("note"):
@@ -99,6 +102,14 @@ class SpanInspector(QWidget):
             cells = (f"<td><span style='background:{color}'>&nbsp;&nbsp;</span> {html.escape(sp['label'])}</td>"
                      f"<td>{html.escape(text[sp['start']:sp['end']])}</td><td>{cue}</td>")
             span_rows.append(f"<tr style='font-weight:{'bold' if is_focus else 'normal'}'>{cells}</tr>")
+        live = s.live_corrections(seg["id"])
+        if pred is not None:
+            from nerdesk.ui.corrections import describe
+
+            changes = "<br>".join(html.escape(describe(c, text)) for c in live) or "<i>none: as the model predicted</i>"
+            rows_html_changes = f"<p><b>Your changes vs the model</b><br>{changes}</p>"
+        else:
+            rows_html_changes = ""
         hist = s.project.history(seg["id"])[-6:]
         table = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
         hist_html = "".join(
@@ -106,5 +117,5 @@ class SpanInspector(QWidget):
             f"{html.escape(h['action'])}</li>" for h in reversed(hist))
         spans_html = (f"<p><b>Spans in this segment</b> (Tab cycles)</p><table cellspacing=2>{''.join(span_rows)}</table>"
                       if span_rows else "<p><i>No spans in this segment.</i></p>")
-        self.body.setHtml(f"<table cellspacing=3>{table}</table>" + spans_html
+        self.body.setHtml(f"<table cellspacing=3>{table}</table>" + spans_html + rows_html_changes
                           + (f"<p><b>History</b></p><ul>{hist_html}</ul>" if hist_html else ""))

@@ -1,0 +1,301 @@
+"""The dashboard: quality per model version, calibration, drift, recurring errors, effort, and
+the model versions (promote a model directory, roll back). Everything is computed in a
+background job (nerdesk.core.metrics.report, versions.compare) and drawn with QPainter."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nerdesk.core.categorize import CATEGORY_NAMES
+from nerdesk.ui.widgets.charts import BarChart, LineChart, ReliabilityChart
+
+
+SHORT = {"false_positive": "false positive", "false_negative": "missed", "boundary": "boundary",
+         "label": "label", "boundary_label": "bound.+label"}
+
+
+def report_factory(project_path):
+    def factory():
+        from nerdesk.core import metrics, versions
+        from nerdesk.core.project import Project
+        from nerdesk.core.types import Progress
+
+        def gen():
+            p = Project.open(project_path)
+            try:
+                yield Progress(0, None, "Computing the dashboard")
+                rep = metrics.report(p)
+                rep["effort"] = p.error_report(1)["effort"]
+                rep["versions"] = versions.compare(p)
+                rep["history"] = versions.history(p)
+                rep["active"] = p.active_model_id()
+                return rep
+            finally:
+                p.close()
+        return gen()
+    return factory
+
+
+def promote_factory(project_path, model_dir):
+    def factory():
+        from nerdesk.core import versions
+        from nerdesk.core.project import Project
+
+        def gen():
+            p = Project.open(project_path)
+            try:
+                return (yield from versions.promote(p, model_dir))
+            finally:
+                p.close()
+        return gen()
+    return factory
+
+
+def _table(headers: list[str], name: str) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setObjectName(name)
+    t.setHorizontalHeaderLabels(headers)
+    t.verticalHeader().setVisible(False)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.horizontalHeader().setStretchLastSection(True)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    return t
+
+
+def _fill(t: QTableWidget, rows: list[tuple]) -> None:
+    t.setRowCount(len(rows))
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            t.setItem(i, j, QTableWidgetItem("—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)))
+
+
+def _short(model_id: str) -> str:
+    return model_id if len(model_id) <= 28 else model_id[:12] + "…" + model_id[-12:]
+
+
+class Dashboard(QDialog):
+    def __init__(self, win):
+        super().__init__(win)
+        self.win = win
+        self.session = win.session
+        self.report: dict | None = None
+        self.job = None
+        self.setObjectName("dashboard")
+        self.setWindowTitle("Dashboard")
+        lay = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.headline = QLabel()
+        self.headline.setObjectName("dashboardHeadline")
+        self.headline.setWordWrap(True)
+        top.addWidget(self.headline, 1)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setObjectName("dashboardRefresh")
+        top.addWidget(self.refresh_button)
+        lay.addLayout(top)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("dashboardTabs")
+        lay.addWidget(self.tabs, 1)
+
+        # quality
+        q = QWidget()
+        g = QGridLayout(q)
+        self.f1_chart = BarChart("Entity F1 (exact) and ECE per model version, on reviewed segments")
+        self.f1_chart.setObjectName("f1Chart")
+        self.reliability = ReliabilityChart("Reliability of the active model")
+        self.reliability.setObjectName("reliabilityChart")
+        self.quality_table = _table(["Model", "Active", "Reviewed", "Precision", "Recall", "F1", "Partial F1", "ECE"],
+                                    "qualityTable")
+        g.addWidget(self.f1_chart, 0, 0)
+        g.addWidget(self.reliability, 0, 1)
+        g.addWidget(self.quality_table, 1, 0, 1, 2)
+        g.setRowStretch(0, 3)
+        g.setRowStretch(1, 1)
+        self.tabs.addTab(q, "Quality")
+
+        # drift
+        d = QWidget()
+        dl = QVBoxLayout(d)
+        self.drift_chart = LineChart("Per window of documents (import order)")
+        self.drift_chart.setObjectName("driftChart")
+        self.psi = QLabel()
+        self.psi.setObjectName("psiLabel")
+        self.psi.setWordWrap(True)
+        self.drift_table = _table(["Documents", "Segments", "Mean confidence", "Mean uncertainty", "Reviewed",
+                                   "Correction rate"], "driftTable")
+        dl.addWidget(self.drift_chart, 3)
+        dl.addWidget(self.psi)
+        dl.addWidget(self.drift_table, 1)
+        self.tabs.addTab(d, "Drift")
+
+        # errors and effort
+        e = QWidget()
+        el = QGridLayout(e)
+        self.categories = BarChart("Corrections per error category")
+        self.categories.setObjectName("categoryChart")
+        self.categories.integer = True
+        self.missed = _table(["Missed surface form", "Label", "Count"], "missedTable")
+        self.confused = _table(["Model said", "Human said", "Count"], "confusedTable")
+        self.false_pos = _table(["False positive", "Label", "Count"], "falsePositiveTable")
+        self.effort = QLabel()
+        self.effort.setObjectName("effortLabel")
+        self.effort.setWordWrap(True)
+        el.addWidget(self.categories, 0, 0)
+        el.addWidget(self.effort, 0, 1)
+        el.addWidget(self.missed, 1, 0)
+        el.addWidget(self.confused, 1, 1)
+        el.addWidget(self.false_pos, 2, 0, 1, 2)
+        self.tabs.addTab(e, "Errors and effort")
+
+        # model versions
+        m = QWidget()
+        ml = QVBoxLayout(m)
+        self.versions = _table(["Model", "Name", "Version", "Active", "Reviewed", "F1", "ECE", "Created"],
+                               "versionsTable")
+        ml.addWidget(self.versions, 1)
+        self.history = QLabel()
+        self.history.setObjectName("historyLabel")
+        self.history.setWordWrap(True)
+        ml.addWidget(self.history)
+        row = QHBoxLayout()
+        self.promote_button = QPushButton("Promote a model directory…")
+        self.promote_button.setObjectName("promoteButton")
+        self.promote_button.setToolTip("Register it, make it active and predict every segment it has not seen")
+        self.rollback_button = QPushButton("Roll back to the previous model")
+        self.rollback_button.setObjectName("rollbackButton")
+        row.addWidget(self.promote_button)
+        row.addWidget(self.rollback_button)
+        row.addStretch(1)
+        ml.addLayout(row)
+        self.tabs.addTab(m, "Model versions")
+
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+        self.resize(1100, 720)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.promote_button.clicked.connect(self.promote_dialog)
+        self.rollback_button.clicked.connect(self.rollback)
+
+    # ------------------------------------------------------------------ data
+    def refresh(self):
+        p = self.session.project
+        if p is None or self.job is not None:
+            return self.job
+        self.headline.setText("<i>Computing…</i>")
+        self.refresh_button.setEnabled(False)
+        self.job = self.win.run_job("Computing the dashboard", report_factory(p.path), on_done=self.show_report,
+                                    on_finished=self._finished)
+        return self.job
+
+    def _finished(self) -> None:
+        self.job = None
+        self.refresh_button.setEnabled(True)
+
+    def show_report(self, rep: dict) -> None:
+        self.report = rep
+        models = rep["models"]
+        active = rep["active"]
+        names = [_short(m["id"]) for m in models]
+        self.f1_chart.set_data(names, ["F1 exact", "ECE"],
+                               {**{(_short(m["id"]), "F1 exact"): m["exact"]["f1"] if m["reviewed_segments"] else None
+                                   for m in models},
+                                **{(_short(m["id"]), "ECE"): m["ece"] for m in models}})
+        act = next((m for m in models if m["id"] == active), None)
+        self.reliability.set_data(act["reliability"] if act else [], act["ece"] if act else None)
+        self.reliability.title = f"Reliability of the active model ({_short(active)})" if active else "No active model"
+        _fill(self.quality_table, [
+            (m["id"], "✔" if m["id"] == active else "", m["reviewed_segments"], m["exact"]["precision"],
+             m["exact"]["recall"], m["exact"]["f1"], m["partial"]["f1"], m["ece"]) for m in models])
+        # drift
+        dr = rep["drift"]
+        wins = dr["windows"]
+        self.drift_chart.set_data([f"{w['documents'][0]}–{w['documents'][1]}" for w in wins],
+                                  {"mean confidence": [w["mean_confidence"] for w in wins],
+                                   "correction rate": [w["correction_rate"] for w in wins]})
+        _fill(self.drift_table, [(f"{w['documents'][0]}–{w['documents'][1]}", w["segments"], w["mean_confidence"],
+                                  w["mean_uncertainty"], w["reviewed"], w["correction_rate"]) for w in wins])
+        psi = dr["psi"]
+        if psi is None:
+            self.psi.setText("PSI of the uncertainty, first vs last window: — (needs two windows with predictions)")
+        else:
+            verdict = ("a shift worth acting on (> 0.2)" if psi > 0.2 else
+                       "a moderate shift (0.1–0.2)" if psi > 0.1 else "stable (< 0.1)")
+            self.psi.setText(f"PSI of the uncertainty, first vs last window: <b>{psi:.3f}</b>: {verdict}")
+        # errors
+        err = rep["errors"]
+        cats = list(CATEGORY_NAMES)
+        per = err["per_category"]
+        top = max(per.values(), default=0)
+        top = top + (-top % 5 if top > 5 else 0)  # whole ticks
+        self.categories.set_data([SHORT[c] for c in cats], ["corrections"],
+                                 {(SHORT[c], "corrections"): float(per.get(c, 0)) if top else None
+                                  for c in cats}, hi=float(max(1, top)))
+        _fill(self.missed, [(x["text"], x["label"], x["count"]) for x in err["missed_surface_forms"]])
+        _fill(self.confused, [(x["predicted"], x["final"], x["count"]) for x in err["confused_pairs"]])
+        _fill(self.false_pos, [(x["text"], x["label"], x["count"]) for x in err["false_positive_surface_forms"]])
+        ef = rep["effort"]
+        saved = "—" if ef["saved"] is None else f"{ef['saved']:.0%}"
+        self.effort.setText(
+            f"<h3>Effort</h3><p>{ef['segments']} reviewed segments took <b>{ef['with_model']}</b> edit actions "
+            f"with the model's pre-annotation, against <b>{ef['from_scratch']}</b> from nothing: "
+            f"<b>{saved}</b> saved. Actions actually taken: {ef['actions_taken']}.</p>"
+            f"<p>{err['total']} corrections in all.</p>")
+        # versions
+        vs = rep["versions"]
+        _fill(self.versions, [(v["id"], v["name"], v["version"], "✔ active" if v["active"] else "",
+                               v["reviewed_segments"], v["f1"] if v["reviewed_segments"] else None, v["ece"],
+                               (v["created"] or "")[:19]) for v in vs])
+        hist = rep["history"]
+        self.history.setText("Activation history: " + (" → ".join(html.escape(h) for h in hist) if hist else "—"))
+        self.rollback_button.setEnabled(len([h for h in hist if h != active]) > 0)
+        best = max((m for m in models if m["reviewed_segments"]), key=lambda m: m["exact"]["f1"], default=None)
+        self.headline.setText(
+            f"<b>{len(models)}</b> model version(s); active: <b>{html.escape(active or 'none')}</b>"
+            + (f"; F1 {act['exact']['f1']:.3f} on {act['reviewed_segments']} reviewed segments" if act and
+               act["reviewed_segments"] else "")
+            + (f" (best: {html.escape(best['id'])})" if best and act and best["id"] != act["id"] else ""))
+
+    # ------------------------------------------------------------------ versions
+    def promote_dialog(self):
+        path = QFileDialog.getExistingDirectory(self, "Model directory to promote", str(Path.home()))
+        return self.promote(path) if path else None
+
+    def promote(self, model_dir):
+        return self.win.promote_model(model_dir, on_done=lambda _mid: self.refresh())
+
+    def rollback(self):
+        from nerdesk.core import versions
+        from nerdesk.core.errors import NerdeskError
+
+        p = self.session.project
+        if p is None:
+            return None
+        try:
+            previous = versions.rollback(p)
+        except NerdeskError as exc:
+            self.session.error.emit(exc)
+            return None
+        self.win.statusBar().showMessage(f"Rolled back: {previous} is the active model again.", 8000)
+        self.win.model_changed()
+        self.refresh()
+        return previous
