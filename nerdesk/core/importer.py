@@ -73,6 +73,8 @@ def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
         return import_bundle(project, path, add_labels=add_labels)
     fmt = fmt or formats.detect_format(path)
     total = _count_lines(path) if fmt in ("jsonl", "prodigy", "doccano") or read_options.get("lines") else None
+    if not annotations and "spans" in formats.format_options(fmt):
+        read_options = {**read_options, "spans": False}  # nothing will use them: don't decode tags
     records = formats.read_records(path, fmt, **read_options)
     return import_records(project, records, annotations=annotations, annotator=annotator,
                           add_labels=add_labels, total=total, source=path.name)

@@ -566,3 +566,19 @@ def test_conll_block_fast_path_equals_line_parser(tmp_path, real_records):
     with pytest.raises(NerdeskError) as e:
         list(conll.read(bad))
     assert e.value.code == "E111" and e.value.line == 5
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "conll"])
+def test_reading_without_spans_keeps_text_tokens_and_checks_tags(tmp_path, real_records, fmt):
+    p = out_path(tmp_path, fmt)
+    write_records(real_records, p, fmt)
+    full = list(read_records(p, fmt))
+    lean = list(read_records(p, fmt, spans=False))
+    assert [(r.text, r.tokens, r.sentences) for r in lean] == [(r.text, r.tokens, r.sentences) for r in full]
+    assert all(r.spans is None for r in lean) and any(r.spans for r in full)
+    bad = tmp_path / f"bad.{fmt}"
+    bad.write_text('{"tokens": ["a", "b"], "tags": ["O", "B-"]}\n' if fmt == "jsonl" else "a\tO\nb\tB-\n",
+                   encoding="utf-8")
+    with pytest.raises(NerdeskError) as e:
+        list(read_records(bad, fmt, spans=False))
+    assert e.value.code == "E111"

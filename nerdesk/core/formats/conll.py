@@ -33,19 +33,21 @@ from ._tokens import _TAGS, ExportError, aligned_tokens, group_by_sentence, pars
 DOCSTART = "-DOCSTART-"
 
 
-def read(path: PathLike) -> Iterator[DocRecord]:
-    """Stream DocRecords. Files without ``-DOCSTART-`` take a block-at-a-time fast path."""
+def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
+    """Stream DocRecords. Files without ``-DOCSTART-`` take a block-at-a-time fast path.
+    ``spans=False`` skips decoding the tags (records get ``spans=None``): faster when only the
+    text and tokens are wanted."""
     p = check_file(path)
     with open(p, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     _check_head(p, head)
     first = next((ln for ln in head.decode("utf-8", "replace").lstrip("\ufeff").splitlines() if ln.strip()), "")
     if first.startswith(DOCSTART):
-        return _read_lines(path)
-    return _read_blocks(p)
+        return _read_lines(path, spans)
+    return _read_blocks(p, spans)
 
 
-def _read_blocks(p: Path) -> Iterator[DocRecord]:
+def _read_blocks(p: Path, with_spans: bool = True) -> Iterator[DocRecord]:
     """One document per sentence. Sentences are cut at blank lines a 4 MB chunk at a time; a
     sentence whose lines are all ``token<TAB>tag`` with known tags is split with two C-level
     calls, anything else goes through the line parser (same checks, same errors)."""
@@ -83,11 +85,11 @@ def _read_blocks(p: Path) -> Iterator[DocRecord]:
                         parts = body.replace("\n", "\t").split("\t")
                         words, tags = parts[0::2], parts[1::2]
                         if "" not in words and known.keys() >= set(tags):
-                            yield _build(src, [(words, tags)], line)
+                            yield _build(src, [(words, tags)], line, with_spans)
                             base += block.count("\n") + 2
                             continue
                     for sent, sline in _sentences(src, body.split("\n"), line):
-                        yield _build(src, [sent], sline)
+                        yield _build(src, [sent], sline, with_spans)
                 base += block.count("\n") + 2
             base -= 2  # the chunk's last block had no separator inside the chunk
             if final:
@@ -137,7 +139,7 @@ def _columns(src: str, s: str, lineno: int) -> tuple[str, str | None]:
     return word, tag
 
 
-def _build(src: str, sentences, line) -> DocRecord:
+def _build(src: str, sentences, line, with_spans: bool = True) -> DocRecord:
     text_parts: list[str] = []
     tokens: list[tuple[int, int]] = []
     sent_offsets: list[tuple[int, int]] = []
@@ -158,13 +160,13 @@ def _build(src: str, sentences, line) -> DocRecord:
             annotated = has
         elif annotated != has:
             raise malformed(src, line, "some sentences of this document have tags and some do not")
-        if has and ts.count("O") != len(ts):
+        if has and with_spans and ts.count("O") != len(ts):
             spans.extend(tags_to_spans(ts, tokens[first:]))
-    return DocRecord(text="\n".join(text_parts), spans=spans if annotated else None,
+    return DocRecord(text="\n".join(text_parts), spans=spans if annotated and with_spans else None,
                      tokens=tokens, sentences=sent_offsets, source=src, line=line)
 
 
-def _read_lines(path: PathLike) -> Iterator[DocRecord]:
+def _read_lines(path: PathLike, with_spans: bool = True) -> Iterator[DocRecord]:
     src = str(path)
     per_doc: bool | None = None  # decided by the first non-blank line
     sents: list[tuple[list[str], list[str | None]]] = []
@@ -182,7 +184,7 @@ def _read_lines(path: PathLike) -> Iterator[DocRecord]:
                 sents.append((words, tags))
                 words, tags = [], []
                 if not per_doc:
-                    yield _build(src, sents, sent_line)
+                    yield _build(src, sents, sent_line, with_spans)
                     sents = []
             continue
         seen = True
@@ -193,7 +195,7 @@ def _read_lines(path: PathLike) -> Iterator[DocRecord]:
                 sents.append((words, tags))
                 words, tags = [], []
             if sents:
-                yield _build(src, sents, doc_line if per_doc else sent_line)
+                yield _build(src, sents, doc_line if per_doc else sent_line, with_spans)
                 sents = []
             doc_line = lineno
             continue
@@ -222,7 +224,7 @@ def _read_lines(path: PathLike) -> Iterator[DocRecord]:
     if words:
         sents.append((words, tags))
     if sents:
-        yield _build(src, sents, doc_line if per_doc else sent_line)
+        yield _build(src, sents, doc_line if per_doc else sent_line, with_spans)
     if not seen:
         raise err(Errors.E103, file=src)
 

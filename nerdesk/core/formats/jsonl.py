@@ -34,15 +34,16 @@ from nerdesk.core.types import DocRecord, Span
 
 from ._common import export_error, iter_json_lines, parse_span_list, span_dict, write_json_lines
 from ._io import PathLike, malformed
-from ._tokens import (ExportError, InvalidTag, aligned_tokens, check_aligned, spans_to_tags,
+from ._tokens import (_TAGS, ExportError, InvalidTag, aligned_tokens, check_aligned, spans_to_tags,
                       tags_to_spans, trailing_ws, words_to_offsets)
 
 _KNOWN = frozenset({"text", "tokens", "tags", "ws", "spaces", "spans", "meta", "sentences",
                     "predictions", "annotator", "status"})
 
 
-def read(path: PathLike) -> Iterator[DocRecord]:
-    """Stream DocRecords, one per non-blank line (``line`` = the line number)."""
+def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
+    """Stream DocRecords, one per non-blank line (``line`` = the line number). ``spans=False``
+    skips decoding ``tags`` on the fast path (records get ``spans=None``)."""
     src = str(path)
     for lineno, obj in iter_json_lines(path):
         # fast path for the common {"tokens": [...], "tags": [...]} line (same result as the general one)
@@ -62,16 +63,18 @@ def read(path: PathLike) -> Iterator[DocRecord]:
                         end = pos + len(w)
                         append((pos, end))
                         pos = end + 1
-                    if tags.count("O") == len(tags):
-                        spans = []
+                    if not spans and _TAGS.keys() >= set(tags):  # valid, and not wanted: not decoded
+                        found = None
+                    elif tags.count("O") == len(tags):
+                        found = []
                     else:
                         try:
-                            spans = tags_to_spans(tags, offsets)
+                            found = tags_to_spans(tags, offsets)
                         except InvalidTag as exc:
                             raise err(Errors.E111, file=src, line=lineno, tag=exc.tag,
                                       details=f"token {exc.index + 1} ({words[exc.index]!r})") from None
                     # positional for speed: text, spans, tokens, sentences, predictions, meta, source, line
-                    yield DocRecord(text, spans, offsets, [(0, len(text))], None, {}, src, lineno)
+                    yield DocRecord(text, found if spans else None, offsets, [(0, len(text))], None, {}, src, lineno)
                     continue
         yield record_from_obj(obj, src, lineno)
 
