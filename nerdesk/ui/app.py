@@ -46,6 +46,8 @@ def _selftest(win) -> int:
         seg = win.session.current
         ok = win.session.add_span(seg, 0, 12, "PER") is not None
         ok = ok and win.session.undo() is not None
+        win.jobs.cancel_all()  # e.g. the queue's routing job: never leave a thread running at exit
+        win.jobs.wait_all(10000)
         win.session.close()
         print("selftest ok" if ok else "selftest FAILED")
         return 0 if ok else 1

@@ -582,33 +582,38 @@ class MainWindow(QMainWindow):
         self._keymap = dlg
 
     # ------------------------------------------------------------------ the review loop
+    def _show_dialog(self, attr: str, make, refresh=None):
+        """Show the window's one instance of a dialog (made on first use); ``refresh(dlg)`` each time."""
+        dlg = getattr(self, attr, None)
+        if dlg is None:
+            dlg = make(self)
+            setattr(self, attr, dlg)
+        if refresh is not None:
+            refresh(dlg)
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
     def show_auto_accept(self):
         if self.session.project is None:
             return None
         from nerdesk.ui.widgets.auto_accept import AutoAcceptDialog
 
-        dlg = getattr(self, "_auto_accept", None)
-        if dlg is None:
-            dlg = self._auto_accept = AutoAcceptDialog(self)
-        dlg.update_count()
-        dlg.show()
-        dlg.raise_()
-        return dlg
+        return self._show_dialog("_auto_accept", AutoAcceptDialog, lambda d: d.update_count())
 
     def show_corrections(self):
         if self.session.project is None:
             return None
         from nerdesk.ui.widgets.corrections import CorrectionsDialog
 
-        dlg = getattr(self, "_corrections", None)
-        if dlg is None:
-            dlg = self._corrections = CorrectionsDialog(self)
-        else:
-            dlg._labels()
-            dlg.reload()
-        dlg.show()
-        dlg.raise_()
-        return dlg
+        fresh = getattr(self, "_corrections", None) is None
+
+        def refresh(dlg):
+            if not fresh:
+                dlg._labels()
+                dlg.reload()
+
+        return self._show_dialog("_corrections", CorrectionsDialog, refresh)
 
     def export_bundle_dialog(self):
         """Preview exactly what a correction bundle holds, then write it."""
@@ -629,13 +634,7 @@ class MainWindow(QMainWindow):
             return None
         from nerdesk.ui.widgets.dashboard import Dashboard
 
-        dlg = getattr(self, "_dashboard", None)
-        if dlg is None:
-            dlg = self._dashboard = Dashboard(self)
-        dlg.show()
-        dlg.raise_()
-        dlg.refresh()
-        return dlg
+        return self._show_dialog("_dashboard", Dashboard, lambda d: d.refresh())
 
     def _maybe_offer(self) -> None:
         if self._offer_due and self.session.project is not None:

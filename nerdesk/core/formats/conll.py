@@ -175,7 +175,6 @@ def _read_lines(path: PathLike, with_spans: bool = True) -> Iterator[DocRecord]:
     tags: list[str | None] = []
     sent_line = 0
     seen = False
-    known = _TAGS
 
     for lineno, line in iter_text_lines(path):
         s = line.rstrip("\r\n")
@@ -201,22 +200,9 @@ def _read_lines(path: PathLike, with_spans: bool = True) -> Iterator[DocRecord]:
             continue
         if per_doc is None:
             per_doc = False
-        parts = s.split("\t") if "\t" in s else s.split()
         if not words:
             sent_line = lineno
-        if len(parts) == 1:
-            tag = None
-            word = parts[0].strip()
-        else:
-            word = parts[0]
-            tag = parts[-1].strip()
-            if tag not in known:
-                try:
-                    parse_tag(tag)
-                except ValueError:
-                    raise err(Errors.E111, file=src, line=lineno, tag=tag) from None
-        if not word:
-            raise malformed(src, lineno, "empty token")
+        word, tag = _columns(src, s, lineno)
         if tags and (tags[-1] is None) != (tag is None):
             raise malformed(src, lineno, "expected the same number of columns (token and tag) on every line")
         words.append(word)
