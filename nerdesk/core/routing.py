@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 UNCERTAINTY = ("least_confidence", "margin", "entropy", "mnlp")
 STRATEGIES = ("blend", "random", *UNCERTAINTY, "novelty", "rare", "errors")
 BLEND = {"mnlp": 0.4, "novelty": 0.2, "rare": 0.2, "errors": 0.2}
-#: Strategies that need every candidate's text look at this many candidates at most.
-POOL = 20_000
+#: Strategies that need every candidate's text look at this many candidates at most: half the
+#: most uncertain, half a random sample (so routing stays well under a second on 1M segments).
+POOL = 4_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -63,8 +64,15 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
     cands = _candidates(project, model_id, status, pool, seed)
     if not cands:
         return []
-    scorers = {"random": lambda: _random(cands, seed), "novelty": lambda: _novelty(project, cands),
-               "rare": lambda: _rare(project, cands), "errors": lambda: _errors(project, cands)}
+    reviewed: list = []  # computed once, by the first strategy that needs it
+
+    def seen():
+        if not reviewed:
+            reviewed.append(_reviewed(project))
+        return reviewed[0]
+
+    scorers = {"random": lambda: _random(cands, seed), "novelty": lambda: _novelty(seen(), cands),
+               "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
     for key in UNCERTAINTY:
         scorers[key] = lambda key=key: {c["id"]: (c[key], [f"uncertain ({key.replace('_', ' ')} {c[key]:.2f})"])
                                         for c in cands if c[key] is not None}
@@ -131,9 +139,7 @@ def _candidates(project: Project, model_id: str | None, status: str, pool: int, 
             (model_id, status, pool // 2))]
     else:
         top = []
-    rnd = [r[0] for r in conn.execute(
-        "SELECT id FROM segments WHERE status = ? ORDER BY (id * 2654435761 + ?) % 4294967296 LIMIT ?",
-        (status, seed, pool - len(top)))]
+    rnd = _random_ids(conn, status, pool - len(top), seed)
     ids = list(dict.fromkeys(top + rnd))
     rows = project.store.segments_with_text(ids)
     preds = project.store.predictions_for(ids, model_id) if model_id else {}
@@ -144,6 +150,29 @@ def _candidates(project: Project, model_id: str | None, status: str, pool: int, 
                     "spans": p["spans"] if p else [],
                     **{k: (p[k] if p else None) for k in UNCERTAINTY}})
     return out
+
+
+def _random_ids(conn, status: str, k: int, seed: int) -> list[int]:
+    """A seeded random sample of k segment ids with this status, without scanning the table
+    (ids are dense from import); falls back to a full seeded shuffle when the status is rare."""
+    if k <= 0:
+        return []
+    lo, hi = conn.execute("SELECT MIN(id), MAX(id) FROM segments").fetchone()
+    if lo is None:
+        return []
+    rng = random.Random(seed)
+    want = list(dict.fromkeys(rng.randint(lo, hi) for _ in range(min(3 * k, hi - lo + 1))))
+    found: list[int] = []
+    for i in range(0, len(want), 500):
+        chunk = want[i:i + 500]
+        ok = {r[0] for r in conn.execute(
+            f"SELECT id FROM segments WHERE status = ? AND id IN ({','.join('?' * len(chunk))})", [status, *chunk])}
+        found += [x for x in chunk if x in ok]
+        if len(found) >= k:
+            return found[:k]
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM segments WHERE status = ? ORDER BY (id * 2654435761 + ?) % 4294967296 LIMIT ?",
+        (status, seed, k))]
 
 
 def _random(cands: list[dict], seed: int) -> dict[int, tuple[float, list[str]]]:
@@ -157,8 +186,9 @@ def _reviewed(project: Project) -> tuple[set[str], set[str], Counter]:
     seen: set[str] = set()
     sources: set[str] = set()
     for text, source in conn.execute(
+        # CROSS JOIN keeps SQLite from scanning every document: start from the (few) reviewed segments
         "SELECT substr(d.text, s.start + 1, s.end - s.start), d.source FROM segments s "
-        "JOIN documents d ON d.id = s.doc_id WHERE s.status IN ('accepted', 'auto') LIMIT 200000"
+        "CROSS JOIN documents d ON d.id = s.doc_id WHERE s.status IN ('accepted', 'auto') LIMIT 200000"
     ):
         seen |= words(text)
         sources.add(source)
@@ -168,8 +198,8 @@ def _reviewed(project: Project) -> tuple[set[str], set[str], Counter]:
     return seen, sources, counts
 
 
-def _novelty(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
-    seen, sources, _ = _reviewed(project)
+def _novelty(reviewed: tuple, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
+    seen, sources, _ = reviewed
     out = {}
     for c in cands:
         w = c["words"]
@@ -185,8 +215,8 @@ def _novelty(project: Project, cands: list[dict]) -> dict[int, tuple[float, list
     return out
 
 
-def _rare(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
-    _, _, counts = _reviewed(project)
+def _rare(reviewed: tuple, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
+    _, _, counts = reviewed
     out = {}
     for c in cands:
         best, why = 0.0, []
