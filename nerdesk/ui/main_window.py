@@ -381,9 +381,9 @@ class MainWindow(QMainWindow):
             self.settings.setValue("import_dir", str(Path(path).parent))
             self.import_file(path, fmt, **options)
 
-    def import_file(self, path: str | Path, fmt: str | None = None, **options):
-        if self.session.project is None:
-            return None
+    def _project_job(self, work):
+        """A job factory: in the worker thread, open the project on its own connection and run
+        the core generator ``work(project)`` (SQLite connections never cross threads)."""
         project_path = self.session.project.path
 
         def factory():
@@ -392,11 +392,16 @@ class MainWindow(QMainWindow):
             def gen():
                 p = Project.open(project_path)
                 try:
-                    return (yield from p.import_file(path, fmt, **options))
+                    return (yield from work(p))
                 finally:
                     p.close()
             return gen()
+        return factory
 
+    def import_file(self, path: str | Path, fmt: str | None = None, **options):
+        if self.session.project is None:
+            return None
+        factory = self._project_job(lambda p: p.import_file(path, fmt, **options))
         name = f"Importing {Path(path).name}"
         # one import is one transaction: it holds the write lock until it ends
         self.session.paused = name
@@ -416,18 +421,7 @@ class MainWindow(QMainWindow):
         model that is safe to use from the worker thread)."""
         if self.session.project is None:
             return None
-        project_path = self.session.project.path
-
-        def factory():
-            from nerdesk.core.project import Project
-
-            def gen():
-                p = Project.open(project_path)
-                try:
-                    return (yield from p.predict(model))
-                finally:
-                    p.close()
-            return gen()
+        factory = self._project_job(lambda p: p.predict(model))
 
         def done(n):
             self.statusBar().showMessage(f"Pre-annotated {n} segments.", 8000)
