@@ -381,10 +381,9 @@ class Project:
         model_id = row["model_id"] or self.store.active_model_id()
         pred = self.store.predictions_for([segment_id], model_id).get(segment_id) if model_id else None
         final = [Span(sp["start"], sp["end"], sp["label"]) for sp in row["spans"]]
-        if pred is None:  # reviewed without a model: effort from scratch only
+        if pred is None:  # no pre-annotation to compare with (yet): nothing to categorise
             self.store.replace_corrections(segment_id, annotator, [])
-            e = effort(final, final)["from_scratch"]
-            self.store.put_effort(segment_id, annotator, e, e, self.store.actions_since_last_accept(segment_id, annotator))
+            self.store.delete_effort(segment_id, annotator)
             return
         predicted = [Span(a, b, lab, c) for a, b, lab, c in pred["spans"]]
         seg = self.store.segments_with_text([segment_id])[0]
@@ -411,10 +410,17 @@ class Project:
         self.store.put_effort(segment_id, annotator, e["with_model"], e["from_scratch"],
                               self.store.actions_since_last_accept(segment_id, annotator))
 
-    def refresh_corrections(self) -> int:
-        """Recompute corrections for every accepted annotation (after predicting or importing)."""
-        rows = self.store.conn.execute(
-            "SELECT segment_id, annotator FROM annotations WHERE status = 'accepted'").fetchall()
+    def refresh_corrections(self, *, all_: bool = False) -> int:
+        """Categorise accepted annotations that have not been yet (imported ones, or ones reviewed
+        before any model predicted); ``all_`` recomputes every one. Edits made in the app are
+        categorised as they are accepted, so this stays cheap on big projects."""
+        sql = "SELECT a.segment_id, a.annotator FROM annotations a"
+        if not all_:
+            sql += (" LEFT JOIN effort e ON e.segment_id = a.segment_id AND e.annotator = a.annotator"
+                    " WHERE e.segment_id IS NULL AND a.status = 'accepted'")
+        else:
+            sql += " WHERE a.status = 'accepted'"
+        rows = self.store.conn.execute(sql).fetchall()
         with self.store.transaction():
             for segment_id, annotator in rows:
                 self._refresh_corrections(segment_id, annotator)
