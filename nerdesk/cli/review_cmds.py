@@ -21,15 +21,19 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-r
 @click.option("--status", default="new", show_default=True, help="Segments with this status (new, audit, ...).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy and sample.")
 @click.option("--no-diversity", is_flag=True, help="Allow runs of near-duplicate segments.")
+@click.option("--label", default=None, help="Only segments with a span of this label (predicted or annotated).")
+@click.option("--source", default=None, help="Only segments of documents from this source (file name or path).")
+@click.option("--max-confidence", type=float, default=None, help="Only segments whose least confident span is at most this.")
 @json_opt
 @handle_errors
 def queue(project: Path, strategy: str, limit: int, status: str, seed: int, no_diversity: bool,
-          as_json: bool) -> None:
+          label: str | None, source: str | None, max_confidence: float | None, as_json: bool) -> None:
     """The next segments to review, best first, with why each was routed."""
     from nerdesk.core.routing import route
 
     with Project.open(project) as p:
-        items = route(p, strategy, limit, status=status, seed=seed, diverse=not no_diversity)
+        items = route(p, strategy, limit, status=status, seed=seed, diverse=not no_diversity, label=label,
+                      source=source, max_confidence=max_confidence)
     if as_json:
         echo_json([i.as_dict() for i in items])
         return

@@ -56,12 +56,17 @@ def words(text: str) -> set[str]:
 
 
 def route(project: Project, strategy: str = "blend", limit: int = 50, *, status: str = "new",
-          seed: int = 0, diverse: bool = True, pool: int = POOL) -> list[QueueItem]:
+          seed: int = 0, diverse: bool = True, pool: int = POOL, label: str | None = None,
+          source: str | None = None, max_confidence: float | None = None) -> list[QueueItem]:
+    """The next ``limit`` segments by ``strategy``. ``label``/``source``/``max_confidence`` restrict
+    the candidates in SQL, with the meaning of :meth:`nerdesk.core.store.Store.queue`."""
     if strategy not in STRATEGIES:
         raise err(Errors.E014, strategy=strategy, strategies=", ".join(STRATEGIES))
     store = project.store
     model_id = store.active_model_id()
-    cands = _candidates(project, model_id, status, pool, seed)
+    filters = {k: v for k, v in (("label", label), ("source", source), ("max_confidence", max_confidence))
+               if v is not None}
+    cands = _candidates(project, model_id, status, pool, seed, filters)
     if not cands:
         return []
     reviewed: list = []  # computed once, by the first strategy that needs it
@@ -129,9 +134,17 @@ def _rank01(values: dict[int, float]) -> dict[int, float]:
     return {i: pos[v] for i, v in values.items()}
 
 
-def _candidates(project: Project, model_id: str | None, status: str, pool: int, seed: int) -> list[dict]:
+def _candidates(project: Project, model_id: str | None, status: str, pool: int, seed: int,
+                filters: dict[str, Any] | None = None) -> list[dict]:
     """Up to ``pool`` segments with the given status: the most uncertain half, the rest at random."""
     conn = project.store.conn
+    if filters:  # the filtered set, in SQL: its most uncertain, then a seeded sample of the rest
+        store = project.store
+        top = [i for i, _ in store.queue(model_id, status, pool // 2, **filters)]
+        rest = [i for i, _ in store.queue(model_id, status, 10 * pool, order="document", **filters)]
+        rest = [i for i in rest if i not in set(top)]
+        random.Random(seed).shuffle(rest)
+        return _rows(project, model_id, list(dict.fromkeys(top + rest[:pool - len(top)])))
     if model_id:
         top = [r[0] for r in conn.execute(
             "SELECT p.segment_id FROM predictions p JOIN segments s ON s.id = p.segment_id "
@@ -140,7 +153,10 @@ def _candidates(project: Project, model_id: str | None, status: str, pool: int, 
     else:
         top = []
     rnd = _random_ids(conn, status, pool - len(top), seed)
-    ids = list(dict.fromkeys(top + rnd))
+    return _rows(project, model_id, list(dict.fromkeys(top + rnd)))
+
+
+def _rows(project: Project, model_id: str | None, ids: list[int]) -> list[dict]:
     rows = project.store.segments_with_text(ids)
     preds = project.store.predictions_for(ids, model_id) if model_id else {}
     out = []

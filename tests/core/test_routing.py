@@ -189,3 +189,23 @@ def test_wilson_interval_coverage():
             lo, hi = wilson(errors, n)
             covered += lo <= true_rate <= hi
         assert 0.92 <= covered / 2000 <= 0.99, (true_rate, n, covered)
+
+
+def test_route_filters_in_sql(tmp_path):
+    """label / source / max_confidence restrict the candidates of every strategy."""
+    p = make_project(tmp_path, 60)
+    drain(p.import_records([DocRecord("Quasars emit light .", source="astro.txt"),
+                            DocRecord("Pulsars spin fast .", source="astro.txt")]))
+    ids = seg_ids(p)
+    rows = {}
+    for n, i in enumerate(ids):
+        t = p.segment(i)["tokens"][0]
+        rows[i] = ([[t[0], t[1], "LOC" if n % 3 == 0 else "PER", 0.4 if n % 2 else 0.9]], .5, .5, .5, n / 100)
+    predict(p, rows)
+    for strategy in ("blend", "random", "mnlp"):
+        loc = route(p, strategy, 100, label="LOC")
+        assert loc and all(any(s[2] == "LOC" for s in it.spans) for it in loc), strategy
+        low = route(p, strategy, 100, max_confidence=0.5)
+        assert low and all(min(s[3] for s in it.spans) <= 0.5 for it in low), strategy
+        astro = route(p, strategy, 100, source="astro.txt")
+        assert sorted(it.id for it in astro) == ids[-2:], strategy

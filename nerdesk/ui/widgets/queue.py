@@ -40,7 +40,7 @@ STRATEGY_TEXT = {
 }
 
 
-def route_factory(project_path, strategy: str, status: str, limit: int):
+def route_factory(project_path, strategy: str, status: str, limit: int, filters: dict | None = None):
     """A job factory: ``route()`` on its own connection, in the worker thread."""
     def factory():
         from nerdesk.core.project import Project
@@ -51,7 +51,7 @@ def route_factory(project_path, strategy: str, status: str, limit: int):
             p = Project.open(project_path)
             try:
                 yield Progress(0, None, f"Routing the queue ({strategy})")
-                return route(p, strategy, limit, status=status)
+                return route(p, strategy, limit, status=status, **(filters or {}))
             finally:
                 p.close()
         return gen()
@@ -255,7 +255,8 @@ class QueuePanel(QWidget):
             job.cancelled.connect(lambda g=generation: self._route_failed(g, None))
 
         self.route_job = self.jobs.start(f"Routing the queue ({strategy})",
-                                         route_factory(p.path, strategy, status, ROUTE_LIMIT), connect)
+                                         route_factory(p.path, strategy, status, ROUTE_LIMIT,
+                                                       dict(self.model.filters)), connect)
 
     def _routed(self, generation: int, items) -> None:
         if self.model.set_routed(generation, items):
