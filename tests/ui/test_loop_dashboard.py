@@ -65,7 +65,6 @@ def test_dashboard_shows_the_report(window, qtbot, tmp_path):
     dlg.close()
 
 
-@pytest.mark.skipif(not (MODEL_DIR / "model.json").exists(), reason="the default model is not here")
 def test_promote_and_roll_back(window, qtbot, tmp_path, errors_sink):
     path = _reviewed_project(tmp_path)
     assert window.open_project(path)
