@@ -28,12 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nerdesk.core.bundle import write_bundle  # noqa: E402
-from nerdesk.core.formats import jsonl  # noqa: E402
 from nerdesk.core.model import load_model  # noqa: E402
 from nerdesk.core.model.data import DEFAULT_LABEL_MAP, load_records  # noqa: E402
 from nerdesk.core.model.evaluate import evaluate, score_spans  # noqa: E402
 from nerdesk.core.project import Project  # noqa: E402
-from nerdesk.core.types import DocRecord, drain  # noqa: E402
+from nerdesk.core.types import drain  # noqa: E402
 
 BACK_MAP = {"person": "PER", "politician": "PER", "location": "LOC", "country": "LOC",
             "organisation": "ORG", "politicalparty": "ORG"}
@@ -77,9 +76,9 @@ def spacy_train(lines: list[str], test: Path, tmp: Path, holdout: int) -> dict:
         for line in ls:
             o = json.loads(line)
             doc = Doc(nlp.vocab, words=o["tokens"])
-            from spacy.training import biluo_to_iob, iob_to_biluo  # noqa: F401
-
+            from spacy.training import iob_to_biluo
             from spacy.training.iob_utils import biluo_tags_to_spans
+
             doc.ents = biluo_tags_to_spans(doc, iob_to_biluo(o["tags"]))
             db.add(doc)
         db.to_disk(path)
@@ -94,7 +93,7 @@ def spacy_train(lines: list[str], test: Path, tmp: Path, holdout: int) -> dict:
                     "--paths.train", str(tmp / "train.spacy"), "--paths.dev", str(tmp / "dev.spacy")],
                    check=True, capture_output=True)
     seconds = time.perf_counter() - t
-    r = subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp / "out" / "model-best"),
+    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp / "out" / "model-best"),
                         str(tmp / "test.spacy"), "--output", str(tmp / "scores.json")], check=True,
                        capture_output=True)
     scores = json.loads((tmp / "scores.json").read_text())

@@ -262,7 +262,7 @@ class FineTuneController(QObject):
         return None
 
     def out_dir(self) -> Path:
-        from nerdesk.ui.main_window import data_dir
+        from nerdesk.ui.paths import data_dir
 
         p = self.win.session.project
         stamp = time.strftime("%Y%m%d-%H%M%S")

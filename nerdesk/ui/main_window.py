@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -35,21 +34,9 @@ from nerdesk.ui.widgets.inspector import SpanInspector
 from nerdesk.ui.widgets.palette import LabelPalette
 from nerdesk.ui.widgets.queue import QueuePanel
 
+from nerdesk.ui.paths import demo_path
+
 MAX_RECENT = 8
-
-
-def data_dir() -> Path:
-    """App data (the demo project): ``$NERDESK_DATA_DIR`` or platformdirs' user data dir."""
-    env = os.environ.get("NERDESK_DATA_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("nerdesk", appauthor=False))
-
-
-def demo_path() -> Path:
-    return data_dir() / "demo.nerdesk"
 
 
 class Welcome(QWidget):

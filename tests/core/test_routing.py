@@ -6,7 +6,6 @@ checked against what it is specified to do.
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from nerdesk.core.autoaccept import audit_estimate, auto_accept, eligible_count, wilson
 from nerdesk.core.project import Project
 from nerdesk.core.routing import STRATEGIES, route
-from nerdesk.core.types import DocRecord, Span, drain
+from nerdesk.core.types import DocRecord, drain
 from tests.conftest import read_shared
 
 MODEL = "test-model@1"

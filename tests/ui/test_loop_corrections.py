@@ -3,7 +3,6 @@ corrections panel with filters and override (checked in the database)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 
 from test_editing import goto_text
 

@@ -8,7 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from fakes import FAKE_MODEL
