@@ -199,6 +199,15 @@ class Session(QObject):
         self.routed = list(ids) if ids is not None else None
         if reasons is not None:
             self.reasons = reasons
+        # The first item of a session comes from the SQL order while routing runs in the
+        # background; if the user has not moved or edited yet, start at the routed list's top.
+        if (self.routed and self.project is not None and len(self._visited) == 1 and self._pos == 0
+                and self.current == self._visited[0] and self.current != self.routed[0]
+                and self.project.store.annotation(self.current, self.project.user) is None):
+            top = self.project.store.segment(self.routed[0])
+            if top is not None and top["status"] == self.queue_status:
+                self._visited, self._pos = [], -1
+                self.goto(self.routed[0])
 
     def previous(self) -> bool:
         if self._pos > 0:

@@ -90,3 +90,14 @@ def test_sql_filters_label_source_confidence(opened, qtbot):
     wait_routed(qtbot, q)
     assert q.model.routed
     assert set(q.model.ids()) <= {sid for sid, _ in p.next_items(1000, max_confidence=0.5)}
+
+
+def test_session_starts_at_the_routed_top_unless_the_user_already_moved(opened, qtbot):
+    win, q = opened, opened.queue
+    wait_routed(qtbot, q)
+    assert q.model.routed and win.session.current == q.model.ids()[0]
+    # once the user has acted, a new routed list never moves them
+    win.session.next()
+    here = win.session.current
+    win.session.set_routed(list(reversed(q.model.ids())), q.model.reasons)
+    assert win.session.current == here
