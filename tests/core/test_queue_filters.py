@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from nerdesk.core.project import Project
 from nerdesk.core.types import DocRecord, drain
@@ -99,7 +98,8 @@ def test_no_model(tmp_path):
     p.close()
 
 
-def test_filtered_queue_is_fast_on_many_segments(tmp_path):
+def test_filtered_queue_on_many_segments(tmp_path):
+    """Filters combine in SQL and keep the uncertainty order (speed is measured in bench/, not here)."""
     p = Project.create(tmp_path / "big.nerdesk", labels=["PER", "ORG"])
     drain(p.import_records([DocRecord(f"Person{i} joined Org{i % 50} today.", source=f"s{i % 7}.txt")
                             for i in range(20_000)]))
@@ -112,13 +112,8 @@ def test_filtered_queue_is_fast_on_many_segments(tmp_path):
         st.insert_predictions(MODEL, [(s["id"], [[s["start"], s["start"] + 6, "PER" if s["id"] % 3 else "ORG",
                                                   (s["id"] % 100) / 100]], 0, 0, 0, 0, (s["id"] % 997) / 997)
                                       for s in segs])
-    t = time.perf_counter()
     page = p.next_items(200, label="ORG", source="s3.txt", max_confidence=0.5)
-    dt = time.perf_counter() - t
     assert page and all(sid % 3 == 0 for sid, _ in page)
     assert [u for _, u in page] == sorted((u for _, u in page), reverse=True)
-    assert dt < 1.0, dt
-    t = time.perf_counter()
-    p.next_items(200)
-    assert time.perf_counter() - t < 0.1
+    assert len(p.next_items(200)) == 200
     p.close()
