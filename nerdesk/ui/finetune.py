@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from nerdesk.ui.widgets.progress import ProgressStrip
 
 from nerdesk.core.errors import NerdeskError
 
@@ -150,21 +150,11 @@ class FineTuneRun(QObject):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-class FineTuneWidget(QWidget):
+class FineTuneWidget(ProgressStrip):
     """Status-bar progress of a fine-tune run, with Cancel."""
 
     def __init__(self):
-        super().__init__()
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel()
-        self.bar = QProgressBar()
-        self.bar.setMaximumWidth(160)
-        self.bar.setMaximumHeight(16)
-        self.cancel = QPushButton("Cancel fine-tune")
-        self.cancel.setObjectName("cancelFineTune")
-        for w in (self.label, self.bar, self.cancel):
-            lay.addWidget(w)
+        super().__init__("Cancel fine-tune", "cancelFineTune")
         self.run: FineTuneRun | None = None
         self.setVisible(False)
 

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -32,6 +31,7 @@ from nerdesk.ui.session import Session
 from nerdesk.ui.widgets.document_view import KEYMAP, DocumentView
 from nerdesk.ui.widgets.inspector import SpanInspector
 from nerdesk.ui.widgets.palette import LabelPalette
+from nerdesk.ui.widgets.progress import ProgressStrip
 from nerdesk.ui.widgets.queue import QueuePanel
 
 from nerdesk.ui.paths import demo_path
@@ -88,23 +88,13 @@ class Welcome(QWidget):
         self.recent_label.setVisible(bool(paths))
 
 
-class JobWidget(QWidget):
+class JobWidget(ProgressStrip):
     """Status-bar progress for background jobs, with Cancel."""
 
     def __init__(self, jobs: JobManager):
-        super().__init__()
+        super().__init__("Cancel", "cancelJob")
         self.jobs = jobs
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel()
-        self.bar = QProgressBar()
-        self.bar.setMaximumWidth(160)
-        self.bar.setMaximumHeight(16)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setObjectName("cancelJob")
         self.cancel.clicked.connect(jobs.cancel_all)
-        for w in (self.label, self.bar, self.cancel):
-            lay.addWidget(w)
         jobs.changed.connect(self.refresh)
         self.refresh()
 

@@ -1,4 +1,4 @@
-"""A session killed with SIGKILL in the middle of work loses no acknowledged action."""
+"""A session killed hard (SIGKILL) in the middle of work loses no acknowledged action."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from fakes import make_project
 from nerdesk.core.project import Project
 
 WORKER = Path(__file__).resolve().parent / "kill_worker.py"
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_sigkill_loses_no_acknowledged_action(tmp_path):
     texts = [f"Text number {i}. Alice met Bob in Paris on day {i}. Carol stayed home." for i in range(60)]
     path = make_project(tmp_path / "k.nerdesk", texts)
@@ -34,14 +31,14 @@ def test_sigkill_loses_no_acknowledged_action(tmp_path):
                 break
             if line.startswith("ACK"):
                 acks.append(line.split(maxsplit=1)[1].strip())
-        os.kill(proc.pid, signal.SIGKILL)  # in the middle of the work
+        proc.kill()  # SIGKILL (TerminateProcess on Windows), in the middle of the work
     finally:
         proc.wait(10)
     # any line written before the kill counts as acknowledged too
     rest = proc.stdout.read()
     acks += [ln.split(maxsplit=1)[1].strip() for ln in rest.splitlines() if ln.startswith("ACK")]
     assert len(acks) >= 25, proc.stderr.read()[-3000:]
-    assert proc.returncode == -signal.SIGKILL
+    assert proc.returncode == (-signal.SIGKILL if hasattr(signal, "SIGKILL") else 1)  # killed, not exited
     with Project.open(path, user="killer") as p:
         for ack in acks:
             parts = ack.split()
