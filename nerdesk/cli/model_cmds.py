@@ -27,6 +27,8 @@ def _command_line() -> str:
                    "dropped. 'default' maps common PER/ORG/LOC/MISC names; 'identity' keeps all.")
 @click.option("--dev", "dev", multiple=True, type=click.Path(dir_okay=False),
               help="Dev data (repeatable): early stopping, int8 check, temperature fitting.")
+@click.option("--holdout", default=0.0, show_default=True, type=float,
+              help="Also hold out this share of every DATA file (blocks of 20 sentences) as dev data.")
 @click.option("--report", "report", multiple=True, type=click.Path(dir_okay=False),
               help="Data scored once at the end for the card's metrics (never used for selection).")
 @click.option("--epochs", default=12, show_default=True, type=int)
@@ -57,7 +59,7 @@ def _command_line() -> str:
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train_cmd(data, out, label_map, dev, report, epochs, batch_size, lr, patience, max_minutes,
+def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr, patience, max_minutes,
               seed, threads, gazetteer, width, depth, dropout, word_dropout, ema, label_smoothing,
               case_augment, name, version, limit, quantize, force, quiet):
     """Train the default architecture from scratch on DATA (JSONL, IOB2 tags) and package it."""
@@ -70,7 +72,7 @@ def train_cmd(data, out, label_map, dev, report, epochs, batch_size, lr, patienc
             raise err(Errors.E210) from None
         raise
     log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
-    gen = train_iter(list(data), out, dev_paths=list(dev), report_paths=list(report),
+    gen = train_iter(list(data), out, dev_paths=list(dev), report_paths=list(report), holdout=holdout,
                      label_map=label_map, epochs=epochs, batch_size=batch_size, lr=lr,
                      patience=patience, max_minutes=max_minutes, seed=seed, threads=threads,
                      name=name, version=version, command=_command_line(), limit=limit,

@@ -12,6 +12,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core.model.sketch import sketch
 from nerdesk.core.types import Progress
 
 if TYPE_CHECKING:
@@ -77,10 +78,16 @@ def predict_project(project: Project, model: Any = None, *, threads: int = 1, ba
                      for ts, te, label, conf in pred.spans]
             sc = pred.scores
             rows.append((seg["id"], spans, sc["least_confidence"], sc["margin"], sc["entropy"], sc["mnlp"],
-                         sc[ROUTING_SCORE]))
+                         sc[ROUTING_SCORE], _sketch_of(pred)))
         with store.transaction():
             store.insert_predictions(model_id, rows)
         done += len(ids)
         last = ids[-1]
         yield Progress(done, total, "predicting")
     return done
+
+
+def _sketch_of(pred: Any) -> bytes | None:
+    """The stored sketch of a prediction's embedding; None for models without one."""
+    emb = getattr(pred, "embedding", None)
+    return None if emb is None else sketch(emb)

@@ -5,8 +5,10 @@ changes nothing. Scores of the blend are ranks normalised to [0, 1], so the part
 
 * ``random``: a seeded shuffle (the baseline).
 * ``least_confidence``, ``margin``, ``entropy``, ``mnlp``: the model's uncertainty scores.
-* ``novelty``: share of a segment's words never seen in a reviewed segment, plus a bonus for a
-  source no reviewed segment came from.
+* ``novelty``: how unlike the reviewed segments a segment is: the distance to its nearest
+  reviewed segment in the model's feature space (stored sketches, nerdesk.core.model.sketch),
+  plus the share of its words never seen in a reviewed segment, plus a bonus for a source no
+  reviewed segment came from.
 * ``rare``: segments the model thinks contain a label with few reviewed examples.
 * ``errors``: segments sharing surface forms with spans that needed corrections.
 * ``blend`` (default): 0.4 mnlp + 0.2 novelty + 0.2 rare + 0.2 errors.
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.sketch import distance_to_nearest, unpack
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -35,6 +38,8 @@ BLEND = {"mnlp": 0.4, "novelty": 0.2, "rare": 0.2, "errors": 0.2}
 #: Strategies that need every candidate's text look at this many candidates at most: half the
 #: most uncertain, half a random sample (so routing stays well under a second on 1M segments).
 POOL = 4_000
+#: Novelty compares candidates with at most this many reviewed segments (the most recent).
+REVIEWED_SKETCHES = 20_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -76,7 +81,8 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
             reviewed.append(_reviewed(project))
         return reviewed[0]
 
-    scorers = {"random": lambda: _random(cands, seed), "novelty": lambda: _novelty(seen(), cands),
+    scorers = {"random": lambda: _random(cands, seed),
+               "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
                "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
     for key in UNCERTAINTY:
         scorers[key] = lambda key=key: {c["id"]: (c[key], [f"uncertain ({key.replace('_', ' ')} {c[key]:.2f})"])
@@ -214,15 +220,34 @@ def _reviewed(project: Project) -> tuple[set[str], set[str], Counter]:
     return seen, sources, counts
 
 
-def _novelty(reviewed: tuple, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
+def _feature_distance(project: Project, model_id: str | None, cands: list[dict]) -> dict[int, float]:
+    """Per candidate with a sketch, the distance to the nearest reviewed segment's sketch."""
+    if not model_id:
+        return {}
+    store = project.store
+    reviewed = store.reviewed_sketches(model_id, REVIEWED_SKETCHES)
+    if not reviewed:
+        return {}
+    own = store.sketches(model_id, [c["id"] for c in cands])
+    ids = [c["id"] for c in cands if c["id"] in own]
+    dist = distance_to_nearest(unpack([own[i] for i in ids]), unpack(reviewed))
+    return dict(zip(ids, dist.tolist()))
+
+
+def _novelty(reviewed: tuple, cands: list[dict], distance: dict[int, float] | None = None
+             ) -> dict[int, tuple[float, list[str]]]:
     seen, sources, _ = reviewed
+    distance = distance or {}
     out = {}
     for c in cands:
         w = c["words"]
         unseen = len(w - seen) / len(w) if w else 0.0
         new_source = bool(sources) and c["source"] not in sources
-        score = unseen + (0.5 if new_source else 0.0)
+        d = distance.get(c["id"], 0.0)
+        score = d + unseen + (0.5 if new_source else 0.0)
         reasons = []
+        if d >= 0.5:
+            reasons.append(f"unlike reviewed: feature distance {d:.2f}")
         if unseen >= 0.3:
             reasons.append(f"novel: {unseen:.0%} unseen words")
         if new_source:

@@ -12,18 +12,24 @@ import torch
 from nerdesk.core.model.decode import decode_batch
 
 
-def export_onnx(model: torch.nn.Module, path: Path, feat_width: int) -> None:
-    """fp32 graph: ids (B, L, F) int64, mask (B, L) float32 -> logits (B, L, K)."""
+def export_onnx(model: torch.nn.Module, path: Path, feat_width: int,
+                embedding: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """fp32 graph: ids (B, L, F) int64, mask (B, L) float32 -> logits (B, L, K) and
+    embedding (B, E), each segment in the model's feature space (``embedding`` = (center, proj),
+    see ``nerdesk.train.model.WithEmbedding``)."""
+    from nerdesk.train.model import WithEmbedding
+
     model.eval()
+    graph = WithEmbedding(model, *embedding)
     ids = torch.zeros((2, 5, feat_width), dtype=torch.long)
     mask = torch.ones((2, 5), dtype=torch.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (ids, mask), str(path), dynamo=False,
-            input_names=["ids", "mask"], output_names=["logits"],
+            graph, (ids, mask), str(path), dynamo=False,
+            input_names=["ids", "mask"], output_names=["logits", "embedding"],
             dynamic_axes={"ids": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
-                          "logits": {0: "batch", 1: "length"}},
+                          "logits": {0: "batch", 1: "length"}, "embedding": {0: "batch"}},
             opset_version=17, do_constant_folding=True,
         )
 
@@ -64,11 +70,14 @@ def _padded(logits: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple]],
-                    labels: Sequence[str], keep: Sequence[set[str]]) -> tuple[float, dict]:
+                    labels: Sequence[str], keep: Sequence[set[str]],
+                    groups: Sequence[int] | None = None) -> tuple[float, dict]:
     """The temperature minimising the span-level log loss of confidence vs exact correctness.
 
     Viterbi paths do not depend on the temperature, so spans are decoded once and only their
-    confidences recomputed per candidate temperature.
+    confidences recomputed per candidate temperature. ``groups`` (a corpus index per segment)
+    weights every corpus equally in the fit, so the biggest one does not decide the calibration
+    of all the others.
     """
     labels = list(labels)
     # decode once (T=1) to fix the spans; collect the token-probability pieces per span
@@ -87,6 +96,11 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
         return 1.0, {"n_spans": 0}
     ok = np.asarray([it[4] for it in items], dtype=np.float64)
     lab_idx = np.asarray([it[3] for it in items])
+    wt = np.ones(len(items))
+    if groups is not None:
+        g = np.asarray([groups[it[0]] for it in items])
+        counts = np.bincount(g)
+        wt = len(items) / (np.count_nonzero(counts) * counts[g])
 
     def confs(t: float) -> np.ndarray:
         out = np.empty(len(items))
@@ -103,7 +117,7 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
 
     def nll(t: float) -> float:
         c = confs(t)
-        return float(-(ok * np.log(c) + (1 - ok) * np.log(1 - c)).mean())
+        return float(-(wt * (ok * np.log(c) + (1 - ok) * np.log(1 - c))).mean())
 
     grid = np.exp(np.linspace(np.log(0.3), np.log(5.0), 25))
     losses = [nll(t) for t in grid]
@@ -114,13 +128,13 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
     from nerdesk.core.model.evaluate import ece
 
     c_t = confs(best)
-    iso = fit_isotonic(c_t, ok)
+    iso = fit_isotonic(c_t, ok, weights=wt)
     c_p = np.interp(c_t, iso["x"], iso["y"])
     per = {}
     for j, lab in enumerate(labels):
         sel = lab_idx == j
         if sel.sum() >= 500:  # enough spans for a map of its own
-            per[lab] = fit_isotonic(c_t[sel], ok[sel])
+            per[lab] = fit_isotonic(c_t[sel], ok[sel], weights=wt[sel])
             c_p[sel] = np.interp(c_t[sel], per[lab]["x"], per[lab]["y"])
     if per:
         iso = {"per_label": per, **iso}
@@ -129,18 +143,21 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
                   "ece_calibrated": ece(c_p, ok)}
 
 
-def fit_isotonic(conf: np.ndarray, ok: np.ndarray, min_block: int = 100) -> dict[str, list[float]]:
+def fit_isotonic(conf: np.ndarray, ok: np.ndarray, min_block: int = 100,
+                 weights: np.ndarray | None = None) -> dict[str, list[float]]:
     """Isotonic regression (pool adjacent violators) of correctness on confidence, as knots.
 
     Blocks hold at least ``min_block`` spans, so the map is smooth and not fitted to noise; the knots
-    are the blocks' mean confidences with the blocks' accuracies, plus the ends 0 and 1.
+    are the blocks' (weighted) mean confidences with the blocks' accuracies, plus the ends 0 and 1.
     """
     order = np.argsort(conf)
-    c, y = conf[order], ok[order]
-    # start from equal-count bins of min_block spans, then pool violators
-    blocks = [[float(c[i:i + min_block].sum()), float(y[i:i + min_block].sum()), len(c[i:i + min_block])]
+    w = np.ones(len(conf)) if weights is None else np.asarray(weights, dtype=np.float64)[order]
+    c, y = conf[order] * w, ok[order] * w
+    # start from equal-count bins of min_block spans, then pool violators; a block is
+    # [sum of w * confidence, sum of w * correct, sum of w]
+    blocks = [[float(c[i:i + min_block].sum()), float(y[i:i + min_block].sum()), float(w[i:i + min_block].sum())]
               for i in range(0, len(c), min_block)]
-    if len(blocks) > 1 and blocks[-1][2] < min_block:
+    if len(blocks) > 1 and len(c) % min_block:  # a short last block joins the one before
         last = blocks.pop()
         blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2] + last[2]]
     stack: list[list[float]] = []

@@ -44,7 +44,8 @@ class HashCNNTagger(nn.Module):
         self.out = nn.Linear(width, n_tags)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Per token, the concatenated attribute embeddings (B, L, attrs * emb_width)."""
         parts = []
         h = self.hashes
         for j, emb in enumerate(self.embs):
@@ -55,8 +56,14 @@ class HashCNNTagger(nn.Module):
                 keep = torch.rand(v.shape[:2], device=v.device) >= self.word_dropout
                 v = v * keep.unsqueeze(-1)
             parts.append(v)
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids), mask)
+
+    def head(self, e: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask.unsqueeze(-1)
-        x = torch.relu(self.norm0(self.proj(self.drop(torch.cat(parts, dim=-1))))) * m
+        x = torch.relu(self.norm0(self.proj(self.drop(e)))) * m
         w = self.window
         for lin, norm in zip(self.mix, self.norms):
             padded = F.pad(x, (0, 0, w, w))
@@ -64,6 +71,56 @@ class HashCNNTagger(nn.Module):
             win = torch.cat([padded[:, i:i + length] for i in range(2 * w + 1)], dim=-1)
             x = norm(x + self.drop(torch.relu(lin(win)))) * m
         return self.out(x)
+
+
+class WithEmbedding(nn.Module):
+    """The exported graph: logits, plus each segment's place in the model's feature space.
+
+    The segment embedding is the mean of its tokens' attribute embeddings, centred on the training
+    data's mean and projected on its top principal components, whitened (``center``, ``proj``:
+    see :func:`fit_embedding_projection`): a few dozen numbers where what sets text apart (topic,
+    register, domain) has most of the room. Novelty routing compares these.
+    """
+
+    def __init__(self, tagger: HashCNNTagger, center: torch.Tensor, proj: torch.Tensor):
+        super().__init__()
+        self.tagger = tagger
+        self.register_buffer("center", center)
+        self.register_buffer("proj", proj)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = self.tagger.embed(ids)
+        m = mask.unsqueeze(-1)
+        pooled = (e * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return self.tagger.head(e, mask), (pooled - self.center) @ self.proj
+
+
+def pooled_embeddings(tagger: HashCNNTagger, feats: list, batch: int = 256) -> torch.Tensor:
+    """Mean token embedding of each segment (feature arrays as FeatureExtractor gives them)."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(feats), batch):
+            chunk = feats[i:i + batch]
+            n = max(len(f) for f in chunk)
+            ids = torch.zeros((len(chunk), n, chunk[0].shape[1]), dtype=torch.long)
+            mask = torch.zeros((len(chunk), n))
+            for j, f in enumerate(chunk):
+                ids[j, :len(f)] = torch.from_numpy(f)
+                mask[j, :len(f)] = 1.0
+            m = mask.unsqueeze(-1)
+            out.append((tagger.embed(ids) * m).sum(1) / m.sum(1).clamp(min=1.0))
+    return torch.cat(out)
+
+
+def fit_embedding_projection(pooled: torch.Tensor, dims: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """(center, proj): the mean and the whitened top-``dims`` principal axes of segment embeddings
+    (zero columns where fewer segments than ``dims`` leave fewer axes: the width stays ``dims``)."""
+    center = pooled.mean(0)
+    _, s, vt = torch.linalg.svd(pooled - center, full_matrices=False)
+    k = min(dims, int((s > s[0] * 1e-3).sum()))  # never whiten numerical noise
+    proj = torch.zeros((pooled.shape[1], dims))
+    proj[:, :k] = vt[:k].T / s[:k].clamp(min=1e-6)
+    return center, proj
 
 
 def build_model(n_tags: int, features: dict[str, Any], arch: dict[str, Any]) -> HashCNNTagger:

@@ -32,7 +32,7 @@ from nerdesk.core.model.features import DEFAULT_FEATURES, FeatureExtractor
 from nerdesk.core.model.package import CARD_FORMAT, write_card
 from nerdesk.core.types import Progress
 from nerdesk.train.export import export_onnx, fit_temperature, quantize_int8
-from nerdesk.train.model import DEFAULT_ARCH, build_model
+from nerdesk.train.model import DEFAULT_ARCH, build_model, fit_embedding_projection, pooled_embeddings
 
 # Licences of the corpora in nerdesk's shared training data, keyed by corpus directory name.
 KNOWN_CORPORA = {
@@ -53,6 +53,8 @@ class Corpus:
     feats: list[np.ndarray] | None = None
     targets: list[np.ndarray] | None = None
     weights: list[float] | None = None  # per sentence loss weight (fine-tuning: error-tagged segments)
+    per_epoch: int | None = None  # train on a fresh random sample of this many sentences each epoch
+    distill: bool = False  # fine-tuning replay: also learn the base model's own tag distribution
 
 
 def _load(paths: Sequence[str | Path], label_map: dict[str, str], limit: int | None) -> list[Corpus]:
@@ -62,6 +64,29 @@ def _load(paths: Sequence[str | Path], label_map: dict[str, str], limit: int | N
         labels = {lab for s in sents for _, _, lab in s.spans}
         out.append(Corpus(str(p), [s.tokens for s in sents], [s.spans for s in sents], labels))
     return out
+
+
+EMBEDDING_SAMPLE = 5000  # training segments the exported embedding's projection is fitted on
+HOLDOUT_BLOCK = 20  # sentences; held-out slices are whole blocks, so a document rarely straddles them
+
+
+def split_holdout(corpus: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
+    """(training part, held-out part) of a corpus: ``fraction`` of its blocks of 20 sentences.
+
+    Blocks are picked by a golden-ratio sequence, spread evenly over the file, the same every run.
+    Both parts keep the corpus's label set (a label it annotates stays annotated in each part).
+    """
+    keep_t, keep_h = [], []
+    for i in range(len(corpus.tokens)):
+        b = i // HOLDOUT_BLOCK
+        (keep_h if (b * 0.6180339887498949) % 1.0 < fraction else keep_t).append(i)
+
+    def part(idx: list[int], path: str) -> Corpus:
+        return Corpus(path, [corpus.tokens[i] for i in idx], [corpus.spans[i] for i in idx],
+                      set(corpus.labels),
+                      weights=None if corpus.weights is None else [corpus.weights[i] for i in idx])
+
+    return part(keep_t, corpus.path), part(keep_h, f"{corpus.path}#holdout")
 
 
 def _warm_start(model, base_dir: Path, base_card: dict[str, Any], k: int) -> None:
@@ -178,8 +203,11 @@ def train_iter(
     init: str | Path | None = None,
     extra_train: Sequence[Corpus] = (),
     extra_dev: Sequence[Corpus] = (),
+    holdout: float = 0.0,
     card_extra: dict[str, Any] | None = None,
     anchor: float = 0.0,
+    distill: float = 0.0,
+    head_lr: float = 1.0,
     trainable: Sequence[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> Generator[Progress, None, dict[str, Any]]:
@@ -188,6 +216,11 @@ def train_iter(
     ``init`` warm-starts from a model package (its features, architecture and weights; labels
     the data adds grow the output layer). ``extra_train``/``extra_dev`` are in-memory corpora
     (fine-tuning passes bundles and replay samples this way); ``card_extra`` is merged into the card.
+    ``holdout`` > 0 holds that share of every training file out as dev data (:func:`split_holdout`).
+    Fine-tuning (``init``): ``anchor`` weighs an L2-SP penalty towards the base weights; ``distill``
+    mixes into the loss of corpora marked ``distill`` the cross-entropy to the base model's tag
+    distribution (learning without forgetting; the new tags count as O); ``head_lr`` multiplies
+    the learning rate of the output layer, whose new rows start from scratch.
     """
     t_start = time.time()
     out_dir = Path(out_dir)
@@ -218,8 +251,17 @@ def train_iter(
             features["gazetteer"] = str((Path(init) / features["gazetteer"]).resolve())
         arch = dict(base_card["architecture"])
 
-    train_c = _load(train_paths, lmap, limit) + list(extra_train)
-    dev_c = _load(dev_paths, lmap, limit) + list(extra_dev)
+    train_c = _load(train_paths, lmap, limit)
+    dev_c = _load(dev_paths, lmap, limit)
+    if holdout > 0:
+        if not 0 < holdout < 1:
+            raise err(Errors.E208, path=", ".join(map(str, train_paths)),
+                      reason=f"--holdout must be between 0 and 1, not {holdout}")
+        parts = [split_holdout(c, holdout) for c in train_c]
+        train_c = [t for t, _ in parts]
+        dev_c += [h for _, h in parts if h.tokens]
+    train_c += list(extra_train)
+    dev_c += list(extra_dev)
     seen = set().union(*(c.labels for c in train_c)) if train_c else set()
     if not seen:
         raise err(Errors.E208, path=", ".join(map(str, train_paths)),
@@ -248,7 +290,7 @@ def train_iter(
             if lab not in c.labels:
                 hidden[ci, 1 + 2 * j] = hidden[ci, 2 + 2 * j] = True
                 log(f"{c.path}: no '{lab}' annotations; its O tokens are partial labels")
-        items += [(f, t, ci, w) for f, t, w in zip(c.feats, c.targets, c.weights) if len(t)]
+        items += [(f, t, ci, w, None) for f, t, w in zip(c.feats, c.targets, c.weights) if len(t)]
         # case augmentation: extra lower-cased (and some upper-cased) copies of some sentences,
         # for text that does not capitalise names (web forums, chat)
         if case_augment > 0:
@@ -256,9 +298,9 @@ def train_iter(
             for toks, t in zip(c.tokens, c.targets):
                 r = rng.random()
                 if len(t) and r < case_augment:
-                    items.append((fe([w.lower() for w in toks]), t, ci))
+                    items.append((fe([w.lower() for w in toks]), t, ci, 1.0, None))
                 elif len(t) and r < case_augment * 1.3:
-                    items.append((fe([w.upper() for w in toks]), t, ci))
+                    items.append((fe([w.upper() for w in toks]), t, ci, 1.0, None))
     hidden_t = torch.from_numpy(hidden)
 
     model = build_model(k, features, arch)
@@ -266,6 +308,12 @@ def train_iter(
         _warm_start(model, Path(init), base_card, k)
         log(f"warm start from {base_card['name']} {base_card['version']} "
             f"({len(base_card['labels'])} labels -> {len(labels)})")
+    k_old = len(base_card["tags"]) if base_card is not None else k
+    if distill > 0 and base_card is not None:  # the base model's distribution over its own tags
+        pos = [i for i, it in enumerate(items) if train_c[it[2]].distill]
+        for i, lg in zip(pos, _logits(model, [items[i][0] for i in pos])):
+            lg = torch.from_numpy(lg[:, :k_old])
+            items[i] = items[i][:4] + (F.softmax(lg, dim=-1).numpy(),)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params:,}")
     if trainable is not None:  # fine-tuning: only parameters whose names start with these prefixes learn
@@ -274,9 +322,25 @@ def train_iter(
     # L2-SP: pull the weights towards the base model's, so fine-tuning does not forget it
     anchors = ([(pm, pm.detach().clone()) for name_, pm in model.named_parameters() if not name_.startswith("out.")]
                if anchor > 0 and base_card is not None else [])
-    opt = torch.optim.AdamW([pm for pm in model.parameters() if pm.requires_grad], lr=lr,
-                            weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(items) / batch_size)
+    groups = [[pm for n_, pm in model.named_parameters() if pm.requires_grad and n_.startswith("out.") == o]
+              for o in (False, True)]
+    opt = torch.optim.AdamW([{"params": groups[0], "lr": lr}, {"params": groups[1], "lr": lr * head_lr}],
+                            lr=lr, weight_decay=weight_decay)
+    # corpora with ``per_epoch`` contribute a fresh sample of that many sentences every epoch
+    by_corpus: dict[int, list[int]] = {}
+    for i, it in enumerate(items):
+        by_corpus.setdefault(it[2], []).append(i)
+
+    def epoch_items() -> np.ndarray:
+        idx = []
+        for ci, ii in by_corpus.items():
+            n = train_c[ci].per_epoch
+            idx += ii if n is None or n >= len(ii) else random.sample(ii, n)
+        return np.random.permutation(np.array(idx))
+
+    n_epoch = sum(len(ii) if train_c[ci].per_epoch is None else min(len(ii), train_c[ci].per_epoch)
+                  for ci, ii in by_corpus.items())
+    steps_per_epoch = math.ceil(n_epoch / batch_size)
     total = steps_per_epoch * epochs
     warmup = min(200, max(1, total // 10))  # short runs (fine-tuning a few hundred segments) warm up faster
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -289,7 +353,7 @@ def train_iter(
     stopped = ""
     for epoch in range(1, epochs + 1):
         model.train()
-        perm = np.random.permutation(len(items))
+        perm = epoch_items()
         chunks = [sorted(perm[i:i + batch_size * 64], key=lambda x: len(items[x][1]))
                   for i in range(0, len(perm), batch_size * 64)]
         batches = [ch[i:i + batch_size] for ch in chunks for i in range(0, len(ch), batch_size)]
@@ -306,6 +370,15 @@ def train_iter(
             allowed = F.one_hot(tgt.clamp(min=0), k).bool()
             allowed |= (tgt == 0).unsqueeze(-1) & hidden_t[cidx].unsqueeze(1)
             tok_loss = -torch.logsumexp(logp.masked_fill(~allowed, -1e9), dim=-1)
+            if distill > 0 and any(items[i][4] is not None for i in b):
+                # the student's distribution over the base tags, its new tags folded into O
+                folded = torch.cat([torch.logsumexp(torch.cat([logp[..., :1], logp[..., k_old:]], -1), -1,
+                                                    keepdim=True), logp[..., 1:k_old]], -1)
+                q = torch.from_numpy(_pad([items[i][4] if items[i][4] is not None
+                                           else np.zeros((len(items[i][1]), k_old), np.float32) for i in b]))
+                has = torch.tensor([items[i][4] is not None for i in b]).unsqueeze(1)
+                kd = -(q * folded).sum(-1)
+                tok_loss = torch.where(has, (1 - distill) * tok_loss + distill * kd, tok_loss)
             if label_smoothing > 0:  # spreads a little mass over all tags: less overconfidence
                 tok_loss = (1 - label_smoothing) * tok_loss - label_smoothing * logp.mean(-1)
             wtok = wts.expand_as(tok_loss)
@@ -367,7 +440,9 @@ def train_iter(
         save_file({k_: v.contiguous() for k_, v in model.state_dict().items()},
                   str(tmp / "model.safetensors"))
         os.chmod(tmp / "model.safetensors", 0o644)
-        export_onnx(model, tmp / "model.onnx", fe.width)
+        sample = random.Random(seed).sample(items, min(len(items), EMBEDDING_SAMPLE))
+        embedding = fit_embedding_projection(pooled_embeddings(model, [it[0] for it in sample]))
+        export_onnx(model, tmp / "model.onnx", fe.width, embedding)
         onnx_files = {"fp32": "model.onnx"}
         variant_scores: dict[str, dict[str, float]] = {}
         dev_logits: dict[str, list[list[np.ndarray]]] = {}
@@ -397,7 +472,8 @@ def train_iter(
             lgs = [x for lg in dev_logits[default] for x in lg]
             golds = [s for c in dev_c for s in c.spans]
             keep = [c.labels & set(labels) for c in dev_c for _ in c.tokens]
-            temperature, cal = fit_temperature(lgs, golds, labels, keep)
+            groups = [ci for ci, c in enumerate(dev_c) for _ in c.tokens]
+            temperature, cal = fit_temperature(lgs, golds, labels, keep, groups)
         if cal.get("n_spans"):
             log(f"temperature {temperature:.3f} + isotonic span calibration: "
                 f"dev span ECE raw {cal['ece_raw']:.4f}, temperature {cal['ece_temperature']:.4f}, "
@@ -432,7 +508,8 @@ def train_iter(
             "onnx": {**onnx_files, "default": default},
             "weights": "model.safetensors",
             "inputs": {"ids": ["batch", "length", fe.width], "mask": ["batch", "length"]},
-            "outputs": {"logits": ["batch", "length", k]},
+            "outputs": {"logits": ["batch", "length", k],
+                        "embedding": ["batch", int(embedding[1].shape[1])]},
             "gazetteer": _gazetteer_note(features),
             "licences": {
                 "training_data": sorted({KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")
@@ -452,6 +529,7 @@ def train_iter(
                                    if set(labels) - c.labels},
                 "epochs_run": len(history), "best_epoch": best_epoch, "stopped": stopped or None,
                 "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "ema": ema, "label_smoothing": label_smoothing, "case_augment": case_augment, "seed": seed, "limit": limit,
+                "holdout": holdout or None,
                 "history": history, "seconds": round(time.time() - t_start, 1),
                 "torch": torch.__version__, "nerdesk": __version__,
                 "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

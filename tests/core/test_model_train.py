@@ -52,6 +52,49 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
     ids, mask = m.features.batch([["Obama", "visited", "Paris"]])
     ref = net(torch.from_numpy(ids), torch.from_numpy(mask)).detach().numpy()
     assert np.allclose(ref, m._run(ids, mask), atol=1e-4)
+    # the second output: the segment in the model's feature space (novelty routing), whitened
+    # principal components of the mean token embedding, fitted on the training data
+    from nerdesk.train.model import fit_embedding_projection, pooled_embeddings
+
+    assert card["outputs"]["embedding"] == ["batch", 64] and preds[0].embedding.shape == (64,)
+    from nerdesk.core.model.data import read_jsonl
+
+    train_feats = [m.features(s.tokens) for s in read_jsonl(shared_data / "train/btc/train.jsonl", limit=50)]
+    center, proj = fit_embedding_projection(pooled_embeddings(net, train_feats))
+    assert proj.shape == (64, 64)
+    z = ((pooled_embeddings(net, train_feats) - center) @ proj).numpy()
+    assert np.allclose(z[:, :5].mean(0), 0, atol=1e-4) and np.allclose(z.std(0)[:5] * np.sqrt(len(z)), 1, atol=0.05)
+
+
+def test_holdout_takes_spread_blocks_and_keeps_labels():
+    from nerdesk.train.train import HOLDOUT_BLOCK, Corpus, split_holdout
+
+    n = 1000
+    c = Corpus("x.jsonl", [[str(i)] for i in range(n)], [[] for _ in range(n)], {"PER", "LOC"})
+    train, held = split_holdout(c, 0.15)
+    got = sorted(int(t[0]) for t in train.tokens + held.tokens)
+    assert got == list(range(n))  # a partition
+    assert abs(len(held.tokens) / n - 0.15) < 0.03
+    blocks = {int(t[0]) // HOLDOUT_BLOCK for t in held.tokens}
+    assert all(int(t[0]) // HOLDOUT_BLOCK not in blocks for t in train.tokens)  # whole blocks
+    assert min(blocks) < 10 and max(blocks) > 40  # spread over the file, not its tail
+    assert held.labels == train.labels == {"PER", "LOC"} and held.path == "x.jsonl#holdout"
+    assert split_holdout(c, 0.15)[1].tokens == held.tokens  # the same every run
+
+
+def test_calibration_weights_count_like_repeats():
+    import numpy as np
+
+    from nerdesk.train.export import fit_isotonic
+
+    rng = np.random.default_rng(0)
+    conf = rng.random(600)
+    ok = (rng.random(600) < conf ** 2).astype(float)
+    w = np.where(np.arange(600) < 300, 2.0, 1.0)
+    rep = np.concatenate([conf, conf[:300]]), np.concatenate([ok, ok[:300]])
+    a = fit_isotonic(conf, ok, min_block=1, weights=w)
+    b = fit_isotonic(*rep, min_block=1)
+    assert np.allclose(a["x"], b["x"], atol=1e-4) and np.allclose(a["y"], b["y"], atol=1e-4)
 
 
 def test_train_refuses_non_empty_out(tmp_path, shared_data):

@@ -35,6 +35,7 @@ class SegmentPrediction:
     spans: list[tuple[int, int, str, float]] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=lambda: {k: 0.0 for k in SCORE_KEYS})
     token_probs: np.ndarray | None = None  # (n_tokens, n_tags), temperature-scaled
+    embedding: np.ndarray | None = None  # the segment in the model's feature space, where it has one
 
 
 def bio_tags(labels: Sequence[str]) -> list[str]:

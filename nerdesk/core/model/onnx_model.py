@@ -87,9 +87,13 @@ class OnnxModel:
             raise err(Errors.E204, path=where,
                       reason=f"the graph takes {width} features per token, the card's config gives "
                              f"{self.features.width}")
-        if len(outs) != 1 or len(outs[0].shape) != 3:
-            raise err(Errors.E203, path=where, reason="expected one output 'logits' (batch, length, tags)")
+        names = [o.name for o in outs]
+        if not outs or len(outs[0].shape) != 3 or len(outs) > 2 or (len(outs) == 2 and names[1] != "embedding"):
+            raise err(Errors.E203, path=where, reason="expected an output 'logits' (batch, length, tags) "
+                                                      "and optionally 'embedding' (batch, width); "
+                                                      f"found {', '.join(names) or 'none'}")
         self._out_name = outs[0].name
+        self._outputs = names
         n_out = outs[0].shape[2]
         if not isinstance(n_out, int):  # symbolic dimension: ask the graph
             try:
@@ -104,6 +108,11 @@ class OnnxModel:
     # -- inference ------------------------------------------------------------------------
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.session.run([self._out_name], {"ids": ids, "mask": mask})[0]
+
+    def _run_all(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits and, where the graph has one, the segment embedding."""
+        out = self.session.run(self._outputs, {"ids": ids, "mask": mask})
+        return out[0], (out[1] if len(out) > 1 else None)
 
     def logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Raw logits per segment, (n_tokens, n_tags) each."""
@@ -136,10 +145,12 @@ class OnnxModel:
         for idx in self._batches(batch):
             sub = [list(batch[i]) for i in idx]
             ids, mask = self.features.batch(sub)
-            lg = self._run(ids, mask)
+            lg, emb = self._run_all(ids, mask)
             preds = decode_batch(lg, [len(s) for s in sub], self.labels, self.temperature,
                                  keep_probs=token_probs, span_calibration=self.span_calibration)
             for j, i in enumerate(idx):
+                if emb is not None:
+                    preds[j].embedding = emb[j]
                 out[i] = preds[j]
         return out  # type: ignore[return-value]
 

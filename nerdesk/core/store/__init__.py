@@ -300,17 +300,35 @@ class Store:
         row = self.conn.execute("SELECT id FROM models WHERE active = 1").fetchone()
         return row[0] if row else None
 
-    def insert_predictions(self, model_id: str,
-                           rows: Iterable[tuple[int, list, float, float, float, float, float]]) -> None:
-        """rows: (segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty)."""
+    def insert_predictions(self, model_id: str, rows: Iterable[tuple]) -> None:
+        """rows: (segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty[, sketch])."""
         ts = now()
         self.conn.executemany(
             "INSERT OR REPLACE INTO predictions (segment_id, model_id, spans, least_confidence, margin, "
-            "entropy, mnlp, uncertainty, min_confidence, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((sid, model_id, json.dumps(spans, ensure_ascii=False), lc, mg, en, mn, un,
-              min((sp[3] if sp[3] is not None else 1.0 for sp in spans), default=1.0), ts)
-             for sid, spans, lc, mg, en, mn, un in rows),
+            "entropy, mnlp, uncertainty, min_confidence, sketch, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((r[0], model_id, json.dumps(r[1], ensure_ascii=False), *r[2:7],
+              min((sp[3] if sp[3] is not None else 1.0 for sp in r[1]), default=1.0),
+              r[7] if len(r) > 7 else None, ts)
+             for r in rows),
         )
+
+    def sketches(self, model_id: str, segment_ids: Sequence[int]) -> dict[int, bytes]:
+        """Stored sketches (nerdesk.core.model.sketch) of these segments by this model."""
+        out: dict[int, bytes] = {}
+        for i in range(0, len(segment_ids), 500):
+            chunk = list(segment_ids[i:i + 500])
+            out.update(self.conn.execute(
+                f"SELECT segment_id, sketch FROM predictions WHERE model_id = ? AND sketch IS NOT NULL "
+                f"AND segment_id IN ({','.join('?' * len(chunk))})", [model_id, *chunk]).fetchall())
+        return out
+
+    def reviewed_sketches(self, model_id: str, limit: int) -> list[bytes]:
+        """Sketches of the most recently imported reviewed (accepted or auto) segments."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT p.sketch FROM segments s CROSS JOIN predictions p ON p.segment_id = s.id "
+            "WHERE s.status IN ('accepted', 'auto') AND p.model_id = ? AND p.sketch IS NOT NULL "
+            "ORDER BY s.id DESC LIMIT ?", (model_id, limit))]
 
     def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}

@@ -172,4 +172,11 @@ def m003_corrections_and_auto_accept(db: Database) -> None:
     )
 
 
+@migrations()
+def m004_prediction_sketch(db: Database) -> None:
+    # the segment in the model's feature space, 64 int8 (nerdesk.core.model.sketch); NULL for
+    # models without an embedding output and for imported predictions
+    db.execute("ALTER TABLE predictions ADD COLUMN sketch BLOB")
+
+
 SCHEMA_VERSION = len(migrations._migrations)
