@@ -5,6 +5,8 @@
 
 F1 is entity-level exact match on PER/ORG/LOC (MISC and other labels ignored on both sides).
 ECE: 15 bins, span confidence vs "the predicted span is exactly right".
+A dev file the model trained on with ``--holdout`` is scored on its held-out part only (the
+part it never saw), shown as ``name[held out]``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nerdesk.core.model import load_model  # noqa: E402
-from nerdesk.core.model.data import load_records  # noqa: E402
+from nerdesk.core.model.data import held_out, load_records  # noqa: E402
 from nerdesk.core.model.evaluate import ece, score_spans  # noqa: E402
 
 LABELS = ["PER", "ORG", "LOC"]
@@ -107,6 +109,9 @@ def main() -> None:
     data = Path(args.data)
     m = load_model(args.model, threads=1)
     out = {"model": m.id, "default_variant": m.variant, "scores": {}, "ece_pooled": {}}
+    training = m.card.get("training", {})
+    trained_on = {"/".join(Path(d["path"]).parts[-2:]) for d in training.get("data", [])}
+    holdout = training.get("holdout") or 0
     # accuracy and calibration on every split (default variant)
     for split, names in SPLITS.items():
         confs, oks = [], []
@@ -115,6 +120,11 @@ def main() -> None:
             if not p.exists():
                 continue
             recs = load_records(p)
+            if f"{name}.jsonl" in trained_on:
+                if not holdout:
+                    continue  # trained on all of it: no score worth reporting
+                recs = [r for i, r in enumerate(recs) if held_out(i, holdout)]
+                name = f"{name}[held out]"
             preds = [x.spans for x in m.predict([t for t, _ in recs])]
             s = score_spans([g for _, g in recs], preds, LABELS)
             gold = [{tuple(g) for g in gs} for _, gs in recs]
@@ -144,9 +154,9 @@ def main() -> None:
         print(json.dumps(out, indent=2))
         return
     print(f"model {out['model']} (default variant {out['default_variant']})")
-    print(f"{'split':22} {'F1':>7} {'P':>7} {'R':>7} {'partF1':>7} {'ECE':>7}")
+    print(f"{'split':30} {'F1':>7} {'P':>7} {'R':>7} {'partF1':>7} {'ECE':>7}")
     for name, s in out["scores"].items():
-        print(f"{name:22} {s['f1']:7.4f} {s['precision']:7.4f} {s['recall']:7.4f} "
+        print(f"{name:30} {s['f1']:7.4f} {s['precision']:7.4f} {s['recall']:7.4f} "
               f"{s['partial_f1']:7.4f} {s['ece']:7.4f}")
     print(f"pooled ECE: dev {out['ece_pooled'].get('dev')}  test {out['ece_pooled'].get('test')}")
     for t in out["throughput"]:

@@ -67,7 +67,8 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
 
 
 def test_holdout_takes_spread_blocks_and_keeps_labels():
-    from nerdesk.train.train import HOLDOUT_BLOCK, Corpus, split_holdout
+    from nerdesk.core.model.data import HOLDOUT_BLOCK
+    from nerdesk.train.train import Corpus, split_holdout
 
     n = 1000
     c = Corpus("x.jsonl", [[str(i)] for i in range(n)], [[] for _ in range(n)], {"PER", "LOC"})
@@ -80,29 +81,3 @@ def test_holdout_takes_spread_blocks_and_keeps_labels():
     assert min(blocks) < 10 and max(blocks) > 40  # spread over the file, not its tail
     assert held.labels == train.labels == {"PER", "LOC"} and held.path == "x.jsonl#holdout"
     assert split_holdout(c, 0.15)[1].tokens == held.tokens  # the same every run
-
-
-def test_calibration_weights_count_like_repeats():
-    import numpy as np
-
-    from nerdesk.train.export import fit_isotonic
-
-    rng = np.random.default_rng(0)
-    conf = rng.random(600)
-    ok = (rng.random(600) < conf ** 2).astype(float)
-    w = np.where(np.arange(600) < 300, 2.0, 1.0)
-    rep = np.concatenate([conf, conf[:300]]), np.concatenate([ok, ok[:300]])
-    a = fit_isotonic(conf, ok, min_block=1, weights=w)
-    b = fit_isotonic(*rep, min_block=1)
-    assert np.allclose(a["x"], b["x"], atol=1e-4) and np.allclose(a["y"], b["y"], atol=1e-4)
-
-
-def test_train_refuses_non_empty_out(tmp_path, shared_data):
-    from nerdesk.core.errors import NerdeskError
-    from nerdesk.train.train import train
-
-    (tmp_path / "keep.txt").write_text("x")
-    with pytest.raises(NerdeskError) as e:
-        train([shared_data / "train/btc/train.jsonl"], tmp_path, limit=10, epochs=1)
-    assert e.value.code == "E211"
-    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]

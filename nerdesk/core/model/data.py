@@ -93,6 +93,18 @@ def read_jsonl(path: str | Path, label_map: dict[str, str] | None = None,
                            frozenset(lab for _, _, lab in spans))
 
 
+HOLDOUT_BLOCK = 20  # sentences; held-out slices are whole blocks, so a document rarely straddles them
+
+
+def held_out(index: int, fraction: float) -> bool:
+    """Whether sentence ``index`` of a file is in its held-out ``fraction`` (``nerdesk train --holdout``).
+
+    Blocks of 20 sentences are picked by a golden-ratio sequence: spread evenly over the file,
+    the same every run.
+    """
+    return ((index // HOLDOUT_BLOCK) * 0.6180339887498949) % 1.0 < fraction
+
+
 def load_records(path: str | Path, label_map: dict[str, str] | None = None,
                  limit: int | None = None) -> list[tuple[list[str], list[tuple[int, int, str]]]]:
     """(tokens, gold spans) pairs, the input of :func:`nerdesk.core.model.evaluate.evaluate`."""

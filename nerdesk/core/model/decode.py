@@ -140,6 +140,23 @@ def calibrate_span(conf: float, span_calibration, label: str | None = None) -> f
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
+def calibrate_spans(confs: Sequence[float], labels: Sequence[str], span_calibration) -> list[float]:
+    """:func:`calibrate_span` for many spans at once (one interpolation per label)."""
+    if span_calibration is None or not confs:
+        return [float(c) for c in confs]
+    if not isinstance(span_calibration, dict):
+        return [calibrate_span(c, span_calibration, lab) for c, lab in zip(confs, labels)]
+    c = np.asarray(confs, dtype=np.float64)
+    out = np.empty_like(c)
+    lab_arr = np.asarray(labels, dtype=object)
+    per = span_calibration.get("per_label") or {}
+    for lab in set(labels):
+        sel = lab_arr == lab
+        m = per.get(lab, span_calibration)
+        out[sel] = np.interp(c[sel], m["x"], m["y"])
+    return np.clip(out, 0.0, 1.0).tolist()
+
+
 def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[str],
                  temperature: float = 1.0, keep_probs: bool = False,
                  span_calibration=None) -> list[SegmentPrediction]:
@@ -158,14 +175,17 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
     tok_margin = top2[..., 1] - top2[..., 0]
     tok_ent = -(probs * logp).sum(axis=-1) / max(np.log(k), 1e-9)
     label_index = {lab: j for j, lab in enumerate(labels)}
-    out = []
-    for b, n in enumerate(lengths):
-        n = int(n)
-        if n == 0:
-            out.append(SegmentPrediction(token_probs=probs[b, :0] if keep_probs else None))
-            continue
-        p = probs[b, :n]
-        spans = []
+    # segment scores, vectorised with a mask of the real tokens
+    live = np.arange(logp.shape[1])[None, :] < lengths[:, None]
+    n_tok = np.maximum(lengths, 1)
+    lp_sum = np.where(live, path_logp, 0.0).sum(axis=1)
+    least = 1.0 - np.exp(lp_sum)
+    mnlp = 1.0 - np.exp(lp_sum / n_tok)
+    margin = 1.0 - np.where(live, tok_margin, np.inf).min(axis=1)
+    entropy = np.clip(np.where(live, tok_ent, -np.inf).max(axis=1), 0.0, 1.0)
+    found = []  # (segment, start, end, label, raw confidence)
+    for b, n in enumerate(lengths.tolist()):
+        p = probs[b]
         for s, e, lab in spans_from_tag_ids(paths[b, :n], labels):
             j = label_index[lab]
             conf = float(p[s, 1 + 2 * j])
@@ -173,15 +193,18 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
                 conf *= float(np.prod(p[s + 1:e, 2 + 2 * j]))
             if e < n:
                 conf *= float(1.0 - p[e, 2 + 2 * j])
-            conf = calibrate_span(min(max(conf, 0.0), 1.0), span_calibration, lab)
-            spans.append((s, e, lab, conf))
-        lp = path_logp[b, :n]
-        scores = {
-            "least_confidence": float(1.0 - np.exp(lp.sum())),
-            "margin": float(1.0 - tok_margin[b, :n].min()),
-            "entropy": float(min(max(tok_ent[b, :n].max(), 0.0), 1.0)),
-            "mnlp": float(1.0 - np.exp(lp.mean())),
-        }
-        out.append(SegmentPrediction(spans=spans, scores=scores,
-                                     token_probs=p.copy() if keep_probs else None))
+            found.append((b, s, e, lab, min(max(conf, 0.0), 1.0)))
+    confs = calibrate_spans([f[4] for f in found], [f[3] for f in found], span_calibration)
+    per_seg: list[list] = [[] for _ in range(len(lengths))]
+    for (b, s, e, lab, _), c in zip(found, confs):
+        per_seg[b].append((s, e, lab, c))
+    out = []
+    for b, n in enumerate(lengths.tolist()):
+        if n == 0:
+            out.append(SegmentPrediction(token_probs=probs[b, :0] if keep_probs else None))
+            continue
+        scores = {"least_confidence": float(least[b]), "margin": float(margin[b]),
+                  "entropy": float(entropy[b]), "mnlp": float(mnlp[b])}
+        out.append(SegmentPrediction(spans=per_seg[b], scores=scores,
+                                     token_probs=probs[b, :n].copy() if keep_probs else None))
     return out
