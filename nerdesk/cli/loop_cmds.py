@@ -101,14 +101,23 @@ def report(project: Path, as_json: bool) -> None:
               help="Directory for the new model package.")
 @click.option("--holdout", default=0.15, show_default=True, help="Share of bundle segments held out for early stopping.")
 @click.option("--replay", default=1000, show_default=True, help="Sentences of the base model's training data to mix in.")
+@click.option("--replay-ratio", default=2.0, show_default=True,
+              help="Each epoch trains on a fresh sample of that many replay sentences per bundle segment.")
+@click.option("--distill", default=1.0, show_default=True,
+              help="On replay sentences, weight of the base model's own predictions as targets (0-1; "
+                   "the rest: the corpus's labels).")
 @click.option("--replay-data", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay from these JSONL files instead of those named in the base model's card.")
 @click.option("--error-weight", default=2.0, show_default=True, help="Loss weight of segments the human corrected.")
-@click.option("--epochs", default=15, show_default=True)
-@click.option("--patience", default=3, show_default=True)
+@click.option("--epochs", default=40, show_default=True)
+@click.option("--patience", default=8, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True)
-@click.option("--anchor", default=0.01, show_default=True,
+@click.option("--head-lr", default=10.0, show_default=True,
+              help="Learning-rate multiplier of the output layer, whose new labels start from scratch.")
+@click.option("--anchor", default=0.003, show_default=True,
               help="L2 pull towards the base weights: higher forgets less of the base domain, learns less.")
+@click.option("--max-steps", default=1300, show_default=True,
+              help="Step budget: fewer epochs for big bundles (0: no budget).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--name", default=None, help="Model name (default: the base name + '-ft').")
@@ -120,7 +129,8 @@ def report(project: Path, as_json: bool) -> None:
 @click.option("--progress", type=click.Choice(["bar", "jsonl", "none"]), default="bar", show_default=True,
               help="jsonl: one JSON object per line on stdout (for the app).")
 @handle_errors
-def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epochs, patience, lr, anchor, seed,
+def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_data, error_weight, epochs, patience,
+             lr, head_lr, anchor, max_steps, seed,
              threads, name, version, report, quantize, force, progress) -> None:
     """Fine-tune a model on correction BUNDLES (zip) and write a new model package.
 
@@ -147,8 +157,9 @@ def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epo
             click.echo(msg, err=True)
 
     gen = finetune_iter(list(bundles), out, base=base, holdout=holdout, replay=replay,
-                        replay_paths=list(replay_data) or None, error_weight=error_weight, epochs=epochs,
-                        patience=patience, lr=lr, anchor=anchor, seed=seed, threads=threads, name=name,
+                        replay_paths=list(replay_data) or None, replay_ratio=replay_ratio, distill=distill,
+                        error_weight=error_weight, epochs=epochs, patience=patience, lr=lr, head_lr=head_lr,
+                        anchor=anchor, max_steps=max_steps or None, seed=seed, threads=threads, name=name,
                         version=version,
                         command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, report_paths=list(report),
                         quantize=quantize, log=log)
@@ -182,8 +193,8 @@ def finetune(bundles, base, out, holdout, replay, replay_data, error_weight, epo
 @click.option("--sizes", default=None, help="Cumulative segment counts instead of --batch/--rounds, e.g. 50,100,200,400.")
 @click.option("--seeds", default=1, show_default=True)
 @click.option("--base", default=None, help="Base model (default: the shipped model).")
-@click.option("--replay", default=500, show_default=True)
-@click.option("--epochs", default=15, show_default=True)
+@click.option("--replay", default=None, type=int, help="Replay sentences (default: finetune's).")
+@click.option("--epochs", default=None, type=int, help="Most epochs per fine-tune (default: finetune's).")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("simulation"),
               show_default=True, help="Folder for results.json and learning_curve.png.")

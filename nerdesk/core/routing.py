@@ -4,7 +4,10 @@ Every strategy returns :class:`QueueItem` s (id, score, reasons), best first. Re
 changes nothing. Scores of the blend are ranks normalised to [0, 1], so the parts mix fairly.
 
 * ``random``: a seeded shuffle (the baseline).
-* ``least_confidence``, ``margin``, ``entropy``, ``mnlp``: the model's uncertainty scores.
+* ``least_confidence``, ``margin``, ``entropy``, ``mnlp``: the model's uncertainty scores. While
+  the project has a label the active model cannot predict and fewer than ``COLD_START`` reviewed
+  examples of it, these are random picks instead (a cold start: the model's uncertainty says
+  nothing about that label; the next fine-tuned model learns it from them).
 * ``novelty``: how unlike the reviewed segments a segment is: the distance to its nearest
   reviewed segment in the model's feature space (stored sketches, nerdesk.core.model.sketch),
   plus the share of its words never seen in a reviewed segment, plus a bonus for a source no
@@ -38,6 +41,9 @@ BLEND = {"mnlp": 0.4, "novelty": 0.2, "rare": 0.2, "errors": 0.2}
 #: Strategies that need every candidate's text look at this many candidates at most: half the
 #: most uncertain, half a random sample (so routing stays well under a second on 1M segments).
 POOL = 4_000
+#: A label the active model cannot predict needs this many reviewed examples before uncertainty
+#: routing (which is blind to it) takes over from random picks.
+COLD_START = 20
 #: Novelty compares candidates with at most this many reviewed segments (the most recent).
 REVIEWED_SKETCHES = 20_000
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -84,7 +90,12 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
     scorers = {"random": lambda: _random(cands, seed),
                "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
                "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
+    cold = _cold_labels(project, model_id, seen()[2])
     for key in UNCERTAINTY:
+        if cold:  # the model's uncertainty says nothing about labels it cannot predict
+            why = f"cold start: the model does not know {', '.join(cold)} yet (random)"
+            scorers[key] = lambda why=why: {i: (v, [why]) for i, (v, _) in _random(cands, seed).items()}
+            continue
         scorers[key] = lambda key=key: {c["id"]: (c[key], [f"uncertain ({key.replace('_', ' ')} {c[key]:.2f})"])
                                         for c in cands if c[key] is not None}
     if strategy == "blend":
@@ -121,6 +132,17 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
         c = by_id[i]
         out.append(QueueItem(i, scored[i][0], [*scored[i][1], "near-duplicate"], c["text"], c["spans"]))
     return out
+
+
+def _cold_labels(project: Project, model_id: str | None, reviewed_counts: Counter) -> list[str]:
+    """Project labels the active model cannot predict and that have fewer than COLD_START
+    reviewed examples: until then uncertainty routing is replaced by random (a cold start)."""
+    if not model_id:
+        return []
+    known = next((set(m["labels"]) for m in project.store.models() if m["id"] == model_id), set())
+    if not known:  # imported predictions: no label set to be blind with
+        return []
+    return [lab for lab in project.label_names() if lab not in known and reviewed_counts.get(lab, 0) < COLD_START]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -40,7 +40,8 @@ def schedule(batch: int, rounds: int, sizes: Sequence[int] | None) -> list[int]:
 
 def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", batch: int = 50,
              rounds: int = 4, sizes: Sequence[int] | None = None, seeds: int = 1, base: str | Path | None = None,
-             replay: int = 500, epochs: int = 15, threads: int = 2, workdir: str | Path | None = None,
+             replay: int | None = None, epochs: int | None = None, threads: int = 2,
+             workdir: str | Path | None = None,
              log: Callable[[str], None] = print) -> dict[str, Any]:
     targets = schedule(batch, rounds, sizes)
     test_records = load_records(test, {})  # identity: the domain's own labels
@@ -76,8 +77,9 @@ def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", bat
                 bundle = Path(tmp) / f"s{seed}r{r}.zip"
                 write_bundle(p, bundle)
                 out = Path(tmp) / f"s{seed}r{r}-model"
-                _drain(finetune_iter([bundle], out, base=base, replay=replay, epochs=epochs, seed=seed,
-                                     threads=threads, quantize=False, log=lambda s: None))
+                tune = {k: v for k, v in (("replay", replay), ("epochs", epochs)) if v is not None}
+                _drain(finetune_iter([bundle], out, base=base, seed=seed, threads=threads, quantize=False,
+                                     log=lambda s: None, **tune))
                 model = load_model(out)
                 f1 = evaluate(model, test_records)["exact"]["f1"]
                 points.append({"segments": done, "actions": actions, "f1": f1})

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from nerdesk import __version__
 from nerdesk.core.errors import Errors, err
-from nerdesk.core.model.data import parse_label_map, read_jsonl
+from nerdesk.core.model.data import held_out, parse_label_map, read_jsonl
 from nerdesk.core.model.decode import bio_tags, decode_batch
 from nerdesk.core.model.evaluate import score_spans
 from nerdesk.core.model.features import DEFAULT_FEATURES, FeatureExtractor
@@ -67,19 +67,16 @@ def _load(paths: Sequence[str | Path], label_map: dict[str, str], limit: int | N
 
 
 EMBEDDING_SAMPLE = 5000  # training segments the exported embedding's projection is fitted on
-HOLDOUT_BLOCK = 20  # sentences; held-out slices are whole blocks, so a document rarely straddles them
 
 
 def split_holdout(corpus: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
-    """(training part, held-out part) of a corpus: ``fraction`` of its blocks of 20 sentences.
+    """(training part, held-out part) of a corpus (:func:`nerdesk.core.model.data.held_out`).
 
-    Blocks are picked by a golden-ratio sequence, spread evenly over the file, the same every run.
     Both parts keep the corpus's label set (a label it annotates stays annotated in each part).
     """
     keep_t, keep_h = [], []
     for i in range(len(corpus.tokens)):
-        b = i // HOLDOUT_BLOCK
-        (keep_h if (b * 0.6180339887498949) % 1.0 < fraction else keep_t).append(i)
+        (keep_h if held_out(i, fraction) else keep_t).append(i)
 
     def part(idx: list[int], path: str) -> Corpus:
         return Corpus(path, [corpus.tokens[i] for i in idx], [corpus.spans[i] for i in idx],
@@ -472,8 +469,7 @@ def train_iter(
             lgs = [x for lg in dev_logits[default] for x in lg]
             golds = [s for c in dev_c for s in c.spans]
             keep = [c.labels & set(labels) for c in dev_c for _ in c.tokens]
-            groups = [ci for ci, c in enumerate(dev_c) for _ in c.tokens]
-            temperature, cal = fit_temperature(lgs, golds, labels, keep, groups)
+            temperature, cal = fit_temperature(lgs, golds, labels, keep)
         if cal.get("n_spans"):
             log(f"temperature {temperature:.3f} + isotonic span calibration: "
                 f"dev span ECE raw {cal['ece_raw']:.4f}, temperature {cal['ece_temperature']:.4f}, "

@@ -28,7 +28,7 @@ def make_project(tmp_path, n=120, source="politics.jsonl"):
     p = Project.create(tmp_path / "r.nerdesk", labels=["PER", "ORG", "LOC", "politicalparty"])
     recs = [DocRecord(" ".join(s["tokens"]), source=source) for s in read_shared("adapt/crossner_politics/dev.jsonl", n)]
     drain(p.import_records(recs))
-    p.store.register_model(MODEL, "test", "1", "", "", ["PER", "ORG", "LOC"], {})
+    p.store.register_model(MODEL, "test", "1", "", "", ["PER", "ORG", "LOC", "politicalparty"], {})
     p.store.set_active_model(MODEL)
     return p
 
@@ -56,6 +56,27 @@ def test_uncertainty_strategies_order_by_their_score(tmp_path, key):
     expected = sorted(ids, key=lambda i: -rows[i][col])[:30]
     assert [it.id for it in items] == expected
     assert key.replace("_", " ") in items[0].reasons[0]
+    p.close()
+
+
+def test_uncertainty_starts_cold_for_a_label_the_model_cannot_predict(tmp_path):
+    p = make_project(tmp_path)
+    ids = seg_ids(p)
+    rng = random.Random(1)
+    predict(p, {i: ([], rng.random(), rng.random(), rng.random(), rng.random()) for i in ids})
+    p.add_labels(["election"])  # new to the model: its uncertainty cannot find elections
+    by_mnlp = [it.id for it in route(p, "mnlp", 20, diverse=False)]
+    assert by_mnlp == [it.id for it in route(p, "random", 20, diverse=False)]
+    assert "cold start" in route(p, "mnlp", 1)[0].reasons[0] and "election" in route(p, "mnlp", 1)[0].reasons[0]
+    # enough reviewed examples of the new label: uncertainty takes over again
+    from nerdesk.core.routing import COLD_START
+    from nerdesk.core.types import Span
+
+    for i in ids[:COLD_START]:
+        p.set_spans(i, [Span(0, 1, "election")])
+        p.accept(i)
+    top = route(p, "mnlp", 5, diverse=False)
+    assert "uncertain" in top[0].reasons[0]
     p.close()
 
 
