@@ -56,7 +56,8 @@ def rename(lines: list[str], names: dict[str, str]) -> list[str]:
 def make_bundle(lines: list[str], tmp: Path, base: Path | None = None) -> Path:
     src = tmp / "corrected.jsonl"
     src.write_text("".join(lines), encoding="utf-8")
-    p = Project.create(tmp / "p.nerdesk")
+    labels = sorted({t[2:] for line in lines for t in json.loads(line)["tags"] if t != "O"})
+    p = Project.create(tmp / "p.nerdesk", labels=labels)  # a project for the domain's labels
     drain(p.import_file(src, "jsonl"))
     drain(p.predict(base))
     drain(p.import_file(src, "jsonl", annotations=True, annotator="expert", add_labels=True))

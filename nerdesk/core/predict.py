@@ -28,7 +28,8 @@ def model_sha256(model: Any) -> str:
 
 
 def register(project: Project, model: Any, *, activate: bool | None = None) -> str:
-    """Record the model in the project; make it active if asked, or if none is."""
+    """Record the model in the project; make it active if asked, or if none is. A project without
+    labels takes the model's; a project with labels keeps them (the model is asked for those)."""
     store = project.store
     card = getattr(model, "card", {}) or {}
     with store.transaction():
@@ -39,9 +40,8 @@ def register(project: Project, model: Any, *, activate: bool | None = None) -> s
             history = store.get_setting("model_history", [])
             if not history or history[-1] != model.id:
                 store.set_setting("model_history", [*history, model.id])
-        missing = [label for label in model.labels if label not in project.label_names()]
-        if missing:
-            project._add_labels(missing)
+        if not project.label_names():
+            project._add_labels(list(model.labels))
     return model.id
 
 
@@ -55,6 +55,11 @@ def predict_project(project: Project, model: Any = None, *, threads: int = 1, ba
         model = load_model(model, threads=threads)
     store = project.store
     model_id = register(project, model, activate=activate)
+    # the model is asked for the project's labels only: spans of others would be noise to delete,
+    # and uncertainty about them would route segments for nothing
+    wanted = set(project.label_names())
+    scope = [label for label in model.labels if label in wanted]
+    ask = {"only": scope} if len(scope) < len(model.labels) else {}
     total = store.count_segments_without_prediction(model_id)
     done = 0
     last = 0
@@ -69,7 +74,7 @@ def predict_project(project: Project, model: Any = None, *, threads: int = 1, ba
             flat = seg["tokens"]
             text = seg["text"]
             batch_tokens.append([text[a:b] for a, b in zip(flat[::2], flat[1::2])])
-        preds = model.predict(batch_tokens)
+        preds = model.predict(batch_tokens, **ask)
         rows = []
         for seg, pred in zip(segs, preds):
             flat = seg["tokens"]

@@ -52,11 +52,11 @@ def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", bat
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for seed in range(seeds):
             t0 = time.time()
-            p = Project.create(Path(tmp) / f"sim{seed}.nerdesk", user="oracle")
+            # a project for the corpus's labels: the base model is asked for those it knows
+            labels = sorted({s.label for spans in gold_by_text.values() for s in spans})
+            p = Project.create(Path(tmp) / f"sim{seed}.nerdesk", user="oracle", labels=labels)
             _drain(p.import_records([DocRecord(r.text, None, r.tokens, r.sentences) for r in jsonl.read(train)]))
             _drain(p.predict(base_model))
-            labels = sorted({s.label for spans in gold_by_text.values() for s in spans})
-            p.add_labels(labels)
             points = [{"segments": 0, "actions": 0, "f1": base_f1}]
             done = actions = 0
             for r, target in enumerate(targets):

@@ -82,6 +82,23 @@ def test_decode_spans_confidence_and_scores():
     assert empty.spans == [] and empty.scores["mnlp"] == 0.0
 
 
+def test_decode_asks_only_for_the_wanted_labels():
+    k = len(bio_tags(LABELS))
+    lg = np.full((1, 4, k), -5.0, dtype=np.float32)
+    lg[:, :, 0] = 5.0
+    lg[0, 0, 1] = 20.0  # a confident PER
+    lg[0, 2, 3] = 5.5  # a torn ORG
+    full = decode_batch(lg, [4], LABELS)[0]
+    assert [s[2] for s in full.spans] == ["PER", "ORG"]
+    before = lg.copy()
+    per_only = decode_batch(lg, [4], LABELS, only=["PER"])[0]
+    assert np.array_equal(lg, before)  # the caller's logits are not changed
+    assert [s[2] for s in per_only.spans] == ["PER"]
+    # the ORG doubt no longer counts: only PER's tags (and O) remain to be uncertain about
+    assert per_only.scores["mnlp"] < full.scores["mnlp"] / 10
+    assert decode_batch(lg, [4], LABELS, only=[])[0].spans == []
+
+
 def test_bio_helpers():
     assert spans_from_bio(["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "B-ORG", "I-ORG"]) == [
         (0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 7, "ORG")]

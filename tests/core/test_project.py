@@ -127,3 +127,21 @@ def test_overlapping_add_replaces(project):
     with pytest.raises(NerdeskError) as e:
         project.add_span(sid, 0, 3, "NOPE")
     assert e.value.code == "E009"
+
+
+def test_the_model_is_asked_for_the_project_labels_only(tmp_path):
+    from nerdesk.core.types import DocRecord, drain
+
+    text = "Angela Merkel met Emmanuel Macron in Paris on Monday ."
+    with Project.create(tmp_path / "loc.nerdesk", labels=["LOC"]) as p:
+        drain(p.import_records([DocRecord(text)]))
+        drain(p.predict())
+        spans = p.store.predictions_for([1], p.store.active_model_id())[1]["spans"]
+        assert [text[s:e] for s, e, lab, _ in spans] == ["Paris"] and spans[0][2] == "LOC"
+        assert p.label_names() == ["LOC"]  # the model's other labels were not added
+    with Project.create(tmp_path / "all.nerdesk") as p:  # no labels yet: it takes the model's
+        drain(p.import_records([DocRecord(text)]))
+        drain(p.predict())
+        assert set(p.label_names()) == {"PER", "ORG", "LOC", "MISC"}
+        spans = p.store.predictions_for([1], p.store.active_model_id())[1]["spans"]
+        assert {lab for _, _, lab, _ in spans} >= {"PER", "LOC"}

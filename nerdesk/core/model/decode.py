@@ -20,7 +20,7 @@ Tag order for a label list ``[L1, L2, ...]`` is ``["O", "B-L1", "I-L1", "B-L2", 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,8 +159,19 @@ def calibrate_spans(confs: Sequence[float], labels: Sequence[str], span_calibrat
 
 def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[str],
                  temperature: float = 1.0, keep_probs: bool = False,
-                 span_calibration=None) -> list[SegmentPrediction]:
-    """Turn raw logits (B, L, K) into SegmentPredictions."""
+                 span_calibration=None, only: Iterable[str] | None = None) -> list[SegmentPrediction]:
+    """Turn raw logits (B, L, K) into SegmentPredictions.
+
+    ``only``: the labels asked for (a project's label set). The other labels' tags are ruled out
+    before the softmax, so spans, confidences and uncertainty scores are those of the model
+    conditioned on the text holding no other kind of entity.
+    """
+    if only is not None:
+        wanted = set(only)
+        off = [t for j, lab in enumerate(labels) if lab not in wanted for t in (1 + 2 * j, 2 + 2 * j)]
+        if off:
+            logits = np.array(logits, dtype=np.float32, copy=True)
+            logits[..., off] = -1e4
     lengths = np.asarray(lengths, dtype=np.int64)
     n_labels = len(labels)
     logp = log_softmax(logits, temperature)

@@ -307,14 +307,15 @@ class HFModel:
         return [self._word_logits(list(seg)) if seg else np.zeros((0, len(self.tags)), np.float32)
                 for seg in batch]
 
-    def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False
-                ) -> list[SegmentPrediction]:
+    def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False,
+                only: Sequence[str] | None = None) -> list[SegmentPrediction]:
+        """One prediction per segment; ``only``: the labels asked for (see ``decode_batch``)."""
         out = []
         for seg, lg in zip(batch, self.logits(batch)):
             out.append(decode_batch(lg[None] if len(seg) else np.zeros((1, 1, len(self.tags)), np.float32),
                                     [len(seg)], self.labels, self.temperature,
                                     keep_probs=token_probs,
-                                    span_calibration=self.span_calibration)[0])
+                                    span_calibration=self.span_calibration, only=only)[0])
         return out
 
     def __repr__(self) -> str:

@@ -139,15 +139,17 @@ class OnnxModel:
             groups.append(cur)
         return groups
 
-    def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False
-                ) -> list[SegmentPrediction]:
+    def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False,
+                only: Sequence[str] | None = None) -> list[SegmentPrediction]:
+        """One prediction per segment; ``only``: the labels asked for (see ``decode_batch``)."""
         out: list[SegmentPrediction | None] = [None] * len(batch)
         for idx in self._batches(batch):
             sub = [list(batch[i]) for i in idx]
             ids, mask = self.features.batch(sub)
             lg, emb = self._run_all(ids, mask)
             preds = decode_batch(lg, [len(s) for s in sub], self.labels, self.temperature,
-                                 keep_probs=token_probs, span_calibration=self.span_calibration)
+                                 keep_probs=token_probs, span_calibration=self.span_calibration,
+                                 only=only)
             for j, i in enumerate(idx):
                 if emb is not None:
                     preds[j].embedding = emb[j]
