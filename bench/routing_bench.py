@@ -2,8 +2,11 @@
 
     .venv/bin/python bench/routing_bench.py [--data ../shared/data] [--n 200] [--batch 20]
 
-Routing: for each new domain in adapt/ (crossner_politics, ncbi_disease), the test split is
-imported (unannotated, pre-tokenised) and pre-annotated by the default model. Each strategy then
+Routing: for each new domain in adapt/ (crossner_politics, ncbi_disease), and for one domain the
+model knows (train/uner_en_ewt), the test split is imported (unannotated, pre-tokenised) into a
+project for its labels and pre-annotated by the default model (asked for those labels only, so a
+domain whose labels are all new gets no pre-annotation, and uncertainty starts cold: see
+nerdesk.core.routing). Each strategy then
 routes 200 segments in batches of 20; an oracle reviewer corrects each batch to the gold spans
 (through the same project API the app uses, so corrections and error categories are recorded
 and the error-cluster, novelty and rare-label strategies learn from them). Reported: the share
@@ -50,7 +53,8 @@ def build(path: Path, records, model) -> tuple[Project, dict[str, list[Span]]]:
 
 
 def routing(data: Path, domain: str, n: int, batch: int, model, seed: int) -> dict:
-    records = list(jsonl.read(data / "adapt" / domain / "test.jsonl"))
+    folder = data / domain if "/" in domain else data / "adapt" / domain  # train/NAME: a known domain
+    records = list(jsonl.read(folder / "test.jsonl"))
     out = {}
     for strategy in STRATEGIES:
         with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +117,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--domains", default="crossner_politics,ncbi_disease")
+    ap.add_argument("--domains", default="crossner_politics,ncbi_disease,train/uner_en_ewt")
     ap.add_argument("--skip-effort", action="store_true")
     args = ap.parse_args()
     from nerdesk.core.model import load_model
