@@ -31,7 +31,8 @@ def finetune(bundle, out, **kw):
         totals.append(p.total)
 
 
-def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
+def ncbi_bundle(tmp_path, shared_data):
+    """A bundle of the first 40 ncbi_disease train sentences, through init, import and export."""
     small = tmp_path / "small.jsonl"
     lines = (shared_data / "adapt" / "ncbi_disease" / "train.jsonl").read_text(encoding="utf-8").splitlines(True)
     small.write_text("".join(lines[:40]), encoding="utf-8")
@@ -40,6 +41,11 @@ def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
     run("import", p, small, "--annotations", "--add-labels")
     bundle = tmp_path / "s.zip"
     run("export", p, "--format", "bundle", "--out", bundle)
+    return bundle
+
+
+def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
+    bundle = ncbi_bundle(tmp_path, shared_data)
     replay = [shared_data / "train" / c / "train.jsonl" for c in ("gum_ne", "btc")]
     card, totals = finetune(bundle, tmp_path / "ft", replay=200, replay_paths=replay, replay_ratio=1.0,
                             distill=1.0, epochs=2, batch_size=4)
@@ -57,14 +63,7 @@ def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
 
 
 def test_step_budget_caps_the_epochs(tmp_path, shared_data):
-    small = tmp_path / "small.jsonl"
-    lines = (shared_data / "adapt" / "ncbi_disease" / "train.jsonl").read_text(encoding="utf-8").splitlines(True)
-    small.write_text("".join(lines[:40]), encoding="utf-8")
-    p = tmp_path / "s.nerdesk"
-    run("init", p)
-    run("import", p, small, "--annotations", "--add-labels")
-    bundle = tmp_path / "s.zip"
-    run("export", p, "--format", "bundle", "--out", bundle)
+    bundle = ncbi_bundle(tmp_path, shared_data)
     replay = [shared_data / "train" / "gum_ne" / "train.jsonl"]
     # 34 segments + 34 replay sentences an epoch, batches of 4: 17 steps an epoch; 40 steps: 2 epochs
     card, totals = finetune(bundle, tmp_path / "ft", replay=100, replay_paths=replay, replay_ratio=1.0,
