@@ -101,6 +101,24 @@ def write_json_lines(objects: Iterable[dict[str, Any]], path: PathLike) -> None:
             fh.write("\n")
 
 
+def converted(records: Iterable[DocRecord], fmt: str, convert: Any) -> Iterator[Any]:
+    """``convert(record)`` for each record; a record the format cannot hold raises E115 naming it."""
+    for i, rec in enumerate(records):
+        try:
+            yield convert(rec)
+        except ExportError as exc:
+            raise export_error(fmt, rec, i, exc) from None
+
+
+def required_text(obj: dict[str, Any], path: PathLike, line: int) -> str:
+    """The object's ``text``: missing or not a string is an error naming the file and line."""
+    if "text" not in obj:
+        raise missing_field(str(path), line, "text")
+    if not isinstance(obj["text"], str):
+        raise malformed(str(path), line, "'text' must be a string")
+    return obj["text"]
+
+
 def export_error(fmt: str, record: DocRecord, index: int, exc: ExportError):
     name = record.source or f"document {index + 1}"
     return err(Errors.E115, fmt=fmt, reason=f"{name}: {exc}")

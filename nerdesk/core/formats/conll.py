@@ -112,13 +112,18 @@ def _sentences(src: str, lines: list[str], first_line: int) -> Iterator[tuple[tu
             continue
         if not words:
             sent_line = lineno
-        word, tag = _columns(src, s, lineno)
-        if tags and (tags[-1] is None) != (tag is None):
-            raise malformed(src, lineno, "expected the same number of columns (token and tag) on every line")
-        words.append(word)
-        tags.append(tag)
+        _add_token(src, s, lineno, words, tags)
     if words:
         yield (words, tags), sent_line
+
+
+def _add_token(src: str, s: str, lineno: int, words: list[str], tags: list[str | None]) -> None:
+    """Append a token line's word and tag (None without a tag column); every line alike."""
+    word, tag = _columns(src, s, lineno)
+    if tags and (tags[-1] is None) != (tag is None):
+        raise malformed(src, lineno, "expected the same number of columns (token and tag) on every line")
+    words.append(word)
+    tags.append(tag)
 
 
 def _columns(src: str, s: str, lineno: int) -> tuple[str, str | None]:
@@ -202,11 +207,7 @@ def _read_lines(path: PathLike, with_spans: bool = True) -> Iterator[DocRecord]:
             per_doc = False
         if not words:
             sent_line = lineno
-        word, tag = _columns(src, s, lineno)
-        if tags and (tags[-1] is None) != (tag is None):
-            raise malformed(src, lineno, "expected the same number of columns (token and tag) on every line")
-        words.append(word)
-        tags.append(tag)
+        _add_token(src, s, lineno, words, tags)
     if words:
         sents.append((words, tags))
     if sents:

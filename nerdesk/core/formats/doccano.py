@@ -17,7 +17,7 @@ from typing import Any
 
 from nerdesk.core.types import DocRecord
 
-from ._common import iter_json_lines, make_span, write_json_lines
+from ._common import iter_json_lines, make_span, required_text, write_json_lines
 from ._io import PathLike, malformed, missing_field
 
 _SPAN_KEYS = ("label", "labels", "entities")
@@ -26,11 +26,7 @@ _SPAN_KEYS = ("label", "labels", "entities")
 def read(path: PathLike) -> Iterator[DocRecord]:
     src = str(path)
     for lineno, obj in iter_json_lines(path):
-        if "text" not in obj:
-            raise missing_field(src, lineno, "text")
-        text = obj["text"]
-        if not isinstance(text, str):
-            raise malformed(src, lineno, "'text' must be a string")
+        text = required_text(obj, src, lineno)
         spans = None
         for key in _SPAN_KEYS:
             if key in obj:

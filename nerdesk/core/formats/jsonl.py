@@ -32,7 +32,7 @@ from typing import Any
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord, Span
 
-from ._common import export_error, iter_json_lines, parse_span_list, span_dict, write_json_lines
+from ._common import converted, iter_json_lines, parse_span_list, span_dict, write_json_lines
 from ._io import PathLike, malformed
 from ._tokens import (_TAGS, ExportError, InvalidTag, aligned_tokens, check_aligned, spans_to_tags,
                       tags_to_spans, trailing_ws, words_to_offsets)
@@ -221,12 +221,4 @@ def record_to_obj(record: DocRecord) -> dict[str, Any]:
 
 def write(records: Iterable[DocRecord], path: PathLike) -> None:
     """Write one JSON object per record (UTF-8, not ASCII-escaped, ``\\n`` line ends)."""
-
-    def objects():
-        for i, rec in enumerate(records):
-            try:
-                yield record_to_obj(rec)
-            except ExportError as exc:
-                raise export_error("jsonl", rec, i, exc) from None
-
-    write_json_lines(objects(), path)
+    write_json_lines(converted(records, "jsonl", record_to_obj), path)

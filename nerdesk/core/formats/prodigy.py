@@ -21,9 +21,9 @@ from typing import Any
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord
 
-from ._common import export_error, iter_json_lines, make_span, write_json_lines
+from ._common import converted, iter_json_lines, make_span, required_text, write_json_lines
 from ._io import PathLike, malformed, missing_field
-from ._tokens import ExportError, aligned_tokens, span_token_range
+from ._tokens import aligned_tokens, span_token_range
 
 ANSWERS = {"accept": "accepted", "reject": "rejected", "ignore": "ignored"}
 STATUSES = {v: k for k, v in ANSWERS.items()}
@@ -44,11 +44,7 @@ def _int(v: Any, what: str, path: str, line: int) -> int:
 
 
 def _record(obj: dict[str, Any], path: str, line: int) -> DocRecord:
-    if "text" not in obj:
-        raise missing_field(path, line, "text")
-    text = obj["text"]
-    if not isinstance(text, str):
-        raise malformed(path, line, "'text' must be a string")
+    text = required_text(obj, path, line)
     tokens = None
     if "tokens" in obj:
         if not isinstance(obj["tokens"], list):
@@ -140,11 +136,4 @@ def record_to_task(rec: DocRecord) -> dict[str, Any]:
 
 
 def write(records: Iterable[DocRecord], path: PathLike) -> None:
-    def tasks():
-        for i, rec in enumerate(records):
-            try:
-                yield record_to_task(rec)
-            except ExportError as exc:
-                raise export_error("prodigy", rec, i, exc) from None
-
-    write_json_lines(tasks(), path)
+    write_json_lines(converted(records, "prodigy", record_to_task), path)
