@@ -149,9 +149,9 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         c.distill = distill > 0
         if replay_ratio is not None:  # each epoch: a fresh sample, in proportion to the bundles
             c.per_epoch = max(1, round(replay_ratio * len(train_lines) / len(replay_c)))
+    replay_per_epoch = sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in replay_c)
     if max_steps:  # a step budget: a big bundle needs fewer passes (and would take too long)
-        per_epoch = len(train_lines) + sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in replay_c)
-        epochs = max(1, min(epochs, max_steps * batch_size // max(per_epoch, 1)))
+        epochs = max(1, min(epochs, max_steps * batch_size // max(len(train_lines) + replay_per_epoch, 1)))
     log(f"bundles: {len(lines)} segments ({len(train_lines)} train, {len(dev_lines)} held out), "
         f"{sum(1 for x in train_lines if x['errors'])} with corrections (weight {error_weight}); "
         f"replay: {sum(len(c.tokens) for c in replay_c)} sentences")
@@ -169,7 +169,7 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
                      "guideline_version": m["guideline"]["version"]} for m in manifests],
         "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
         "replay": {"sentences": sum(len(c.tokens) for c in replay_c), "sources": [c.path for c in replay_c],
-                   "per_epoch": sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in replay_c),
+                   "per_epoch": replay_per_epoch,
                    "distill": distill},
         "head_lr": head_lr,
         "error_weight": error_weight,
