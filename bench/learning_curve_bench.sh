@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Learning curves (issue 6): uncertainty (mnlp) against random routing, 3 seeds, F1 on each
+# Learning curves (issue 6): uncertainty (mnlp, least confidence) against random routing, 3 seeds, F1 on each
 # domain's test split after 50/100/200/400 oracle-corrected segments, fine-tuned from the
 # shipped default model. The pool is the train split (crossner_politics: train + dev, as its
 # train split has only 200 sentences). Writes bench-out/<domain>/results.json and learning_curve.png.
@@ -9,6 +9,6 @@ DATA=${1:-../shared/data}
 mkdir -p bench-out
 cat "$DATA/adapt/crossner_politics/train.jsonl" "$DATA/adapt/crossner_politics/dev.jsonl" > bench-out/politics_pool.jsonl
 .venv/bin/nerdesk simulate bench-out/politics_pool.jsonl "$DATA/adapt/crossner_politics/test.jsonl" \
-  --strategy mnlp --strategy random --sizes 50,100,200,400 --seeds "${SEEDS:-3}" --out bench-out/crossner_politics
+  --strategy mnlp --strategy least_confidence --strategy random --sizes 50,100,200,400 --seeds "${SEEDS:-3}" --out bench-out/crossner_politics
 .venv/bin/nerdesk simulate "$DATA/adapt/ncbi_disease/train.jsonl" "$DATA/adapt/ncbi_disease/test.jsonl" \
-  --strategy mnlp --strategy random --sizes 50,100,200,400 --seeds "${SEEDS:-3}" --out bench-out/ncbi_disease
+  --strategy mnlp --strategy least_confidence --strategy random --sizes 50,100,200,400 --seeds "${SEEDS:-3}" --out bench-out/ncbi_disease
