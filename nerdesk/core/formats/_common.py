@@ -36,18 +36,20 @@ def make_span(text: str, start: Any, end: Any, label: Any, path: PathLike, line:
     return Span(start, end, label, None if confidence is None else float(confidence))
 
 
-def parse_span_list(text: str, items: Any, path: PathLike, line: int | None, key: str = "spans") -> list[Span]:
-    """``[{"start", "end", "label"[, "confidence"|"score"]}, ...]`` or ``[[start, end, label], ...]``."""
+def parse_span_list(text: str, items: Any, path: PathLike, line: int | None, key: str = "spans",
+                    fields: tuple[str, str, str] = ("start", "end", "label")) -> list[Span]:
+    """``[{"start", "end", "label"[, "confidence"|"score"]}, ...]`` or ``[[start, end, label], ...]``
+    (``fields`` names the objects' keys: doccano says start_offset, end_offset)."""
     if not isinstance(items, list):
         raise malformed(path, line, f"'{key}' must be a list")
     spans = []
     for item in items:
         if isinstance(item, dict):
-            for f in ("start", "end", "label"):
+            for f in fields:
                 if f not in item:
                     raise missing_field(path, line, f"{key}[].{f}")
             conf = item.get("confidence", item.get("score"))
-            spans.append(make_span(text, item["start"], item["end"], item["label"], path, line, conf))
+            spans.append(make_span(text, *(item[f] for f in fields), path, line, conf))
         elif isinstance(item, (list, tuple)) and len(item) in (3, 4):
             spans.append(make_span(text, *item[:3], path, line, item[3] if len(item) == 4 else None))
         else:

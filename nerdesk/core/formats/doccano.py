@@ -17,8 +17,8 @@ from typing import Any
 
 from nerdesk.core.types import DocRecord
 
-from ._common import iter_json_lines, make_span, required_text, write_json_lines
-from ._io import PathLike, malformed, missing_field
+from ._common import iter_json_lines, parse_span_list, required_text, write_json_lines
+from ._io import PathLike
 
 _SPAN_KEYS = ("label", "labels", "entities")
 
@@ -30,28 +30,10 @@ def read(path: PathLike) -> Iterator[DocRecord]:
         spans = None
         for key in _SPAN_KEYS:
             if key in obj:
-                spans = _spans(obj[key], key, text, src, lineno)
+                spans = parse_span_list(text, obj[key], src, lineno, key, ("start_offset", "end_offset", "label"))
                 break
         meta = {k: v for k, v in obj.items() if k != "text" and k not in _SPAN_KEYS}
         yield DocRecord(text=text, spans=spans, meta=meta, source=src, line=lineno)
-
-
-def _spans(items: Any, key: str, text: str, src: str, line: int):
-    if not isinstance(items, list):
-        raise malformed(src, line, f"'{key}' must be a list")
-    spans = []
-    for item in items:
-        if isinstance(item, dict):
-            for f in ("start_offset", "end_offset", "label"):
-                if f not in item:
-                    raise missing_field(src, line, f"{key}[].{f}")
-            spans.append(make_span(text, item["start_offset"], item["end_offset"], item["label"], src, line))
-        elif isinstance(item, (list, tuple)) and len(item) == 3:
-            spans.append(make_span(text, *item, src, line))
-        else:
-            raise malformed(src, line, f"'{key}' entries must be [start, end, label] or objects with "
-                                       f"start_offset/end_offset/label, got {item!r}")
-    return spans
 
 
 def write(records: Iterable[DocRecord], path: PathLike, *, style: str = "label") -> None:
