@@ -165,7 +165,9 @@ def main() -> None:
             res = {"domain": domain, "segments": args.n, "finetune_seconds": round(seconds, 1),
                    "test_f1_before": round(evaluate(base, test)["exact"]["f1"], 4),
                    "test_f1_after": round(evaluate(model, test)["exact"]["f1"], 4),
-                   "epochs_run": card["training"]["epochs_run"],
+                   "epochs_run": card["training"]["epochs_run"], "best_epoch": card["training"]["best_epoch"],
+                   "base_domain_held_out_f1": {k: card["finetune"].get("forgetting", {}).get(k)
+                                               for k in ("before", "after", "sentences")},
                    "held_out": card["finetune"]["held_out"],
                    "original_domain_f1_after": original_domain_f1(model, args.data)}
             res["original_domain_drop"] = {k: round(base_orig[k] - v, 4)

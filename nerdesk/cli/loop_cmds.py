@@ -174,11 +174,13 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
         ft = card["finetune"]
         click.echo(json.dumps({"result": {"model": str(out), "name": card["name"], "version": card["version"],
                                           "labels": card["labels"], "held_out": ft["held_out"],
-                                          "seconds": ft["seconds"]}}))
+                                          "forgetting": ft.get("forgetting"), "seconds": ft["seconds"]}}))
         return
     card = run_with_progress(gen, "Fine-tuning", quiet=progress == "none")
     ho = card["finetune"]["held_out"]
     summary = (f"; held-out F1 {ho['before']['f1']:.3f} -> {ho['after']['f1']:.3f}" if ho["before"] else "")
+    fg = card["finetune"].get("forgetting")
+    summary += (f"; base domain held-out F1 {fg['before']:.3f} -> {fg['after']:.3f}" if fg else "")
     click.echo(f"Wrote {out}: {card['name']} {card['version']}, labels {', '.join(card['labels'])}{summary} "
                f"({card['finetune']['seconds']:.0f} s)")
 

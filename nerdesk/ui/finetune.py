@@ -317,6 +317,10 @@ class FineTuneController(QObject):
         extra = ""
         if ho.get("before") and ho.get("after"):
             extra = f"\nHeld-out F1: {ho['before']['f1']:.3f} → {ho['after']['f1']:.3f}."
+        fg = result.get("forgetting") or {}
+        if fg.get("before") is not None:
+            extra += (f"\nOn held-out data of the base model's own domain: F1 {fg['before']:.3f} → "
+                      f"{fg['after']:.3f} (what it may have forgotten).")
         self.win.statusBar().showMessage(f"Fine-tuned model written to {model}.", 10000)
         ans = QMessageBox.question(self.win, "Fine-tune finished",
                                    f"The new model {name} is ready.{extra}\n\nPromote it now? It becomes the "

@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import math
 
-from click.testing import CliRunner
-
-from nerdesk.cli import cli
 from nerdesk.core.types import Progress
-
-
-def run(*args):
-    r = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    return r.output
+from tests.cli.helpers import gold_bundle, run
 
 
 def finetune(bundle, out, **kw):
@@ -32,16 +24,8 @@ def finetune(bundle, out, **kw):
 
 
 def ncbi_bundle(tmp_path, shared_data):
-    """A bundle of the first 40 ncbi_disease train sentences, through init, import and export."""
-    small = tmp_path / "small.jsonl"
-    lines = (shared_data / "adapt" / "ncbi_disease" / "train.jsonl").read_text(encoding="utf-8").splitlines(True)
-    small.write_text("".join(lines[:40]), encoding="utf-8")
-    p = tmp_path / "s.nerdesk"
-    run("init", p)
-    run("import", p, small, "--annotations", "--add-labels")
-    bundle = tmp_path / "s.zip"
-    run("export", p, "--format", "bundle", "--out", bundle)
-    return bundle
+    """A bundle of the first 40 ncbi_disease train sentences."""
+    return gold_bundle(tmp_path, shared_data / "adapt" / "ncbi_disease" / "train.jsonl", 40)
 
 
 def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
@@ -69,3 +53,37 @@ def test_step_budget_caps_the_epochs(tmp_path, shared_data):
     card, totals = finetune(bundle, tmp_path / "ft", replay=100, replay_paths=replay, replay_ratio=1.0,
                             epochs=5, patience=5, batch_size=4, max_steps=40)
     assert card["training"]["epochs_run"] == 2 and set(totals) == {2 * 17}
+
+
+def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared_data):
+    """A base model trained with --holdout: replay never draws its held-out sentences; they score
+    the base and the fine-tuned model on the base labels, and the card and the CLI report it."""
+    from nerdesk.core.model import load_model
+    from nerdesk.core.model.data import held_out, read_jsonl
+    from nerdesk.core.model.evaluate import score_spans
+    from nerdesk.core.model.package import load_card
+    from nerdesk.train.finetune import _replay
+    from nerdesk.train.train import train
+
+    src = shared_data / "train" / "wikigold" / "train.jsonl"
+    base = tmp_path / "base"
+    train([src], base, limit=300, holdout=0.2, epochs=4, batch_size=8, lr=0.01, ema=0, threads=1,
+          quantize=False, log=lambda s: None,
+          arch={"emb_width": 16, "width": 32, "depth": 1},
+          features={"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [2000, 200], "hashes": 1, "seed": 1})
+    sents = [s.tokens for s in read_jsonl(src, limit=300)]
+    held = [t for i, t in enumerate(sents) if held_out(i, 0.2)]
+    replay, guard = _replay(load_card(base), base, 1000, None, 0, lambda s: None, n_guard=1000)
+    assert [len(c.tokens) for c in guard] == [len(held)] and guard[0].tokens == held
+    assert len(replay[0].tokens) == 300 - len(held) and not any(t in held for t in replay[0].tokens)
+
+    bundle = gold_bundle(tmp_path, shared_data / "adapt" / "ncbi_disease" / "train.jsonl", 30)
+    card, _ = finetune(bundle, tmp_path / "ft", base=base, epochs=1, batch_size=8)
+    fg = card["finetune"]["forgetting"]
+    assert fg["sentences"] == len(held) and fg["labels"] == ["PER", "ORG", "LOC", "MISC"]
+    assert set(fg["per_file"]) == {f"{src}#holdout"} and 0 <= fg["after"] <= 1
+    gold = [s.spans for i, s in enumerate(read_jsonl(src, limit=300)) if held_out(i, 0.2)]
+    preds = [p.spans for p in load_model(base, verify=False).predict(held, only=["PER", "ORG", "LOC", "MISC"])]
+    assert fg["before"] == round(score_spans(gold, preds, ["LOC", "MISC", "ORG", "PER"])["exact"]["f1"], 4) > 0
+    out = run("finetune", bundle, "--base", base, "--out", tmp_path / "ft2", "--epochs", "1", "--no-int8")
+    assert f"base domain held-out F1 {fg['before']:.3f} ->" in out

@@ -6,15 +6,7 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
-
-from nerdesk.cli import cli
-
-
-def run(*args):
-    r = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    return r.output
+from tests.cli.helpers import gold_bundle, run
 
 
 def test_close_the_loop(tmp_path, shared_data):
@@ -55,15 +47,8 @@ def test_close_the_loop(tmp_path, shared_data):
 
 def test_finetune_on_a_tiny_bundle_without_held_out_data(tmp_path, shared_data):
     """Fewer than 20 segments: nothing is held out, training runs its epochs and packages a model."""
-    small = tmp_path / "small.jsonl"
-    lines = (shared_data / "adapt" / "ncbi_disease" / "train.jsonl").read_text(encoding="utf-8").splitlines(True)
-    small.write_text("".join(lines[:7]), encoding="utf-8")
-    p = tmp_path / "s.nerdesk"
-    run("init", p)
-    run("import", small, "--help")  # help never touches the project
-    run("import", p, small, "--annotations", "--add-labels")
-    run("export", p, "--format", "bundle", "--out", tmp_path / "s.zip")
-    out = run("finetune", tmp_path / "s.zip", "--out", tmp_path / "ft", "--epochs", "1", "--replay", "0",
+    bundle = gold_bundle(tmp_path, shared_data / "adapt" / "ncbi_disease" / "train.jsonl", 7)
+    out = run("finetune", bundle, "--out", tmp_path / "ft", "--epochs", "1", "--replay", "0",
               "--progress", "jsonl").splitlines()
     result = json.loads(out[-1])["result"]
     assert result["held_out"]["before"] is None and "Disease" in result["labels"]

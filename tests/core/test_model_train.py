@@ -81,3 +81,21 @@ def test_holdout_takes_spread_blocks_and_keeps_labels():
     assert min(blocks) < 10 and max(blocks) > 40  # spread over the file, not its tail
     assert held.labels == train.labels == {"PER", "LOC"} and held.path == "x.jsonl#holdout"
     assert split_holdout(c, 0.15)[1].tokens == held.tokens  # the same every run
+
+
+def test_distillation_gives_new_tags_no_mass_on_replay_text():
+    """Where the base model says O, a student that puts probability on a new label's tag is
+    penalised as for any other mistake (not folded into O): replay text holds no new entity."""
+    import math
+
+    import torch
+
+    from nerdesk.train.train import distill_loss
+
+    q = torch.tensor([[[1.0, 0.0, 0.0]]])  # base tags O, B-PER, I-PER: the base model says O
+    on_o = torch.log(torch.tensor([[[0.998, 0.0005, 0.0005, 0.0005, 0.0005]]]))
+    on_new = torch.log(torch.tensor([[[0.5, 0.0, 0.0, 0.5, 0.0]]]).clamp(min=1e-9))  # half on B-Disease
+    on_old = torch.log(torch.tensor([[[0.5, 0.5, 0.0, 0.0, 0.0]]]).clamp(min=1e-9))  # half on B-PER
+    assert distill_loss(on_o, q).item() < 0.01
+    assert distill_loss(on_new, q).item() == pytest.approx(math.log(2), rel=1e-4)
+    assert distill_loss(on_new, q).item() == pytest.approx(distill_loss(on_old, q).item(), rel=1e-4)
