@@ -31,8 +31,6 @@ from nerdesk.core.versions import promote
 from nerdesk.train.finetune import finetune_iter
 
 
-
-
 def schedule(batch: int, rounds: int, sizes: Sequence[int] | None) -> list[int]:
     """Cumulative corrected-segment counts after each round."""
     return list(sizes) if sizes else [batch * (r + 1) for r in range(rounds)]

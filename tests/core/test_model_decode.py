@@ -97,6 +97,12 @@ def test_decode_asks_only_for_the_wanted_labels():
     # the ORG doubt no longer counts: only PER's tags (and O) remain to be uncertain about
     assert per_only.scores["mnlp"] < full.scores["mnlp"] / 10
     assert decode_batch(lg, [4], LABELS, only=[])[0].spans == []
+    # a word the model takes for an unwanted label stays untagged: its probability goes to O,
+    # it is not pushed into the next-best wanted label (PER here)
+    lg[0, 2] = -5.0
+    lg[0, 2, 0], lg[0, 2, 1], lg[0, 2, 3] = 5.0, 5.5, 6.0  # O < PER < ORG
+    assert [s[:3] for s in decode_batch(lg, [4], LABELS)[0].spans] == [(0, 1, "PER"), (2, 3, "ORG")]
+    assert [s[:3] for s in decode_batch(lg, [4], LABELS, only=["PER"])[0].spans] == [(0, 1, "PER")]
 
 
 def test_bio_helpers():

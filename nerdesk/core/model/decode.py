@@ -66,6 +66,11 @@ def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    m = x.max(axis=-1)
+    return m + np.log(np.exp(x - m[..., None]).sum(axis=-1))
+
+
 def viterbi(logp: np.ndarray, lengths: np.ndarray, n_labels: int) -> np.ndarray:
     """Best valid BIO path per row. logp (B, L, K); returns int tags (B, L), -1 beyond length."""
     bsz, max_len, k = logp.shape
@@ -162,19 +167,23 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
                  span_calibration=None, only: Iterable[str] | None = None) -> list[SegmentPrediction]:
     """Turn raw logits (B, L, K) into SegmentPredictions.
 
-    ``only``: the labels asked for (a project's label set). The other labels' tags are ruled out
-    before the softmax, so spans, confidences and uncertainty scores are those of the model
-    conditioned on the text holding no other kind of entity.
+    ``only``: the labels asked for (a project's label set). The other labels' probability goes
+    to O: a project that does not annotate a kind of entity wants its words left untagged. So
+    spans, confidences and uncertainty scores are about the wanted labels only (a word torn
+    between two unwanted labels is a confident O), and an unwanted entity is not forced into a
+    wanted label. (Ruling the other tags out before the softmax instead turned MISC-like words
+    into PER/ORG/LOC false positives in projects without MISC: review effort on uner_en_ewt and
+    gum_ne was a third worse.)
     """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n_labels = len(labels)
+    logp = log_softmax(logits, temperature)
     if only is not None:
         wanted = set(only)
         off = [t for j, lab in enumerate(labels) if lab not in wanted for t in (1 + 2 * j, 2 + 2 * j)]
         if off:
-            logits = np.array(logits, dtype=np.float32, copy=True)
-            logits[..., off] = -1e4
-    lengths = np.asarray(lengths, dtype=np.int64)
-    n_labels = len(labels)
-    logp = log_softmax(logits, temperature)
+            logp[..., 0] = np.logaddexp(logp[..., 0], _logsumexp(logp[..., off]))
+            logp[..., off] = -1e4
     paths = viterbi(logp, lengths, n_labels)
     probs = np.exp(logp)
     k = logp.shape[-1]
