@@ -113,7 +113,7 @@ def report(project: Path, as_json: bool) -> None:
 @click.option("--patience", default=8, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True)
 @click.option("--head-lr", default=10.0, show_default=True,
-              help="Learning-rate multiplier of the output layer, whose new labels start from scratch.")
+              help="Learning-rate multiplier of the output rows of new labels (they start from scratch).")
 @click.option("--anchor", default=0.003, show_default=True,
               help="L2 pull towards the base weights: higher forgets less of the base domain, learns less.")
 @click.option("--max-steps", default=1300, show_default=True,

@@ -87,3 +87,20 @@ def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared
     assert fg["before"] == round(score_spans(gold, preds, ["LOC", "MISC", "ORG", "PER"])["exact"]["f1"], 4) > 0
     out = run("finetune", bundle, "--base", base, "--out", tmp_path / "ft2", "--epochs", "1", "--no-int8")
     assert f"base domain held-out F1 {fg['before']:.3f} ->" in out
+
+
+def test_only_the_new_labels_rows_learn_at_head_lr(tmp_path, shared_data):
+    """The output rows of the base tags move at the shared learning rate; the new label's rows at
+    head_lr times it (an absurd head_lr makes the difference plain)."""
+    from safetensors.numpy import load_file
+
+    from nerdesk.core.model.package import resolve_model_path
+
+    bundle = ncbi_bundle(tmp_path, shared_data)
+    card, _ = finetune(bundle, tmp_path / "ft", replay=0, epochs=1, batch_size=8, head_lr=1e5, lr=1e-3)
+    base = load_file(str(resolve_model_path(None) / "model.safetensors"))["out.weight"]
+    new = load_file(str(tmp_path / "ft" / "model.safetensors"))["out.weight"]
+    k_old = base.shape[0]
+    assert new.shape[0] == k_old + 2  # B-Disease, I-Disease
+    assert abs(new[:k_old] - base).max() < 0.1  # 5 steps at lr 1e-3 (and EMA)
+    assert abs(new[k_old:]).max() > 10  # at lr 100
