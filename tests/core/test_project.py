@@ -145,3 +145,20 @@ def test_the_model_is_asked_for_the_project_labels_only(tmp_path):
         assert set(p.label_names()) == {"PER", "ORG", "LOC", "MISC"}
         spans = p.store.predictions_for([1], p.store.active_model_id())[1]["spans"]
         assert {lab for _, _, lab, _ in spans} >= {"PER", "LOC"}
+
+
+def test_a_project_without_misc_gets_no_misc_words_as_other_labels(tmp_path):
+    """The labels a project does not annotate count as O: words the model takes for MISC are left
+    untagged in a PER/ORG/LOC project, not pushed into the next-best label (English -> ORG,
+    Olympic Games -> ORG, French -> LOC when MISC was ruled out instead)."""
+    from nerdesk.core.types import DocRecord, drain
+
+    texts = ["The American and French delegations watched the Olympic Games in London .",
+             "He speaks English and reads the Bible every Christmas ."]
+    with Project.create(tmp_path / "p.nerdesk", labels=["PER", "ORG", "LOC"]) as p:
+        drain(p.import_records([DocRecord(t) for t in texts]))
+        drain(p.predict())
+        preds = p.store.predictions_for([1, 2], p.store.active_model_id())
+        found = {texts[i - 1][s:e]: lab for i in (1, 2) for s, e, lab, _ in preds[i]["spans"]}
+        assert found.get("London") == "LOC"
+        assert not {"French", "Olympic Games", "English", "Bible", "Christmas"} & set(found)
