@@ -22,7 +22,8 @@ def _f(x: float | None) -> str:
 @json_opt
 @handle_errors
 def versions(project: Path, as_json: bool) -> None:
-    """Model versions registered in the project, with their F1 and ECE on reviewed segments."""
+    """Model versions registered in the project, with their F1 and ECE on reviewed segments (and,
+    for a fine-tuned model, the base model's and its F1 on held-out data of the base domain)."""
     from nerdesk.core.versions import compare
 
     with Project.open(project) as p:
@@ -30,10 +31,12 @@ def versions(project: Path, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    click.echo(f"{'':2}{'model':<44} {'reviewed':>8} {'F1':>6} {'P':>6} {'R':>6} {'ECE':>6}")
+    click.echo(f"{'':2}{'model':<44} {'reviewed':>8} {'F1':>6} {'P':>6} {'R':>6} {'ECE':>6} {'base domain F1':>15}")
     for r in rows:
+        bd = r["base_domain_f1"]
         click.echo(f"{'*' if r['active'] else ' '} {r['id']:<44} {r['reviewed_segments']:>8} {_f(r['f1'])} "
-                   f"{_f(r['precision'])} {_f(r['recall'])} {_f(r['ece'])}")
+                   f"{_f(r['precision'])} {_f(r['recall'])} {_f(r['ece'])} "
+                   + (f"{bd['before']:.3f} -> {bd['after']:.3f}" if bd else f"{'-':>15}"))
 
 
 @cli.command()

@@ -67,14 +67,18 @@ def rollback(project: Project) -> str:
 
 
 def compare(project: Project) -> list[dict[str, Any]]:
-    """Each registered model's quality on the reviewed segments, newest first."""
+    """Each registered model's quality on the reviewed segments, newest first; for a fine-tuned
+    model, also its card's forgetting measure (``base_domain_f1``: the base model's and its own F1
+    on held-out data of the base model's domain, or None)."""
     from nerdesk.core.metrics import model_quality
 
     out = []
     for m in reversed(project.store.models()):
         q = model_quality(project, m["id"])
+        fg = (project.store.model_card(m["id"]).get("finetune") or {}).get("forgetting")
         out.append({"id": m["id"], "name": m["name"], "version": m["version"], "active": m["active"],
                     "created": m["created"], "reviewed_segments": q["reviewed_segments"],
                     "f1": q["exact"]["f1"], "precision": q["exact"]["precision"], "recall": q["exact"]["recall"],
-                    "ece": q["ece"]})
+                    "ece": q["ece"],
+                    "base_domain_f1": {"before": fg["before"], "after": fg["after"]} if fg else None})
     return out

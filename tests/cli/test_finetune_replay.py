@@ -3,6 +3,7 @@ model's own predictions as replay targets (distillation), the step budget, and t
 
 from __future__ import annotations
 
+import json
 import math
 
 from nerdesk.core.types import Progress
@@ -87,6 +88,15 @@ def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared
     assert fg["before"] == round(score_spans(gold, preds, ["LOC", "MISC", "ORG", "PER"])["exact"]["f1"], 4) > 0
     out = run("finetune", bundle, "--base", base, "--out", tmp_path / "ft2", "--epochs", "1", "--no-int8")
     assert f"base domain held-out F1 {fg['before']:.3f} ->" in out
+    # the project's model versions show it beside the model's quality on reviewed segments
+    p = tmp_path / "v.nerdesk"
+    run("init", p)
+    run("promote", p, base)
+    run("promote", p, tmp_path / "ft")
+    rows = json.loads(run("versions", p, "--json"))
+    assert rows[0]["base_domain_f1"] == {"before": fg["before"], "after": fg["after"]}
+    assert rows[1]["base_domain_f1"] is None  # a model trained from scratch forgot nothing
+    assert f"{fg['before']:.3f} -> {fg['after']:.3f}" in run("versions", p)
 
 
 def test_only_the_new_labels_rows_learn_at_head_lr(tmp_path, shared_data):

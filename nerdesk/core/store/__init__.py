@@ -293,6 +293,11 @@ class Store:
         return [{"id": r[0], "name": r[1], "version": r[2], "path": r[3], "sha256": r[4],
                  "labels": json.loads(r[5]), "created": r[6], "active": bool(r[7])} for r in rows]
 
+    def model_card(self, model_id: str) -> dict[str, Any]:
+        """The card a registered model had when it was registered ({} for an unknown id)."""
+        row = self.conn.execute("SELECT card FROM models WHERE id = ?", (model_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
     def set_active_model(self, model_id: str) -> None:
         self.conn.execute("UPDATE models SET active = (id = ?)", (model_id,))
 

@@ -169,8 +169,11 @@ class Dashboard(QDialog):
         # model versions
         m = QWidget()
         ml = QVBoxLayout(m)
-        self.versions = _table(["Model", "Name", "Version", "Active", "Reviewed", "F1", "ECE", "Created"],
-                               "versionsTable")
+        self.versions = _table(["Model", "Name", "Version", "Active", "Reviewed", "F1", "ECE",
+                                "Base domain F1", "Created"], "versionsTable")
+        self.versions.horizontalHeaderItem(7).setToolTip(
+            "Fine-tuned models: the base model's F1 → this model's, on held-out data of the base "
+            "model's own domain (what it may have forgotten)")
         ml.addWidget(self.versions, 1)
         self.history = QLabel()
         self.history.setObjectName("historyLabel")
@@ -264,6 +267,8 @@ class Dashboard(QDialog):
         vs = rep["versions"]
         _fill(self.versions, [(v["id"], v["name"], v["version"], "✔ active" if v["active"] else "",
                                v["reviewed_segments"], v["f1"] if v["reviewed_segments"] else None, v["ece"],
+                               (f"{v['base_domain_f1']['before']:.3f} → {v['base_domain_f1']['after']:.3f}"
+                                if v["base_domain_f1"] else None),
                                (v["created"] or "")[:19]) for v in vs])
         hist = rep["history"]
         self.history.setText("Activation history: " + (" → ".join(html.escape(h) for h in hist) if hist else "—"))
