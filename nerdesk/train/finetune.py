@@ -18,7 +18,7 @@
   domain lost 0.6-0.75 F1 points more on average, over 2 seeds and 2 domains).
 * Error-tagged segments (where the human corrected the model) weigh ``error_weight`` times more.
 * L2-SP: a penalty ``anchor * ||w - w_base||^2`` on the shared layers keeps the model near the
-  base; it trades new-domain F1 for old-domain F1 (anchor 0.003 caps ncbi_disease at ~0.43 F1).
+  base; it trades new-domain F1 for old-domain F1 (measured trade-offs: README, Fine-tuning).
 * ``max_steps``: epochs are capped so that a big bundle trains for about that many steps.
 * Forgetting, measured: where the base model held part of its training files out (``--holdout``),
   a sample of those parts (never replayed) is scored before and after, on the base labels; the card
@@ -92,7 +92,7 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
     sentences in all) and, where the base model held part of each file out (``--holdout``), a
     sample of that held-out part (``n_guard`` in all) to watch forgetting on: data the base model
     never trained on, which replay never draws from."""
-    if n <= 0:
+    if n <= 0 and n_guard <= 0:
         return [], []
     lmap = base_card.get("training", {}).get("label_map") or None
     entries = ([{"path": str(p)} for p in paths] if paths
@@ -107,10 +107,11 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
         else:
             log(f"replay: {e['path']} not found; skipped")
     if not found:
-        log("replay: none of the base model's training data is available; fine-tuning without replay")
+        log("replay: none of the base model's training data is available; fine-tuning without replay "
+            "and without a forgetting measure")
         return [], []
     rng = random.Random(seed)
-    per, per_guard = max(1, n // len(found)), n_guard // len(found)
+    per, per_guard = (max(1, n // len(found)) if n > 0 else 0), n_guard // len(found)
     holdout = 0.0 if paths else float(base_card.get("training", {}).get("holdout") or 0.0)
     limit = None if paths else base_card.get("training", {}).get("limit")  # as the base model read them
     replay, guard = [], []

@@ -229,7 +229,8 @@ def train_iter(
     mixes into the loss of corpora marked ``distill`` the cross-entropy to the base model's tag
     distribution (learning without forgetting; mass on the new tags counts against it); ``head_lr`` multiplies
     the learning rate of the output layer's new rows, which start from scratch (the base tags' rows
-    keep the shared rate: at head_lr they moved the old labels and the original domain lost ~1 point more).
+    keep the shared rate: at head_lr they moved the old labels; the original domain lost 0.6-0.75 F1
+    points more on average).
     """
     t_start = time.time()
     out_dir = Path(out_dir)

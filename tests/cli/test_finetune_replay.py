@@ -86,6 +86,9 @@ def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared
     gold = [s.spans for i, s in enumerate(read_jsonl(src, limit=300)) if held_out(i, 0.2)]
     preds = [p.spans for p in load_model(base, verify=False).predict(held, only=["PER", "ORG", "LOC", "MISC"])]
     assert fg["before"] == round(score_spans(gold, preds, ["LOC", "MISC", "ORG", "PER"])["exact"]["f1"], 4) > 0
+    no_replay, _ = finetune(bundle, tmp_path / "ft0", base=base, replay=0, epochs=1, batch_size=8)
+    assert no_replay["finetune"]["replay"]["sentences"] == 0  # forgetting is measured all the same
+    assert no_replay["finetune"]["forgetting"]["before"] == fg["before"]
     out = run("finetune", bundle, "--base", base, "--out", tmp_path / "ft2", "--epochs", "1", "--no-int8")
     assert f"base domain held-out F1 {fg['before']:.3f} ->" in out
     # the project's model versions show it beside the model's quality on reviewed segments
