@@ -92,7 +92,7 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
     sentences in all) and, where the base model held part of each file out (``--holdout``), a
     sample of that held-out part (``n_guard`` in all) to watch forgetting on: data the base model
     never trained on, which replay never draws from."""
-    if n <= 0 and n_guard <= 0:
+    if n <= 0 and (n_guard <= 0 or paths):  # given replay files hold nothing held out
         return [], []
     lmap = base_card.get("training", {}).get("label_map") or None
     entries = ([{"path": str(p)} for p in paths] if paths
