@@ -24,6 +24,12 @@
   a sample of those parts (never replayed) is scored before and after, on the base labels; the card
   records it (``finetune.forgetting``). Choosing the epoch by it was tried: the held-out F1 dips
   early and recovers, and a 1-point budget stopped learning at epoch 1.
+* Refit (``refit``): early stopping on the held-out slice chooses the epoch count, then the model
+  is trained again from the base on every segment, the held-out ones included, for that many
+  epochs. At 200 segments the held-out 30 are too many to waste: test F1 +1.5 (crossner_politics)
+  and +2.7 (ncbi_disease) points, mean of 2 seeds, for about twice the time. The held-out F1
+  "after" in the card is the first model's (the refit has seen those segments), and the
+  temperature and span calibration are the first model's, fitted where it had not trained.
 * The temperature and the span calibration are refitted on the held-out data; ONNX (and int8
   where accuracy holds) is exported.
 * The card records the bundles used (ids, sha256), the base model, F1 before and after on the
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import tempfile
 import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
@@ -137,9 +144,13 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
                   batch_size: int = 16, seed: int = 0, threads: int | None = None, name: str | None = None,
                   version: str | None = None, command: str | None = None, force: bool = False,
                   report_paths: Sequence[str | Path] = (), quantize: bool = True, anchor: float = 0.003,
-                  forgetting_sample: int = 5000,
+                  forgetting_sample: int = 5000, refit: bool = True,
                   trainable: Sequence[str] | None = None, log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
     t0 = time.time()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:  # before any training
+        raise err(Errors.E211, path=str(out_dir))
+    out_dir.resolve().parent.mkdir(parents=True, exist_ok=True)
     base_dir = resolve_model_path(base)
     base_card = load_card(base_dir)
     lines, manifests, annotated = bundle_sentences(bundles)
@@ -166,8 +177,13 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
     replay_c, guard_c = _replay(base_card, base_dir, replay, replay_paths, seed, log, forgetting_sample)
     for c in replay_c:
         c.distill = distill > 0
-        if replay_ratio is not None:  # each epoch: a fresh sample, in proportion to the bundles
-            c.per_epoch = max(1, round(replay_ratio * len(train_lines) / len(replay_c)))
+
+    def _per_epoch(cs: list[Corpus], n_segments: int) -> None:
+        for c in cs:  # each epoch: a fresh sample, in proportion to the bundles
+            if replay_ratio is not None:
+                c.per_epoch = max(1, round(replay_ratio * n_segments / len(cs)))
+
+    _per_epoch(replay_c, len(train_lines))
     replay_per_epoch = sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in replay_c)
     if max_steps:  # a step budget: a big bundle needs fewer passes (and would take too long)
         epochs = max(1, min(epochs, max_steps * batch_size // max(len(train_lines) + replay_per_epoch, 1)))
@@ -195,27 +211,58 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         "anchor": anchor,
         "error_counts": errors,
     }}
-    gen = train_iter([], out_dir, label_map={}, init=base_dir, extra_train=[train_c, *replay_c],
-                     extra_dev=[dev_c] if dev_lines else [], report_paths=report_paths,
-                     epochs=epochs, patience=patience if dev_lines else epochs, lr=lr, batch_size=batch_size,
-                     seed=seed, threads=threads, name=name or f"{base_card['name']}-ft",
-                     version=version or _next_version(base_card["version"]), command=command,
-                     quantize=quantize, force=force, card_extra=extra, anchor=anchor, distill=distill,
-                     head_lr=head_lr,
-                     trainable=trainable, log=log)
-    card = yield from gen
-    after = _evaluate(Path(out_dir), dev_c) if dev_lines else None
+    common = dict(label_map={}, init=base_dir, report_paths=report_paths, lr=lr, batch_size=batch_size,
+                  seed=seed, threads=threads, name=name or f"{base_card['name']}-ft",
+                  version=version or _next_version(base_card["version"]), command=command, force=force,
+                  card_extra=extra, anchor=anchor, distill=distill, head_lr=head_lr, trainable=trainable,
+                  log=log)
+    after = None
+    if dev_lines and refit:
+        # 1. the epoch count, chosen on the held-out slice; 2. a refit on every segment for that
+        # many epochs (the held-out segments are too many to waste: +1.5-2.7 test F1 at 200)
+        with tempfile.TemporaryDirectory(dir=out_dir.resolve().parent) as probe:
+            first = yield from _prefixed("choosing the epoch count: ", train_iter(
+                [], Path(probe) / "m", extra_train=[train_c, *replay_c], extra_dev=[dev_c], epochs=epochs,
+                patience=patience, quantize=False, **common))
+            after = _evaluate(Path(probe) / "m", dev_c)
+        n_epochs = first["training"]["best_epoch"]
+        all_c = corpus(f"bundles:{ids}", train_lines + dev_lines, True)
+        _per_epoch(replay_c, len(lines))
+        log(f"refit on all {len(lines)} segments for {n_epochs} epochs")
+        extra["finetune"]["refit"] = {"segments": len(lines), "epochs": n_epochs,
+                                      "history": first["training"]["history"]}
+        card = yield from _prefixed("refit on all segments: ", train_iter(
+            [], out_dir, extra_train=[all_c, *replay_c], extra_dev=[dev_c], epochs=n_epochs, select="last",
+            calibration=(first["temperature"], {**first["calibration"],
+                                                "span_calibration": first["span_calibration"]}),
+            quantize=quantize, **common))
+        card["metrics"]["dev"] = first["metrics"]["dev"]  # the refit trained on them: no longer held out
+    else:
+        card = yield from train_iter([], out_dir, extra_train=[train_c, *replay_c],
+                                     extra_dev=[dev_c] if dev_lines else [], epochs=epochs,
+                                     patience=patience if dev_lines else epochs, quantize=quantize, **common)
+        after = _evaluate(out_dir, dev_c) if dev_lines else None
     card["finetune"]["held_out"] = {"before": before, "after": after}
     if guard_c:
-        card["finetune"]["forgetting"] = forgetting = _forgetting(base_dir, Path(out_dir), guard_c,
+        card["finetune"]["forgetting"] = forgetting = _forgetting(base_dir, out_dir, guard_c,
                                                                   base_card["labels"])
         log(f"base domain, held-out F1: {forgetting['before']:.4f} -> {forgetting['after']:.4f} "
             f"({forgetting['sentences']} sentences the base model never trained on)")
     card["finetune"]["seconds"] = round(time.time() - t0, 1)
-    write_card(Path(out_dir), card)
+    write_card(out_dir, card)
     if before and after:
         log(f"held-out F1: {before['f1']:.4f} -> {after['f1']:.4f} ({len(dev_lines)} segments)")
     return card
+
+
+def _prefixed(prefix: str, gen: Generator[Progress, None, Any]) -> Generator[Progress, None, Any]:
+    """``gen``'s progress with ``prefix`` on each message; returns what ``gen`` returns."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(p.done, p.total, prefix + p.message)
 
 
 def _evaluate(model_dir: Path, c: Corpus) -> dict[str, Any]:

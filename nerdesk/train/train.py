@@ -217,6 +217,8 @@ def train_iter(
     distill: float = 0.0,
     head_lr: float = 1.0,
     trainable: Sequence[str] | None = None,
+    select: str = "best",
+    calibration: tuple[float, dict[str, Any]] | None = None,
     log: Callable[[str], None] = print,
 ) -> Generator[Progress, None, dict[str, Any]]:
     """Train, export and package a model into ``out_dir``; yields Progress, returns the card.
@@ -231,6 +233,11 @@ def train_iter(
     the learning rate of the output layer's new rows, which start from scratch (the base tags' rows
     keep the shared rate: at head_lr they moved the old labels; the original domain lost 0.6-0.75 F1
     points more on average).
+    ``select``: "best" ships the epoch with the best mean dev F1 (early stopping after ``patience``
+    epochs without gain); "last" trains exactly ``epochs`` epochs and ships the last (a refit on
+    data that includes the dev data, whose epoch count an earlier run chose). ``calibration``:
+    (temperature, calibration) to ship instead of fitting them on the dev data (which a refit
+    has trained on).
     """
     t_start = time.time()
     out_dir = Path(out_dir)
@@ -415,7 +422,7 @@ def train_iter(
             if step % 20 == 0:
                 yield Progress(step, total, f"epoch {epoch} loss {tot_loss / max(tot_tok, 1):.4f}")
         dev_scores = {}
-        for c in dev_c:
+        for c in dev_c if select == "best" else ():  # a refit has trained on its dev data
             dev_scores[c.path] = _score(_logits(avg, c.feats), c, labels)["exact"]["f1"]
         score = float(np.mean(list(dev_scores.values()))) if dev_scores else -float(tot_loss)
         history.append({"epoch": epoch, "loss": tot_loss / max(tot_tok, 1), "dev_f1": dev_scores,
@@ -423,7 +430,9 @@ def train_iter(
         log(f"epoch {epoch}: loss {tot_loss / max(tot_tok, 1):.4f} dev mean F1 {score:.4f} "
             + " ".join(f"{Path(p).parent.name}/{Path(p).stem}={v:.3f}" for p, v in dev_scores.items())
             + f" ({time.time() - t_start:.0f}s)")
-        if score > best_score:
+        if select == "last":
+            best_score, best_epoch = score, epoch
+        elif score > best_score:
             best_score, best_state, best_epoch, bad = score, copy.deepcopy(avg.state_dict()), epoch, 0
         else:
             bad += 1
@@ -435,6 +444,8 @@ def train_iter(
             break
     if stopped:
         log(stopped)
+    if select == "last":
+        best_state = avg.state_dict()
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
@@ -481,8 +492,8 @@ def train_iter(
                 (tmp / "model.int8.onnx").unlink()
                 log("int8 variant dropped: accuracy did not hold")
         # temperature, on the default variant's dev logits
-        temperature, cal = 1.0, {"n_spans": 0}
-        if dev_c:
+        temperature, cal = calibration or (1.0, {"n_spans": 0})
+        if dev_c and calibration is None:
             lgs = [x for lg in dev_logits[default] for x in lg]
             golds = [s for c in dev_c for s in c.spans]
             keep = [c.labels & set(labels) for c in dev_c for _ in c.tokens]
