@@ -93,6 +93,46 @@ def to_tokens(line: dict) -> tuple[list[str], list[tuple[int, int, str]]]:
     return words, spans
 
 
+PARENT_SHARE = 0.5  # a new label is a kind of the base label that took at least this share of its spans
+PARENT_MIN_SPANS = 5
+PARENT_IOU = 0.5  # a predicted span counts for a gold span it overlaps this much (tokens, IoU)
+
+
+def label_parents(base_dir: Path, segments: Sequence[tuple[list[str], list[tuple[int, int, str]]]],
+                  base_labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per label the segments add: which base label the base model gave its spans (the predicted
+    span overlapping most, with an IoU of at least PARENT_IOU; "none" where none did), as shares,
+    and its parent: the base label that took at least PARENT_SHARE of at least PARENT_MIN_SPANS
+    spans, else None. (Any overlap made ``election`` a kind of LOC: "the 2004 United States
+    presidential election" holds a country.)
+
+    A project that asks for the base labels only then counts the new label as its parent
+    (``politician`` spans as PER: what the base model did) instead of dropping it to O."""
+    from nerdesk.core.model import load_model
+
+    counts: dict[str, dict[str, int]] = {}
+    new = [(toks, [sp for sp in spans if sp[2] not in base_labels]) for toks, spans in segments]
+    new = [(toks, spans) for toks, spans in new if spans]
+    if not new:
+        return {}
+    preds = load_model(base_dir, verify=False).predict([toks for toks, _ in new])
+    for (_, spans), pred in zip(new, preds):
+        for a, b, lab in spans:
+            iou, got = max([((min(b, pb) - max(a, pa)) / (max(b, pb) - min(a, pa)), pl)
+                            for pa, pb, pl, _ in pred.spans], default=(0.0, "none"))
+            got = got if iou >= PARENT_IOU else "none"
+            c = counts.setdefault(lab, {})
+            c[got] = c.get(got, 0) + 1
+    out = {}
+    for lab, c in sorted(counts.items()):
+        n = sum(c.values())
+        top = max((k for k in c if k != "none"), key=c.get, default=None)
+        parent = top if top is not None and n >= PARENT_MIN_SPANS and c[top] / n >= PARENT_SHARE else None
+        out[lab] = {"parent": parent, "spans": n,
+                    "base_predicted": {k: round(v / n, 3) for k, v in sorted(c.items(), key=lambda kv: -kv[1])}}
+    return out
+
+
 def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path] | None, seed: int,
             log: Callable[[str], None], n_guard: int = 0) -> tuple[list[Corpus], list[Corpus]]:
     """(replay, guard): per file of the base model's training data, a replay sample (``n``
@@ -191,6 +231,13 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         f"{sum(1 for x in train_lines if x['errors'])} with corrections (weight {error_weight}); "
         f"replay: {sum(len(c.tokens) for c in replay_c)} sentences")
     before = _evaluate(base_dir, dev_c) if dev_lines else None
+    parents_seen = label_parents(base_dir, [to_tokens(x) for x in lines], base_card["labels"])
+    parents = {**(base_card.get("label_parents") or {}),
+               **{lab: v["parent"] for lab, v in parents_seen.items() if v["parent"]}}
+    for lab, v in parents_seen.items():
+        log(f"new label {lab}: " + (f"a kind of {v['parent']} " if v["parent"] else "no base label's kind ")
+            + f"(the base model's predictions for its {v['spans']} spans: "
+            + ", ".join(f"{k} {x:.0%}" for k, x in v["base_predicted"].items()) + ")")
     errors: dict[str, int] = {}
     for m in manifests:
         for k, v in m["error_counts"].items():
@@ -210,7 +257,8 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         "error_weight": error_weight,
         "anchor": anchor,
         "error_counts": errors,
-    }}
+        "label_parents": parents_seen,
+    }, "label_parents": parents}
     common = dict(label_map={}, init=base_dir, report_paths=report_paths, lr=lr, batch_size=batch_size,
                   seed=seed, threads=threads, name=name or f"{base_card['name']}-ft",
                   version=version or _next_version(base_card["version"]), command=command, force=force,

@@ -562,6 +562,8 @@ def train_iter(
             "metrics": {**metrics, "dev_f1_by_variant": variant_scores},
             **(card_extra or {}),
         }
+        if "label_parents" in card:  # only labels this model has (a label only in dev data is not)
+            card["label_parents"] = {a: b for a, b in card["label_parents"].items() if a in labels and b in labels}
         write_card(tmp, card)
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -33,7 +33,7 @@ def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
     bundle = ncbi_bundle(tmp_path, shared_data)
     replay = [shared_data / "train" / c / "train.jsonl" for c in ("gum_ne", "btc")]
     card, totals = finetune(bundle, tmp_path / "ft", replay=200, replay_paths=replay, replay_ratio=1.0,
-                            distill=1.0, epochs=2, batch_size=4)
+                            distill=1.0, epochs=2, batch_size=4, refit=False)
     ft = card["finetune"]
     assert ft["segments"] == {"train": 34, "held_out": 6}
     assert ft["replay"]["sentences"] == 200 and ft["replay"]["per_epoch"] == 34 and ft["replay"]["distill"] == 1.0
@@ -42,7 +42,7 @@ def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
     assert "Disease" in card["labels"] and card["labels"][:4] == ["PER", "ORG", "LOC", "MISC"]
     # without a ratio every epoch goes through the whole replay sample
     card, totals = finetune(bundle, tmp_path / "ft2", replay=200, replay_paths=replay, replay_ratio=None,
-                            distill=0.0, epochs=1, batch_size=4)
+                            distill=0.0, epochs=1, batch_size=4, refit=False)
     assert card["finetune"]["replay"]["per_epoch"] == 200
     assert set(totals) == {math.ceil((34 + 200) / 4)}
 
@@ -52,8 +52,56 @@ def test_step_budget_caps_the_epochs(tmp_path, shared_data):
     replay = [shared_data / "train" / "gum_ne" / "train.jsonl"]
     # 34 segments + 34 replay sentences an epoch, batches of 4: 17 steps an epoch; 40 steps: 2 epochs
     card, totals = finetune(bundle, tmp_path / "ft", replay=100, replay_paths=replay, replay_ratio=1.0,
-                            epochs=5, patience=5, batch_size=4, max_steps=40)
+                            epochs=5, patience=5, batch_size=4, max_steps=40, refit=False)
     assert card["training"]["epochs_run"] == 2 and set(totals) == {2 * 17}
+
+
+def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(tmp_path, shared_data):
+    bundle = ncbi_bundle(tmp_path, shared_data)
+    replay = [shared_data / "train" / "gum_ne" / "train.jsonl"]
+    card, totals = finetune(bundle, tmp_path / "ft", replay=100, replay_paths=replay, replay_ratio=1.0,
+                            epochs=4, patience=4, batch_size=4, lr=0.01)
+    ft = card["finetune"]
+    first = ft["refit"]["history"]
+    scores = [h["dev_f1"][next(iter(h["dev_f1"]))] for h in first]
+    n = ft["refit"]["epochs"]
+    assert len(first) == 4 and n == 1 + scores.index(max(scores))
+    assert card["training"]["epochs_run"] == n and ft["refit"]["segments"] == 40
+    # the refit's data: all 40 segments (and 40 replay sentences an epoch), none held out
+    assert [d["sentences"] for d in card["training"]["data"]] == [40, 100]
+    assert set(totals) == {4 * math.ceil((34 + 34) / 4), n * math.ceil((40 + 40) / 4)}
+    # the held-out F1 "after" is the first model's (the refit has seen those segments): it
+    # matches the first run's last dev score when the best epoch was the last
+    assert ft["held_out"]["after"]["labels"] == ["Disease"]
+    no, _ = finetune(bundle, tmp_path / "ft0", replay=100, replay_paths=replay, replay_ratio=1.0,
+                     epochs=2, batch_size=4, refit=False)
+    assert "refit" not in no["finetune"] and no["training"]["data"][0]["sentences"] == 34
+
+
+def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_data):
+    """crossner_politics' politician, organisation and country: the base model called their spans
+    PER, ORG and LOC, so a project that asks for the base labels gets them as those; election
+    (which the base model does not tag) has no parent and stays O there, and person (4 spans) is
+    too rare to tell."""
+    from nerdesk.core.model import load_model
+
+    bundle = gold_bundle(tmp_path, shared_data / "adapt" / "crossner_politics" / "train.jsonl", 60)
+    card, _ = finetune(bundle, tmp_path / "ft", replay=0, epochs=1, batch_size=8, refit=False)
+    parents = card["label_parents"]
+    assert parents == {"politician": "PER", "organisation": "ORG", "politicalparty": "ORG",
+                       "country": "LOC", "location": "LOC"}
+    seen = card["finetune"]["label_parents"]
+    assert seen["politician"]["base_predicted"]["PER"] >= 0.5 and seen["election"]["parent"] is None
+    assert seen["politician"]["spans"] >= 5
+    m = load_model(tmp_path / "ft", verify=False)
+    assert m.parents == parents
+    words = "Barack Obama met Angela Merkel in Germany after the 2009 federal election .".split()
+    asked = {s[2] for s in m.predict([words], only=["PER", "ORG", "LOC", "MISC"])[0].spans}
+    assert asked <= {"PER", "ORG", "LOC", "MISC"}
+    # a fine-tune of that fine-tune keeps what its base knew
+    again, _ = finetune(bundle, tmp_path / "ft2", base=tmp_path / "ft", replay=0, epochs=1, batch_size=8,
+                        refit=False)
+    assert again["label_parents"] == parents
 
 
 def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared_data):

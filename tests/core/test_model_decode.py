@@ -10,6 +10,7 @@ from nerdesk.core.model.data import apply_label_map, parse_label_map
 from nerdesk.core.model.decode import (
     bio_tags,
     decode_batch,
+    fold_target,
     spans_from_bio,
     spans_from_tag_ids,
     viterbi,
@@ -103,6 +104,28 @@ def test_decode_asks_only_for_the_wanted_labels():
     lg[0, 2, 0], lg[0, 2, 1], lg[0, 2, 3] = 5.0, 5.5, 6.0  # O < PER < ORG
     assert [s[:3] for s in decode_batch(lg, [4], LABELS)[0].spans] == [(0, 1, "PER"), (2, 3, "ORG")]
     assert [s[:3] for s in decode_batch(lg, [4], LABELS, only=["PER"])[0].spans] == [(0, 1, "PER")]
+
+
+def test_an_unwanted_label_counts_as_its_nearest_wanted_ancestor():
+    """A fine-tune's ``politician`` (a kind of PER) is PER to a project that asks for PER; a label
+    without a wanted ancestor stays O; parent chains are followed, cycles end in O."""
+    labels = ["PER", "ORG", "politician", "senator"]
+    k = len(bio_tags(labels))
+    lg = np.full((1, 3, k), -5.0, dtype=np.float32)
+    lg[0, :, 0] = 5.0
+    lg[0, 0, 5], lg[0, 1, 6] = 6.0, 6.0  # B-politician I-politician: "Barack Obama"
+    lg[0, 0, 1] = 5.5  # PER alone is less likely than O: only with politician's mass does it win
+    parents = {"politician": "PER", "senator": "politician"}
+    assert [s[:3] for s in decode_batch(lg, [3], labels, only=["PER"])[0].spans] == []
+    folded = decode_batch(lg, [3], labels, only=["PER"], parents=parents)[0]
+    assert [s[:3] for s in folded.spans] == [(0, 2, "PER")]
+    assert decode_batch(lg, [3], labels, parents=parents)[0].spans[0][2] == "politician"  # all asked for
+    lg[0, 0, 5], lg[0, 1, 6], lg[0, 0, 7], lg[0, 1, 8] = -5.0, -5.0, 6.0, 6.0  # now a senator
+    assert [s[:3] for s in decode_batch(lg, [3], labels, only=["PER"], parents=parents)[0].spans] == [(0, 2, "PER")]
+    assert [s[:3] for s in decode_batch(lg, [3], labels, only=["PER", "politician"],
+                                        parents=parents)[0].spans] == [(0, 2, "politician")]
+    assert fold_target("senator", {"ORG"}, parents) is None
+    assert fold_target("a", {"PER"}, {"a": "b", "b": "a"}) is None
 
 
 def test_bio_helpers():

@@ -120,6 +120,10 @@ def test_bad_models_give_clear_errors(tmp_path):
     _rewrite_card(d2, labels=card["labels"] + ["EXTRA"])
     err = pytest.raises(NerdeskError, load_model, d2).value
     assert err.code == "E204" and "outputs" in err.message
+    # a label parent that is not a label of the card
+    _rewrite_card(d2, label_parents={"politician": "PER"})
+    err = pytest.raises(NerdeskError, load_model, d2).value
+    assert err.code == "E205" and "label_parents" in err.message
     # invalid card
     (d2 / "model.json").write_text("{not json")
     assert _code(d2) == "E205"

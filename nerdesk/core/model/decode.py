@@ -20,7 +20,7 @@ Tag order for a label list ``[L1, L2, ...]`` is ``["O", "B-L1", "I-L1", "B-L2", 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,9 +162,22 @@ def calibrate_spans(confs: Sequence[float], labels: Sequence[str], span_calibrat
     return np.clip(out, 0.0, 1.0).tolist()
 
 
+def fold_target(label: str, wanted: set[str], parents: Mapping[str, str]) -> str | None:
+    """The wanted label an unwanted ``label`` counts as: itself, else its nearest wanted ancestor
+    in ``parents``, else None (O)."""
+    seen = set()
+    while label not in wanted:
+        if label in seen or label not in parents:
+            return None
+        seen.add(label)
+        label = parents[label]
+    return label
+
+
 def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[str],
                  temperature: float = 1.0, keep_probs: bool = False,
-                 span_calibration=None, only: Iterable[str] | None = None) -> list[SegmentPrediction]:
+                 span_calibration=None, only: Iterable[str] | None = None,
+                 parents: Mapping[str, str] | None = None) -> list[SegmentPrediction]:
     """Turn raw logits (B, L, K) into SegmentPredictions.
 
     ``only``: the labels asked for (a project's label set). The other labels' probability goes
@@ -173,16 +186,26 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
     between two unwanted labels is a confident O), and an unwanted entity is not forced into a
     wanted label. (Ruling the other tags out before the softmax instead turned MISC-like words
     into PER/ORG/LOC false positives in projects without MISC: review effort on uner_en_ewt and
-    gum_ne was a third worse.)
+    gum_ne was a third worse.) ``parents``: label -> the broader label it is a kind of (a
+    fine-tune's ``politician`` -> ``PER``, see :func:`fold_target`); an unwanted label's
+    probability goes to its nearest wanted ancestor's B/I tags instead of O.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     n_labels = len(labels)
     logp = log_softmax(logits, temperature)
     if only is not None:
         wanted = set(only)
-        off = [t for j, lab in enumerate(labels) if lab not in wanted for t in (1 + 2 * j, 2 + 2 * j)]
+        index = {lab: j for j, lab in enumerate(labels)}
+        off = []
+        for j, lab in enumerate(labels):
+            if lab in wanted:
+                continue
+            to = fold_target(lab, wanted, parents or {})
+            for t in (1, 2):  # B-lab into B-to (or O), I-lab into I-to (or O)
+                dst = 0 if to is None else t + 2 * index[to]
+                logp[..., dst] = np.logaddexp(logp[..., dst], logp[..., t + 2 * j])
+                off.append(t + 2 * j)
         if off:
-            logp[..., 0] = np.logaddexp(logp[..., 0], _logsumexp(logp[..., off]))
             logp[..., off] = -1e4
     paths = viterbi(logp, lengths, n_labels)
     probs = np.exp(logp)

@@ -47,6 +47,7 @@ class OnnxModel:
         self.tags = bio_tags(self.labels)
         self.temperature = float(self.card.get("temperature", 1.0))
         self.span_calibration = self.card.get("span_calibration")
+        self.parents: dict[str, str] = dict(self.card.get("label_parents") or {})
         onnx = self.card["onnx"]
         variant = variant or onnx.get("default", "fp32")
         if variant not in ("fp32", "int8") or not onnx.get(variant):
@@ -149,7 +150,7 @@ class OnnxModel:
             lg, emb = self._run_all(ids, mask)
             preds = decode_batch(lg, [len(s) for s in sub], self.labels, self.temperature,
                                  keep_probs=token_probs, span_calibration=self.span_calibration,
-                                 only=only)
+                                 only=only, parents=self.parents)
             for j, i in enumerate(idx):
                 if emb is not None:
                     preds[j].embedding = emb[j]

@@ -133,6 +133,11 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
         raise err(Errors.E205, path=str(card_path),
                   reason="span_calibration must be null, [a > 0, b] or {x: [...], y: [...]} "
                          "with increasing x and y in [0, 1]")
+    parents = card.get("label_parents") or {}
+    if not isinstance(parents, dict) or any(
+            k not in labels or v not in labels or k == v for k, v in parents.items()):
+        raise err(Errors.E205, path=str(card_path),
+                  reason="label_parents must map labels of the card to other labels of the card")
     reason = validate_config(card.get("features"))
     if reason:
         raise err(Errors.E205, path=str(card_path), reason=reason)
