@@ -181,7 +181,8 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
         ft = card["finetune"]
         click.echo(json.dumps({"result": {"model": str(out), "name": card["name"], "version": card["version"],
                                           "labels": card["labels"], "held_out": ft["held_out"],
-                                          "forgetting": ft.get("forgetting"), "seconds": ft["seconds"]}}))
+                                          "forgetting": ft.get("forgetting"), "seconds": ft["seconds"],
+                                          "new_labels": {k: v["parent"] for k, v in ft["label_parents"].items()}}}))
         return
     card = run_with_progress(gen, "Fine-tuning", quiet=progress == "none")
     ho = card["finetune"]["held_out"]

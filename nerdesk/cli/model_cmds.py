@@ -170,6 +170,8 @@ def models_show(model, as_json):
         return
     click.echo(f"{m.id}  ({m.path})")
     click.echo(f"labels: {', '.join(m.labels)}   tag scheme: {card.get('tag_scheme', 'BIO')}")
+    if card.get("label_parents"):  # what a project without the label gets its entities as
+        click.echo("a kind of: " + ", ".join(f"{a} -> {b}" for a, b in card["label_parents"].items()))
     if m.kind == "nerdesk":
         onnx = card.get("onnx", {})
         click.echo(f"onnx: {onnx.get('default')} variant ({onnx.get(onnx.get('default'), '')}); "

@@ -427,7 +427,8 @@ def train_iter(
         score = float(np.mean(list(dev_scores.values()))) if dev_scores else -float(tot_loss)
         history.append({"epoch": epoch, "loss": tot_loss / max(tot_tok, 1), "dev_f1": dev_scores,
                         "seconds": round(time.time() - t_start, 1)})
-        log(f"epoch {epoch}: loss {tot_loss / max(tot_tok, 1):.4f} dev mean F1 {score:.4f} "
+        log(f"epoch {epoch}: loss {tot_loss / max(tot_tok, 1):.4f}"
+            + (f" dev mean F1 {score:.4f} " if dev_scores else "")
             + " ".join(f"{Path(p).parent.name}/{Path(p).stem}={v:.3f}" for p, v in dev_scores.items())
             + f" ({time.time() - t_start:.0f}s)")
         if select == "last":

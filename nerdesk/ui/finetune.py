@@ -321,6 +321,11 @@ class FineTuneController(QObject):
         if fg.get("before") is not None:
             extra += (f"\nOn held-out data of the base model's own domain: F1 {fg['before']:.3f} → "
                       f"{fg['after']:.3f} (what it may have forgotten).")
+        new = result.get("new_labels") or {}
+        if new:
+            extra += "\nNew labels: " + ", ".join(f"{lab} (a kind of {p})" if p else lab for lab, p in new.items()) + "."
+            if any(new.values()):
+                extra += " A project without such a label gets its entities as the broader one."
         self.win.statusBar().showMessage(f"Fine-tuned model written to {model}.", 10000)
         ans = QMessageBox.question(self.win, "Fine-tune finished",
                                    f"The new model {name} is ready.{extra}\n\nPromote it now? It becomes the "

@@ -98,10 +98,13 @@ def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_d
     words = "Barack Obama met Angela Merkel in Germany after the 2009 federal election .".split()
     asked = {s[2] for s in m.predict([words], only=["PER", "ORG", "LOC", "MISC"])[0].spans}
     assert asked <= {"PER", "ORG", "LOC", "MISC"}
-    # a fine-tune of that fine-tune keeps what its base knew
-    again, _ = finetune(bundle, tmp_path / "ft2", base=tmp_path / "ft", replay=0, epochs=1, batch_size=8,
-                        refit=False)
-    assert again["label_parents"] == parents
+    assert "politician -> PER" in run("models", "show", tmp_path / "ft")
+    # a fine-tune of that fine-tune keeps what its base knew (and adds no label)
+    out = run("finetune", bundle, "--base", tmp_path / "ft", "--out", tmp_path / "ft2", "--epochs", "1",
+              "--replay", "0", "--no-refit", "--no-int8", "--progress", "jsonl")
+    result = json.loads(out.strip().splitlines()[-1])["result"]
+    assert result["new_labels"] == {}
+    assert json.loads((tmp_path / "ft2" / "model.json").read_text())["label_parents"] == parents
 
 
 def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared_data):

@@ -42,7 +42,8 @@ def main() -> int:
     shutil.copytree(os.environ["FAKE_FT_MODEL"], out, dirs_exist_ok=True)
     print(json.dumps({"result": {"model": out, "name": "fake-ft", "version": "1.0.1", "labels": ["PER"],
                                   "held_out": {"before": {"f1": 0.5}, "after": {"f1": 0.6}},
-                                  "forgetting": {"before": 0.65, "after": 0.64}, "seconds": 0.3}}),
+                                  "forgetting": {"before": 0.65, "after": 0.64}, "seconds": 0.3,
+                                  "new_labels": {"politician": "PER", "election": None}}}),
           flush=True)
     return 0
 

@@ -70,6 +70,7 @@ def test_offer_after_n_corrections_then_run_and_promote(opened, qtbot, tmp_path,
     assert not Path(argv[0]).exists()  # the temporary bundle is removed
     assert asked and "fake-ft 1.0.1" in asked[0] and "0.500 → 0.600" in asked[0]
     assert "base model's own domain: F1 0.650 → 0.640" in asked[0]
+    assert "New labels: politician (a kind of PER), election." in asked[0]
     # promoted: the new model is active, its predictions are in the project
     _wait(qtbot, lambda: win.session.project.active_model_id() != FAKE_MODEL, 60000)
     _wait(qtbot, lambda: not win.jobs.jobs, 60000)
