@@ -141,6 +141,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads for fine-tuning")
     ap.add_argument("--domains", default="crossner_politics,ncbi_disease")
     ap.add_argument("--big", choices=["yes", "no", "only"], default="yes", help="B: 1,000 segments")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep each fine-tuned model as KEEP/<domain>-s<seed> (for forgetting_diagnosis.py)")
     ap.add_argument("--ft", action="append", default=[], metavar="KEY=VALUE",
                     help="extra finetune_iter argument (Python literal), for experiments")
     args = ap.parse_args()
@@ -184,6 +186,10 @@ def main() -> None:
             if args.spacy:
                 res["spacy_train"] = spacy_train(lines, test_lines, tmp, card["finetune"]["segments"]["held_out"])
             print(json.dumps(res), flush=True)
+            if args.keep:
+                import shutil
+
+                shutil.copytree(tmp / "ft", args.keep / f"{domain}-s{args.seed}", dirs_exist_ok=True)
     if args.big == "no":
         return
     # B: 1,000 corrected segments with replay
