@@ -16,7 +16,8 @@ A. For crossner_politics and ncbi_disease: 200 corrected segments of the domain'
    (``..._hand_map``): all labels predicted, then the new labels that name a kind of PER/ORG/LOC
    mapped back by hand (BACK_MAP), the measure before label_parents existed.
    With --spacy: `spacy train` (blank English, efficiency NER config, CPU) on the same 200
-   segments (the same 15% held out as its dev set), its F1 on the test split and wall time.
+   segments (the same 15% held out as its dev set), its F1 on the test split and wall time
+   (``--spacy-seed``: its system.seed).
 B. `finetune` on 1,000 corrected segments (ncbi_disease train) with replay: wall time.
 """
 
@@ -83,7 +84,7 @@ def original_domain_f1(model, data: Path, hand_map: bool = False) -> dict[str, f
     return out
 
 
-def spacy_train(lines: list[str], test: list[str], tmp: Path, holdout: int) -> dict:
+def spacy_train(lines: list[str], test: list[str], tmp: Path, holdout: int, seed: int = 0) -> dict:
     from nerdesk.core._spacy import import_spacy
 
     spacy = import_spacy()
@@ -110,7 +111,8 @@ def spacy_train(lines: list[str], test: list[str], tmp: Path, holdout: int) -> d
                     "--pipeline", "ner", "--optimize", "efficiency", "--force"], check=True, capture_output=True)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "spacy", "train", str(tmp / "config.cfg"), "--output", str(tmp / "out"),
-                    "--paths.train", str(tmp / "train.spacy"), "--paths.dev", str(tmp / "dev.spacy")],
+                    "--paths.train", str(tmp / "train.spacy"), "--paths.dev", str(tmp / "dev.spacy"),
+                    "--system.seed", str(seed)],
                    check=True, capture_output=True)
     seconds = time.perf_counter() - t
     subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp / "out" / "model-best"),
@@ -135,6 +137,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--spacy", action="store_true")
+    ap.add_argument("--spacy-seed", type=int, default=0, help="spaCy's system.seed")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--base", type=Path, default=None, help="base model package (default: the shipped default model)")
     ap.add_argument("--seed", type=int, default=0, help="fine-tuning seed (held-out slice, replay sample, batches)")
@@ -184,7 +187,8 @@ def main() -> None:
                 res["original_domain_drop" + key] = {k: round(base_orig[k] - v, 4)
                                                      for k, v in res["original_domain_f1_after" + key].items()}
             if args.spacy:
-                res["spacy_train"] = spacy_train(lines, test_lines, tmp, card["finetune"]["segments"]["held_out"])
+                res["spacy_train"] = spacy_train(lines, test_lines, tmp, card["finetune"]["segments"]["held_out"],
+                                                 args.spacy_seed)
             print(json.dumps(res), flush=True)
             if args.keep:
                 import shutil

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from nerdesk.core.tiers import best_annotation
 from nerdesk.core.types import DocRecord, Span
 
 if TYPE_CHECKING:
@@ -17,8 +18,6 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
     """Each document with its tokens, sentence (segment) boundaries, the human spans where
     segments were annotated and the active model's predictions. ``reviewed_only`` keeps only
     documents whose every segment was accepted by a reviewer."""
-    from nerdesk.core.project import _best_annotation
-
     store = project.store
     model_id = store.active_model_id()
     docs = store.iter_documents(batch)
@@ -41,7 +40,7 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
                 base = seg["start"]
                 flat = seg["tokens"]
                 tokens.extend((base + a, base + b) for a, b in zip(flat[::2], flat[1::2]))
-                best = _best_annotation(anns.get(seg["id"], []))
+                best = best_annotation(anns.get(seg["id"], []))
                 if best is not None:
                     annotated += 1
                     reviewed += best["status"] in REVIEWED

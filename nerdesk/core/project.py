@@ -17,9 +17,9 @@ from typing import Any
 from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import Store, now
+from nerdesk.core.tiers import TIERS, best_annotation
 from nerdesk.core.types import Changes, DocRecord, Progress, Span
 
-TIERS = ("annotator", "reviewer", "expert")
 STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
 SEVERITIES = ("low", "normal", "high")
 
@@ -225,7 +225,7 @@ class Project:
             s["prediction"] = pred
             s["annotations"] = anns.get(s["id"], [])
             mine = next((a for a in s["annotations"] if a["annotator"] == self.user), None)
-            shown = mine or _best_annotation(s["annotations"])
+            shown = mine or best_annotation(s["annotations"])
             s["annotation"] = shown
             if shown is not None:
                 confirmed = shown["status"] == "accepted"
@@ -526,11 +526,3 @@ class Project:
         from nerdesk.core.predict import predict_project
 
         return predict_project(self, model, **options)
-
-
-def _best_annotation(annotations: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Of several annotators' rows, the one that counts: highest tier, accepted first, latest."""
-    if not annotations:
-        return None
-    rank = {t: i for i, t in enumerate(TIERS)}
-    return max(annotations, key=lambda a: (a["status"] == "accepted", rank.get(a["tier"], 0), a["updated"]))

@@ -48,6 +48,7 @@ from typing import Any
 
 from nerdesk.core.bundle import read_bundle
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.tiers import tier_rank
 from nerdesk.core.model.data import read_jsonl
 from nerdesk.core.model.package import load_card, resolve_model_path, resources_dir, write_card
 from nerdesk.core.types import Progress
@@ -57,7 +58,6 @@ from nerdesk.train.train import Corpus, split_holdout, train_iter
 def bundle_sentences(paths: Sequence[str | Path]) -> tuple[list[dict], list[dict], list[str]]:
     """(lines, manifests, annotated labels). A segment reviewed more than once keeps the line of
     the highest tier, then the latest."""
-    rank = {"annotator": 0, "reviewer": 1, "expert": 2}
     best: dict[str, dict] = {}
     manifests = []
     labels: list[str] = []
@@ -70,7 +70,7 @@ def bundle_sentences(paths: Sequence[str | Path]) -> tuple[list[dict], list[dict
         for line in lines:
             key = line["text"]
             old = best.get(key)
-            if old is None or (rank.get(line["tier"], 0), line["updated"]) > (rank.get(old["tier"], 0), old["updated"]):
+            if old is None or (tier_rank(line["tier"]), line["updated"]) > (tier_rank(old["tier"]), old["updated"]):
                 best[key] = line
     return list(best.values()), manifests, list(dict.fromkeys(labels))
 
