@@ -121,7 +121,7 @@ def report(project: Path, as_json: bool) -> None:
               help="L2 pull towards the base weights: higher forgets less of the base domain, learns less.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="After early stopping chose the epoch count, train again on every segment, the "
-                   "held-out ones included (about twice the time; better on small bundles).")
+                   "held-out ones included (about twice the time; where 20 or more are held out).")
 @click.option("--max-steps", default=1300, show_default=True,
               help="Step budget: fewer epochs for big bundles (0: no budget).")
 @click.option("--seed", default=0, show_default=True)

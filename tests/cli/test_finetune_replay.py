@@ -60,7 +60,7 @@ def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(
     bundle = ncbi_bundle(tmp_path, shared_data)
     replay = [shared_data / "train" / "gum_ne" / "train.jsonl"]
     card, totals = finetune(bundle, tmp_path / "ft", replay=100, replay_paths=replay, replay_ratio=1.0,
-                            epochs=4, patience=4, batch_size=4, lr=0.01)
+                            epochs=4, patience=4, batch_size=4, lr=0.01, refit_min_held_out=6)
     ft = card["finetune"]
     first = ft["refit"]["history"]
     scores = [h["dev_f1"][next(iter(h["dev_f1"]))] for h in first]
@@ -76,6 +76,9 @@ def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(
     no, _ = finetune(bundle, tmp_path / "ft0", replay=100, replay_paths=replay, replay_ratio=1.0,
                      epochs=2, batch_size=4, refit=False)
     assert "refit" not in no["finetune"] and no["training"]["data"][0]["sentences"] == 34
+    # 6 held-out segments are too few to trust their epoch count (20 by default): no refit
+    few, _ = finetune(bundle, tmp_path / "ft1", replay=0, epochs=1, batch_size=4)
+    assert "refit" not in few["finetune"] and few["training"]["data"][0]["sentences"] == 34
 
 
 def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_data):
