@@ -77,9 +77,6 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
     model_id = store.active_model_id()
     filters = {k: v for k, v in (("label", label), ("source", source), ("max_confidence", max_confidence))
                if v is not None}
-    cands = _candidates(project, model_id, status, pool, seed, filters)
-    if not cands:
-        return []
     reviewed: list = []  # computed once, by the first strategy that needs it
 
     def seen():
@@ -87,10 +84,16 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
             reviewed.append(_reviewed(project))
         return reviewed[0]
 
+    cold = _cold_labels(project, model_id, seen()[2])
+    # random picks (the strategy, or uncertainty starting cold) need a uniform pool: half of the
+    # usual pool is the most uncertain segments, which biased "random" on corpora over ``pool``
+    uniform = strategy == "random" or (strategy in UNCERTAINTY and bool(cold))
+    cands = _candidates(project, model_id, status, pool, seed, filters, uniform=uniform)
+    if not cands:
+        return []
     scorers = {"random": lambda: _random(cands, seed),
                "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
                "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
-    cold = _cold_labels(project, model_id, seen()[2])
     for key in UNCERTAINTY:
         if cold:  # the model's uncertainty says nothing about labels it cannot predict
             why = f"cold start: the model does not know {', '.join(cold)} yet (random)"
@@ -163,17 +166,18 @@ def _rank01(values: dict[int, float]) -> dict[int, float]:
 
 
 def _candidates(project: Project, model_id: str | None, status: str, pool: int, seed: int,
-                filters: dict[str, Any] | None = None) -> list[dict]:
-    """Up to ``pool`` segments with the given status: the most uncertain half, the rest at random."""
+                filters: dict[str, Any] | None = None, uniform: bool = False) -> list[dict]:
+    """Up to ``pool`` segments with the given status: the most uncertain half, the rest at random
+    (``uniform``: all at random)."""
     conn = project.store.conn
     if filters:  # the filtered set, in SQL: its most uncertain, then a seeded sample of the rest
         store = project.store
-        top = [i for i, _ in store.queue(model_id, status, pool // 2, **filters)]
+        top = [] if uniform else [i for i, _ in store.queue(model_id, status, pool // 2, **filters)]
         rest = [i for i, _ in store.queue(model_id, status, 10 * pool, order="document", **filters)]
         rest = [i for i in rest if i not in set(top)]
         random.Random(seed).shuffle(rest)
         return _rows(project, model_id, list(dict.fromkeys(top + rest[:pool - len(top)])))
-    if model_id:
+    if model_id and not uniform:
         top = [r[0] for r in conn.execute(
             "SELECT p.segment_id FROM predictions p JOIN segments s ON s.id = p.segment_id "
             "WHERE p.model_id = ? AND s.status = ? ORDER BY p.uncertainty DESC LIMIT ?",

@@ -86,6 +86,14 @@ def test_random_is_seeded_and_unbiased(tmp_path):
     b = [i.id for i in route(p, "random", 50, seed=1, diverse=False)]
     c = [i.id for i in route(p, "random", 50, seed=2, diverse=False)]
     assert a == b and a != c and len(set(a)) == 50
+    # beyond the candidate pool, random picks stay uniform: they do not come from the most
+    # uncertain half of the pool (with a pool of 20 of 120 segments, that half is 10 segments)
+    ids = seg_ids(p)
+    predict(p, {i: ([], k / len(ids), 0.0, 0.0, k / len(ids)) for k, i in enumerate(ids)})
+    top = set(ids[-10:])
+    for seed in range(3):
+        picks = [i.id for i in route(p, "random", 10, seed=seed, diverse=False, pool=20)]
+        assert len(set(picks) & top) <= 5
     p.close()
 
 
