@@ -67,6 +67,7 @@ def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(
     n = ft["refit"]["epochs"]
     assert len(first) == 4 and n == 1 + scores.index(max(scores))
     assert card["training"]["epochs_run"] == n and ft["refit"]["segments"] == 40
+    assert ft["replay"]["per_epoch"] == 34 and ft["refit"]["replay_per_epoch"] == 40
     # the refit's data: all 40 segments (and 40 replay sentences an epoch), none held out
     assert [d["sentences"] for d in card["training"]["data"]] == [40, 100]
     assert set(totals) == {4 * math.ceil((34 + 34) / 4), n * math.ceil((40 + 40) / 4)}

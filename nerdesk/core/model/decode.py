@@ -66,11 +66,6 @@ def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    m = x.max(axis=-1)
-    return m + np.log(np.exp(x - m[..., None]).sum(axis=-1))
-
-
 def viterbi(logp: np.ndarray, lengths: np.ndarray, n_labels: int) -> np.ndarray:
     """Best valid BIO path per row. logp (B, L, K); returns int tags (B, L), -1 beyond length."""
     bsz, max_len, k = logp.shape
