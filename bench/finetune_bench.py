@@ -123,13 +123,20 @@ def spacy_train(lines: list[str], test: list[str], tmp: Path, holdout: int, seed
 
 
 def timed_finetune(lines: list[str], tmp: Path, args, kw: dict) -> tuple[dict, float]:
-    """The bundle of these corrected lines, fine-tuned into tmp/ft: (its card, seconds of finetune)."""
+    """The bundle of these corrected lines, fine-tuned into tmp/ft: (its card, seconds of finetune).
+    With --accurate, the BERT tagger (``finetune --base minilm``) instead of the fast model."""
     from nerdesk.train.finetune import finetune_iter
 
     bundle = make_bundle(lines, tmp, args.base)
     t = time.perf_counter()
-    card = drain(finetune_iter([bundle], tmp / "ft", base=args.base, seed=args.seed, threads=args.threads,
-                               log=lambda s: None, **kw))
+    if args.accurate:
+        from nerdesk.train.hf_finetune import finetune_hf_iter
+
+        card = drain(finetune_hf_iter([bundle], tmp / "ft", base=args.accurate, seed=args.seed,
+                                      threads=args.threads, log=lambda s: None, **kw))
+    else:
+        card = drain(finetune_iter([bundle], tmp / "ft", base=args.base, seed=args.seed, threads=args.threads,
+                                   log=lambda s: None, **kw))
     return card, time.perf_counter() - t
 
 
@@ -146,6 +153,9 @@ def main() -> None:
     ap.add_argument("--big", choices=["yes", "no", "only"], default="yes", help="B: 1,000 segments")
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep each fine-tuned model as KEEP/<domain>-s<seed> (for forgetting_diagnosis.py)")
+    ap.add_argument("--accurate", default=None, metavar="BASE",
+                    help="fine-tune the BERT tagger from BASE (e.g. minilm) instead of the fast model; "
+                         "the original-domain rows then score it on the labels it learned (no base labels)")
     ap.add_argument("--ft", action="append", default=[], metavar="KEY=VALUE",
                     help="extra finetune_iter argument (Python literal), for experiments")
     args = ap.parse_args()
@@ -173,10 +183,15 @@ def main() -> None:
             test_lines = rename((d / "test.jsonl").read_text(encoding="utf-8").splitlines(True), names)
             (tmp / "test.jsonl").write_text("".join(test_lines), encoding="utf-8")
             test = load_records(tmp / "test.jsonl", {})
+            t = time.perf_counter()
+            after = round(evaluate(model, test)["exact"]["f1"], 4)
+            words_s = round(sum(len(tk) for tk, _ in test) / (time.perf_counter() - t))
+            training = card.get("training") or {"epochs_run": card["finetune"]["recipe"]["epochs"], "best_epoch": None}
             res = {"domain": domain, "segments": args.n, "finetune_seconds": round(seconds, 1),
+                   "model": model.id,
                    "test_f1_before": round(evaluate(base, test)["exact"]["f1"], 4),
-                   "test_f1_after": round(evaluate(model, test)["exact"]["f1"], 4),
-                   "epochs_run": card["training"]["epochs_run"], "best_epoch": card["training"]["best_epoch"],
+                   "test_f1_after": after, "test_words_per_s_one_pass": words_s,
+                   "epochs_run": training["epochs_run"], "best_epoch": training["best_epoch"],
                    "base_domain_held_out_f1": {k: card["finetune"].get("forgetting", {}).get(k)
                                                for k in ("before", "after", "sentences")},
                    "held_out": card["finetune"]["held_out"],

@@ -99,7 +99,10 @@ def report(project: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--base", default=None, help="Base model directory or name (default: the shipped model).")
+@click.option("--base", default=None,
+              help="Base model directory or name (default: the shipped fast model). 'minilm' or a Hugging Face "
+                   "BERT checkpoint (config.json, model.safetensors, tokenizer.json), or a model fine-tuned from "
+                   "one: the accurate model (replay options do not apply).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the new model package.")
 @click.option("--holdout", default=0.15, show_default=True, help="Share of bundle segments held out for early stopping.")
@@ -163,13 +166,24 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
         elif progress == "bar":
             click.echo(msg, err=True)
 
-    gen = finetune_iter(list(bundles), out, base=base, holdout=holdout, replay=replay,
-                        replay_paths=list(replay_data) or None, replay_ratio=replay_ratio, distill=distill,
-                        error_weight=error_weight, epochs=epochs, patience=patience, lr=lr, head_lr=head_lr,
-                        anchor=anchor, refit=refit, max_steps=max_steps or None, seed=seed, threads=threads, name=name,
-                        version=version,
-                        command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, report_paths=list(report),
-                        quantize=quantize, log=log)
+    from nerdesk.train.hf_finetune import PRETRAINED, finetune_hf_iter, is_hf_checkpoint
+
+    if base in PRETRAINED or (base is not None and is_hf_checkpoint(Path(base))):
+        # a BERT-family token classifier (the accurate model, or one the user brings)
+        explicit = click.get_current_context().get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
+        gen = finetune_hf_iter(list(bundles), out, base=base, holdout=holdout, error_weight=error_weight,
+                               **({"epochs": epochs, "min_steps": 0} if explicit else {}),
+                               seed=seed, threads=threads, name=name, version=version,
+                               command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, quantize=quantize,
+                               log=log)
+    else:
+        gen = finetune_iter(list(bundles), out, base=base, holdout=holdout, replay=replay,
+                            replay_paths=list(replay_data) or None, replay_ratio=replay_ratio, distill=distill,
+                            error_weight=error_weight, epochs=epochs, patience=patience, lr=lr, head_lr=head_lr,
+                            anchor=anchor, refit=refit, max_steps=max_steps or None, seed=seed, threads=threads, name=name,
+                            version=version,
+                            command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, report_paths=list(report),
+                            quantize=quantize, log=log)
     if progress == "jsonl":
         while True:
             try:

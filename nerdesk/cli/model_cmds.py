@@ -41,6 +41,12 @@ def _command_line() -> str:
 @click.option("--gazetteer", default=None, type=click.Path(dir_okay=False, exists=True),
               help="A word<TAB>classes name list to use as a feature (copied into the package); "
                    "build one with python -m nerdesk.train.gazetteer.")
+@click.option("--vectors", default=None, type=click.Path(file_okay=False, exists=True),
+              help="A directory with vectors.npz and vectors.words.txt: frozen pretrained word vectors "
+                   "as a feature (copied into the package); build it with python -m nerdesk.train.vectors.")
+@click.option("--ship-replay", default=0, show_default=True, type=int,
+              help="Ship this many training sentences (and as many held-out ones) in the package, so "
+                   "fine-tuning replays them where the training data is not at hand.")
 @click.option("--width", default=None, type=int, help="Hidden width (default 128).")
 @click.option("--depth", default=None, type=int, help="Number of CNN blocks (default 4).")
 @click.option("--dropout", default=None, type=float, help="Dropout (default 0.3).")
@@ -60,7 +66,7 @@ def _command_line() -> str:
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
 def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr, patience, max_minutes,
-              seed, threads, gazetteer, width, depth, dropout, word_dropout, ema, label_smoothing,
+              seed, threads, gazetteer, vectors, ship_replay, width, depth, dropout, word_dropout, ema, label_smoothing,
               case_augment, name, version, limit, quantize, force, quiet):
     """Train the default architecture from scratch on DATA (JSONL, IOB2 tags) and package it."""
     try:
@@ -76,7 +82,8 @@ def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr
                      label_map=label_map, epochs=epochs, batch_size=batch_size, lr=lr,
                      patience=patience, max_minutes=max_minutes, seed=seed, threads=threads,
                      name=name, version=version, command=_command_line(), limit=limit,
-                     quantize=quantize, force=force, log=log, gazetteer=gazetteer, ema=ema,
+                     quantize=quantize, force=force, log=log, gazetteer=gazetteer, vectors=vectors,
+                     ship_replay=ship_replay, ema=ema,
                      label_smoothing=label_smoothing, case_augment=case_augment,
                      arch={k: v for k, v in (("width", width), ("depth", depth), ("dropout", dropout),
                                              ("word_dropout", word_dropout)) if v is not None})

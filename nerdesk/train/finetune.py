@@ -2,8 +2,10 @@
 
 * Warm start: the base package's features, architecture and weights; labels the bundles add
   grow the output layer (the base tags keep their rows).
-* Replay: a random sample of the base model's own training data (the paths in its card, when
-  they can be found, or ``replay_paths``) is mixed in, so the model does not forget what it knew.
+* Replay: a random sample of the base model's own training data is mixed in, so the model does
+  not forget what it knew: from ``replay_paths`` when given, else from the sample the base package
+  ships (``replay.jsonl.gz``, ``nerdesk train --ship-replay``: what a user's machine has), else
+  from the paths in its card when they can be found (a base model trained without a sample).
   Their corpus labels say nothing about the new labels (partial labels: an O may hide a new label).
   Each epoch draws a fresh ``replay_ratio`` replay sentences per bundle segment from that sample,
   so a small bundle is not drowned (1000 replay sentences against 170 segments learned the new
@@ -143,6 +145,9 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
     never trained on, which replay never draws from."""
     if n <= 0 and (n_guard <= 0 or paths):  # given replay files hold nothing held out
         return [], []
+    shipped = base_card.get("replay")
+    if not paths and isinstance(shipped, dict) and (base_dir / str(shipped.get("file"))).is_file():
+        return _shipped_replay(base_dir / shipped["file"], shipped, n, n_guard, seed, log)
     lmap = base_card.get("training", {}).get("label_map") or None
     entries = ([{"path": str(p)} for p in paths] if paths
                else base_card.get("training", {}).get("data", []))
@@ -176,6 +181,43 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
             idx = sorted(rng.sample(range(len(part.tokens)), min(k, len(part.tokens))))
             out.append(Corpus(name, [part.tokens[i] for i in idx], [part.spans[i] for i in idx], labels))
     return replay, guard
+
+
+def _shipped_replay(path: Path, note: dict, n: int, n_guard: int, seed: int,
+                    log: Callable[[str], None]) -> tuple[list[Corpus], list[Corpus]]:
+    """(replay, guard) from the sample of its training data the base package ships
+    (``replay.jsonl.gz``, written by ``nerdesk train --ship-replay``): per source file, its
+    replay and its guard sentences, each keeping the file's label set."""
+    import gzip
+    import json
+
+    by: dict[tuple[str, str], list[dict]] = {}
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    o = json.loads(line)
+                    by.setdefault((o["part"], o["source"]), []).append(o)
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        raise err(Errors.E205, path=str(path), reason=f"unreadable replay sample: {exc}") from None
+    rng = random.Random(seed)
+    out: dict[str, list[Corpus]] = {"replay": [], "guard": []}
+    for part, total in (("replay", n), ("guard", n_guard)):
+        keys = sorted(k for k in by if k[0] == part)
+        per = max(1, total // len(keys)) if keys and total > 0 else 0
+        for _, source in keys:
+            sents = by[(part, source)]
+            labels = set((note.get("sources", {}).get(source) or {}).get("labels")
+                         or {sp[2] for o in sents for sp in o["spans"]})
+            pick = sorted(rng.sample(range(len(sents)), min(per, len(sents)))) if per else []
+            if pick:
+                name = f"replay:{source}" if part == "replay" else f"guard:{source}#holdout"
+                out[part].append(Corpus(name, [sents[i]["tokens"] for i in pick],
+                                        [[tuple(sp) for sp in sents[i]["spans"]] for i in pick], labels))
+    log(f"replay: the base model's shipped sample ({path.name}): "
+        f"{sum(len(c.tokens) for c in out['replay'])} replay, {sum(len(c.tokens) for c in out['guard'])} "
+        f"guard sentences")
+    return out["replay"], out["guard"]
 
 
 def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: str | Path | None = None,

@@ -163,7 +163,7 @@ def _onnx_logits(path: Path, fe: FeatureExtractor, corpus: Corpus, threads: int)
     for c in range(0, len(order), 256):
         idx = order[c:c + 256]
         ids, mask = fe.batch([corpus.tokens[i] or ["."] for i in idx])
-        lg = sess.run(["logits"], {"ids": ids, "mask": mask})[0]
+        lg = sess.run(["logits"], fe.feed(ids, mask))[0]
         for j, i in enumerate(idx):
             out[i] = lg[j, :len(corpus.tokens[i])]
     return out  # type: ignore[return-value]
@@ -194,6 +194,8 @@ def train_iter(
     ema: float = 0.999,
     label_smoothing: float = 0.0,
     gazetteer: str | Path | None = None,
+    vectors: str | Path | None = None,
+    ship_replay: int = 0,
     case_augment: float = 0.0,
     patience: int = 3,
     max_minutes: float | None = None,
@@ -257,6 +259,8 @@ def train_iter(
         features["attrs"] = [a for a in features["attrs"] if a != "GAZ"] + ["GAZ"]
         features["rows"] = list(features["rows"])[:len(features["attrs"]) - 1] + [512]
         features["gazetteer"] = str(gz.resolve())
+    if vectors is not None:  # frozen pretrained word vectors (nerdesk.train.vectors builds them)
+        features["vectors"] = _vector_config(Path(vectors))
     arch = {**DEFAULT_ARCH, **(arch or {})}
     base_card = None
     if init is not None:
@@ -266,6 +270,10 @@ def train_iter(
         features = dict(base_card["features"])
         if features.get("gazetteer"):
             features["gazetteer"] = str((Path(init) / features["gazetteer"]).resolve())
+        if features.get("vectors"):
+            features["vectors"] = {**features["vectors"],
+                                   **{f: str((Path(init) / features["vectors"][f]).resolve())
+                                      for f in ("file", "words")}}
         arch = dict(base_card["architecture"])
 
     train_c = _load(train_paths, lmap, limit)
@@ -320,7 +328,7 @@ def train_iter(
                     items.append((fe([w.upper() for w in toks]), t, ci, 1.0, None))
     hidden_t = torch.from_numpy(hidden)
 
-    model = build_model(k, features, arch)
+    model = build_model(k, features, arch, fe.vectors)
     if base_card is not None:
         _warm_start(model, Path(init), base_card, k)
         log(f"warm start from {base_card['name']} {base_card['version']} "
@@ -462,7 +470,15 @@ def train_iter(
         if features.get("gazetteer"):
             shutil.copyfile(features["gazetteer"], tmp / "gazetteer.tsv")
             features = {**features, "gazetteer": "gazetteer.tsv"}
+        if features.get("vectors"):
+            vec = dict(features["vectors"])
+            for f, dest in (("file", "vectors.npz"), ("words", "vectors.words.txt")):
+                shutil.copyfile(vec[f], tmp / dest)
+                vec[f] = dest
+            features = {**features, "vectors": vec}
+        if features.get("gazetteer") or features.get("vectors"):
             fe = FeatureExtractor(features, base_dir=tmp)
+        replay_note = _write_replay(tmp, train_c, dev_c, ship_replay, seed) if ship_replay else None
         save_file({k_: v.contiguous() for k_, v in model.state_dict().items()},
                   str(tmp / "model.safetensors"))
         os.chmod(tmp / "model.safetensors", 0o644)
@@ -532,7 +548,9 @@ def train_iter(
                           "under softmax(logits / temperature); (a, b) = span_calibration",
             "onnx": {**onnx_files, "default": default},
             "weights": "model.safetensors",
-            "inputs": {"ids": ["batch", "length", fe.width], "mask": ["batch", "length"]},
+            "inputs": {"ids": ["batch", "length", fe.width], "mask": ["batch", "length"],
+                       **({"vectors": ["batch", "length", fe.vectors.dim]} if fe.vectors else {})},
+            "replay": replay_note,
             "outputs": {"logits": ["batch", "length", k],
                         "embedding": ["batch", int(embedding[1].shape[1])]},
             "gazetteer": _gazetteer_note(features),
@@ -541,6 +559,7 @@ def train_iter(
                                          for c in train_c}),
                 "note": "CC BY corpora require attribution (listed here); share-alike terms apply "
                         "to redistributed data, not to a trained model.",
+                **({"word_vectors": features["vectors"].get("source")} if features.get("vectors") else {}),
             },
             "training": {
                 "command": command,
@@ -575,6 +594,59 @@ def train_iter(
             shutil.rmtree(tmp, ignore_errors=True)
     log(f"model written to {out_dir} ({time.time() - t_start:.0f}s)")
     return card
+
+
+def _vector_config(d: Path) -> dict[str, Any]:
+    """The ``features.vectors`` block for a table built by ``python -m nerdesk.train.vectors d``."""
+    from nerdesk.train.vectors import SOURCE
+
+    npz, words = d / "vectors.npz", d / "vectors.words.txt"
+    for f in (npz, words):
+        if not f.is_file():
+            raise err(Errors.E100, path=str(f))
+    with np.load(npz) as z:
+        rows, dim = z["q"].shape
+    return {"file": str(npz.resolve()), "words": str(words.resolve()), "dim": int(dim), "rows": int(rows),
+            "lowercase": True, "source": SOURCE}
+
+
+REPLAY_FILE = "replay.jsonl.gz"
+
+
+def _write_replay(tmp: Path, train_c: Sequence[Corpus], dev_c: Sequence[Corpus], n: int,
+                  seed: int) -> dict[str, Any]:
+    """Ship a sample of the training data in the package (``replay.jsonl.gz``) so that a
+    fine-tune on a user's machine, with no training corpora, can still replay the base domain and
+    measure what it forgets: ``n`` sentences of the training parts (``replay``) and ``n`` of the
+    held-out parts (``guard``, never trained on), spread evenly over the files. Each line keeps
+    its source file, whose label set the card records (an O of a corpus without MISC says nothing
+    about MISC). Only corpora with a known licence are shipped, each credited in the card."""
+    import gzip
+    import json
+
+    rng = random.Random(seed)
+    sources: dict[str, dict[str, Any]] = {}
+    lines = []
+    for part, corpora in (("replay", [c for c in train_c if Path(c.path).parent.name in KNOWN_CORPORA]),
+                          ("guard", [c for c in dev_c if c.path.endswith("#holdout")
+                                     and Path(c.path.removesuffix("#holdout")).parent.name in KNOWN_CORPORA])):
+        per = n // max(len(corpora), 1)
+        for c in corpora:
+            path = c.path.removesuffix("#holdout")
+            src = sources.setdefault(path, {"labels": sorted(c.labels), "licence": KNOWN_CORPORA[
+                Path(path).parent.name], "replay": 0, "guard": 0})
+            idx = sorted(rng.sample(range(len(c.tokens)), min(per, len(c.tokens))))
+            src[part] += len(idx)
+            lines += [json.dumps({"source": path, "part": part, "tokens": c.tokens[i],
+                                  "spans": [list(sp) for sp in c.spans[i]]}, ensure_ascii=False)
+                      for i in idx]
+    with gzip.open(tmp / REPLAY_FILE, "wt", encoding="utf-8", compresslevel=9) as f:
+        f.write("\n".join(lines) + "\n")
+    return {"file": REPLAY_FILE, "sentences": {p: sum(s[p] for s in sources.values()) for p in ("replay", "guard")},
+            "sources": sources,
+            "note": "a sample of the training data (replay: from the parts trained on; guard: from the "
+                    "held-out parts, to measure forgetting), redistributed under each corpus's licence "
+                    "(share-alike corpora stay under CC BY-SA 4.0; credits in licences.training_data)"}
 
 
 def _gazetteer_note(features: dict[str, Any]) -> dict[str, Any] | None:

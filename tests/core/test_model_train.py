@@ -99,3 +99,48 @@ def test_distillation_gives_new_tags_no_mass_on_replay_text():
     assert distill_loss(on_o, q).item() < 0.01
     assert distill_loss(on_new, q).item() == pytest.approx(math.log(2), rel=1e-4)
     assert distill_loss(on_new, q).item() == pytest.approx(distill_loss(on_old, q).item(), rel=1e-4)
+
+
+def test_train_with_frozen_word_vectors(tmp_path, shared_data):
+    """Pretrained word vectors travel in the package (not in the weights), feed the ONNX graph as
+    an input, stay frozen in training, and the card credits their source."""
+    import numpy as np
+    import torch
+    from safetensors.torch import load_file
+
+    from nerdesk.core.model import load_model
+    from nerdesk.core.model.data import read_jsonl
+    from nerdesk.train.model import build_model
+    from nerdesk.train.train import train
+    from nerdesk.train.vectors import write_table
+
+    src = shared_data / "train/btc/train.jsonl"
+    words = sorted({w.lower() for s in read_jsonl(src, limit=100) for w in s.tokens})
+    vecs = np.random.default_rng(1).normal(size=(len(words), 8)).astype(np.float32)
+    write_table(words, vecs, tmp_path / "vec")
+    out = tmp_path / "m"
+    card = train([src], out, limit=100, epochs=1, threads=1, vectors=tmp_path / "vec", ship_replay=0,
+                 arch={"emb_width": 8, "width": 16, "depth": 1}, log=lambda s: None,
+                 features={"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [500, 50],
+                           "hashes": 1, "seed": 1})
+    assert card["features"]["vectors"]["file"] == "vectors.npz" and card["features"]["vectors"]["dim"] == 8
+    assert {"vectors.npz", "vectors.words.txt"} <= set(json.loads((out / "model.json").read_text())["files"])
+    assert "GloVe" in card["licences"]["word_vectors"]["name"]
+    assert card["inputs"]["vectors"] == ["batch", "length", 8]
+    state = load_file(str(out / "model.safetensors"))
+    assert not any("vec_table" in k for k in state)  # the table ships once, not in the weights
+    m = load_model(out, variant="fp32")
+    assert {i.name for i in m.session.get_inputs()} == {"ids", "mask", "vectors"}
+    net = build_model(len(card["tags"]), card["features"], card["architecture"], m.features.vectors)
+    net.load_state_dict(state)
+    net.eval()
+    toks = [["Obama", "visited", "Paris", "today"]]
+    ids, mask = m.features.batch(toks)
+    ref = net(torch.from_numpy(ids), torch.from_numpy(mask)).detach().numpy()
+    assert np.allclose(ref, m._run(ids, mask), atol=1e-4)
+    # the vectors matter: zeroing them changes the logits
+    feed = m.features.feed(ids, mask)
+    feed["vectors"] = np.zeros_like(feed["vectors"])
+    assert not np.allclose(m.session.run(["logits"], feed)[0], ref, atol=1e-3)
+    with np.load(out / "vectors.npz") as z:
+        assert np.array_equal(z["q"], np.load(tmp_path / "vec" / "vectors.npz")["q"])  # frozen, copied

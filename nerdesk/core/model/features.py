@@ -10,6 +10,13 @@ training and inference, so a model card's ``features`` block fully describes the
 An optional attribute GAZ looks the lower-cased word up in a name list shipped in the package
 (``features.gazetteer``, a ``word<TAB>classes`` file) and hashes the classes it belongs to.
 
+Optional pretrained word vectors (``features.vectors``): a table shipped in the package
+(``vectors.npz``: int8 rows ``q`` with a float32 scale per row, row 0 the zero vector for words it
+does not hold) and its words (``vectors.words.txt``, one per line, row i + 1), looked up by the
+lower-cased word. The vector row is one more id column (the last); :meth:`FeatureExtractor.feed`
+turns it into the ``vectors`` input (B, L, dim) float32 of the ONNX graph. The vectors are frozen:
+training never changes them, so a fine-tune cannot move what the pretrained words mean.
+
 Results are cached per word string, so a word seen before costs one dict lookup.
 """
 
@@ -59,7 +66,52 @@ def validate_config(config: dict[str, Any]) -> str | None:
         return "features.hashes must be a positive integer"
     if "GAZ" in attrs and not isinstance(config.get("gazetteer"), str):
         return "features.gazetteer must name the gazetteer file when GAZ is used"
+    vec = config.get("vectors")
+    if vec is not None and not (isinstance(vec, dict) and isinstance(vec.get("file"), str)
+                                and isinstance(vec.get("words"), str)
+                                and isinstance(vec.get("dim"), int) and vec["dim"] > 0):
+        return "features.vectors must give file, words and a positive dim"
     return None
+
+
+def vector_files(config: dict[str, Any]) -> list[str]:
+    """The package files a feature config needs besides the ONNX graph (relative names)."""
+    out = [config["gazetteer"]] if isinstance(config.get("gazetteer"), str) else []
+    vec = config.get("vectors")
+    return out + ([vec["file"], vec["words"]] if isinstance(vec, dict) else [])
+
+
+class VectorTable:
+    """Pretrained word vectors from a package: ``row(word)`` and ``lookup(rows)`` (float32)."""
+
+    def __init__(self, config: dict[str, Any], base_dir: str | Path | None):
+        def where(name: str) -> Path:
+            p = Path(name)
+            return p if p.is_absolute() or base_dir is None else Path(base_dir) / p
+
+        with np.load(where(config["file"])) as z:
+            self.q = np.ascontiguousarray(z["q"], dtype=np.int8)
+            self.scale = np.ascontiguousarray(z["scale"], dtype=np.float32)
+        self.dim = int(config["dim"])
+        words = where(config["words"]).read_text(encoding="utf-8").split("\n")
+        if words and words[-1] == "":
+            words.pop()
+        if self.q.shape != (len(words) + 1, self.dim) or self.scale.shape != (len(words) + 1,):
+            raise ValueError(f"{config['file']}: {self.q.shape} rows for {len(words)} words of "
+                             f"width {self.dim}")
+        self.index = {w: i + 1 for i, w in enumerate(words)}
+
+    def rows(self, words: Sequence[str]) -> list[int]:
+        get = self.index.get
+        return [get(w.lower(), 0) for w in words]
+
+    def lookup(self, rows: np.ndarray) -> np.ndarray:
+        """Dequantised vectors of table rows (any shape) -> shape + (dim,), float32."""
+        return self.q[rows].astype(np.float32) * self.scale[rows][..., None]
+
+    def dense(self) -> np.ndarray:
+        """The whole table, dequantised (training)."""
+        return self.lookup(np.arange(len(self.scale)))
 
 
 def load_gazetteer(path: Path) -> dict[str, str]:
@@ -88,7 +140,9 @@ class FeatureExtractor:
         self.rows = np.asarray(config["rows"], dtype=np.uint64)
         self.hashes = int(config["hashes"])
         self.seed = int(config.get("seed", 1))
-        self.width = len(self.attrs) * self.hashes
+        self.vectors: VectorTable | None = (VectorTable(config["vectors"], base_dir)
+                                            if config.get("vectors") else None)
+        self.width = len(self.attrs) * self.hashes + (1 if self.vectors else 0)
         self.gazetteer: dict[str, str] = {}
         if "GAZ" in self.attrs:
             gp = Path(config["gazetteer"])
@@ -128,6 +182,8 @@ class FeatureExtractor:
             for k in range(self.hashes):
                 mixed = _mix(raw[:, j], self.seed * 1000 + j * 16 + k)
                 out[:, j * self.hashes + k] = (mixed % self.rows[j]).astype(np.int64)
+        if self.vectors is not None:  # the last column: the word's row in the vector table
+            out[:, -1] = self.vectors.rows(words)
         return out
 
     def __call__(self, tokens: Sequence[str]) -> np.ndarray:
@@ -164,3 +220,11 @@ class FeatureExtractor:
             mask[b, :n] = 1.0
             pos += n
         return ids, mask
+
+    def feed(self, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """The ONNX graph's inputs for a batch: ids and mask, plus ``vectors`` where the
+        features have pretrained word vectors (looked up from the ids' last column)."""
+        out = {"ids": ids, "mask": mask}
+        if self.vectors is not None:
+            out["vectors"] = self.vectors.lookup(ids[..., -1])
+        return out

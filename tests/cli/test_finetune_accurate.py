@@ -1,0 +1,100 @@
+"""The accurate model: a BERT tagger (all-MiniLM-L6-v2 + casing) fine-tuned from bundles through the
+CLI, run by the app's onnxruntime HF runner with its calibration; a fine-tune of that model (or of
+any BERT token classifier a user brings) keeps its labels' output rows and adds the new ones."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.cli.helpers import gold_bundle, run
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def accurate(tmp_path_factory, shared_data_dir):
+    tmp = tmp_path_factory.mktemp("acc")
+    bundle = gold_bundle(tmp, shared_data_dir / "adapt" / "crossner_politics" / "train.jsonl", 40)
+    out = tmp / "ft"
+    lines = [json.loads(x) for x in run("finetune", bundle, "--base", "minilm", "--out", out, "--epochs", "3",
+                                        "--threads", "1", "--progress", "jsonl").splitlines()]
+    return tmp, bundle, out, lines
+
+
+@pytest.fixture(scope="module")
+def shared_data_dir():
+    from tests.conftest import SHARED
+
+    assert SHARED.exists()
+    return SHARED
+
+
+def test_finetune_minilm_writes_a_package_the_app_runs(accurate):
+    from nerdesk.core.model import load_model
+    from nerdesk.core.model.hf import HFModel
+
+    tmp, bundle, out, lines = accurate
+    result = lines[-1]["result"]
+    assert any("done" in x for x in lines) and result["labels"][0] == "country" and "politician" in result["labels"]
+    assert {p.name for p in out.iterdir()} == {"model.onnx", "config.json", "tokenizer.json", "model.safetensors",
+                                               "nerdesk.json"}
+    meta = json.loads((out / "nerdesk.json").read_text())
+    assert meta["kind"] == "nerdesk-bert-tagger" and meta["finetune"]["segments"] == {"train": 34, "held_out": 6}
+    assert meta["finetune"]["recipe"]["epochs"] == 3 and meta["temperature"] > 0
+    assert "Apache-2.0" in meta["licences"]["base"]
+    m = load_model(out)
+    assert isinstance(m, HFModel) and "casing_ids" in m._inputs and m.labels == meta["labels"]
+    assert m.card["finetune"]["segments"]["train"] == 34
+    words = "Barack Obama of the Democratic Party won the 2008 United States presidential election .".split()
+    pred = m.predict([words, [], words[:3]], only=["politician", "election"])
+    assert len(pred) == 3 and pred[1].spans == [] and set(pred[0].scores) >= {"mnlp", "margin"}
+    assert all(s[2] in ("politician", "election") and 0 <= s[3] <= 1 for s in pred[0].spans)
+    # casing reaches the graph: the same words lower-cased give other logits
+    assert not np.allclose(m.logits([words])[0], m.logits([[w.lower() for w in words]])[0])
+    # a project predicts with it like with any model
+    p = tmp / "p.nerdesk"
+    run("init", p, "--labels", "politician,election")
+    src = tmp / "t.txt"
+    src.write_text(" ".join(words) + "\n", encoding="utf-8")
+    run("import", p, src)
+    assert "Predicted 1 segments" in run("predict", p, "--model", out)
+
+
+def test_a_finetune_of_the_finetune_keeps_its_rows_and_adds_labels(accurate, tmp_path, shared_data_dir):
+    from safetensors.numpy import load_file
+
+    from nerdesk.core.types import drain
+    from nerdesk.train.hf_finetune import finetune_hf_iter
+
+    tmp, _, out, _ = accurate
+    disease = gold_bundle(tmp_path, shared_data_dir / "adapt" / "ncbi_disease" / "train.jsonl", 20)
+    meta = drain(finetune_hf_iter([disease], tmp_path / "ft2", base=out, epochs=1, min_steps=0, lr=0.0,
+                                  head_lr=0.0, threads=1, log=lambda s: None))
+    old = json.loads((out / "config.json").read_text())["id2label"]
+    new = json.loads((tmp_path / "ft2" / "config.json").read_text())["id2label"]
+    assert meta["labels"][:-1] == json.loads((out / "nerdesk.json").read_text())["labels"]
+    assert meta["labels"][-1] == "Disease" and len(new) == len(old) + 2
+    assert all(new[k] == v for k, v in old.items())
+    a, b = load_file(str(out / "model.safetensors")), load_file(str(tmp_path / "ft2" / "model.safetensors"))
+    k = len(old)
+    assert np.array_equal(a["classifier.weight"], b["classifier.weight"][:k])  # lr 0: the rows as they were
+    assert (b["classifier.bias"][k:] < a["classifier.bias"].min()).all()  # new tags start unlikely
+    assert meta["version"] == "1.0.1"
+
+
+def test_a_base_that_is_not_bert_is_refused(tmp_path):
+    from nerdesk.core.errors import NerdeskError
+    from nerdesk.core.types import drain
+    from nerdesk.train.hf_finetune import finetune_hf_iter
+
+    d = tmp_path / "gpt"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (d / "model.safetensors").write_bytes(b"")
+    (d / "tokenizer.json").write_text("{}")
+    with pytest.raises(NerdeskError) as e:
+        drain(finetune_hf_iter([tmp_path / "none.zip"], tmp_path / "o", base=d, log=lambda s: None))
+    assert e.value.code == "E205" and "model_type bert" in str(e.value)
