@@ -100,9 +100,10 @@ def report(project: Path, as_json: bool) -> None:
 @cli.command()
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--base", default=None,
-              help="Base model directory or name (default: the shipped fast model). 'minilm' or a Hugging Face "
-                   "BERT checkpoint (config.json, model.safetensors, tokenizer.json), or a model fine-tuned from "
-                   "one: the accurate model (replay options do not apply).")
+              help="Base model directory or name (default: the shipped fast model, en-base). 'en-accurate' (the "
+                   "shipped BERT tagger), 'minilm' (its bare encoder) or a Hugging Face BERT checkpoint "
+                   "(config.json, model.safetensors, tokenizer.json), or a model fine-tuned from one: the accurate "
+                   "model (replay options do not apply).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the new model package.")
 @click.option("--holdout", default=0.15, show_default=True, help="Share of bundle segments held out for early stopping.")
@@ -168,7 +169,9 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
 
     from nerdesk.train.hf_finetune import PRETRAINED, finetune_hf_iter, is_hf_checkpoint
 
-    if base in PRETRAINED or (base is not None and is_hf_checkpoint(Path(base))):
+    from nerdesk.core.model.package import resolve_model_path
+
+    if base in PRETRAINED or (base is not None and is_hf_checkpoint(resolve_model_path(base))):
         # a BERT-family token classifier (the accurate model, or one the user brings)
         explicit = click.get_current_context().get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
         gen = finetune_hf_iter(list(bundles), out, base=base, holdout=holdout, error_weight=error_weight,

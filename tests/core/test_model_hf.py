@@ -139,3 +139,19 @@ def test_hf_label_count_mismatch_is_an_error(hf_dir, tmp_path):
     with pytest.raises(NerdeskError) as e:
         load_model(bad)
     assert e.value.code == "E201"
+
+
+def test_the_shipped_accurate_model_runs_without_torch():
+    """resources/models/en-accurate: the BERT tagger for PER/ORG/LOC, run by onnxruntime with its
+    casing input and calibration; listed beside en-base."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from nerdesk.core.model import load_model, list_models; m = load_model('en-accurate'); "
+            "p = m.predict([['Angela', 'Merkel', 'visited', 'Paris', '.']])[0]; print(p.spans); "
+            "assert m.labels == ['LOC', 'ORG', 'PER'] and 'casing_ids' in m._inputs and m.temperature > 0; "
+            "assert [s[2] for s in p.spans] == ['PER', 'LOC'], p.spans; "
+            "assert any(e['name'] == 'en-accurate' and e['labels'] == m.labels for e in list_models()); "
+            "sys.exit(1 if [x for x in sys.modules if x.split('.')[0] == 'torch'] else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

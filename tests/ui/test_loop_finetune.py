@@ -144,7 +144,7 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
 
 
 def test_accurate_model_action_fine_tunes_minilm(opened, qtbot, tmp_path, monkeypatch):
-    """Loop › Fine-tune the accurate model: the same process, with --base minilm."""
+    """Loop › Fine-tune the accurate model: the same process, with --base en-accurate."""
     win = opened
     monkeypatch.setenv("FAKE_FT_MODEL", str(MODEL_DIR))
     args_file = tmp_path / "args.json"
@@ -157,4 +157,4 @@ def test_accurate_model_action_fine_tunes_minilm(opened, qtbot, tmp_path, monkey
     _wait(qtbot, lambda: win.finetune.last_run is not None and win.finetune.last_run.outcome is not None)
     assert win.finetune.last_run.outcome == "done"
     argv = json.loads(args_file.read_text())
-    assert argv[argv.index("--base") + 1] == "minilm" and argv[argv.index("--out") + 1] == str(tmp_path / "acc")
+    assert argv[argv.index("--base") + 1] == "en-accurate" and argv[argv.index("--out") + 1] == str(tmp_path / "acc")

@@ -194,6 +194,19 @@ def list_models(extra_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
             if not d.is_dir():
                 continue
             entry: dict[str, Any] = {"path": str(d), "name": d.name}
+            if not (d / CARD_NAME).is_file() and (d / "config.json").is_file():  # a Hugging Face package
+                try:
+                    meta = json.loads((d / "nerdesk.json").read_text(encoding="utf-8")) \
+                        if (d / "nerdesk.json").is_file() else {}
+                    cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+                    labels = meta.get("labels") or sorted({str(t).split("-", 1)[-1] for t in
+                                                           (cfg.get("id2label") or {}).values() if t != "O"})
+                    entry.update(name=meta.get("name", d.name), version=meta.get("version", "hf"),
+                                 labels=labels, default=False, kind="hf")
+                except (OSError, ValueError, AttributeError) as exc:
+                    entry["error"] = str(exc)
+                out.append(entry)
+                continue
             try:
                 card = load_card(d, verify=False)
                 entry.update(name=card["name"], version=card["version"], labels=card["labels"],
