@@ -146,7 +146,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
     from nerdesk.train.bert import build_classifier, quantize_state, read_checkpoint
     from nerdesk.train.export import fit_temperature, quantize_int8
     from nerdesk.train.finetune import _next_version, bundle_sentences, to_tokens
-    from nerdesk.train.train import start_run
+    from nerdesk.train.train import staging, start_run
 
     t0 = time.time()
     out_dir = start_run(out_dir, force, threads, seed)
@@ -231,11 +231,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
         log(f"epoch {epoch}: loss {tot / max(n_tok, 1):.4f} ({time.time() - t0:.0f}s)")
     model.eval()
 
-    tmp = out_dir.parent / f".{out_dir.name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with staging(out_dir) as tmp:
         id2label = {str(i): t for i, t in enumerate(tags)}
         config = {**{k: v for k, v in cfg.items() if k not in ("id2label", "label2id")},
                   "architectures": ["BertForTokenClassification"], "id2label": id2label,
@@ -304,13 +300,6 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
         }
         meta.update(card_extra or {})
         (tmp / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log(f"model written to {out_dir} ({time.time() - t0:.0f}s)")
     return meta
 

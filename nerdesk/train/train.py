@@ -15,6 +15,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,25 @@ def distill_loss(logp: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     into O let Disease fire on general text and learned ncbi_disease 4 F1 points worse.)
     """
     return -(q * logp[..., :q.shape[-1]]).sum(-1)
+
+
+@contextmanager
+def staging(out_dir: Path) -> Generator[Path, None, None]:
+    """A temporary directory beside ``out_dir`` to write a package into; moved into place when
+    the block ends without an error, removed in any case (a half-written package never shows)."""
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def start_run(out_dir: str | Path, force: bool, threads: int | None, seed: int) -> Path:
@@ -467,11 +487,7 @@ def train_iter(
     model.eval()
 
     # ---- package into a temporary directory, then move into place ----
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with staging(out_dir) as tmp:
         from safetensors.torch import save_file
 
         if features.get("gazetteer"):
@@ -592,13 +608,6 @@ def train_iter(
         if "label_parents" in card:  # only labels this model has (a label only in dev data is not)
             card["label_parents"] = {a: b for a, b in card["label_parents"].items() if a in labels and b in labels}
         write_card(tmp, card)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log(f"model written to {out_dir} ({time.time() - t_start:.0f}s)")
     return card
 

@@ -55,3 +55,22 @@ def test_predicting_with_the_shipped_model_loads_no_pretrained_resource_package(
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "PER" in r.stdout
+
+
+def test_onnxruntime_telemetry_is_off(monkeypatch):
+    """onnxruntime's telemetry would resolve a remote host after a session starts: every session
+    nerdesk makes turns it off, and the environment says so before onnxruntime is imported."""
+    import os
+
+    import onnxruntime
+
+    import nerdesk  # noqa: F401
+    from nerdesk.core.model.onnx_model import make_session
+    from nerdesk.core.model.package import default_model_path, load_card
+
+    assert os.environ.get("ORT_DISABLE_TELEMETRY") == "1"
+    calls = []
+    monkeypatch.setattr(onnxruntime, "disable_telemetry_events", lambda: calls.append(1), raising=False)
+    card = load_card(default_model_path(), verify=False)
+    make_session(default_model_path() / card["onnx"][card["onnx"]["default"]])
+    assert calls == [1]

@@ -18,6 +18,9 @@ def make_session(path: Path, threads: int = 1):
     """An onnxruntime CPU session; a file onnxruntime cannot read raises E202."""
     import onnxruntime as ort
 
+    disable = getattr(ort, "disable_telemetry_events", None)
+    if disable is not None:  # no telemetry: nerdesk never opens a network connection
+        disable()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1
