@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ import click
 
 from nerdesk import __version__
 from nerdesk.core.errors import NerdeskError
+from nerdesk.core.store import BUSY_TIMEOUT, busy_error, is_busy
 from nerdesk.core.types import Progress
 
 T = TypeVar("T")
@@ -42,7 +44,12 @@ def handle_errors(fn: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:  # a statement outside a transaction found it locked
+                if not is_busy(exc):
+                    raise
+                raise busy_error(None, BUSY_TIMEOUT, exc) from exc
         except NerdeskError as exc:
             click.echo(f"Error: {exc}", err=True)
             if exc.details:

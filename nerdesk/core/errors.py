@@ -52,6 +52,8 @@ class Errors:
     E013 = "Unknown error category '{category}'; choose one of: {categories}"
     E014 = "Unknown routing strategy '{strategy}'; choose one of: {strategies}"
     E015 = "No earlier model to roll back to"
+    E016 = ("The project is busy: another program has held its write lock for over {seconds} s (an import "
+            "or a pre-annotation?). Nothing was saved; try again when it finishes.")
     # import / formats
     E100 = "File not found: {path}"
     E101 = "Cannot detect the format of this file; give --format (one of: {formats})"

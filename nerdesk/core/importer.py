@@ -97,10 +97,10 @@ def import_records(project: Project, records: Iterable[DocRecord], *, annotation
     """Import records in one transaction; yields Progress per batch, returns an ImportResult."""
     store = project.store
     result = ImportResult()
-    writer = _Writer(project, result, annotations=annotations, annotator=annotator,
-                     add_labels=add_labels, max_doc_chars=max_doc_chars, source=source)
-    first_doc = store.max_document_id()
-    with store.transaction():
+    with store.transaction():  # ids, labels and the guideline are read under the write lock
+        writer = _Writer(project, result, annotations=annotations, annotator=annotator,
+                         add_labels=add_labels, max_doc_chars=max_doc_chars, source=source)
+        first_doc = store.max_document_id()
         batch: list[DocRecord] = []
         for rec in records:
             result.read += 1

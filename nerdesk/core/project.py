@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,9 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, path: str | Path, **kw: Any) -> Project:
-        return cls(Store(path), **kw)
+    def open(cls, path: str | Path, *, wait: float | None = None, **kw: Any) -> Project:
+        """``wait``: seconds a write waits for another program's lock (default: the store's)."""
+        return cls(Store(path) if wait is None else Store(path, wait=wait), **kw)
 
     def close(self) -> None:
         self.store.close()
@@ -238,34 +240,36 @@ class Project:
                 s["spans"] = []
 
     # ------------------------------------------------------------------ corrections
-    def _working_copy(self, segment_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(segment, this user's annotation row to edit), seeded from the shown spans."""
-        seg = self.segment(segment_id)
-        row = self.store.annotation(segment_id, self.user)
-        if row is None:
-            g = self.store.guideline()
-            row = {
-                "segment_id": segment_id, "annotator": self.user, "tier": self.tier, "status": "draft",
-                "spans": [{k: sp[k] for k in ("start", "end", "label", "confidence", "origin")}
-                          for sp in seg["spans"]],
-                "note": "", "guideline_version": g["version"] if g else None,
-                "model_id": self.store.active_model_id(), "created": now(), "updated": now(),
-            }
-        return seg, dict(row, spans=[dict(sp) for sp in row["spans"]])
-
-    def _commit(self, segment_id: int, action: str, row: dict[str, Any]) -> Changes:
-        row["updated"] = now()
-        row["tier"] = self.tier
-        row["spans"].sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
+    @contextmanager
+    def _editing(self, segment_id: int, action: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """Edit this user's annotation of a segment: yields (segment, the row to change), both read
+        inside the write transaction (another process's edit in between cannot be overwritten);
+        on leaving, the row is saved with its event and error categories, or nothing is if the
+        block raised."""
         with self.store.transaction():
+            seg = self.segment(segment_id)
             before = self.store.annotation(segment_id, self.user)
+            if before is None:
+                g = self.store.guideline()
+                row = {
+                    "segment_id": segment_id, "annotator": self.user, "tier": self.tier, "status": "draft",
+                    "spans": [{k: sp[k] for k in ("start", "end", "label", "confidence", "origin")}
+                              for sp in seg["spans"]],
+                    "note": "", "guideline_version": g["version"] if g else None,
+                    "model_id": self.store.active_model_id(), "created": now(),
+                }
+            else:
+                row = dict(before, spans=[dict(sp) for sp in before["spans"]])
+            yield seg, row
+            row["updated"] = now()
+            row["tier"] = self.tier
+            row["spans"].sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
             self.store.put_annotation(row)
             self.store.refresh_segment_status([segment_id])
             event_id = self.store.log_event(self.user, action, "do", segment_id, before, row)
             self._refresh_corrections(segment_id, self.user)
         self._undo.append(event_id)
         self._redo.clear()
-        return self._changes(segment_id, action)
 
     def _changes(self, segment_id: int, action: str) -> Changes:
         seg = self.store.segment(segment_id)
@@ -294,13 +298,15 @@ class Project:
     def add_span(self, segment_id: int, start: int, end: int, label: str, *, snap: bool = True) -> Changes:
         """Add an entity; spans it overlaps are replaced unless the label set allows overlaps."""
         self._check_label(label)
-        seg, row = self._working_copy(segment_id)
-        start, end = self._snap(seg, start, end, snap)
-        if not self.allow_overlaps:
-            row["spans"] = [sp for sp in row["spans"] if sp["end"] <= start or sp["start"] >= end]
-        row["spans"] = [sp for sp in row["spans"] if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
-        row["spans"].append({"start": start, "end": end, "label": label, "confidence": None, "origin": "human"})
-        return self._commit(segment_id, "add span", row)
+        with self._editing(segment_id, "add span") as (seg, row):
+            start, end = self._snap(seg, start, end, snap)
+            if not self.allow_overlaps:
+                row["spans"] = [sp for sp in row["spans"] if sp["end"] <= start or sp["start"] >= end]
+            row["spans"] = [sp for sp in row["spans"]
+                            if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
+            row["spans"].append({"start": start, "end": end, "label": label, "confidence": None,
+                                 "origin": "human"})
+        return self._changes(segment_id, "add span")
 
     def _find(self, row: dict[str, Any], start: int, end: int, label: str | None = None) -> dict[str, Any]:
         for sp in row["spans"]:
@@ -309,54 +315,54 @@ class Project:
         raise err(Errors.E011, start=start, end=end, segment=row["segment_id"])
 
     def remove_span(self, segment_id: int, start: int, end: int, label: str | None = None) -> Changes:
-        _, row = self._working_copy(segment_id)
-        row["spans"].remove(self._find(row, start, end, label))
-        return self._commit(segment_id, "delete span", row)
+        with self._editing(segment_id, "delete span") as (_, row):
+            row["spans"].remove(self._find(row, start, end, label))
+        return self._changes(segment_id, "delete span")
 
     def relabel_span(self, segment_id: int, start: int, end: int, label: str) -> Changes:
         self._check_label(label)
-        _, row = self._working_copy(segment_id)
-        sp = self._find(row, start, end)
-        sp.update(label=label, origin="human", confidence=None)
-        return self._commit(segment_id, "relabel span", row)
+        with self._editing(segment_id, "relabel span") as (_, row):
+            self._find(row, start, end).update(label=label, origin="human", confidence=None)
+        return self._changes(segment_id, "relabel span")
 
     def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int,
                   *, snap: bool = True) -> Changes:
-        seg, row = self._working_copy(segment_id)
-        sp = self._find(row, start, end)
-        new_start, new_end = self._snap(seg, new_start, new_end, snap)
-        others = [o for o in row["spans"] if o is not sp]
-        if not self.allow_overlaps:
-            others = [o for o in others if o["end"] <= new_start or o["start"] >= new_end]
-        sp.update(start=new_start, end=new_end, origin="human", confidence=None)
-        row["spans"] = [*others, sp]
-        return self._commit(segment_id, "move boundary", row)
+        with self._editing(segment_id, "move boundary") as (seg, row):
+            sp = self._find(row, start, end)
+            new_start, new_end = self._snap(seg, new_start, new_end, snap)
+            others = [o for o in row["spans"] if o is not sp]
+            if not self.allow_overlaps:
+                others = [o for o in others if o["end"] <= new_start or o["start"] >= new_end]
+            sp.update(start=new_start, end=new_end, origin="human", confidence=None)
+            row["spans"] = [*others, sp]
+        return self._changes(segment_id, "move boundary")
 
     def set_spans(self, segment_id: int, spans: list[Span], *, action: str = "set spans") -> Changes:
         for sp in spans:
             self._check_label(sp.label)
-        seg, row = self._working_copy(segment_id)
-        row["spans"] = []
-        for sp in spans:
-            s, e = self._snap(seg, sp.start, sp.end, False)
-            row["spans"].append({"start": s, "end": e, "label": sp.label, "confidence": None, "origin": "human"})
-        return self._commit(segment_id, action, row)
+        with self._editing(segment_id, action) as (seg, row):
+            row["spans"] = []
+            for sp in spans:
+                s, e = self._snap(seg, sp.start, sp.end, False)
+                row["spans"].append({"start": s, "end": e, "label": sp.label, "confidence": None,
+                                     "origin": "human"})
+        return self._changes(segment_id, action)
 
     def accept(self, segment_id: int) -> Changes:
-        _, row = self._working_copy(segment_id)
-        row["status"] = "accepted"
-        return self._commit(segment_id, "accept", row)
+        with self._editing(segment_id, "accept") as (_, row):
+            row["status"] = "accepted"
+        return self._changes(segment_id, "accept")
 
     def skip(self, segment_id: int) -> Changes:
-        _, row = self._working_copy(segment_id)
-        row["status"] = "skipped"
-        return self._commit(segment_id, "skip", row)
+        with self._editing(segment_id, "skip") as (_, row):
+            row["status"] = "skipped"
+        return self._changes(segment_id, "skip")
 
     def flag(self, segment_id: int, note: str) -> Changes:
-        _, row = self._working_copy(segment_id)
-        row["status"] = "flagged"
-        row["note"] = note
-        return self._commit(segment_id, "flag", row)
+        with self._editing(segment_id, "flag") as (_, row):
+            row["status"] = "flagged"
+            row["note"] = note
+        return self._changes(segment_id, "flag")
 
     # ------------------------------------------------------------------ error categories
     def severity(self) -> dict[str, str]:

@@ -16,10 +16,12 @@ from PySide6.QtCore import QObject, Signal
 
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
+from nerdesk.core.store import busy_error, is_busy
 from nerdesk.core.types import Changes
 
-#: Code of the one error the UI itself raises (SQLite busy / locked; nothing was saved).
-BUSY = "U001"
+#: Seconds a correction waits for another program's write lock (a CLI import, say) before the
+#: app says the project is busy (E016) and nothing is saved: the UI thread must not hang long.
+UI_WAIT = 3.0
 
 
 class Session(QObject):
@@ -57,7 +59,7 @@ class Session(QObject):
 
     def open(self, path: str | Path) -> bool:
         try:
-            project = Project.open(path)
+            project = Project.open(path, wait=UI_WAIT)
         except NerdeskError as exc:
             self.error.emit(exc)
             return False
@@ -229,9 +231,10 @@ class Session(QObject):
         except NerdeskError as exc:
             self.error.emit(exc)
             return None
-        except sqlite3.OperationalError as exc:  # e.g. locked by another program: nothing was saved
-            self.error.emit(NerdeskError(BUSY, f"The project file is busy; the action was not saved ({exc}).",
-                                         details="Another program or job is writing to it. Try again."))
+        except sqlite3.OperationalError as exc:  # locked by another program: nothing was saved
+            if not is_busy(exc):
+                raise
+            self.error.emit(busy_error(self.project.path, UI_WAIT, exc))
             return None
         self._refresh(changes)
         self.changed.emit(changes)

@@ -20,16 +20,30 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store.migrations import SCHEMA_VERSION, migrations
 
 
+#: Seconds a write waits for another program's write lock (SQLite's busy handler retries until then).
+BUSY_TIMEOUT = 10.0
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "database is busy" (another writer holds the lock)."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+def busy_error(path: Path | None, seconds: float, exc: BaseException | None = None):
+    """E016: nothing was written because another program held the write lock for ``seconds``."""
+    return err(Errors.E016, file=path, seconds=f"{seconds:g}", details=str(exc) if exc else None)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _connect(path: Path) -> Database:
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=10.0)
+def _connect(path: Path, wait: float) -> Database:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=wait)
     db = Database(conn)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
     # WAL + NORMAL loses no committed transaction on a process crash; FULL also survives
     # power loss at a small cost per commit. Human edits are small: take FULL.
     conn.execute("PRAGMA synchronous = FULL")
@@ -40,14 +54,17 @@ def _connect(path: Path) -> Database:
 class Store:
     """Rows in and out of one project file."""
 
-    def __init__(self, path: str | Path, *, create: bool = False):
+    def __init__(self, path: str | Path, *, create: bool = False, wait: float = BUSY_TIMEOUT):
+        """``wait``: seconds a write waits for another program's lock before it fails with E016
+        (the app's UI thread waits less than a CLI command)."""
         self.path = Path(path)
+        self.wait = wait
         if not create and not self.path.exists():
             raise err(Errors.E001, path=self.path)
         if create and self.path.exists():
             raise err(Errors.E003, path=self.path)
         try:
-            self.db = _connect(self.path)
+            self.db = _connect(self.path, wait)
             applied = [m.name for m in migrations.applied(self.db)]
             if not create and not applied:
                 raise err(Errors.E002, path=self.path, reason="no nerdesk schema")
@@ -66,8 +83,28 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.atomic():
+        """One write transaction. ``BEGIN IMMEDIATE`` takes the write lock before anything is read,
+        so what a caller reads inside is what it changes, and another writer is waited for (up to
+        ``wait`` seconds) instead of refused half-way. Still busy: E016, nothing written. Nested
+        blocks are savepoints."""
+        conn = self.conn
+        if conn.in_transaction:
+            with self.db.atomic():  # a savepoint inside the open transaction
+                yield
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise busy_error(self.path, self.wait, exc) from exc
+            raise
+        try:
             yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # ---------------------------------------------------------------- project settings
     def get_setting(self, key: str, default: Any = None) -> Any:
