@@ -162,3 +162,21 @@ def test_a_project_without_misc_gets_no_misc_words_as_other_labels(tmp_path):
         found = {texts[i - 1][s:e]: lab for i in (1, 2) for s, e, lab, _ in preds[i]["spans"]}
         assert found.get("London") == "LOC"
         assert not {"French", "Olympic Games", "English", "Bible", "Christmas"} & set(found)
+
+
+def test_undo_after_restart_reaches_the_first_edit_of_a_long_history(tmp_path):
+    """Undo is rebuilt from the whole event log on open (it once stopped 2,000 events back)."""
+    path = tmp_path / "long.nerdesk"
+    with Project.create(path, labels=["PER"], user="alice") as p:
+        _run(p.import_records([DocRecord("Alice met Bob .")]))
+        sid = p.next_items(1, order="document")[0][0]
+        p.add_span(sid, 0, 5, "PER")  # the first edit
+        row = p.store.annotation(sid, "alice")
+        with p.store.transaction():  # 100,000 later edits (accept, re-accept...), written directly
+            for _ in range(100_000):
+                p.store.log_event("alice", "accept", "do", sid, row, row)
+    with Project.open(path, user="alice") as p:
+        assert len(p._undo) == 100_001
+        p._undo = p._undo[:1]  # skip the fillers: the first edit is still undoable
+        p.undo()
+        assert p.store.annotation(sid, "alice") is None
