@@ -104,8 +104,12 @@ def _warm_start(model, base_dir: Path, base_card: dict[str, Any], k: int) -> Non
 
 
 def _targets(n: int, spans, labels: list[str]) -> np.ndarray:
+    """BIO tag ids; a span of a label the model does not have stays O (a held-out segment can hold
+    a label no training segment has: the model cannot learn it, so it cannot be scored on it)."""
     t = np.zeros(n, dtype=np.int64)
     for s, e, lab in spans:
+        if lab not in labels:
+            continue
         j = labels.index(lab)
         t[s] = 1 + 2 * j
         t[s + 1:e] = 2 + 2 * j

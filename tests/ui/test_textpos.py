@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from fakes import make_project
@@ -130,3 +132,67 @@ def test_highlights_land_on_the_stored_characters(window, tmp_path, name):
             # the characters just outside are not painted in this span's colour (unless adjacent spans)
             n += 1
     assert n > 0
+
+
+LONG = {
+    "words": " ".join(f"word{i} Paris" for i in range(6000)),  # ~70,000 characters, one line
+    "nospace": "abcdefghij" * 5000 + "👋🏽" + "é" * 3 + "x\u0301" * 4000 + "🇫🇷" * 3000,
+}
+
+
+@pytest.mark.parametrize("name", LONG)
+def test_a_huge_line_is_shown_as_blocks_with_exact_positions(name):
+    """A line over MAX_LINE characters is split for display; every offset still round-trips,
+    the shown characters are the text's (a space may show as a break), and no visible character
+    (a combining mark, a flag, a skin tone) is split by an inserted break."""
+    from nerdesk.ui.textpos import MAX_LINE, display
+
+    text = LONG[name]
+    assert len(text) > MAX_LINE and "\n" not in text
+    shown, tp = display(text)
+    assert max(len(b) for b in shown.split("\n")) <= MAX_LINE
+    assert tp.length16 == len(shown.encode("utf-16-le")) // 2
+    inserted = tp.length16 - utf16_len(text)
+    assert (inserted == 0) == (name == "words")
+    for cp in range(0, len(text) + 1):
+        u = tp.to_utf16(cp)
+        assert tp.to_cp(u) == cp
+        s16, e16 = tp.range16(cp, min(cp + 1, len(text)))
+        assert s16 <= e16
+    # each character sits at its position in the shown text (UTF-16 units)
+    units = shown.encode("utf-16-le")
+    for cp in range(0, len(text), 997):
+        a, b = tp.range16(cp, cp + 1)
+        ch = units[2 * a:2 * b].decode("utf-16-le")
+        assert ch == text[cp] or (text[cp] == " " and ch == "\n")
+    if name == "nospace":
+        for piece in shown.split("\n")[1:]:
+            assert unicodedata.category(piece[0]) not in ("Mn", "Mc", "Me")
+            assert not (0x1F1E6 <= ord(piece[0]) <= 0x1F1FF and piece[:2] != "🇫🇷")
+
+
+def test_labelling_in_a_huge_line_lands_on_the_stored_characters(window, qtbot, tmp_path):
+    """In a 60,000-character line without whitespace around the entity (shown as blocks with
+    inserted breaks), a selection made by Qt positions is stored at the right code points."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QTextCursor
+
+    text = "x" * 30000 + " Paris " + "y" * 30000
+    path = make_project(tmp_path / "huge.nerdesk", [text], predictions=False)
+    assert window.open_project(path)
+    view = window.view
+    assert view.document().blockCount() > 10  # shown as blocks, not one 60,000-character line
+    cp = text.index("Paris")
+    a, b = view.tp.range16(cp, cp + 5)
+    assert a > cp  # breaks were inserted before it
+    window.session.goto(window.session.segment_at(cp)["id"])
+    c = view.textCursor()
+    c.setPosition(a)
+    c.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
+    view.setTextCursor(c)
+    assert c.selectedText() == "Paris"
+    qtbot.keyClick(view, Qt.Key.Key_3)
+    seg = window.session.segment_at(cp)
+    ann = window.session.project.store.annotation(seg["id"], "tester")
+    assert (cp, cp + 5, "LOC") in [(s["start"], s["end"], s["label"]) for s in ann["spans"]]
+    assert view.span_at16(a)[1]["label"] == "LOC"

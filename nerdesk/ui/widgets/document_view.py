@@ -38,7 +38,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QInputDialog, QMenu, QPlainTextEdit, QToolTip
 
-from nerdesk.ui.textpos import TextPos, display_text
+from nerdesk.ui.textpos import TextPos, display
 
 LOW_CONFIDENCE = 0.6
 DIM = QColor("#7a7a7a")
@@ -200,13 +200,13 @@ class DocumentView(QPlainTextEdit):
 
     def _prepare(self, seg: dict[str, Any]) -> None:
         tp = self.tp
-        seg["_r16"] = (tp.to_utf16(seg["start"]), tp.to_utf16(seg["end"]))
+        seg["_r16"] = tp.range16(seg["start"], seg["end"])
         spans = sorted(seg["spans"], key=lambda sp: (-(sp["end"] - sp["start"]), sp["start"]))
         out = []
         for k, sp in enumerate(spans):
             nested = any(o["start"] <= sp["start"] and sp["end"] <= o["end"] or
                          (o["start"] < sp["end"] and sp["start"] < o["end"]) for o in spans[:k])
-            out.append((tp.to_utf16(sp["start"]), tp.to_utf16(sp["end"]), sp, nested))
+            out.append((*tp.range16(sp["start"], sp["end"]), sp, nested))
         seg["_spans16"] = out
 
     def set_document(self, doc: dict[str, Any] | None) -> None:
@@ -221,14 +221,14 @@ class DocumentView(QPlainTextEdit):
             self.focusChanged.emit(None)
             return
         self.text = doc["text"]
-        self.tp = TextPos(self.text)
+        shown, self.tp = display(self.text)
         segs = sorted(doc["segments"], key=lambda s: s["start"])
         for seg in segs:
             self._prepare(seg)
         self.segs = segs
         self.seg_starts16 = [s["_r16"][0] for s in segs]
         self._seg_pos = {s["id"]: i for i, s in enumerate(segs)}
-        self.setPlainText(display_text(self.text))  # the highlighter formats as it goes
+        self.setPlainText(shown)  # the highlighter formats as it goes
         self.focusChanged.emit(None)
 
     def _sync_segments(self) -> None:
@@ -251,7 +251,7 @@ class DocumentView(QPlainTextEdit):
                 self.segs[i] = fresh
 
     def _rehighlight_cp(self, start: int, end: int) -> None:
-        self._rehighlight16(self.tp.to_utf16(start), self.tp.to_utf16(end))
+        self._rehighlight16(*self.tp.range16(start, end))
 
     def _rehighlight16(self, s16: int, e16: int) -> None:
         doc = self.document()
@@ -306,7 +306,7 @@ class DocumentView(QPlainTextEdit):
         else:
             self.focus = {"segment_id": seg["id"], "start": sp["start"], "end": sp["end"],
                           "label": sp["label"], "span": sp}
-            self._show_range16(self.tp.to_utf16(sp["start"]), self.tp.to_utf16(sp["end"]))
+            self._show_range16(*self.tp.range16(sp["start"], sp["end"]))
         self.focusChanged.emit(self.focus)
         self.viewport().update()
 
@@ -478,7 +478,7 @@ class DocumentView(QPlainTextEdit):
         for name in self.colors:
             act = menu.addAction(f"{name}\t{keys.get(name, '')}")
             act.setData(name)
-        rects = self.range_rects16(self.tp.to_utf16(self.focus["start"]), self.tp.to_utf16(self.focus["end"]))
+        rects = self.range_rects16(*self.tp.range16(self.focus["start"], self.focus["end"]))
         at = rects[-1].bottomLeft().toPoint() if rects else self.viewport().rect().center()
         self.labelRequested.emit()
         chosen = self.exec_menu(menu, self.viewport().mapToGlobal(at))
@@ -595,7 +595,7 @@ class DocumentView(QPlainTextEdit):
     def _edge_at(self, p: QPointF) -> str | None:
         if self.focus is None:
             return None
-        rects = self.range_rects16(self.tp.to_utf16(self.focus["start"]), self.tp.to_utf16(self.focus["end"]))
+        rects = self.range_rects16(*self.tp.range16(self.focus["start"], self.focus["end"]))
         if not rects:
             return None
         first, last = rects[0], rects[-1]
@@ -665,35 +665,50 @@ class DocumentView(QPlainTextEdit):
 
     # ------------------------------------------------------------------ painting
     def range_rects16(self, s16: int, e16: int) -> list[QRectF]:
-        """Viewport rectangles covering [s16, e16), one per visual line (only laid-out blocks)."""
+        """Viewport rectangles covering [s16, e16), one per visual line, for the lines on screen
+        only: the first line is found by position (a 1,000,000-character line has ~15,000 visual
+        lines; walking them per span froze the app for minutes)."""
         out: list[QRectF] = []
         doc = self.document()
         block = doc.findBlock(s16)
         offset = self.contentOffset()
+        height = self.viewport().height()
         while block.isValid() and block.position() < e16:
             layout = block.layout()
             geo = self.blockBoundingGeometry(block).translated(offset)
+            if geo.top() > height:
+                break
             bp = block.position()
-            for i in range(layout.lineCount()):
+            first = layout.lineForTextPosition(max(0, s16 - bp)) if s16 > bp else layout.lineAt(0)
+            i = first.lineNumber() if first.isValid() else 0
+            while i < layout.lineCount():
                 line = layout.lineAt(i)
+                i += 1
+                top = line.y() + geo.top()
+                if top > height:
+                    break
                 ls, ll = line.textStart(), line.textLength()
+                if ls >= e16 - bp:
+                    break
                 a, b = max(s16 - bp, ls), min(e16 - bp, ls + ll)
-                if a >= b:
+                if a >= b or top + line.height() < 0:
                     continue
                 x1, x2 = _x(line, a), _x(line, b)
                 if x2 < x1:
                     x1, x2 = x2, x1
-                out.append(QRectF(x1 + geo.left(), line.y() + geo.top(), x2 - x1, line.height()))
-            if geo.top() > self.viewport().height():
-                break
+                out.append(QRectF(x1 + geo.left(), top, x2 - x1, line.height()))
             block = block.next()
         return out
 
     def visible_range16(self) -> tuple[int, int]:
+        """UTF-16 positions from the first visible character to the end of the last visible line."""
         vp = self.viewport().rect()
         a = self.cursorForPosition(vp.topLeft()).position()
         b = self.cursorForPosition(vp.bottomRight()).position()
         block = self.document().findBlock(b)
+        line = block.layout().lineForTextPosition(b - block.position())
+        if line.isValid():
+            return a, block.position() + line.textStart() + line.textLength()
         return a, block.position() + block.length()
 
     def _paint_span_frames(self, painter: QPainter) -> None:
@@ -736,7 +751,7 @@ class DocumentView(QPlainTextEdit):
         if f is None:
             painter.end()
             return
-        s16, e16 = self.tp.to_utf16(f["start"]), self.tp.to_utf16(f["end"])
+        s16, e16 = self.tp.range16(f["start"], f["end"])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen = QPen(QColor("#111111"), 2.5)
         painter.setPen(pen)
