@@ -127,7 +127,8 @@ def _bert_train(data, out, base, label_map, holdout, epochs, batch_size, seed, t
 @click.argument("model", type=str)
 @click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--label-map", default="default", show_default=True,
-              help="SOURCE=TARGET,... for the data's labels ('default', 'identity' or a list).")
+              help="SOURCE=TARGET,... for the data's labels ('identity' or a list); 'default' maps common "
+                   "names to PER/ORG/LOC/MISC and keeps the model's own label names.")
 @click.option("--labels", default=None,
               help="Comma-separated labels to score (default: those the model and data share).")
 @click.option("--variant", type=click.Choice(["fp32", "int8"]), default=None)
@@ -138,16 +139,17 @@ def _bert_train(data, out, base, label_map, holdout, epochs, batch_size, seed, t
 def evaluate_cmd(model, data, label_map, labels, variant, threads, limit, as_json):
     """Score MODEL (a package directory, a shipped name, or 'default') on DATA (JSONL)."""
     from nerdesk.core.model import load_model
-    from nerdesk.core.model.data import load_records, parse_label_map
+    from nerdesk.core.model.data import check_scorable, load_records, model_label_map
     from nerdesk.core.model.evaluate import evaluate
 
-    lmap = parse_label_map(label_map)
     m = load_model(None if model == "default" else model, threads=threads, variant=variant)
+    lmap = model_label_map(label_map, m.labels)
     keep = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
     results = {}
     for path in data:
-        res = evaluate(m, load_records(path, lmap, limit), labels=keep)
-        results[path] = res
+        records = load_records(path, lmap, limit)
+        check_scorable(path, records, m.labels, lmap, label_map, keep)
+        results[path] = evaluate(m, records, labels=keep)
     if as_json:
         echo_json({"model": m.id, "results": results})
         return

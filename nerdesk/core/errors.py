@@ -73,11 +73,20 @@ class Errors:
     E114 = "Missing field '{field}'"
     E115 = "The format '{fmt}' cannot be exported: {reason}"
     E116 = "The format '{fmt}' has no option '{option}'; its options are: {options}"
+    E117 = "Not a regular file but a {kind}; refused without reading it"
+    E118 = "{what} holds a lone surrogate ({char}) at character {pos}: not valid Unicode text"
+    E119 = "Cannot read the file ({reason})"
     # correction bundles
     E120 = "Not a valid nerdesk bundle: {reason}"
     E121 = "Bundle holds unexpected members ({members}); refused (possible path traversal)"
     E122 = "Bundle member '{member}' inflates beyond its limits; refused (possible zip bomb)"
     E123 = "Bundle member '{member}' does not match the manifest's hash or counts; the bundle was altered"
+    # hostile input (issue 13)
+    E124 = "The line ends are lone CR characters (classic Mac OS); convert the file to LF or CRLF line ends"
+    E125 = "Malformed entry ({entry}): {reason}"
+    E126 = ("Span {start}-{end} '{label}' overlaps span {other_start}-{other_end} '{other_label}', and this "
+            "project does not allow overlapping spans")
+    E127 = "Unknown status '{status}'; the known statuses are: {statuses}"
     # models
     E200 = "Model not found: {path}"
     E201 = "Model file missing: {path}"
@@ -92,6 +101,9 @@ class Errors:
     E210 = "Training needs PyTorch, which is not installed: pip install 'nerdesk[train]'"
     E211 = "Output directory {path} is not empty; give --force to overwrite"
     E212 = "No reviewed segments in the bundles {path}"
+    E213 = ("No gold entity to score under the label map '{spec}' (scored labels: {scored}): the score would be "
+            "0 for nothing. The data's labels: {data}; the model's: {model}. Give --label-map (e.g. "
+            "'identity', or DATA_LABEL=MODEL_LABEL,...)")
 
 
 def err(template: str, *, file: str | None = None, line: int | None = None,

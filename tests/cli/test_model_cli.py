@@ -35,6 +35,23 @@ def test_evaluate_json_and_text(runner, shared_data, tmp_path):
     assert r.exit_code == 0 and "exact" in r.output and "ECE" in r.output
 
 
+def test_evaluate_never_scores_zero_silently(runner, shared_data, tmp_path):
+    """Gold with none of the model's labels under the map is a coded error naming both label sets;
+    a label the model and the data share by name is scored without a --label-map."""
+    data = tmp_path / "disease.jsonl"
+    lines = (shared_data / "adapt/ncbi_disease/test.jsonl").read_text().splitlines()[:60]
+    data.write_text("\n".join(lines) + "\n")
+    r = runner.invoke(cli, ["evaluate", "default", str(data)])
+    assert r.exit_code == 1
+    assert "[E213]" in r.output and "Disease" in r.output and "PER" in r.output
+    assert "Traceback" not in r.output
+    from nerdesk.core.model.data import model_label_map
+
+    lmap = model_label_map("default", ["PER", "Disease"])
+    assert lmap["Disease"] == "Disease" and lmap["person"] == "PER"
+    assert model_label_map("identity", ["PER"]) == {}
+
+
 def test_models_list_and_show(runner):
     r = runner.invoke(cli, ["models", "list", "--json"])
     assert r.exit_code == 0, r.output

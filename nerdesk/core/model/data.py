@@ -6,7 +6,7 @@ A line is ``{"tokens": [...], "tags": [...]}`` with IOB2 tags in the corpus's ow
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +109,30 @@ def load_records(path: str | Path, label_map: dict[str, str] | None = None,
                  limit: int | None = None) -> list[tuple[list[str], list[tuple[int, int, str]]]]:
     """(tokens, gold spans) pairs, the input of :func:`nerdesk.core.model.evaluate.evaluate`."""
     return [(s.tokens, s.spans) for s in read_jsonl(path, label_map, limit)]
+
+
+def model_label_map(spec: str | None, model_labels: Sequence[str]) -> dict[str, str]:
+    """The label map to score a model with: the default map plus each of the model's own labels
+    by name (a fine-tuned "Disease" model on "Disease" data), or what ``spec`` names."""
+    if spec is None or spec.strip() == "default":
+        return {**DEFAULT_LABEL_MAP, **{lab: lab for lab in model_labels}}
+    return parse_label_map(spec)
+
+
+def check_scorable(path: str | Path, records: Sequence[tuple[list[str], list[tuple[int, int, str]]]],
+                   model_labels: Sequence[str], label_map: dict[str, str], spec: str | None,
+                   labels: Sequence[str] | None = None) -> None:
+    """E213 when the gold holds no entity the model could be scored on (it would score 0 silently)."""
+    wanted = set(labels or model_labels)
+    if any(lab in wanted for _, spans in records for _, _, lab in spans):
+        return
+    raw: dict[str, int] = {}
+    for s in read_jsonl(path, {}):
+        for _, _, lab in s.spans:
+            raw[lab] = raw.get(lab, 0) + 1
+    raise err(Errors.E213, file=str(path), spec=spec or "default", scored=", ".join(sorted(wanted)),
+              data=", ".join(f"{k} ({v})" for k, v in sorted(raw.items(), key=lambda kv: -kv[1])) or "none",
+              model=", ".join(model_labels))
 
 
 def corpus_labels(path: str | Path, label_map: dict[str, str] | None = None) -> set[str]:
