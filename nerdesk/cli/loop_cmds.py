@@ -22,8 +22,10 @@ def _f(x: float | None) -> str:
 @json_opt
 @handle_errors
 def versions(project: Path, as_json: bool) -> None:
-    """Model versions registered in the project, with their F1 and ECE on reviewed segments (and,
-    for a fine-tuned model, the base model's and its F1 on held-out data of the base domain)."""
+    """Model versions registered in the project, with their F1 (and its 95% interval) and ECE on the
+    reviewed segments each did not train on (and, for a fine-tuned model, the base model's and its F1
+    on held-out data of the base domain)."""
+    from nerdesk.core.metrics import MIN_SEGMENTS_FOR_BEST
     from nerdesk.core.versions import compare
 
     with Project.open(project) as p:
@@ -31,12 +33,18 @@ def versions(project: Path, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    click.echo(f"{'':2}{'model':<44} {'reviewed':>8} {'F1':>6} {'P':>6} {'R':>6} {'ECE':>6} {'base domain F1':>15}")
+    click.echo(f"{'':2}{'model':<44} {'unseen':>6} {'F1':>6} {'95% interval':>13} {'P':>6} {'R':>6} "
+               f"{'ECE':>6} {'base domain F1':>15}")
     for r in rows:
         bd = r["base_domain_f1"]
-        click.echo(f"{'*' if r['active'] else ' '} {r['id']:<44} {r['reviewed_segments']:>8} {_f(r['f1'])} "
+        ci = r["f1_interval"]
+        click.echo(f"{'*' if r['active'] else ' '} {r['id']:<44} {r['reviewed_segments']:>6} {_f(r['f1'])} "
+                   + (f"  {ci[0]:.3f}-{ci[1]:.3f}" if ci else f"{'-':>13}") + " "
                    f"{_f(r['precision'])} {_f(r['recall'])} {_f(r['ece'])} "
-                   + (f"{bd['before']:.3f} -> {bd['after']:.3f}" if bd else f"{'-':>15}"))
+                   + (f"{bd['before']:.3f} -> {bd['after']:.3f}" if bd else f"{'-':>15}")
+                   + ("  best" if r["best"] else ""))
+    click.echo("unseen: reviewed segments the model was not trained on (the only ones it is scored on); "
+               f"* active; best: ahead beyond the 95% intervals on {MIN_SEGMENTS_FOR_BEST}+ unseen segments")
 
 
 @cli.command()

@@ -14,8 +14,11 @@ against the spans humans accepted (auto-accepted segments are not evidence and a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import random
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.model.evaluate import ece, score_spans
@@ -24,19 +27,68 @@ if TYPE_CHECKING:
     from nerdesk.core.project import Project
 
 BINS = 10
+#: Fewer never-trained-on reviewed segments than this, and no version is called the best.
+MIN_SEGMENTS_FOR_BEST = 50
 
 
-def reviewed_pairs(project: Project, model_id: str) -> tuple[list, list]:
-    """(gold spans, predicted spans) per reviewed segment this model predicted."""
-    rows = project.store.conn.execute(
-        "SELECT a.spans, p.spans, MAX(a.updated) FROM annotations a JOIN predictions p "
-        "ON p.segment_id = a.segment_id AND p.model_id = ? WHERE a.status = 'accepted' GROUP BY a.segment_id",
-        (model_id,)).fetchall()
-    golds, preds = [], []
-    for final, pred, _ in rows:
-        golds.append([(s["start"], s["end"], s["label"]) for s in json.loads(final)])
-        preds.append([tuple(s) for s in json.loads(pred)])
-    return golds, preds
+def segment_hash(text: str) -> str:
+    """The content hash that names a trained-on segment in a model card (``trained_segments``)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def trained_segments(card: dict[str, Any], texts: Iterable[str] = ()) -> list[str]:
+    """The hashes of every segment a model was fine-tuned on: its base's (from ``card``, the base
+    model's card) and ``texts``, the new bundles' segments. Written into the new card."""
+    return sorted(set(card.get("trained_segments") or []) | {segment_hash(t) for t in texts})
+
+
+def reviewed_pairs(project: Project, model_id: str) -> tuple[list, list, int]:
+    """(gold spans, predicted spans) per reviewed segment this model predicted and was not trained
+    on (its card's ``trained_segments``), and how many reviewed segments were left out for that."""
+    trained = set(project.store.model_card(model_id).get("trained_segments") or [])
+    golds, preds, skipped = [], [], 0
+    for text, final, pred in project.store.reviewed_predictions(model_id):
+        if trained and segment_hash(text) in trained:
+            skipped += 1
+            continue
+        golds.append([(s["start"], s["end"], s["label"]) for s in final])
+        preds.append([tuple(s) for s in pred])
+    return golds, preds, skipped
+
+
+def f1_interval(golds: list, preds: list, *, rounds: int = 300, seed: int = 0) -> tuple[float, float] | None:
+    """A 95% bootstrap interval of exact F1 over segments (None below 2 segments)."""
+    if len(golds) < 2:
+        return None
+    per = []
+    for gold, pred in zip(golds, preds):
+        g = {tuple(x[:3]) for x in gold}
+        p = {tuple(x[:3]) for x in pred}
+        per.append((len(g & p), len(p), len(g)))
+    rng = random.Random(seed)
+    n = len(per)
+    f1s = []
+    for _ in range(rounds):
+        tp = fp_ = gold = 0
+        for _ in range(n):
+            a, b, c = per[rng.randrange(n)]
+            tp, fp_, gold = tp + a, fp_ + b, gold + c
+        f1s.append(2 * tp / (fp_ + gold) if fp_ + gold else 0.0)
+    f1s.sort()
+    return f1s[int(0.025 * rounds)], f1s[min(rounds - 1, int(0.975 * rounds))]
+
+
+def best_model(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The version to call best: with two or more versions each scored on at least
+    MIN_SEGMENTS_FOR_BEST unseen reviewed segments, the highest F1 if its 95% interval lies above
+    every other's; else None (not known yet)."""
+    if len(models) < 2 or any(m["reviewed_segments"] < MIN_SEGMENTS_FOR_BEST or not m.get("f1_interval")
+                              for m in models):
+        return None
+    top = max(models, key=lambda m: m["exact"]["f1"])
+    if all(top["f1_interval"][0] > m["f1_interval"][1] for m in models if m is not top):
+        return top
+    return None
 
 
 def reliability(golds: list, preds: list, bins: int = BINS) -> list[dict[str, Any]]:
@@ -60,12 +112,14 @@ def reliability(golds: list, preds: list, bins: int = BINS) -> list[dict[str, An
 
 
 def model_quality(project: Project, model_id: str) -> dict[str, Any]:
-    golds, preds = reviewed_pairs(project, model_id)
+    """Scores on reviewed segments the model did not train on, with their count and a 95% interval."""
+    golds, preds, skipped = reviewed_pairs(project, model_id)
     scores = score_spans(golds, preds)
     confs = [s[3] for p in preds for s in p if s[3] is not None]
     correct = [tuple(s[:3]) in {tuple(g) for g in gold} for gold, p in zip(golds, preds) for s in p
                if s[3] is not None]
-    return {"model_id": model_id, "reviewed_segments": len(golds), "exact": scores["exact"],
+    return {"model_id": model_id, "reviewed_segments": len(golds), "trained_on_left_out": skipped,
+            "exact": scores["exact"], "f1_interval": f1_interval(golds, preds),
             "partial": scores["partial"], "per_label": scores["per_label"],
             "ece": ece(confs, correct, BINS) if confs else None, "reliability": reliability(golds, preds)}
 

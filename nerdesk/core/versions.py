@@ -67,18 +67,25 @@ def rollback(project: Project) -> str:
 
 
 def compare(project: Project) -> list[dict[str, Any]]:
-    """Each registered model's quality on the reviewed segments, newest first; for a fine-tuned
-    model, also its card's forgetting measure (``base_domain_f1``: the base model's and its own F1
-    on held-out data of the base model's domain, or None)."""
-    from nerdesk.core.metrics import model_quality
+    """Each registered model's quality on the reviewed segments it was not trained on (their count,
+    the F1's 95% interval, how many trained-on ones were left out), newest first; ``best`` marks the
+    one version that is better beyond doubt (see :func:`nerdesk.core.metrics.best_model`); for a
+    fine-tuned model, also its card's forgetting measure (``base_domain_f1``: the base model's and
+    its own F1 on held-out data of the base model's domain, or None)."""
+    from nerdesk.core.metrics import best_model, model_quality
 
-    out = []
+    out, quality = [], []
     for m in reversed(project.store.models()):
         q = model_quality(project, m["id"])
+        quality.append(q)
         fg = (project.store.model_card(m["id"]).get("finetune") or {}).get("forgetting")
         out.append({"id": m["id"], "name": m["name"], "version": m["version"], "active": m["active"],
                     "created": m["created"], "reviewed_segments": q["reviewed_segments"],
-                    "f1": q["exact"]["f1"], "precision": q["exact"]["precision"], "recall": q["exact"]["recall"],
-                    "ece": q["ece"],
+                    "trained_on_left_out": q["trained_on_left_out"],
+                    "f1": q["exact"]["f1"], "f1_interval": q["f1_interval"],
+                    "precision": q["exact"]["precision"], "recall": q["exact"]["recall"], "ece": q["ece"],
                     "base_domain_f1": {"before": fg["before"], "after": fg["after"]} if fg else None})
+    best = best_model(quality)
+    for row in out:
+        row["best"] = best is not None and row["id"] == best["model_id"]
     return out

@@ -52,6 +52,7 @@ from typing import Any
 
 from nerdesk.core.bundle import read_bundle
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.metrics import trained_segments
 from nerdesk.core.tiers import tier_rank
 from nerdesk.core.model.data import read_jsonl
 from nerdesk.core.model.package import load_card, resolve_model_path, resources_dir, write_card
@@ -302,7 +303,9 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         "anchor": anchor,
         "error_counts": errors,
         "label_parents": parents_seen,
-    }, "label_parents": parents}
+    }, "label_parents": parents,
+        # every segment this model has learnt from (its base's too): never scored on them
+        "trained_segments": trained_segments(base_card, (x["text"] for x in lines))}
     common = dict(label_map={}, init=base_dir, report_paths=report_paths, lr=lr, batch_size=batch_size,
                   seed=seed, threads=threads, name=name or f"{base_card['name']}-ft",
                   version=version or _next_version(base_card["version"]), command=command, force=force,

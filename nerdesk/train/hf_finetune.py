@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.metrics import trained_segments
 from nerdesk.core.model.decode import bio_tags
 from nerdesk.core.model.hf import HFModel, WordPiece, _tag_map
 from nerdesk.core.types import Progress
@@ -298,6 +299,8 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
                 "seconds": round(time.time() - t0, 1),
             },
         }
+        if segments is None:  # every segment this model has learnt from (its base's too): never scored on them
+            meta["trained_segments"] = trained_segments(base_meta, (x["text"] for x in lines))
         meta.update(card_extra or {})
         (tmp / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"model written to {out_dir} ({time.time() - t0:.0f}s)")

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 
+from click.testing import CliRunner
+
+from nerdesk.cli import cli
 from tests.cli.helpers import gold_bundle, run
 
 
@@ -32,16 +35,20 @@ def test_close_the_loop(tmp_path, shared_data):
     card = json.loads((out / "model.json").read_text())
     assert card["finetune"]["error_counts"] == errors["per_category"]
     assert card["finetune"]["replay"]["sentences"] > 0
-    before = json.loads(run("evaluate", "default", test, "--label-map", "identity", "--json"))
-    after = json.loads(run("evaluate", out, test, "--label-map", "identity", "--json"))
-    f1_before = next(iter(before["results"].values()))["exact"]["f1"]
+    # the base model has none of the domain's labels: a coded error, not a silent 0
+    r = CliRunner().invoke(cli, ["evaluate", "default", str(test), "--label-map", "identity"])
+    assert r.exit_code == 1 and "[E213]" in r.output and "politician" in r.output
+    after = json.loads(run("evaluate", out, test, "--json"))  # its own labels, matched by name
     f1_after = next(iter(after["results"].values()))["exact"]["f1"]
-    assert f1_before < 0.05 and f1_after > 0.3, (f1_before, f1_after)
+    assert f1_after > 0.3, f1_after
     # the new model becomes a version of the project; the old one stays a roll-back away
     run("promote", p, out)
     versions = json.loads(run("versions", p, "--json"))
     assert versions[0]["active"] and versions[0]["id"].startswith("en-base-ft")
-    assert versions[0]["f1"] > versions[1]["f1"]
+    # it trained on every reviewed segment of the project: it is scored on none of them
+    assert versions[0]["reviewed_segments"] == 0 and versions[0]["trained_on_left_out"] > 100
+    assert versions[1]["reviewed_segments"] == versions[0]["trained_on_left_out"]
+    assert not any(v["best"] for v in versions)
     assert "en-base@" in run("rollback", p)
 
 

@@ -83,8 +83,8 @@ def test_promote_and_roll_back(window, qtbot, tmp_path, errors_sink):
         raise AssertionError((errors_sink, dlg.job, dlg.job and dlg.job.outcome, dlg.report and dlg.report["active"],
                               [(j.name, j.outcome) for j in window.jobs.jobs]))
     assert dlg.versions.rowCount() == 2
-    assert dlg.versions.horizontalHeaderItem(7).text() == "Base domain F1"
-    assert dlg.versions.item(0, 7).text() == "—"  # neither model is a fine-tune
+    assert dlg.versions.horizontalHeaderItem(8).text() == "Base domain F1"
+    assert dlg.versions.item(0, 8).text() == "—"  # neither model is a fine-tune
     assert FAKE_MODEL in dlg.history.text() and new in dlg.history.text()
     assert dlg.rollback_button.isEnabled()
     dlg.rollback_button.click()

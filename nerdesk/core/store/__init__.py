@@ -372,6 +372,16 @@ class Store:
             "WHERE s.status IN ('accepted', 'auto') AND p.model_id = ? AND p.sketch IS NOT NULL "
             "ORDER BY s.id DESC LIMIT ?", (model_id, limit))]
 
+    def reviewed_predictions(self, model_id: str) -> list[tuple[str, list, list]]:
+        """(segment text, final spans, the model's predicted spans) per accepted segment it predicted
+        (the latest accepted annotation of each)."""
+        rows = self.conn.execute(
+            "SELECT substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, MAX(a.updated) "
+            "FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
+            "JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
+            "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
+        return [(text, json.loads(final), json.loads(pred)) for text, final, pred, _ in rows]
+
     def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         for i in range(0, len(segment_ids), 500):

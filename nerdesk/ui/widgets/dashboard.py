@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from nerdesk.core.categorize import CATEGORY_NAMES
+from nerdesk.core.metrics import MIN_SEGMENTS_FOR_BEST, best_model
 from nerdesk.ui.widgets.charts import BarChart, LineChart, ReliabilityChart
 
 
@@ -89,6 +90,10 @@ def _fill(t: QTableWidget, rows: list[tuple]) -> None:
             t.setItem(i, j, QTableWidgetItem("—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)))
 
 
+def _interval(ci) -> str | None:
+    return f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else None
+
+
 def _short(model_id: str) -> str:
     return model_id if len(model_id) <= 28 else model_id[:12] + "…" + model_id[-12:]
 
@@ -123,8 +128,10 @@ class Dashboard(QDialog):
         self.f1_chart.setObjectName("f1Chart")
         self.reliability = ReliabilityChart("Reliability of the active model")
         self.reliability.setObjectName("reliabilityChart")
-        self.quality_table = _table(["Model", "Active", "Reviewed", "Precision", "Recall", "F1", "Partial F1", "ECE"],
-                                    "qualityTable")
+        self.quality_table = _table(["Model", "Active", "Unseen reviewed", "Precision", "Recall", "F1",
+                                     "F1 95% interval", "Partial F1", "ECE"], "qualityTable")
+        self.quality_table.horizontalHeaderItem(2).setToolTip(
+            "Reviewed segments the model was not trained on: the only ones it is scored on")
         g.addWidget(self.f1_chart, 0, 0)
         g.addWidget(self.reliability, 0, 1)
         g.addWidget(self.quality_table, 1, 0, 1, 2)
@@ -169,9 +176,9 @@ class Dashboard(QDialog):
         # model versions
         m = QWidget()
         ml = QVBoxLayout(m)
-        self.versions = _table(["Model", "Name", "Version", "Active", "Reviewed", "F1", "ECE",
-                                "Base domain F1", "Created"], "versionsTable")
-        self.versions.horizontalHeaderItem(7).setToolTip(
+        self.versions = _table(["Model", "Name", "Version", "Active", "Unseen reviewed", "F1", "F1 95% interval",
+                                "ECE", "Base domain F1", "Created"], "versionsTable")
+        self.versions.horizontalHeaderItem(8).setToolTip(
             "Fine-tuned models: the base model's F1 → this model's, on held-out data of the base "
             "model's own domain (what it may have forgotten)")
         ml.addWidget(self.versions, 1)
@@ -228,7 +235,8 @@ class Dashboard(QDialog):
         self.reliability.title = f"Reliability of the active model ({_short(active)})" if active else "No active model"
         _fill(self.quality_table, [
             (m["id"], "✔" if m["id"] == active else "", m["reviewed_segments"], m["exact"]["precision"],
-             m["exact"]["recall"], m["exact"]["f1"], m["partial"]["f1"], m["ece"]) for m in models])
+             m["exact"]["recall"], m["exact"]["f1"], _interval(m["f1_interval"]), m["partial"]["f1"], m["ece"])
+            for m in models])
         # drift
         dr = rep["drift"]
         wins = dr["windows"]
@@ -266,19 +274,24 @@ class Dashboard(QDialog):
         # versions
         vs = rep["versions"]
         _fill(self.versions, [(v["id"], v["name"], v["version"], "✔ active" if v["active"] else "",
-                               v["reviewed_segments"], v["f1"] if v["reviewed_segments"] else None, v["ece"],
+                               v["reviewed_segments"], v["f1"] if v["reviewed_segments"] else None,
+                               _interval(v["f1_interval"]), v["ece"],
                                (f"{v['base_domain_f1']['before']:.3f} → {v['base_domain_f1']['after']:.3f}"
                                 if v["base_domain_f1"] else None),
                                (v["created"] or "")[:19]) for v in vs])
         hist = rep["history"]
         self.history.setText("Activation history: " + (" → ".join(html.escape(h) for h in hist) if hist else "—"))
         self.rollback_button.setEnabled(len([h for h in hist if h != active]) > 0)
-        best = max((m for m in models if m["reviewed_segments"]), key=lambda m: m["exact"]["f1"], default=None)
+        best = best_model(models)
+        ci = act["f1_interval"] if act else None
         self.headline.setText(
             f"<b>{len(models)}</b> model version(s); active: <b>{html.escape(active or 'none')}</b>"
-            + (f"; F1 {act['exact']['f1']:.3f} on {act['reviewed_segments']} reviewed segments" if act and
+            + (f"; F1 {act['exact']['f1']:.3f}" + (f" (95% {ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+               + f" on {act['reviewed_segments']} reviewed segments it did not train on" if act and
                act["reviewed_segments"] else "")
-            + (f" (best: {html.escape(best['id'])})" if best and act and best["id"] != act["id"] else ""))
+            + (f" (best: {html.escape(best['model_id'])})" if best and act and best["model_id"] != act["id"] else
+               "" if best else f"; no version is ahead beyond doubt yet ({MIN_SEGMENTS_FOR_BEST}+ unseen "
+               "segments and separate 95% intervals needed)" if len(models) > 1 else ""))
 
     # ------------------------------------------------------------------ versions
     def promote_dialog(self):
