@@ -90,23 +90,37 @@ def errors(project: Path, top: int, as_json: bool) -> None:
 @click.option("--audit-rate", type=click.FloatRange(0, 1), default=0.1, show_default=True,
               help="Share of eligible segments sent to humans as audits.")
 @click.option("--seed", type=int, default=None)
-@click.option("--dry-run", is_flag=True, help="Only count what the threshold would route.")
+@click.option("--max-error-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Refuse while more of the reviewed segments above the threshold needed corrections.")
+@click.option("--force", is_flag=True, help="Auto-accept even where the guard rails refuse.")
+@click.option("--dry-run", is_flag=True, help="Only count what the threshold would route, and check it.")
 @json_opt
 @handle_errors
-def auto_accept_cmd(project: Path, threshold: float, audit_rate: float, seed: int | None, dry_run: bool,
-                    as_json: bool) -> None:
-    """Accept confident segments without review, sending an audit sample to humans."""
-    from nerdesk.core.autoaccept import audit_estimate, auto_accept, eligible_count
+def auto_accept_cmd(project: Path, threshold: float, audit_rate: float, seed: int | None, max_error_rate: float,
+                    force: bool, dry_run: bool, as_json: bool) -> None:
+    """Accept confident segments without review, sending an audit sample to humans.
+
+    Refused (E017) while the active model cannot predict one of the project's labels, or while
+    fewer than 20 reviewed segments above the threshold show a correction rate at most
+    --max-error-rate; --force overrides."""
+    from nerdesk.core.autoaccept import audit_estimate, auto_accept, eligible_count, readiness
 
     with Project.open(project) as p:
         if dry_run:
-            out = {"eligible": eligible_count(p, threshold)}
+            out = {"eligible": eligible_count(p, threshold), "check": readiness(p, threshold, max_error_rate)}
         else:
-            out = auto_accept(p, threshold, audit_rate=audit_rate, seed=seed)
+            out = auto_accept(p, threshold, audit_rate=audit_rate, seed=seed, max_error_rate=max_error_rate,
+                              force=force)
         out["estimate"] = audit_estimate(p)
     if as_json:
         echo_json(out)
         return
+    c = out["check"]
+    click.echo(f"Reviewed segments predicted at or above {threshold}: {c['reviewed']}, {c['corrected']} needed "
+               "a correction" + (f" ({c['rate']:.1%}, 95% interval {c['low']:.1%}-{c['high']:.1%})"
+                                 if c["reviewed"] else ""))
+    for reason in c["reasons"]:
+        click.echo(("Overridden: " if not dry_run else "Would refuse: ") + reason)
     if dry_run:
         click.echo(f"{out['eligible']:,} segments are at or above {threshold}")
     else:

@@ -6,6 +6,11 @@ confidence of at least the threshold, and the whole tag sequence is at least tha
 Of the eligible segments, a random audit sample (``audit_rate``) goes to humans with status
 ``audit``; the rest are accepted as the model predicted them (status ``auto``).
 
+Guard rails (:func:`readiness`): auto-accept refuses (E017, unless forced) while the active model
+cannot predict one of the project's labels (every segment would pass without them), and while the
+segments humans reviewed that were at or above the threshold do not show it to be safe: fewer than
+:data:`MIN_EVIDENCE` of them, or a share needing corrections above the rate the user accepts.
+
 The error rate of auto-accepted segments is estimated from the audited ones a human has
 since reviewed: a segment is an error when the human's final spans differ from the model's.
 The interval is Wilson's score interval, which keeps its coverage for small samples and rates
@@ -19,12 +24,51 @@ import math
 import random
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
 
 AUTO_ANNOTATOR = "auto-accept"
+#: The share of segments above the threshold that may need a correction, by default.
+MAX_ERROR_RATE = 0.05
+#: Reviewed segments at or above the threshold needed before their correction rate is trusted.
+MIN_EVIDENCE = 20
+
+
+def readiness(project: Project, threshold: float, max_error_rate: float = MAX_ERROR_RATE) -> dict[str, Any]:
+    """Whether auto-accept may pass segments at ``threshold``: ``ok``, the ``reasons`` it may not
+    (each readable as it stands), and the evidence: the human-reviewed segments the active model
+    predicted at or above the threshold, how many needed a correction, the rate and its 95%
+    (Wilson) interval."""
+    store = project.store
+    model_id = store.active_model_id()
+    reasons: list[str] = []
+    out: dict[str, Any] = {"model": model_id, "threshold": threshold, "max_error_rate": max_error_rate,
+                           "reviewed": 0, "corrected": 0, "rate": None, "low": 0.0, "high": 1.0}
+    if model_id is None:
+        return {**out, "ok": False, "reasons": ["no model has pre-annotated the project yet"]}
+    model_labels = next((m["labels"] for m in store.models() if m["id"] == model_id), [])
+    missing = [lab for lab in project.label_names() if lab not in model_labels]
+    if missing:
+        reasons.append(f"the active model ({model_id}) cannot predict {', '.join(missing)}: a segment would "
+                       "pass review with none of them; fine-tune it on corrections that use them first")
+    n = corrected = 0
+    for final, pred in store.reviewed_above(model_id, threshold, exclude=AUTO_ANNOTATOR):
+        n += 1
+        corrected += sorted((sp["start"], sp["end"], sp["label"]) for sp in final) != sorted(
+            (a, b, lab) for a, b, lab, _ in pred)
+    low, high = wilson(corrected, n)
+    out.update(reviewed=n, corrected=corrected, rate=corrected / n if n else None, low=low, high=high)
+    if n < MIN_EVIDENCE:
+        reasons.append(f"only {n} reviewed segments were predicted at or above {threshold:.2f}: review at least "
+                       f"{MIN_EVIDENCE - n} more before their correction rate can be trusted")
+    elif corrected / n > max_error_rate:
+        reasons.append(f"{corrected} of {n} reviewed segments predicted at or above {threshold:.2f} needed a "
+                       f"correction ({corrected / n:.0%}, 95% interval {low:.0%}-{high:.0%}), more than the "
+                       f"{max_error_rate:.0%} accepted; raise the threshold or fine-tune first")
+    return {**out, "ok": not reasons, "reasons": reasons}
 
 
 def eligible_count(project: Project, threshold: float) -> int:
@@ -39,14 +83,19 @@ def eligible_count(project: Project, threshold: float) -> int:
 
 
 def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, seed: int | None = None,
-                limit: int | None = None) -> dict[str, int]:
-    """Accept eligible new segments without review, except an audit sample. One transaction."""
+                limit: int | None = None, max_error_rate: float = MAX_ERROR_RATE,
+                force: bool = False) -> dict[str, Any]:
+    """Accept eligible new segments without review, except an audit sample. One transaction.
+    Refused (E017) where :func:`readiness` says no, unless ``force``; the result holds the check."""
     if not 0.0 <= audit_rate <= 1.0:
         raise ValueError("audit_rate must be in [0, 1]")
+    check = readiness(project, threshold, max_error_rate)
+    if not check["ok"] and not force:
+        raise err(Errors.E017, reasons="; ".join(check["reasons"]))
     store = project.store
     model_id = store.active_model_id()
     if model_id is None:
-        return {"auto": 0, "audit": 0}
+        return {"auto": 0, "audit": 0, "check": check}
     rng = random.Random(seed)
     rows = store.conn.execute(
         "SELECT p.segment_id, p.spans FROM predictions p JOIN segments s ON s.id = p.segment_id "
@@ -72,7 +121,7 @@ def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, 
         store.set_setting("auto_accept", {"threshold": threshold, "audit_rate": audit_rate, "model": model_id})
         store.log_event(project.user, "auto-accept", "log", None, None,
                         {"threshold": threshold, "audit_rate": audit_rate, "auto": len(auto), "audit": len(audit)})
-    return {"auto": len(auto), "audit": len(audit)}
+    return {"auto": len(auto), "audit": len(audit), "check": check}
 
 
 def wilson(errors: int, n: int, z: float = 1.96) -> tuple[float, float]:

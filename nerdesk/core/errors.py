@@ -54,6 +54,7 @@ class Errors:
     E015 = "No earlier model to roll back to"
     E016 = ("The project is busy: another program has held its write lock for over {seconds} s (an import "
             "or a pre-annotation?). Nothing was saved; try again when it finishes.")
+    E017 = "Auto-accept refused: {reasons}. (--force / 'Auto-accept anyway' overrides this.)"
     # import / formats
     E100 = "File not found: {path}"
     E101 = "Cannot detect the format of this file; give --format (one of: {formats})"

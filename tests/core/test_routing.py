@@ -11,7 +11,9 @@ import random
 import numpy as np
 import pytest
 
-from nerdesk.core.autoaccept import audit_estimate, auto_accept, eligible_count, wilson
+
+from nerdesk.core.autoaccept import audit_estimate, auto_accept, eligible_count, readiness, wilson
+from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
 from nerdesk.core.model.sketch import distance_to_nearest, sketch, unpack
 from nerdesk.core.routing import STRATEGIES, _feature_distance, route
@@ -245,7 +247,11 @@ def test_auto_accept_and_audit_estimate_is_sound(tmp_path):
     n_eligible = eligible_count(p, 0.95)
     assert n_eligible == sum(1 for r in rows.values() if r[0][0][3] >= 0.95)
     assert eligible_count(p, 0.98) < n_eligible
-    res = auto_accept(p, 0.95, audit_rate=0.3, seed=1)
+    with pytest.raises(NerdeskError) as e:  # no reviewed segment above 0.95 shows it is safe yet
+        auto_accept(p, 0.95, audit_rate=0.3, seed=1)
+    assert e.value.code == "E017" and "only 0 reviewed segments" in str(e.value)
+    assert p.stats()["by_status"].get("auto", 0) == 0
+    res = auto_accept(p, 0.95, audit_rate=0.3, seed=1, force=True)
     assert res["auto"] + res["audit"] == n_eligible and res["audit"] > 40
     # humans review the audits; the model is wrong on a known 20% of them
     audits = [r[0] for r in p.store.conn.execute("SELECT id FROM segments WHERE status = 'audit'")]
@@ -292,3 +298,30 @@ def test_route_filters_in_sql(tmp_path):
         assert low and all(min(s[3] for s in it.spans) <= 0.5 for it in low), strategy
         astro = route(p, strategy, 100, source="astro.txt")
         assert sorted(it.id for it in astro) == ids[-2:], strategy
+
+
+def test_auto_accept_guard_rails(tmp_path):
+    """Refused while the model lacks a project label, while too few reviewed segments above the
+    threshold were seen, and while too many of them needed corrections; allowed once they show it safe."""
+    p = make_project(tmp_path, 120)
+    ids = seg_ids(p)
+    predict(p, {i: ([[*p.segment(i)["tokens"][0], "PER", 0.99]], 0.01, .1, .1, 0.01) for i in ids})
+    p.add_labels(["Disease"])  # a label the active model cannot predict
+    check = readiness(p, 0.95)
+    assert not check["ok"] and "cannot predict Disease" in check["reasons"][0]
+    p.store.conn.execute("DELETE FROM labels WHERE name = 'Disease'")
+    # 30 reviewed: 6 corrected (20%) > 5%: refused, with the evidence
+    for k, i in enumerate(ids[:30]):
+        if k < 6:
+            sp = p.segment(i)["tokens"][0]
+            p.relabel_span(i, sp[0], sp[1], "ORG")
+        p.accept(i)
+    check = readiness(p, 0.95)
+    assert (check["reviewed"], check["corrected"]) == (30, 6) and check["low"] < 0.2 < check["high"]
+    assert not check["ok"] and "6 of 30" in check["reasons"][0]
+    with pytest.raises(NerdeskError) as e:
+        auto_accept(p, 0.95)
+    assert e.value.code == "E017" and p.stats()["by_status"].get("auto", 0) == 0
+    assert readiness(p, 0.95, max_error_rate=0.25)["ok"]
+    res = auto_accept(p, 0.95, max_error_rate=0.25, audit_rate=0.0)
+    assert res["auto"] == len(ids) - 30 and res["check"]["ok"]

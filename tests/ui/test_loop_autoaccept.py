@@ -35,11 +35,17 @@ def test_auto_accept_dialog_end_to_end(window, qtbot, tmp_path):
     assert dlg.eligible.text().startswith(f"<b>{high}</b>")
     dlg.slider.setValue(60)
     qtbot.waitUntil(lambda: dlg.counted == (0.60, n), timeout=5000)
-    assert dlg.eligible.text().startswith(f"<b>{n}</b>") and dlg.run_button.isEnabled()
+    assert dlg.eligible.text().startswith(f"<b>{n}</b>")
     assert n > high
     assert "No audited segment" in dlg.estimate.text()
+    # nothing reviewed shows the threshold safe: refused, said why, overridable after a confirm
+    assert not dlg.run_button.isEnabled() and dlg.force_button.isVisible()
+    assert "Refused" in dlg.check.text() and "0 of 0" in dlg.check.text()
     dlg.audit.setValue(50)
-    job = dlg.run()
+    dlg.confirm_force = lambda: False
+    assert dlg.run_anyway() is None and p.store.counts()["by_status"].get("auto", 0) == 0
+    dlg.confirm_force = lambda: True
+    job = dlg.run_anyway()
     _wait_job(qtbot, job)
     assert job.outcome == "done"
     st = p.store.counts()["by_status"]

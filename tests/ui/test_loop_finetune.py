@@ -122,7 +122,7 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
     p = win.session.project
     win.settings.setValue("finetune/every", 10_000)
     win.settings.setValue("finetune/max_error", 0.5)
-    auto_accept(p, 0.0, audit_rate=1.0, seed=1)
+    auto_accept(p, 0.0, audit_rate=1.0, seed=1, force=True)
     win.queue.status.setCurrentText("audit")
     win.session.next()
     seg = win.session.segment()

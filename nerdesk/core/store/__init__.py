@@ -372,6 +372,15 @@ class Store:
             "WHERE s.status IN ('accepted', 'auto') AND p.model_id = ? AND p.sketch IS NOT NULL "
             "ORDER BY s.id DESC LIMIT ?", (model_id, limit))]
 
+    def reviewed_above(self, model_id: str, threshold: float, *, exclude: str) -> list[tuple[list, list]]:
+        """(final spans, predicted spans) of accepted annotations (not by ``exclude``) of segments the
+        model predicted with every span and the tag sequence at least ``threshold`` likely."""
+        rows = self.conn.execute(
+            "SELECT a.spans, p.spans FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id "
+            "AND p.model_id = ? WHERE a.status = 'accepted' AND a.annotator != ? AND p.min_confidence >= ? "
+            "AND 1 - p.least_confidence >= ? GROUP BY a.segment_id", (model_id, exclude, threshold, threshold))
+        return [(json.loads(final), json.loads(pred)) for final, pred in rows]
+
     def reviewed_predictions(self, model_id: str) -> list[tuple[str, list, list]]:
         """(segment text, final spans, the model's predicted spans) per accepted segment it predicted
         (the latest accepted annotation of each)."""

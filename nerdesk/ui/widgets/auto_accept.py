@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 
-def auto_accept_factory(project_path, threshold: float, audit_rate: float, seed=None):
+def auto_accept_factory(project_path, threshold: float, audit_rate: float, seed=None, force: bool = False):
     def factory():
         from nerdesk.core.autoaccept import auto_accept
         from nerdesk.core.project import Project
@@ -29,7 +30,7 @@ def auto_accept_factory(project_path, threshold: float, audit_rate: float, seed=
             p = Project.open(project_path)
             try:
                 yield Progress(0, None, f"Auto-accepting at {threshold:.2f}")
-                return auto_accept(p, threshold, audit_rate=audit_rate, seed=seed)
+                return auto_accept(p, threshold, audit_rate=audit_rate, seed=seed, force=force)
             finally:
                 p.close()
         return gen()
@@ -38,7 +39,7 @@ def auto_accept_factory(project_path, threshold: float, audit_rate: float, seed=
 
 def count_factory(project_path, threshold: float):
     def factory():
-        from nerdesk.core.autoaccept import audit_estimate, eligible_count
+        from nerdesk.core.autoaccept import audit_estimate, eligible_count, readiness
         from nerdesk.core.project import Project
         from nerdesk.core.types import Progress
 
@@ -47,11 +48,24 @@ def count_factory(project_path, threshold: float):
             try:
                 yield Progress(0, None, "Counting eligible segments")
                 return {"eligible": eligible_count(p, threshold), "model": p.active_model_id(),
-                        "new": p.store.counts()["by_status"].get("new", 0), "estimate": audit_estimate(p)}
+                        "new": p.store.counts()["by_status"].get("new", 0), "estimate": audit_estimate(p),
+                        "check": readiness(p, threshold)}
             finally:
                 p.close()
         return gen()
     return factory
+
+
+def describe_check(check: dict) -> str:
+    """The guard rails' evidence, and why auto-accept is refused at this threshold, if it is."""
+    n, c = check["reviewed"], check["corrected"]
+    text = (f"Of the reviewed segments the model predicted at or above {check['threshold']:.2f}, "
+            f"<b>{c} of {n}</b> needed a correction" +
+            (f" ({check['rate']:.1%}, 95% interval {check['low']:.1%} – {check['high']:.1%}; "
+             f"accepted: {check['max_error_rate']:.0%})." if n else "."))
+    if check["reasons"]:
+        text += "<br><span style='color:#b00020'>Refused: " + "; ".join(check["reasons"]) + ".</span>"
+    return text
 
 
 def describe_estimate(est: dict) -> str:
@@ -73,6 +87,7 @@ class AutoAcceptDialog(QDialog):
         self.count_job = None
         self._recount = False
         self.counted: tuple[float, int] | None = None  # (threshold, eligible) of the last count
+        self.checked: dict | None = None  # the guard rails' verdict at that threshold
         self.setObjectName("autoAcceptDialog")
         self.setWindowTitle("Auto-accept confident segments")
         lay = QVBoxLayout(self)
@@ -107,9 +122,20 @@ class AutoAcceptDialog(QDialog):
         self.audit.valueChanged.connect(lambda _v: self._timer.start())
         form.addRow("Audit sample:", self.audit)
         lay.addLayout(form)
+        self.check = QLabel()
+        self.check.setObjectName("autoAcceptCheck")
+        self.check.setWordWrap(True)
+        lay.addWidget(self.check)
+        buttons = QHBoxLayout()
         self.run_button = QPushButton("Auto-accept")
         self.run_button.setObjectName("autoAcceptButton")
-        lay.addWidget(self.run_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.force_button = QPushButton("Auto-accept anyway…")
+        self.force_button.setObjectName("autoAcceptForce")
+        self.force_button.setToolTip("Override the guard rails (asks first)")
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.force_button)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
         box = QGroupBox("Audit")
         bl = QVBoxLayout(box)
         self.estimate = QLabel()
@@ -130,7 +156,8 @@ class AutoAcceptDialog(QDialog):
         self._timer.setInterval(80)
         self._timer.timeout.connect(self.update_count)
         self.slider.valueChanged.connect(self._slid)
-        self.run_button.clicked.connect(self.run)
+        self.run_button.clicked.connect(lambda: self.run())
+        self.force_button.clicked.connect(self.run_anyway)
         self.review_audits.clicked.connect(self.show_audits)
         self.session.changed.connect(lambda _c: self._timer.start() if self.isVisible() else None)
         self._slid()
@@ -171,22 +198,40 @@ class AutoAcceptDialog(QDialog):
         if not res["model"]:
             self.eligible.setText("No model suggestions yet: pre-annotate first.")
             self.run_button.setEnabled(False)
+            self.force_button.setVisible(False)
         else:
             n = res["eligible"]
             self.eligible.setText(f"<b>{n}</b> of {res['new']} new segments would skip review at {threshold:.2f} "
                                   f"(about {round(n * self.audit.value() / 100)} of them audited).")
-            self.run_button.setEnabled(n > 0 and self.job is None)
+            ok = res["check"]["ok"]
+            self.run_button.setEnabled(n > 0 and ok and self.job is None)
+            self.force_button.setVisible(not ok)
+            self.force_button.setEnabled(n > 0 and self.job is None)
+        self.checked = res["check"]
+        self.check.setText(describe_check(res["check"]) if res["model"] else "")
         self.estimate.setText(describe_estimate(res["estimate"]))
 
-    def run(self):
+    def run(self, force: bool = False):
         p = self.session.project
         if p is None or self.job is not None:
             return None
         t, r = self.threshold, self.audit.value() / 100
         self.run_button.setEnabled(False)
-        self.job = self.win.run_job("Auto-accepting", auto_accept_factory(p.path, t, r), on_done=self._done,
-                                    on_finished=self._finished)
+        self.force_button.setEnabled(False)
+        self.job = self.win.run_job("Auto-accepting", auto_accept_factory(p.path, t, r, force=force),
+                                    on_done=self._done, on_finished=self._finished)
         return self.job
+
+    def confirm_force(self) -> bool:  # tests replace this (a modal box blocks)
+        reasons = "\n• ".join((self.checked or {}).get("reasons", []))
+        return QMessageBox.warning(
+            self, "Auto-accept anyway?", f"Auto-accept is refused at {self.threshold:.2f}:\n• {reasons}\n\n"
+            "Accept these segments without review anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
+
+    def run_anyway(self):
+        return self.run(force=True) if self.confirm_force() else None
 
     def _finished(self) -> None:
         self.job = None
