@@ -144,12 +144,14 @@ def report(project: Path, as_json: bool) -> None:
               help="JSONL test files to score the new model on (recorded in the card).")
 @click.option("--int8/--no-int8", "quantize", default=True, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
+@click.option("--allow-small", is_flag=True,
+              help="Fine-tune even on fewer than 20 reviewed segments or 3 examples of a new label.")
 @click.option("--progress", type=click.Choice(["bar", "jsonl", "none"]), default="bar", show_default=True,
               help="jsonl: one JSON object per line on stdout (for the app).")
 @handle_errors
 def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_data, error_weight, epochs, patience,
              lr, head_lr, anchor, refit, max_steps, seed,
-             threads, name, version, report, quantize, force, progress) -> None:
+             threads, name, version, report, quantize, force, allow_small, progress) -> None:
     """Fine-tune a model on correction BUNDLES (zip) and write a new model package.
 
     Warm-starts from --base; new labels grow the output layer; a replay sample of the base
@@ -179,7 +181,22 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
 
     from nerdesk.core.model.package import resolve_model_path
 
-    if base in PRETRAINED or (base is not None and is_hf_checkpoint(resolve_model_path(base))):
+    hf = base in PRETRAINED or (base is not None and is_hf_checkpoint(resolve_model_path(base)))
+    if not allow_small:
+        from nerdesk.core.errors import Errors, err
+        from nerdesk.train.finetune import too_little
+        from nerdesk.train.hf_finetune import resolve_base
+
+        if hf:
+            base_labels = list(resolve_base(base)[1].get("labels") or [])
+        else:
+            from nerdesk.core.model.package import load_card
+
+            base_labels = load_card(resolve_model_path(base))["labels"]
+        problems = too_little(list(bundles), base_labels)
+        if problems:
+            raise err(Errors.E214, path=", ".join(map(str, bundles)), problems="; ".join(problems))
+    if hf:
         # a BERT-family token classifier (the accurate model, or one the user brings)
         explicit = click.get_current_context().get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
         gen = finetune_hf_iter(list(bundles), out, base=base, holdout=holdout, error_weight=error_weight,

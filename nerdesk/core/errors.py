@@ -102,6 +102,8 @@ class Errors:
     E210 = "Training needs PyTorch, which is not installed: pip install 'nerdesk[train]'"
     E211 = "Output directory {path} is not empty; give --force to overwrite"
     E212 = "No reviewed segments in the bundles {path}"
+    E214 = ("Too little to fine-tune on in {path}: {problems}. Review more (or give --allow-small to "
+            "fine-tune anyway)")
     E213 = ("No gold entity to score under the label map '{spec}' (scored labels: {scored}): the score would be "
             "0 for nothing. The data's labels: {data}; the model's: {model}. Give --label-map (e.g. "
             "'identity', or DATA_LABEL=MODEL_LABEL,...)")

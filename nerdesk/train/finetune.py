@@ -80,6 +80,29 @@ def bundle_sentences(paths: Sequence[str | Path]) -> tuple[list[dict], list[dict
     return list(best.values()), manifests, list(dict.fromkeys(labels))
 
 
+#: Below these, ``nerdesk finetune`` refuses (E214) unless --allow-small: a model fine-tuned on one
+#: segment marks its memorised phrase 1.00 everywhere.
+MIN_SEGMENTS = 20
+MIN_SPANS_PER_NEW_LABEL = 3
+
+
+def too_little(bundles: Sequence[str | Path], base_labels: Sequence[str]) -> list[str]:
+    """What the bundles lack for a fine-tune worth promoting (empty: enough): reviewed segments,
+    and examples of each label the base model does not have."""
+    lines, _, _ = bundle_sentences(bundles)
+    problems = []
+    if len(lines) < MIN_SEGMENTS:
+        problems.append(f"{len(lines)} reviewed segments, {MIN_SEGMENTS} needed ({MIN_SEGMENTS - len(lines)} more)")
+    counts: dict[str, int] = {}
+    for line in lines:
+        for sp in line["final"]:
+            counts[sp["label"]] = counts.get(sp["label"], 0) + 1
+    for lab, n in sorted(counts.items()):
+        if lab not in base_labels and n < MIN_SPANS_PER_NEW_LABEL:
+            problems.append(f"the new label {lab} has {n} example(s), {MIN_SPANS_PER_NEW_LABEL} needed")
+    return problems
+
+
 def to_tokens(line: dict) -> tuple[list[str], list[tuple[int, int, str]]]:
     """Token strings and token-index spans of one bundle line."""
     text = line["text"]

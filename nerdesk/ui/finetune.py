@@ -56,9 +56,10 @@ class FineTuneRun(QObject):
     finished = Signal()
 
     def __init__(self, command: list[str], bundle: Path, out_dir: Path, base: str | None, workdir: Path,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, *, allow_small: bool = False):
         super().__init__(parent)
         self.command, self.bundle, self.out_dir, self.base, self.workdir = command, bundle, out_dir, base, workdir
+        self.allow_small = allow_small
         self.proc = QProcess(self)
         self.proc.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
         self.proc.readyReadStandardOutput.connect(self._stdout)
@@ -76,6 +77,8 @@ class FineTuneRun(QObject):
         a = [*self.command[1:], str(self.bundle), "--out", str(self.out_dir), "--progress", "jsonl"]
         if self.base:
             a += ["--base", self.base]
+        if self.allow_small:
+            a.append("--allow-small")
         return a
 
     def start(self) -> None:
@@ -258,9 +261,10 @@ class FineTuneController(QObject):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return data_dir() / "models" / f"{p.name}-ft-{stamp}"
 
-    def start(self, out_dir: str | Path | None = None, base: str | None = None):
+    def start(self, out_dir: str | Path | None = None, base: str | None = None, *, allow_small: bool = False):
         """Export the bundle (a job), then start the process. Returns the bundle job. ``base``: the
-        model to fine-tune (default: the active model; "en-accurate": the shipped accurate model)."""
+        model to fine-tune (default: the active model; "en-accurate": the shipped accurate model).
+        Refused as too small (E214), the user is asked, and may start it again with ``allow_small``."""
         from nerdesk.ui.widgets.bundle_dialog import write_factory
 
         p = self.win.session.project
@@ -279,7 +283,7 @@ class FineTuneController(QObject):
                 shutil.rmtree(workdir, ignore_errors=True)
                 self.win.statusBar().showMessage("Nothing to fine-tune on: no accepted segments yet.", 8000)
                 return
-            self._launch(bundle, out, workdir, at, base)
+            self._launch(bundle, out, workdir, at, base, allow_small)
 
         def finished():
             self.bundle_job = None
@@ -288,14 +292,23 @@ class FineTuneController(QObject):
                                            on_done=exported, on_finished=finished)
         return self.bundle_job
 
-    def _launch(self, bundle: Path, out: Path, workdir: Path, at: int, base: str | None = None) -> None:
+    def _launch(self, bundle: Path, out: Path, workdir: Path, at: int, base: str | None = None,
+                allow_small: bool = False) -> None:
         from nerdesk.ui.errors import show_error
 
-        run = self.run = FineTuneRun(self.command, bundle, out, base or self.base_model(), workdir, self)
+        def failed(exc) -> None:
+            if exc.code == "E214" and not allow_small:
+                if self.confirm_small(exc):  # again, deliberately, once this run has finished
+                    QTimer.singleShot(0, lambda: self.start(out, base, allow_small=True))
+                return
+            show_error(self.win, exc)
+
+        run = self.run = FineTuneRun(self.command, bundle, out, base or self.base_model(), workdir, self,
+                                     allow_small=allow_small)
         key = self._key()
         run.log.connect(lambda m: self.win.statusBar().showMessage(f"Fine-tune: {m}", 5000))
         run.succeeded.connect(lambda res: (self.win.settings.setValue(key, at), self.offer_promote(res)))
-        run.failed.connect(lambda exc: show_error(self.win, exc))
+        run.failed.connect(failed)
         run.cancelled.connect(lambda: self.win.statusBar().showMessage("Fine-tune cancelled.", 8000))
         run.finished.connect(self._run_finished)
         self.win.finetune_widget.attach(run)
@@ -308,6 +321,15 @@ class FineTuneController(QObject):
     def cancel(self) -> None:
         if self.run is not None:
             self.run.cancel()
+
+    def confirm_small(self, exc) -> bool:  # tests replace this (a modal box blocks)
+        from PySide6.QtWidgets import QMessageBox
+
+        return QMessageBox.question(
+            self.win, "Fine-tune on so little?", f"{exc.message}\n\nA model fine-tuned on so few corrections "
+            "mostly memorises them. Fine-tune anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
 
     def offer_promote(self, result: dict) -> bool:
         from PySide6.QtWidgets import QMessageBox

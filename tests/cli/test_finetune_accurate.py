@@ -20,7 +20,7 @@ def accurate(tmp_path_factory, shared_data_dir):
     bundle = gold_bundle(tmp, shared_data_dir / "adapt" / "crossner_politics" / "train.jsonl", 40)
     out = tmp / "ft"
     lines = [json.loads(x) for x in run("finetune", bundle, "--base", "minilm", "--out", out, "--epochs", "3",
-                                        "--threads", "1", "--progress", "jsonl").splitlines()]
+                                        "--threads", "1", "--allow-small", "--progress", "jsonl").splitlines()]
     return tmp, bundle, out, lines
 
 

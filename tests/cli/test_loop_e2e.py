@@ -55,7 +55,11 @@ def test_close_the_loop(tmp_path, shared_data):
 def test_finetune_on_a_tiny_bundle_without_held_out_data(tmp_path, shared_data):
     """Fewer than 20 segments: nothing is held out, training runs its epochs and packages a model."""
     bundle = gold_bundle(tmp_path, shared_data / "adapt" / "ncbi_disease" / "train.jsonl", 7)
-    out = run("finetune", bundle, "--out", tmp_path / "ft", "--epochs", "1", "--replay", "0",
+    # refused without a word of override: it says what is missing, and writes nothing
+    r = CliRunner().invoke(cli, ["finetune", str(bundle), "--out", str(tmp_path / "ft")])
+    assert r.exit_code == 1 and "[E214]" in r.output and "7 reviewed segments, 20 needed" in r.output
+    assert not (tmp_path / "ft").exists()
+    out = run("finetune", bundle, "--out", tmp_path / "ft", "--epochs", "1", "--replay", "0", "--allow-small",
               "--progress", "jsonl").splitlines()
     result = json.loads(out[-1])["result"]
     assert result["held_out"]["before"] is None and "Disease" in result["labels"]

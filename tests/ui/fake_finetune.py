@@ -3,7 +3,8 @@
     python fake_finetune.py BUNDLE --out DIR --progress jsonl [--base MODEL]
 
 FAKE_FT_MODE: ok (copy FAKE_FT_MODEL, a real model directory, to --out), fail (a coded error on
-stderr, exit 1), slow (progress forever, until terminated). FAKE_FT_ARGS: a file to write argv to.
+stderr, exit 1), slow (progress forever, until terminated), small (E214 unless --allow-small,
+then ok). FAKE_FT_ARGS: a file to write argv to.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def main() -> int:
         n = json.loads(z.read("manifest.json"))["segments"]
     mode = os.environ.get("FAKE_FT_MODE", "ok")
     print(json.dumps({"log": f"read {n} segments from the bundle"}), flush=True)
+    if mode == "small":
+        if "--allow-small" not in argv:
+            print(f"Error: [E214] Too little to fine-tune on in {bundle}: {n} reviewed segments, 20 needed "
+                  f"({20 - n} more).", file=sys.stderr, flush=True)
+            return 1
+        mode = "ok"
     if mode == "fail":
         print("Error: [E210] Fine-tuning needs the 'train' extra (torch).", file=sys.stderr, flush=True)
         return 1

@@ -114,6 +114,31 @@ def test_coded_error_reaches_the_user(opened, qtbot, tmp_path, monkeypatch, erro
     assert win.finetune.since_last() > 0  # a failed run does not reset the counter
 
 
+def test_too_small_asks_and_runs_again_deliberately(opened, qtbot, tmp_path, monkeypatch, errors_sink):
+    """E214 (too few segments) becomes a question; declined, nothing runs; confirmed, the same
+    fine-tune starts again with --allow-small."""
+    win = opened
+    monkeypatch.setenv("FAKE_FT_MODE", "small")
+    monkeypatch.setenv("FAKE_FT_MODEL", str(MODEL_DIR))
+    win.finetune.offer_promote = lambda result: False
+    args = tmp_path / "argv.json"
+    monkeypatch.setenv("FAKE_FT_ARGS", str(args))
+    win.finetune.command = FAKE
+    _accept_with_errors(win, 1)
+    asked = []
+    win.finetune.confirm_small = lambda exc: asked.append(exc.code) or False
+    win.finetune.start(tmp_path / "x")
+    _wait(qtbot, lambda: win.finetune.last_run is not None)
+    assert asked == ["E214"] and win.finetune.last_run.outcome == "failed" and not errors_sink
+    first = win.finetune.last_run
+    win.finetune.confirm_small = lambda exc: True
+    win.finetune.start(tmp_path / "y")
+    _wait(qtbot, lambda: win.finetune.last_run not in (None, first) and win.finetune.last_run.allow_small)
+    _wait(qtbot, lambda: win.finetune.last_run.outcome is not None)
+    assert win.finetune.last_run.outcome == "done"
+    assert "--allow-small" in json.loads(args.read_text())
+
+
 def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
     """The upper bound of the audited error rate crossing the threshold offers a fine-tune."""
     from nerdesk.core.autoaccept import audit_estimate, auto_accept
