@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
+from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
 
 FORMAT_NAMES = ["text", "jsonl", "csv", "tsv", "conll", "prodigy", "labelstudio", "spacy", "brat", "doccano",
@@ -42,12 +43,16 @@ def init(project: Path, labels: str, lang: str, name: str | None, allow_overlaps
 @click.option("--add-labels", is_flag=True, default=None,
               help="Add labels the project does not know yet (otherwise they are an error).")
 @click.option("--create", is_flag=True, help="Create the project if it does not exist.")
+@click.option("--no-predict", is_flag=True, help="Do not pre-annotate the new segments with the active model.")
+@click.option("--threads", default=1, show_default=True, help="Threads for the pre-annotation.")
 @json_opt
 @handle_errors
 def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool, text_column: str,
             annotations: bool, annotator: str | None, add_labels: bool | None, create: bool,
-            as_json: bool) -> None:
-    """Import documents (and with --annotations, their spans) from FILES.
+            no_predict: bool, threads: int, as_json: bool) -> None:
+    """Import documents (and with --annotations, their spans) from FILES, then pre-annotate the
+    new segments with the project's active model (the default model if none is; --no-predict:
+    later, with `nerdesk predict`).
 
     Formats: text, jsonl, csv, tsv, conll, prodigy, labelstudio, spacy, brat, doccano.
     Each file is imported in one transaction: on an error nothing of it stays.
@@ -71,6 +76,19 @@ def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool
                            + (f", {res.duplicates} already in the project" if res.duplicates else "")
                            + (f", {res.annotated_segments} annotated segments" if res.annotated_segments else "")
                            + (f", labels added: {', '.join(res.labels_added)}" if res.labels_added else ""))
+        predicted = None
+        if not no_predict and any(r["segments"] for r in results):
+            try:  # the import stands either way: it is committed
+                name = p.preannotating_model()
+                predicted = run_with_progress(p.preannotate(threads=threads), f"Pre-annotating with {name}",
+                                              quiet=as_json)
+            except NerdeskError as exc:
+                click.echo(f"Imported, not pre-annotated: {exc}", err=True)
+                results[-1]["preannotated"] = {"segments": 0, "error": str(exc)}
+            else:
+                if not as_json:
+                    click.echo(f"Pre-annotated {predicted:,} segments with {p.active_model_id()}")
+                results[-1]["preannotated"] = {"segments": predicted, "model": p.active_model_id()}
     if as_json:
         echo_json(results)
 

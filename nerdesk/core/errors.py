@@ -104,6 +104,8 @@ class Errors:
     E212 = "No reviewed segments in the bundles {path}"
     E214 = ("Too little to fine-tune on in {path}: {problems}. Review more (or give --allow-small to "
             "fine-tune anyway)")
+    E215 = ("The active model {model} has no package at {path}: pre-annotation needs it. Promote a model "
+            "(nerdesk promote, or Loop › Promote) or predict with another (nerdesk predict --model)")
     E213 = ("No gold entity to score under the label map '{spec}' (scored labels: {scored}): the score would be "
             "0 for nothing. The data's labels: {data}; the model's: {model}. Give --label-map (e.g. "
             "'identity', or DATA_LABEL=MODEL_LABEL,...)")

@@ -45,6 +45,31 @@ def register(project: Project, model: Any, *, activate: bool | None = None) -> s
     return model.id
 
 
+def active_model_source(project: Project) -> tuple[str | None, str]:
+    """(what to load: the active model's package path, or None for the shipped default; its id or
+    name, for menus and the status bar). A project without an active model gets the default; one
+    whose active model's package is gone is E215 (never a silent switch to another model)."""
+    model_id = project.store.active_model_id()
+    if model_id is not None:
+        row = next((m for m in project.store.models() if m["id"] == model_id), None)
+        if not row or not row["path"] or not Path(row["path"]).exists():
+            from nerdesk.core.errors import Errors, err
+
+            raise err(Errors.E215, model=model_id, path=(row or {}).get("path") or "(none recorded)")
+        return row["path"], model_id
+    from nerdesk.core.model.package import resolve_model_path
+
+    return None, resolve_model_path(None).name
+
+
+def preannotate(project: Project, *, threads: int = 1) -> Generator[Progress, None, int]:
+    """Pre-annotate every segment the active model (else the default) has not seen: what every
+    import does afterwards, in the background in the app. Resumable: it only predicts what is
+    missing."""
+    source, _ = active_model_source(project)
+    return predict_project(project, source, threads=threads)
+
+
 def predict_project(project: Project, model: Any = None, *, threads: int = 1, batch_size: int = BATCH,
                     activate: bool | None = None) -> Generator[Progress, None, int]:
     """Predict every segment that has no prediction from ``model`` (a loaded model, a path, or

@@ -532,3 +532,16 @@ class Project:
         from nerdesk.core.predict import predict_project
 
         return predict_project(self, model, **options)
+
+    def preannotate(self, *, threads: int = 1) -> Generator[Progress, None, int]:
+        """Predict what the active model (else the default) has not seen yet: after every import."""
+        from nerdesk.core.predict import preannotate
+
+        return preannotate(self, threads=threads)
+
+    def preannotating_model(self) -> str:
+        """The id (or name) of the model :meth:`preannotate` uses, for menus and the status bar
+        (E215 if the active model's package is gone)."""
+        from nerdesk.core.predict import active_model_source
+
+        return active_model_source(self)[1]

@@ -232,7 +232,7 @@ class MainWindow(QMainWindow):
         self._action(f, "Open the &demo project", self.open_demo)
         f.addSeparator()
         self.act_import = self._action(f, "&Import file…", self.import_dialog, "Ctrl+I")
-        self.act_predict = self._action(f, "&Pre-annotate with the default model", lambda: self.predict())
+        self.act_predict = self._action(f, "&Pre-annotate with the active model", lambda: self.preannotate())
         self.act_bundle = self._action(f, "&Export correction bundle…", self.export_bundle_dialog,
                                        name="exportBundleAction")
         f.addSeparator()
@@ -394,11 +394,36 @@ class MainWindow(QMainWindow):
 
     def _import_done(self, result) -> None:
         d = getattr(result, "as_dict", lambda: {})()
-        self.statusBar().showMessage(
-            f"Imported {d.get('documents', '?')} documents, {d.get('segments', '?')} segments"
-            f" ({d.get('duplicates', 0)} duplicates skipped).", 8000)
+        said = (f"Imported {d.get('documents', '?')} documents, {d.get('segments', '?')} segments"
+                f" ({d.get('duplicates', 0)} duplicates skipped).")
+        self.statusBar().showMessage(said, 8000)
         self.session.reload()
         self.queue.model.reset()
+        if d.get("segments"):  # every import is pre-annotated (resumable: File › Pre-annotate)
+            QTimer.singleShot(0, lambda: self.preannotate(after_import=said))
+
+    def preannotate(self, *, after_import: str | None = None):
+        """Pre-annotate, in the background, what the active model (else the default) has not seen."""
+        p = self.session.project
+        if p is None:
+            return None
+        try:
+            name = p.preannotating_model()
+        except NerdeskError as exc:  # the active model's package is gone: say so, switch nothing
+            if after_import is not None:
+                self.statusBar().showMessage(f"{after_import} Not pre-annotated: {exc}", 15000)
+            else:
+                show_error(self, exc)
+            return None
+        factory = self._project_job(lambda q: q.preannotate())
+
+        def done(n):
+            self.statusBar().showMessage(f"Pre-annotated {n} segments with {name}.", 8000)
+            self.session.reload()
+            self.queue.model.reset()
+            self.update_counts()
+
+        return self.run_job(f"Pre-annotating with {name}", factory, on_done=done)
 
     def predict(self, model=None):
         """Pre-annotate in the background (``model``: None for the default, a path, or a loaded
@@ -511,6 +536,10 @@ class MainWindow(QMainWindow):
                             + " · ".join(f"{k} {bs[k]}" for k in ("new", "draft", "accepted", "skipped", "flagged", "auto", "audit")
                                          if bs.get(k)))
         self.model_label.setText(f"model: {p.active_model_id() or 'none'}")
+        try:
+            self.act_predict.setText(f"&Pre-annotate with {p.preannotating_model()}")
+        except NerdeskError:
+            self.act_predict.setText("&Pre-annotate (the active model's package is missing)")
 
     def _palette_label(self, name: str) -> None:
         self.view.apply_label(name)

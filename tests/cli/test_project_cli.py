@@ -159,3 +159,27 @@ def test_huge_single_document_is_refused_cleanly(tmp_path):
     r = invoke("import", a, big, ok=False)
     assert "[E113]" in r.output and "big.txt" in r.output and "--lines" in r.output
     assert json.loads(invoke("stats", a, "--json").output)["documents"] == 0
+
+
+def test_import_pre_annotates_with_the_active_model(tmp_path):
+    """Every import is pre-annotated by the active model (here en-accurate, made active by a
+    predict), not the default; --no-predict leaves the new segments for later."""
+    p = tmp_path / "auto.nerdesk"
+    a, b, c = (tmp_path / f"{n}.txt" for n in "abc")
+    a.write_text("Ada Lovelace lived in London .\n", encoding="utf-8")
+    b.write_text("Grace Hopper worked for the US Navy .\n", encoding="utf-8")
+    c.write_text("Alan Turing was born in Maida Vale .\n", encoding="utf-8")
+    invoke("init", p, "--labels", "PER,ORG,LOC")
+    out = invoke("import", p, a, "--no-predict").output
+    assert "Pre-annotated" not in out
+    with Project.open(p) as proj:
+        assert proj.active_model_id() is None
+    invoke("predict", p, "--model", "en-accurate")
+    res = json.loads(invoke("import", p, b, "--json").output)[-1]
+    assert res["preannotated"]["segments"] == 1 and res["preannotated"]["model"].startswith("en-accurate")
+    with Project.open(p) as proj:
+        active = proj.active_model_id()
+        assert proj.store.count_segments_without_prediction(active) == 0
+    invoke("import", p, c, "--no-predict")
+    with Project.open(p) as proj:
+        assert proj.store.count_segments_without_prediction(active) == 1

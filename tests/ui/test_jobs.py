@@ -170,3 +170,25 @@ def test_import_dialog_values_and_annotations(opened, qtbot, tmp_path):
     seg = p.document(hits[0]["doc_id"])["segments"][0]
     assert seg["status"] == "accepted"
     assert [(s["start"], s["end"], s["label"]) for s in seg["spans"]] == [(0, 12, "PER")]
+
+
+def test_import_is_pre_annotated_in_the_background(window, qtbot, tmp_path):
+    """An import in the app is followed by a pre-annotation with the active model (here none is:
+    the default), and the menu names the model it uses."""
+    from fakes import make_project
+
+    path = make_project(tmp_path / "pre.nerdesk", ["Ada Lovelace met Charles Babbage in London."],
+                        predictions=False)
+    assert window.open_project(path)
+    f = tmp_path / "more.txt"
+    f.write_text("Marie Curie lived in Warsaw .\nAlan Turing worked in Manchester .\n", encoding="utf-8")
+    job = window.import_file(f, "text", lines=True)
+    _wait_job(qtbot, job)
+    p = window.session.project
+    qtbot.waitUntil(lambda: "Pre-annotated 3 segments with en-base" in window.statusBar().currentMessage(),
+                    timeout=30000)
+    model = p.active_model_id()
+    assert model.startswith("en-base")
+    assert p.store.count_segments_without_prediction(model) == 0
+    window.update_counts()
+    assert window.act_predict.text() == f"&Pre-annotate with {model}"
