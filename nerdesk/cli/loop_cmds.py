@@ -78,18 +78,24 @@ def rollback(project: Path) -> None:
 @handle_errors
 def report(project: Path, as_json: bool) -> None:
     """Quality per model version, calibration, drift and recurring errors."""
+    from nerdesk.core import retrain
     from nerdesk.core.metrics import report as make_report
 
     with Project.open(project) as p:
         p.refresh_corrections()
         r = make_report(p)
+        r["retrain"] = retrain.state(p)
     if as_json:
         echo_json(r)
         return
-    click.echo("Model versions (exact entity F1 on reviewed segments):")
+    click.echo("Model versions (exact entity F1 on the reviewed segments each did not train on):")
     for m in r["models"]:
+        ci = m["f1_interval"]
         click.echo(f"  {'*' if m['active'] else ' '} {m['id']:<44} n={m['reviewed_segments']:<6} "
-                   f"F1 {_f(m['exact']['f1'])}  ECE {_f(m['ece'])}")
+                   f"F1 {_f(m['exact']['f1'])}" + (f" (95% {ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
+                   + f"  ECE {_f(m['ece'])}")
+    click.echo("Retraining: " + retrain.describe(r["retrain"])
+               + (f" ({r['retrain']['reason']})" if r["retrain"]["due"] else ""))
     d = r["drift"]
     if d["windows"]:
         click.echo("Drift (documents in import order):")

@@ -21,10 +21,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 from nerdesk.ui.widgets.progress import ProgressStrip
 
+from nerdesk.core import retrain
 from nerdesk.core.errors import NerdeskError
 
-DEFAULT_EVERY = 200
-DEFAULT_MAX_ERROR = 0.10
 
 
 def default_command() -> list[str]:
@@ -196,42 +195,34 @@ class FineTuneController(QObject):
         self.offer = ""
         self.declined_at: int | None = None
 
-    # ------------------------------------------------------------------ settings
+    # ------------------------------------------------------------------ the trigger (in the project: nerdesk.core.retrain)
     @property
     def every(self) -> int:
-        return int(self.win.settings.value("finetune/every", DEFAULT_EVERY))
+        p = self.win.session.project
+        return retrain.settings(p)["every"] if p else retrain.DEFAULT_EVERY
 
     @property
     def max_error(self) -> float:
-        return float(self.win.settings.value("finetune/max_error", DEFAULT_MAX_ERROR))
-
-    def _key(self) -> str:
         p = self.win.session.project
-        return "finetune/last/" + str(p.path.resolve()).replace("/", "|").replace("\\", "|")
+        return retrain.settings(p)["max_error"] if p else retrain.DEFAULT_MAX_ERROR
 
     def corrections_total(self) -> int:
         p = self.win.session.project
-        return p.error_report(1)["total"] if p else 0
+        return retrain.corrections_total(p) if p else 0
 
     def since_last(self) -> int:
-        return self.corrections_total() - int(self.win.settings.value(self._key(), 0))
+        p = self.win.session.project
+        return retrain.state(p)["since_last"] if p else 0
 
     # ------------------------------------------------------------------ the offer
     def check(self) -> str:
         """Whether to offer a fine-tune now; updates ``offer`` (a reason, or "")."""
-        from nerdesk.core.autoaccept import audit_estimate
-
         p = self.win.session.project
         reason = ""
         if p is not None and self.run is None and self.bundle_job is None:
-            total = self.corrections_total()
-            since = total - int(self.win.settings.value(self._key(), 0))
-            est = audit_estimate(p)
-            if since >= self.every and self.declined_at != total:
-                reason = f"{since} corrections since the last fine-tune"
-            elif est["audited"] and est["high"] > self.max_error and self.declined_at != total:
-                reason = (f"the audited error rate may be as high as {est['high']:.0%} "
-                          f"(threshold {self.max_error:.0%})")
+            st = retrain.state(p)
+            if st["due"] and self.declined_at != st["corrections"]:
+                reason = st["reason"]
         if reason != self.offer:
             self.offer = reason
             self.offerChanged.emit(reason)
@@ -305,14 +296,18 @@ class FineTuneController(QObject):
 
         run = self.run = FineTuneRun(self.command, bundle, out, base or self.base_model(), workdir, self,
                                      allow_small=allow_small)
-        key = self._key()
         run.log.connect(lambda m: self.win.statusBar().showMessage(f"Fine-tune: {m}", 5000))
-        run.succeeded.connect(lambda res: (self.win.settings.setValue(key, at), self.offer_promote(res)))
+        run.succeeded.connect(lambda res: (self._finetuned(at), self.offer_promote(res)))
         run.failed.connect(failed)
         run.cancelled.connect(lambda: self.win.statusBar().showMessage("Fine-tune cancelled.", 8000))
         run.finished.connect(self._run_finished)
         self.win.finetune_widget.attach(run)
         run.start()
+
+    def _finetuned(self, at: int) -> None:
+        p = self.win.session.project
+        if p is not None:
+            retrain.mark_finetuned(p, at)
 
     def _run_finished(self) -> None:
         self.win.finetune_widget.attach(None)

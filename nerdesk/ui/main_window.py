@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.counts = QLabel()
         self.counts.setObjectName("counts")
         self.model_label = QLabel()
+        self.retrain_label = QLabel()  # the retraining trigger's state (nerdesk.core.retrain)
+        self.retrain_label.setObjectName("retrainState")
         self.job_widget = JobWidget(self.jobs)
         from nerdesk.ui.finetune import FineTuneController, FineTuneWidget
 
@@ -166,6 +168,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.job_widget)
         sb.addPermanentWidget(self.counts)
         sb.addPermanentWidget(self.model_label)
+        sb.addPermanentWidget(self.retrain_label)
 
         self._make_actions()
         s = self.session
@@ -529,6 +532,7 @@ class MainWindow(QMainWindow):
         if p is None:
             self.counts.setText("")
             self.model_label.setText("")
+            self.retrain_label.setText("")
             return
         c = p.store.counts()
         bs = c["by_status"]
@@ -536,6 +540,9 @@ class MainWindow(QMainWindow):
                             + " · ".join(f"{k} {bs[k]}" for k in ("new", "draft", "accepted", "skipped", "flagged", "auto", "audit")
                                          if bs.get(k)))
         self.model_label.setText(f"model: {p.active_model_id() or 'none'}")
+        from nerdesk.core import retrain
+
+        self.retrain_label.setText(retrain.describe(retrain.state(p)))
         try:
             self.act_predict.setText(f"&Pre-annotate with {p.preannotating_model()}")
         except NerdeskError:
@@ -676,8 +683,9 @@ class MainWindow(QMainWindow):
         bb.rejected.connect(dlg.reject)
         form.addRow(bb)
         if dlg.exec() == QDialog.DialogCode.Accepted:
-            self.settings.setValue("finetune/every", every.value())
-            self.settings.setValue("finetune/max_error", err.value())
+            from nerdesk.core import retrain
+
+            retrain.configure(self.session.project, every=every.value(), max_error=err.value())
             self._offer_due = True
             self._maybe_offer()
 

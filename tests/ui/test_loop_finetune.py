@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from fakes import FAKE_MODEL
+from nerdesk.core import retrain
 
 HERE = Path(__file__).resolve().parent
 FAKE = [sys.executable, str(HERE / "fake_finetune.py")]
@@ -35,7 +36,7 @@ def _accept_with_errors(win, n):
 
 def test_offer_after_n_corrections_then_run_and_promote(opened, qtbot, tmp_path, monkeypatch):
     win = opened
-    win.settings.setValue("finetune/every", 3)
+    retrain.configure(win.session.project, every=3)
     monkeypatch.setenv("FAKE_FT_MODEL", str(MODEL_DIR))
     args_file = tmp_path / "args.json"
     monkeypatch.setenv("FAKE_FT_ARGS", str(args_file))
@@ -145,8 +146,7 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
 
     win = opened
     p = win.session.project
-    win.settings.setValue("finetune/every", 10_000)
-    win.settings.setValue("finetune/max_error", 0.5)
+    retrain.configure(win.session.project, every=10_000, max_error=0.5)
     auto_accept(p, 0.0, audit_rate=1.0, seed=1, force=True)
     win.queue.status.setCurrentText("audit")
     win.session.next()

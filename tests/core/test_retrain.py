@@ -1,0 +1,35 @@
+"""The retraining trigger lives in the project: the app, the CLI and the report see one state."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from nerdesk.cli import cli
+from nerdesk.core import retrain
+from nerdesk.core.project import Project
+from nerdesk.core.types import DocRecord, Span, drain
+from tests.core.test_honest_scores import _Model
+
+
+def test_trigger_counts_corrections_since_the_last_fine_tune(tmp_path):
+    path = tmp_path / "t.nerdesk"
+    with Project.create(path, labels=["PER"], user="r") as p:
+        drain(p.import_records([DocRecord(f"Ada met Bob number {i} .") for i in range(4)]))
+        drain(p.predict(_Model("m@1")))
+        retrain.configure(p, every=2, max_error=0.2)
+        ids = [sid for sid, _ in p.next_items(10, order="document")]
+        for sid in ids[:2]:  # each adds a missed "Bob": one false negative per segment
+            p.set_spans(sid, [Span(0, 3, "PER"), Span(8, 11, "PER")])
+            p.accept(sid)
+        st = retrain.state(p)
+        assert (st["since_last"], st["every"], st["due"]) == (2, 2, True)
+        assert "2 corrections since the last fine-tune" in st["reason"]
+        retrain.mark_finetuned(p)
+        assert not retrain.state(p)["due"] and retrain.state(p)["since_last"] == 0
+    r = CliRunner().invoke(cli, ["report", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["retrain"]["every"] == 2
+    r = CliRunner().invoke(cli, ["report", str(path)])
+    assert "Retraining: 0/2 corrections since the last fine-tune" in r.output
