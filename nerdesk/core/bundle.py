@@ -11,17 +11,19 @@ A bundle is a zip with exactly two members:
 
 Offsets in a line are relative to the segment's ``text``. The format is documented in
 docs/bundle-format.md and checked by the JSON Schemas in resources/schemas/. Reading checks
-every hash (a tampered bundle is rejected), refuses unexpected members (path traversal) and
-bounds what it decompresses (zip bombs).
+every hash (a tampered bundle is rejected), refuses unexpected members (path traversal), bounds
+what it decompresses (zip bombs) and checks the fields of the manifest and of every line, so that
+a corrupt or hostile bundle is a coded error naming the bundle (and the line), never a traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import struct
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from nerdesk import __version__
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.formats._io import check_file
 from nerdesk.core.types import DocRecord, Span
 
 if TYPE_CHECKING:
@@ -38,8 +41,11 @@ BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
 CORRECTIONS = "corrections.jsonl"
 MEMBERS = {MANIFEST, CORRECTIONS}
-#: Refuse to decompress more than this (zip-bomb guard), or a member compressed more than RATIO:1.
-MAX_UNCOMPRESSED = 2_000_000_000
+#: Zip-bomb guards, checked on the declared sizes before anything is inflated (and inflating stops
+#: at the declared size): at most this much in all (about 300,000 reviewed segments), a manifest of
+#: at most MAX_MANIFEST, no member compressed more than MAX_RATIO:1.
+MAX_UNCOMPRESSED = 512 * 2**20
+MAX_MANIFEST = 16 * 2**20
 MAX_RATIO = 200
 
 
@@ -159,72 +165,163 @@ def write_bundle(project: Project, out: str | Path) -> dict[str, Any]:
 
 
 def read_bundle(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Open and verify a bundle: (manifest, lines). Raises E120–E124 on anything suspicious."""
-    path = Path(path)
-    if not path.exists():
-        raise err(Errors.E100, path=path)
+    """Open and verify a bundle: (manifest, lines). Raises E100, E117 (not a regular file), E120
+    (not a zip, a corrupt one, or a manifest that is not what nerdesk writes), E121 (unexpected
+    members), E122 (zip bomb), E123 (altered), or E106/E107/E114 for a line that is not what
+    nerdesk writes (naming ``BUNDLE!corrections.jsonl`` and the line)."""
+    path = check_file(path)
     try:
-        z = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise err(Errors.E120, file=path, reason=str(exc)) from exc
-    with z:
-        infos = z.infolist()
-        names = [i.filename for i in infos]
-        unexpected = [n for n in names if n not in MEMBERS]
-        if unexpected or len(names) != len(set(names)):
-            raise err(Errors.E121, file=path, members=", ".join(unexpected or names))
-        if MANIFEST not in names or CORRECTIONS not in names:
-            raise err(Errors.E120, file=path, reason=f"it must hold {MANIFEST} and {CORRECTIONS}")
-        total = 0
-        for i in infos:
-            total += i.file_size
-            if total > MAX_UNCOMPRESSED or (i.compress_size and i.file_size / i.compress_size > MAX_RATIO):
-                raise err(Errors.E122, file=path, member=i.filename)
-        manifest_bytes = _read_bounded(z, MANIFEST, path)
-        body = _read_bounded(z, CORRECTIONS, path)
-    try:
-        manifest = json.loads(manifest_bytes)
-    except ValueError as exc:
-        raise err(Errors.E120, file=path, reason=f"{MANIFEST} is not valid JSON ({exc})") from exc
-    if manifest.get("bundle_format") != BUNDLE_FORMAT:
-        raise err(Errors.E120, file=path, reason=f"bundle format {manifest.get('bundle_format')!r} "
-                  f"is not {BUNDLE_FORMAT}")
-    expected = (manifest.get("files") or {}).get(CORRECTIONS)
-    if expected != hashlib.sha256(body).hexdigest():
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            names = [i.filename for i in infos]
+            unexpected = [n for n in names if n not in MEMBERS]
+            if unexpected or len(names) != len(set(names)):
+                raise err(Errors.E121, file=path, members=", ".join(unexpected or names))
+            if MANIFEST not in names or CORRECTIONS not in names:
+                raise err(Errors.E120, file=path, reason=f"it must hold {MANIFEST} and {CORRECTIONS}")
+            _check_sizes(infos, path)
+            manifest_bytes = _inflate(z, z.getinfo(MANIFEST), path)
+            body = _inflate(z, z.getinfo(CORRECTIONS), path)
+    except _ZIP_ERRORS as exc:  # bad CRC, corrupt deflate data, lying sizes, ...
+        raise err(Errors.E120, file=path, reason=f"a corrupt zip ({type(exc).__name__}: {exc})") from None
+    manifest = _read_manifest(manifest_bytes, path)
+    if manifest["files"].get(CORRECTIONS) != hashlib.sha256(body).hexdigest():
         raise err(Errors.E123, file=path, member=CORRECTIONS)
-    lines = []
-    for n, raw in enumerate(io.BytesIO(body), start=1):
-        try:
-            lines.append(json.loads(raw))
-        except ValueError as exc:
-            raise err(Errors.E106, file=f"{path}!{CORRECTIONS}", line=n, reason=str(exc)) from exc
-    if len(lines) != manifest.get("segments"):
+    where = f"{path}!{CORRECTIONS}"
+    lines = [_line(raw, n, where) for n, raw in enumerate(_split_lines(body), start=1)]
+    if len(lines) != manifest["segments"]:
         raise err(Errors.E123, file=path, member=CORRECTIONS)
     return manifest, lines
 
 
-def _read_bounded(z: zipfile.ZipFile, name: str, path: Path) -> bytes:
-    """Read a member, stopping (E122) if it inflates beyond its declared size."""
-    info = z.getinfo(name)
+#: What zipfile and zlib raise on a corrupt archive (NerdeskError is none of these).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, OverflowError, struct.error,
+               NotImplementedError, RuntimeError)
+_CHUNK = 1 << 20
+
+
+def _split_lines(body: bytearray) -> Iterator[bytearray]:
+    """The lines of ``body`` one at a time (a list of them all would double the memory)."""
+    start = 0
+    while start < len(body):
+        end = body.find(b"\n", start)
+        end = len(body) if end < 0 else end
+        yield body[start:end]
+        start = end + 1
+
+
+def _check_sizes(infos: list[zipfile.ZipInfo], path: Path) -> None:
+    """Refuse before inflating anything: over the absolute cap (in all) or the ratio, an encrypted
+    member, a compression method nerdesk does not write."""
+    total = 0
+    for i in infos:
+        total += i.file_size
+        if total > MAX_UNCOMPRESSED or (i.compress_size and i.file_size / i.compress_size > MAX_RATIO) \
+                or (i.filename == MANIFEST and i.file_size > MAX_MANIFEST):
+            raise err(Errors.E122, file=path, member=i.filename)
+        if i.flag_bits & 0x1:
+            raise err(Errors.E120, file=path, reason=f"{i.filename} is encrypted")
+        if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise err(Errors.E120, file=path, reason=f"{i.filename} uses compression method {i.compress_type}, "
+                      "not deflate")
+
+
+def _inflate(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytearray:
+    """A member's bytes, inflated a chunk at a time: never more than its declared size (already
+    within the caps), E122 if it would inflate beyond it, E120 if it falls short of it."""
+    out = bytearray()
     with z.open(info) as f:
-        data = f.read(info.file_size + 1)
-    if len(data) > info.file_size:
-        raise err(Errors.E122, file=path, member=name)
-    return data
+        while chunk := f.read(min(_CHUNK, info.file_size + 1 - len(out))):
+            out += chunk
+            if len(out) > info.file_size:
+                raise err(Errors.E122, file=path, member=info.filename)
+    if len(out) != info.file_size:
+        raise err(Errors.E120, file=path, reason=f"{info.filename} inflates to {len(out)} bytes, not the "
+                  f"{info.file_size} its header declares (a corrupt zip)")
+    return out  # not copied to bytes: hashlib and json take it as it is
+
+
+def _read_manifest(raw: bytearray, path: Path) -> dict[str, Any]:
+    def bad(reason: str):
+        return err(Errors.E120, file=path, reason=f"{MANIFEST}: {reason}")
+
+    try:
+        manifest = json.loads(raw)
+    except RecursionError:
+        raise bad("nested too deeply") from None
+    except ValueError as exc:
+        raise bad(f"not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise bad(f"not a JSON object but {type(manifest).__name__}")
+    if manifest.get("bundle_format") != BUNDLE_FORMAT:
+        raise err(Errors.E120, file=path, reason=f"bundle format {manifest.get('bundle_format')!r:.40} "
+                  f"is not {BUNDLE_FORMAT}")
+    for key, kind in (("files", dict), ("segments", int), ("bundle_id", str), ("project_id", str),
+                      ("guideline", dict)):
+        if type(manifest.get(key)) is not kind:
+            raise bad(f"'{key}' must be {_KIND[kind]}")
+    labels = manifest["guideline"].get("labels")
+    if not isinstance(labels, list) or not all(isinstance(x, dict) and isinstance(x.get("name"), str) for x in labels):
+        raise bad("'guideline.labels' must be a list of objects with a 'name'")
+    return manifest
+
+
+_KIND = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
+#: The fields of a line that reading, importing and fine-tuning use, and their JSON types.
+_LINE_FIELDS = {"text": str, "tokens": list, "final": list, "annotator": str, "status": str, "tier": str,
+                "updated": str, "document": dict}
+_DOCUMENT_FIELDS = {"start": int, "end": int, "source": str, "meta": dict, "hash": str}
+
+
+def _line(raw: bytearray, n: int, where: str) -> dict[str, Any]:
+    """One line of corrections.jsonl, checked (E106/E114 name the member and the line)."""
+    def bad(reason: str):
+        return err(Errors.E106, file=where, line=n, reason=reason)
+
+    try:
+        line = json.loads(raw)
+    except RecursionError:
+        raise bad("invalid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise bad(f"invalid JSON ({exc})") from None
+    if not isinstance(line, dict):
+        raise bad("a line must be a JSON object")
+    for fields, obj, prefix in ((_LINE_FIELDS, line, ""), (_DOCUMENT_FIELDS, line.get("document"), "document.")):
+        for key, kind in fields.items():
+            if key not in obj:
+                raise err(Errors.E114, file=where, line=n, field=prefix + key)
+            if type(obj[key]) is not kind:
+                raise bad(f"'{prefix}{key}' must be {_KIND[kind]}")
+    text, doc = line["text"], line["document"]
+    if not 0 <= doc["start"] <= doc["end"]:
+        raise bad(f"document offsets {doc['start']}-{doc['end']} are out of order")
+    for t in line["tokens"]:
+        if not (isinstance(t, list) and len(t) == 2 and type(t[0]) is int and type(t[1]) is int):
+            raise bad(f"'tokens' must be [start, end] pairs, got {t!r:.80}")
+    for sp in line["final"]:
+        if not (isinstance(sp, dict) and type(sp.get("start")) is int and type(sp.get("end")) is int
+                and isinstance(sp.get("label"), str) and sp["label"]):
+            raise bad(f"'final' spans must be {{start, end, label}} objects, got {sp!r:.80}")
+        if not 0 <= sp["start"] < sp["end"] <= len(text):
+            raise err(Errors.E107, file=where, line=n, start=sp["start"], end=sp["end"], length=len(text))
+    return line
 
 
 def bundle_records(path: str | Path) -> Iterator[DocRecord]:
     """A bundle's lines as DocRecords (one per reviewed segment), for the importer."""
-    manifest, lines = read_bundle(path)
+    return _records(*read_bundle(path))
+
+
+def _records(manifest: dict[str, Any], lines: list[dict[str, Any]]) -> Iterator[DocRecord]:
     for n, line in enumerate(lines, start=1):
         yield DocRecord(
             text=line["text"],
             spans=[Span(s["start"], s["end"], s["label"]) for s in line["final"]],
             tokens=[tuple(t) for t in line["tokens"]],
             sentences=[(0, len(line["text"]))],
-            meta={**line["document"].get("meta", {}), "bundle_id": manifest["bundle_id"],
+            meta={**line["document"]["meta"], "bundle_id": manifest["bundle_id"],
                   "bundle_project": manifest["project_id"], "origin_document": line["document"]},
-            source=line["document"].get("source", ""),
+            source=line["document"]["source"],
             line=n,
             annotator=line["annotator"],
             status=line["status"],
@@ -241,12 +338,12 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
     from nerdesk.core.importer import import_records
 
     path = Path(path)
-    manifest, _ = read_bundle(path)
+    manifest, lines = read_bundle(path)
     store = project.store
     records = []
-    for rec in bundle_records(path):
+    for rec in _records(manifest, lines):
         origin = rec.meta["origin_document"]
-        found = store.existing_documents([origin["hash"]]) if origin.get("hash") else {}
+        found = store.existing_documents([origin["hash"]]) if origin["hash"] else {}
         doc = store.document(found[origin["hash"]]) if found else None
         if doc is not None and doc["text"][origin["start"]:origin["end"]] == rec.text:
             base = origin["start"]
@@ -255,4 +352,5 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
                             status=rec.status, annotated_range=(origin["start"], origin["end"]))
         records.append(rec)
     return import_records(project, records, annotations=True, add_labels=add_labels, source=path.name,
-                          log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]})
+                          log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]},
+                          error_file=f"{path}!{CORRECTIONS}")

@@ -3,6 +3,12 @@
 One import is one transaction: a bad record anywhere rolls the whole file back, and the error
 names the file, the line and the problem. Documents are keyed by a hash of their text, so
 re-importing a file adds nothing, and annotations for a text already in the project attach to it.
+
+Whatever the reader, every record is checked here before it is stored: a status that is not one of
+``_STATUS`` (E127), an annotator that is not a string, a lone surrogate in any string (E118: SQLite
+would refuse it), overlapping spans in a project that does not allow them (E126), metadata that
+cannot be stored as JSON. Errors name the record's file and line; a record without a line (a spaCy
+Doc) is named by its position ("record 3") in the details.
 """
 
 from __future__ import annotations
@@ -10,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+import re
 from itertools import chain
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.errors import Errors, err
+from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.store import now
 from nerdesk.core.tokenize import MAX_SEGMENT_TOKENS, segment_tokens, split_tokens_at, tokenize_texts
 from nerdesk.core.types import DocRecord, Progress, Span
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
 MAX_DOC_CHARS = 10_000_000
 BATCH = 4000
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _int_list(values: list[int]) -> str:
@@ -35,8 +43,8 @@ def _int_list(values: list[int]) -> str:
     return str(values).replace(" ", "")
 
 _STATUS = {None: "accepted", "accept": "accepted", "accepted": "accepted", "reject": "rejected",
-           "rejected": "rejected", "ignore": "skipped", "skipped": "skipped", "flagged": "flagged",
-           "draft": "draft"}
+           "rejected": "rejected", "ignore": "skipped", "ignored": "skipped", "skipped": "skipped",
+           "flagged": "flagged", "draft": "draft"}
 
 
 @dataclass
@@ -63,10 +71,9 @@ def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
                 annotations: bool = False, annotator: str | None = None,
                 add_labels: bool | None = None, **read_options: Any) -> Generator[Progress, None, ImportResult]:
     from nerdesk.core import formats
+    from nerdesk.core.formats._io import check_file
 
-    path = Path(path)
-    if not path.exists():
-        raise err(Errors.E100, path=path)
+    path = check_file(path, allow_dir=True)  # E100, or E117 for a FIFO or device (a folder may be brat)
     if fmt == "bundle" or (fmt is None and path.suffix.lower() == ".zip"):
         from nerdesk.core.bundle import import_bundle
 
@@ -75,9 +82,17 @@ def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
     total = _count_lines(path) if fmt in ("jsonl", "prodigy", "doccano") or read_options.get("lines") else None
     if not annotations and "spans" in formats.format_options(fmt):
         read_options = {**read_options, "spans": False}  # nothing will use them: don't decode tags
-    records = formats.read_records(path, fmt, **read_options)
+    records = _reading(formats.read_records(path, fmt, **read_options), path)
     return import_records(project, records, annotations=annotations, annotator=annotator,
                           add_labels=add_labels, total=total, source=path.name)
+
+
+def _reading(records: Iterable[DocRecord], path: Path) -> Iterator[DocRecord]:
+    """The records, with an I/O error while reading them (a vanished file, a failing disk) as E119."""
+    try:
+        yield from records
+    except OSError as exc:
+        raise err(Errors.E119, file=str(path), reason=exc.strerror or str(exc)) from None
 
 
 def _count_lines(path: Path) -> int | None:
@@ -93,13 +108,15 @@ def _count_lines(path: Path) -> int | None:
 def import_records(project: Project, records: Iterable[DocRecord], *, annotations: bool = False,
                    annotator: str | None = None, add_labels: bool | None = None,
                    total: int | None = None, source: str = "", log: dict[str, Any] | None = None,
-                   max_doc_chars: int = MAX_DOC_CHARS) -> Generator[Progress, None, ImportResult]:
-    """Import records in one transaction; yields Progress per batch, returns an ImportResult."""
+                   max_doc_chars: int = MAX_DOC_CHARS, error_file: str | None = None
+                   ) -> Generator[Progress, None, ImportResult]:
+    """Import records in one transaction; yields Progress per batch, returns an ImportResult.
+    Errors name ``error_file`` (a bundle's member) if given, else each record's source."""
     store = project.store
     result = ImportResult()
     with store.transaction():  # ids, labels and the guideline are read under the write lock
-        writer = _Writer(project, result, annotations=annotations, annotator=annotator,
-                         add_labels=add_labels, max_doc_chars=max_doc_chars, source=source)
+        writer = _Writer(project, result, annotations=annotations, annotator=annotator, add_labels=add_labels,
+                         max_doc_chars=max_doc_chars, source=source, error_file=error_file)
         first_doc = store.max_document_id()
         batch: list[DocRecord] = []
         for rec in records:
@@ -121,8 +138,13 @@ def import_records(project: Project, records: Iterable[DocRecord], *, annotation
 
 class _Writer:
     def __init__(self, project: Project, result: ImportResult, *, annotations: bool,
-                 annotator: str | None, add_labels: bool | None, max_doc_chars: int, source: str):
+                 annotator: str | None, add_labels: bool | None, max_doc_chars: int, source: str,
+                 error_file: str | None = None):
         self.project = project
+        self.error_file = error_file
+        self.allow_overlaps = project.allow_overlaps
+        self.batch: list[DocRecord] = []
+        self.batch_start = 0
         self.store = project.store
         self.result = result
         self.annotations = annotations
@@ -140,13 +162,25 @@ class _Writer:
 
     # ------------------------------------------------------------------
     def write(self, batch: list[DocRecord]) -> None:
+        """Store a batch. SQLite refuses a lone surrogate anywhere: that is E118 naming the record."""
+        self.batch, self.batch_start = batch, self.result.read - len(batch)
+        try:
+            self._write(batch)
+        except UnicodeEncodeError:
+            raise self._surrogate_error(batch) from None
+
+    def _write(self, batch: list[DocRecord]) -> None:
         recs = []
         for rec in batch:
+            if type(rec.text) is not str:
+                raise self._malformed(rec, f"the text must be a string, not {type(rec.text).__name__}")
+            if rec.status is not None or rec.annotator is not None:
+                self._check_status_annotator(rec)
             if not rec.text:
                 self.result.empty += 1
                 continue
             if len(rec.text) > self.max_doc_chars:
-                raise err(Errors.E113, file=rec.source or self.source, line=rec.line,
+                raise err(Errors.E113, **self._where(rec),
                           size=f"{len(rec.text):,}", limit=f"{self.max_doc_chars:,}")
             recs.append(rec)
         hashes = [content_hash(r.text) for r in recs]
@@ -178,8 +212,7 @@ class _Writer:
                     doc_id = self.next_doc
                     self.next_doc += 1
                     in_batch[h] = doc_id
-                    docs.append((doc_id, rec.text, rec.source or self.source,
-                                 _dumps(rec.meta) if rec.meta else "{}", h, self.created))
+                    docs.append((doc_id, rec.text, rec.source or self.source, self._meta_json(rec), h, self.created))
                     segs.append((self.next_seg, doc_id, 0, 0, flat[-1], _int_list(flat), len(tokens),
                                  "new" if spans is None else _STATUS.get(rec.status, "accepted")))
                     if spans is not None:
@@ -192,8 +225,7 @@ class _Writer:
             doc_id = self.next_doc
             self.next_doc += 1
             in_batch[h] = doc_id
-            docs.append((doc_id, rec.text, rec.source or self.source,
-                         json.dumps(rec.meta, ensure_ascii=False) if rec.meta else "{}", h, self.created))
+            docs.append((doc_id, rec.text, rec.source or self.source, self._meta_json(rec), h, self.created))
             self.result.documents += 1
             pieces = self._segments(tokens, sentences, spans or rec.predictions or ())
             for idx, (s_start, s_end, toks) in enumerate(pieces):
@@ -231,24 +263,74 @@ class _Writer:
             return [(tokens[0][0], tokens[-1][1], tokens)]
         return segment_tokens(tokens, sentences, [(sp.start, sp.end) for sp in spans])
 
-    def _where(self, rec: DocRecord) -> dict[str, Any]:
-        return {"file": rec.source or self.source, "line": rec.line}
+    def _where(self, rec: DocRecord, span: Span | None = None) -> dict[str, Any]:
+        """``file``/``line`` (and ``details``) for an error about ``rec`` (or one of its spans)."""
+        if span is not None and rec.span_lines and span in rec.span_lines:
+            file, line = rec.span_lines[span]
+            return {"file": file, "line": line}
+        where: dict[str, Any] = {"file": self.error_file or rec.source or self.source, "line": rec.line}
+        if rec.line is None:  # e.g. a spaCy Doc: its position in the file
+            k = next((i for i, r in enumerate(self.batch) if r is rec), None)
+            if k is not None:
+                where["details"] = f"record {self.batch_start + k + 1} in the file"
+        return where
+
+    def _malformed(self, rec: DocRecord, reason: str) -> NerdeskError:
+        where = self._where(rec)
+        if where["line"] is not None:
+            return err(Errors.E106, **where, reason=reason)
+        entry = where.pop("details", "a record")
+        return err(Errors.E125, **where, entry=entry, reason=reason)
+
+    def _check_status_annotator(self, rec: DocRecord) -> None:
+        if rec.annotator is not None and not isinstance(rec.annotator, str):
+            raise self._malformed(rec, f"'annotator' must be a string, not {type(rec.annotator).__name__}")
+        if rec.status is not None and (not isinstance(rec.status, str) or rec.status not in _STATUS):
+            raise err(Errors.E127, **self._where(rec), status=f"{rec.status!r:.80}".strip("'"),
+                      statuses=", ".join(k for k in _STATUS if k))
+
+    def _meta_json(self, rec: DocRecord) -> str:
+        if not rec.meta:
+            return "{}"
+        try:
+            return _dumps(rec.meta)
+        except (TypeError, ValueError, RecursionError) as exc:  # not JSON, circular, or nested too deeply
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise self._malformed(rec, f"'meta' cannot be stored as JSON ({reason})") from None
+
+    def _surrogate_error(self, batch: list[DocRecord]) -> NerdeskError:
+        for rec in batch:
+            fields = [("The text", rec.text, None), ("The source name", rec.source, None),
+                      ("'annotator'", rec.annotator, None), ("'meta'", self._meta_json(rec), None)]
+            fields += [(f"Span label {sp.label!r:.40}", sp.label, sp) for sp in rec.spans or ()]
+            fields += [(f"Prediction label {sp.label!r:.40}", sp.label, None) for sp in rec.predictions or ()]
+            for what, value, span in fields:
+                if isinstance(value, str) and (m := _SURROGATE.search(value)):
+                    return err(Errors.E118, **self._where(rec, span), what=what, pos=m.start(),
+                               char=f"U+{ord(m.group()):04X}")
+        return err(Errors.E118, file=self.error_file or self.source, what="A string", pos="?", char="U+D800-DFFF")
 
     def _checked_spans(self, rec: DocRecord, spans: list[Span]) -> list[Span]:
         n = len(rec.text)
         for sp in spans:
             if not (0 <= sp.start < sp.end <= n):
-                raise err(Errors.E107, **self._where(rec), start=sp.start, end=sp.end, length=n)
+                raise err(Errors.E107, **self._where(rec, sp), start=sp.start, end=sp.end, length=n)
             piece = rec.text[sp.start:sp.end]
             if piece != piece.strip():
-                raise err(Errors.E108, **self._where(rec), start=sp.start, end=sp.end, text=piece)
+                raise err(Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end, text=piece)
             if sp.label not in self.labels:
                 if not self.add_labels:
-                    raise err(Errors.E109, **self._where(rec), label=sp.label,
+                    raise err(Errors.E109, **self._where(rec, sp), label=sp.label,
                               labels=", ".join(sorted(self.labels)))
                 self.result.labels_added.extend(self.project._add_labels([sp.label]))
                 self.labels.add(sp.label)
-        return sorted(spans)
+        spans = sorted(spans)
+        if not self.allow_overlaps:  # sorted by start: an overlap shows between neighbours
+            for a, b in zip(spans, spans[1:]):
+                if b.start < a.end:
+                    raise err(Errors.E126, **self._where(rec, b), start=b.start, end=b.end, label=b.label,
+                              other_start=a.start, other_end=a.end, other_label=a.label)
+        return spans
 
     def _checked_tokens(self, rec: DocRecord, tokens: list[tuple[int, int]]) -> list[int]:
         """Given tokens must be ordered, non-empty, non-overlapping and inside the text.
@@ -271,7 +353,7 @@ class _Writer:
         ends = {e for _, e in tokens}
         for sp in spans:
             if sp.start not in starts or sp.end not in ends:
-                raise err(Errors.E108, **self._where(rec), start=sp.start, end=sp.end,
+                raise err(Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end,
                           text=rec.text[sp.start:sp.end])
 
     def _annotation(self, seg_id: int, rec: DocRecord, spans: list[Span]) -> dict[str, Any]:
@@ -295,7 +377,7 @@ class _Writer:
             inside = [sp for sp in spans if seg["start"] <= sp.start < seg["end"]]
             for sp in inside:
                 if sp.end > seg["end"]:
-                    raise err(Errors.E108, **self._where(rec), start=sp.start, end=sp.end,
+                    raise err(Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end,
                               text=rec.text[sp.start:sp.end])
             rows.append(self._annotation(seg["id"], rec, inside))
         return rows

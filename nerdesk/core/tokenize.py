@@ -8,6 +8,7 @@ keeps its tokens: :func:`segment_tokens` only groups them into segments.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator, Sequence
 
 Offsets = list[tuple[int, int]]
@@ -16,6 +17,11 @@ Offsets = list[tuple[int, int]]
 MAX_SEGMENT_TOKENS = 256
 #: spaCy processes long texts in chunks of about this many characters, cut at line breaks.
 CHUNK_CHARS = 100_000
+#: spaCy's tokenizer takes time quadratic in the length of a run of punctuation (it strips one
+#: prefix or suffix at a time: 2,000 brackets take 2 s, 100,000 would take hours), so a longer
+#: run is one token (as spaCy makes of "-----" or "....." anyway).
+MAX_PUNCT_RUN = 32
+_PUNCT_RUN = re.compile(r"[^\w\s]{%d,}" % (MAX_PUNCT_RUN + 1))
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,7 +53,7 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
 def tokenize_texts(texts: Sequence[str], lang: str = "en") -> Iterator[tuple[Offsets, Offsets]]:
     """For each text, (token offsets, sentence offsets). Whitespace is never a token."""
     nlp = pipeline(lang)
-    small = [t for t in texts if len(t) <= CHUNK_CHARS]
+    small = [_tame(t) for t in texts if len(t) <= CHUNK_CHARS]
     small_docs = iter(nlp.pipe(small, batch_size=256)) if small else iter(())
     for text in texts:
         if len(text) <= CHUNK_CHARS:
@@ -56,10 +62,18 @@ def tokenize_texts(texts: Sequence[str], lang: str = "en") -> Iterator[tuple[Off
         tokens: Offsets = []
         sents: Offsets = []
         for base, piece in _chunks(text):
-            t, s = _offsets(nlp(piece), base)
+            t, s = _offsets(nlp(_tame(piece)), base)
             tokens.extend(t)
             sents.extend(s)
         yield tokens, sents
+
+
+def _tame(text: str) -> str:
+    """``text`` with every run of punctuation longer than MAX_PUNCT_RUN replaced by as many
+    letters: one token, at the same offsets (only offsets are taken from spaCy's Doc)."""
+    if len(text) <= MAX_PUNCT_RUN or not _PUNCT_RUN.search(text):
+        return text
+    return _PUNCT_RUN.sub(lambda m: "x" * len(m.group()), text)
 
 
 def _offsets(doc, base: int) -> tuple[Offsets, Offsets]:

@@ -43,6 +43,8 @@ class DocRecord:
     annotator: str | None = None
     status: str | None = None  # e.g. "accepted", "rejected", "ignored" (Prodigy's answer)
     annotated_range: tuple[int, int] | None = None  # the part of the text the spans cover (None: all)
+    #: where each span was read, when not at (source, line): brat's ``.ann`` file and line, for errors
+    span_lines: dict[Span, tuple[str, int]] | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord
 
 from . import brat, conll, csvfile, doccano, jsonl, labelstudio, prodigy, spacybin, textfile, tsvfile
-from ._io import BOM, SNIFF_BYTES, PathLike
+from ._io import BOM, SNIFF_BYTES, PathLike, check_file
 from ._tokens import is_valid_tag
 
 FORMATS: dict[str, ModuleType] = {
@@ -67,7 +67,7 @@ def _first_json_line(head: str) -> dict[str, Any] | None:
         if line.strip():
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # the reader will name the problem and the line
                 return None
             return obj if isinstance(obj, dict) else None
     return None
@@ -111,12 +111,10 @@ def _looks_conll(head: str) -> bool:
 def detect_format(path: PathLike) -> str:
     """The format name for ``path``, from its extension and a look at its first 64 KB.
 
-    Raises E100 if it does not exist, E103 if it is empty, E105 if it looks binary (but for a
-    ``.spacy`` file), E101 if no format fits.
+    Raises E100 if it does not exist, E117 if it is a FIFO, device or socket (before opening it),
+    E103 if it is empty, E105 if it looks binary (but for a ``.spacy`` file), E101 if no format fits.
     """
-    p = Path(path)
-    if not p.exists():
-        raise err(Errors.E100, file=str(p), path=str(p))
+    p = check_file(path, allow_dir=True)
     if p.is_dir():
         if any(c.suffix in (".ann", ".txt") for c in p.iterdir()):
             return "brat"
@@ -177,12 +175,10 @@ def _check_options(fmt: str, mode: str, opts: dict[str, Any]) -> None:
 def read_records(path: PathLike, fmt: str | None = None, **opts: Any) -> Iterator[DocRecord]:
     """Read ``path`` in format ``fmt`` (detected when None).
 
-    E100/E101/E102 (and E116 for an option the format does not take) are raised at once;
+    E100/E101/E102/E117 (and E116 for an option the format does not take) are raised at once;
     errors in the content are raised while iterating.
     """
-    p = Path(path)
-    if not p.exists():
-        raise err(Errors.E100, file=str(p), path=str(p))
+    p = check_file(path, allow_dir=fmt in (None, "brat"))  # a folder is a brat corpus
     fmt = fmt if fmt is not None else detect_format(p)
     module = get_format(fmt)
     _check_options(fmt, "read", opts)

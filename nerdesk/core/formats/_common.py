@@ -68,7 +68,7 @@ def iter_json_lines(path: PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
     """Stream ``(line_number, object)`` from a JSONL file; blank lines are skipped.
 
     E103 if it holds no object at all, E104 for bad UTF-8 (byte position), E106 for bad JSON
-    or a line that is not a JSON object.
+    (nested too deeply included) or a line that is not a JSON object.
     """
     seen = False
     fast = _fast_loads
@@ -85,6 +85,8 @@ def iter_json_lines(path: PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise not_utf8(path, exc, offset, lineno) from None
             except ValueError as exc:
                 raise malformed(path, lineno, f"invalid JSON ({exc})") from None
+            except RecursionError:
+                raise malformed(path, lineno, "invalid JSON (nested too deeply)") from None
         if type(obj) is not dict:
             raise malformed(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
         seen = True

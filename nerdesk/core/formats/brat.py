@@ -11,7 +11,8 @@ Discontinuous entities (``T1<TAB>PER 0 5;10 15``) are read according to ``discon
 ``"hull"`` (default) takes one span from the first start to the last end; ``"split"`` takes one
 span per fragment; ``"error"`` raises E106. Only ``T`` lines are read; relations, events,
 attributes, notes and comments are ignored. A ``.txt`` without an ``.ann`` is unannotated
-(``spans is None``). ``source`` is the ``.txt`` path; ``line`` of errors is the ``.ann`` line.
+(``spans is None``). ``source`` is the ``.txt`` path; errors about a span (here and in the importer)
+name the ``.ann`` file and line (``DocRecord.span_lines``).
 
 Write: ``path`` is a directory (created if needed); one pair per record, named from
 ``meta["name"]``, else ``meta["id"]``, else the stem of a ``.txt`` source, else ``doc000001``
@@ -28,14 +29,14 @@ from pathlib import Path
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord, Span
 
-from ._io import PathLike, iter_text_lines, malformed, open_for_write, read_text
+from ._io import PathLike, check_file, iter_text_lines, malformed, open_for_write, read_text
 
 _T_LINE = re.compile(r"^(\S+) (\d+ \d+(?:;\d+ \d+)*)$")
 
 
 def _pairs(path: Path) -> list[tuple[Path, Path]]:
     if path.is_dir():
-        txts = sorted(p for p in path.iterdir() if p.suffix == ".txt" and p.is_file())
+        txts = sorted(p for p in path.iterdir() if p.suffix == ".txt" and not p.is_dir())  # a FIFO: E117
         if not txts:
             raise err(Errors.E103, file=str(path), details="no .txt files in this folder")
         return [(t, t.with_suffix(".ann")) for t in txts]
@@ -47,18 +48,18 @@ def _pairs(path: Path) -> list[tuple[Path, Path]]:
 def read(path: PathLike, *, discontinuous: str = "hull") -> Iterator[DocRecord]:
     if discontinuous not in ("hull", "split", "error"):
         raise ValueError("discontinuous must be 'hull', 'split' or 'error'")
-    p = Path(path)
-    if not p.exists():
-        raise err(Errors.E100, file=str(p), path=str(p))
+    p = check_file(path, allow_dir=True)
     for txt, ann in _pairs(p):
         text = read_text(txt)
-        spans = _read_ann(ann, text, discontinuous) if ann.exists() else None
-        yield DocRecord(text=text, spans=spans, source=str(txt), line=None)
+        lines: dict[Span, tuple[str, int]] = {}
+        spans = _read_ann(ann, text, discontinuous, lines) if ann.exists() else None
+        yield DocRecord(text=text, spans=spans, source=str(txt), line=None, span_lines=lines or None)
 
 
-def _read_ann(ann: Path, text: str, mode: str) -> list[Span]:
+def _read_ann(ann: Path, text: str, mode: str, lines: dict[Span, tuple[str, int]]) -> list[Span]:
+    """The spans of the T lines; ``lines`` gets the ``.ann`` line of each."""
     spans: list[Span] = []
-    src = str(ann)
+    src = str(check_file(ann))
     if ann.stat().st_size == 0:
         return spans
     for lineno, line in iter_text_lines(ann):
@@ -72,7 +73,10 @@ def _read_ann(ann: Path, text: str, mode: str) -> list[Span]:
         if not m:
             raise malformed(src, lineno, f"cannot read '{parts[1]}' as 'LABEL START END'")
         label = m.group(1)
-        frags = [tuple(int(x) for x in f.split(" ")) for f in m.group(2).split(";")]
+        try:
+            frags = [tuple(int(x) for x in f.split(" ")) for f in m.group(2).split(";")]
+        except ValueError:  # more digits than int() takes
+            raise malformed(src, lineno, f"offsets out of range in '{parts[1][:80]}'") from None
         for s, e in frags:
             if not 0 <= s < e <= len(text):
                 raise err(Errors.E107, file=src, line=lineno, start=s, end=e, length=len(text))
@@ -88,9 +92,12 @@ def _read_ann(ann: Path, text: str, mode: str) -> list[Span]:
             if mode == "error":
                 raise malformed(src, lineno, f"discontinuous entity {parts[0]} ({m.group(2)})")
             if mode == "split":
-                spans.extend(Span(s, e, label) for s, e in frags)
+                for s, e in frags:
+                    spans.append(Span(s, e, label))
+                    lines[spans[-1]] = (src, lineno)
                 continue
         spans.append(Span(frags[0][0], max(e for _, e in frags), label))
+        lines[spans[-1]] = (src, lineno)
     return spans
 
 

@@ -27,7 +27,8 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord, Span
 
 from ._common import export_error
-from ._io import SNIFF_BYTES, PathLike, _check_head, check_file, iter_text_lines, malformed, open_for_write
+from ._io import (SNIFF_BYTES, PathLike, _check_head, check_file, check_line_ends, iter_text_lines, malformed,
+                  open_for_write)
 from ._tokens import _TAGS, ExportError, aligned_tokens, group_by_sentence, parse_tag, spans_to_tags, tags_to_spans
 
 DOCSTART = "-DOCSTART-"
@@ -41,6 +42,7 @@ def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
     with open(p, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     _check_head(p, head)
+    check_line_ends(p, head)
     first = next((ln for ln in head.decode("utf-8", "replace").lstrip("\ufeff").splitlines() if ln.strip()), "")
     if first.startswith(DOCSTART):
         return _read_lines(path, spans)

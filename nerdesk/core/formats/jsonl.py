@@ -63,7 +63,7 @@ def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
                         end = pos + len(w)
                         append((pos, end))
                         pos = end + 1
-                    if not spans and _TAGS.keys() >= set(tags):  # valid, and not wanted: not decoded
+                    if not spans and _known_tags(tags):  # valid, and not wanted: not decoded
                         found = None
                     elif tags.count("O") == len(tags):
                         found = []
@@ -77,6 +77,13 @@ def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
                     yield DocRecord(text, found if spans else None, offsets, [(0, len(text))], None, {}, src, lineno)
                     continue
         yield record_from_obj(obj, src, lineno)
+
+
+def _known_tags(tags: list[Any]) -> bool:
+    try:
+        return _TAGS.keys() >= set(tags)
+    except TypeError:  # a list or an object among them: tags_to_spans names it (E111)
+        return False
 
 
 def _offset_pairs(items: Any, text: str, path: str, line: int) -> list[tuple[int, int]]:

@@ -13,8 +13,9 @@ Offsets are Python (code point) offsets. When ``value.text`` is present and does
 text at those offsets, they are re-read as UTF-16 offsets (what a browser counts, e.g. with emoji);
 if that does not match either, E108 is raised.
 
-The whole file is parsed at once (it is one JSON document); errors give the JSON line where there
-is one, and the task number in the details.
+The whole file is parsed at once (it is one JSON document), task by task: a record's ``line`` is
+the line where its task starts, and errors give that line (or the line of a JSON syntax error)
+and the task number.
 
 Write: one task per record with ``data`` (text + meta), one annotation (``completed_by`` = the
 annotator when known) if the record has spans, and one prediction if it has predictions.
@@ -24,6 +25,7 @@ annotator when known) if the record has spans, and one prediction if it has pred
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -36,31 +38,67 @@ from ._io import PathLike, malformed, missing_field, open_for_write, read_text
 def read(path: PathLike, *, text_key: str = "text") -> Iterator[DocRecord]:
     src = str(path)
     raw = read_text(path)
-    try:
-        tasks = json.loads(raw)
-    except ValueError as exc:
-        if not raw.lstrip().startswith("{"):
-            raise malformed(src, getattr(exc, "lineno", None), f"invalid JSON ({exc})") from None
-        tasks = _json_lines(raw, src)
-    if isinstance(tasks, dict):
-        tasks = [tasks]
-    if not isinstance(tasks, list):
-        raise malformed(src, 1, "expected a JSON array of Label Studio tasks")
+    tasks = _tasks(raw, src)
     if not tasks:
         raise err(Errors.E103, file=src)
-    for n, task in enumerate(tasks, 1):
-        yield _record(task, n, src, text_key)
+    for n, (line, task) in enumerate(tasks, 1):
+        yield _record(task, n, line, src, text_key)
 
 
-def _json_lines(raw: str, src: str) -> list[Any]:
+_WS = re.compile(r"[ \t\n\r]*")
+_decoder = json.JSONDecoder()
+
+
+def _tasks(raw: str, src: str) -> list[tuple[int, Any]]:
+    """``(line where the task starts, task)`` for a JSON array of tasks, a single task object,
+    or one task per line. The array is walked task by task (``raw_decode``) to know the lines."""
+    pos = _WS.match(raw).end()
+    if raw.startswith("{", pos):
+        try:
+            task, end = _decoder.raw_decode(raw, pos)
+        except (ValueError, RecursionError):
+            return _json_lines(raw, src)
+        if _WS.match(raw, end).end() < len(raw):  # more after the first object
+            return _json_lines(raw, src)
+        return [(raw.count("\n", 0, pos) + 1, task)]
+    if not raw.startswith("[", pos):
+        raise malformed(src, raw.count("\n", 0, pos) + 1, "expected a JSON array of Label Studio tasks")
+    tasks = []
+    line, counted = 1, 0  # the line at offset ``counted``
+    pos = _WS.match(raw, pos + 1).end()
+    while not raw.startswith("]", pos):
+        line += raw.count("\n", counted, pos)
+        counted = pos
+        try:
+            task, pos = _decoder.raw_decode(raw, pos)
+        except RecursionError:
+            raise malformed(src, line, f"task {len(tasks) + 1}: invalid JSON (nested too deeply)") from None
+        except ValueError as exc:
+            raise malformed(src, getattr(exc, "lineno", line), f"invalid JSON ({exc})") from None
+        tasks.append((line, task))
+        pos = _WS.match(raw, pos).end()
+        if raw.startswith(",", pos):
+            pos = _WS.match(raw, pos + 1).end()
+        elif not raw.startswith("]", pos):
+            where = raw.count("\n", 0, pos) + 1
+            raise malformed(src, where, "invalid JSON (expected ',' or ']' after a task)" if pos < len(raw)
+                            else "invalid JSON (the array is not closed: the file is cut short)")
+    if _WS.match(raw, pos + 1).end() < len(raw):
+        raise malformed(src, raw.count("\n", 0, pos + 1) + 1, "invalid JSON (extra data after the array)")
+    return tasks
+
+
+def _json_lines(raw: str, src: str) -> list[tuple[int, Any]]:
     """Tasks one per line (what ``label-studio`` calls JSON-MIN/JSONL exports)."""
     tasks = []
     for lineno, line in enumerate(raw.split("\n"), 1):
         if line.strip():
             try:
-                tasks.append(json.loads(line))
+                tasks.append((lineno, json.loads(line)))
             except ValueError as exc:
                 raise malformed(src, lineno, f"invalid JSON ({exc})") from None
+            except RecursionError:
+                raise malformed(src, lineno, "invalid JSON (nested too deeply)") from None
     return tasks
 
 
@@ -75,37 +113,37 @@ def _utf16_to_index(text: str, units: int) -> int | None:
     return len(text) if count == units else None
 
 
-def _spans(items: Any, text: str, src: str, where: str, default_score: Any = None) -> list[Span]:
+def _spans(items: Any, text: str, src: str, line: int, where: str, default_score: Any = None) -> list[Span]:
     if not isinstance(items, list):
-        raise malformed(src, None, f"{where}: 'result' must be a list")
+        raise malformed(src, line, f"{where}: 'result' must be a list")
     spans = []
     for item in items:
         if not isinstance(item, dict) or item.get("type", "labels") != "labels":
             continue
         value = item.get("value")
         if not isinstance(value, dict):
-            raise missing_field(src, None, "value", details=where)
+            raise missing_field(src, line, "value", details=where)
         for f in ("start", "end", "labels"):
             if f not in value:
-                raise missing_field(src, None, f"value.{f}", details=where)
+                raise missing_field(src, line, f"value.{f}", details=where)
         start, end, labels = value["start"], value["end"], value["labels"]
         if type(start) is not int or type(end) is not int:
-            raise malformed(src, None, f"{where}: offsets must be integers, got {start!r}, {end!r}")
+            raise malformed(src, line, f"{where}: offsets must be integers, got {start!r}, {end!r}")
         if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
-            raise malformed(src, None, f"{where}: 'labels' must be a list of strings")
+            raise malformed(src, line, f"{where}: 'labels' must be a list of strings")
         label_text = value.get("text")
         if isinstance(label_text, str) and text[start:end] != label_text:
             s16, e16 = _utf16_to_index(text, start), _utf16_to_index(text, end)
             if s16 is not None and e16 is not None and text[s16:e16] == label_text:
                 start, end = s16, e16
             elif 0 <= start < end <= len(text):
-                raise err(Errors.E108, file=src, start=start, end=end, text=text[start:end],
+                raise err(Errors.E108, file=src, line=line, start=start, end=end, text=text[start:end],
                           details=f"{where}: the label's text is {label_text!r}")
         if not 0 <= start < end <= len(text):
-            raise err(Errors.E107, file=src, start=start, end=end, length=len(text), details=where)
+            raise err(Errors.E107, file=src, line=line, start=start, end=end, length=len(text), details=where)
         score = item.get("score", default_score)
         if score is not None and not isinstance(score, (int, float)):
-            raise malformed(src, None, f"{where}: 'score' must be a number")
+            raise malformed(src, line, f"{where}: 'score' must be a number")
         for label in labels:
             spans.append(Span(start, end, label, None if score is None else float(score)))
     return spans
@@ -121,41 +159,41 @@ def _annotator(completed_by: Any) -> str | None:
     return str(completed_by)
 
 
-def _record(task: Any, n: int, src: str, text_key: str) -> DocRecord:
+def _record(task: Any, n: int, line: int, src: str, text_key: str) -> DocRecord:
     where = f"task {n}"
     if not isinstance(task, dict):
-        raise malformed(src, None, f"{where} is not an object")
+        raise malformed(src, line, f"{where} is not an object")
     data = task.get("data")
     if not isinstance(data, dict):
-        raise missing_field(src, None, "data", details=where)
+        raise missing_field(src, line, "data", details=where)
     if text_key not in data:
-        raise missing_field(src, None, f"data.{text_key}", details=where)
+        raise missing_field(src, line, f"data.{text_key}", details=where)
     text = data[text_key]
     if not isinstance(text, str):
-        raise malformed(src, None, f"{where}: data.{text_key} must be a string")
+        raise malformed(src, line, f"{where}: data.{text_key} must be a string")
     meta = {k: v for k, v in data.items() if k != text_key}
     spans = None
     annotator = None
     status = None
     annotations = task.get("annotations") or []
     if not isinstance(annotations, list):
-        raise malformed(src, None, f"{where}: 'annotations' must be a list")
+        raise malformed(src, line, f"{where}: 'annotations' must be a list")
     usable = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
     if usable:
         ann = usable[0]
-        spans = [Span(s.start, s.end, s.label) for s in _spans(ann.get("result", []), text, src, where)]
+        spans = [Span(s.start, s.end, s.label) for s in _spans(ann.get("result", []), text, src, line, where)]
         annotator = _annotator(ann.get("completed_by"))
     elif annotations:
         status = "ignored"
     predictions = None
     preds = task.get("predictions") or []
     if not isinstance(preds, list):
-        raise malformed(src, None, f"{where}: 'predictions' must be a list")
+        raise malformed(src, line, f"{where}: 'predictions' must be a list")
     for p in preds:
         if isinstance(p, dict):
-            predictions = (predictions or []) + _spans(p.get("result", []), text, src,
+            predictions = (predictions or []) + _spans(p.get("result", []), text, src, line,
                                                        f"{where} prediction", p.get("score"))
-    return DocRecord(text=text, spans=spans, predictions=predictions, meta=meta, source=src,
+    return DocRecord(text=text, spans=spans, predictions=predictions, meta=meta, source=src, line=line,
                      annotator=annotator, status=status)
 
 

@@ -84,7 +84,7 @@ def _record(obj: dict[str, Any], path: str, line: int) -> DocRecord:
                                        "(token_end is inclusive)"))
             spans.append(span)
     answer = obj.get("answer")
-    if answer is not None and answer not in ANSWERS:
+    if answer is not None and (not isinstance(answer, str) or answer not in ANSWERS):
         raise malformed(path, line, f"'answer' must be accept, reject or ignore, got {answer!r}")
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):

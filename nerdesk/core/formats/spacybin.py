@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nerdesk.core._spacy import import_spacy
-from nerdesk.core.errors import Errors, err
+from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.types import DocRecord, Span
 
 from ._io import PathLike, check_file
@@ -29,6 +29,8 @@ KEY = "nerdesk"
 
 
 def read(path: PathLike) -> Iterator[DocRecord]:
+    """Stream the DocBin's Docs as DocRecords. A Doc that spaCy cannot rebuild, or whose
+    ``user_data["nerdesk"]`` is not what nerdesk writes, is E125 naming the Doc ("doc 3")."""
     import_spacy()
     from spacy.tokens import DocBin
 
@@ -41,28 +43,86 @@ def read(path: PathLike) -> Iterator[DocRecord]:
         docbin = DocBin(store_user_data=True).from_bytes(data)
     except Exception as exc:  # zlib / msgpack / key errors: not a DocBin
         raise err(Errors.E106, file=src, reason=f"not a spaCy DocBin ({type(exc).__name__}: {exc})") from None
-    vocab = _blank_en().vocab
-    for doc in docbin.get_docs(vocab):
-        extra: dict[str, Any] = json.loads(doc.user_data[KEY]) if KEY in doc.user_data else {}
-        tokens = [(t.idx, t.idx + len(t)) for t in doc if not t.is_space]
-        sentences = None
-        if doc.has_annotation("SENT_START"):
-            sentences = []
-            for sent in doc.sents:
-                words = [t for t in sent if not t.is_space]
-                if words:
-                    sentences.append((words[0].idx, words[-1].idx + len(words[-1])))
-        if KEY in doc.user_data:
-            spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] if extra.get("annotated") else None
-        else:
-            spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] \
-                if doc.has_annotation("ENT_IOB") else None
-        predictions = extra.get("predictions")
-        if predictions is not None:
-            predictions = [Span(s, e, label, conf) for s, e, label, conf in predictions]
-        yield DocRecord(text=doc.text, spans=spans, tokens=tokens, sentences=sentences,
-                        predictions=predictions, meta=dict(extra.get("meta") or {}), source=src,
-                        annotator=extra.get("annotator"), status=extra.get("status"))
+    docs = docbin.get_docs(_blank_en().vocab)
+    n = 0
+    while True:
+        n += 1
+        try:
+            doc = next(docs, None)
+            if doc is None:
+                return
+            record = _record(doc, src, n)
+        except NerdeskError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a corrupt DocBin fails inside spaCy in many ways
+            raise _bad(src, n, f"spaCy cannot rebuild this Doc ({type(exc).__name__}: {exc})") from None
+        yield record
+
+
+def _bad(src: str, n: int, reason: str) -> NerdeskError:
+    return err(Errors.E125, file=src, entry=f"doc {n}", reason=reason)
+
+
+def _record(doc, src: str, n: int) -> DocRecord:
+    extra = _extra(doc, src, n)
+    tokens = [(t.idx, t.idx + len(t)) for t in doc if not t.is_space]
+    sentences = None
+    if doc.has_annotation("SENT_START"):
+        sentences = []
+        for sent in doc.sents:
+            words = [t for t in sent if not t.is_space]
+            if words:
+                sentences.append((words[0].idx, words[-1].idx + len(words[-1])))
+    if extra is not None:
+        spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] if extra.get("annotated") else None
+    else:
+        extra = {}
+        spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] \
+            if doc.has_annotation("ENT_IOB") else None
+    predictions = extra.get("predictions")
+    if predictions is not None:
+        predictions = _predictions(predictions, len(doc.text), src, n)
+    return DocRecord(text=doc.text, spans=spans, tokens=tokens, sentences=sentences,
+                     predictions=predictions, meta=dict(extra.get("meta") or {}), source=src,
+                     annotator=extra.get("annotator"), status=extra.get("status"))
+
+
+def _extra(doc, src: str, n: int) -> dict[str, Any] | None:
+    """``user_data["nerdesk"]`` as a dict (None for a DocBin that another tool wrote)."""
+    if KEY not in doc.user_data:
+        return None
+    raw = doc.user_data[KEY]
+    if not isinstance(raw, str):
+        raise _bad(src, n, f"user_data['{KEY}'] must be a JSON string, not {type(raw).__name__}")
+    try:
+        extra = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise _bad(src, n, f"user_data['{KEY}'] is not valid JSON ({reason})") from None
+    if not isinstance(extra, dict):
+        raise _bad(src, n, f"user_data['{KEY}'] must be a JSON object")
+    if not isinstance(extra.get("meta") or {}, dict):
+        raise _bad(src, n, "'meta' must be an object")
+    return extra
+
+
+def _predictions(items: Any, length: int, src: str, n: int) -> list[Span]:
+    """``[[start, end, label, confidence], ...]`` checked: int offsets in the text, a label, a number."""
+    if not isinstance(items, list):
+        raise _bad(src, n, "'predictions' must be a list of [start, end, label, confidence]")
+    out = []
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 4):
+            raise _bad(src, n, f"prediction {item!r:.80} is not [start, end, label, confidence]")
+        s, e, label, conf = item
+        if type(s) is not int or type(e) is not int or not 0 <= s < e <= length:
+            raise _bad(src, n, f"prediction offsets {s!r:.20}-{e!r:.20} are not in the text ({length} characters)")
+        if not isinstance(label, str) or not label:
+            raise _bad(src, n, f"prediction label must be a non-empty string, got {label!r:.80}")
+        if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))):
+            raise _bad(src, n, f"prediction confidence must be a number, got {conf!r:.80}")
+        out.append(Span(s, e, label, None if conf is None else float(conf)))
+    return out
 
 
 def record_to_doc(rec: DocRecord):
