@@ -74,20 +74,33 @@ def rollback(project: Path) -> None:
 
 @cli.command()
 @project_arg
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as one self-contained HTML file with its charts.")
 @json_opt
 @handle_errors
-def report(project: Path, as_json: bool) -> None:
-    """Quality per model version, calibration, drift and recurring errors."""
+def report(project: Path, html_out: Path | None, as_json: bool) -> None:
+    """Quality per model version (and per source), calibration, drift with alerts, recurring errors,
+    severity over time, cost per F1 point and the retraining trigger."""
+    from datetime import datetime
+
     from nerdesk.core import retrain
     from nerdesk.core.metrics import report as make_report
+    from nerdesk.core.report_html import write_html
 
     with Project.open(project) as p:
         p.refresh_corrections()
         r = make_report(p)
         r["retrain"] = retrain.state(p)
+        name = p.name
+    if html_out is not None:
+        write_html(html_out, name, r, r["retrain"], datetime.now().isoformat(timespec="seconds"))
     if as_json:
         echo_json(r)
         return
+    if html_out is not None:
+        click.echo(f"Wrote {html_out}")
+    for a in r["drift"]["alerts"]:
+        click.echo(f"ALERT: {a}")
     click.echo("Model versions (exact entity F1 on the reviewed segments each did not train on):")
     for m in r["models"]:
         ci = m["f1_interval"]
@@ -107,6 +120,10 @@ def report(project: Path, as_json: bool) -> None:
                        + ("  (shift: consider fine-tuning)" if d["psi"] > 0.2 else ""))
     e = r["errors"]
     click.echo(f"Corrections: {e['total']} " + ", ".join(f"{k} {v}" for k, v in sorted(e["per_category"].items())))
+    for x in r["recurrence"]:
+        if x["corrections"]:
+            click.echo(f"  against {x['model_id']}: {x['corrections']}, of which {x['recurring']} "
+                       f"({x['share']:.0%}) already corrected before it")
     for x in e["missed_surface_forms"][:5]:
         click.echo(f"  missed {x['text']!r} ({x['label']}) x{x['count']}")
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import random
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from nerdesk.core.project import Project
 
 BINS = 10
+_WORD = re.compile(r"\w+")
 #: Fewer never-trained-on reviewed segments than this, and no version is called the best.
 MIN_SEGMENTS_FOR_BEST = 50
 
@@ -45,15 +47,21 @@ def trained_segments(card: dict[str, Any], texts: Iterable[str] = ()) -> list[st
 def reviewed_pairs(project: Project, model_id: str) -> tuple[list, list, int]:
     """(gold spans, predicted spans) per reviewed segment this model predicted and was not trained
     on (its card's ``trained_segments``), and how many reviewed segments were left out for that."""
+    golds, preds, _, skipped = _reviewed(project, model_id)
+    return golds, preds, skipped
+
+
+def _reviewed(project: Project, model_id: str) -> tuple[list, list, list, int]:
     trained = set(project.store.model_card(model_id).get("trained_segments") or [])
-    golds, preds, skipped = [], [], 0
-    for text, final, pred in project.store.reviewed_predictions(model_id):
+    golds, preds, sources, skipped = [], [], [], 0
+    for text, final, pred, source in project.store.reviewed_predictions_by_source(model_id):
         if trained and segment_hash(text) in trained:
             skipped += 1
             continue
         golds.append([(s["start"], s["end"], s["label"]) for s in final])
         preds.append([tuple(s) for s in pred])
-    return golds, preds, skipped
+        sources.append(source)
+    return golds, preds, sources, skipped
 
 
 def f1_interval(golds: list, preds: list, *, rounds: int = 300, seed: int = 0) -> tuple[float, float] | None:
@@ -113,15 +121,21 @@ def reliability(golds: list, preds: list, bins: int = BINS) -> list[dict[str, An
 
 def model_quality(project: Project, model_id: str) -> dict[str, Any]:
     """Scores on reviewed segments the model did not train on, with their count and a 95% interval."""
-    golds, preds, skipped = reviewed_pairs(project, model_id)
+    golds, preds, sources, skipped = _reviewed(project, model_id)
     scores = score_spans(golds, preds)
+    per_source = {}
+    for src in sorted(set(sources)):
+        g = [x for x, s_ in zip(golds, sources) if s_ == src]
+        p_ = [x for x, s_ in zip(preds, sources) if s_ == src]
+        per_source[src] = {"segments": len(g), "f1": score_spans(g, p_)["exact"]["f1"]}
     confs = [s[3] for p in preds for s in p if s[3] is not None]
     correct = [tuple(s[:3]) in {tuple(g) for g in gold} for gold, p in zip(golds, preds) for s in p
                if s[3] is not None]
     return {"model_id": model_id, "reviewed_segments": len(golds), "trained_on_left_out": skipped,
             "exact": scores["exact"], "f1_interval": f1_interval(golds, preds),
             "partial": scores["partial"], "per_label": scores["per_label"],
-            "ece": ece(confs, correct, BINS) if confs else None, "reliability": reliability(golds, preds)}
+            "ece": ece(confs, correct, BINS) if confs else None, "reliability": reliability(golds, preds),
+            "per_source": per_source}
 
 
 def psi(expected: list[float], actual: list[float], bins: int = BINS) -> float | None:
@@ -146,9 +160,10 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
     model_id = store.active_model_id()
     n_docs = store.max_document_id()
     if not model_id or n_docs == 0:
-        return {"model_id": model_id, "windows": [], "psi": None}
+        return {"model_id": model_id, "windows": [], "psi": None, "alerts": []}
     size = max(1, math.ceil(n_docs / windows))
     out, first_unc, last_unc = [], [], []
+    vocab: set[str] = set()
     for w in range(windows):
         lo, hi = w * size + 1, (w + 1) * size
         rows = store.conn.execute(
@@ -156,7 +171,16 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
             "WHERE p.model_id = ? AND s.doc_id BETWEEN ? AND ? LIMIT ?", (model_id, lo, hi, sample)).fetchall()
         if not rows:
             continue
-        confs = [sp[3] for spans, _ in rows for sp in json.loads(spans) if sp[3] is not None]
+        decoded = [json.loads(spans) for spans, _ in rows]
+        confs = [sp[3] for spans in decoded for sp in spans if sp[3] is not None]
+        labels: dict[str, int] = {}
+        for spans in decoded:
+            for sp in spans:
+                labels[sp[2]] = labels.get(sp[2], 0) + 1
+        n_spans = sum(labels.values())
+        words = [w for t in store.document_texts(lo, hi, sample) for w in _WORD.findall(t.lower())]
+        unseen = sum(w not in vocab for w in words)
+        vocab.update(words)
         unc = [u for _, u in rows]
         reviewed, corrected = store.conn.execute(
             "SELECT COUNT(DISTINCT a.segment_id), COUNT(DISTINCT c.segment_id) FROM annotations a "
@@ -165,18 +189,88 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
         out.append({"documents": [lo, min(hi, n_docs)], "segments": len(rows),
                     "mean_confidence": sum(confs) / len(confs) if confs else None,
                     "mean_uncertainty": sum(unc) / len(unc), "reviewed": reviewed,
-                    "correction_rate": corrected / reviewed if reviewed else None})
+                    "correction_rate": corrected / reviewed if reviewed else None,
+                    "labels": {k: v / n_spans for k, v in sorted(labels.items())} if n_spans else {},
+                    "unseen_word_rate": unseen / len(words) if words and w else None})
         if not first_unc:
             first_unc = unc
         last_unc = unc
-    return {"model_id": model_id, "windows": out, "psi": psi(first_unc, last_unc) if len(out) > 1 else None}
+    value = psi(first_unc, last_unc) if len(out) > 1 else None
+    return {"model_id": model_id, "windows": out, "psi": value, "alerts": drift_alerts(out, value)}
+
+
+#: Alert thresholds: PSI of uncertainty, total-variation distance of the predicted label mix,
+#: and the unseen-word rate of the newest window (words no earlier document used).
+PSI_ALERT = 0.2
+LABEL_SHIFT_ALERT = 0.2
+UNSEEN_ALERT = 0.25
+
+
+def drift_alerts(windows: list[dict[str, Any]], psi_value: float | None) -> list[str]:
+    alerts = []
+    if psi_value is not None and psi_value > PSI_ALERT:
+        alerts.append(f"model uncertainty shifted: PSI {psi_value:.2f} between the first and the last window "
+                      f"(alert above {PSI_ALERT})")
+    if len(windows) > 1 and windows[0]["labels"] and windows[-1]["labels"]:
+        a, b = windows[0]["labels"], windows[-1]["labels"]
+        tv = 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
+        if tv > LABEL_SHIFT_ALERT:
+            alerts.append(f"the predicted label mix shifted by {tv:.0%} (total variation) between the first and "
+                          f"the last window (alert above {LABEL_SHIFT_ALERT:.0%})")
+    last = windows[-1]["unseen_word_rate"] if windows else None
+    if last is not None and last > UNSEEN_ALERT:
+        alerts.append(f"{last:.0%} of the newest documents' words appear in no earlier document "
+                      f"(alert above {UNSEEN_ALERT:.0%}): new vocabulary the model has not been corrected on")
+    return alerts
+
+
+def recurrence(project: Project) -> list[dict[str, Any]]:
+    """Per model version: the share of its corrections whose surface form, label and error type had
+    already been corrected before the version was registered (what it should have learnt)."""
+    models = project.store.models()
+    corr = sorted(project.store.corrections(), key=lambda c: c["created"] or "")
+    out = []
+    for m in models:
+        before = {(c["surface"].lower(), c["label"], c["category"]) for c in corr
+                  if (c["created"] or "") < (m["created"] or "")}
+        mine = [c for c in corr if c["model_id"] == m["id"]]
+        again = sum((c["surface"].lower(), c["label"], c["category"]) in before for c in mine)
+        out.append({"model_id": m["id"], "corrections": len(mine), "recurring": again,
+                    "share": again / len(mine) if mine else None})
+    return out
+
+
+def severity_over_time(project: Project) -> list[dict[str, Any]]:
+    """Corrections per day by severity (the label's severity when it was corrected)."""
+    days: dict[str, dict[str, int]] = {}
+    for c in project.store.corrections():
+        d = days.setdefault((c["created"] or "")[:10], {"low": 0, "normal": 0, "high": 0})
+        d[c["severity"] if c["severity"] in d else "normal"] += 1
+    return [{"day": k, **v} for k, v in sorted(days.items())]
+
+
+def cost_per_point(project: Project, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Between consecutive versions: edit actions taken in between, per F1 point gained (None where
+    F1 did not rise or either version is unscored)."""
+    out = []
+    for prev, cur in zip(models, models[1:]):
+        actions = project.store.efforts_between(prev["created"], cur["created"])
+        gain = None
+        if prev["reviewed_segments"] and cur["reviewed_segments"]:
+            gain = (cur["exact"]["f1"] - prev["exact"]["f1"]) * 100
+        out.append({"from": prev["id"], "to": cur["id"], "actions": actions, "f1_points": gain,
+                    "actions_per_point": actions / gain if gain and gain > 0 else None})
+    return out
 
 
 def report(project: Project, top: int = 10) -> dict[str, Any]:
     """Everything the dashboard shows: quality per model version, calibration, drift, errors."""
-    models = project.store.models()
+    models = [{**m, **model_quality(project, m["id"])} for m in project.store.models()]
     return {
-        "models": [{**m, **model_quality(project, m["id"])} for m in models],
+        "models": models,
         "drift": drift(project),
         "errors": project.error_report(top),
+        "recurrence": recurrence(project),
+        "severity": severity_over_time(project),
+        "cost_per_point": cost_per_point(project, models),
     }

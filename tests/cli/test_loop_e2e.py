@@ -17,8 +17,8 @@ def test_close_the_loop(tmp_path, shared_data):
     test = shared_data / "adapt" / "crossner_politics" / "test.jsonl"
     p = tmp_path / "politics.nerdesk"
     run("init", p)
-    run("import", p, train)
-    assert "Predicted 200 segments" in run("predict", p)
+    assert "Pre-annotated 200 segments with en-base" in run("import", p, train)
+    assert "Predicted 0 segments" in run("predict", p)  # resumable: nothing left to predict
     run("import", p, train, "--annotations", "--annotator", "expert", "--add-labels")
     errors = json.loads(run("errors", p, "--json"))
     assert errors["total"] > 500 and errors["per_category"]["label"] > 100

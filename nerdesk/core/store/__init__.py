@@ -384,12 +384,28 @@ class Store:
     def reviewed_predictions(self, model_id: str) -> list[tuple[str, list, list]]:
         """(segment text, final spans, the model's predicted spans) per accepted segment it predicted
         (the latest accepted annotation of each)."""
+        return [row[:3] for row in self.reviewed_predictions_by_source(model_id)]
+
+    def reviewed_predictions_by_source(self, model_id: str) -> list[tuple[str, list, list, str]]:
+        """As :meth:`reviewed_predictions`, with each segment's document source."""
         rows = self.conn.execute(
-            "SELECT substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, MAX(a.updated) "
+            "SELECT substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, d.source, MAX(a.updated) "
             "FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
             "JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
             "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
-        return [(text, json.loads(final), json.loads(pred)) for text, final, pred, _ in rows]
+        return [(text, json.loads(final), json.loads(pred), source or "") for text, final, pred, source, _ in rows]
+
+    def document_texts(self, first: int, last: int, limit: int) -> list[str]:
+        """Texts of documents ``first``..``last`` (ids, import order), at most ``limit``."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT text FROM documents WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?", (first, last, limit))]
+
+    def efforts_between(self, after: str | None, until: str | None) -> int:
+        """Edit actions taken on annotations last updated in (after, until] (ISO times; None: open)."""
+        return int(self.conn.execute(
+            "SELECT COALESCE(SUM(e.actions_taken), 0) FROM effort e JOIN annotations a ON a.segment_id = "
+            "e.segment_id AND a.annotator = e.annotator WHERE (? IS NULL OR a.updated > ?) AND "
+            "(? IS NULL OR a.updated <= ?)", (after, after, until, until)).fetchone()[0])
 
     def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
