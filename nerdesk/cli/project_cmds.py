@@ -75,6 +75,9 @@ def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool
                 click.echo(f"{f}: {res.documents} new documents, {res.segments} segments, {res.tokens} tokens"
                            + (f", {res.duplicates} already in the project" if res.duplicates else "")
                            + (f", {res.annotated_segments} annotated segments" if res.annotated_segments else "")
+                           + (f"; merged into existing segments: {res.merged_added} added, {res.merged_unchanged} "
+                              f"unchanged, {res.conflicts} conflicts kept beside the local annotation"
+                              if res.merged_added or res.merged_unchanged or res.conflicts else "")
                            + (f", labels added: {', '.join(res.labels_added)}" if res.labels_added else ""))
         predicted = None
         if not no_predict and any(r["segments"] for r in results):

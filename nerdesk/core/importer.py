@@ -58,9 +58,21 @@ class ImportResult:
     predicted_segments: int = 0
     labels_added: list[str] = field(default_factory=list)
     empty: int = 0
+    #: annotations of segments already in the project: added (no row by that name), unchanged
+    #: (equal to the local row), conflicts (different: kept beside the local row, see _Writer._merge)
+    merged_added: int = 0
+    merged_unchanged: int = 0
+    conflicts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two annotation rows say the same: the same spans (position and label) and status."""
+    def key(r: dict[str, Any]) -> tuple:
+        return r["status"], sorted((sp["start"], sp["end"], sp["label"]) for sp in r["spans"])
+    return key(a) == key(b)
 
 
 def content_hash(text: str) -> str:
@@ -247,8 +259,10 @@ class _Writer:
         self.store.conn.executemany(
             "INSERT INTO segments (id, doc_id, idx, start, end, tokens, n_tokens, status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", segs) if segs else None
+        merged = []
         for doc_id, rec, spans in attach:  # texts already in the project (or earlier in this batch)
-            anns.extend(self._attach_to_existing(doc_id, rec, spans))
+            merged.extend(self._attach_to_existing(doc_id, rec, spans))
+        anns.extend(self._merge(merged))
         if anns:
             self.store.put_annotations(anns)
             self.store.refresh_segment_status([a["segment_id"] for a in anns])
@@ -379,8 +393,42 @@ class _Writer:
                 if sp.end > seg["end"]:
                     raise err(Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end,
                               text=rec.text[sp.start:sp.end])
-            rows.append(self._annotation(seg["id"], rec, inside))
+            row = self._annotation(seg["id"], rec, inside)
+            row["_origin"] = str((rec.meta or {}).get("bundle_id", ""))[:8] or Path(rec.source or self.source).name
+            rows.append(row)
         return rows
+
+    def _merge(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The merge rule for annotations of segments already in the project: an incoming row by a
+        name that has no row there is added; one equal to the local row (same spans and status)
+        changes nothing; one that differs never replaces the local row (another laptop's "alice",
+        or newer local work): it is kept beside it, as "NAME~ORIGIN" (ORIGIN: the bundle id, or the
+        file), a second annotation of the segment for adjudication. Counted in the result."""
+        if not rows:
+            return []
+        local = self.store.annotations_of(list({r["segment_id"] for r in rows}))
+        out = []
+        for row in rows:
+            mine = {a["annotator"]: a for a in local.get(row["segment_id"], [])}
+            old = mine.get(row["annotator"])
+            if old is None:
+                self.result.merged_added += 1
+                out.append(row)
+                continue
+            if _same(old, row):
+                self.result.merged_unchanged += 1
+                continue
+            name = f"{row['annotator']}~{row.pop('_origin')}"
+            twin = mine.get(name)
+            if twin is not None and _same(twin, row):
+                self.result.merged_unchanged += 1
+                continue
+            self.result.conflicts += 1
+            out.append({**row, "annotator": name, "note": (row.get("note") or "") + (
+                f"conflicts with {row['annotator']}'s local annotation; kept for adjudication")})
+        for row in out:
+            row.pop("_origin", None)
+        return out
 
     def _store_predictions(self, preds: list[tuple[int, list[Span]]]) -> None:
         if self.pred_model is None:

@@ -85,6 +85,37 @@ def test_merge_is_idempotent_and_keeps_conflicts(tmp_path):
     a.close(), b.close(), c.close()
 
 
+def test_merge_never_overwrites_the_same_name(tmp_path):
+    """alice on two laptops, and alice's newer local work: the incoming row differs from the local
+    one by the same name, so it is kept beside it (alice~BUNDLE) for adjudication, counted as a
+    conflict; nothing local is replaced; equal rows and a second import change nothing."""
+    a = reviewed_project(tmp_path / "a.nerdesk", "alice")  # laptop 1
+    bundle.write_bundle(a, tmp_path / "a.zip")
+    b = reviewed_project(tmp_path / "b.nerdesk", "alice")  # laptop 2: the same segments, same name
+    s1, s2 = [s["id"] for s in b.document(1)["segments"]]
+    b.relabel_span(s1, 22, 27, "ORG")  # newer local work differs on s1; s2 is the same as laptop 1
+    b.accept(s1)
+    local = b.store.annotation(s1, "alice")
+    res = drain(b.import_file(tmp_path / "a.zip"))
+    assert (res.merged_added, res.merged_unchanged, res.conflicts) == (0, 1, 1)
+    assert b.store.annotation(s1, "alice") == local  # not replaced
+    anns = {x["annotator"]: x for x in b.store.annotations_of([s1])[s1]}
+    twin = next(n for n in anns if n.startswith("alice~"))
+    assert [sp["label"] for sp in anns[twin]["spans"]] == ["PER", "LOC"] and "adjudication" in anns[twin]["note"]
+    res = drain(b.import_file(tmp_path / "a.zip"))  # again: nothing new
+    assert (res.merged_added, res.merged_unchanged, res.conflicts) == (0, 2, 0)
+    # a third laptop with yet another version of s1: a second conflict row, both kept
+    c = reviewed_project(tmp_path / "c.nerdesk", "alice")
+    c.relabel_span(c.document(1)["segments"][0]["id"], 22, 27, "PER")
+    c.accept(c.document(1)["segments"][0]["id"])
+    bundle.write_bundle(c, tmp_path / "c.zip")
+    res = drain(b.import_file(tmp_path / "c.zip"))
+    assert res.conflicts == 1
+    names = sorted(x["annotator"] for x in b.store.annotations_of([s1])[s1])
+    assert names[0] == "alice" and len(names) == 3 and all(n.startswith("alice~") for n in names[1:])
+    a.close(), b.close(), c.close()
+
+
 def _rezip(src: Path, dst: Path, edit):
     with zipfile.ZipFile(src) as z:
         members = {n: z.read(n) for n in z.namelist()}
