@@ -21,6 +21,10 @@ def _f(x: float | None, pct: bool = False) -> str:
     return f"{x:.1%}" if pct else f"{x:.3f}"
 
 
+def _tick(v: float, top: float) -> str:
+    return f"{v:.0f}" if top > 1 else f"{v:.2f}"
+
+
 def bars(items: list[tuple[str, float | None, tuple[float, float] | None]], title: str, top: float = 1.0) -> str:
     """Vertical bars (value in [0, top]) with optional interval whiskers."""
     n = max(1, len(items))
@@ -30,7 +34,7 @@ def bars(items: list[tuple[str, float | None, tuple[float, float] | None]], titl
     for k in range(5):
         y = H - (H - 2 * PAD) * k / 4 - PAD + 20
         out.append(f'<line x1="{PAD}" x2="{W - PAD}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                   f'<text x="{PAD - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{top * k / 4:.2f}</text>')
+                   f'<text x="{PAD - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{_tick(top * k / 4, top)}</text>')
 
     def ypos(v: float) -> float:
         return H - PAD + 20 - (H - 2 * PAD) * max(0.0, min(v, top)) / top
@@ -42,7 +46,7 @@ def bars(items: list[tuple[str, float | None, tuple[float, float] | None]], titl
             out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bw * 0.7:.1f}" height="{ypos(0) - y:.1f}" '
                        f'fill="{COLORS[i % len(COLORS)]}"><title>{_e(name)}: {value:.3f}</title></rect>'
                        f'<text x="{x + bw * 0.35:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">'
-                       f'{value:.2f}</text>')
+                       f'{_tick(value, top)}</text>')
         if ci:
             cx = x + bw * 0.35
             out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{ypos(ci[0]):.1f}" y2="{ypos(ci[1]):.1f}" '
@@ -121,14 +125,21 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
                          f"{m['f1_interval'][0]:.3f}–{m['f1_interval'][1]:.3f}" if m["f1_interval"] else "—",
                          _f(m["exact"]["precision"]), _f(m["exact"]["recall"]), _f(m["ece"])] for m in models]))
     parts.append(f"<p>Best version: {_e(best['model_id']) if best else 'not known yet (50+ unseen segments each and separate intervals needed)'}.</p>")
-    if active:
-        pl = active["per_label"]
+    # the active model, or (when it has trained on every reviewed segment) the newest one still scored
+    shown = active if active and active["reviewed_segments"] else next(
+        (m for m in reversed(models) if m["reviewed_segments"]), None)
+    if shown:
+        which = "active model" if shown is active else "newest scored model"
+        if shown is not active and active:
+            parts.append(f"<p>The active model ({_e(active['id'])}) trained on every reviewed segment: "
+                         "it is scored once new ones are reviewed. Below: the newest model that is scored.</p>")
+        pl = shown["per_label"]
         parts.append(bars([(lab, v["f1"], None) for lab, v in pl.items()],
-                          f"F1 per label, active model ({active['id']})"))
-        parts.append(reliability(active["reliability"], f"Reliability, active model (ECE {_f(active['ece'])})"))
-        if active.get("per_source"):
-            parts.append("<h3>Per source</h3>" + table(["Source", "Segments", "F1"], [
-                [s, v["segments"], _f(v["f1"])] for s, v in active["per_source"].items()]))
+                          f"F1 per label, {which} ({shown['id']})"))
+        parts.append(reliability(shown["reliability"], f"Reliability, {which} (ECE {_f(shown['ece'])})"))
+        if shown.get("per_source"):
+            parts.append(f"<h3>Per source ({_e(shown['id'])})</h3>" + table(["Source", "Segments", "F1"], [
+                [s, v["segments"], _f(v["f1"])] for s, v in shown["per_source"].items()]))
     d = rep["drift"]
     wins = d["windows"]
     parts.append("<h2>Drift (documents in import order)</h2>")
@@ -152,8 +163,11 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
     parts.append("<h3>Recurring errors</h3>" + table(
         ["Version", "Corrections against it", "Already corrected before it", "Share"],
         [[r["model_id"], r["corrections"], r["recurring"], _f(r["share"], True)] for r in rep["recurrence"]]))
-    if rep["severity"]:
-        days = rep["severity"]
+    days = rep["severity"]
+    if len(days) == 1:
+        parts.append("<h3>Corrections by severity</h3>" + table(["Day", "High", "Normal", "Low"], [
+            [x["day"], x["high"], x["normal"], x["low"]] for x in days]))
+    elif days:
         parts.append(lines([x["day"][5:] for x in days], {s: [x[s] for x in days] for s in ("high", "normal", "low")},
                            "Corrections per day by severity", top=max([1, *[x[s] for x in days for s in
                                                                            ("high", "normal", "low")]])))
