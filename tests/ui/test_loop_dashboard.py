@@ -92,3 +92,23 @@ def test_promote_and_roll_back(window, qtbot, tmp_path, errors_sink):
     assert f"model: {FAKE_MODEL}" in window.model_label.text()
     qtbot.waitUntil(lambda: dlg.job is None and dlg.report and dlg.report["active"] == FAKE_MODEL, timeout=30000)
     dlg.close()
+
+
+def test_dashboard_shows_drift_alerts_and_the_retraining_trigger(window, qtbot, tmp_path):
+    from nerdesk.core import retrain
+    from nerdesk.core.project import Project
+
+    path = make_project(tmp_path / "al.nerdesk", [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(12)])
+    with Project.open(path) as p:
+        retrain.configure(p, every=1)
+        sid = p.next_items(1, order="document")[0][0]
+        seg = p.segment(sid)
+        p.set_spans(sid, [])  # every model span was wrong: corrections
+        p.accept(sid)
+    assert window.open_project(path)
+    dlg = window.show_dashboard()
+    _wait_job(qtbot, dlg.job)
+    qtbot.waitUntil(lambda: dlg.report is not None and "retrain" in dlg.report, timeout=8000)
+    assert "fine-tune due" in dlg.alerts.text() and seg is not None
+    assert dlg.drift_table.horizontalHeaderItem(6).text() == "Unseen words"
+    dlg.close()

@@ -35,7 +35,7 @@ SHORT = {"false_positive": "false positive", "false_negative": "missed", "bounda
 
 def report_factory(project_path):
     def factory():
-        from nerdesk.core import metrics, versions
+        from nerdesk.core import metrics, retrain, versions
         from nerdesk.core.project import Project
         from nerdesk.core.types import Progress
 
@@ -48,6 +48,7 @@ def report_factory(project_path):
                 rep["versions"] = versions.compare(p)
                 rep["history"] = versions.history(p)
                 rep["active"] = p.active_model_id()
+                rep["retrain"] = retrain.state(p)
                 return rep
             finally:
                 p.close()
@@ -147,10 +148,14 @@ class Dashboard(QDialog):
         self.psi = QLabel()
         self.psi.setObjectName("psiLabel")
         self.psi.setWordWrap(True)
+        self.alerts = QLabel()
+        self.alerts.setObjectName("driftAlerts")
+        self.alerts.setWordWrap(True)
         self.drift_table = _table(["Documents", "Segments", "Mean confidence", "Mean uncertainty", "Reviewed",
-                                   "Correction rate"], "driftTable")
+                                   "Correction rate", "Unseen words"], "driftTable")
         dl.addWidget(self.drift_chart, 3)
         dl.addWidget(self.psi)
+        dl.addWidget(self.alerts)
         dl.addWidget(self.drift_table, 1)
         self.tabs.addTab(d, "Drift")
 
@@ -244,14 +249,21 @@ class Dashboard(QDialog):
                                   {"mean confidence": [w["mean_confidence"] for w in wins],
                                    "correction rate": [w["correction_rate"] for w in wins]})
         _fill(self.drift_table, [(f"{w['documents'][0]}–{w['documents'][1]}", w["segments"], w["mean_confidence"],
-                                  w["mean_uncertainty"], w["reviewed"], w["correction_rate"]) for w in wins])
+                                  w["mean_uncertainty"], w["reviewed"], w["correction_rate"],
+                                  w.get("unseen_word_rate")) for w in wins])
         psi = dr["psi"]
         if psi is None:
             self.psi.setText("PSI of the uncertainty, first vs last window: — (needs two windows with predictions)")
         else:
-            verdict = ("a shift worth acting on (> 0.2)" if psi > 0.2 else
-                       "a moderate shift (0.1–0.2)" if psi > 0.1 else "stable (< 0.1)")
+            verdict = ("a shift worth acting on (&gt; 0.2)" if psi > 0.2 else
+                       "a moderate shift (0.1–0.2)" if psi > 0.1 else "stable (&lt; 0.1)")
             self.psi.setText(f"PSI of the uncertainty, first vs last window: <b>{psi:.3f}</b>: {verdict}")
+        alerts = list(dr.get("alerts") or [])
+        rt = rep.get("retrain")
+        if rt and rt["due"]:
+            alerts.insert(0, f"fine-tune due: {rt['reason']}")
+        self.alerts.setText("".join(f"<p style='color:#b00020'><b>⚠ {html.escape(a)}</b></p>" for a in alerts)
+                            or "No drift alert.")
         # errors
         err = rep["errors"]
         cats = list(CATEGORY_NAMES)
