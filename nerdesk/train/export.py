@@ -131,6 +131,12 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
     from nerdesk.core.model.evaluate import ece
 
     c_t = confs(best)
+    if len(items) < 2 * ISOTONIC_BLOCK:
+        # one block of spans would map every confidence to one value (the held-out accuracy): the
+        # shading and the confidence ranking would be lost; the temperature alone keeps both
+        return best, {"n_spans": len(items), "nll": min(losses_f), "span_calibration": None,
+                      "ece_raw": ece(confs(1.0), ok), "ece_temperature": ece(c_t, ok),
+                      "ece_calibrated": ece(c_t, ok)}
     iso = fit_isotonic(c_t, ok)
     c_p = np.interp(c_t, iso["x"], iso["y"])
     per = {}
@@ -146,7 +152,11 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
                   "ece_calibrated": ece(c_p, ok)}
 
 
-def fit_isotonic(conf: np.ndarray, ok: np.ndarray, min_block: int = 100) -> dict[str, list[float]]:
+#: Spans per isotonic block; with fewer than two blocks' worth, no isotonic map is fitted.
+ISOTONIC_BLOCK = 100
+
+
+def fit_isotonic(conf: np.ndarray, ok: np.ndarray, min_block: int = ISOTONIC_BLOCK) -> dict[str, list[float]]:
     """Isotonic regression (pool adjacent violators) of correctness on confidence, as knots.
 
     Blocks hold at least ``min_block`` spans, so the map is smooth and not fitted to noise; the knots

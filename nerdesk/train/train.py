@@ -543,9 +543,9 @@ def train_iter(
             keep = [c.labels & set(labels) for c in dev_c for _ in c.tokens]
             temperature, cal = fit_temperature(lgs, golds, labels, keep)
         if cal.get("n_spans"):
-            log(f"temperature {temperature:.3f} + isotonic span calibration: "
-                f"dev span ECE raw {cal['ece_raw']:.4f}, temperature {cal['ece_temperature']:.4f}, "
-                f"calibrated {cal['ece_calibrated']:.4f}")
+            iso = " + isotonic span calibration" if cal.get("span_calibration") else " (too few spans for isotonic)"
+            log(f"temperature {temperature:.3f}{iso}: dev span ECE raw {cal['ece_raw']:.4f}, "
+                f"temperature {cal['ece_temperature']:.4f}, calibrated {cal['ece_calibrated']:.4f}")
         span_cal = cal.get("span_calibration")
         metrics: dict[str, Any] = {"dev": {}, "report": {}}
         for lg, c in zip(dev_logits[default], dev_c):
