@@ -35,8 +35,20 @@ def _text(i: int) -> str:
     return " ".join(f"w{i}t{k}" for k in range(TOKENS))
 
 
-def writer(project: str, user: str, parity: str, seconds: float, seed: int) -> None:
+def _attempt(action, ack: list) -> None:
+    """Run one write; print what the user would see: an acknowledgement, a coded error or a traceback."""
     from nerdesk.core.errors import NerdeskError
+
+    try:
+        action()
+        print(json.dumps({"ack": ack}), flush=True)
+    except NerdeskError as exc:
+        print(json.dumps({"error": exc.code}), flush=True)
+    except Exception:  # noqa: BLE001 - what the bench counts
+        print(json.dumps({"traceback": traceback.format_exc(limit=3)}), flush=True)
+
+
+def writer(project: str, user: str, parity: str, seconds: float, seed: int) -> None:
     from nerdesk.core.project import Project
 
     rng = random.Random(seed)
@@ -52,19 +64,12 @@ def writer(project: str, user: str, parity: str, seconds: float, seed: int) -> N
         elif parity == "odd":
             k = min(TOKENS - 1, k - k % 2 + 1)
         a, b = seg["tokens"][k]
-        try:
-            p.add_span(sid, a, b, "PER")
-            print(json.dumps({"ack": [user, sid, a, b]}), flush=True)
-        except NerdeskError as exc:
-            print(json.dumps({"error": exc.code}), flush=True)
-        except Exception:  # noqa: BLE001 - what the bench counts
-            print(json.dumps({"traceback": traceback.format_exc(limit=3)}), flush=True)
+        _attempt(lambda: p.add_span(sid, a, b, "PER"), [user, sid, a, b])
     p.close()
 
 
 def predictor(project: str, seconds: float) -> None:
     """Pre-annotate again and again (a fresh model id each time) for ``seconds``."""
-    from nerdesk.core.errors import NerdeskError
     from nerdesk.core.model import load_model
     from nerdesk.core.project import Project
     from nerdesk.core.types import drain
@@ -75,19 +80,12 @@ def predictor(project: str, seconds: float) -> None:
     n = 0
     while time.time() < end:
         model.id = f"{model.card.get('name', 'm')}-run{n}"
-        try:
-            drain(p.predict(model, activate=False))
-            print(json.dumps({"ack": ["predict", n]}), flush=True)
-        except NerdeskError as exc:
-            print(json.dumps({"error": exc.code}), flush=True)
-        except Exception:  # noqa: BLE001
-            print(json.dumps({"traceback": traceback.format_exc(limit=3)}), flush=True)
+        _attempt(lambda: drain(p.predict(model, activate=False)), ["predict", n])
         n += 1
     p.close()
 
 
 def importer(project: str, seconds: float, folder: str) -> None:
-    from nerdesk.core.errors import NerdeskError
     from nerdesk.core.project import Project
     from nerdesk.core.types import drain
 
@@ -97,13 +95,7 @@ def importer(project: str, seconds: float, folder: str) -> None:
     while time.time() < end:
         f = Path(folder) / f"more{n}.txt"
         f.write_text("\n".join(f"imported file {n} line {i} " + _text(i) for i in range(200)) + "\n")
-        try:
-            drain(p.import_file(f, "text", lines=True))
-            print(json.dumps({"ack": ["import", n]}), flush=True)
-        except NerdeskError as exc:
-            print(json.dumps({"error": exc.code}), flush=True)
-        except Exception:  # noqa: BLE001
-            print(json.dumps({"traceback": traceback.format_exc(limit=3)}), flush=True)
+        _attempt(lambda: drain(p.import_file(f, "text", lines=True)), ["import", n])
         n += 1
     p.close()
 
