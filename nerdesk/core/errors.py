@@ -88,6 +88,13 @@ class Errors:
     E126 = ("Span {start}-{end} '{label}' overlaps span {other_start}-{other_end} '{other_label}', and this "
             "project does not allow overlapping spans")
     E127 = "Unknown status '{status}'; the known statuses are: {statuses}"
+    # round trips that keep every character (issue 13)
+    E128 = ("{where}: offset {offset} falls inside the character {char!r}, between the two halves of its "
+            "UTF-16 surrogate pair; Label Studio offsets count UTF-16 code units, and a span cannot start or end "
+            "there")
+    E129 = ("The format '{fmt}' cannot be exported: {doc}: span {start}-{end} '{label}' ({text!r}) starts or ends "
+            "inside the character {cluster!r}, which {fmt} keeps as one token (a flag, an emoji sequence, a "
+            "letter with its combining marks); move the span's edge outside it")
     # models
     E200 = "Model not found: {path}"
     E201 = "Model file missing: {path}"

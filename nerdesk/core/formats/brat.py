@@ -3,11 +3,13 @@
 The path may be a ``.txt`` file, an ``.ann`` file (its ``.txt`` must exist) or a directory
 (every ``*.txt`` in it, sorted by name). Offsets are characters of the ``.txt`` exactly as
 stored: the file is read with no newline translation, so a CRLF counts as two characters
-(this is what brat itself does). The covered-text column is checked against the text (line
-breaks in it may appear as spaces); a mismatch raises E108, which usually means the offsets
-were computed on a different text (e.g. LF vs CRLF).
+(this is what brat itself does). The covered-text column is checked against the text up to
+whitespace (a TAB in it is read as part of it: only the first two TABs of a line separate
+columns); a mismatch raises E108, which usually means the offsets were computed on a different
+text (e.g. LF vs CRLF).
 
-Discontinuous entities (``T1<TAB>PER 0 5;10 15``) are read according to ``discontinuous``:
+Discontinuous entities (``T1<TAB>PER 0 5;10 15``, which is also how brat writes a span that
+crosses a line break) are read according to ``discontinuous``:
 ``"hull"`` (default) takes one span from the first start to the last end; ``"split"`` takes one
 span per fragment; ``"error"`` raises E106. Only ``T`` lines are read; relations, events,
 attributes, notes and comments are ignored. A ``.txt`` without an ``.ann`` is unannotated
@@ -17,7 +19,10 @@ name the ``.ann`` file and line (``DocRecord.span_lines``).
 Write: ``path`` is a directory (created if needed); one pair per record, named from
 ``meta["name"]``, else ``meta["id"]``, else the stem of a ``.txt`` source, else ``doc000001``
 (the record's position); names are made safe and unique. A record whose ``spans`` is None gets
-no ``.ann`` file.
+no ``.ann`` file. Each span is one ``START END`` range, also across line breaks; in its covered
+text a line break (CRLF included) or a TAB is written as a space, so that every ``T`` line has
+exactly three TAB-separated columns. The ``.txt`` is written exactly (no newline translation):
+text, offsets and spans round-trip unchanged. Whitespace in a label becomes ``_``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from nerdesk.core.types import DocRecord, Span
 from ._io import PathLike, check_file, iter_text_lines, malformed, open_for_write, read_text
 
 _T_LINE = re.compile(r"^(\S+) (\d+ \d+(?:;\d+ \d+)*)$")
+#: written as a space in the covered-text column (a line break, a TAB: the .ann is TAB-separated lines)
+_WS = re.compile(r"\r\n|[^\S ]")
 
 
 def _pairs(path: Path) -> list[tuple[Path, Path]]:
@@ -66,7 +73,7 @@ def _read_ann(ann: Path, text: str, mode: str, lines: dict[Span, tuple[str, int]
         line = line.rstrip("\r\n")
         if not line.startswith("T"):
             continue
-        parts = line.split("\t")
+        parts = line.split("\t", 2)  # the covered text may hold a TAB
         if len(parts) < 2:
             raise malformed(src, lineno, "a T line needs 'ID<TAB>LABEL START END<TAB>TEXT'")
         m = _T_LINE.match(parts[1])
@@ -134,8 +141,7 @@ def write(records: Iterable[DocRecord], path: PathLike) -> None:
         lines = []
         for j, s in enumerate(sorted(rec.spans), 1):
             label = re.sub(r"\s+", "_", s.label)
-            covered = " ".join(rec.text[s.start:s.end].splitlines()) if "\n" in rec.text[s.start:s.end] \
-                or "\r" in rec.text[s.start:s.end] else rec.text[s.start:s.end]
+            covered = _WS.sub(" ", rec.text[s.start:s.end])
             lines.append(f"T{j}\t{label} {s.start} {s.end}\t{covered}\n")
         with open_for_write(out / f"{name}.ann") as fh:
             fh.write("".join(lines))

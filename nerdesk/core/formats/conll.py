@@ -13,8 +13,20 @@ unannotated (``spans is None``).
 
 Writing: ``token<TAB>tag`` lines in IOB2, a blank line after each sentence, and (``docstart=True``,
 the default) ``-DOCSTART-<TAB>O`` plus a blank line before each document. Records without tokens
-are tokenised with spaCy's blank English tokenizer; tokens are split at span boundaries.
-Records whose ``spans`` is None are written with the token column only.
+are tokenised with spaCy's blank English tokenizer; tokens are split at span boundaries, and
+touching tokens that meet inside a grapheme cluster (spaCy splits 🇫🇷, 👋🏽, 👩‍👩‍👧) are joined
+again (see ``_graphemes``): a span edge inside a cluster cannot be kept and is refused (E129, naming
+the document and the span). A token that holds a TAB or a line break, or that begins with
+``-DOCSTART-``, is refused (E115). Records whose ``spans`` is None are written with the token
+column only.
+
+What a round trip (write, then read with ``docstart=True``) normalises: only whitespace, which
+CoNLL cannot hold. A document's text comes back as its tokens joined by one space, its
+sentences by ``\n``: each run of whitespace between two tokens of a sentence (spaces, TABs, CRLF,
+line breaks) becomes one space, two touching tokens (``Paris,``, ``🇩🇪🇫🇷``: two clusters) get a space
+between them, whitespace before the first token and after the last is dropped, and a sentence
+break becomes ``\n``. The tokens (each kept whole), the labels and the tokens each span covers are
+unchanged; span offsets move with the text.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord, Span
 
 from ._common import export_error
+from ._graphemes import boundaries, whole_clusters
 from ._io import (SNIFF_BYTES, PathLike, _check_head, check_file, check_line_ends, iter_text_lines, malformed,
                   open_for_write)
 from ._tokens import _TAGS, ExportError, aligned_tokens, group_by_sentence, parse_tag, spans_to_tags, tags_to_spans
@@ -221,12 +234,14 @@ def _read_lines(path: PathLike, with_spans: bool = True) -> Iterator[DocRecord]:
 def write(records: Iterable[DocRecord], path: PathLike, *, docstart: bool = True) -> None:
     with open_for_write(path) as fh:
         for i, rec in enumerate(records):
+            text = rec.text
             try:
-                tokens = aligned_tokens(rec)
+                tokens, joined = whole_clusters(text, aligned_tokens(rec))
+                if joined and rec.spans:
+                    _check_cluster_edges(rec, i, tokens, joined)
                 tags = spans_to_tags(tokens, rec.spans) if rec.spans is not None else None
             except ExportError as exc:
                 raise export_error("conll", rec, i, exc) from None
-            text = rec.text
             lines: list[str] = []
             if docstart:
                 lines.append(f"{DOCSTART}\tO\n\n")
@@ -234,10 +249,27 @@ def write(records: Iterable[DocRecord], path: PathLike, *, docstart: bool = True
                 for j in group:
                     s, e = tokens[j]
                     word = text[s:e]
-                    if "\n" in word or "\t" in word or "\r" in word or word.isspace():
+                    if "\n" in word or "\t" in word or "\r" in word or word.isspace() or word.startswith(DOCSTART):
                         name = rec.source or f"document {i + 1}"
-                        raise err(Errors.E115, fmt="conll",
-                                  reason=f"{name}: token {word!r} contains a tab or line break")
+                        why = "would be read as a document break" if word.startswith(DOCSTART) else \
+                            "contains a tab or line break"
+                        raise err(Errors.E115, fmt="conll", reason=f"{name}: token {word!r} {why}")
                     lines.append(f"{word}\t{tags[j]}\n" if tags is not None else f"{word}\n")
                 lines.append("\n")
             fh.write("".join(lines))
+
+
+def _check_cluster_edges(rec: DocRecord, i: int, tokens: list[tuple[int, int]], joined: list[int]) -> None:
+    """E129 for a span whose edge is where two tokens were joined (inside a grapheme cluster)."""
+    cut = set(joined)
+    for span in sorted(rec.spans or ()):
+        edge = span.start if span.start in cut else span.end if span.end in cut else None
+        if edge is None:
+            continue
+        a, b = next(t for t in tokens if t[0] < edge < t[1])
+        bounds = list(boundaries(rec.text, a, b))
+        first = max(x for x in bounds if x < edge)
+        last = min(x for x in bounds if x > edge)
+        doc = f"document {i + 1}" + (f" ({rec.source})" if rec.source else "")
+        raise err(Errors.E129, fmt="conll", doc=doc, start=span.start, end=span.end, label=span.label,
+                  text=rec.text[span.start:span.end], cluster=rec.text[first:last])

@@ -9,9 +9,13 @@ annotation has ``spans is None``; if all its annotations were cancelled its stat
 All ``predictions[].result[]`` items become ``predictions``, their confidence the item's ``score``
 or else the prediction's ``score``. Other result types (choices, relations, ...) are ignored.
 
-Offsets are Python (code point) offsets. When ``value.text`` is present and does not match the
-text at those offsets, they are re-read as UTF-16 offsets (what a browser counts, e.g. with emoji);
-if that does not match either, E108 is raised.
+Offsets (``value.start``/``end``) count UTF-16 code units, as Label Studio's browser frontend
+does: a character outside the BMP (most emoji, CJK extension ideographs such as 𠮷) counts two.
+They are converted to and from nerdesk's code points here, once, by :func:`to_utf16` and
+:func:`from_utf16`; ``value.text`` is the span's text itself. An offset between the two halves of a
+surrogate pair is E128 (task and line). When ``value.text`` is given and is not what the offsets
+cover, but is what they cover read as code points (files from tools that count code points, and
+from nerdesk before it counted UTF-16), they are read as code points; if neither matches, E108.
 
 The whole file is parsed at once (it is one JSON document), task by task: a record's ``line`` is
 the line where its task starts, and errors give that line (or the line of a JSON syntax error)
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -102,21 +107,31 @@ def _json_lines(raw: str, src: str) -> list[tuple[int, Any]]:
     return tasks
 
 
-def _utf16_to_index(text: str, units: int) -> int | None:
-    count = 0
-    for i, ch in enumerate(text):
-        if count == units:
-            return i
-        count += 2 if ord(ch) > 0xFFFF else 1
-        if count > units:
-            return None
-    return len(text) if count == units else None
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def astral_offsets(text: str) -> list[int]:
+    """The code-point offsets of the text's characters outside the BMP (two UTF-16 code units
+    each): what :func:`to_utf16` and :func:`from_utf16` take."""
+    return [m.start() for m in _ASTRAL.finditer(text)]
+
+
+def to_utf16(wide: list[int], offset: int) -> int:
+    """Label Studio's offset (UTF-16 code units) for a code-point offset into the text."""
+    return offset + bisect_left(wide, offset)
+
+
+def from_utf16(wide: list[int], units: int) -> int | None:
+    """The code-point offset for Label Studio's ``units``; None inside a surrogate pair."""
+    k = bisect_left(range(len(wide)), units, key=lambda j: wide[j] + j)  # astral characters before
+    return None if k and wide[k - 1] + k == units else units - k
 
 
 def _spans(items: Any, text: str, src: str, line: int, where: str, default_score: Any = None) -> list[Span]:
     if not isinstance(items, list):
         raise malformed(src, line, f"{where}: 'result' must be a list")
     spans = []
+    wide = astral_offsets(text)
     for item in items:
         if not isinstance(item, dict) or item.get("type", "labels") != "labels":
             continue
@@ -131,22 +146,35 @@ def _spans(items: Any, text: str, src: str, line: int, where: str, default_score
             raise malformed(src, line, f"{where}: offsets must be integers, got {start!r}, {end!r}")
         if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
             raise malformed(src, line, f"{where}: 'labels' must be a list of strings")
-        label_text = value.get("text")
-        if isinstance(label_text, str) and text[start:end] != label_text:
-            s16, e16 = _utf16_to_index(text, start), _utf16_to_index(text, end)
-            if s16 is not None and e16 is not None and text[s16:e16] == label_text:
-                start, end = s16, e16
-            elif 0 <= start < end <= len(text):
-                raise err(Errors.E108, file=src, line=line, start=start, end=end, text=text[start:end],
-                          details=f"{where}: the label's text is {label_text!r}")
-        if not 0 <= start < end <= len(text):
-            raise err(Errors.E107, file=src, line=line, start=start, end=end, length=len(text), details=where)
+        start, end = _offsets(wide, start, end, value.get("text"), text, src, line, where)
         score = item.get("score", default_score)
         if score is not None and not isinstance(score, (int, float)):
             raise malformed(src, line, f"{where}: 'score' must be a number")
         for label in labels:
             spans.append(Span(start, end, label, None if score is None else float(score)))
     return spans
+
+
+def _offsets(wide: list[int], u_start: int, u_end: int, label_text: Any, text: str, src: str, line: int,
+             where: str) -> tuple[int, int]:
+    """Code-point offsets for a result's UTF-16 ``start``/``end``. When its ``text`` is not what
+    they cover but is what they cover as code points (a tool that counts those, nerdesk before it
+    counted UTF-16), they are taken as code points."""
+    start, end = from_utf16(wide, u_start), from_utf16(wide, u_end)
+    if (wide and isinstance(label_text, str) and (start is None or end is None or text[start:end] != label_text)
+            and 0 <= u_start < u_end <= len(text) and text[u_start:u_end] == label_text):
+        return u_start, u_end
+    for units, pos in ((u_start, start), (u_end, end)):
+        if pos is None:
+            raise err(Errors.E128, file=src, line=line, where=where, offset=units,
+                      char=text[from_utf16(wide, units - 1)])
+    if not 0 <= start < end <= len(text):
+        raise err(Errors.E107, file=src, line=line, start=u_start, end=u_end, length=to_utf16(wide, len(text)),
+                  details=f"{where} (Label Studio offsets count UTF-16 code units)" if wide else where)
+    if isinstance(label_text, str) and text[start:end] != label_text:
+        raise err(Errors.E108, file=src, line=line, start=u_start, end=u_end, text=text[start:end],
+                  details=f"{where}: the label's text is {label_text!r}")
+    return start, end
 
 
 def _annotator(completed_by: Any) -> str | None:
@@ -200,10 +228,12 @@ def _record(task: Any, n: int, line: int, src: str, text_key: str) -> DocRecord:
 def _result(spans: list[Span], text: str, from_name: str, to_name: str, prefix: str,
             scores: bool) -> list[dict[str, Any]]:
     out = []
+    wide = astral_offsets(text)
     for j, s in enumerate(sorted(spans)):
         item: dict[str, Any] = {
             "id": f"{prefix}{j}", "from_name": from_name, "to_name": to_name, "type": "labels",
-            "value": {"start": s.start, "end": s.end, "text": text[s.start:s.end], "labels": [s.label]},
+            "value": {"start": to_utf16(wide, s.start), "end": to_utf16(wide, s.end), "text": text[s.start:s.end],
+                      "labels": [s.label]},
         }
         if scores and s.confidence is not None:
             item["score"] = s.confidence
