@@ -343,7 +343,7 @@ def test_labelstudio_annotations_predictions_scores(tmp_path):
             ]}],
         "predictions": [{"score": 0.5, "result": [
             {"type": "labels", "score": 0.93, "value": {"start": 0, "end": 13, "labels": ["PER"]}},
-            {"type": "labels", "value": {"start": 25, "end": 30, "labels": ["ORG"]}}]}],
+            {"type": "labels", "value": {"start": 27, "end": 32, "labels": ["ORG"]}}]}],
     }, {"data": {"text": "skipped"}, "annotations": [{"was_cancelled": True, "result": []}]},
         {"data": {"text": "untouched"}}]
     p = tmp_path / "ls.json"
