@@ -68,6 +68,10 @@ class ImportResult:
         return dict(self.__dict__)
 
 
+#: The event action of a merge into existing segments (undone and redone as one, see Project.undo).
+MERGE = "merge annotations"
+
+
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Two annotation rows say the same: the same spans (position and label) and status."""
     def key(r: dict[str, Any]) -> tuple:
@@ -144,6 +148,10 @@ def import_records(project: Project, records: Iterable[DocRecord], *, annotation
         store.set_setting("tokens_total", store.get_setting("tokens_total", 0) + result.tokens)
         store.log_event(project.user, "import", "log", None, None,
                         {"source": source, **result.as_dict(), **(log or {})})
+        if writer.merged_rows:  # annotations added to segments already here: one undoable event
+            store.log_event(project.user, MERGE, "do", None, None, {"rows": writer.merged_rows, "source": source})
+    if writer.merged_rows:
+        project._rebuild_undo()
     yield Progress(result.read, result.read, f"{result.documents} documents")
     return result
 
@@ -154,6 +162,7 @@ class _Writer:
                  error_file: str | None = None):
         self.project = project
         self.error_file = error_file
+        self.merged_rows: list[dict[str, Any]] = []  # annotations merged into segments already here
         self.allow_overlaps = project.allow_overlaps
         self.batch: list[DocRecord] = []
         self.batch_start = 0
@@ -428,6 +437,7 @@ class _Writer:
                 f"conflicts with {row['annotator']}'s local annotation; kept for adjudication")})
         for row in out:
             row.pop("_origin", None)
+        self.merged_rows.extend(out)
         return out
 
     def _store_predictions(self, preds: list[tuple[int, list[Span]]]) -> None:

@@ -487,17 +487,43 @@ class Project:
         if not self._undo:
             raise err(Errors.E006)
         event = self.store.event(self._undo[-1])
-        self._restore(event, event["before"], "undo")
+        if event["segment_id"] is None:  # a merge of many segments' annotations: one step
+            changes = self._restore_merge(event, "undo")
+        else:
+            self._restore(event, event["before"], "undo")
+            changes = self._changes(event["segment_id"], f"undo {event['action']}")
         self._redo.append(self._undo.pop())
-        return self._changes(event["segment_id"], f"undo {event['action']}")
+        return changes
 
     def redo(self) -> Changes:
         if not self._redo:
             raise err(Errors.E007)
         event = self.store.event(self._redo[-1])
-        self._restore(event, event["after"], "redo")
+        if event["segment_id"] is None:
+            changes = self._restore_merge(event, "redo")
+        else:
+            self._restore(event, event["after"], "redo")
+            changes = self._changes(event["segment_id"], f"redo {event['action']}")
         self._undo.append(self._redo.pop())
-        return self._changes(event["segment_id"], f"redo {event['action']}")
+        return changes
+
+    def _restore_merge(self, event: dict[str, Any], kind: str) -> Changes:
+        """Undo a merge (remove the annotations it added, conflicts kept beside local ones included)
+        or redo it (put them back); local annotations were never replaced, so none comes back."""
+        rows = event["after"]["rows"]
+        ids = sorted({r["segment_id"] for r in rows})
+        with self.store.transaction():
+            if kind == "undo":
+                for r in rows:
+                    self.store.delete_annotation(r["segment_id"], r["annotator"])
+            else:
+                self.store.put_annotations(rows)
+            self.store.refresh_segment_status(ids)
+            self.store.log_event(self.user, event["action"], kind, None, None, None, ref=event["id"])
+            for r in rows:
+                self._refresh_corrections(r["segment_id"], r["annotator"])
+        docs = {seg["doc_id"] for seg in self.store.segments_with_text(ids)}
+        return Changes(segments=set(ids), documents=docs, action=f"{kind} {event['action']}")
 
     def _restore(self, event: dict[str, Any], row: dict[str, Any] | None, kind: str) -> None:
         segment_id = event["segment_id"]

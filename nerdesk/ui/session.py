@@ -85,9 +85,11 @@ class Session(QObject):
         self.currentChanged.emit(-1)
 
     def reload(self) -> None:
-        """After a background job changed the file: re-read what is shown."""
+        """After a background job changed the file: re-read what is shown (and the undo history: a
+        merge the job made is one undoable step)."""
         if self.project is None:
             return
+        self.project._rebuild_undo()
         if self.current is None:
             self.next()
             return

@@ -102,6 +102,15 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     anns = {x["annotator"]: x for x in b.store.annotations_of([s1])[s1]}
     twin = next(n for n in anns if n.startswith("alice~"))
     assert [sp["label"] for sp in anns[twin]["spans"]] == ["PER", "LOC"] and "adjudication" in anns[twin]["note"]
+    # the merge is one undoable step: undo removes what it added, redo puts it back; local work stays
+    assert b.undo_status()[0] == "merge annotations"
+    b.undo()
+    assert [x["annotator"] for x in b.store.annotations_of([s1])[s1]] == ["alice"]
+    assert b.store.annotation(s1, "alice") == local
+    b.redo()
+    assert sorted(x["annotator"] for x in b.store.annotations_of([s1])[s1]) == sorted(anns)
+    with Project.open(tmp_path / "b.nerdesk", user="alice") as again:  # and after a restart
+        assert again.undo_status()[0] == "merge annotations"
     res = drain(b.import_file(tmp_path / "a.zip"))  # again: nothing new
     assert (res.merged_added, res.merged_unchanged, res.conflicts) == (0, 2, 0)
     # a third laptop with yet another version of s1: a second conflict row, both kept
