@@ -106,7 +106,9 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
         ci = m["f1_interval"]
         click.echo(f"  {'*' if m['active'] else ' '} {m['id']:<44} n={m['reviewed_segments']:<6} "
                    f"F1 {_f(m['exact']['f1'])}" + (f" (95% {ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
-                   + f"  ECE {_f(m['ece'])}")
+                   + f"  ECE {_f(m['ece'])}"
+                   + (f"  long-tail recall {_f(m['long_tail']['surface_recall'])} "
+                      f"({m['long_tail']['surface_spans']} spans)" if m.get("long_tail") else ""))
     click.echo("Retraining: " + retrain.describe(r["retrain"])
                + (f" ({r['retrain']['reason']})" if r["retrain"]["due"] else ""))
     d = r["drift"]

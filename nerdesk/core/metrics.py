@@ -52,16 +52,61 @@ def reviewed_pairs(project: Project, model_id: str) -> tuple[list, list, int]:
 
 
 def _reviewed(project: Project, model_id: str) -> tuple[list, list, list, int]:
+    golds, preds, sources, _, skipped = _reviewed_with_surfaces(project, model_id)
+    return golds, preds, sources, skipped
+
+
+def _reviewed_with_surfaces(project: Project, model_id: str) -> tuple[list, list, list, list, int]:
     trained = set(project.store.model_card(model_id).get("trained_segments") or [])
-    golds, preds, sources, skipped = [], [], [], 0
-    for text, final, pred, source in project.store.reviewed_predictions_by_source(model_id):
+    golds, preds, sources, surfaces, skipped = [], [], [], [], 0
+    for text, final, pred, source, start in project.store.reviewed_predictions_by_source(model_id):
         if trained and segment_hash(text) in trained:
             skipped += 1
             continue
         golds.append([(s["start"], s["end"], s["label"]) for s in final])
+        surfaces.append([text[s["start"] - start:s["end"] - start].lower() for s in final])
         preds.append([tuple(s) for s in pred])
         sources.append(source)
-    return golds, preds, sources, skipped
+    return golds, preds, sources, surfaces, skipped
+
+
+#: A surface form or label seen fewer times than this in a model's training segments is long-tail.
+LONG_TAIL = 5
+
+
+def long_tail(project: Project, model_id: str) -> dict[str, Any] | None:
+    """Recall on the long tail: gold spans (of reviewed segments the model did not train on) whose
+    surface form, or whose label, occurs fewer than LONG_TAIL times in the reviewed segments it did
+    train on. None for a model that names no trained-on segment (a base model: its corpora are not
+    in the project)."""
+    trained = set(project.store.model_card(model_id).get("trained_segments") or [])
+    if not trained:
+        return None
+    forms: dict[str, int] = {}
+    labels: dict[str, int] = {}
+    for text, start, spans in project.store.reviewed_spans():
+        if segment_hash(text) not in trained:
+            continue
+        for sp in spans:
+            k = text[sp["start"] - start:sp["end"] - start].lower()
+            forms[k] = forms.get(k, 0) + 1
+            labels[sp["label"]] = labels.get(sp["label"], 0) + 1
+    golds, preds, _, surfaces, _ = _reviewed_with_surfaces(project, model_id)
+    rare_form = [0, 0]
+    rare_label = [0, 0]
+    for gold, pred, surf in zip(golds, preds, surfaces):
+        found = {tuple(p[:3]) for p in pred}
+        for g, form in zip(gold, surf):
+            hit = tuple(g) in found
+            if forms.get(form, 0) < LONG_TAIL:
+                rare_form[0] += hit
+                rare_form[1] += 1
+            if labels.get(g[2], 0) < LONG_TAIL:
+                rare_label[0] += hit
+                rare_label[1] += 1
+    return {"surface_spans": rare_form[1], "surface_recall": rare_form[0] / rare_form[1] if rare_form[1] else None,
+            "rare_labels": sorted(lab for lab, n in labels.items() if n < LONG_TAIL),
+            "label_spans": rare_label[1], "label_recall": rare_label[0] / rare_label[1] if rare_label[1] else None}
 
 
 def f1_interval(golds: list, preds: list, *, rounds: int = 300, seed: int = 0) -> tuple[float, float] | None:
@@ -135,7 +180,7 @@ def model_quality(project: Project, model_id: str) -> dict[str, Any]:
             "exact": scores["exact"], "f1_interval": f1_interval(golds, preds),
             "partial": scores["partial"], "per_label": scores["per_label"],
             "ece": ece(confs, correct, BINS) if confs else None, "reliability": reliability(golds, preds),
-            "per_source": per_source}
+            "per_source": per_source, "long_tail": long_tail(project, model_id)}
 
 
 def psi(expected: list[float], actual: list[float], bins: int = BINS) -> float | None:

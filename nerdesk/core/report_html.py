@@ -137,6 +137,12 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
         parts.append(bars([(lab, v["f1"], None) for lab, v in pl.items()],
                           f"F1 per label, {which} ({shown['id']})"))
         parts.append(reliability(shown["reliability"], f"Reliability, {which} (ECE {_f(shown['ece'])})"))
+        lt = shown.get("long_tail")
+        if lt:
+            parts.append(f"<p><b>Long tail</b> (seen fewer than 5 times in its training segments): recall "
+                         f"{_f(lt['surface_recall'])} on {lt['surface_spans']} spans of rare surface forms, "
+                         f"{_f(lt['label_recall'])} on {lt['label_spans']} spans of rare labels "
+                         f"({_e(', '.join(lt['rare_labels']) or 'none')}).</p>")
         if shown.get("per_source"):
             parts.append(f"<h3>Per source ({_e(shown['id'])})</h3>" + table(["Source", "Segments", "F1"], [
                 [s, v["segments"], _f(v["f1"])] for s, v in shown["per_source"].items()]))

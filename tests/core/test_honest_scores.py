@@ -40,6 +40,10 @@ def test_trained_on_segments_are_left_out_of_a_models_score(tmp_path):
         q = model_quality(p, "m@1")
         assert q["reviewed_segments"] == 2 and q["trained_on_left_out"] == 4
         assert q["exact"]["recall"] == 0.5
+        # long tail: "ada" and "bob" were seen 4 times each in training (< 5): every unseen span is in it
+        lt = q["long_tail"]
+        assert (lt["surface_spans"], lt["surface_recall"]) == (4, 0.5)
+        assert lt["rare_labels"] == [] and lt["label_spans"] == 0  # PER: 8 training spans
 
 
 def test_trained_segments_accumulate_over_fine_tunes():

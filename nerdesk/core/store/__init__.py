@@ -386,14 +386,23 @@ class Store:
         (the latest accepted annotation of each)."""
         return [row[:3] for row in self.reviewed_predictions_by_source(model_id)]
 
-    def reviewed_predictions_by_source(self, model_id: str) -> list[tuple[str, list, list, str]]:
-        """As :meth:`reviewed_predictions`, with each segment's document source."""
+    def reviewed_predictions_by_source(self, model_id: str) -> list[tuple[str, list, list, str, int]]:
+        """As :meth:`reviewed_predictions`, with each segment's document source and start offset."""
         rows = self.conn.execute(
-            "SELECT substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, d.source, MAX(a.updated) "
-            "FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
+            "SELECT substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, d.source, s.start, "
+            "MAX(a.updated) FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
             "JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
             "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
-        return [(text, json.loads(final), json.loads(pred), source or "") for text, final, pred, source, _ in rows]
+        return [(text, json.loads(final), json.loads(pred), source or "", start)
+                for text, final, pred, source, start, _ in rows]
+
+    def reviewed_spans(self) -> list[tuple[str, int, list]]:
+        """(segment text, segment start, final spans) of every accepted segment (its latest annotation)."""
+        rows = self.conn.execute(
+            "SELECT substr(d.text, s.start + 1, s.end - s.start), s.start, a.spans, MAX(a.updated) "
+            "FROM annotations a JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
+            "WHERE a.status = 'accepted' GROUP BY a.segment_id").fetchall()
+        return [(text, start, json.loads(spans)) for text, start, spans, _ in rows]
 
     def document_texts(self, first: int, last: int, limit: int) -> list[str]:
         """Texts of documents ``first``..``last`` (ids, import order), at most ``limit``."""
