@@ -64,3 +64,31 @@ def test_no_best_version_on_few_segments_or_overlapping_intervals():
     preds = [[(0, 1, "PER", 0.9)]] * 50 + [[]] * 50
     lo, hi = f1_interval(golds, preds)
     assert lo < 0.667 < hi and hi - lo < 0.3
+
+
+def test_error_categories_stay_measured_against_the_pre_annotating_model(tmp_path):
+    """A promote later does not re-measure what a human corrected: the categories and effort keep the
+    model that pre-annotated the segment when it was reviewed."""
+    from nerdesk.core.versions import promote
+
+    class _Better(_Model):
+        def predict(self, batch, **_):
+            from types import SimpleNamespace
+
+            return [SimpleNamespace(spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t in ("Ada", "Bob")],
+                                    scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1))
+                    for toks in batch]
+
+    with Project.create(tmp_path / "c.nerdesk", labels=["PER"], user="r") as p:
+        drain(p.import_records([DocRecord("Ada met Bob .")]))
+        drain(p.predict(_Model("m@1")))
+        sid = p.next_items(1, order="document")[0][0]
+        p.set_spans(sid, [Span(0, 3, "PER"), Span(8, 11, "PER")])
+        p.accept(sid)
+        before = [(c["category"], c["model_id"]) for c in p.corrections()]
+        effort = p.error_report()["effort"]
+        assert before == [("false_negative", "m@1")]
+        drain(promote(p, _Better("m@2")))
+        assert p.active_model_id() == "m@2"
+        assert [(c["category"], c["model_id"]) for c in p.corrections()] == before
+        assert p.error_report()["effort"] == effort
