@@ -112,3 +112,19 @@ def test_dashboard_shows_drift_alerts_and_the_retraining_trigger(window, qtbot, 
     assert "fine-tune due" in dlg.alerts.text() and seg is not None
     assert dlg.drift_table.horizontalHeaderItem(6).text() == "Unseen words"
     dlg.close()
+
+
+def test_dashboard_shows_recurrence_and_severity(window, qtbot, tmp_path):
+    path = make_project(tmp_path / "rec.nerdesk", [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(6)])
+    from nerdesk.core.project import Project
+
+    with Project.open(path) as p:
+        for sid, _ in p.next_items(3, order="document"):
+            p.set_spans(sid, [])  # the model's spans were all wrong
+            p.accept(sid)
+    assert window.open_project(path)
+    dlg = window.show_dashboard()
+    _wait_job(qtbot, dlg.job)
+    qtbot.waitUntil(lambda: dlg.report is not None and "Recurring errors" in dlg.effort.text(), timeout=8000)
+    assert "had been corrected before it" in dlg.effort.text() and "High-severity corrections" in dlg.effort.text()
+    dlg.close()

@@ -91,6 +91,26 @@ def _fill(t: QTableWidget, rows: list[tuple]) -> None:
             t.setItem(i, j, QTableWidgetItem("—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)))
 
 
+def _monitoring_html(rep: dict) -> str:
+    """Recurring errors, high-severity corrections and long-tail recall, as the HTML report has them."""
+    out = []
+    rec = [r for r in rep.get("recurrence", []) if r["corrections"]]
+    if rec:
+        out.append("<h3>Recurring errors</h3><p>" + "<br>".join(
+            f"{html.escape(_short(r['model_id']))}: {r['recurring']} of {r['corrections']} corrections "
+            f"({r['share']:.0%}) had been corrected before it" for r in rec) + "</p>")
+    high = sum(d["high"] for d in rep.get("severity", []))
+    if rep.get("severity"):
+        out.append(f"<p>High-severity corrections: <b>{high}</b> over {len(rep['severity'])} day(s).</p>")
+    tails = [(m["id"], m["long_tail"]) for m in rep.get("models", []) if m.get("long_tail")
+             and m["long_tail"]["surface_spans"]]
+    if tails:
+        mid, lt = tails[-1]
+        out.append(f"<p>Long tail ({html.escape(_short(mid))}): recall <b>{lt['surface_recall']:.2f}</b> on "
+                   f"{lt['surface_spans']} spans whose surface form its training held fewer than 5 times.</p>")
+    return "".join(out)
+
+
 def _interval(ci) -> str | None:
     return f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else None
 
@@ -282,7 +302,7 @@ class Dashboard(QDialog):
             f"<h3>Effort</h3><p>{ef['segments']} reviewed segments took <b>{ef['with_model']}</b> edit actions "
             f"with the model's pre-annotation, against <b>{ef['from_scratch']}</b> from nothing: "
             f"<b>{saved}</b> saved. Actions actually taken: {ef['actions_taken']}.</p>"
-            f"<p>{err['total']} corrections in all.</p>")
+            f"<p>{err['total']} corrections in all.</p>" + _monitoring_html(rep))
         # versions
         vs = rep["versions"]
         _fill(self.versions, [(v["id"], v["name"], v["version"], "✔ active" if v["active"] else "",
