@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("NERDESK_USER", "bench")
 
-from ui_bench import LABELS, MODEL, build  # noqa: E402
+from ui_bench import LABELS, MODEL, build, paint_spy  # noqa: E402
 
 
 def build_nospace(path: Path, chars: int) -> None:
@@ -61,17 +61,7 @@ def ms(xs: list[float]) -> str:
 
 
 def measure(win, app, path: Path) -> dict[str, str]:
-    from PySide6.QtCore import QEvent, QObject
-
-    class PaintSpy(QObject):
-        painted = False
-
-        def eventFilter(self, obj, ev):  # noqa: N802
-            if ev.type() == QEvent.Type.Paint:
-                self.painted = True
-            return False
-
-    spy = PaintSpy()
+    spy = paint_spy()
     view, s = win.view, win.session
     view.viewport().installEventFilter(spy)
     t0 = time.perf_counter()

@@ -122,6 +122,21 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def paint_spy():
+    """An event filter whose ``painted`` turns True at the first paint of what it watches."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintSpy(QObject):
+        painted = False
+
+        def eventFilter(self, obj, ev):  # noqa: N802
+            if ev.type() == QEvent.Type.Paint:
+                self.painted = True
+            return False
+
+    return PaintSpy()
+
+
 def cold_start(project: Path | None = None) -> float:
     """`python -m nerdesk app [project]` until the window has painted (NERDESK_EXIT_AFTER_SHOW)."""
     import tempfile
@@ -165,7 +180,7 @@ def main() -> int:
     results[f"cold start with the {args.segments:,}-segment project"] = \
         f"best {min(runs) * 1000:.0f} ms, worst {max(runs) * 1000:.0f} ms (2 runs)"
 
-    from PySide6.QtCore import QEvent, QObject, QSettings
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from nerdesk.ui.app import make_app
@@ -180,15 +195,7 @@ def main() -> int:
     app.processEvents()
     rss0 = rss_mb()
 
-    class PaintSpy(QObject):
-        painted = False
-
-        def eventFilter(self, obj, ev):  # noqa: N802
-            if ev.type() == QEvent.Type.Paint:
-                self.painted = True
-            return False
-
-    spy = PaintSpy()
+    spy = paint_spy()
     win.view.viewport().installEventFilter(spy)
     t0 = time.perf_counter()
     assert win.open_project(big)

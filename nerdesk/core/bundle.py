@@ -241,16 +241,21 @@ def _inflate(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytearray
     return out  # not copied to bytes: hashlib and json take it as it is
 
 
+def _json(raw: bytearray, bad) -> Any:
+    """Parse a manifest or a line; ``bad(reason)`` builds the coded error that names where it is."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise bad("invalid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise bad(f"invalid JSON ({exc})") from None
+
+
 def _read_manifest(raw: bytearray, path: Path) -> dict[str, Any]:
     def bad(reason: str):
         return err(Errors.E120, file=path, reason=f"{MANIFEST}: {reason}")
 
-    try:
-        manifest = json.loads(raw)
-    except RecursionError:
-        raise bad("nested too deeply") from None
-    except ValueError as exc:
-        raise bad(f"not valid JSON ({exc})") from None
+    manifest = _json(raw, bad)
     if not isinstance(manifest, dict):
         raise bad(f"not a JSON object but {type(manifest).__name__}")
     if manifest.get("bundle_format") != BUNDLE_FORMAT:
@@ -278,12 +283,7 @@ def _line(raw: bytearray, n: int, where: str) -> dict[str, Any]:
     def bad(reason: str):
         return err(Errors.E106, file=where, line=n, reason=reason)
 
-    try:
-        line = json.loads(raw)
-    except RecursionError:
-        raise bad("invalid JSON (nested too deeply)") from None
-    except ValueError as exc:
-        raise bad(f"invalid JSON ({exc})") from None
+    line = _json(raw, bad)
     if not isinstance(line, dict):
         raise bad("a line must be a JSON object")
     for fields, obj, prefix in ((_LINE_FIELDS, line, ""), (_DOCUMENT_FIELDS, line.get("document"), "document.")):
