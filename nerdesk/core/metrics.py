@@ -240,13 +240,17 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
         if not first_unc:
             first_unc = unc
         last_unc = unc
-    value = psi(first_unc, last_unc) if len(out) > 1 else None
+    # PSI over a handful of segments is noise (two one-document windows "shifted" by 0.37)
+    value = (psi(first_unc, last_unc) if len(out) > 1 and min(len(first_unc), len(last_unc)) >= PSI_MIN_SEGMENTS
+             else None)
     return {"model_id": model_id, "windows": out, "psi": value, "alerts": drift_alerts(out, value)}
 
 
 #: Alert thresholds: PSI of uncertainty, total-variation distance of the predicted label mix,
 #: and the unseen-word rate of the newest window (words no earlier document used).
 PSI_ALERT = 0.2
+#: Segments each of the first and last windows needs before their PSI is computed.
+PSI_MIN_SEGMENTS = 50
 LABEL_SHIFT_ALERT = 0.2
 UNSEEN_ALERT = 0.25
 

@@ -26,6 +26,9 @@ def test_trigger_counts_corrections_since_the_last_fine_tune(tmp_path):
         st = retrain.state(p)
         assert (st["since_last"], st["every"], st["due"]) == (2, 2, True)
         assert "2 corrections since the last fine-tune" in st["reason"]
+        from nerdesk.core.metrics import drift
+
+        assert drift(p)["psi"] is None  # four one-document windows: too few segments for a PSI
         retrain.mark_finetuned(p)
         assert not retrain.state(p)["due"] and retrain.state(p)["since_last"] == 0
     r = CliRunner().invoke(cli, ["report", str(path), "--json"])
