@@ -128,6 +128,14 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
                        f"({x['share']:.0%}) already corrected before it")
     for x in e["missed_surface_forms"][:5]:
         click.echo(f"  missed {x['text']!r} ({x['label']}) x{x['count']}")
+    if r["cost_per_point"]:
+        click.echo("Cost per F1 point (both versions scored on the reviewed segments neither trained on):")
+    for c in r["cost_per_point"]:
+        head = f"  {c['from']} -> {c['to']}: {c['actions']} edit actions, {c['segments']} shared segments"
+        if c["f1_points"] is not None:
+            head += f", F1 {c['f1_from']:.3f} -> {c['f1_to']:.3f} ({c['f1_points']:+.1f} points)"
+        click.echo(head + (f": {c['actions_per_point']:.1f} actions per point" if c["actions_per_point"] is not None
+                           else f": no figure ({c['reason']})"))
 
 
 @cli.command()

@@ -298,17 +298,58 @@ def severity_over_time(project: Project) -> list[dict[str, Any]]:
     return [{"day": k, **v} for k, v in sorted(days.items())]
 
 
+#: Reviewed segments that neither of two consecutive versions trained on (and both predicted):
+#: fewer than this, and their cost per F1 point is not given (the difference would be noise).
+MIN_COST_SEGMENTS = 20
+
+
+def shared_unseen(project: Project, a: str, b: str) -> tuple[list, list, list]:
+    """(gold, a's predictions, b's predictions) on the reviewed segments both models predicted and
+    neither trained on: the one test set on which their F1 can be compared."""
+    store = project.store
+    ta = set(store.model_card(a).get("trained_segments") or [])
+    tb = set(store.model_card(b).get("trained_segments") or [])
+    trained = ta | tb
+    pa, pb = store.reviewed_predictions_by_segment(a), store.reviewed_predictions_by_segment(b)
+    golds, preds_a, preds_b = [], [], []
+    for sid in sorted(pa.keys() & pb.keys()):
+        text, final, pred_a = pa[sid]
+        if trained and segment_hash(text) in trained:
+            continue
+        golds.append([(s["start"], s["end"], s["label"]) for s in final])
+        preds_a.append([tuple(x) for x in pred_a])
+        preds_b.append([tuple(x) for x in pb[sid][2]])
+    return golds, preds_a, preds_b
+
+
 def cost_per_point(project: Project, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Between consecutive versions: edit actions taken in between, per F1 point gained (None where
-    F1 did not rise or either version is unscored)."""
+    """Between consecutive versions: edit actions taken in between, per exact-F1 point gained, both
+    versions scored on the same segments (reviewed, predicted by both, trained on by neither).
+    Each version's own score is on a different set of unseen segments, so their difference would
+    mix the model's gain with a change of test set. With fewer than MIN_COST_SEGMENTS shared
+    segments, or where F1 did not rise, no figure: ``actions_per_point`` is None and ``reason``
+    says why."""
     out = []
     for prev, cur in zip(models, models[1:]):
         actions = project.store.efforts_between(prev["created"], cur["created"])
-        gain = None
-        if prev["reviewed_segments"] and cur["reviewed_segments"]:
-            gain = (cur["exact"]["f1"] - prev["exact"]["f1"]) * 100
-        out.append({"from": prev["id"], "to": cur["id"], "actions": actions, "f1_points": gain,
-                    "actions_per_point": actions / gain if gain and gain > 0 else None})
+        golds, pa, pb = shared_unseen(project, prev["id"], cur["id"])
+        n = len(golds)
+        row: dict[str, Any] = {"from": prev["id"], "to": cur["id"], "actions": actions, "segments": n,
+                               "f1_from": None, "f1_to": None, "f1_points": None, "actions_per_point": None,
+                               "reason": None}
+        if n < MIN_COST_SEGMENTS:
+            row["reason"] = (f"{n} reviewed segment(s) that neither version trained on; "
+                             f"{MIN_COST_SEGMENTS} needed to compare them")
+        else:
+            f_prev = score_spans(golds, pa)["exact"]["f1"]
+            f_cur = score_spans(golds, pb)["exact"]["f1"]
+            gain = (f_cur - f_prev) * 100
+            row.update(f1_from=f_prev, f1_to=f_cur, f1_points=gain)
+            if gain > 0:
+                row["actions_per_point"] = actions / gain
+            else:
+                row["reason"] = f"F1 did not rise ({gain:+.1f} points on {n} shared segments)"
+        out.append(row)
     return out
 
 

@@ -177,10 +177,18 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
         parts.append(lines([x["day"][5:] for x in days], {s: [x[s] for x in days] for s in ("high", "normal", "low")},
                            "Corrections per day by severity", top=max([1, *[x[s] for x in days for s in
                                                                            ("high", "normal", "low")]])))
-    parts.append("<h3>Cost per F1 point</h3>" + table(
-        ["From", "To", "Edit actions in between", "F1 points gained", "Actions per point"],
-        [[c["from"], c["to"], c["actions"], "—" if c["f1_points"] is None else f"{c['f1_points']:+.1f}",
-          "—" if c["actions_per_point"] is None else f"{c['actions_per_point']:.0f}"] for c in rep["cost_per_point"]]))
+    from nerdesk.core.metrics import MIN_COST_SEGMENTS
+
+    parts.append("<h3>Cost per F1 point</h3>"
+                 "<p class='meta'>Both versions scored on the same segments: reviewed, and trained on by "
+                 f"neither; no figure on fewer than {MIN_COST_SEGMENTS}.</p>" + table(
+                     ["From", "To", "Edit actions in between", "Shared segments", "F1 from → to", "F1 points gained",
+                      "Actions per point"],
+                     [[c["from"], c["to"], c["actions"], c["segments"],
+                       "—" if c["f1_from"] is None else f"{c['f1_from']:.3f} → {c['f1_to']:.3f}",
+                       "—" if c["f1_points"] is None else f"{c['f1_points']:+.1f}",
+                       c["reason"] if c["actions_per_point"] is None else f"{c['actions_per_point']:.1f}"]
+                      for c in rep["cost_per_point"]]))
     parts.append("<h3>Most missed</h3>" + table(["Surface form", "Label", "Times"], [
         [x["text"], x["label"], x["count"]] for x in e["missed_surface_forms"][:10]]))
     style = ("body{font-family:sans-serif;max-width:1180px;margin:24px auto;color:#222}"

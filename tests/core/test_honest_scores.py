@@ -92,3 +92,81 @@ def test_error_categories_stay_measured_against_the_pre_annotating_model(tmp_pat
         assert p.active_model_id() == "m@2"
         assert [(c["category"], c["model_id"]) for c in p.corrections()] == before
         assert p.error_report()["effort"] == effort
+
+
+class _Both(_Model):
+    """Predicts 'Ada' and 'Bob' as PER; its card names ``trained`` as its training segments."""
+
+    def __init__(self, mid: str, trained: list[str]):
+        super().__init__(mid)
+        self.card = {"name": mid, "trained_segments": trained_segments({}, trained)}
+
+    def predict(self, batch, **_):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t in ("Ada", "Bob")],
+                                scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1))
+                for toks in batch]
+
+
+def _cost_project(tmp_path, name, easy, hard, trained):
+    """``easy`` segments with Ada only (m@1 finds it), then ``hard`` ones with Ada and Bob (m@1 misses
+    Bob); all reviewed against m@1, then m@2 (finds both) promoted, trained on the first ``trained``."""
+    from nerdesk.core.versions import promote
+
+    texts = [f"Ada slept {i} ." for i in range(easy)] + [f"Ada met Bob number {i} ." for i in range(hard)]
+    p = Project.create(tmp_path / name, labels=["PER"], user="r")
+    drain(p.import_records([DocRecord(t) for t in texts]))
+    drain(p.predict(_Model("m@1")))
+    for k, (sid, _) in enumerate(p.next_items(len(texts), order="document")):
+        p.set_spans(sid, [Span(0, 3, "PER")] + ([Span(8, 11, "PER")] if k >= easy else []))
+        p.accept(sid)
+    drain(promote(p, _Both("m@2", texts[:trained])))
+    return p
+
+
+def test_cost_per_point_compares_both_versions_on_the_segments_neither_trained_on(tmp_path):
+    """m@1's own score (all 40 segments: 10 easy ones it gets right) and m@2's (the 30 hard ones
+    it did not train on) are on different sets: 0.727 → 1.0 would read as a 27-point gain. On the
+    30 segments neither trained on, m@1 scores 0.667: 33.3 points."""
+    from nerdesk.core.metrics import MIN_COST_SEGMENTS, report
+
+    with _cost_project(tmp_path, "c.nerdesk", easy=10, hard=30, trained=10) as p:
+        rep = report(p)
+        own = {m["id"]: (m["reviewed_segments"], round(m["exact"]["f1"], 3)) for m in rep["models"]}
+        assert own == {"m@1": (40, 0.727), "m@2": (30, 1.0)}
+        (c,) = rep["cost_per_point"]
+        assert (c["from"], c["to"], c["segments"]) == ("m@1", "m@2", 30) and 30 >= MIN_COST_SEGMENTS
+        assert round(c["f1_from"], 3) == 0.667 and c["f1_to"] == 1.0
+        assert round(c["f1_points"], 1) == 33.3 and c["reason"] is None
+        assert c["actions"] > 0 and c["actions_per_point"] == c["actions"] / c["f1_points"]
+    # the same figure, with its segment count, in `report`, --json and the HTML report
+    from click.testing import CliRunner
+
+    from nerdesk.cli import cli
+
+    r = CliRunner().invoke(cli, ["report", str(tmp_path / "c.nerdesk"), "--html", str(tmp_path / "c.html")])
+    assert r.exit_code == 0, r.output
+    assert "m@1 -> m@2: " in r.output and "30 shared segments, F1 0.667 -> 1.000 (+33.3 points)" in r.output
+    html = (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "<td>30</td><td>0.667 → 1.000</td><td>+33.3</td>" in html
+    r = CliRunner().invoke(cli, ["report", str(tmp_path / "c.nerdesk"), "--json"])
+    (j,) = json.loads(r.output)["cost_per_point"]
+    assert j["segments"] == 30 and round(j["f1_points"], 1) == 33.3
+
+
+def test_no_cost_per_point_on_too_few_shared_segments(tmp_path):
+    from nerdesk.core.metrics import MIN_COST_SEGMENTS, report
+
+    with _cost_project(tmp_path, "few.nerdesk", easy=10, hard=30, trained=25) as p:
+        (c,) = report(p)["cost_per_point"]
+        assert c["segments"] == 15 < MIN_COST_SEGMENTS
+        assert c["f1_points"] is None and c["actions_per_point"] is None
+        assert f"15 reviewed segment(s) that neither version trained on; {MIN_COST_SEGMENTS} needed" in c["reason"]
+    from click.testing import CliRunner
+
+    from nerdesk.cli import cli
+
+    r = CliRunner().invoke(cli, ["report", str(tmp_path / "few.nerdesk")])
+    assert r.exit_code == 0, r.output
+    assert "15 shared segments: no figure (15 reviewed segment(s) that neither version trained on" in r.output

@@ -672,6 +672,15 @@ class Store:
             (segment_id, annotator, segment_id, annotator, segment_id, annotator)).fetchone()
         return int(row[0])
 
+    def reviewed_predictions_by_segment(self, model_id: str) -> dict[int, tuple[str, list, list]]:
+        """As :meth:`reviewed_predictions`, keyed by segment id (to compare two models on the same segments)."""
+        rows = self.conn.execute(
+            "SELECT a.segment_id, substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, MAX(a.updated) "
+            "FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
+            "JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
+            "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
+        return {sid: (text, json.loads(final), json.loads(pred)) for sid, text, final, pred, _ in rows}
+
 
 def _j(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
