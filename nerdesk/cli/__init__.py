@@ -17,6 +17,7 @@ _COMMAND_MODULES = [
     "nerdesk.cli.review_cmds",  # queue, errors, auto-accept
     "nerdesk.cli.model_cmds",  # evaluate, models, train
     "nerdesk.cli.loop_cmds",  # versions, promote, rollback, report
+    "nerdesk.cli.terms_cmds",  # terms add|list|remove|disable|enable|suggest|history|match|rule
     "nerdesk.cli.app_cmd",  # app (and the default with no arguments)
 ]
 

@@ -102,14 +102,29 @@ def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output file or directory.")
 @click.option("--reviewed-only", is_flag=True, help="Only documents whose every segment was accepted.")
 @click.option("--preview", is_flag=True, help="bundle: print exactly what would leave the machine, write nothing.")
+@click.option("--suggestions", is_flag=True,
+              help="Silver data: each unreviewed segment with its current suggestions (the model's merged with "
+                   "the term lists'), their sources in meta.suggestions.")
 @handle_errors
-def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: bool) -> None:
+def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: bool, suggestions: bool) -> None:
     """Export documents with their final spans (human where reviewed) to a file.
 
     `--format bundle` writes a correction bundle (zip): every reviewed segment with the model's
     and the human's spans and error tags, for `nerdesk finetune` or another laptop's project.
+    `--suggestions` writes the unreviewed segments with their suggestions instead, one record each.
     """
     from nerdesk.core import formats
+
+    if suggestions:
+        if fmt == "bundle" or reviewed_only:
+            raise click.UsageError("--suggestions writes unreviewed segments: not with --format bundle or --reviewed-only")
+        from nerdesk.core.exporter import export_suggestions
+
+        with Project.open(project) as p:
+            counter = _Counter(export_suggestions(p))
+            formats.write_records(counter, out, fmt)
+        click.echo(f"Wrote {counter.n} unreviewed segments with their suggestions to {out}")
+        return
 
     if fmt == "bundle":
         from nerdesk.core import bundle

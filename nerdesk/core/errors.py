@@ -95,6 +95,24 @@ class Errors:
     E129 = ("The format '{fmt}' cannot be exported: {doc}: span {start}-{end} '{label}' ({text!r}) starts or ends "
             "inside the character {cluster!r}, which {fmt} keeps as one token (a flag, an emoji sequence, a "
             "letter with its combining marks); move the span's edge outside it")
+    E130 = ("The file inflates beyond {limit} (it is {size} compressed): refused before it could fill the "
+            "memory (possible zlib bomb). Split the corpus into several files")
+    # term lists (issue 18)
+    E300 = "The term list holds no term (only blank lines and # comments)"
+    E301 = ("No label for the terms of this list: give --label LABEL (a plain-text list is one term per line), "
+            "or a label column (CSV/TSV: term,label[,note])")
+    E302 = "Malformed pattern: {reason}"
+    E303 = ("Invalid token pattern for spaCy's Matcher: {reason}")
+    E304 = ("Unknown label '{label}' (not in the project's label set: {labels}); add it with --add-labels "
+            "(app: 'Add the labels the list names') or fix the file")
+    E305 = "No term list '{ref}' in this project; its lists are: {lists}"
+    E306 = "No term {term} in the list '{name}'"
+    E307 = ("The token pattern uses {attr}, which needs a trained pipeline (tagger, parser or NER); nerdesk "
+            "matches on the words alone: use ORTH, TEXT, LOWER, NORM, LEMMA (nerdesk's base forms), SHAPE, "
+            "PREFIX, SUFFIX, LENGTH, IS_* or LIKE_* attributes")
+    E308 = "Unknown term-list format '{fmt}'; choose one of: {formats}"
+    E309 = ("The list '{name}' is {case}; the terms added to it must follow its rules "
+            "(give the same --case-sensitive / --lemma, or a new --name)")
     # models
     E200 = "Model not found: {path}"
     E201 = "Model file missing: {path}"

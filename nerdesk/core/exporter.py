@@ -62,3 +62,39 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
                 annotator=next(iter(annotators)) if len(annotators) == 1 else None,
                 status="accepted" if segs and reviewed == len(segs) else None,
             )
+
+
+def export_suggestions(project: Project, *, batch: int = 1000) -> Iterator[DocRecord]:
+    """Silver data: each unreviewed segment (no annotation yet) as its own record, its ``spans`` the
+    current suggestions (the active model's merged with the term lists', as the app shows them), with
+    their sources in ``meta["suggestions"]`` ([start, end, label, confidence, source] in the record's
+    text: "model:ID" or "terms:LIST"), and the document and segment ids in ``meta``."""
+    store = project.store
+    model_id = store.active_model_id()
+    last = 0
+    while True:
+        ids = [r[0] for r in store.conn.execute(
+            "SELECT s.id FROM segments s WHERE s.id > ? AND NOT EXISTS (SELECT 1 FROM annotations a "
+            "WHERE a.segment_id = s.id) ORDER BY s.id LIMIT ?", (last, batch))]
+        if not ids:
+            return
+        last = ids[-1]
+        segs = project.segments(ids)
+        docs = {d: store.document(d) for d in {s["doc_id"] for s in segs}}
+        for seg in segs:
+            base = seg["start"]
+            doc = docs[seg["doc_id"]] or {}
+            spans = [Span(sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence"))
+                     for sp in seg["spans"]]
+            sources = [[sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence"),
+                        sp.get("source") or (f"model:{model_id}" if sp.get("origin") == "model" else "human")]
+                       for sp in seg["spans"]]
+            yield DocRecord(
+                text=seg["text"],
+                spans=sorted(spans),
+                tokens=[(a - base, b - base) for a, b in seg["tokens"]],
+                sentences=[(0, len(seg["text"]))],
+                meta={**(doc.get("meta") or {}), "document_id": seg["doc_id"], "segment_id": seg["id"],
+                      "suggestions": sources},
+                source=doc.get("source", ""),
+            )

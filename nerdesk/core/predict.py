@@ -67,7 +67,17 @@ def preannotate(project: Project, *, threads: int = 1) -> Generator[Progress, No
     import does afterwards, in the background in the app. Resumable: it only predicts what is
     missing."""
     source, _ = active_model_source(project)
-    return predict_project(project, source, threads=threads)
+    return _then_terms(project, predict_project(project, source, threads=threads))
+
+
+def _then_terms(project: Project, model_run: Generator[Progress, None, int]) -> Generator[Progress, None, int]:
+    """The model's run, then the project's term lists over what they have not matched (nerdesk.core.terms):
+    every import is pre-annotated by both. Returns the model's count."""
+    from nerdesk.core.terms import match_project
+
+    n = yield from model_run
+    yield from match_project(project)
+    return n
 
 
 def predict_project(project: Project, model: Any = None, *, threads: int = 1, batch_size: int = BATCH,

@@ -238,6 +238,9 @@ class Project:
                                "origin": "model", "confirmed": False} for a, b, lab, c in pred["spans"]]
             else:
                 s["spans"] = []
+        from nerdesk.core.terms import attach_suggestions
+
+        attach_suggestions(self, segments)  # term-list suggestions merged with the model's (nerdesk.core.terms)
 
     # ------------------------------------------------------------------ corrections
     @contextmanager
@@ -253,8 +256,8 @@ class Project:
                 g = self.store.guideline()
                 row = {
                     "segment_id": segment_id, "annotator": self.user, "tier": self.tier, "status": "draft",
-                    "spans": [{k: sp[k] for k in ("start", "end", "label", "confidence", "origin")}
-                              for sp in seg["spans"]],
+                    "spans": [{k: sp[k] for k in ("start", "end", "label", "confidence", "origin", "source")
+                               if k in sp} for sp in seg["spans"]],
                     "note": "", "guideline_version": g["version"] if g else None,
                     "model_id": self.store.active_model_id(), "created": now(),
                 }
@@ -549,6 +552,15 @@ class Project:
         ``label``, ``source`` and ``max_confidence`` narrow the queue (see :meth:`Store.queue`)."""
         return self.store.queue(self.store.active_model_id(), status, limit, offset, order,
                                 label=label, source=source, max_confidence=max_confidence)
+
+    # ------------------------------------------------------------------ term lists
+    @property
+    def terms(self):
+        """Term lists and patterns (:class:`nerdesk.core.terms.TermLists`): add, match, list, remove, switch
+        off, their precision on reviewed work, suggested terms."""
+        from nerdesk.core.terms import TermLists
+
+        return TermLists(self)
 
     # ------------------------------------------------------------------ models
     def active_model_id(self) -> str | None:

@@ -179,4 +179,75 @@ def m004_prediction_sketch(db: Database) -> None:
     db.execute("ALTER TABLE predictions ADD COLUMN sketch BLOB")
 
 
+
+@migrations()
+def m005_term_lists(db: Database) -> None:
+    # term lists and patterns that pre-annotate before a model knows a label (issue 18; the SQL
+    # that reads and writes them is in nerdesk/core/store/terms.py)
+    db.executescript(
+        """
+        -- One row per list. case_sensitive / lemma: the list's matching rules; version: one more
+        -- for each change (terms added or removed, switched off or on).
+        CREATE TABLE term_lists (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL DEFAULT '',
+            format TEXT NOT NULL,
+            case_sensitive INTEGER NOT NULL DEFAULT 0,
+            lemma INTEGER NOT NULL DEFAULT 0,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            version INTEGER NOT NULL DEFAULT 1,
+            guideline_version INTEGER,
+            author TEXT NOT NULL,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        -- kind: 'phrase' (pattern is the text) or 'tokens' (pattern is a Matcher pattern, JSON).
+        -- version: the list version that added it; line: where it was read.
+        CREATE TABLE terms (
+            id INTEGER PRIMARY KEY,
+            list_id INTEGER NOT NULL REFERENCES term_lists(id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            pattern TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            line INTEGER NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            enabled INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX terms_list ON terms (list_id);
+        -- The terms a list version added have been matched in every segment with an id up to
+        -- matched_upto (resumable, like predictions: an import matches only the new segments).
+        CREATE TABLE term_watermarks (
+            list_id INTEGER NOT NULL REFERENCES term_lists(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            matched_upto INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (list_id, version)
+        );
+        -- Every match of every term, in document characters (overlaps are resolved when read).
+        CREATE TABLE term_matches (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            term_id INTEGER NOT NULL REFERENCES terms(id) ON DELETE CASCADE,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            PRIMARY KEY (segment_id, term_id, start)
+        ) WITHOUT ROWID;
+        CREATE INDEX term_matches_term ON term_matches (term_id);
+        -- Each change of a list is a version, with its author, time and the guideline version then
+        -- (no foreign key: a removed list keeps its history).
+        CREATE TABLE term_versions (
+            id INTEGER PRIMARY KEY,
+            list_id INTEGER NOT NULL,
+            list_name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            author TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            guideline_version INTEGER,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX term_versions_list ON term_versions (list_id, id);
+        """
+    )
+
 SCHEMA_VERSION = len(migrations._migrations)
