@@ -15,6 +15,9 @@ changes nothing. Scores of the blend are ranks normalised to [0, 1], so the part
 * ``rare``: segments the model thinks contain a label with few reviewed examples.
 * ``errors``: segments sharing surface forms with spans that needed corrections.
 * ``blend`` (default): 0.4 mnlp + 0.2 novelty + 0.2 rare + 0.2 errors.
+* term lists (nerdesk.core.terms): while a label has no model that knows it (a cold start, or no model
+  at all) and a term list matches it, the uncertainty strategies (and blend's mnlp part) put segments
+  with its term hits first: conflicting matches, then rare terms; the rest at random.
 
 Within a batch, near-duplicates (word-set Jaccard similarity ≥ 0.8 with an item already chosen)
 are held back (``diverse=True``), so a run of retweets or boilerplate does not fill the queue.
@@ -85,16 +88,27 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
         return reviewed[0]
 
     cold = _cold_labels(project, model_id, seen()[2])
+    # term lists know labels no model does yet: start from their hits (nerdesk.core.terms)
+    from nerdesk.core import terms as term_lists
+
+    by_terms = term_lists.routing_labels(project, cold, seen()[2], status) if strategy != "random" else []
     # random picks (the strategy, or uncertainty starting cold) need a uniform pool: half of the
     # usual pool is the most uncertain segments, which biased "random" on corpora over ``pool``
     uniform = strategy == "random" or (strategy in UNCERTAINTY and bool(cold))
     cands = _candidates(project, model_id, status, pool, seed, filters, uniform=uniform)
+    if by_terms and not filters:  # the pool holds segments with term hits (half of it at most)
+        have = {c["id"] for c in cands}
+        extra = [i for i in term_lists.hit_segments(project, status, by_terms, pool // 2, seed) if i not in have]
+        cands = _rows(project, model_id, extra) + cands[:max(0, pool - len(extra))]
     if not cands:
         return []
     scorers = {"random": lambda: _random(cands, seed),
                "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
                "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
     for key in UNCERTAINTY:
+        if by_terms:  # term hits of the labels the model does not know first, conflicts and rare terms first
+            scorers[key] = lambda: term_lists.routing_scores(project, cands, by_terms, seed)
+            continue
         if cold:  # the model's uncertainty says nothing about labels it cannot predict
             why = f"cold start: the model does not know {', '.join(cold)} yet (random)"
             scorers[key] = lambda why=why: {i: (v, [why]) for i, (v, _) in _random(cands, seed).items()}
@@ -194,7 +208,7 @@ def _rows(project: Project, model_id: str | None, ids: list[int]) -> list[dict]:
     out = []
     for r in rows:
         p = preds.get(r["id"])
-        out.append({"id": r["id"], "text": r["text"], "source": r["source"], "words": words(r["text"]),
+        out.append({"id": r["id"], "text": r["text"], "start": r["start"], "source": r["source"], "words": words(r["text"]),
                     "spans": p["spans"] if p else [],
                     **{k: (p[k] if p else None) for k in UNCERTAINTY}})
     return out

@@ -158,9 +158,11 @@ def _read_table(p: Path, label: str | None, delimiter: str) -> Iterable[Entry]:
             if first:
                 first = False
                 names = [c.lower() for c in cells]
-                if names[0] in _TERM_HEADERS or any(n in _LABEL_HEADERS for n in names[1:]):
-                    cols = (_col(names, _TERM_HEADERS, 0), _col(names, _LABEL_HEADERS, None),
-                            _col(names, _NOTE_HEADERS, None))
+                known = _TERM_HEADERS | _LABEL_HEADERS | _NOTE_HEADERS
+                if any(n in _LABEL_HEADERS for n in names) or all(n in known for n in names if n):
+                    lab, note = _col(names, _LABEL_HEADERS, None), _col(names, _NOTE_HEADERS, None)
+                    rest = next((i for i in range(len(names)) if i not in (lab, note)), 0)
+                    cols = (_col(names, _TERM_HEADERS, rest), lab, note)
                     continue
             term = _clean(cells[cols[0]]) if cols[0] is not None and cols[0] < len(cells) else ""
             if not term:
@@ -302,7 +304,7 @@ class TermMatcher:
                 out.extend(ws)
             return out
 
-        groups: dict[str, dict[str, tuple[list[str], list[int]]]] = {"ORTH": {}, "LOWER": {}, "NORM": {}}
+        groups: dict[str, dict[str, tuple[list[list[str]], list[int]]]] = {"ORTH": {}, "LOWER": {}, "NORM": {}}
         token_patterns: dict[str, tuple[list[dict], list[int]]] = {}
         for t in terms:
             lst = lists[t["list_id"]]
@@ -320,7 +322,12 @@ class TermMatcher:
                 continue
             norm = {"ORTH": lambda w: w, "LOWER": str.lower, "NORM": lambda w: base_form(w, lang)}[attr]
             key = attr + "\x1f" + "\x1f".join(norm(w) for w in words)
-            groups[attr].setdefault(key, (words, []))[1].append(t["id"])
+            forms, ids = groups[attr].setdefault(key, ([words], []))
+            ids.append(t["id"])
+            # pre-tokenised corpora keep their own tokens: the phrase's words as written match those too
+            plain = t["pattern"].split()
+            if plain != words and plain not in forms:
+                forms.append(plain)
         self.uses_norm = self.uses_norm or bool(groups["NORM"])
         self.terms: dict[int, list[int]] = {}  # match key -> term ids
         self.matchers: list[Any] = []
@@ -329,10 +336,11 @@ class TermMatcher:
             if not group:
                 continue
             pm = PhraseMatcher(self.vocab, attr=attr)
-            for key, (words, ids) in group.items():
+            for key, (forms, ids) in group.items():
                 if attr == "NORM":
-                    self._set_norms(words)
-                pm.add(key, [Doc(self.vocab, words=words)])
+                    for words in forms:
+                        self._set_norms(words)
+                pm.add(key, [Doc(self.vocab, words=words) for words in forms])
                 self.terms[strings[key]] = ids
             self.matchers.append(pm)
         if token_patterns:
@@ -386,9 +394,9 @@ _CACHE: dict[tuple, TermMatcher] = {}
 
 def _matcher_for(terms: list[dict[str, Any]], lists: dict[int, dict[str, Any]], lang: str) -> TermMatcher:
     """A matcher for these terms; the last one built is kept (a 100,000-term list takes seconds to compile,
-    and every import needs it). The key is the terms' ids and the rules of their lists."""
-    key = (lang, tuple(t["id"] for t in terms), tuple(sorted((i, l["case_sensitive"], l["lemma"])
-                                                           for i, l in lists.items())))
+    and every import needs it). The key is the terms themselves and the rules of their lists."""
+    rules = {i: (l["case_sensitive"], l["lemma"]) for i, l in lists.items()}
+    key = (lang, tuple((t["id"], t["kind"], t["pattern"], rules[t["list_id"]]) for t in terms))
     with _CACHE_LOCK:
         found = _CACHE.get(key)
     if found is not None:
@@ -564,13 +572,14 @@ class TermLists:
 
     def get(self, ref: int | str) -> dict[str, Any]:
         """A list by id or name (E305)."""
+        rows = sql.lists(self.store)
         lst = None
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            lst = sql.list_by_id(self.store, int(ref))
+            lst = next((x for x in rows if x["id"] == int(ref)), None)
         if lst is None:
-            lst = sql.list_by_name(self.store, str(ref))
+            lst = next((x for x in rows if x["name"] == str(ref)), None)
         if lst is None:
-            names = ", ".join(f"{x['id']} {x['name']}" for x in sql.lists(self.store)) or "(none)"
+            names = ", ".join(f"{x['id']} {x['name']}" for x in rows) or "(none)"
             raise err(Errors.E305, ref=ref, lists=names)
         return lst
 
@@ -710,9 +719,10 @@ class TermLists:
     def stats(self) -> dict[int, dict[str, Any]]:
         return term_stats(self.project)
 
-    def report(self, *, all_terms: bool = False) -> list[dict[str, Any]]:
+    def report(self, *, all_terms: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
         """Each list with its hit counts and precision on reviewed segments, and its terms (those with a
-        reviewed hit or flagged, or every one with ``all_terms``), most hits first."""
+        reviewed hit or flagged, or every one with ``all_terms``), flagged first, then most hits, most
+        matches; at most ``limit`` per list (``term_rows_total`` says how many there were)."""
         stats = term_stats(self.project)
         totals = sql.hit_counts(self.store)
         out = []
@@ -723,13 +733,16 @@ class TermLists:
                 if all_terms or st["hits"] or st["flagged"]:
                     rows.append({**t, "matches": totals.get(t["id"], 0), "hits": st["hits"], "correct": st["correct"],
                                  "precision": st["precision"], "flagged": st["flagged"]})
-            rows.sort(key=lambda r: (-r["hits"], -r["matches"], r["id"]))
+            rows.sort(key=lambda r: (not r["flagged"], -r["hits"], -r["matches"], r["id"]))
+            total_rows = len(rows)
+            if limit is not None:
+                rows = rows[:limit]
             hits = sum(st["hits"] for st in stats.values() if st["list_id"] == lst["id"])
             correct = sum(st["correct"] for st in stats.values() if st["list_id"] == lst["id"])
             out.append({**lst, "matches": _list_matches(self.store, lst["id"], totals),
                         "hits": hits, "correct": correct, "precision": correct / hits if hits else None,
                         "flagged": sum(1 for st in stats.values() if st["list_id"] == lst["id"] and st["flagged"]),
-                        "term_rows": rows})
+                        "term_rows": rows, "term_rows_total": total_rows})
         return out
 
     def suggest(self, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[str, Any]]:

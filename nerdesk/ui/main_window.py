@@ -236,6 +236,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.act_import = self._action(f, "&Import file…", self.import_dialog, "Ctrl+I")
         self.act_predict = self._action(f, "&Pre-annotate with the active model", lambda: self.preannotate())
+        self.act_add_terms = self._action(f, "Add a &term list…", self.add_term_list_dialog, name="addTermListAction")
+        self.act_terms = self._action(f, "Term &lists…", self.show_term_lists, name="termListsAction")
         self.act_bundle = self._action(f, "&Export correction bundle…", self.export_bundle_dialog,
                                        name="exportBundleAction")
         f.addSeparator()
@@ -428,6 +430,22 @@ class MainWindow(QMainWindow):
 
         return self.run_job(f"Pre-annotating with {name}", factory, on_done=done)
 
+    def add_term_list_dialog(self) -> None:
+        """File › Add a term list…: a terminology pre-annotates before any model knows its label."""
+        from nerdesk.ui.widgets.terms_dialog import add_term_list_dialog
+
+        add_term_list_dialog(self)
+
+    def add_term_list(self, path, **opts):
+        from nerdesk.ui.widgets.terms_dialog import add_term_list
+
+        return add_term_list(self, str(path), **opts)
+
+    def show_term_lists(self):
+        from nerdesk.ui.widgets.terms_dialog import show_term_lists
+
+        return show_term_lists(self)
+
     def predict(self, model=None):
         """Pre-annotate in the background (``model``: None for the default, a path, or a loaded
         model that is safe to use from the worker thread)."""
@@ -462,11 +480,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"nerdesk — {p.name}" if p else "nerdesk")
         self.act_import.setEnabled(p is not None)
         self.act_predict.setEnabled(p is not None)
+        self.act_add_terms.setEnabled(p is not None)
+        self.act_terms.setEnabled(p is not None)
         self.act_bundle.setEnabled(p is not None)
         for act in self.loop_actions:
             act.setEnabled(p is not None)
         self.finetune.check()
-        for name in ("_auto_accept", "_corrections", "_dashboard"):
+        for name in ("_auto_accept", "_corrections", "_dashboard", "_term_lists"):
             dlg = getattr(self, name, None)
             if dlg is not None and p is None:
                 dlg.close()

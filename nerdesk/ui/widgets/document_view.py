@@ -11,6 +11,7 @@ Looks, all with a non-colour cue as well as colour:
 * model suggestion: label colour, shaded by confidence (paler = less sure);
 * low confidence (< ``LOW_CONFIDENCE``): wavy underline as well;
 * confirmed by a human (accepted or edited): solid label colour and **bold**;
+* term-list suggestion (nerdesk.core.terms): *italic*, with a dashed frame;
 * nested / overlapping spans (where the label set allows them): the inner span is overlined;
 * the current segment: normal ink on a light background; its context is dimmed grey.
 
@@ -92,9 +93,9 @@ class SpanHighlighter(QSyntaxHighlighter):
         self._cur = cur
 
     def span_format(self, label: str, conf: float | None, confirmed: bool, current: bool,
-                    nested: bool) -> QTextCharFormat:
+                    nested: bool, term: bool = False) -> QTextCharFormat:
         bucket = None if conf is None else min(9, int(conf * 10))
-        key = (label, bucket, confirmed, current, nested)
+        key = (label, bucket, confirmed, current, nested, term)
         fmt = self._formats.get(key)
         if fmt is not None:
             return fmt
@@ -115,6 +116,8 @@ class SpanHighlighter(QSyntaxHighlighter):
         fmt.setForeground(QColor("#000000") if current else QColor("#333333"))
         if nested:
             fmt.setFontOverline(True)
+        if term and not confirmed:
+            fmt.setFontItalic(True)
         self._formats[key] = fmt
         return fmt
 
@@ -146,7 +149,7 @@ class SpanHighlighter(QSyntaxHighlighter):
                     a, b = max(ss, bs), min(se, be)
                     if a < b:
                         fmt = self.span_format(sp["label"], sp.get("confidence"), sp.get("confirmed", False),
-                                               is_cur, nested)
+                                               is_cur, nested, sp.get("origin") == "terms")
                         self.setFormat(a - bs, b - a, fmt)
             i += 1
 
@@ -712,8 +715,9 @@ class DocumentView(QPlainTextEdit):
         return a, block.position() + block.length()
 
     def _paint_span_frames(self, painter: QPainter) -> None:
-        """Every visible span gets a frame: dotted for a model suggestion, solid when confirmed
-        (the shape tells what the shade tells, for readers who cannot tell the colours apart)."""
+        """Every visible span gets a frame: dotted for a model suggestion, dashed for a term-list one,
+        solid when confirmed (the shape tells what the shade tells, for readers who cannot tell the
+        colours apart)."""
         if not self.segs:
             return
         a16, b16 = self.visible_range16()
@@ -737,8 +741,9 @@ class DocumentView(QPlainTextEdit):
                     continue
                 color = QColor(self.colors.get(sp["label"], "#888888")).darker(150)
                 confirmed = sp.get("confirmed", False)
-                pen = QPen(color, 1.6 if confirmed else 1.0,
-                           Qt.PenStyle.SolidLine if confirmed else Qt.PenStyle.DotLine)
+                style = (Qt.PenStyle.SolidLine if confirmed else Qt.PenStyle.DashLine
+                         if sp.get("origin") == "terms" else Qt.PenStyle.DotLine)
+                pen = QPen(color, 1.6 if confirmed else 1.0, style)
                 painter.setPen(pen)
                 for r in self.range_rects16(ss, se):
                     painter.drawRect(r.adjusted(0, 0.5, -0.5, -0.5))

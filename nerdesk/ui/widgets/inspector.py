@@ -70,7 +70,7 @@ class SpanInspector(QWidget):
                 ("Span", f"“{html.escape(text)}” [{f['start']}, {f['end']})"),
                 ("Label", html.escape(f["label"])),
                 ("Confidence", "—" if conf is None else f"{conf:.3f}"),
-                ("Origin", "model suggestion" if sp.get("origin") == "model" else "human"),
+                ("Origin", html.escape(_origin(sp))),
                 ("Confirmed", "yes" if sp.get("confirmed") else "no"),
             ]
         else:
@@ -96,8 +96,10 @@ class SpanInspector(QWidget):
         for sp in sorted(seg["spans"], key=lambda x: (x["start"], x["end"])):
             conf = sp.get("confidence")
             is_focus = f is not None and (sp["start"], sp["end"], sp["label"]) == (f["start"], f["end"], f["label"])
-            cue = "✔ confirmed" if sp.get("confirmed") else ("model " + (f"{conf:.2f}" if conf is not None else "")
-                                                            + (" ⚠ low" if conf is not None and conf < LOW_CONFIDENCE else ""))
+            cue = "✔ confirmed" if sp.get("confirmed") else (
+                html.escape(_origin(sp)) if sp.get("origin") == "terms" else
+                "model " + (f"{conf:.2f}" if conf is not None else "")
+                + (" ⚠ low" if conf is not None and conf < LOW_CONFIDENCE else ""))
             color = html.escape(self.colors.get(sp["label"], "#bbb"))
             cells = (f"<td><span style='background:{color}'>&nbsp;&nbsp;</span> {html.escape(sp['label'])}</td>"
                      f"<td>{html.escape(text[sp['start']:sp['end']])}</td><td>{cue}</td>")
@@ -119,3 +121,12 @@ class SpanInspector(QWidget):
                       if span_rows else "<p><i>No spans in this segment.</i></p>")
         self.body.setHtml(f"<table cellspacing=3>{table}</table>" + spans_html + rows_html_changes
                           + (f"<p><b>History</b></p><ul>{hist_html}</ul>" if hist_html else ""))
+
+
+def _origin(sp: dict) -> str:
+    """Where a span came from, in words: "model suggestion", "term list NAME" (and the term), "human"."""
+    if sp.get("origin") == "terms":
+        name = str(sp.get("source", "")).removeprefix("terms:")
+        term = sp.get("term")
+        return f"term list {name}" + (f" (term {term!r})" if term and sp.get("term_id") is not None else "")
+    return "model suggestion" if sp.get("origin") == "model" else "human"

@@ -27,11 +27,11 @@ class LabelButton(QPushButton):
 
 
 class Legend(QWidget):
-    """Swatches: confidence shading, the low-confidence underline, confirmed = bold."""
+    """Swatches: confidence shading, the low-confidence underline, term-list suggestions, confirmed = bold."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumHeight(92)
+        self.setMinimumHeight(112)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
     def paintEvent(self, e) -> None:  # noqa: N802
@@ -61,6 +61,20 @@ class Legend(QWidget):
         y += fm.height() + 4
         p.drawText(4, y + fm.ascent(), f"wavy underline: below {LOW_CONFIDENCE:.1f}")
         y += fm.height() + 2
+        term = "italic, dashed: term list"
+        fi = QFont(p.font())
+        fi.setItalic(True)
+        p.setFont(fi)
+        c = QColor(base)
+        c.setAlpha(110)
+        tw = p.fontMetrics().horizontalAdvance(term) + 8
+        p.fillRect(4, y, tw, fm.height(), c)
+        p.setPen(QPen(QColor("#333"), 1, Qt.PenStyle.DashLine))
+        p.drawRect(4, y, tw, fm.height() - 1)
+        p.setPen(QColor("#000"))
+        p.drawText(8, y + fm.ascent(), term)
+        p.setFont(QFont(self.font()))
+        y += fm.height() + 4
         f = QFont(p.font())
         f.setBold(True)
         p.setFont(f)
