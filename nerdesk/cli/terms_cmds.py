@@ -238,7 +238,8 @@ def match(project: Path) -> None:
 @handle_errors
 def rule(project: Path, model_confidence: float | None) -> None:
     """Show (or set) how term suggestions and the model's merge."""
-    from nerdesk.core.terms import known_labels, model_confidence as threshold
+    from nerdesk.core.terms import known_labels
+    from nerdesk.core.terms import model_confidence as threshold
 
     with Project.open(project) as p:
         if model_confidence is not None:

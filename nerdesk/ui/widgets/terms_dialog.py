@@ -273,7 +273,12 @@ class TermListsDialog(QDialog):
             for j, c in enumerate(cells):
                 self.lists.setItem(i, j, c)
         n = len(self._report)
-        from nerdesk.core.terms import FLAG_MIN_HITS, FLAG_PRECISION, known_labels, model_confidence
+        from nerdesk.core.terms import (
+            FLAG_MIN_HITS,
+            FLAG_PRECISION,
+            known_labels,
+            model_confidence,
+        )
 
         known = sorted(known_labels(p) & set(p.label_names())) if p else []
         self.summary.setText(
