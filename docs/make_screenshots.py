@@ -1,16 +1,27 @@
 """Render the main window on the demo project to docs/screenshots/ (offscreen or under Xvfb).
 
     QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py      # or: xvfb-run python ...
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py --only dashboard \
+        [--dashboard-project bench-out/monitoring/loop.nerdesk]
 
 The demo project is built in a temporary folder from resources/demo and pre-annotated by the
 default model. If the default model cannot be loaded the script says so and stops, unless
 ``--fake`` is given (then a labelled stand-in predictor is used: not for the README).
+
+``--only dashboard`` writes the dashboard's tabs alone (dashboard.png, dashboard-drift.png,
+dashboard-errors.png, dashboard-monitoring.png). ``--dashboard-project`` shows them on a copy of
+another project instead of the demo after a scripted review: the demo has one model version, so
+the per-version charts (recurrence, long tail, cost per point) need a project with several, e.g.
+the one ``bench/monitoring_loop.py`` leaves; then html-report.png is also written, that project's
+``nerdesk report --html`` rendered by a headless chromium (if one is installed).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -96,9 +107,54 @@ def review_some(win, n: int = 15) -> None:
             break
 
 
+DASHBOARD_TABS = ["dashboard.png", "dashboard-drift.png", "dashboard-errors.png", "dashboard-monitoring.png"]
+
+
+def dashboard_shots(win) -> None:
+    dash = win.show_dashboard()
+    wait_for(lambda: dash.job is None and dash.report is not None)
+    for i, name in enumerate(DASHBOARD_TABS):
+        dash.tabs.setCurrentIndex(i)
+        save_dialog(dash, name)
+    dash.close()
+
+
+def copy_project(src: Path, folder: Path) -> Path:
+    """A copy to show (opening a project may write to it), with its write-ahead log."""
+    dst = folder / src.name
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{src}{suffix}").exists():
+            shutil.copy2(f"{src}{suffix}", f"{dst}{suffix}")
+    return dst
+
+
+def html_report_shot(project: Path, folder: Path) -> None:
+    """``nerdesk report --html`` of ``project``, rendered by a headless chromium to html-report.png."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("no chromium: html-report.png not written", file=sys.stderr)
+        return
+    from click.testing import CliRunner
+
+    from nerdesk.cli import cli
+
+    html = folder / "report.html"
+    r = CliRunner().invoke(cli, ["report", str(project), "--html", str(html)])
+    if r.exit_code != 0:
+        sys.exit(r.output)
+    out = OUT / "html-report.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--user-data-dir={folder / 'chromium'}", "--window-size=1200,3100",
+                    f"--screenshot={out}", html.as_uri()], check=True, capture_output=True, timeout=120)
+    print("wrote", out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fake", action="store_true")
+    ap.add_argument("--only", choices=["all", "dashboard"], default="all")
+    ap.add_argument("--dashboard-project", type=Path, default=None,
+                    help="show the dashboard on a copy of this project instead of the demo")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["NERDESK_DATA_DIR"] = tmp
@@ -113,6 +169,23 @@ def main() -> int:
         win = MainWindow(settings)
         win.resize(1440, 860)
         win.show()
+        if args.dashboard_project is not None:
+            shown = copy_project(args.dashboard_project.resolve(), Path(tmp))
+            if not win.open_project(shown):
+                sys.exit(f"cannot open {args.dashboard_project}")
+            dashboard_shots(win)
+            html_report_shot(shown, Path(tmp))
+            if args.only == "dashboard":
+                win.close()
+                return 0
+            win.close_project()
+        elif args.only == "dashboard":
+            build_demo(demo_path(), args.fake)
+            win.open_project(demo_path())
+            review_some(win)
+            dashboard_shots(win)
+            win.close()
+            return 0
         grab(win, "welcome.png")
         build_demo(demo_path(), args.fake)
         win.open_project(demo_path())
@@ -156,12 +229,8 @@ def main() -> int:
         wait_for(lambda: dlg.counted is not None and dlg.counted[0] == 0.90 and dlg.count_job is None)
         save_dialog(dlg, "auto-accept.png")
         dlg.close()
-        dash = win.show_dashboard()
-        wait_for(lambda: dash.job is None and dash.report is not None)
-        save_dialog(dash, "dashboard.png")
-        dash.tabs.setCurrentIndex(2)
-        save_dialog(dash, "dashboard-errors.png")
-        dash.close()
+        if args.dashboard_project is None:
+            dashboard_shots(win)
         bundle = win.export_bundle_dialog()
         wait_for(lambda: bundle.job is None and bundle.manifest is not None)
         bundle.table.setCurrentCell(0, 0)

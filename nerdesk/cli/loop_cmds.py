@@ -135,7 +135,7 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
         if c["f1_points"] is not None:
             head += f", F1 {c['f1_from']:.3f} -> {c['f1_to']:.3f} ({c['f1_points']:+.1f} points)"
         click.echo(head + (f": {c['actions_per_point']:.1f} actions per point" if c["actions_per_point"] is not None
-                           else f": no figure ({c['reason']})"))
+                           else f": no figure: {c['reason']}"))
 
 
 @cli.command()

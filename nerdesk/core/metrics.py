@@ -338,8 +338,7 @@ def cost_per_point(project: Project, models: list[dict[str, Any]]) -> list[dict[
                                "f1_from": None, "f1_to": None, "f1_points": None, "actions_per_point": None,
                                "reason": None}
         if n < MIN_COST_SEGMENTS:
-            row["reason"] = (f"{n} reviewed segment(s) that neither version trained on; "
-                             f"{MIN_COST_SEGMENTS} needed to compare them")
+            row["reason"] = f"{n} reviewed segment(s) neither trained on ({MIN_COST_SEGMENTS} needed)"
         else:
             f_prev = score_spans(golds, pa)["exact"]["f1"]
             f_cur = score_spans(golds, pb)["exact"]["f1"]

@@ -45,13 +45,15 @@ def bars(items: list[tuple[str, float | None, tuple[float, float] | None]], titl
             y = ypos(value)
             out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bw * 0.7:.1f}" height="{ypos(0) - y:.1f}" '
                        f'fill="{COLORS[i % len(COLORS)]}"><title>{_e(name)}: {value:.3f}</title></rect>'
-                       f'<text x="{x + bw * 0.35:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">'
+                       f'<text x="{x + bw * 0.35:.1f}" y="{min(y, ypos(ci[1]) if ci else y) - 3:.1f}" '
+                       'font-size="10" text-anchor="middle">'
                        f'{_tick(value, top)}</text>')
         if ci:
             cx = x + bw * 0.35
             out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{ypos(ci[0]):.1f}" y2="{ypos(ci[1]):.1f}" '
                        f'stroke="#000" stroke-width="1.5"/>')
-        label = name if len(name) <= 18 else name[:8] + "…" + name[-8:]
+        most = max(5, int(bw / 6))  # characters that fit under the bar (10px text)
+        label = name if len(name) <= most else name[:(most - 1) // 2] + "…" + name[-((most - 1) // 2):]
         out.append(f'<text x="{x + bw * 0.35:.1f}" y="{H + 34}" font-size="10" text-anchor="middle">{_e(label)}</text>')
     out.append("</svg>")
     return "".join(out)
@@ -118,8 +120,10 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
                                            or "<p class='ok'>No alert.</p>") + "</div>")
     parts.append(f"<p><b>Retraining:</b> {_e(describe(retrain))}</p>")
     parts.append("<h2>Quality per model version</h2>")
-    parts.append(bars([(m["id"], m["exact"]["f1"] if m["reviewed_segments"] else None, m["f1_interval"])
-                       for m in models], "Entity F1 (exact) per version, with its 95% interval"))
+    bare = [m["id"].split("+", 1)[0] for m in models]  # the version is what fits under a bar
+    names = bare if len(set(bare)) == len(bare) else [m["id"] for m in models]
+    parts.append(bars([(n, m["exact"]["f1"] if m["reviewed_segments"] else None, m["f1_interval"])
+                       for n, m in zip(names, models)], "Entity F1 (exact) per version, with its 95% interval"))
     parts.append(table(["Version", "Active", "Unseen reviewed", "F1", "95% interval", "Precision", "Recall", "ECE"],
                        [[m["id"], "✔" if m["active"] else "", m["reviewed_segments"], _f(m["exact"]["f1"]),
                          f"{m['f1_interval'][0]:.3f}–{m['f1_interval'][1]:.3f}" if m["f1_interval"] else "—",
@@ -185,7 +189,7 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
                      ["From", "To", "Edit actions in between", "Shared segments", "F1 from → to", "F1 points gained",
                       "Actions per point"],
                      [[c["from"], c["to"], c["actions"], c["segments"],
-                       "—" if c["f1_from"] is None else f"{c['f1_from']:.3f} → {c['f1_to']:.3f}",
+                       "—" if c["f1_from"] is None else f"{c['f1_from']:.3f}\u00a0→\u00a0{c['f1_to']:.3f}",
                        "—" if c["f1_points"] is None else f"{c['f1_points']:+.1f}",
                        c["reason"] if c["actions_per_point"] is None else f"{c['actions_per_point']:.1f}"]
                       for c in rep["cost_per_point"]]))

@@ -83,6 +83,12 @@ def test_promote_and_roll_back(window, qtbot, tmp_path, errors_sink):
         raise AssertionError((errors_sink, dlg.job, dlg.job and dlg.job.outcome, dlg.report and dlg.report["active"],
                               [(j.name, j.outcome) for j in window.jobs.jobs]))
     assert dlg.versions.rowCount() == 2
+    # cost per point between them: too few reviewed segments to compare the two on, and it says so
+    (c,) = dlg.report["cost_per_point"]
+    assert c["segments"] < 20 and c["actions_per_point"] is None
+    assert dlg.cost_table.item(0, 3).text() == str(c["segments"])
+    assert dlg.cost_table.item(0, 7).text() == c["reason"] and "neither trained on (20 needed)" in c["reason"]
+    assert dlg.cost_chart.values == {(f"→ {new.split('+')[0]}", "actions per point"): None}
     assert dlg.versions.horizontalHeaderItem(8).text() == "Base domain F1"
     assert dlg.versions.item(0, 8).text() == "—"  # neither model is a fine-tune
     assert FAKE_MODEL in dlg.history.text() and new in dlg.history.text()
@@ -128,3 +134,137 @@ def test_dashboard_shows_recurrence_and_severity(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: dlg.report is not None and "Recurring errors" in dlg.effort.text(), timeout=8000)
     assert "had been corrected before it" in dlg.effort.text() and "High-severity corrections" in dlg.effort.text()
     dlg.close()
+
+
+class _Tagger:
+    """Tags 'Ada' as PER, and 'Bob' before 'number' if asked; its card names ``trained``."""
+
+    def __init__(self, mid: str, bob: bool = False, trained=()):
+        from nerdesk.core.metrics import trained_segments
+
+        self.id, self.labels, self.bob = mid, ["PER"], bob
+        self.card = {"name": mid, "trained_segments": trained_segments({}, trained)}
+
+    def predict(self, batch, **_):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(
+            spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t == "Ada"]
+            + [(i, i + 1, "PER", 0.6) for i, t in enumerate(toks[:-1]) if self.bob and t == "Bob"
+               and toks[i + 1] == "number"],
+            scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1)) for toks in batch]
+
+
+def _two_versions(tmp_path):
+    """m@1 (finds Ada) pre-annotates 50 segments; 40 are reviewed (its 30 missed 'Bob's corrected,
+    PER is high-severity); m@2 (also finds 'Bob number'), trained on the first 10, is promoted; the
+    last 10 are reviewed against it (it misses 'Bob again': corrected before, recurring)."""
+    from nerdesk.core.project import Project
+    from nerdesk.core.types import DocRecord, Span, drain
+    from nerdesk.core.versions import promote
+
+    texts = ([f"Ada slept {i} ." for i in range(10)] + [f"Ada met Bob number {i} ." for i in range(30)]
+             + [f"Ada saw Bob again {i} ." for i in range(10)])
+    path = tmp_path / "two.nerdesk"
+    with Project.create(path, labels=["PER"], user="r") as p:
+        drain(p.import_records([DocRecord(t, source="a.txt" if i < 25 else "b.txt") for i, t in enumerate(texts)]))
+        drain(p.predict(_Tagger("m@1")))
+        p.set_severity("PER", "high")
+        ids = [sid for sid, _ in p.next_items(100, order="document")]
+
+        def review(k, sid):
+            p.set_spans(sid, [Span(0, 3, "PER")] + ([Span(8, 11, "PER")] if k >= 10 else []))
+            p.accept(sid)
+
+        for k, sid in enumerate(ids[:40]):
+            review(k, sid)
+        drain(promote(p, _Tagger("m@2", bob=True, trained=texts[:10])))
+        for k, sid in enumerate(ids[40:], 40):
+            review(k, sid)
+    return path
+
+
+def test_monitoring_charts_hold_the_reports_series(window, qtbot, tmp_path):
+    """Every monitoring chart holds the figures metrics.report() gives, and paints them (its
+    tooltips come from the bars and points it drew)."""
+    from PySide6.QtCore import QPointF
+
+    from nerdesk.core.metrics import report
+
+    path = _two_versions(tmp_path)
+    assert window.open_project(path)
+    dlg = window.show_dashboard()
+    _wait_job(qtbot, dlg.job)
+    qtbot.waitUntil(lambda: dlg.report is not None, timeout=5000)
+    rep = report(window.session.project)
+    rec = {r["model_id"]: r for r in rep["recurrence"]}
+    assert (rec["m@1"]["share"], rec["m@2"]["share"], rec["m@2"]["corrections"]) == (0.0, 1.0, 10)
+
+    def painted(chart, tab):
+        dlg.tabs.setCurrentIndex(tab)
+        qtbot.wait(10)
+        chart.grab()
+        assert chart.tips, f"{chart.objectName()} drew no data"
+        return [t for _, t in chart.tips]
+
+    # recurring errors per version
+    key = "recurring share"
+    assert dlg.recurrence_chart.groups == ["m@1", "m@2"]
+    assert dlg.recurrence_chart.values == {("m@1", key): 0.0, ("m@2", key): 1.0}
+    assert any("10 of 10 corrections against m@2" in t for t in painted(dlg.recurrence_chart, 3))
+    # high-severity corrections over time
+    days = rep["severity"]
+    assert [d["high"] for d in days] == [40] and dlg.severity_chart.series == ["high", "normal", "low"]
+    assert dlg.severity_chart.values[(days[0]["day"][5:], "high")] == 40
+    assert any(": 40 high-severity corrections" in t for t in painted(dlg.severity_chart, 3))
+    # long-tail recall: m@2 never saw 'Bob' in training; it finds 30 of the 40
+    lt = next(m["long_tail"] for m in rep["models"] if m["id"] == "m@2")
+    assert (lt["surface_spans"], lt["surface_recall"]) == (40, 0.75)
+    assert dlg.long_tail_chart.groups == ["m@2"]  # a base model (no training segments) has no long tail
+    assert dlg.long_tail_chart.values[("m@2", "rare surface forms")] == 0.75
+    assert any("40 unseen gold spans" in t for t in painted(dlg.long_tail_chart, 3))
+    # cost per point, on the 40 segments neither trained on
+    (c,) = rep["cost_per_point"]
+    assert c["segments"] == 40 and round(c["f1_points"], 1) == 26.7
+    assert dlg.cost_chart.values == {("→ m@2", "actions per point"): pytest.approx(c["actions_per_point"])}
+    assert any("40 shared segments, F1 0.667 → 0.933" in t for t in painted(dlg.cost_chart, 3))
+    assert [dlg.cost_table.item(0, j).text() for j in (0, 1, 3, 5, 7)] == ["m@1", "m@2", "40", "+26.7", "—"]
+    # drift: unseen-word rate with its alert line, and the label mix per window
+    wins = rep["drift"]["windows"]
+    assert dlg.drift_chart.lines["unseen-word rate"] == [w["unseen_word_rate"] for w in wins]
+    assert dlg.drift_chart.thresholds and dlg.drift_chart.thresholds[0][1] == "unseen-word rate"
+    assert list(dlg.label_mix.shares.values()) == [w["labels"] for w in wins] and dlg.label_mix.parts == ["PER"]
+    assert dlg.label_mix.alert is None  # PER only, first to last
+    painted(dlg.drift_chart, 1)
+    assert any("PER 100.0% of predicted spans" in t for t in painted(dlg.label_mix, 1))
+    # a reliability diagram per version: the active one first, any other on choice
+    q = {m["id"]: m for m in rep["models"]}
+    assert dlg.reliability_model.count() == 2 and dlg.reliability_model.currentData() == "m@2"
+    assert dlg.reliability.bins == q["m@2"]["reliability"]
+    dlg.reliability_model.setCurrentIndex(0)
+    assert dlg.reliability.bins == q["m@1"]["reliability"] and "m@1" in dlg.reliability.title
+    assert dlg.reliability.ece == pytest.approx(q["m@1"]["ece"])
+    tips = painted(dlg.reliability, 0)
+    assert any("spans, " in t and "exactly right" in t for t in tips)
+    # the tooltip is where the bar is
+    rect, text = dlg.cost_chart.tips[0]
+    assert dlg.cost_chart.tip_at(QPointF(rect.center())) == text
+    dlg.close()
+
+
+def test_label_mix_chart_carries_the_label_shift_alert(qtbot):
+    from nerdesk.ui.widgets.charts import StackedBarChart
+    from nerdesk.ui.widgets.dashboard import _mix_alert
+
+    wins = [{"labels": {"PER": 0.8, "LOC": 0.2}}, {"labels": {"PER": 0.5, "LOC": 0.5}},
+            {"labels": {"PER": 0.3, "LOC": 0.7}}]
+    alert = _mix_alert(wins)
+    assert alert and "shifted by 50%" in alert  # total variation 0.5 > 0.2
+    assert _mix_alert(wins[:2]) is not None and _mix_alert([wins[0], wins[0]]) is None
+    chart = StackedBarChart("mix")
+    qtbot.addWidget(chart)
+    chart.resize(400, 260)
+    chart.set_data(["a", "b", "c"], {k: w["labels"] for k, w in zip("abc", wins)}, alert=alert)
+    chart.grab()
+    tips = [t for _, t in chart.tips]
+    assert alert in tips and "c: LOC 70.0% of predicted spans" in tips and chart.parts == ["LOC", "PER"]
