@@ -24,12 +24,13 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
-## Build the one-folder PyInstaller bundle (dist/nerdesk), check it is lean, and run its selftest.
+## Build the one-folder PyInstaller bundle (dist/nerdesk), check it is lean, and run its selftest
+## (with a model held past onnxruntime's telemetry delay) offline: in a network namespace, under strace.
 bundle: $(STAMP)
 	$(PY) -m PyInstaller --noconfirm --clean packaging/nerdesk.spec --distpath dist --workpath build
 	! ls dist/nerdesk/_internal | grep -E '^(torch|transformers|pytest|_pytest)$$'
 	du -sh dist/nerdesk
-	QT_QPA_PLATFORM=offscreen dist/nerdesk/nerdesk --selftest
+	QT_QPA_PLATFORM=offscreen $(PY) packaging/offline_check.py dist/nerdesk/nerdesk --selftest --hold 12
 
 bench: $(STAMP)
 	$(PY) bench/import_bench.py

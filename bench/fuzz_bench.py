@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -154,6 +155,19 @@ def run_bombs() -> None:
                   f"(+{r['after_mib'] - r['before_mib']:.0f} MiB), {r['seconds']:.2f} s: {r['outcome']}")
             path.unlink()
             Path(path.with_suffix(".nerdesk")).unlink(missing_ok=True)
+        path = Path(d) / "bomb.spacy"  # a DocBin is one zlib stream: 1.5 GiB of zeros
+        z = zlib.compressobj(9)
+        with path.open("wb") as f:
+            block = bytes(64 << 20)
+            for _ in range(24):
+                f.write(z.compress(block))
+            f.write(z.flush())
+        out = subprocess.run([sys.executable, __file__, "--bomb-child", str(path)], capture_output=True,
+                             text=True, timeout=600)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"zlib bomb (.spacy, 1.5 GiB inflating; {path.stat().st_size / 2**20:.1f} MiB): peak RSS "
+              f"{r['before_mib']:.0f} MiB before, {r['after_mib']:.0f} MiB after "
+              f"(+{r['after_mib'] - r['before_mib']:.0f} MiB), {r['seconds']:.2f} s: {r['outcome']}")
 
 
 def main() -> None:

@@ -2,7 +2,10 @@
 
 It creates a throw-away project, imports two sentences, pre-annotates them with the default
 model, checks that entities were found, and (unless ``--no-ui``) builds the main window
-offscreen, makes a correction and undoes it.
+offscreen, makes a correction and undoes it. ``--hold SECONDS`` then keeps the default model
+loaded that long, predicting at both ends: onnxruntime's telemetry, were it on, would call home
+about 9 s after a session starts, so ``packaging/offline_check.py`` runs ``--selftest --hold 12``
+under strace inside a network namespace to prove that nothing tries to.
 """
 
 from __future__ import annotations
@@ -46,11 +49,25 @@ def ui_selftest(out=sys.stdout) -> bool:
     return ok
 
 
+def hold_model(seconds: float, out=sys.stdout) -> bool:
+    from nerdesk.core.model import load_model
+
+    words = ["Ada", "Lovelace", "lived", "in", "London"]
+    m = load_model(None)
+    first = m.predict([words])[0].spans
+    time.sleep(seconds)
+    ok = bool(first) and m.predict([words])[0].spans == first
+    print(f"held the model {seconds:g} s: {'ok' if ok else 'FAILED'}", file=out)
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ok = core_selftest()
     if "--no-ui" not in argv:
         ok = ui_selftest() and ok
+    if "--hold" in argv:
+        ok = hold_model(float(argv[argv.index("--hold") + 1])) and ok
     return 0 if ok else 1
 
 

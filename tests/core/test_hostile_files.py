@@ -177,6 +177,40 @@ def test_spacy_odd_user_data(project, tmp_path, user_data):
     assert e.file == str(p) and ("doc 2" in where or "record 2" in where)
 
 
+def test_spacy_zlib_bomb_is_refused_before_it_fills_the_memory(project, tmp_path, monkeypatch):
+    """A DocBin is one zlib stream that spaCy would inflate whole: nerdesk inflates it in steps and
+    stops at the cap (E130), so a 100 MiB bomb costs ~the cap, not 100 MiB."""
+    import resource
+    import zlib
+
+    from nerdesk.core.formats import spacybin
+
+    monkeypatch.setattr(spacybin, "MAX_INFLATED", 4 << 20)
+    p = write(tmp_path, "bomb.spacy", zlib.compress(bytes(100 << 20), 9))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    e = import_error(project, p, "spacy")
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert e.code == "E130" and "4.0 MiB" in e.message and e.file == str(p)
+    assert grown < 50, f"peak RSS grew {grown:.0f} MiB"
+
+
+def test_spacy_truncated_stream_is_coded(project, tmp_path):
+    from nerdesk.core.formats.spacybin import record_to_doc
+    from spacy.tokens import DocBin
+
+    db = DocBin(store_user_data=True)
+    db.add(record_to_doc(DocRecord("Ann met Bob.", spans=[Span(0, 3, "PER")])))
+    p = write(tmp_path, "cut.spacy", db.to_bytes()[:-7])
+    e = import_error(project, p, "spacy")
+    assert e.code == "E106" and "zlib" in e.message
+
+
+def test_a_docbin_under_the_cap_still_imports(project, tmp_path):
+    p = _docbin(tmp_path, '{"status": "accepted", "annotated": true}')
+    drain(project.import_file(p, "spacy", annotations=True))
+    assert project.store.counts()["documents"] == 2
+
+
 # --------------------------------------------------------------------------- FIFOs, devices, folders
 @pytest.mark.parametrize("name,fmt", [("f.jsonl", None), ("f.jsonl", "jsonl"), ("f.txt", None), ("f", None),
                                       ("f.conll", "conll"), ("f.spacy", None), ("f.json", "labelstudio"),

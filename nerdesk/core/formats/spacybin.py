@@ -14,6 +14,7 @@ whitespace tokens, as spaCy does. Overlapping spans cannot be ``doc.ents`` (E115
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,32 @@ from ._io import PathLike, check_file
 from ._tokens import ExportError, _blank_en, aligned_tokens
 
 KEY = "nerdesk"
+#: A DocBin is one zlib stream that spaCy inflates whole; nerdesk inflates it first, in 1 MiB steps,
+#: and refuses (E130) past this size (about 6 million tokens) instead of filling the memory.
+MAX_INFLATED = 512 * 2**20
+
+
+def _inflate(data: bytes, src: str, limit: int) -> bytearray:
+    """``data`` inflated, or E130 as soon as the output passes ``limit`` bytes; a zlib error is E106."""
+    d = zlib.decompressobj()
+    out = bytearray()
+    pending = data
+    try:
+        while not d.eof:
+            chunk = d.decompress(pending, 2**20)
+            pending = d.unconsumed_tail
+            if not chunk and not pending:
+                raise zlib.error("incomplete or truncated stream")
+            out += chunk
+            if len(out) > limit:
+                raise err(Errors.E130, file=src, limit=_mib(limit), size=_mib(len(data)))
+    except zlib.error as exc:
+        raise err(Errors.E106, file=src, reason=f"not a spaCy DocBin (zlib: {exc})") from None
+    return out
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
 
 
 def read(path: PathLike) -> Iterator[DocRecord]:
@@ -39,8 +66,9 @@ def read(path: PathLike) -> Iterator[DocRecord]:
     data = p.read_bytes()
     if not data:
         raise err(Errors.E103, file=src)
-    try:
-        docbin = DocBin(store_user_data=True).from_bytes(data)
+    raw = _inflate(data, src, MAX_INFLATED)
+    try:  # spaCy takes the zlib stream: hand it the checked bytes stored (level 0), not inflated again
+        docbin = DocBin(store_user_data=True).from_bytes(zlib.compress(raw, 0))
     except Exception as exc:  # zlib / msgpack / key errors: not a DocBin
         raise err(Errors.E106, file=src, reason=f"not a spaCy DocBin ({type(exc).__name__}: {exc})") from None
     docs = docbin.get_docs(_blank_en().vocab)
