@@ -15,9 +15,10 @@ changes nothing. Scores of the blend are ranks normalised to [0, 1], so the part
 * ``rare``: segments the model thinks contain a label with few reviewed examples.
 * ``errors``: segments sharing surface forms with spans that needed corrections.
 * ``blend`` (default): 0.4 mnlp + 0.2 novelty + 0.2 rare + 0.2 errors.
-* term lists (nerdesk.core.terms): while a label has no model that knows it (a cold start, or no model
-  at all) and a term list matches it, the uncertainty strategies (and blend's mnlp part) put segments
-  with its term hits first: conflicting matches, then rare terms; the rest at random.
+* term lists (nerdesk.core.terms): while no model knows a label (the active model cannot predict it, or
+  there is no model) and a term list matches it, the uncertainty strategies and blend put segments with
+  its term hits first (conflicting matches, then rare terms first; blend orders them by its other parts),
+  the rest after them (at random; blend by its other parts).
 
 Within a batch, near-duplicates (word-set Jaccard similarity ≥ 0.8 with an item already chosen)
 are held back (``diverse=True``), so a run of retweets or boilerplate does not fill the queue.
@@ -91,7 +92,7 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
     # term lists know labels no model does yet: start from their hits (nerdesk.core.terms)
     from nerdesk.core import terms as term_lists
 
-    by_terms = term_lists.routing_labels(project, cold, seen()[2], status) if strategy != "random" else []
+    by_terms = term_lists.routing_labels(project, status) if strategy != "random" else []
     # random picks (the strategy, or uncertainty starting cold) need a uniform pool: half of the
     # usual pool is the most uncertain segments, which biased "random" on corpora over ``pool``
     uniform = strategy == "random" or (strategy in UNCERTAINTY and bool(cold))
@@ -122,6 +123,8 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
         for c in cands:
             i = c["id"]
             total = sum(w * ranked[name].get(i, 0.0) for name, w in BLEND.items())
+            if by_terms and parts["mnlp"].get(i, (0.0,))[0] >= 1.0:  # a term hit: before every segment without
+                total += 1.0
             reasons = [r for name in BLEND for r in parts[name].get(i, (0, []))[1]
                        if parts[name].get(i, (0.0,))[0] > 0]
             scored[i] = (total, reasons)

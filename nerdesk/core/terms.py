@@ -277,27 +277,34 @@ def _attr_for(term: dict[str, Any], lst: dict[str, Any]) -> str:
 
 
 class TermMatcher:
-    """spaCy matchers over the given terms; :meth:`match` takes a segment's words (its stored tokens)."""
+    """spaCy matchers over the given terms; :meth:`match` takes a segment's words (its stored tokens).
+
+    The vocabulary is private, with NORM set to :func:`base_form` for every word (what ``lemma`` lists
+    and a token pattern's NORM or LEMMA match on), and only LOWER and NORM computed for a phrase-only
+    matcher (a word's other lexical attributes cost four times as much, and phrases never use them)."""
 
     def __init__(self, terms: Sequence[dict[str, Any]], lists: dict[int, dict[str, Any]], lang: str = "en"):
         from nerdesk.core._spacy import import_spacy
         from nerdesk.core.tokenize import pipeline
 
         spacy = import_spacy()
+        from spacy.attrs import LOWER, NORM
         from spacy.matcher import Matcher, PhraseMatcher
         from spacy.tokens import Doc
+        from spacy.vocab import Vocab
 
         self._Doc = Doc
         self.lang = lang
-        self.uses_norm = False
-        self.vocab = spacy.blank(lang).vocab  # private: its lexeme norms are set to base forms
-        self._normed: set[str] = set()
         tokenizer = pipeline(lang).tokenizer  # the project's tokenisation, for phrases
+        special = set(tokenizer.rules)  # "cannot" is two tokens: only these plain words are not one
         split_cache: dict[str, list[str]] = {}
 
         def words_of(phrase: str) -> list[str]:
             out: list[str] = []
             for piece in phrase.split():
+                if piece.isalpha() and piece not in special:
+                    out.append(piece)
+                    continue
                 ws = split_cache.get(piece)
                 if ws is None:
                     ws = split_cache[piece] = [t.text for t in tokenizer(piece) if not t.is_space]
@@ -309,10 +316,7 @@ class TermMatcher:
         for t in terms:
             lst = lists[t["list_id"]]
             if t["kind"] == "tokens":
-                pat = json.loads(t["pattern"])
-                if lst["lemma"] or any(str(k).upper() == "LEMMA" for tok in pat for k in tok):
-                    pat = [self._lemma_to_norm(tok) for tok in pat]
-                    self.uses_norm = True
+                pat = [self._to_base_forms(tok) for tok in json.loads(t["pattern"])]
                 key = "T" + json.dumps(pat, sort_keys=True)
                 token_patterns.setdefault(key, (pat, []))[1].append(t["id"])
                 continue
@@ -328,7 +332,10 @@ class TermMatcher:
             plain = t["pattern"].split()
             if plain != words and plain not in forms:
                 forms.append(plain)
-        self.uses_norm = self.uses_norm or bool(groups["NORM"])
+        getters = dict(spacy.blank(lang).vocab.lex_attr_getters) if token_patterns else {LOWER: str.lower}
+        if token_patterns or groups["NORM"]:
+            getters[NORM] = lambda w: base_form(w, lang)
+        self.vocab = Vocab(lex_attr_getters=getters)
         self.terms: dict[int, list[int]] = {}  # match key -> term ids
         self.matchers: list[Any] = []
         strings = self.vocab.strings
@@ -337,9 +344,6 @@ class TermMatcher:
                 continue
             pm = PhraseMatcher(self.vocab, attr=attr)
             for key, (forms, ids) in group.items():
-                if attr == "NORM":
-                    for words in forms:
-                        self._set_norms(words)
                 pm.add(key, [Doc(self.vocab, words=words) for words in forms])
                 self.terms[strings[key]] = ids
             self.matchers.append(pm)
@@ -351,33 +355,26 @@ class TermMatcher:
             self.matchers.append(m)
         self.size = len(terms)
 
-    def _lemma_to_norm(self, tok: dict[str, Any]) -> dict[str, Any]:
+    def _to_base_forms(self, tok: dict[str, Any]) -> dict[str, Any]:
+        """A token pattern's LEMMA and NORM values as base forms (LEMMA becomes NORM: a blank pipeline
+        has no lemmas)."""
         out = {}
         for k, v in tok.items():
-            if str(k).upper() == "LEMMA":
+            if str(k).upper() in ("LEMMA", "NORM"):
                 k = "NORM"
                 if isinstance(v, str):
                     v = base_form(v, self.lang)
                 elif isinstance(v, dict):
                     v = {op: ([base_form(x, self.lang) if isinstance(x, str) else x for x in vals]
-                              if isinstance(vals, list) else vals) for op, vals in v.items()}
+                              if isinstance(vals, list) and op.upper() in ("IN", "NOT_IN") else vals)
+                         for op, vals in v.items()}
             out[k] = v
         return out
-
-    def _set_norms(self, words: Iterable[str]) -> None:
-        seen = self._normed
-        vocab = self.vocab
-        for w in words:
-            if w not in seen:
-                vocab[w].norm_ = base_form(w, self.lang)
-                seen.add(w)
 
     def match(self, words: list[str]) -> list[tuple[int, int, int]]:
         """(term id, first token, end token) of every match in these words."""
         if not self.matchers or not words:
             return []
-        if self.uses_norm:
-            self._set_norms(words)
         doc = self._Doc(self.vocab, words=words)
         out = []
         terms = self.terms
@@ -835,20 +832,19 @@ def suggest(project: Project, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[s
 
 
 # ---------------------------------------------------------------------------------------------- routing
-def routing_labels(project: Project, cold: Sequence[str], reviewed_counts: Counter, status: str) -> list[str]:
-    """Labels routing should start from term hits for: the cold-start labels (no model that knows them,
-    fewer than COLD_START reviewed examples; with no model at all, every such label) that a term of an
-    enabled list matches in a segment of this status. [] when the project has no list."""
+def routing_labels(project: Project, status: str) -> list[str]:
+    """Labels routing starts from term hits for: those no model knows (the active model cannot predict
+    them, or there is no model) that a term of an enabled list matches in a segment of this status.
+    [] when the project has no list."""
     store = project.store
     if not sql.has_lists(store):
         return []
-    if store.active_model_id() is None:
-        from nerdesk.core.routing import COLD_START
-
-        cold = [lab for lab in project.label_names() if reviewed_counts.get(lab, 0) < COLD_START]
-    if not cold:
+    model_id = store.active_model_id()
+    known = known_labels(project) if model_id is not None else set()
+    if model_id is not None and not known:  # imported predictions: no label set to be blind with
         return []
-    return [lab for lab in cold if sql.segments_with_hits(store, status, [lab], 1, 0)]
+    unknown = [lab for lab in project.label_names() if lab not in known]
+    return [lab for lab in unknown if sql.segments_with_hits(store, status, [lab], 1, 0)]
 
 
 def hit_segments(project: Project, status: str, labels: Sequence[str], limit: int, seed: int) -> list[int]:
