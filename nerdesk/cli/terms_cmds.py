@@ -246,7 +246,7 @@ def rule(project: Path, model_confidence: float | None) -> None:
             p.terms.set_model_confidence(model_confidence)
         t = threshold(p)
         known = sorted(known_labels(p) & set(p.label_names()))
-    click.echo(f"The model wins over a term match where it knows the term's label and is confident: a span it "
-               f"overlaps at {t:.2f} or more, or none and the whole segment that likely. Otherwise the term wins "
-               f"and the model's overlapping spans are not shown.")
+    click.echo(f"The model wins over a term match where it knows the term's label and is confident: a span of "
+               f"its own over that text at {t:.2f} or more. Otherwise the term wins, and the model's spans over "
+               f"that text are not shown.")
     click.echo("Labels the active model knows: " + (", ".join(known) or "none (terms always win)"))

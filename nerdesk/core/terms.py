@@ -25,9 +25,10 @@ overlaps.
 a review starts from): for each term match, the model's *competing* spans are those it overlaps (of the
 same label, where overlaps are allowed). The model wins, and the term match is dropped, when the model
 knows the term's label and is confident: a competing span at or above the project's
-``terms_model_confidence`` (default ``MODEL_CONFIDENCE``), or no competing span and the segment's whole tag
-sequence that likely (1 - least confidence). Otherwise the term wins: it is shown and its competing model
-spans are not. A term suggestion has ``origin`` "terms" and ``source`` "terms:LIST".
+``terms_model_confidence`` (default ``MODEL_CONFIDENCE``). Otherwise the term wins: it is shown and its
+competing model spans are not. Where the model predicted nothing, the term is shown (the model's silence
+is not a confidence: counting a confident tag sequence as one, tried on ncbi_disease, dropped correct terms
+and fell below the terms alone). A term suggestion has ``origin`` "terms" and ``source`` "terms:LIST".
 
 **Learning from corrections** (:func:`term_stats`): on accepted segments each term's matches (resolved as
 if every term were on) are hits, and a hit the reviewer kept (same start, end and label) is correct; a
@@ -493,21 +494,15 @@ def term_span(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge(model_spans: Sequence[dict[str, Any]], term_spans: Sequence[dict[str, Any]], *, known: set[str],
-          sequence_confidence: float | None, threshold: float = MODEL_CONFIDENCE,
-          allow_overlaps: bool = False) -> list[dict[str, Any]]:
+          threshold: float = MODEL_CONFIDENCE, allow_overlaps: bool = False) -> list[dict[str, Any]]:
     """The suggestions to show: the model's spans and the terms', by the rule in this module's docstring."""
     model = list(model_spans)
     dropped: set[int] = set()
     shown_terms = []
     for t in term_spans:
         competing = [i for i, m in enumerate(model) if _overlap(m, t) and (not allow_overlaps or m["label"] == t["label"])]
-        if t["label"] in known:
-            if competing:
-                confident = any((model[i].get("confidence") or 0.0) >= threshold for i in competing)
-            else:
-                confident = sequence_confidence is not None and sequence_confidence >= threshold
-            if confident:
-                continue
+        if t["label"] in known and any((model[i].get("confidence") or 0.0) >= threshold for i in competing):
+            continue  # the model knows the label and is confident here: it wins
         dropped.update(competing)
         shown_terms.append(t)
     out = [m for i, m in enumerate(model) if i not in dropped] + shown_terms
@@ -548,11 +543,9 @@ def attach_suggestions(project: Project, segments: list[dict[str, Any]]) -> None
         s["term_matches"] = resolved
         if s.get("annotation") is not None:
             continue
-        pred = s.get("prediction")
         model = [sp for sp in s["spans"] if sp.get("origin") == "model"]
-        seq = None if pred is None else 1.0 - float(pred["least_confidence"])
-        s["spans"] = merge(model, [term_span(m) for m in resolved], known=known, sequence_confidence=seq,
-                           threshold=threshold, allow_overlaps=overlaps)
+        s["spans"] = merge(model, [term_span(m) for m in resolved], known=known, threshold=threshold,
+                           allow_overlaps=overlaps)
 
 
 # ---------------------------------------------------------------------------------------------- the service

@@ -229,25 +229,24 @@ def _t(start, end, label):
             "source": "terms:x"}
 
 
-@pytest.mark.parametrize("model,term,known,seq,allow,want", [
+@pytest.mark.parametrize("model,term,known,allow,want", [
     # the model knows the label and is confident: it wins
-    ([_m(0, 5, "Disease", 0.9)], _t(0, 9, "Disease"), {"Disease"}, 0.5, False, ["model"]),
+    ([_m(0, 5, "Disease", 0.9)], _t(0, 9, "Disease"), {"Disease"}, False, ["model"]),
+    # ... and of another label it knows, confident, over the same text
+    ([_m(0, 5, "PER", 0.9)], _t(0, 9, "Disease"), {"PER", "Disease"}, False, ["model"]),
     # ... not confident: the term wins, the model's competing span is not shown
-    ([_m(0, 5, "Disease", 0.4)], _t(0, 9, "Disease"), {"Disease"}, 0.5, False, ["terms"]),
+    ([_m(0, 5, "Disease", 0.4)], _t(0, 9, "Disease"), {"Disease"}, False, ["terms"]),
     # the model does not know the label: the term wins even over a confident span of another label
-    ([_m(0, 5, "PER", 0.99)], _t(0, 9, "Disease"), {"PER"}, 0.99, False, ["terms"]),
-    # known label, nothing predicted there, the whole segment confident: the model's silence wins
-    ([], _t(0, 9, "Disease"), {"Disease"}, 0.95, False, []),
-    ([], _t(0, 9, "Disease"), {"Disease"}, 0.3, False, ["terms"]),
-    # no prediction at all: the term
-    ([], _t(0, 9, "Disease"), {"Disease"}, None, False, ["terms"]),
+    ([_m(0, 5, "PER", 0.99)], _t(0, 9, "Disease"), {"PER"}, False, ["terms"]),
+    # the model knows the label and predicted nothing there: the term
+    ([], _t(0, 9, "Disease"), {"Disease"}, False, ["terms"]),
     # overlaps allowed: a span of another label does not compete, both are shown
-    ([_m(0, 5, "Anatomy", 0.99)], _t(0, 9, "Disease"), {"Anatomy", "Disease"}, 0.4, True, ["model", "terms"]),
+    ([_m(0, 5, "Anatomy", 0.99)], _t(0, 9, "Disease"), {"Anatomy", "Disease"}, True, ["model", "terms"]),
     # model spans elsewhere stay
-    ([_m(20, 25, "PER", 0.5)], _t(0, 9, "Disease"), set(), None, False, ["terms", "model"]),
+    ([_m(20, 25, "PER", 0.5)], _t(0, 9, "Disease"), set(), False, ["terms", "model"]),
 ])
-def test_merge_rule(model, term, known, seq, allow, want):
-    got = T.merge(model, [term], known=known, sequence_confidence=seq, threshold=0.8, allow_overlaps=allow)
+def test_merge_rule(model, term, known, allow, want):
+    got = T.merge(model, [term], known=known, threshold=0.8, allow_overlaps=allow)
     assert [sp["origin"] for sp in got] == want
 
 
