@@ -6,7 +6,8 @@ Two projects of one document each, written straight through the store (cached in
 "words": sentences of ~17 words joined by spaces, no line break, ~2.5 predicted spans per sentence;
 "nospace": the same length without any whitespace (segments of 200 characters, 20-character
 tokens, one span in two segments). Timed, each with a synchronous repaint of the view: opening the
-project to the first paint, moving to a segment in the middle of the line (goto + repaint) and to
+project to the first paint, when the queue's background routing (started once the document is on
+screen) is done, then, moving to a segment in the middle of the line (goto + repaint) and to
 the next one, and a label key on the focused span (the facade's transaction + re-highlight + repaint).
 Targets: open < 1 s, a key < 50 ms.
 """
@@ -69,6 +70,14 @@ def measure(win, app, path: Path) -> dict[str, str]:
     while not spy.painted:
         app.processEvents()
     out = {"open to first paint": f"{(time.perf_counter() - t0) * 1000:.0f} ms"}
+    # the queue routes in the background once the document is on screen; time it, then navigate
+    while not win.jobs.jobs:
+        app.processEvents()
+        if time.perf_counter() - t0 > 5:
+            break
+    while win.jobs.jobs:
+        app.processEvents()
+    out["then the queue's background routing, done after"] = f"{(time.perf_counter() - t0) * 1000:.0f} ms"
     doc = s.doc
     out["document"] = (f"{len(doc['text']):,} characters, {doc['text'].count(chr(10))} line breaks, "
                        f"{len(doc['segments']):,} segments, {sum(len(x['spans']) for x in doc['segments']):,} spans")

@@ -19,7 +19,7 @@ from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import Store, now
 from nerdesk.core.tiers import TIERS, best_annotation
-from nerdesk.core.types import Changes, DocRecord, Progress, Span
+from nerdesk.core.types import Changes, DocRecord, Progress, Span, TokenOffsets
 
 STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
 SEVERITIES = ("low", "normal", "high")
@@ -197,7 +197,7 @@ class Project:
         doc = self.store.document(doc_id)
         if doc is None:
             raise err(Errors.E005, id=f"document {doc_id}")
-        segments = self.store.segments_of(doc_id)
+        segments = self.store.segments_of(doc_id, tokens_json=True)  # parsed on use (TokenOffsets)
         self._attach_spans(segments)
         doc["segments"] = segments
         return doc
@@ -222,7 +222,7 @@ class Project:
         anns = self.store.annotations_of(ids)
         for s in segments:
             base = s["start"]
-            s["tokens"] = [(base + a, base + b) for a, b in zip(s["tokens"][::2], s["tokens"][1::2])]
+            s["tokens"] = TokenOffsets(s["tokens"], base)
             pred = preds.get(s["id"])
             s["prediction"] = pred
             s["annotations"] = anns.get(s["id"], [])

@@ -6,6 +6,8 @@ The UI converts to and from Qt's UTF-16 positions at its boundary (nerdesk/ui/te
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,57 @@ class Span:
 
     def key(self) -> tuple[int, int, str]:
         return (self.start, self.end, self.label)
+
+
+class TokenOffsets(Sequence):
+    """A segment's tokens as ``(start, end)`` document offsets, made on access from the stored flat
+    list ``[s0, e0, s1, e1, ...]`` relative to the segment start, or from its JSON text, parsed on
+    first use (a 13,000-segment document opens without parsing and building 220,000 pairs nobody
+    looks at). Compares equal to a list of pairs."""
+
+    __slots__ = ("_flat", "base")
+
+    def __init__(self, flat: list[int] | str, base: int) -> None:
+        self._flat, self.base = flat, base
+
+    @property
+    def flat(self) -> list[int]:
+        if isinstance(self._flat, str):
+            self._flat = json.loads(self._flat)
+        return self._flat
+
+    def __len__(self) -> int:
+        return len(self.flat) // 2
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        return (self.base + self.flat[2 * i], self.base + self.flat[2 * i + 1])
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        b, f = self.base, self.flat
+        return zip(map(b.__add__, f[::2]), map(b.__add__, f[1::2]))
+
+    def __reversed__(self) -> Iterator[tuple[int, int]]:
+        b, f = self.base, self.flat
+        return zip(map(b.__add__, f[-2::-2]), map(b.__add__, f[::-2]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TokenOffsets):
+            return list(self) == list(other)
+        if isinstance(other, (list, tuple)):
+            return list(self) == [tuple(t) for t in other]
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 @dataclass

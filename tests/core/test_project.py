@@ -180,3 +180,33 @@ def test_undo_after_restart_reaches_the_first_edit_of_a_long_history(tmp_path):
         p._undo = p._undo[:1]  # skip the fillers: the first edit is still undoable
         p.undo()
         assert p.store.annotation(sid, "alice") is None
+
+
+def test_token_offsets_read_like_a_list_of_pairs():
+    import json
+
+    from nerdesk.core.types import TokenOffsets
+
+    flat = [0, 3, 4, 7, 8, 12]
+    for t in (TokenOffsets(flat, 100), TokenOffsets(json.dumps(flat), 100)):
+        assert list(t) == [(100, 103), (104, 107), (108, 112)] == t
+        assert len(t) == 3 and t[0] == (100, 103) and t[-1] == (108, 112) and t[1:] == [(104, 107), (108, 112)]
+        assert list(reversed(t)) == [(108, 112), (104, 107), (100, 103)]
+        assert t != [(100, 103)] and t == [[100, 103], [104, 107], [108, 112]]
+    with pytest.raises(IndexError):
+        TokenOffsets(flat, 0)[3]
+
+
+def test_segments_with_text_slices_each_document_once(tmp_path):
+    from nerdesk.core.types import DocRecord, drain
+
+    p = Project.create(tmp_path / "s.nerdesk", labels=["PER"])
+    drain(p.import_records([DocRecord("Ann met Bob. Bob left.", source="a.txt"),
+                            DocRecord("Cy came.", source="b.txt")]))
+    ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id DESC")]
+    rows = p.store.segments_with_text(ids)
+    assert [r["id"] for r in rows] == ids
+    assert [(r["text"], r["source"]) for r in rows] == [("Cy came.", "b.txt"), ("Bob left.", "a.txt"),
+                                                        ("Ann met Bob.", "a.txt")]
+    doc = p.document(1)
+    assert [doc["text"][a:b] for a, b in doc["segments"][1]["tokens"]] == ["Bob", "left", "."]

@@ -196,3 +196,35 @@ def test_labelling_in_a_huge_line_lands_on_the_stored_characters(window, qtbot, 
     ann = window.session.project.store.annotation(seg["id"], "tester")
     assert (cp, cp + 5, "LOC") in [(s["start"], s["end"], s["label"]) for s in ann["spans"]]
     assert view.span_at16(a)[1]["label"] == "LOC"
+
+
+def test_only_the_blocks_on_screen_are_formatted_until_they_scroll_into_view(window, tmp_path):
+    """Opening a long document formats the blocks on screen (Qt would format all of them before
+    the first paint: 0.4 s for a 1M-character line); a block far below is formatted, with its
+    spans' colours, once the view scrolls to it."""
+    from PySide6.QtGui import QColor
+
+    from fakes import add_fake_predictions
+    from nerdesk.core.project import Project
+
+    text = "\n".join(f"Line {i} says Paris ." for i in range(3000))
+    path = make_project(tmp_path / "long.nerdesk", [text], predictions=False)
+    with Project.open(path) as p:
+        add_fake_predictions(p)
+    assert window.open_project(path)
+    view = window.view
+    doc = view.document()
+    hl = view.highlighter
+    first = view.firstVisibleBlock().blockNumber()
+    assert doc.blockCount() == 3000 and 2500 < len(hl.pending) < 3000
+    assert doc.findBlockByNumber(first).layout().formats()  # on screen: formatted
+    far = doc.findBlockByNumber(2990)
+    assert far.blockNumber() in hl.pending and not far.layout().formats()
+
+    last = max(window.session.doc["segments"], key=lambda s: s["start"])
+    window.session.goto(last["id"])  # scrolls to the end of the document
+    assert far.blockNumber() not in hl.pending
+    paris = [sp for sp in last["spans"] if text[sp["start"]:sp["end"]] == "Paris"]
+    colours = {r.format.background().color().rgb() for r in doc.findBlock(view.tp.to_utf16(last["start"]))
+               .layout().formats()}
+    assert paris and QColor(view.colors[paris[0]["label"]]).rgb() in colours

@@ -221,11 +221,16 @@ class Store:
         return {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4],
                 "tokens": json.loads(r[5]), "status": r[6]}
 
-    def segments_of(self, doc_id: int) -> list[dict[str, Any]]:
+    def segments_of(self, doc_id: int, *, tokens_json: bool = False) -> list[dict[str, Any]]:
+        """The document's segments in order; ``tokens_json``: their tokens as the stored JSON text,
+        left for the caller to parse when (and if) it needs them."""
         rows = self.conn.execute(
             f"SELECT {self._SEG_COLS} FROM segments s WHERE s.doc_id = ? ORDER BY s.idx", (doc_id,)
-        )
-        return [self._segment_row(r) for r in rows]
+        ).fetchall()
+        # one parse for a 13,000-segment document, not 13,000
+        tokens = [r[5] for r in rows] if tokens_json else _loads_all([r[5] for r in rows])
+        return [{"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4], "tokens": t, "status": r[6]}
+                for r, t in zip(rows, tokens)]
 
     def segments_of_documents(self, doc_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {}
@@ -246,19 +251,24 @@ class Store:
         return self._segment_row(r) if r else None
 
     def segments_with_text(self, segment_ids: Sequence[int]) -> list[dict[str, Any]]:
-        """Segments with their own text (substr of the document), in the order given."""
+        """Segments with their own text (a slice of the document), in the order given. Each document's
+        text is read once per call (a page of a 1M-character line is one read, not one per segment)."""
         out: dict[int, dict[str, Any]] = {}
         for i in range(0, len(segment_ids), 500):
             chunk = list(segment_ids[i:i + 500])
             marks = ",".join("?" * len(chunk))
-            for r in self.conn.execute(
-                f"SELECT {self._SEG_COLS}, substr(d.text, s.start + 1, s.end - s.start), d.source "
-                f"FROM segments s JOIN documents d ON d.id = s.doc_id WHERE s.id IN ({marks})", chunk
-            ):
-                row = self._segment_row(r)
-                row["text"] = r[7]
-                row["source"] = r[8]
-                out[row["id"]] = row
+            rows = self.conn.execute(f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id IN ({marks})",
+                                     chunk).fetchall()
+            doc_ids = sorted({r[1] for r in rows})
+            docs: dict[int, tuple[str, str]] = {}
+            for k in range(0, len(doc_ids), 500):
+                part = doc_ids[k:k + 500]
+                docs.update((d, (text, source)) for d, text, source in self.conn.execute(
+                    f"SELECT id, text, source FROM documents WHERE id IN ({','.join('?' * len(part))})", part))
+            for r, tokens in zip(rows, _loads_all([r[5] for r in rows])):
+                text, source = docs[r[1]]
+                out[r[0]] = {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4],
+                             "tokens": tokens, "status": r[6], "text": text[r[3]:r[4]], "source": source}
         return [out[i] for i in segment_ids if i in out]
 
     def segments_without_prediction(self, model_id: str, after_id: int, limit: int) -> list[int]:
@@ -421,11 +431,12 @@ class Store:
         for i in range(0, len(segment_ids), 500):
             chunk = list(segment_ids[i:i + 500])
             marks = ",".join("?" * len(chunk))
-            for r in self.conn.execute(
+            rows = self.conn.execute(
                 "SELECT segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty "
                 f"FROM predictions WHERE model_id = ? AND segment_id IN ({marks})", [model_id, *chunk]
-            ):
-                out[r[0]] = {"spans": json.loads(r[1]), "least_confidence": r[2], "margin": r[3],
+            ).fetchall()
+            for r, spans in zip(rows, _loads_all([r[1] for r in rows])):
+                out[r[0]] = {"spans": spans, "least_confidence": r[2], "margin": r[3],
                              "entropy": r[4], "mnlp": r[5], "uncertainty": r[6]}
         return out
 
@@ -680,6 +691,11 @@ class Store:
             "JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
             "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
         return {sid: (text, json.loads(final), json.loads(pred)) for sid, text, final, pred, _ in rows}
+
+
+def _loads_all(texts: list[str]) -> list[Any]:
+    """Many JSON values parsed in one call (the per-call overhead dominates for small values)."""
+    return json.loads("[" + ",".join(texts) + "]") if texts else []
 
 
 def _j(value: Any) -> str | None:

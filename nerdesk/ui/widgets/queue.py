@@ -245,8 +245,14 @@ class QueuePanel(QWidget):
 
     # ------------------------------------------------------------------ routing
     def _route(self, generation: int, strategy: str, status: str) -> None:
+        """Route in the background, from the next turn of the event loop: opening a project first
+        shows its first document (a routing thread started at once competes with it for the
+        interpreter: a 1M-character line took 0.45 s instead of 0.2 s to build)."""
+        QTimer.singleShot(0, lambda: self._start_route(generation, strategy, status))
+
+    def _start_route(self, generation: int, strategy: str, status: str) -> None:
         p = self.session.project
-        if self.jobs is None or p is None:
+        if self.jobs is None or p is None or generation != self.model.generation:
             return
         self.routing_label.setText(f"<i>Routing ({strategy})…</i>")
         def connect(job):
