@@ -110,6 +110,15 @@ CLUSTERS = [rec("I love 🇫🇷 and Paris", ("🇫🇷", "LOC"), ("Paris", "LOC
                 ("🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", "LOC"))]
 
 
+def test_brat_refuses_a_label_with_whitespace(tmp_path):
+    """A brat .ann line is `T1<TAB>LABEL START END`: a label 'Body Part' would read back as the
+    label 'Body' (or '_'-joined before): refused, naming the label, instead of changed."""
+    rec = DocRecord("Her left knee hurts.", source="k.txt", spans=[Span(4, 13, "Body Part")])
+    with pytest.raises(NerdeskError) as e:
+        write_records([rec], tmp_path / "out", "brat")
+    assert e.value.code == "E115" and "'Body Part'" in e.value.message and "k.txt" in e.value.message
+
+
 def test_conll_keeps_grapheme_clusters_whole(tmp_path):
     before, after = exact(tmp_path, "conll", CLUSTERS)
     assert after == before  # single spaces between the tokens: nothing to normalise

@@ -34,7 +34,9 @@ from pathlib import Path
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import DocRecord, Span
 
+from ._common import export_error
 from ._io import PathLike, check_file, iter_text_lines, malformed, open_for_write, read_text
+from ._tokens import ExportError
 
 _T_LINE = re.compile(r"^(\S+) (\d+ \d+(?:;\d+ \d+)*)$")
 #: written as a space in the covered-text column (a line break, a TAB: the .ann is TAB-separated lines)
@@ -140,7 +142,11 @@ def write(records: Iterable[DocRecord], path: PathLike) -> None:
             continue
         lines = []
         for j, s in enumerate(sorted(rec.spans), 1):
-            label = re.sub(r"\s+", "_", s.label)
+            label = s.label
+            if not label or re.search(r"\s", label):
+                raise export_error("brat", rec, i - 1, ExportError(
+                    f"the label {label!r} holds whitespace, which a brat .ann line cannot hold (it would "
+                    "read back as another label); rename the label (e.g. with '_' or '-') and export again"))
             covered = _WS.sub(" ", rec.text[s.start:s.end])
             lines.append(f"T{j}\t{label} {s.start} {s.end}\t{covered}\n")
         with open_for_write(out / f"{name}.ann") as fh:
