@@ -135,6 +135,25 @@ def test_bio_helpers():
         (0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 7, "ORG")]
 
 
+def test_training_and_import_read_bioes_alike(tmp_path):
+    """One decoder (issue 15): for `B-PER E-PER O S-LOC` the importer found PER and LOC while
+    training and evaluation found a one-token PER and lost the LOC."""
+    from nerdesk.core.formats._tokens import tags_to_spans
+    from nerdesk.core.model.data import read_jsonl
+
+    tags = ["B-PER", "E-PER", "O", "S-LOC", "U-ORG", "B-MISC", "I-MISC", "L-MISC"]
+    assert spans_from_bio(tags) == [(0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 8, "MISC")]
+    offsets = [(i, i + 1) for i in range(len(tags))]
+    assert spans_from_bio(tags) == [(s.start, s.end, s.label) for s in tags_to_spans(tags, offsets)]
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"tokens": ["Ann", "Lee", "in", "Rome"], "tags": ["B-PER", "E-PER", "O", "S-LOC"]}\n'
+                 '{"tokens": ["x"], "tags": ["Q-PER"]}\n')
+    with pytest.raises(NerdeskError) as e:
+        list(read_jsonl(p, {}))
+    assert e.value.code == "E111" and e.value.line == 2
+    assert next(read_jsonl(p, {}, limit=1)).spans == [(0, 2, "PER"), (3, 4, "LOC")]
+
+
 def test_score_spans_exact_partial_per_label_and_ece():
     gold = [[(0, 2, "PER"), (4, 5, "LOC")], [(1, 3, "ORG")]]
     pred = [[(0, 2, "PER", 0.9), (4, 6, "LOC", 0.6)], [(1, 3, "LOC", 0.5), (5, 6, "ORG", 0.2)]]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.formats._tokens import InvalidTag
 from nerdesk.core.model.decode import spans_from_bio
 
 # Common corpus names -> PER/ORG/LOC/MISC. Anything else is dropped (becomes O).
@@ -88,7 +89,10 @@ def read_jsonl(path: str | Path, label_map: dict[str, str] | None = None,
                 raise err(Errors.E106, reason=str(exc), file=str(path), line=n) from None
             if len(tokens) != len(tags):
                 raise err(Errors.E110, tokens=len(tokens), tags=len(tags), file=str(path), line=n)
-            spans = spans_from_bio(tags)
+            try:
+                spans = spans_from_bio(tags)
+            except InvalidTag as exc:
+                raise err(Errors.E111, tag=exc.tag, file=str(path), line=n) from None
             yield Sentence([str(t) for t in tokens], apply_label_map(spans, label_map),
                            frozenset(lab for _, _, lab in spans))
 

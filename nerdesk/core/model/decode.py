@@ -113,19 +113,13 @@ def spans_from_tag_ids(tag_ids: Sequence[int], labels: Sequence[str]) -> list[tu
 
 
 def spans_from_bio(tags: Sequence[str]) -> list[tuple[int, int, str]]:
-    """Spans from IOB2 string tags; a stray ``I-X`` starts a new span (conlleval's convention)."""
-    spans = []
-    start = None
-    cur = None
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, lab = tag.partition("-")
-        if tag == "O" or prefix == "B" or (prefix == "I" and lab != cur) or prefix not in "BI":
-            if start is not None:
-                spans.append((start, i, cur))
-                start, cur = None, None
-            if prefix in ("B", "I") and lab:
-                start, cur = i, lab
-    return spans
+    """Token spans ``(start, end, label)`` from IOB2, IOB1 or BIOES/BILOU tags: the importer's
+    decoder (:func:`nerdesk.core.formats._tokens.tags_to_spans`) over token indices, so training and
+    evaluation read a file as an import does (a stray ``I-X`` starts a span, as conlleval's; ``E-``
+    and ``S-`` end one). A bad tag raises ``InvalidTag``."""
+    from nerdesk.core.formats._tokens import tags_to_spans
+
+    return [(s.start, s.end, s.label) for s in tags_to_spans(tags, [(i, i + 1) for i in range(len(tags))])]
 
 
 def calibrate_span(conf: float, span_calibration, label: str | None = None) -> float:
