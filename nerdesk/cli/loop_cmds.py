@@ -298,7 +298,11 @@ def simulate(train, test, strategies, batch, rounds, sizes, seeds, base, replay,
                               base=base, replay=replay, epochs=epochs, threads=threads,
                               log=lambda m: click.echo(m, err=True))
                for s in strategies]
-    jpath, ppath = write_outputs(results, out)
+    from nerdesk.ui.curve_png import learning_curve_png
+
+    jpath = write_outputs(results, out)
+    ppath = out / "learning_curve.png"
+    learning_curve_png(results, ppath)
     for r in results:
         click.echo(f"{r['strategy']}: " + ", ".join(f"{pt['segments']} -> F1 {pt['f1']:.3f}" for pt in r["curve"]))
     click.echo(f"Wrote {jpath} and {ppath}")

@@ -96,13 +96,9 @@ def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", bat
             "curve": curve, "runs": runs}
 
 
-def write_outputs(results: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
-    """results.json and learning_curve.png (F1 against corrected segments and edit actions)."""
+def write_outputs(results: list[dict[str, Any]], out: Path) -> Path:
+    """results.json (the CLI draws learning_curve.png from it: train/ never imports the UI)."""
     out.mkdir(parents=True, exist_ok=True)
     jpath = out / "results.json"
     jpath.write_text(json.dumps(results, indent=2))
-    from nerdesk.ui.curve_png import learning_curve_png
-
-    ppath = out / "learning_curve.png"
-    learning_curve_png(results, ppath)
-    return jpath, ppath
+    return jpath

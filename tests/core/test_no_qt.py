@@ -31,6 +31,21 @@ def test_core_has_no_qt_or_torch_imports():
     assert _hits(sorted((PKG / "core").rglob("*.py")), FORBIDDEN_CORE) == []
 
 
+#: The layers (issue 15): each package may import only the ones below it. cli > ui > core and
+#: cli > train > core; core imports no other nerdesk layer, train never the UI (it runs without a
+#: display), the UI never train (fine-tunes run in a subprocess: torch stays out of the app).
+LAYERS = {"core": {"nerdesk.ui", "nerdesk.cli", "nerdesk.train", "PySide6", "torch", "shiboken6"},
+          "train": {"nerdesk.ui", "nerdesk.cli", "PySide6", "shiboken6"},
+          "ui": {"nerdesk.cli", "nerdesk.train", "torch"}}
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    found = {layer: [(str(p.relative_to(PKG)), n) for p in sorted((PKG / layer).rglob("*.py"))
+                     for n in _imports(p) if any(n == f or n.startswith(f + ".") for f in forbidden)]
+             for layer, forbidden in LAYERS.items()}
+    assert found == {layer: [] for layer in LAYERS}
+
+
 def test_nothing_imports_network_modules():
     assert _hits(sorted(PKG.rglob("*.py")), FORBIDDEN_ALL) == []
 
