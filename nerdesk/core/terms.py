@@ -837,7 +837,7 @@ def routing_labels(project: Project, status: str) -> list[str]:
     if model_id is not None and not known:  # imported predictions: no label set to be blind with
         return []
     unknown = [lab for lab in project.label_names() if lab not in known]
-    return [lab for lab in unknown if sql.segments_with_hits(store, status, [lab], 1, 0)]
+    return [lab for lab in unknown if sql.has_hits(store, status, lab)]
 
 
 def hit_segments(project: Project, status: str, labels: Sequence[str], limit: int, seed: int) -> list[int]:

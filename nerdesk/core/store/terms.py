@@ -235,12 +235,10 @@ def matches_for(store: Store, segment_ids: Sequence[int], *, enabled_only: bool 
 
 def reviewed_matches(store: Store) -> list[tuple[int, str, int, list, list[dict[str, Any]]]]:
     """(segment id, segment text, segment start, final spans, every match) of each accepted segment
-    with a match (its latest accepted annotation)."""
-    by_seg: dict[int, list[dict[str, Any]]] = {}
-    for r in store.conn.execute(
-            _MATCH_SQL + " JOIN segments s ON s.id = m.segment_id WHERE s.status = 'accepted'"):
-        by_seg.setdefault(r[0], []).append(_match_row(r))
-    return _with_final(store, by_seg)
+    with a match (its latest accepted annotation). Starts from the (few) accepted segments: the matches
+    of a big project are millions."""
+    ids = [r[0] for r in store.conn.execute("SELECT id FROM segments WHERE status = 'accepted' ORDER BY id")]
+    return _with_final(store, matches_for(store, ids, enabled_only=False))
 
 
 def _with_final(store: Store, by_seg: dict[int, list[dict[str, Any]]]) -> list:
@@ -266,17 +264,55 @@ def human_spans(store: Store) -> list[tuple[str, int, list]]:
     return [(text, start, json.loads(spans)) for text, start, spans, _ in rows]
 
 
-def segments_with_hits(store: Store, status: str, labels: Sequence[str], limit: int, seed: int) -> list[int]:
-    """Up to ``limit`` segments with this status and a match of an enabled term of one of ``labels``,
-    in a seeded pseudo-random order (so a batch is not one document's run)."""
-    if not labels:
+_HITS_SQL = ("SELECT m.segment_id FROM term_matches m JOIN terms t ON t.id = m.term_id "
+             "JOIN term_lists l ON l.id = t.list_id JOIN segments s ON s.id = m.segment_id "
+             "WHERE m.segment_id >= ? AND m.segment_id < ? AND t.enabled = 1 AND l.enabled = 1 "
+             "AND t.label IN ({marks}) AND s.status = ? "
+             "GROUP BY m.segment_id ORDER BY m.segment_id LIMIT ?")
+
+
+def has_hits(store: Store, status: str, label: str) -> bool:
+    """Whether an enabled term of ``label`` matches in a segment with this status (stops at the first)."""
+    return store.conn.execute(
+        "SELECT 1 FROM term_matches m JOIN terms t ON t.id = m.term_id JOIN term_lists l ON l.id = t.list_id "
+        "JOIN segments s ON s.id = m.segment_id WHERE t.enabled = 1 AND l.enabled = 1 AND t.label = ? "
+        "AND s.status = ? LIMIT 1", (label, status)).fetchone() is not None
+
+
+def segments_with_hits(store: Store, status: str, labels: Sequence[str], limit: int, seed: int,
+                       runs: int = 20) -> list[int]:
+    """Up to ``limit`` segments with this status and a match of an enabled term of one of ``labels``: the
+    segment ids are cut into ``runs`` windows, and each gives its first hits from a seeded random place in
+    it (so a batch is not one document's run), read in the matches' key order: no sort of millions of
+    matches, and never more than one pass over them."""
+    import random
+
+    if not labels or limit <= 0:
         return []
-    marks = ",".join("?" * len(labels))
-    return [r[0] for r in store.conn.execute(
-        "SELECT DISTINCT m.segment_id FROM term_matches m JOIN terms t ON t.id = m.term_id "
-        "JOIN term_lists l ON l.id = t.list_id JOIN segments s ON s.id = m.segment_id "
-        f"WHERE t.enabled = 1 AND l.enabled = 1 AND t.label IN ({marks}) AND s.status = ? "
-        "ORDER BY (m.segment_id * 2654435761 + ?) % 4294967296 LIMIT ?", [*labels, status, seed, limit])]
+    lo, hi = store.conn.execute("SELECT MIN(segment_id), MAX(segment_id) FROM term_matches").fetchone()
+    if lo is None:
+        return []
+    rng = random.Random(seed)
+    sql = _HITS_SQL.format(marks=",".join("?" * len(labels)))
+    per = max(1, -(-limit // runs))
+    width = max(1, -(-(hi - lo + 1) // runs))
+    found: dict[int, None] = {}
+    for w in range(lo, hi + 1, width):
+        start = rng.randint(w, w + width - 1)
+        for lo_, hi_ in ((start, w + width), (w, start)):  # from the random place to the window's end, then its head
+            need = per - sum(1 for x in found if w <= x < w + width)
+            if need <= 0:
+                break
+            for (sid,) in store.conn.execute(sql, [lo_, hi_, *labels, status, need]):
+                found[sid] = None
+    if len(found) < limit:  # windows with few hits: take more from the others, in one more pass
+        for (sid,) in store.conn.execute(sql, [lo, hi + 1, *labels, status, limit + len(found)]):
+            found[sid] = None
+            if len(found) >= limit:
+                break
+    ids = list(found)
+    rng.shuffle(ids)
+    return ids[:limit]
 
 
 def hit_counts(store: Store, term_ids: Sequence[int] | None = None) -> dict[int, int]:
