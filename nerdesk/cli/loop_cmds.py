@@ -179,12 +179,20 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
 @click.option("--allow-small", is_flag=True,
               help="Fine-tune even on fewer than 20 reviewed segments or 3 examples of a new label.")
+@click.option("--teacher", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Fast model only: a model (e.g. the accurate one fine-tuned on the same bundles) that labels "
+                   "the unreviewed segments of --unlabeled; the new model learns from them too (distillation).")
+@click.option("--unlabeled", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="The project whose unreviewed segments --teacher labels.")
+@click.option("--silver", default=1000, show_default=True, help="Unreviewed segments the teacher labels.")
+@click.option("--silver-weight", default=0.5, show_default=True, help="Loss weight of a teacher-labelled segment.")
 @click.option("--progress", type=click.Choice(["bar", "jsonl", "none"]), default="bar", show_default=True,
               help="jsonl: one JSON object per line on stdout (for the app).")
 @handle_errors
 def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_data, error_weight, epochs, patience,
              lr, head_lr, anchor, refit, max_steps, seed,
-             threads, name, version, report, quantize, force, allow_small, progress) -> None:
+             threads, name, version, report, quantize, force, allow_small, teacher, unlabeled, silver,
+             silver_weight, progress) -> None:
     """Fine-tune a model on correction BUNDLES (zip) and write a new model package.
 
     Warm-starts from --base; new labels grow the output layer; a replay sample of the base
@@ -195,6 +203,8 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
     import json
     import sys
 
+    if (teacher is None) != (unlabeled is None):
+        raise click.UsageError("--teacher and --unlabeled go together")
     try:
         from nerdesk.train.finetune import finetune_iter
     except ModuleNotFoundError as exc:
@@ -229,6 +239,8 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
         problems = too_little(list(bundles), base_labels)
         if problems:
             raise err(Errors.E214, path=", ".join(map(str, bundles)), problems="; ".join(problems))
+    if hf and (teacher is not None or unlabeled is not None):
+        raise click.UsageError("--teacher/--unlabeled teach the fast model; the accurate model is the teacher")
     if hf:
         # a BERT-family token classifier (the accurate model, or one the user brings)
         explicit = click.get_current_context().get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
@@ -238,13 +250,24 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
                                command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, quantize=quantize,
                                log=log)
     else:
+        silver_kw: dict = {}
+        if teacher is not None:
+            from nerdesk.core.predict import teacher_labels
+            from nerdesk.core.project import Project
+
+            with Project.open(unlabeled) as p:
+                data, texts = teacher_labels(p, teacher, silver)
+            log(f"teacher {teacher}: {sum(len(s) for _, s in data)} spans in {len(data)} unreviewed segments "
+                f"of {unlabeled}")
+            silver_kw = dict(silver=data, silver_texts=texts, silver_weight=silver_weight,
+                             silver_source=str(teacher))
         gen = finetune_iter(list(bundles), out, base=base, holdout=holdout, replay=replay,
                             replay_paths=list(replay_data) or None, replay_ratio=replay_ratio, distill=distill,
                             error_weight=error_weight, epochs=epochs, patience=patience, lr=lr, head_lr=head_lr,
                             anchor=anchor, refit=refit, max_steps=max_steps or None, seed=seed, threads=threads, name=name,
                             version=version,
                             command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, report_paths=list(report),
-                            quantize=quantize, log=log)
+                            quantize=quantize, log=log, **silver_kw)
     if progress == "jsonl":
         while True:
             try:

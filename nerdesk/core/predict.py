@@ -131,3 +131,21 @@ def _sketch_of(pred: Any) -> bytes | None:
     """The stored sketch of a prediction's embedding; None for models without one."""
     emb = getattr(pred, "embedding", None)
     return None if emb is None else sketch(emb)
+
+
+def teacher_labels(project: Project, teacher: str | Path, limit: int = 1000
+                   ) -> tuple[list[tuple[list[str], list[tuple[int, int, str]]]], list[str]]:
+    """What a teacher model (e.g. the accurate model fine-tuned on the same bundles) finds in up to
+    ``limit`` unreviewed segments of the project: ((words, token spans) per segment, their texts),
+    the silver data of ``nerdesk finetune --teacher`` (learning from the project's own text)."""
+    from nerdesk.core.model import load_model
+
+    segs = project.store.segments_with_text(project.store.unreviewed_segment_ids(limit))
+    words = [[seg["text"][a:b] for a, b in zip(seg["tokens"][::2], seg["tokens"][1::2])] for seg in segs]
+    model = load_model(teacher)
+    out: list[tuple[list[str], list[tuple[int, int, str]]]] = []
+    for i in range(0, len(words), BATCH):
+        part = words[i:i + BATCH]
+        out.extend((w, [(a, b, lab) for a, b, lab, _ in p.spans]) for w, p in zip(part, model.predict(part)))
+    return out, [seg["text"] for seg in segs]
+

@@ -253,7 +253,16 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
                   version: str | None = None, command: str | None = None, force: bool = False,
                   report_paths: Sequence[str | Path] = (), quantize: bool = True, anchor: float = 0.003,
                   forgetting_sample: int = 5000, refit: bool = True, refit_min_held_out: int = 20,
-                  trainable: Sequence[str] | None = None, log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
+                  trainable: Sequence[str] | None = None,
+                  silver: Sequence[tuple[list[str], list[tuple[int, int, str]]]] | None = None,
+                  silver_weight: float = 0.5, silver_ratio: float = 1.0, silver_source: str = "teacher",
+                  silver_texts: Sequence[str] = (),
+                  log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
+    """Fine-tune ``base`` on the bundles' reviewed segments (see the module docstring). ``silver``:
+    (words, spans) of unreviewed segments labelled by a teacher (``nerdesk finetune --teacher``),
+    learnt beside the bundles with loss weight ``silver_weight``, a fresh sample of
+    ``silver_ratio`` x the bundles' segments each epoch; never held out; ``silver_texts`` (their
+    segments' texts) join the card's ``trained_segments``, so they are never scored either."""
     t0 = time.time()
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not force:  # before any training
@@ -285,6 +294,13 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
     replay_c, guard_c = _replay(base_card, base_dir, replay, replay_paths, seed, log, forgetting_sample)
     for c in replay_c:
         c.distill = distill > 0
+    silver_c: list[Corpus] = []
+    if silver:
+        keep = set(train_c.labels)
+        s_toks = [list(w) for w, _ in silver]
+        s_spans = [[tuple(x) for x in sp if x[2] in keep] for _, sp in silver]
+        silver_c = [Corpus(f"silver:{silver_source}", s_toks, s_spans, keep,
+                           weights=[silver_weight] * len(s_toks))]
 
     def _per_epoch(cs: list[Corpus], n_segments: int) -> None:
         for c in cs:  # each epoch: a fresh sample, in proportion to the bundles
@@ -292,7 +308,9 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
                 c.per_epoch = max(1, round(replay_ratio * n_segments / len(cs)))
 
     _per_epoch(replay_c, len(train_lines))
-    replay_per_epoch = sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in replay_c)
+    for c in silver_c:
+        c.per_epoch = max(1, round(silver_ratio * len(train_lines)))
+    replay_per_epoch = sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in [*replay_c, *silver_c])
     if max_steps:  # a step budget: a big bundle needs fewer passes (and would take too long)
         epochs = max(1, min(epochs, max_steps * batch_size // max(len(train_lines) + replay_per_epoch, 1)))
     log(f"bundles: {len(lines)} segments ({len(train_lines)} train, {len(dev_lines)} held out), "
@@ -321,6 +339,8 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         "replay": {"sentences": sum(len(c.tokens) for c in replay_c), "sources": [c.path for c in replay_c],
                    "per_epoch": replay_per_epoch,
                    "distill": distill},
+        "silver": {"sentences": sum(len(c.tokens) for c in silver_c), "source": silver_source,
+                   "weight": silver_weight, "ratio": silver_ratio} if silver_c else None,
         "head_lr": head_lr,
         "error_weight": error_weight,
         "anchor": anchor,
@@ -328,7 +348,7 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         "label_parents": parents_seen,
     }, "label_parents": parents,
         # every segment this model has learnt from (its base's too): never scored on them
-        "trained_segments": trained_segments(base_card, (x["text"] for x in lines))}
+        "trained_segments": trained_segments(base_card, [*(x["text"] for x in lines), *silver_texts])}
     common = dict(label_map={}, init=base_dir, report_paths=report_paths, lr=lr, batch_size=batch_size,
                   seed=seed, threads=threads, name=name or f"{base_card['name']}-ft",
                   version=version or _next_version(base_card["version"]), command=command, force=force,
@@ -343,7 +363,7 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         # many epochs (at 200 segments the 30 held out are too many to waste)
         with tempfile.TemporaryDirectory(dir=out_dir.resolve().parent) as probe:
             first = yield from _prefixed("choosing the epoch count: ", train_iter(
-                [], Path(probe) / "m", extra_train=[train_c, *replay_c], extra_dev=[dev_c], epochs=epochs,
+                [], Path(probe) / "m", extra_train=[train_c, *replay_c, *silver_c], extra_dev=[dev_c], epochs=epochs,
                 patience=patience, quantize=False, **common))
             after = _evaluate(Path(probe) / "m", dev_c)
         n_epochs = first["training"]["best_epoch"]
@@ -355,13 +375,14 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
                                                               for c in replay_c),
                                       "history": first["training"]["history"]}
         card = yield from _prefixed("refit on all segments: ", train_iter(
-            [], out_dir, extra_train=[all_c, *replay_c], extra_dev=[dev_c], epochs=n_epochs, select="last",
+            [], out_dir, extra_train=[all_c, *replay_c, *silver_c], extra_dev=[dev_c], epochs=n_epochs,
+            select="last",
             calibration=(first["temperature"], {**first["calibration"],
                                                 "span_calibration": first["span_calibration"]}),
             quantize=quantize, **common))
         card["metrics"]["dev"] = first["metrics"]["dev"]  # the refit trained on them: no longer held out
     else:
-        card = yield from train_iter([], out_dir, extra_train=[train_c, *replay_c],
+        card = yield from train_iter([], out_dir, extra_train=[train_c, *replay_c, *silver_c],
                                      extra_dev=[dev_c] if dev_lines else [], epochs=epochs,
                                      patience=patience if dev_lines else epochs, quantize=quantize, **common)
         after = _evaluate(out_dir, dev_c) if dev_lines else None

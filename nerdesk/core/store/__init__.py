@@ -692,6 +692,14 @@ class Store:
             "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
         return {sid: (text, json.loads(final), json.loads(pred)) for sid, text, final, pred, _ in rows}
 
+    def unreviewed_segment_ids(self, limit: int) -> list[int]:
+        """Up to ``limit`` segments no one has touched (status new, no annotation), spread over the
+        project in a fixed pseudo-random order (the same every call)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT s.id FROM segments s WHERE s.status = 'new' AND NOT EXISTS "
+            "(SELECT 1 FROM annotations a WHERE a.segment_id = s.id) "
+            "ORDER BY (s.id * 2654435761) % 4294967296 LIMIT ?", (limit,))]
+
 
 def _loads_all(texts: list[str]) -> list[Any]:
     """Many JSON values parsed in one call (the per-call overhead dominates for small values)."""
