@@ -46,7 +46,6 @@ class Errors:
     E007 = "Nothing to redo"
     E008 = "Span {start}-{end} lies outside segment {segment} ({seg_start}-{seg_end})"
     E009 = "Unknown label '{label}'; the project's labels are: {labels}"
-    E010 = "Unknown review status '{status}'; choose one of: {statuses}"
     E011 = "No span {start}-{end} in segment {segment}"
     E012 = "Invalid search query '{query}': {reason}"
     E013 = "Unknown error category '{category}'; choose one of: {categories}"

@@ -54,21 +54,6 @@ def quantize_int8(src: Path, dst: Path, per_channel: bool = False) -> None:
                      op_types_to_quantize=["MatMul", "Gemm", "Gather"], per_channel=per_channel)
 
 
-def span_confidences(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple]],
-                     labels: Sequence[str], keep: Sequence[set[str]], temperature: float
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Confidence and exact-correctness of every predicted span whose label the corpus annotates."""
-    confs, ok = [], []
-    for lg, gold, kp in zip(logits, golds, keep):
-        pred = decode_batch(lg[None], [lg.shape[0]], list(labels), temperature)[0]
-        gset = {tuple(g[:3]) for g in gold}
-        for s, e, lab, c in pred.spans:
-            if lab in kp:
-                confs.append(c)
-                ok.append((s, e, lab) in gset)
-    return np.asarray(confs, dtype=np.float64), np.asarray(ok, dtype=np.float64)
-
-
 def _padded(logits: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     n = max((x.shape[0] for x in logits), default=1) or 1
     k = logits[0].shape[1]
@@ -187,21 +172,3 @@ def fit_isotonic(conf: np.ndarray, ok: np.ndarray, min_block: int = ISOTONIC_BLO
             kx.append(a)
             ky.append(b)
     return {"x": kx, "y": ky}
-
-
-def fit_platt(conf: np.ndarray, ok: np.ndarray, iters: int = 50) -> tuple[float, float]:
-    """Logistic regression of correctness on logit(confidence): (a, b), by Newton's method."""
-    c = np.clip(conf, 1e-6, 1 - 1e-6)
-    x = np.log(c / (1 - c))
-    w = np.array([1.0, 0.0])
-    X = np.stack([x, np.ones_like(x)], 1)
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-(X @ w)))
-        g = X.T @ (p - ok)
-        h = (X * (p * (1 - p))[:, None]).T @ X + 1e-6 * np.eye(2)
-        step = np.linalg.solve(h, g)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    a = float(max(w[0], 1e-3))
-    return round(a, 5), round(float(w[1]), 5)

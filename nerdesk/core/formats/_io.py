@@ -14,7 +14,6 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from nerdesk.core.errors import Errors, NerdeskError, err
 
@@ -120,13 +119,6 @@ def malformed(path: PathLike, line: int | None, reason: str) -> NerdeskError:
 
 def missing_field(path: PathLike, line: int | None, field: str, details: str | None = None) -> NerdeskError:
     return err(Errors.E114, file=str(path), line=line, field=field, details=details)
-
-
-def get_field(obj: dict[str, Any], key: str, path: PathLike, line: int | None) -> Any:
-    try:
-        return obj[key]
-    except KeyError:
-        raise missing_field(path, line, key) from None
 
 
 def open_for_write(path: PathLike):

@@ -287,9 +287,6 @@ class Store:
             (model_id,),
         ).fetchone()[0]
 
-    def set_segment_status(self, segment_id: int, status: str) -> None:
-        self.conn.execute("UPDATE segments SET status = ? WHERE id = ?", (status, segment_id))
-
     # ---------------------------------------------------------------- counts and search
     def counts(self) -> dict[str, Any]:
         c = self.conn
