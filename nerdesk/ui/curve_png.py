@@ -13,9 +13,12 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 def learning_curve_png(results: list[dict[str, Any]], path: Path, width: int = 1100, height: int = 460) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+    from PySide6.QtWidgets import QApplication
 
-    _app = QGuiApplication.instance() or QGuiApplication([])
+    # a QApplication, not a bare QGuiApplication: in a process that later opens a window (the test
+    # suite) a QGuiApplication makes the first QWidget abort the interpreter
+    _app = QApplication.instance() or QApplication([])
     img = QImage(width, height, QImage.Format.Format_ARGB32)
     img.fill(QColor("white"))
     p = QPainter(img)
