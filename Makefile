@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bundle bench screenshots clean
+.PHONY: run test lint venv bundle bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,13 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/nerdesk app --demo
 
-## Install everything and run the whole test suite.
-test: $(STAMP)
+## Install everything, lint, and run the whole test suite.
+test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+## Errors a linter sees (unused or undefined names, imports out of place): ruff, as configured in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check nerdesk tests bench packaging docs
 
 ## Build the one-folder PyInstaller bundle (dist/nerdesk), check it is lean, and run its selftest
 ## (with a model held past onnxruntime's telemetry delay) offline: in a network namespace, under strace.

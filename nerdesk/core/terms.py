@@ -393,7 +393,7 @@ _CACHE: dict[tuple, TermMatcher] = {}
 def _matcher_for(terms: list[dict[str, Any]], lists: dict[int, dict[str, Any]], lang: str) -> TermMatcher:
     """A matcher for these terms; the last one built is kept (a 100,000-term list takes seconds to compile,
     and every import needs it). The key is the terms themselves and the rules of their lists."""
-    rules = {i: (l["case_sensitive"], l["lemma"]) for i, l in lists.items()}
+    rules = {i: (lst["case_sensitive"], lst["lemma"]) for i, lst in lists.items()}
     key = (lang, tuple((t["id"], t["kind"], t["pattern"], rules[t["list_id"]]) for t in terms))
     with _CACHE_LOCK:
         found = _CACHE.get(key)
