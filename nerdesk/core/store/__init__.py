@@ -156,9 +156,7 @@ class Store:
     def existing_documents(self, hashes: Sequence[str]) -> dict[str, int]:
         """content_hash -> document id, for the hashes already stored."""
         found: dict[str, int] = {}
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i:i + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in chunked(hashes):
             for doc_id, h in self.conn.execute(
                 f"SELECT id, content_hash FROM documents WHERE content_hash IN ({marks})", chunk
             ):
@@ -234,9 +232,7 @@ class Store:
 
     def segments_of_documents(self, doc_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {}
-        for i in range(0, len(doc_ids), 500):
-            chunk = list(doc_ids[i:i + 500])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in chunked(doc_ids):
             for r in self.conn.execute(
                 f"SELECT {self._SEG_COLS} FROM segments s WHERE s.doc_id IN ({marks}) ORDER BY s.doc_id, s.idx",
                 chunk,
@@ -254,17 +250,14 @@ class Store:
         """Segments with their own text (a slice of the document), in the order given. Each document's
         text is read once per call (a page of a 1M-character line is one read, not one per segment)."""
         out: dict[int, dict[str, Any]] = {}
-        for i in range(0, len(segment_ids), 500):
-            chunk = list(segment_ids[i:i + 500])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in chunked(segment_ids):
             rows = self.conn.execute(f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id IN ({marks})",
                                      chunk).fetchall()
             doc_ids = sorted({r[1] for r in rows})
             docs: dict[int, tuple[str, str]] = {}
-            for k in range(0, len(doc_ids), 500):
-                part = doc_ids[k:k + 500]
+            for part, part_marks in chunked(doc_ids):
                 docs.update((d, (text, source)) for d, text, source in self.conn.execute(
-                    f"SELECT id, text, source FROM documents WHERE id IN ({','.join('?' * len(part))})", part))
+                    f"SELECT id, text, source FROM documents WHERE id IN ({part_marks})", part))
             for r, tokens in zip(rows, _loads_all([r[5] for r in rows])):
                 text, source = docs[r[1]]
                 out[r[0]] = {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4],
@@ -365,11 +358,10 @@ class Store:
     def sketches(self, model_id: str, segment_ids: Sequence[int]) -> dict[int, bytes]:
         """Stored sketches (nerdesk.core.model.sketch) of these segments by this model."""
         out: dict[int, bytes] = {}
-        for i in range(0, len(segment_ids), 500):
-            chunk = list(segment_ids[i:i + 500])
+        for chunk, marks in chunked(segment_ids):
             out.update(self.conn.execute(
                 f"SELECT segment_id, sketch FROM predictions WHERE model_id = ? AND sketch IS NOT NULL "
-                f"AND segment_id IN ({','.join('?' * len(chunk))})", [model_id, *chunk]).fetchall())
+                f"AND segment_id IN ({marks})", [model_id, *chunk]).fetchall())
         return out
 
     def reviewed_sketches(self, model_id: str, limit: int) -> list[bytes]:
@@ -425,9 +417,7 @@ class Store:
 
     def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
-        for i in range(0, len(segment_ids), 500):
-            chunk = list(segment_ids[i:i + 500])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in chunked(segment_ids):
             rows = self.conn.execute(
                 "SELECT segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty "
                 f"FROM predictions WHERE model_id = ? AND segment_id IN ({marks})", [model_id, *chunk]
@@ -509,9 +499,7 @@ class Store:
 
     def annotations_of(self, segment_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {}
-        for i in range(0, len(segment_ids), 500):
-            chunk = list(segment_ids[i:i + 500])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in chunked(segment_ids):
             for r in self.conn.execute(
                 f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id IN ({marks}) "
                 "ORDER BY updated", chunk
@@ -696,6 +684,17 @@ class Store:
             "SELECT s.id FROM segments s WHERE s.status = 'new' AND NOT EXISTS "
             "(SELECT 1 FROM annotations a WHERE a.segment_id = s.id) "
             "ORDER BY (s.id * 2654435761) % 4294967296 LIMIT ?", (limit,))]
+
+
+#: Ids per ``IN (...)`` query: well under SQLite's limit on bound parameters.
+CHUNK = 500
+
+
+def chunked(ids: Sequence[Any], size: int = CHUNK) -> Iterator[tuple[list[Any], str]]:
+    """``(chunk, marks)`` for each run of ``size`` ids: the ids as a list and ``"?,?,..."`` for them."""
+    for i in range(0, len(ids), size):
+        chunk = list(ids[i:i + size])
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def _loads_all(texts: list[str]) -> list[Any]:

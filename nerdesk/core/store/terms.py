@@ -9,6 +9,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core.store import chunked
+
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
 
@@ -111,26 +113,22 @@ def existing_patterns(store: Store, list_id: int) -> set[tuple[str, str, str]]:
 
 
 def set_terms_enabled(store: Store, term_ids: Sequence[int], enabled: bool) -> None:
-    for i in range(0, len(term_ids), 500):
-        chunk = list(term_ids[i:i + 500])
-        store.conn.execute(f"UPDATE terms SET enabled = ? WHERE id IN ({','.join('?' * len(chunk))})",
+    for chunk, marks in chunked(term_ids):
+        store.conn.execute(f"UPDATE terms SET enabled = ? WHERE id IN ({marks})",
                            [int(enabled), *chunk])
 
 
 def delete_terms(store: Store, term_ids: Sequence[int]) -> None:
-    for i in range(0, len(term_ids), 500):
-        chunk = list(term_ids[i:i + 500])
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in chunked(term_ids):
         store.conn.execute(f"DELETE FROM term_matches WHERE term_id IN ({marks})", chunk)
         store.conn.execute(f"DELETE FROM terms WHERE id IN ({marks})", chunk)
 
 
 def terms_by_id(store: Store, term_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(term_ids), 500):
-        chunk = list(term_ids[i:i + 500])
+    for chunk, marks in chunked(term_ids):
         for r in store.conn.execute(
-                f"SELECT {', '.join(_TERM_COLS)} FROM terms WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                f"SELECT {', '.join(_TERM_COLS)} FROM terms WHERE id IN ({marks})", chunk):
             row = dict(zip(_TERM_COLS, r))
             row["enabled"] = bool(row["enabled"])
             out[row["id"]] = row
@@ -223,9 +221,8 @@ def matches_for(store: Store, segment_ids: Sequence[int], *, enabled_only: bool 
                 ) -> dict[int, list[dict[str, Any]]]:
     """Every stored match of these segments, with its term and list."""
     out: dict[int, list[dict[str, Any]]] = {}
-    for i in range(0, len(segment_ids), 500):
-        chunk = list(segment_ids[i:i + 500])
-        sql = _MATCH_SQL + f" WHERE m.segment_id IN ({','.join('?' * len(chunk))})"
+    for chunk, marks in chunked(segment_ids):
+        sql = _MATCH_SQL + f" WHERE m.segment_id IN ({marks})"
         if enabled_only:
             sql += " AND t.enabled = 1 AND l.enabled = 1"
         for r in store.conn.execute(sql, chunk):
@@ -244,12 +241,11 @@ def reviewed_matches(store: Store) -> list[tuple[int, str, int, list, list[dict[
 def _with_final(store: Store, by_seg: dict[int, list[dict[str, Any]]]) -> list:
     out = []
     ids = sorted(by_seg)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+    for chunk, marks in chunked(ids):
         for sid, text, start, spans, _ in store.conn.execute(
                 "SELECT a.segment_id, substr(d.text, s.start + 1, s.end - s.start), s.start, a.spans, MAX(a.updated) "
                 "FROM annotations a JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
-                f"WHERE a.status = 'accepted' AND a.segment_id IN ({','.join('?' * len(chunk))}) "
+                f"WHERE a.status = 'accepted' AND a.segment_id IN ({marks}) "
                 "GROUP BY a.segment_id", chunk):
             out.append((sid, text, start, json.loads(spans), by_seg[sid]))
     return out
@@ -320,9 +316,8 @@ def hit_counts(store: Store, term_ids: Sequence[int] | None = None) -> dict[int,
     if term_ids is None:
         return dict(store.conn.execute("SELECT term_id, COUNT(*) FROM term_matches GROUP BY term_id").fetchall())
     out: dict[int, int] = {}
-    for i in range(0, len(term_ids), 500):
-        chunk = list(term_ids[i:i + 500])
+    for chunk, marks in chunked(term_ids):
         out.update(store.conn.execute(
-            f"SELECT term_id, COUNT(*) FROM term_matches WHERE term_id IN ({','.join('?' * len(chunk))}) "
+            f"SELECT term_id, COUNT(*) FROM term_matches WHERE term_id IN ({marks}) "
             "GROUP BY term_id", chunk).fetchall())
     return out
