@@ -34,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from import_bench import corpus  # noqa: E402  (every sentence of ../shared/data)
 
 from nerdesk.core import terms as T  # noqa: E402
 from nerdesk.core.categorize import edit_actions  # noqa: E402
@@ -56,12 +59,6 @@ def offsets(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(tokens), out
 
 
-def corpus(data: Path) -> list[dict]:
-    out = []
-    for f in sorted(data.glob("*/*/*.jsonl")):
-        with open(f, encoding="utf-8") as fh:
-            out.extend(json.loads(line) for line in fh)
-    return out
 
 
 def gold_surfaces(sents: list[dict]) -> list[str]:

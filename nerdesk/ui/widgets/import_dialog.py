@@ -28,6 +28,21 @@ def format_names() -> list[str]:
     return list(FORMATS)
 
 
+def file_row(name: str, browse) -> tuple[QWidget, QLineEdit]:
+    """A path field (object name ``name``) with a "Browse…" button calling ``browse``."""
+    row = QWidget()
+    h = QHBoxLayout(row)
+    h.setContentsMargins(0, 0, 0, 0)
+    path = QLineEdit()
+    path.setObjectName(name)
+    path.setMinimumWidth(380)
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    h.addWidget(path, 1)
+    h.addWidget(button)
+    return row, path
+
+
 class ImportDialog(QDialog):
     def __init__(self, parent=None, start_dir: str = ""):
         super().__init__(parent)
@@ -35,16 +50,7 @@ class ImportDialog(QDialog):
         self.setWindowTitle("Import a file")
         self.start_dir = start_dir or str(Path.home())
         form = QFormLayout(self)
-        row = QWidget()
-        h = QHBoxLayout(row)
-        h.setContentsMargins(0, 0, 0, 0)
-        self.path = QLineEdit()
-        self.path.setObjectName("importPath")
-        self.path.setMinimumWidth(380)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        h.addWidget(self.path, 1)
-        h.addWidget(browse)
+        row, self.path = file_row("importPath", self._browse)
         form.addRow("File:", row)
         self.fmt = QComboBox()
         self.fmt.setObjectName("importFormat")

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
-    QWidget,
 )
 
 from nerdesk.core.errors import NerdeskError
+from nerdesk.ui.widgets.import_dialog import file_row
 
 FROM_FILE = None  # the label combo's "from the file" entry
 
@@ -47,16 +47,7 @@ class AddTermListDialog(QDialog):
                        "(one term per line), CSV/TSV (term, label, note) or spaCy / Prodigy patterns (JSONL).")
         intro.setWordWrap(True)
         form.addRow(intro)
-        row = QWidget()
-        h = QHBoxLayout(row)
-        h.setContentsMargins(0, 0, 0, 0)
-        self.path = QLineEdit()
-        self.path.setObjectName("termListPath")
-        self.path.setMinimumWidth(380)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        h.addWidget(self.path, 1)
-        h.addWidget(browse)
+        row, self.path = file_row("termListPath", self._browse)
         form.addRow("File:", row)
         self.fmt = QComboBox()
         self.fmt.setObjectName("termListFormat")
