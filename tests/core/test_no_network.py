@@ -14,7 +14,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 GUARD = HERE / "netguard.py"
 ROOT = HERE.parents[1]
-MODEL = ROOT / "resources" / "models" / "en-base" / "model.int8.onnx"
 sys.path.insert(0, str(ROOT / "packaging"))
 import offline_check  # noqa: E402
 
@@ -58,12 +57,13 @@ def test_selftest_in_a_network_namespace_under_strace_tries_nothing():
     assert "held the model 12 s: ok" in report and "0 network calls" in report
 
 
-def test_the_offline_check_sees_onnxruntime_call_home(tmp_path):
-    """The check bites: a bare onnxruntime session (telemetry on, as onnxruntime ships) is caught
-    resolving its telemetry host within 15 s."""
-    script = tmp_path / "bare.py"
-    script.write_text("import time, onnxruntime\n"
-                      f"onnxruntime.InferenceSession({str(MODEL)!r})\ntime.sleep(15)\n")
-    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
-    ok, report = offline_check.check([sys.executable, str(script)], timeout=120, env=env)
-    assert not ok and "connect(" in report, report
+def test_the_offline_check_sees_a_connect_and_a_name_lookup(tmp_path):
+    """The check bites: a process that resolves a host name (libc's resolver sends to the DNS server) and
+    one that connects a TCP socket are both caught. (Whether onnxruntime itself calls home within a given
+    time varies by machine, so the probe is a program known to try the network.)"""
+    for i, body in enumerate(["socket.getaddrinfo('telemetry.example.com', 443)",
+                              "socket.create_connection(('192.0.2.1', 443), timeout=2)"]):
+        script = tmp_path / f"probe{i}.py"
+        script.write_text(f"import socket\ntry:\n    {body}\nexcept OSError:\n    pass\n")
+        ok, report = offline_check.check([sys.executable, str(script)], timeout=60)
+        assert not ok and "network call" in report and "connect(" in report, (body, report)
