@@ -8,6 +8,7 @@ import click
 
 from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
 from nerdesk.core.project import Project
+from nerdesk.train.config import FinetuneConfig, HFFinetuneConfig, config_options, pick
 
 project_arg = click.argument("project", type=click.Path(dir_okay=False, path_type=Path))
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -147,35 +148,17 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
                    "model (replay options do not apply).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the new model package.")
-@click.option("--holdout", default=0.15, show_default=True, help="Share of bundle segments held out for early stopping.")
-@click.option("--replay", default=1000, show_default=True, help="Sentences of the base model's training data to mix in.")
-@click.option("--replay-ratio", default=2.0, show_default=True,
-              help="Each epoch trains on a fresh sample of that many replay sentences per bundle segment.")
-@click.option("--distill", default=1.0, show_default=True,
-              help="On replay sentences, weight of the base model's own predictions as targets (0-1; "
-                   "the rest: the corpus's labels).")
+@config_options(FinetuneConfig, "holdout", "replay", "replay_ratio", "distill")
 @click.option("--replay-data", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay from these JSONL files instead of those named in the base model's card.")
-@click.option("--error-weight", default=2.0, show_default=True, help="Loss weight of segments the human corrected.")
-@click.option("--epochs", default=40, show_default=True)
-@click.option("--patience", default=8, show_default=True)
-@click.option("--lr", default=3e-3, show_default=True)
-@click.option("--head-lr", default=10.0, show_default=True,
-              help="Learning-rate multiplier of the output rows of new labels (they start from scratch).")
-@click.option("--anchor", default=0.003, show_default=True,
-              help="L2 pull towards the base weights: higher forgets less of the base domain, learns less.")
-@click.option("--refit/--no-refit", default=True, show_default=True,
-              help="After early stopping chose the epoch count, train again on every segment, the "
-                   "held-out ones included (about twice the time; where 20 or more are held out).")
-@click.option("--max-steps", default=1300, show_default=True,
-              help="Step budget: fewer epochs for big bundles (0: no budget).")
-@click.option("--seed", default=0, show_default=True)
+@config_options(FinetuneConfig, "error_weight", "epochs", "patience", "lr", "head_lr", "anchor", "refit", "max_steps",
+                "seed")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--name", default=None, help="Model name (default: the base name + '-ft').")
 @click.option("--model-version", "version", default=None, help="Default: the base version, patch + 1.")
 @click.option("--report", "report", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSONL test files to score the new model on (recorded in the card).")
-@click.option("--int8/--no-int8", "quantize", default=True, show_default=True)
+@config_options(FinetuneConfig, "quantize")
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
 @click.option("--allow-small", is_flag=True,
               help="Fine-tune even on fewer than 20 reviewed segments or 3 examples of a new label.")
@@ -185,14 +168,12 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
 @click.option("--unlabeled", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="The project whose unreviewed segments --teacher labels.")
 @click.option("--silver", default=1000, show_default=True, help="Unreviewed segments the teacher labels.")
-@click.option("--silver-weight", default=0.5, show_default=True, help="Loss weight of a teacher-labelled segment.")
+@config_options(FinetuneConfig, "silver_weight")
 @click.option("--progress", type=click.Choice(["bar", "jsonl", "none"]), default="bar", show_default=True,
               help="jsonl: one JSON object per line on stdout (for the app).")
 @handle_errors
-def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_data, error_weight, epochs, patience,
-             lr, head_lr, anchor, refit, max_steps, seed,
-             threads, name, version, report, quantize, force, allow_small, teacher, unlabeled, silver,
-             silver_weight, progress) -> None:
+def finetune(bundles, base, out, replay_data, threads, name, version, report, force, allow_small, teacher, unlabeled,
+             silver, progress, **hyper) -> None:
     """Fine-tune a model on correction BUNDLES (zip) and write a new model package.
 
     Warm-starts from --base; new labels grow the output layer; a replay sample of the base
@@ -243,12 +224,14 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
         raise click.UsageError("--teacher/--unlabeled teach the fast model; the accurate model is the teacher")
     if hf:
         # a BERT-family token classifier (the accurate model, or one the user brings)
-        explicit = click.get_current_context().get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
-        gen = finetune_hf_iter(list(bundles), out, base=base, holdout=holdout, error_weight=error_weight,
-                               **({"epochs": epochs, "min_steps": 0} if explicit else {}),
-                               seed=seed, threads=threads, name=name, version=version,
-                               command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, quantize=quantize,
-                               log=log)
+        # the options both models share, where the user gave them (the accurate model has its own defaults)
+        ctx = click.get_current_context()
+        given = {k: v for k, v in pick(HFFinetuneConfig, hyper).items()
+                 if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+        if "epochs" in given:
+            given["min_steps"] = 0
+        gen = finetune_hf_iter(list(bundles), out, HFFinetuneConfig(**given), base=base, threads=threads, name=name,
+                               version=version, command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, log=log)
     else:
         silver_kw: dict = {}
         if teacher is not None:
@@ -259,15 +242,12 @@ def finetune(bundles, base, out, holdout, replay, replay_ratio, distill, replay_
                 data, texts = teacher_labels(p, teacher, silver)
             log(f"teacher {teacher}: {sum(len(s) for _, s in data)} spans in {len(data)} unreviewed segments "
                 f"of {unlabeled}")
-            silver_kw = dict(silver=data, silver_texts=texts, silver_weight=silver_weight,
-                             silver_source=str(teacher))
-        gen = finetune_iter(list(bundles), out, base=base, holdout=holdout, replay=replay,
-                            replay_paths=list(replay_data) or None, replay_ratio=replay_ratio, distill=distill,
-                            error_weight=error_weight, epochs=epochs, patience=patience, lr=lr, head_lr=head_lr,
-                            anchor=anchor, refit=refit, max_steps=max_steps or None, seed=seed, threads=threads, name=name,
-                            version=version,
+            silver_kw = dict(silver=data, silver_texts=texts, silver_source=str(teacher))
+        cfg = FinetuneConfig(**{**hyper, "max_steps": hyper["max_steps"] or None})
+        gen = finetune_iter(list(bundles), out, cfg, base=base, replay_paths=list(replay_data) or None,
+                            threads=threads, name=name, version=version,
                             command=" ".join(["nerdesk", *sys.argv[1:]]), force=force, report_paths=list(report),
-                            quantize=quantize, log=log, **silver_kw)
+                            log=log, **silver_kw)
     if progress == "jsonl":
         while True:
             try:

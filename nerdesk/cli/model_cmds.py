@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
+from nerdesk.train.config import DEFAULT_ARCH, TrainConfig, config_options
 
 
 def _command_line() -> str:
@@ -27,16 +28,10 @@ def _command_line() -> str:
                    "dropped. 'default' maps common PER/ORG/LOC/MISC names; 'identity' keeps all.")
 @click.option("--dev", "dev", multiple=True, type=click.Path(dir_okay=False),
               help="Dev data (repeatable): early stopping, int8 check, temperature fitting.")
-@click.option("--holdout", default=0.0, show_default=True, type=float,
-              help="Also hold out this share of every DATA file (blocks of 20 sentences) as dev data.")
 @click.option("--report", "report", multiple=True, type=click.Path(dir_okay=False),
               help="Data scored once at the end for the card's metrics (never used for selection).")
-@click.option("--epochs", default=12, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--lr", default=2e-3, show_default=True, type=float)
-@click.option("--patience", default=3, show_default=True, type=int)
-@click.option("--max-minutes", default=None, type=float, help="Stop after the epoch that passes this.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@config_options(TrainConfig, "epochs", "batch_size", "lr", "patience", "max_minutes", "seed", "holdout",
+                "ship_replay", "ema", "label_smoothing", "case_augment", "limit", "quantize")
 @click.option("--threads", default=2, show_default=True, type=int)
 @click.option("--gazetteer", default=None, type=click.Path(dir_okay=False, exists=True),
               help="A word<TAB>classes name list to use as a feature (copied into the package); "
@@ -44,33 +39,21 @@ def _command_line() -> str:
 @click.option("--vectors", default=None, type=click.Path(file_okay=False, exists=True),
               help="A directory with vectors.npz and vectors.words.txt: frozen pretrained word vectors "
                    "as a feature (copied into the package); build it with python -m nerdesk.train.vectors.")
-@click.option("--ship-replay", default=0, show_default=True, type=int,
-              help="Ship this many training sentences (and as many held-out ones) in the package, so "
-                   "fine-tuning replays them where the training data is not at hand.")
 @click.option("--base", default=None,
               help="Train the BERT tagger from this encoder ('minilm' or a BERT checkpoint directory) "
                    "instead of the hash-CNN (--holdout: the held-out part fits its calibration).")
-@click.option("--width", default=None, type=int, help="Hidden width (default 128).")
-@click.option("--depth", default=None, type=int, help="Number of CNN blocks (default 4).")
-@click.option("--dropout", default=None, type=float, help="Dropout (default 0.3).")
+@click.option("--width", default=None, type=int, help=f"Hidden width (default {DEFAULT_ARCH['width']}).")
+@click.option("--depth", default=None, type=int, help=f"Number of CNN blocks (default {DEFAULT_ARCH['depth']}).")
+@click.option("--dropout", default=None, type=float, help=f"Dropout (default {DEFAULT_ARCH['dropout']}).")
 @click.option("--word-dropout", default=None, type=float,
-              help="Share of tokens whose NORM embedding is hidden in training (default 0.25).")
-@click.option("--ema", default=0.999, show_default=True, type=float,
-              help="Parameter averaging decay (0: off).")
-@click.option("--label-smoothing", default=0.0, show_default=True, type=float)
-@click.option("--case-augment", default=0.0, show_default=True, type=float,
-              help="Share of sentences added again lower-cased (and 0.3x that upper-cased).")
+              help=f"Share of tokens whose NORM embedding is hidden in training (default {DEFAULT_ARCH['word_dropout']}).")
 @click.option("--name", default="custom", show_default=True)
 @click.option("--model-version", "version", default="1.0.0", show_default=True)
-@click.option("--limit", default=None, type=int, help="Read at most this many lines per file.")
-@click.option("--int8/--no-int8", "quantize", default=True, show_default=True,
-              help="Also export an int8 model and make it the default if dev F1 holds.")
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr, patience, max_minutes,
-              seed, threads, gazetteer, vectors, ship_replay, base, width, depth, dropout, word_dropout, ema, label_smoothing,
-              case_augment, name, version, limit, quantize, force, quiet):
+def train_cmd(data, out, label_map, dev, report, threads, gazetteer, vectors, base, width, depth, dropout,
+              word_dropout, name, version, force, quiet, **hyper):
     """Train the default architecture from scratch on DATA (JSONL, IOB2 tags) and package it."""
     try:
         from nerdesk.train.train import train_iter
@@ -80,20 +63,17 @@ def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr
 
             raise err(Errors.E210) from None
         raise
+    cfg = TrainConfig(**hyper)
     log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     if base is not None:
-        card = run_with_progress(_bert_train(data, out, base, label_map, holdout, epochs, batch_size, seed, threads,
-                                             name, version, limit, quantize, force, log), "Training", quiet=quiet)
+        card = run_with_progress(_bert_train(data, out, base, label_map, cfg, threads, name, version, force, log),
+                                 "Training", quiet=quiet)
         click.echo(f"Wrote {out}: labels {', '.join(card['labels'])}; {card['variant']}; "
                    f"temperature {card['temperature']}")
         return
-    gen = train_iter(list(data), out, dev_paths=list(dev), report_paths=list(report), holdout=holdout,
-                     label_map=label_map, epochs=epochs, batch_size=batch_size, lr=lr,
-                     patience=patience, max_minutes=max_minutes, seed=seed, threads=threads,
-                     name=name, version=version, command=_command_line(), limit=limit,
-                     quantize=quantize, force=force, log=log, gazetteer=gazetteer, vectors=vectors,
-                     ship_replay=ship_replay, ema=ema,
-                     label_smoothing=label_smoothing, case_augment=case_augment,
+    gen = train_iter(list(data), out, cfg, dev_paths=list(dev), report_paths=list(report), label_map=label_map,
+                     threads=threads, name=name, version=version, command=_command_line(), force=force, log=log,
+                     gazetteer=gazetteer, vectors=vectors,
                      arch={k: v for k, v in (("width", width), ("depth", depth), ("dropout", dropout),
                                              ("word_dropout", word_dropout)) if v is not None})
     card = run_with_progress(gen, "Training", quiet=quiet)
@@ -101,26 +81,25 @@ def train_cmd(data, out, label_map, dev, holdout, report, epochs, batch_size, lr
                f"temperature {card['temperature']}")
 
 
-def _bert_train(data, out, base, label_map, holdout, epochs, batch_size, seed, threads, name, version, limit,
-                quantize, force, log):
+def _bert_train(data, out, base, label_map, cfg, threads, name, version, force, log):
     """The BERT tagger trained on corpora (each file's --holdout share held out for calibration)."""
     from nerdesk.core.model.data import parse_label_map
     from nerdesk.train.hf_finetune import finetune_hf_iter
     from nerdesk.train.train import KNOWN_CORPORA, _load, split_holdout
 
-    corpora = _load(list(data), parse_label_map(label_map), limit)
+    corpora = _load(list(data), parse_label_map(label_map), cfg.limit)
     train, dev = [], []
     for c in corpora:
-        t, h = split_holdout(c, holdout) if holdout > 0 else (c, None)
+        t, h = split_holdout(c, cfg.holdout) if cfg.holdout > 0 else (c, None)
         train += list(zip(t.tokens, t.spans))
         dev += list(zip(h.tokens, h.spans)) if h is not None else []
     extra = {"training": {"command": _command_line(), "data": [
         {"path": c.path, "sentences": len(c.tokens), "labels": sorted(c.labels),
          "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")} for c in corpora],
-        "holdout": holdout or None, "label_map": parse_label_map(label_map)}}
-    return finetune_hf_iter([], out, base=base, segments=(train, dev), epochs=epochs, min_steps=0,
-                            batch_size=batch_size, seed=seed, threads=threads, name=name, version=version,
-                            command=_command_line(), force=force, quantize=quantize, card_extra=extra, log=log)
+        "holdout": cfg.holdout or None, "label_map": parse_label_map(label_map)}}
+    return finetune_hf_iter([], out, base=base, segments=(train, dev), epochs=cfg.epochs, min_steps=0,
+                            batch_size=cfg.batch_size, seed=cfg.seed, threads=threads, name=name, version=version,
+                            command=_command_line(), force=force, quantize=cfg.quantize, card_extra=extra, log=log)
 
 
 @cli.command("evaluate")

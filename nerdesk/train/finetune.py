@@ -57,6 +57,7 @@ from nerdesk.core.tiers import tier_rank
 from nerdesk.core.model.data import read_jsonl
 from nerdesk.core.model.package import load_card, resolve_model_path, resources_dir, write_card
 from nerdesk.core.types import Progress
+from nerdesk.train.config import FinetuneConfig, card_config, configure
 from nerdesk.train.train import Corpus, split_holdout, train_iter
 
 
@@ -244,25 +245,21 @@ def _shipped_replay(path: Path, note: dict, n: int, n_guard: int, seed: int,
     return out["replay"], out["guard"]
 
 
-def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: str | Path | None = None,
-                  holdout: float = 0.15, replay: int = 1000, replay_paths: Sequence[str | Path] | None = None,
-                  max_steps: int | None = 1300,
-                  replay_ratio: float | None = 2.0, distill: float = 1.0, head_lr: float = 10.0,
-                  error_weight: float = 2.0, epochs: int = 40, patience: int = 8, lr: float = 3e-3,
-                  batch_size: int = 16, seed: int = 0, threads: int | None = None, name: str | None = None,
-                  version: str | None = None, command: str | None = None, force: bool = False,
-                  report_paths: Sequence[str | Path] = (), quantize: bool = True, anchor: float = 0.003,
-                  forgetting_sample: int = 5000, refit: bool = True, refit_min_held_out: int = 20,
-                  trainable: Sequence[str] | None = None,
+def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, config: FinetuneConfig | None = None, *,
+                  base: str | Path | None = None, replay_paths: Sequence[str | Path] | None = None,
+                  threads: int | None = None, name: str | None = None, version: str | None = None,
+                  command: str | None = None, force: bool = False, report_paths: Sequence[str | Path] = (),
                   silver: Sequence[tuple[list[str], list[tuple[int, int, str]]]] | None = None,
-                  silver_weight: float = 0.5, silver_ratio: float = 1.0, silver_source: str = "teacher",
-                  silver_texts: Sequence[str] = (),
-                  log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
-    """Fine-tune ``base`` on the bundles' reviewed segments (see the module docstring). ``silver``:
-    (words, spans) of unreviewed segments labelled by a teacher (``nerdesk finetune --teacher``),
-    learnt beside the bundles with loss weight ``silver_weight``, a fresh sample of
-    ``silver_ratio`` x the bundles' segments each epoch; never held out; ``silver_texts`` (their
-    segments' texts) join the card's ``trained_segments``, so they are never scored either."""
+                  silver_source: str = "teacher", silver_texts: Sequence[str] = (),
+                  log: Callable[[str], None] = print, **overrides: Any) -> Generator[Progress, None, dict[str, Any]]:
+    """Fine-tune ``base`` on the bundles' reviewed segments (see the module docstring). ``config``
+    (a :class:`FinetuneConfig`, the defaults when omitted; ``overrides`` replace its fields) holds
+    every hyperparameter. ``silver``: (words, spans) of unreviewed segments labelled by a teacher
+    (``nerdesk finetune --teacher``), learnt beside the bundles with loss weight ``silver_weight``, a
+    fresh sample of ``silver_ratio`` x the bundles' segments each epoch; never held out;
+    ``silver_texts`` (their segments' texts) join the card's ``trained_segments``, so they are never
+    scored either."""
+    cfg = configure(FinetuneConfig, config, overrides)
     t0 = time.time()
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not force:  # before any training
@@ -273,14 +270,14 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
     lines, manifests, annotated = bundle_sentences(bundles)
     if not lines:
         raise err(Errors.E212, path=", ".join(map(str, bundles)))
-    rng = random.Random(seed)
+    rng = random.Random(cfg.seed)
     rng.shuffle(lines)
-    n_dev = int(round(len(lines) * holdout)) if len(lines) >= 20 else 0
+    n_dev = int(round(len(lines) * cfg.holdout)) if len(lines) >= 20 else 0
     dev_lines, train_lines = lines[:n_dev], lines[n_dev:]
 
     def corpus(name_: str, ls: list[dict], weighted: bool) -> Corpus:
         toks, spans = zip(*(to_tokens(x) for x in ls)) if ls else ((), ())
-        weights = [error_weight if (weighted and x["errors"]) else 1.0 for x in ls]
+        weights = [cfg.error_weight if (weighted and x["errors"]) else 1.0 for x in ls]
         # Labels the reviewers actually used are taken as annotated; a label of the project that
         # no reviewed span uses (e.g. the base model's labels, registered when it predicted) is
         # treated as unknown, so the bundles do not teach the model to forget it.
@@ -291,30 +288,31 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
     train_c = corpus(f"bundles:{ids}", train_lines, True)
     dev_c = corpus(f"held-out:{ids}", dev_lines, False)
     dev_c.labels = set(train_c.labels)
-    replay_c, guard_c = _replay(base_card, base_dir, replay, replay_paths, seed, log, forgetting_sample)
+    replay_c, guard_c = _replay(base_card, base_dir, cfg.replay, replay_paths, cfg.seed, log, cfg.forgetting_sample)
     for c in replay_c:
-        c.distill = distill > 0
+        c.distill = cfg.distill > 0
     silver_c: list[Corpus] = []
     if silver:
         keep = set(train_c.labels)
         s_toks = [list(w) for w, _ in silver]
         s_spans = [[tuple(x) for x in sp if x[2] in keep] for _, sp in silver]
         silver_c = [Corpus(f"silver:{silver_source}", s_toks, s_spans, keep,
-                           weights=[silver_weight] * len(s_toks))]
+                           weights=[cfg.silver_weight] * len(s_toks))]
 
     def _per_epoch(cs: list[Corpus], n_segments: int) -> None:
         for c in cs:  # each epoch: a fresh sample, in proportion to the bundles
-            if replay_ratio is not None:
-                c.per_epoch = max(1, round(replay_ratio * n_segments / len(cs)))
+            if cfg.replay_ratio is not None:
+                c.per_epoch = max(1, round(cfg.replay_ratio * n_segments / len(cs)))
 
     _per_epoch(replay_c, len(train_lines))
     for c in silver_c:
-        c.per_epoch = max(1, round(silver_ratio * len(train_lines)))
+        c.per_epoch = max(1, round(cfg.silver_ratio * len(train_lines)))
     replay_per_epoch = sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in [*replay_c, *silver_c])
-    if max_steps:  # a step budget: a big bundle needs fewer passes (and would take too long)
-        epochs = max(1, min(epochs, max_steps * batch_size // max(len(train_lines) + replay_per_epoch, 1)))
+    epochs = cfg.epochs
+    if cfg.max_steps:  # a step budget: a big bundle needs fewer passes (and would take too long)
+        epochs = max(1, min(epochs, cfg.max_steps * cfg.batch_size // max(len(train_lines) + replay_per_epoch, 1)))
     log(f"bundles: {len(lines)} segments ({len(train_lines)} train, {len(dev_lines)} held out), "
-        f"{sum(1 for x in train_lines if x['errors'])} with corrections (weight {error_weight}); "
+        f"{sum(1 for x in train_lines if x['errors'])} with corrections (weight {cfg.error_weight}); "
         f"replay: {sum(len(c.tokens) for c in replay_c)} sentences")
     before = _evaluate(base_dir, dev_c) if dev_lines else None
     parents_seen = label_parents(base_dir, [to_tokens(x) for x in lines], base_card["labels"])
@@ -338,33 +336,34 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
         "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
         "replay": {"sentences": sum(len(c.tokens) for c in replay_c), "sources": [c.path for c in replay_c],
                    "per_epoch": replay_per_epoch,
-                   "distill": distill},
+                   "distill": cfg.distill},
         "silver": {"sentences": sum(len(c.tokens) for c in silver_c), "source": silver_source,
-                   "weight": silver_weight, "ratio": silver_ratio} if silver_c else None,
-        "head_lr": head_lr,
-        "error_weight": error_weight,
-        "anchor": anchor,
+                   "weight": cfg.silver_weight, "ratio": cfg.silver_ratio} if silver_c else None,
+        "config": card_config(cfg),
+        "head_lr": cfg.head_lr,
+        "error_weight": cfg.error_weight,
+        "anchor": cfg.anchor,
         "error_counts": errors,
         "label_parents": parents_seen,
     }, "label_parents": parents,
         # every segment this model has learnt from (its base's too): never scored on them
         "trained_segments": trained_segments(base_card, [*(x["text"] for x in lines), *silver_texts])}
-    common = dict(label_map={}, init=base_dir, report_paths=report_paths, lr=lr, batch_size=batch_size,
-                  seed=seed, threads=threads, name=name or f"{base_card['name']}-ft",
+    common = dict(label_map={}, init=base_dir, report_paths=report_paths, lr=cfg.lr, batch_size=cfg.batch_size,
+                  seed=cfg.seed, threads=threads, name=name or f"{base_card['name']}-ft",
                   version=version or _next_version(base_card["version"]), command=command, force=force,
-                  card_extra=extra, anchor=anchor, distill=distill, head_lr=head_lr, trainable=trainable,
+                  card_extra=extra, anchor=cfg.anchor, distill=cfg.distill, head_lr=cfg.head_lr, trainable=cfg.trainable,
                   log=log)
     after = None
-    if refit and 0 < len(dev_lines) < refit_min_held_out:
+    if cfg.refit and 0 < len(dev_lines) < cfg.refit_min_held_out:
         log(f"no refit: {len(dev_lines)} held-out segments are too few to choose the epoch count for it "
-            f"({refit_min_held_out} needed)")
-    if refit and len(dev_lines) >= max(refit_min_held_out, 1):
+            f"({cfg.refit_min_held_out} needed)")
+    if cfg.refit and len(dev_lines) >= max(cfg.refit_min_held_out, 1):
         # 1. the epoch count, chosen on the held-out slice; 2. a refit on every segment for that
         # many epochs (at 200 segments the 30 held out are too many to waste)
         with tempfile.TemporaryDirectory(dir=out_dir.resolve().parent) as probe:
             first = yield from _prefixed("choosing the epoch count: ", train_iter(
                 [], Path(probe) / "m", extra_train=[train_c, *replay_c, *silver_c], extra_dev=[dev_c], epochs=epochs,
-                patience=patience, quantize=False, **common))
+                patience=cfg.patience, quantize=False, **common))
             after = _evaluate(Path(probe) / "m", dev_c)
         n_epochs = first["training"]["best_epoch"]
         all_c = corpus(f"bundles:{ids}", train_lines + dev_lines, True)
@@ -379,12 +378,12 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: s
             select="last",
             calibration=(first["temperature"], {**first["calibration"],
                                                 "span_calibration": first["span_calibration"]}),
-            quantize=quantize, **common))
+            quantize=cfg.quantize, **common))
         card["metrics"]["dev"] = first["metrics"]["dev"]  # the refit trained on them: no longer held out
     else:
         card = yield from train_iter([], out_dir, extra_train=[train_c, *replay_c, *silver_c],
                                      extra_dev=[dev_c] if dev_lines else [], epochs=epochs,
-                                     patience=patience if dev_lines else epochs, quantize=quantize, **common)
+                                     patience=cfg.patience if dev_lines else epochs, quantize=cfg.quantize, **common)
         after = _evaluate(out_dir, dev_c) if dev_lines else None
     card["finetune"]["held_out"] = {"before": before, "after": after}
     if guard_c:

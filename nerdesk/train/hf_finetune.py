@@ -41,6 +41,7 @@ from nerdesk.core.metrics import trained_segments
 from nerdesk.core.model.decode import bio_tags
 from nerdesk.core.model.hf import HFModel, WordPiece, _tag_map
 from nerdesk.core.types import Progress
+from nerdesk.train.config import HFFinetuneConfig, card_config, configure
 
 # Pretrained encoders a user can name with --base (installed Python packages that carry the files).
 PRETRAINED = {
@@ -130,14 +131,11 @@ def _export(model, tok: WordPiece, out: Path) -> None:
                           output_names=["logits"], dynamic_axes=dyn, opset_version=17, dynamo=False)
 
 
-def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base: str | Path = "minilm",
-                     holdout: float = 0.15, epochs: int = 60, min_steps: int = 260, batch_size: int = 16,
-                     lr: float = 5e-5, head_lr: float = 1e-3, error_weight: float = 2.0, max_pieces: int = 256,
-                     seed: int = 0, threads: int | None = None, name: str | None = None,
+def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config: HFFinetuneConfig | None = None,
+                     *, base: str | Path = "minilm", threads: int | None = None, name: str | None = None,
                      version: str | None = None, command: str | None = None, force: bool = False,
-                     quantize: bool = True, int8_max_drop: float = 0.01,
                      segments: tuple[list, list] | None = None, card_extra: dict[str, Any] | None = None,
-                     log: Callable[[str], None] = print) -> Generator[Progress, None, dict[str, Any]]:
+                     log: Callable[[str], None] = print, **overrides: Any) -> Generator[Progress, None, dict[str, Any]]:
     """Train the BERT tagger on the bundles' segments (85% trained, 15% held out) and write its
     package; yields Progress, returns its card (``nerdesk.json``). ``segments``: (train, held-out)
     lists of (words, spans) to train on instead of bundles (``nerdesk train --base``: a model for
@@ -149,10 +147,11 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
     from nerdesk.train.finetune import _next_version, bundle_sentences, to_tokens
     from nerdesk.train.train import staging, start_run
 
+    cfg = configure(HFFinetuneConfig, config, overrides)
     t0 = time.time()
-    out_dir = start_run(out_dir, force, threads, seed)
+    out_dir = start_run(out_dir, force, threads, cfg.seed)
     base_dir, base_meta = resolve_base(base)
-    cfg, sd = read_checkpoint(base_dir)
+    bert_cfg, sd = read_checkpoint(base_dir)
     if segments is not None:
         train_seg, dev_seg = segments
         manifests: list[dict] = []
@@ -161,29 +160,29 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
         lines, manifests, _ = bundle_sentences(bundles)
         if not lines:
             raise err(Errors.E212, path=", ".join(map(str, bundles)))
-        random.Random(seed).shuffle(lines)
-        n_dev = int(round(len(lines) * holdout)) if len(lines) >= 20 else 0
+        random.Random(cfg.seed).shuffle(lines)
+        n_dev = int(round(len(lines) * cfg.holdout)) if len(lines) >= 20 else 0
         dev_lines, train_lines = lines[:n_dev], lines[n_dev:]
         train_seg = [to_tokens(x) for x in train_lines]
         dev_seg = [to_tokens(x) for x in dev_lines]
-        weights = [error_weight if x["errors"] else 1.0 for x in train_lines]
+        weights = [cfg.error_weight if x["errors"] else 1.0 for x in train_lines]
     seen = sorted({lab for _, spans in train_seg for _, _, lab in spans})
     # labels: the checkpoint's own (if it is a token classifier), then the bundles' new ones
     old_labels: list[str] = []
     src: list[int | None] = []
-    if isinstance(cfg.get("id2label"), dict) and "classifier.weight" in sd:
-        old_labels, src = _tag_map({int(k): str(v) for k, v in cfg["id2label"].items()})
+    if isinstance(bert_cfg.get("id2label"), dict) and "classifier.weight" in sd:
+        old_labels, src = _tag_map({int(k): str(v) for k, v in bert_cfg["id2label"].items()})
     labels = old_labels + [x for x in seen if x not in old_labels]
     if not labels:
         raise err(Errors.E212, path=", ".join(map(str, bundles)))
     tags = bio_tags(labels)
     rows_from = list(src) + [None] * (len(tags) - len(src))
-    model = build_classifier(cfg, sd, len(tags), rows_from if old_labels else None)
+    model = build_classifier(bert_cfg, sd, len(tags), rows_from if old_labels else None)
     tj = json.loads((base_dir / "tokenizer.json").read_text(encoding="utf-8"))
     tok = WordPiece(tj, str(base_dir / "tokenizer.json"))
-    examples = _examples(train_seg, tok, tags, max_pieces, weights)
-    steps_per_epoch = math.ceil(len(examples) / batch_size)
-    n_epochs = max(1, epochs if min_steps <= 0 else min(epochs, math.ceil(min_steps / steps_per_epoch)))
+    examples = _examples(train_seg, tok, tags, cfg.max_pieces, weights)
+    steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    n_epochs = max(1, cfg.epochs if cfg.min_steps <= 0 else min(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)))
     total = steps_per_epoch * n_epochs
     log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(train_seg)} segments to train, "
         f"{len(dev_seg)} held out; {n_epochs} epochs ({total} steps)")
@@ -195,13 +194,13 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
             no_decay.append(prm)
         else:
             decay.append(prm)
-    opt = torch.optim.AdamW([{"params": decay, "lr": lr, "weight_decay": 0.01},
-                             {"params": no_decay, "lr": lr, "weight_decay": 0.0},
-                             {"params": head, "lr": head_lr, "weight_decay": 0.01}])
+    opt = torch.optim.AdamW([{"params": decay, "lr": cfg.lr, "weight_decay": 0.01},
+                             {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0},
+                             {"params": head, "lr": cfg.head_lr, "weight_decay": 0.01}])
     warm = max(1, int(0.1 * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    rng = random.Random(seed)
+    rng = random.Random(cfg.seed)
     step = 0
     history = []
     model.train()
@@ -209,8 +208,8 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
         order = list(range(len(examples)))
         rng.shuffle(order)
         tot, n_tok = 0.0, 0
-        for c in range(0, len(order), batch_size):
-            part = [examples[i] for i in order[c:c + batch_size]]
+        for c in range(0, len(order), cfg.batch_size):
+            part = [examples[i] for i in order[c:c + cfg.batch_size]]
             ids = torch.from_numpy(_pad([p[0] for p in part], tok.pad_id))
             cas = torch.from_numpy(_pad([p[1] for p in part], 5))
             y = torch.from_numpy(_pad([p[2] for p in part], -100))
@@ -234,10 +233,10 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
 
     with staging(out_dir) as tmp:
         id2label = {str(i): t for i, t in enumerate(tags)}
-        config = {**{k: v for k, v in cfg.items() if k not in ("id2label", "label2id")},
-                  "architectures": ["BertForTokenClassification"], "id2label": id2label,
-                  "label2id": {t: i for i, t in enumerate(tags)}, "nerdesk_casing": True}
-        (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        hf_config = {**{k: v for k, v in bert_cfg.items() if k not in ("id2label", "label2id")},
+                     "architectures": ["BertForTokenClassification"], "id2label": id2label,
+                     "label2id": {t: i for i, t in enumerate(tags)}, "nerdesk_casing": True}
+        (tmp / "config.json").write_text(json.dumps(hf_config, indent=2), encoding="utf-8")
         shutil.copyfile(base_dir / "tokenizer.json", tmp / "tokenizer.json")
         state = {("bert." + k if not k.startswith(("classifier.", "casing.")) and k not in ("drop",) else k): v
                  for k, v in model.state_dict().items()}
@@ -247,18 +246,18 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
         _export(model, tok, tmp / "model.onnx")
         dev_scores: dict[str, float] = {}
         variant = "fp32"
-        if dev_seg and quantize:
+        if dev_seg and cfg.quantize:
             quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", per_channel=True)
             for v, f in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
                 dev_scores[v] = _held_out_f1(tmp, f, dev_seg, seen)
             log(f"held-out F1: fp32 {dev_scores['fp32']:.4f}, int8 {dev_scores['int8']:.4f}")
-            if dev_scores["fp32"] - dev_scores["int8"] <= int8_max_drop:
+            if dev_scores["fp32"] - dev_scores["int8"] <= cfg.int8_max_drop:
                 variant = "int8"
                 (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
             else:
                 (tmp / "model.int8.onnx").unlink()
                 log("int8 dropped: accuracy did not hold on the held-out segments")
-        elif quantize:  # nothing to check int8 against: ship it (a quarter of the size)
+        elif cfg.quantize:  # nothing to check int8 against: ship it (a quarter of the size)
             quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", per_channel=True)
             (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
             variant = "int8"
@@ -289,8 +288,9 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, *, base
                 "bundles": [{"bundle_id": mf["bundle_id"], "project_id": mf["project_id"], "sha256": mf["sha256"],
                              "segments": mf["segments"]} for mf in manifests],
                 "segments": {"train": len(train_seg), "held_out": len(dev_seg)},
-                "recipe": {"epochs": n_epochs, "steps": total, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
-                           "error_weight": error_weight, "max_pieces": max_pieces, "seed": seed},
+                "recipe": {"epochs": n_epochs, "steps": total, "batch_size": cfg.batch_size, "lr": cfg.lr, "head_lr": cfg.head_lr,
+                           "error_weight": cfg.error_weight, "max_pieces": cfg.max_pieces, "seed": cfg.seed},
+                "config": card_config(cfg),
                 "held_out": {"before": before, "after": after},
                 "held_out_f1_by_variant": dev_scores,
                 "label_parents": {},

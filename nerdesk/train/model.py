@@ -20,16 +20,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-DEFAULT_ARCH: dict[str, Any] = {
-    "type": "hash-cnn/1",
-    "emb_width": 64,
-    "width": 128,
-    "depth": 4,
-    "window": 1,
-    "dropout": 0.3,
-    "word_dropout": 0.25,
-}
-
 
 class HashCNNTagger(nn.Module):
     def __init__(self, n_tags: int, rows: list[int], hashes: int, emb_width: int = 64,

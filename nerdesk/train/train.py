@@ -32,8 +32,9 @@ from nerdesk.core.model.evaluate import score_spans
 from nerdesk.core.model.features import DEFAULT_FEATURES, FeatureExtractor
 from nerdesk.core.model.package import CARD_FORMAT, write_card
 from nerdesk.core.types import Progress
+from nerdesk.train.config import DEFAULT_ARCH, TrainConfig, card_config, configure
 from nerdesk.train.export import export_onnx, fit_temperature, quantize_int8
-from nerdesk.train.model import DEFAULT_ARCH, build_model, fit_embedding_projection, pooled_embeddings
+from nerdesk.train.model import build_model, fit_embedding_projection, pooled_embeddings
 
 # Licences of the corpora in nerdesk's shared training data, keyed by corpus directory name.
 KNOWN_CORPORA = {
@@ -218,51 +219,70 @@ def start_run(out_dir: str | Path, force: bool, threads: int | None, seed: int) 
     return out_dir
 
 
+@dataclass
+class Prepared:
+    """What a run trains on, once the data is read: the label set, the corpora with their features
+    and targets, the training items and the per-corpus mask of the tags an O may hide."""
+
+    labels: list[str]
+    tags: list[str]
+    label_map: dict[str, str]
+    features: dict[str, Any]
+    arch: dict[str, Any]
+    base_card: dict[str, Any] | None
+    train_c: list[Corpus]
+    dev_c: list[Corpus]
+    fe: FeatureExtractor
+    items: list[tuple]  # (feats, targets, corpus index, weight, base distribution or None)
+    hidden: torch.Tensor
+
+    @property
+    def k(self) -> int:
+        return len(self.tags)
+
+    @property
+    def k_old(self) -> int:  # the base model's tags (a fine-tune appends the new labels' after them)
+        return len(self.base_card["tags"]) if self.base_card is not None else self.k
+
+
+@dataclass
+class Trained:
+    """The loop's result: the shipped weights (already loaded into the model) and its history."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    stopped: str
+
+
 def train_iter(
     train_paths: Sequence[str | Path],
     out_dir: str | Path,
+    config: TrainConfig | None = None,
     *,
     dev_paths: Sequence[str | Path] = (),
     report_paths: Sequence[str | Path] = (),
     label_map: str | dict[str, str] | None = None,
-    epochs: int = 12,
-    batch_size: int = 32,
-    lr: float = 2e-3,
-    weight_decay: float = 0.0,
-    ema: float = 0.999,
-    label_smoothing: float = 0.0,
     gazetteer: str | Path | None = None,
     vectors: str | Path | None = None,
-    ship_replay: int = 0,
-    case_augment: float = 0.0,
-    patience: int = 3,
-    max_minutes: float | None = None,
-    seed: int = 0,
     threads: int | None = None,
     features: dict[str, Any] | None = None,
     arch: dict[str, Any] | None = None,
     name: str = "custom",
     version: str = "1.0.0",
     command: str | None = None,
-    limit: int | None = None,
-    quantize: bool = True,
-    int8_max_drop: float = 0.01,
     force: bool = False,
     init: str | Path | None = None,
     extra_train: Sequence[Corpus] = (),
     extra_dev: Sequence[Corpus] = (),
-    holdout: float = 0.0,
     card_extra: dict[str, Any] | None = None,
-    anchor: float = 0.0,
-    distill: float = 0.0,
-    head_lr: float = 1.0,
-    trainable: Sequence[str] | None = None,
-    select: str = "best",
     calibration: tuple[float, dict[str, Any]] | None = None,
     log: Callable[[str], None] = print,
+    **overrides: Any,
 ) -> Generator[Progress, None, dict[str, Any]]:
     """Train, export and package a model into ``out_dir``; yields Progress, returns the card.
 
+    ``config`` (a :class:`TrainConfig`, the defaults when omitted; ``overrides`` replace its fields)
+    holds every hyperparameter; the other arguments say what to train on and where to write.
     ``init`` warm-starts from a model package (its features, architecture and weights; labels
     the data adds grow the output layer). ``extra_train``/``extra_dev`` are in-memory corpora
     (fine-tuning passes bundles and replay samples this way); ``card_extra`` is merged into the card.
@@ -278,9 +298,33 @@ def train_iter(
     data that includes the dev data, whose epoch count an earlier run chose). ``calibration``:
     (temperature, calibration) to ship instead of fitting them on the dev data (which a refit
     has trained on).
+
+    Four steps: :func:`prepare` (data, labels, features), :func:`build` (model and optimiser),
+    :func:`loop` (the epochs), :func:`package` (export, calibrate, score, write the card).
     """
+    cfg = configure(TrainConfig, config, overrides)
     t_start = time.time()
-    out_dir = start_run(out_dir, force, threads, seed)
+    out_dir = start_run(out_dir, force, threads, cfg.seed)
+    prep = prepare(train_paths, cfg, dev_paths=dev_paths, label_map=label_map, gazetteer=gazetteer,
+                   vectors=vectors, features=features, arch=arch, init=init, extra_train=extra_train,
+                   extra_dev=extra_dev, log=log)
+    model, opt, anchors = build(prep, cfg, init, log)
+    trained = yield from loop(model, opt, anchors, prep, cfg, t_start, log)
+    card = package(model, prep, cfg, trained, out_dir, report_paths=report_paths, threads=threads, name=name,
+                   version=version, command=command, card_extra=card_extra, calibration=calibration,
+                   t_start=t_start, log=log)
+    log(f"model written to {out_dir} ({time.time() - t_start:.0f}s)")
+    return card
+
+
+def prepare(train_paths: Sequence[str | Path], cfg: TrainConfig, *, dev_paths: Sequence[str | Path] = (),
+            label_map: str | dict[str, str] | None = None, gazetteer: str | Path | None = None,
+            vectors: str | Path | None = None, features: dict[str, Any] | None = None,
+            arch: dict[str, Any] | None = None, init: str | Path | None = None,
+            extra_train: Sequence[Corpus] = (), extra_dev: Sequence[Corpus] = (),
+            log: Callable[[str], None] = print) -> Prepared:
+    """Read the data, settle the labels (a warm start keeps the base's first), the features and the
+    architecture; compute every sentence's features and targets and the training items."""
     lmap = parse_label_map(label_map) if not isinstance(label_map, dict) else label_map
     features = dict(features or DEFAULT_FEATURES)
     if gazetteer is not None:  # add the name-list attribute; the file is copied into the package
@@ -307,13 +351,13 @@ def train_iter(
                                       for f in ("file", "words")}}
         arch = dict(base_card["architecture"])
 
-    train_c = _load(train_paths, lmap, limit)
-    dev_c = _load(dev_paths, lmap, limit)
-    if holdout > 0:
-        if not 0 < holdout < 1:
+    train_c = _load(train_paths, lmap, cfg.limit)
+    dev_c = _load(dev_paths, lmap, cfg.limit)
+    if cfg.holdout > 0:
+        if not 0 < cfg.holdout < 1:
             raise err(Errors.E208, path=", ".join(map(str, train_paths)),
-                      reason=f"--holdout must be between 0 and 1, not {holdout}")
-        parts = [split_holdout(c, holdout) for c in train_c]
+                      reason=f"--holdout must be between 0 and 1, not {cfg.holdout}")
+        parts = [split_holdout(c, cfg.holdout) for c in train_c]
         train_c = [t for t, _ in parts]
         dev_c += [h for _, h in parts if h.tokens]
     train_c += list(extra_train)
@@ -338,8 +382,9 @@ def train_iter(
         c.targets = [_targets(len(t), s, labels) for t, s in zip(c.tokens, c.spans)]
         if c.weights is None:
             c.weights = [1.0] * len(c.tokens)
-    # training items: (feats, targets, corpus index); a per-corpus mask of the tags an O may hide
-    items = []
+    # training items: (feats, targets, corpus index, weight, base distribution); a per-corpus mask
+    # of the tags an O may hide
+    items: list[tuple] = []
     hidden = np.zeros((len(train_c), k), dtype=bool)
     for ci, c in enumerate(train_c):
         for j, lab in enumerate(labels):
@@ -349,40 +394,55 @@ def train_iter(
         items += [(f, t, ci, w, None) for f, t, w in zip(c.feats, c.targets, c.weights) if len(t)]
         # case augmentation: extra lower-cased (and some upper-cased) copies of some sentences,
         # for text that does not capitalise names (web forums, chat)
-        if case_augment > 0:
-            rng = random.Random(seed + ci)
+        if cfg.case_augment > 0:
+            rng = random.Random(cfg.seed + ci)
             for toks, t in zip(c.tokens, c.targets):
                 r = rng.random()
-                if len(t) and r < case_augment:
+                if len(t) and r < cfg.case_augment:
                     items.append((fe([w.lower() for w in toks]), t, ci, 1.0, None))
-                elif len(t) and r < case_augment * 1.3:
+                elif len(t) and r < cfg.case_augment * 1.3:
                     items.append((fe([w.upper() for w in toks]), t, ci, 1.0, None))
-    hidden_t = torch.from_numpy(hidden)
+    return Prepared(labels, tags, lmap, features, arch, base_card, train_c, dev_c, fe, items,
+                    torch.from_numpy(hidden))
 
-    model = build_model(k, features, arch, fe.vectors)
+
+def build(prep: Prepared, cfg: TrainConfig, init: str | Path | None, log: Callable[[str], None] = print):
+    """(model, optimiser, L2-SP anchors): the model built (or warm-started from ``init``), the base
+    model's own tag distribution on the distilled corpora, the trainable parameters chosen."""
+    model = build_model(prep.k, prep.features, prep.arch, prep.fe.vectors)
+    base_card = prep.base_card
     if base_card is not None:
-        _warm_start(model, Path(init), base_card, k)
+        _warm_start(model, Path(init), base_card, prep.k)
         log(f"warm start from {base_card['name']} {base_card['version']} "
-            f"({len(base_card['labels'])} labels -> {len(labels)})")
-    k_old = len(base_card["tags"]) if base_card is not None else k
-    slow_rows = base_card is not None and head_lr != 1.0
-    if distill > 0 and base_card is not None:  # the base model's distribution over its own tags
-        pos = [i for i, it in enumerate(items) if train_c[it[2]].distill]
+            f"({len(base_card['labels'])} labels -> {len(prep.labels)})")
+    items = prep.items
+    if cfg.distill > 0 and base_card is not None:  # the base model's distribution over its own tags
+        pos = [i for i, it in enumerate(items) if prep.train_c[it[2]].distill]
         for i, lg in zip(pos, _logits(model, [items[i][0] for i in pos])):
-            lg = torch.from_numpy(lg[:, :k_old])
+            lg = torch.from_numpy(lg[:, :prep.k_old])
             items[i] = items[i][:4] + (F.softmax(lg, dim=-1).numpy(),)
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"parameters: {n_params:,}")
-    if trainable is not None:  # fine-tuning: only parameters whose names start with these prefixes learn
+    log(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
+    if cfg.trainable is not None:  # fine-tuning: only parameters whose names start with these prefixes learn
         for name_, pm in model.named_parameters():
-            pm.requires_grad_(any(name_.startswith(t) for t in trainable))
+            pm.requires_grad_(any(name_.startswith(t) for t in cfg.trainable))
     # L2-SP: pull the weights towards the base model's, so fine-tuning does not forget it
     anchors = ([(pm, pm.detach().clone()) for name_, pm in model.named_parameters() if not name_.startswith("out.")]
-               if anchor > 0 and base_card is not None else [])
+               if cfg.anchor > 0 and base_card is not None else [])
     groups = [[pm for n_, pm in model.named_parameters() if pm.requires_grad and n_.startswith("out.") == o]
               for o in (False, True)]
-    opt = torch.optim.AdamW([{"params": groups[0], "lr": lr}, {"params": groups[1], "lr": lr * head_lr}],
-                            lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW([{"params": groups[0], "lr": cfg.lr}, {"params": groups[1], "lr": cfg.lr * cfg.head_lr}],
+                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return model, opt, anchors
+
+
+def loop(model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float,
+         log: Callable[[str], None] = print) -> Generator[Progress, None, Trained]:
+    """The epochs: batches of similar length, the partial-label loss (plus distillation, label
+    smoothing, L2-SP), parameter averaging, dev F1 after each epoch, early stopping. Leaves the
+    shipped weights (the best epoch's average, or the last's) in ``model``."""
+    items, train_c, dev_c, k, k_old = prep.items, prep.train_c, prep.dev_c, prep.k, prep.k_old
+    slow_rows = prep.base_card is not None and cfg.head_lr != 1.0
+    batch_size = cfg.batch_size
     # corpora with ``per_epoch`` contribute a fresh sample of that many sentences every epoch
     by_corpus: dict[int, list[int]] = {}
     for i, it in enumerate(items):
@@ -398,17 +458,17 @@ def train_iter(
     n_epoch = sum(len(ii) if train_c[ci].per_epoch is None else min(len(ii), train_c[ci].per_epoch)
                   for ci, ii in by_corpus.items())
     steps_per_epoch = math.ceil(n_epoch / batch_size)
-    total = steps_per_epoch * epochs
+    total = steps_per_epoch * cfg.epochs
     warmup = min(200, max(1, total // 10))  # short runs (fine-tuning a few hundred segments) warm up faster
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.1, 1.0 - s / max(total, 1)))
     # parameter averaging (as spaCy does): evaluate and ship an exponential moving average
-    avg = copy.deepcopy(model) if ema > 0 else model
+    avg = copy.deepcopy(model) if cfg.ema > 0 else model
     best_score, best_state, best_epoch, bad = -math.inf, None, 0, 0
     history = []
     step = 0
     stopped = ""
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = epoch_items()
         chunks = [sorted(perm[i:i + batch_size * 64], key=lambda x: len(items[x][1]))
@@ -425,20 +485,20 @@ def train_iter(
             mask = valid.float()
             logp = F.log_softmax(model(ids, mask), dim=-1)
             allowed = F.one_hot(tgt.clamp(min=0), k).bool()
-            allowed |= (tgt == 0).unsqueeze(-1) & hidden_t[cidx].unsqueeze(1)
+            allowed |= (tgt == 0).unsqueeze(-1) & prep.hidden[cidx].unsqueeze(1)
             tok_loss = -torch.logsumexp(logp.masked_fill(~allowed, -1e9), dim=-1)
-            if distill > 0 and any(items[i][4] is not None for i in b):
+            if cfg.distill > 0 and any(items[i][4] is not None for i in b):
                 q = torch.from_numpy(_pad([items[i][4] if items[i][4] is not None
                                            else np.zeros((len(items[i][1]), k_old), np.float32) for i in b]))
                 has = torch.tensor([items[i][4] is not None for i in b]).unsqueeze(1)
                 kd = distill_loss(logp, q)
-                tok_loss = torch.where(has, (1 - distill) * tok_loss + distill * kd, tok_loss)
-            if label_smoothing > 0:  # spreads a little mass over all tags: less overconfidence
-                tok_loss = (1 - label_smoothing) * tok_loss - label_smoothing * logp.mean(-1)
+                tok_loss = torch.where(has, (1 - cfg.distill) * tok_loss + cfg.distill * kd, tok_loss)
+            if cfg.label_smoothing > 0:  # spreads a little mass over all tags: less overconfidence
+                tok_loss = (1 - cfg.label_smoothing) * tok_loss - cfg.label_smoothing * logp.mean(-1)
             wtok = wts.expand_as(tok_loss)
             loss = (tok_loss * wtok)[valid].sum() / wtok[valid].sum()
             if anchors:
-                loss = loss + anchor * sum(((pm - p0) ** 2).sum() for pm, p0 in anchors)
+                loss = loss + cfg.anchor * sum(((pm - p0) ** 2).sum() for pm, p0 in anchors)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -448,12 +508,12 @@ def train_iter(
             if slow_rows:
                 with torch.no_grad():
                     for pm, b0 in zip((model.out.weight, model.out.bias), before):
-                        pm[:k_old] = b0 + (pm[:k_old] - b0) / head_lr
+                        pm[:k_old] = b0 + (pm[:k_old] - b0) / cfg.head_lr
             sched.step()
             step += 1
-            if ema > 0:
+            if cfg.ema > 0:
                 with torch.no_grad():
-                    d = min(ema, (1 + step) / (10 + step))
+                    d = min(cfg.ema, (1 + step) / (10 + step))
                     for pa, pm in zip(avg.parameters(), model.parameters()):
                         pa.mul_(d).add_(pm.detach(), alpha=1 - d)
             tot_loss += loss.item() * int(valid.sum())
@@ -461,8 +521,8 @@ def train_iter(
             if step % 20 == 0:
                 yield Progress(step, total, f"epoch {epoch} loss {tot_loss / max(tot_tok, 1):.4f}")
         dev_scores = {}
-        for c in dev_c if select == "best" else ():  # a refit has trained on its dev data
-            dev_scores[c.path] = _score(_logits(avg, c.feats), c, labels)["exact"]["f1"]
+        for c in dev_c if cfg.select == "best" else ():  # a refit has trained on its dev data
+            dev_scores[c.path] = _score(_logits(avg, c.feats), c, prep.labels)["exact"]["f1"]
         score = float(np.mean(list(dev_scores.values()))) if dev_scores else -float(tot_loss)
         history.append({"epoch": epoch, "loss": tot_loss / max(tot_tok, 1), "dev_f1": dev_scores,
                         "seconds": round(time.time() - t_start, 1)})
@@ -470,27 +530,39 @@ def train_iter(
             + (f" dev mean F1 {score:.4f} " if dev_scores else "")
             + " ".join(f"{Path(p).parent.name}/{Path(p).stem}={v:.3f}" for p, v in dev_scores.items())
             + f" ({time.time() - t_start:.0f}s)")
-        if select == "last":
+        if cfg.select == "last":
             best_score, best_epoch = score, epoch
         elif score > best_score:
             best_score, best_state, best_epoch, bad = score, copy.deepcopy(avg.state_dict()), epoch, 0
         else:
             bad += 1
-            if bad >= patience:
+            if bad >= cfg.patience:
                 stopped = f"early stop after epoch {epoch}"
                 break
-        if max_minutes is not None and time.time() - t_start > max_minutes * 60:
+        if cfg.max_minutes is not None and time.time() - t_start > cfg.max_minutes * 60:
             stopped = f"time limit after epoch {epoch}"
             break
     if stopped:
         log(stopped)
-    if select == "last":
+    if cfg.select == "last":
         best_state = avg.state_dict()
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
+    return Trained(history, best_epoch, stopped)
 
-    # ---- package into a temporary directory, then move into place ----
+
+def package(model, prep: Prepared, cfg: TrainConfig, trained: Trained, out_dir: Path, *,
+            report_paths: Sequence[str | Path] = (), threads: int | None = None, name: str = "custom",
+            version: str = "1.0.0", command: str | None = None, card_extra: dict[str, Any] | None = None,
+            calibration: tuple[float, dict[str, Any]] | None = None, t_start: float | None = None,
+            log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Write the package into a staging directory, then move it into place: weights, ONNX (and int8
+    where dev F1 holds), the embedding projection, the temperature and span calibration (fitted on
+    the dev data unless ``calibration`` is given), the scores, the card."""
+    t_start = t_start if t_start is not None else time.time()
+    features, labels, train_c, dev_c, items = prep.features, prep.labels, prep.train_c, prep.dev_c, prep.items
+    fe = prep.fe
     with staging(out_dir) as tmp:
         from safetensors.torch import save_file
 
@@ -505,18 +577,18 @@ def train_iter(
             features = {**features, "vectors": vec}
         if features.get("gazetteer") or features.get("vectors"):
             fe = FeatureExtractor(features, base_dir=tmp)
-        replay_note = _write_replay(tmp, train_c, dev_c, ship_replay, seed) if ship_replay else None
+        replay_note = _write_replay(tmp, train_c, dev_c, cfg.ship_replay, cfg.seed) if cfg.ship_replay else None
         save_file({k_: v.contiguous() for k_, v in model.state_dict().items()},
                   str(tmp / "model.safetensors"))
         os.chmod(tmp / "model.safetensors", 0o644)
-        sample = random.Random(seed).sample(items, min(len(items), EMBEDDING_SAMPLE))
+        sample = random.Random(cfg.seed).sample(items, min(len(items), EMBEDDING_SAMPLE))
         embedding = fit_embedding_projection(pooled_embeddings(model, [it[0] for it in sample]))
         export_onnx(model, tmp / "model.onnx", fe.width, embedding)
         onnx_files = {"fp32": "model.onnx"}
         variant_scores: dict[str, dict[str, float]] = {}
         dev_logits: dict[str, list[list[np.ndarray]]] = {}
         variants = ["fp32"]
-        if quantize:
+        if cfg.quantize:
             quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx")
             variants.append("int8")
         for v in variants:
@@ -525,11 +597,11 @@ def train_iter(
             variant_scores[v] = {c.path: _score(lg, c, labels)["exact"]["f1"]
                                  for lg, c in zip(dev_logits[v], dev_c)}
         default = "fp32"
-        if quantize:
+        if cfg.quantize:
             drop = (np.mean(list(variant_scores["fp32"].values()) or [0])
                     - np.mean(list(variant_scores["int8"].values()) or [0]))
             log(f"int8 dev F1 change: {-drop:+.4f}")
-            if drop <= int8_max_drop:
+            if drop <= cfg.int8_max_drop:
                 default = "int8"
                 onnx_files["int8"] = "model.int8.onnx"
             else:
@@ -552,7 +624,7 @@ def train_iter(
             s = _score(lg, c, labels, temperature, span_cal)
             metrics["dev"][c.path] = _summary(s)
         for p in report_paths:
-            rc = _load([p], lmap, limit)[0]
+            rc = _load([p], prep.label_map, cfg.limit)[0]
             sess_name = "model.int8.onnx" if default == "int8" else "model.onnx"
             s = _score(_onnx_logits(tmp / sess_name, fe, rc, threads or 1), rc, labels, temperature,
                        span_cal)
@@ -565,10 +637,10 @@ def train_iter(
             "kind": "nerdesk-hash-cnn",
             "labels": labels,
             "tag_scheme": "BIO",
-            "tags": tags,
+            "tags": prep.tags,
             "features": features,
-            "architecture": arch,
-            "parameters": n_params,
+            "architecture": prep.arch,
+            "parameters": sum(p.numel() for p in model.parameters()),
             "temperature": round(float(temperature), 4),
             "span_calibration": span_cal,
             "confidence": "span: sigmoid(a * logit(c) + b), c = p(B) * prod p(I) * (1 - p(I after)) "
@@ -578,7 +650,7 @@ def train_iter(
             "inputs": {"ids": ["batch", "length", fe.width], "mask": ["batch", "length"],
                        **({"vectors": ["batch", "length", fe.vectors.dim]} if fe.vectors else {})},
             "replay": replay_note,
-            "outputs": {"logits": ["batch", "length", k],
+            "outputs": {"logits": ["batch", "length", prep.k],
                         "embedding": ["batch", int(embedding[1].shape[1])]},
             "gazetteer": _gazetteer_note(features),
             "licences": {
@@ -590,18 +662,20 @@ def train_iter(
             },
             "training": {
                 "command": command,
+                "config": card_config(cfg),
                 "data": [{"path": c.path, "sentences": len(c.tokens),
                           "tokens": sum(len(t) for t in c.tokens), "labels": sorted(c.labels),
                           "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")}
                          for c in train_c],
                 "dev": [c.path for c in dev_c],
-                "label_map": lmap,
+                "label_map": prep.label_map,
                 "partial_labels": {c.path: sorted(set(labels) - c.labels) for c in train_c
                                    if set(labels) - c.labels},
-                "epochs_run": len(history), "best_epoch": best_epoch, "stopped": stopped or None,
-                "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "ema": ema, "label_smoothing": label_smoothing, "case_augment": case_augment, "seed": seed, "limit": limit,
-                "holdout": holdout or None,
-                "history": history, "seconds": round(time.time() - t_start, 1),
+                "epochs_run": len(trained.history), "best_epoch": trained.best_epoch,
+                "stopped": trained.stopped or None,
+                "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed, "limit": cfg.limit,
+                "holdout": cfg.holdout or None,
+                "history": trained.history, "seconds": round(time.time() - t_start, 1),
                 "torch": torch.__version__, "nerdesk": __version__,
                 "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             },
@@ -612,7 +686,6 @@ def train_iter(
         if "label_parents" in card:  # only labels this model has (a label only in dev data is not)
             card["label_parents"] = {a: b for a, b in card["label_parents"].items() if a in labels and b in labels}
         write_card(tmp, card)
-    log(f"model written to {out_dir} ({time.time() - t_start:.0f}s)")
     return card
 
 

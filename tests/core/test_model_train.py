@@ -32,6 +32,10 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
     for name, meta in on_disk["files"].items():
         assert sha256_file(out / name) == meta["sha256"]
     assert on_disk["temperature"] > 0 and on_disk["training"]["command"] == "nerdesk train (test)"
+    # the card records every hyperparameter: the defaults, with the run's overrides
+    from nerdesk.train.config import TrainConfig, card_config
+
+    assert on_disk["training"]["config"] == card_config(TrainConfig(limit=100, epochs=1))
     assert not list(tmp_path.glob(".tiny.tmp*"))
 
     m = load_model(out, variant="fp32")
