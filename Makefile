@@ -24,9 +24,11 @@ run: $(STAMP)
 test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
-## Errors a linter sees (unused or undefined names, imports out of place): ruff, as configured in pyproject.toml.
+## Errors a linter sees (unused or undefined names, imports out of place): ruff; and the layers
+## (core imports no Qt/torch/ui/cli/train, ...): import-linter's contracts. Both configured in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nerdesk tests bench packaging docs
+	$(VENV)/bin/lint-imports --no-cache
 
 ## Build the one-folder PyInstaller bundle (dist/nerdesk), check it is lean, and run its selftest
 ## (with a model held past onnxruntime's telemetry delay) offline: in a network namespace, under strace.
