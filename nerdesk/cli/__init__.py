@@ -18,6 +18,7 @@ _COMMAND_MODULES = [
     "nerdesk.cli.model_cmds",  # evaluate, models, train
     "nerdesk.cli.loop_cmds",  # versions, promote, rollback, report
     "nerdesk.cli.terms_cmds",  # terms add|list|remove|disable|enable|suggest|history|match|rule
+    "nerdesk.cli.label_cmds",  # labels add|rename|merge|split|retire|..., guideline show|edit|diff
     "nerdesk.cli.app_cmd",  # app (and the default with no arguments)
 ]
 

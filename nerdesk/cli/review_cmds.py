@@ -18,7 +18,8 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-r
 @project_arg
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="blend", show_default=True)
 @click.option("--limit", default=20, show_default=True)
-@click.option("--status", default="new", show_default=True, help="Segments with this status (new, audit, ...).")
+@click.option("--status", default="new", show_default=True, help="Segments with this status (new, audit, ...; stale: the re-review "
+                                                                "queue of label changes).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy and sample.")
 @click.option("--no-diversity", is_flag=True, help="Allow runs of near-duplicate segments.")
 @click.option("--label", default=None, help="Only segments with a span of this label (predicted or annotated).")
@@ -31,6 +32,10 @@ def queue(project: Path, strategy: str, limit: int, status: str, seed: int, no_d
     """The next segments to review, best first, with why each was routed."""
     from nerdesk.core.routing import route
 
+    if status == "stale":  # the re-review queue of label changes (nerdesk.core.taxonomy)
+        from nerdesk.cli.label_cmds import stale
+
+        return stale.callback(project, label, limit, as_json)
     with Project.open(project) as p:
         items = route(p, strategy, limit, status=status, seed=seed, diverse=not no_diversity, label=label,
                       source=source, max_confidence=max_confidence)

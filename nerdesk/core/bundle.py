@@ -140,7 +140,9 @@ def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
         "segments": len(lines),
         "guideline": {"version": g["version"], "text": g["text"],
                       "labels": [{"name": lab["name"], "description": lab.get("description", ""),
-                                  "color": lab.get("color")} for lab in g["labels"]]},
+                                  "color": lab.get("color"), **({"parent": lab["parent"]} if lab.get("parent") else {}),
+                                  **({"guide": lab["guide"]} if lab.get("guide") else {})}
+                                 for lab in g["labels"] if lab.get("status", "active") == "active"]},
         "models": [{"id": m, "sha256": models[m]["sha256"] if m in models else ""} for m in model_ids],
         "error_counts": counts,
         "files": {},
@@ -189,6 +191,7 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
         raise err(Errors.E123, file=path, member=CORRECTIONS)
     where = f"{path}!{CORRECTIONS}"
     lines = [_line(raw, n, where) for n, raw in enumerate(_split_lines(body), start=1)]
+                      # the labels annotated now (retired and split ones are not: a fine-tune learns these)
     if len(lines) != manifest["segments"]:
         raise err(Errors.E123, file=path, member=CORRECTIONS)
     return manifest, lines
@@ -320,7 +323,9 @@ def _records(manifest: dict[str, Any], lines: list[dict[str, Any]]) -> Iterator[
             tokens=[tuple(t) for t in line["tokens"]],
             sentences=[(0, len(line["text"]))],
             meta={**line["document"]["meta"], "bundle_id": manifest["bundle_id"],
-                  "bundle_project": manifest["project_id"], "origin_document": line["document"]},
+                  "bundle_project": manifest["project_id"], "origin_document": line["document"],
+                  # the guideline version it was made under: older than the project's, it is marked so
+                  "guideline_version": line.get("guideline_version") or manifest["guideline"].get("version")},
             source=line["document"]["source"],
             line=n,
             annotator=line["annotator"],

@@ -112,6 +112,25 @@ class Errors:
     E308 = "Unknown term-list format '{fmt}'; choose one of: {formats}"
     E309 = ("The list '{name}' is {case}; the terms added to it must follow its rules "
             "(give the same --case-sensitive / --lemma, or a new --name)")
+    # labels and guidelines (issue 17)
+    E420 = "Invalid label name {name!r}: not empty, no commas, tabs or line breaks, no spaces at either end"
+    E422 = "The project already has a label '{label}' (merge into it: nerdesk labels merge PROJECT A,{label} {label})"
+    E423 = "Cannot merge: {reason}"
+    E424 = "Cannot split '{label}': {reason}"
+    E425 = ("Span {start}-{end} still has the label '{label}', which was split into {into}: give it one of those "
+            "before accepting")
+    E426 = "Invalid shortcut key {key!r}: one printable character"
+    E427 = "The key '{key}' is already the shortcut of '{label}'"
+    E428 = "Invalid colour {color!r}: give #RRGGBB"
+    E429 = "'{parent}' cannot be the parent of '{child}': it is a kind of '{child}' already (a cycle)"
+    E430 = "Unknown severity '{severity}'; choose one of: {severities}"
+    E431 = "Nothing to change for '{label}': every value given is the current one"
+    E432 = "Unknown guideline field(s) {fields}; the fields are: {known}"
+    E433 = "No guideline version {version}; the versions are 1 to {latest}"
+    E434 = "Example {start}-{end} lies outside segment {segment} ({seg_start}-{seg_end}) or is empty"
+    E435 = "The edited guideline is not valid: {reason}"
+    E436 = ("Moving the boundary to {start}-{end} would swallow {spans}; it stops at the neighbour (or delete "
+            "the neighbour first)")
     # models
     E200 = "Model not found: {path}"
     E201 = "Model file missing: {path}"

@@ -386,7 +386,7 @@ class _Writer:
             "tier": "annotator", "status": status,
             "spans": [{"start": sp.start, "end": sp.end, "label": sp.label, "confidence": None,
                        "origin": "human"} for sp in spans],
-            "note": "", "guideline_version": self.guideline_version, "model_id": None,
+            "note": "", "guideline_version": _made_under(rec, self.guideline_version), "model_id": None,
             "created": self.created, "updated": self.created,
         }
 
@@ -453,3 +453,12 @@ class _Writer:
                          lc, 1.0 - lc, 0.0, lc, lc))
         self.store.insert_predictions(self.pred_model, rows)
         self.result.predicted_segments += len(rows)
+
+
+def _made_under(rec: DocRecord, current: int | None) -> int | None:
+    """The guideline version an imported annotation was made under: a bundle's own when it is older than the
+    project's (its annotations then show as stale where a label changed since), else the project's."""
+    made = (rec.meta or {}).get("guideline_version")
+    if isinstance(made, int) and not isinstance(made, bool) and current is not None and made < current:
+        return made
+    return current

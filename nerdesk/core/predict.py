@@ -92,8 +92,13 @@ def predict_project(project: Project, model: Any = None, *, threads: int = 1, ba
     model_id = register(project, model, activate=activate)
     # the model is asked for the project's labels only: spans of others would be noise to delete,
     # and uncertainty about them would route segments for nothing
+    # a label renamed or merged in the project keeps the model's outputs: the model-label map
+    # (nerdesk.core.taxonomy) names them as the project does now
+    from nerdesk.core.taxonomy import model_label_map
+
+    mapping = model_label_map(project)
     wanted = set(project.label_names())
-    scope = [label for label in model.labels if label in wanted]
+    scope = [label for label in model.labels if mapping.get(label, label) in wanted]
     ask = {"only": scope} if len(scope) < len(model.labels) else {}
     total = store.count_segments_without_prediction(model_id)
     done = 0
@@ -114,7 +119,7 @@ def predict_project(project: Project, model: Any = None, *, threads: int = 1, ba
         for seg, pred in zip(segs, preds):
             flat = seg["tokens"]
             base = seg["start"]
-            spans = [[base + flat[2 * ts], base + flat[2 * te - 1], label, round(float(conf), 4)]
+            spans = [[base + flat[2 * ts], base + flat[2 * te - 1], mapping.get(label, label), round(float(conf), 4)]
                      for ts, te, label, conf in pred.spans]
             sc = pred.scores
             rows.append((seg["id"], spans, sc["least_confidence"], sc["margin"], sc["entropy"], sc["mnlp"],

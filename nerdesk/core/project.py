@@ -95,7 +95,29 @@ class Project:
         return self.store.labels()
 
     def label_names(self) -> list[str]:
-        return [label["name"] for label in self.store.labels()]
+        """The labels offered for annotation (retired and split labels are not)."""
+        return [label["name"] for label in self.store.labels() if label.get("status", "active") == "active"]
+
+    @property
+    def taxonomy(self):
+        """Label changes that migrate the work (:mod:`nerdesk.core.taxonomy`): add, rename, merge,
+        split, retire, parent, edit; each one transaction and one undoable event."""
+        from nerdesk.core import taxonomy
+
+        return _Bound(taxonomy, self)
+
+    @property
+    def guidelines(self):
+        """The guideline per label, its versions and diffs (:mod:`nerdesk.core.guideline`)."""
+        from nerdesk.core import guideline
+
+        return _Bound(guideline, self)
+
+    def _did(self, event_id: int) -> None:
+        """An event this user can undo was logged (a change that is not one segment's edit)."""
+        self._undo.append(event_id)
+        self._redo.clear()
+
 
     def add_labels(self, names: Iterable[str], *, description: str = "") -> Changes:
         """Add labels (new ones get a colour and a free shortcut key) and version the guideline."""
@@ -114,7 +136,10 @@ class Project:
             shortcut = labelset.free_shortcut(name, used)
             used.add(shortcut)
             self.store.upsert_label(name, labelset.color_for(i), shortcut, description, i)
-        self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
+        version = self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
+        from nerdesk.core.store.labels import set_summary
+
+        set_summary(self.store, version, "added label" + ("s " if len(added) > 1 else " ") + ", ".join(added))
         return added
 
     def set_label(self, name: str, *, color: str | None = None, shortcut: str | None = None,
@@ -353,7 +378,15 @@ class Project:
 
     def accept(self, segment_id: int) -> Changes:
         with self._editing(segment_id, "accept") as (_, row):
+            split = {lab["name"]: lab["guide"].get("split_into", []) for lab in self.store.labels()
+                     if lab.get("status") == "split"}
+            pending = next((sp for sp in row["spans"] if sp["label"] in split), None)
+            if pending is not None:
+                raise err(Errors.E425, start=pending["start"], end=pending["end"], label=pending["label"],
+                          into=" or ".join(split[pending["label"]]))
             row["status"] = "accepted"
+            g = self.store.guideline()  # accepted now: made under today's guideline (no longer stale)
+            row["guideline_version"] = g["version"] if g else row["guideline_version"]
         return self._changes(segment_id, "accept")
 
     def skip(self, segment_id: int) -> Changes:
@@ -490,7 +523,11 @@ class Project:
         if not self._undo:
             raise err(Errors.E006)
         event = self.store.event(self._undo[-1])
-        if event["segment_id"] is None:  # a merge of many segments' annotations: one step
+        from nerdesk.core import taxonomy
+
+        if taxonomy.is_label_change(event):  # a label change: its reverse, one step
+            changes = taxonomy.revert(self, event, "undo")
+        elif event["segment_id"] is None:  # a merge of many segments' annotations: one step
             changes = self._restore_merge(event, "undo")
         else:
             self._restore(event, event["before"], "undo")
@@ -502,7 +539,11 @@ class Project:
         if not self._redo:
             raise err(Errors.E007)
         event = self.store.event(self._redo[-1])
-        if event["segment_id"] is None:
+        from nerdesk.core import taxonomy
+
+        if taxonomy.is_label_change(event):
+            changes = taxonomy.revert(self, event, "redo")
+        elif event["segment_id"] is None:
             changes = self._restore_merge(event, "redo")
         else:
             self._restore(event, event["after"], "redo")
@@ -549,7 +590,12 @@ class Project:
                    max_confidence: float | None = None) -> list[tuple[int, float]]:
         """Segment ids to review next with their routing score (reading changes nothing).
 
-        ``label``, ``source`` and ``max_confidence`` narrow the queue (see :meth:`Store.queue`)."""
+        ``label``, ``source`` and ``max_confidence`` narrow the queue (see :meth:`Store.queue`).
+        ``status='stale'``: annotations made under an older definition of a label (re-review)."""
+        if status == "stale":
+            from nerdesk.core.taxonomy import stale_queue
+
+            return [(i, 0.0) for i in stale_queue(self, limit, offset, label)]
         return self.store.queue(self.store.active_model_id(), status, limit, offset, order,
                                 label=label, source=source, max_confidence=max_confidence)
 
@@ -583,3 +629,16 @@ class Project:
         from nerdesk.core.predict import active_model_source
 
         return active_model_source(self)[1]
+
+
+class _Bound:
+    """A module's functions with the project as their first argument (``project.taxonomy.rename_label(a, b)``)."""
+
+    def __init__(self, module: Any, project: Project):
+        self._module, self._project = module, project
+
+    def __getattr__(self, name: str) -> Any:
+        import functools
+
+        fn = getattr(self._module, name)
+        return functools.partial(fn, self._project) if callable(fn) and not isinstance(fn, type) else fn

@@ -194,3 +194,16 @@ def test_features_are_stable_and_cached():
     assert (b[:2] == a[0, :2]).all() and not (b[6:] == a[0, 6:]).all()
     ids, mask = fe.batch([["a", "b"], [], ["c"]])
     assert ids.shape == (3, 2, 8) and mask.tolist() == [[1, 1], [0, 0], [1, 0]]
+
+
+def test_one_tokenizer_entry_point_that_honours_the_language():
+    """Formats tokenise plain text with the same pipeline the importer uses, in the given language
+    (French splits the elided article, English the negation)."""
+    from nerdesk.core.formats._tokens import tokenize
+    from nerdesk.core.tokenize import split_tokens_at, tokenize_texts
+
+    assert tokenize("l'homme", "fr") == [(0, 2), (2, 7)]
+    assert tokenize("l'homme", "en") == [(0, 7)]
+    assert tokenize("don't", "en") == [(0, 2), (2, 5)]
+    assert tokenize("Ada met Bob.", "en") == next(tokenize_texts(["Ada met Bob."], "en"))[0]
+    assert split_tokens_at([(0, 7)], [2, 2, 0, 7]) == [(0, 2), (2, 7)]

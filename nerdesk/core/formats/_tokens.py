@@ -1,19 +1,18 @@
 """Token and tag helpers shared by the formats: words to offsets, tags to spans and back,
-tokenising plain text with spaCy's blank English tokenizer, and splitting tokens at span edges.
+tokenising plain text (with nerdesk.core.tokenize's pipeline: the one tokenizer entry point), and
+splitting tokens at span edges (nerdesk.core.tokenize.split_tokens_at).
 
 All offsets are Python string indices, end exclusive (see nerdesk.core.types).
 """
 
 from __future__ import annotations
 
-import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
+from nerdesk.core.tokenize import Offsets, pipeline, split_tokens_at
 from nerdesk.core.types import DocRecord, Span
-
-Offsets = list[tuple[int, int]]
 
 
 class InvalidTag(ValueError):
@@ -141,50 +140,26 @@ def trailing_ws(text: str, tokens: Sequence[tuple[int, int]]) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=1)
 def _blank_en():
-    from nerdesk.core._spacy import import_spacy
-
-    spacy = import_spacy()
-
-    return spacy.blank("en")
+    """The English pipeline (its vocab reads and writes .spacy files)."""
+    return pipeline("en")
 
 
-def tokenize(text: str) -> Offsets:
-    """Token offsets from spaCy's blank English tokenizer; whitespace tokens are left out."""
-    doc = _blank_en().tokenizer(text)
+def tokenize(text: str, lang: str = "en") -> Offsets:
+    """Token offsets from spaCy's blank tokenizer for ``lang``; whitespace tokens are left out."""
+    doc = pipeline(lang).tokenizer(text)
     return [(t.idx, t.idx + len(t)) for t in doc if not t.is_space]
 
 
-def split_at(tokens: Sequence[tuple[int, int]], cuts: Sequence[int]) -> Offsets:
-    """Split tokens at every cut position that falls strictly inside a token."""
-    points = sorted(set(cuts))
-    if not points:
-        return list(tokens)
-    out: Offsets = []
-    for start, end in tokens:
-        i = bisect_right(points, start)
-        if i == len(points) or points[i] >= end:
-            out.append((start, end))
-            continue
-        s = start
-        while i < len(points) and points[i] < end:
-            out.append((s, points[i]))
-            s = points[i]
-            i += 1
-        out.append((s, end))
-    return out
-
-
-def aligned_tokens(record: DocRecord, *, with_predictions: bool = False) -> Offsets:
-    """The record's tokens (tokenising its text if it has none), split so that every span
-    starts and ends on a token boundary."""
-    tokens = list(record.tokens) if record.tokens is not None else tokenize(record.text)
+def aligned_tokens(record: DocRecord, *, with_predictions: bool = False, lang: str = "en") -> Offsets:
+    """The record's tokens (tokenising its text in ``lang`` if it has none), split so that every
+    span starts and ends on a token boundary."""
+    tokens = list(record.tokens) if record.tokens is not None else tokenize(record.text, lang)
     spans = list(record.spans or [])
     if with_predictions:
         spans += record.predictions or []
     cuts = [p for s in spans for p in (s.start, s.end)]
-    return split_at(tokens, cuts) if cuts else tokens
+    return split_tokens_at(tokens, cuts) if cuts else tokens
 
 
 def span_token_range(tokens: Sequence[tuple[int, int]], span: Span,

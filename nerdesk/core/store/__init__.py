@@ -120,10 +120,10 @@ class Store:
 
     # ---------------------------------------------------------------- labels and guidelines
     def labels(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT name, color, shortcut, description, position FROM labels ORDER BY position, name"
-        )
-        return [dict(zip(("name", "color", "shortcut", "description", "position"), r)) for r in rows]
+        """Every label (with its status, parent and guideline: nerdesk/core/store/labels.py)."""
+        from nerdesk.core.store import labels as label_sql
+
+        return label_sql.labels(self)
 
     def upsert_label(self, name: str, color: str, shortcut: str | None, description: str,
                      position: int) -> None:

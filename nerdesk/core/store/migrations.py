@@ -250,4 +250,39 @@ def m005_term_lists(db: Database) -> None:
         """
     )
 
+
+@migrations()
+def m007_guidelines_taxonomy(db: Database) -> None:
+    # a guideline per label and label changes that migrate the work (issue 17; the SQL that reads
+    # and writes them is in nerdesk/core/store/labels.py, the rules in nerdesk/core/taxonomy.py)
+    db.executescript(
+        """
+        -- status: 'active', 'retired' (no longer annotated) or 'split' (its spans await re-review
+        -- as one of the labels it was split into); parent: the label this one is a kind of;
+        -- changed_version: the guideline version that last changed what the label means
+        -- (annotations made under an older one are stale); guide: the label's guideline, JSON
+        -- {definition, boundaries, nested, exceptions, positive: [...], negative: [...]}.
+        ALTER TABLE labels ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+        ALTER TABLE labels ADD COLUMN parent TEXT;
+        ALTER TABLE labels ADD COLUMN changed_version INTEGER;
+        ALTER TABLE labels ADD COLUMN guide TEXT NOT NULL DEFAULT '{}';
+        -- what changed in this guideline version, in words
+        ALTER TABLE guidelines ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+        -- The rows a label change rewrote that its reverse cannot recompute (a merge's non-base labels,
+        -- a split's model-sorted spans, a retired label's spans), keyed by the change's event: undo puts
+        -- them back. tbl: annotations (k1 segment, k2 annotator), predictions (k1 segment, k2 model),
+        -- corrections (k1 id; value: the row as JSON), terms (k1 id; value: label and enabled as JSON).
+        CREATE TABLE label_change_rows (
+            event_id INTEGER NOT NULL,
+            tbl TEXT NOT NULL,
+            k1 INTEGER NOT NULL,
+            k2 TEXT NOT NULL DEFAULT '',
+            value TEXT,
+            extra REAL,
+            PRIMARY KEY (event_id, tbl, k1, k2)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)
