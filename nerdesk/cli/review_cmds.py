@@ -54,12 +54,35 @@ def queue(project: Path, strategy: str, limit: int, status: str, seed: int, no_d
 @cli.command()
 @project_arg
 @click.option("--top", default=10, show_default=True, help="How many confused pairs and surface forms.")
+@click.option("--by", "by", type=click.Choice(("model", "annotator")), default="model", show_default=True,
+              help="annotator: the errors reviewers and adjudicators found in each person's work.")
 @json_opt
 @handle_errors
-def errors(project: Path, top: int, as_json: bool) -> None:
-    """Corrections by error category, per label, confused label pairs and missed surface forms."""
+def errors(project: Path, top: int, by: str, as_json: bool) -> None:
+    """Corrections by error category, per label, confused label pairs and missed surface forms.
+
+    --by annotator: each person's error profile (counts per category, per label, per week) from
+    reviewers' corrections and adjudications of their work."""
     from nerdesk.core.categorize import CATEGORIES, CATEGORY_NAMES
 
+    if by == "annotator":
+        with Project.open(project) as p:
+            profiles = p.team.error_profiles()
+        if as_json:
+            echo_json(profiles)
+            return
+        for name, prof in sorted(profiles.items()):
+            click.echo(f"{name}: {prof['total']} error(s) in {prof['reviewed_segments']} reviewed segment(s)")
+            for c in CATEGORIES:
+                if prof["per_category"].get(c):
+                    click.echo(f"  {CATEGORY_NAMES[c]:<18} {prof['per_category'][c]}")
+            for label, cats in sorted(prof["per_label"].items()):
+                click.echo(f"  {label:<18} " + ", ".join(f"{CATEGORY_NAMES[c]} {n}" for c, n in sorted(cats.items())))
+            for week, cats in prof["per_week"].items():
+                click.echo(f"  {week:<18} {sum(cats.values())}")
+        if not profiles:
+            click.echo("No reviewed work of any annotator yet.")
+        return
     with Project.open(project) as p:
         p.refresh_corrections()
         r = p.error_report(top)

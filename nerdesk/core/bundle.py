@@ -59,43 +59,91 @@ def project_id(project: Project) -> str:
 
 
 def bundle_lines(project: Project, *, reviewed_only: bool = True) -> Iterator[dict[str, Any]]:
-    """One dict per reviewed (accepted) annotation of a segment: the lines of corrections.jsonl."""
-    store = project.store
-    conn = store.conn
-    rows = conn.execute(
+    """One dict per reviewed (accepted) segment: its resolved annotation (nerdesk.core.adjudicate),
+    the lines of corrections.jsonl. A segment in conflict gives the version its adjudication or the
+    project's protocol chose (an adjudicated or majority version is the adjudicator's, or the
+    majority's best-placed author's); an unresolved conflict gives no line (see
+    :func:`unresolved_count`)."""
+    from itertools import groupby
+
+    for _, group in groupby(_accepted_rows(project), key=lambda r: r[0]):
+        rows = list(group)
+        row = rows[0] if len(rows) == 1 else _resolved_row(project, rows)
+        if row is not None:
+            yield _bundle_line(project, row)
+
+
+def unresolved_count(project: Project) -> int:
+    """Conflicting segments that no adjudication and no protocol rule resolves (left out of bundles)."""
+    from nerdesk.core.adjudicate import summary
+
+    return summary(project)["unresolved"]
+
+
+_ROW_COLS = ("segment_id", "annotator", "tier", "status", "spans", "note", "guideline_version", "model_id",
+             "created", "updated")
+
+
+def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
+    """Of several people's accepted rows of one segment, the one to bundle (None: unresolved)."""
+    from nerdesk.core import adjudicate as adj
+    from nerdesk.core.store import review as review_store
+
+    anns = [dict(zip(_ROW_COLS, r[:10]), spans=json.loads(r[4])) for r in rows]
+    sid = rows[0][0]
+    res = adj.resolve(anns, review_store.latest_adjudications(project.store, [sid]).get(sid), adj.protocol(project))
+    if res is None or not res.resolved:
+        return None
+    if res.annotation is not None:
+        return next(r for r in rows if r[1] == res.annotation["annotator"])
+    base = next((r for r in rows if r[1] == res.by), rows[0])
+    decided = res.adjudication
+    spans = json.dumps([{"start": sp["start"], "end": sp["end"], "label": sp["label"]} for sp in res.spans or []])
+    note = f"{res.how} by {res.by}" + (f": {res.reason}" if res.reason else "")
+    when = decided["created"] if decided else base[9]
+    return (sid, res.by or base[1], res.tier or base[2], "accepted", spans, note, base[6], base[7], when, when,
+            *base[10:])
+
+
+def _accepted_rows(project: Project) -> Iterator[tuple]:
+    return project.store.conn.execute(
         "SELECT a.segment_id, a.annotator, a.tier, a.status, a.spans, a.note, a.guideline_version, a.model_id, "
         "a.created, a.updated, s.doc_id, s.start, s.end, s.tokens, d.source, d.meta, d.content_hash, "
         "substr(d.text, s.start + 1, s.end - s.start) FROM annotations a JOIN segments s ON s.id = a.segment_id "
         "JOIN documents d ON d.id = s.doc_id WHERE a.status = 'accepted' ORDER BY a.segment_id, a.annotator"
     )
+
+
+def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
+    store = project.store
     active = store.active_model_id()
-    for (sid, annotator, tier, status, spans, note, gv, model_id, created, updated, doc_id, start, end, tokens,
-         source, meta, doc_hash, text) in rows:
-        model_id = model_id or active  # imported annotations were not made against a model
-        flat = json.loads(tokens)
-        pred = store.predictions_for([sid], model_id).get(sid) if model_id else None
-        corrections = store.corrections(segment_id=sid, annotator=annotator)
-        yield {
-            "segment_id": sid,
-            "text": text,
-            "tokens": [[a, b] for a, b in zip(flat[::2], flat[1::2])],
-            "predicted": [{"start": a - start, "end": b - start, "label": lab, "confidence": c}
-                          for a, b, lab, c in (pred["spans"] if pred else [])],
-            "final": [{"start": sp["start"] - start, "end": sp["end"] - start, "label": sp["label"]}
-                      for sp in json.loads(spans)],
-            "errors": [_error(c, start) for c in reversed(corrections)],
-            "annotator": annotator,
-            "tier": tier,
-            "status": status,
-            "note": note,
-            "model_id": model_id,
-            "guideline_version": gv,
-            "created": created,
-            "updated": updated,
-            # the file name only: a full path would tell where (and whose) the file was
-            "document": {"id": doc_id, "hash": doc_hash, "start": start, "end": end, "source": Path(source).name,
-                         "meta": json.loads(meta)},
-        }
+    (sid, annotator, tier, status, spans, note, gv, model_id, created, updated, doc_id, start, end, tokens,
+     source, meta, doc_hash, text) = row
+    model_id = model_id or active  # imported annotations were not made against a model
+    flat = json.loads(tokens)
+    pred = store.predictions_for([sid], model_id).get(sid) if model_id else None
+    corrections = store.corrections(segment_id=sid, annotator=annotator)
+    return {
+        "segment_id": sid,
+        "text": text,
+        "tokens": [[a, b] for a, b in zip(flat[::2], flat[1::2])],
+        "predicted": [{"start": a - start, "end": b - start, "label": lab, "confidence": c}
+                      for a, b, lab, c in (pred["spans"] if pred else [])],
+        "final": [{"start": sp["start"] - start, "end": sp["end"] - start, "label": sp["label"]}
+                  for sp in json.loads(spans)],
+        "errors": [_error(c, start) for c in reversed(corrections)],
+        "annotator": annotator,
+        "tier": tier,
+        "status": status,
+        "note": note,
+        "model_id": model_id,
+        "guideline_version": gv,
+        "created": created,
+        "updated": updated,
+        # the file name only: a full path would tell where (and whose) the file was
+        "document": {"id": doc_id, "hash": doc_hash, "start": start, "end": end, "source": Path(source).name,
+                     "meta": json.loads(meta)},
+    }
 
 
 def _error(c: dict[str, Any], base: int) -> dict[str, Any]:
@@ -137,8 +185,11 @@ def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
         "bundle_id": str(uuid.uuid4()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "annotators": sorted({line["annotator"] for line in lines}),
+        "people": {line["annotator"]: line["tier"] for line in sorted(lines, key=lambda x: x["updated"])},
+        "unresolved_conflicts": unresolved_count(project),
         "segments": len(lines),
         "guideline": {"version": g["version"], "text": g["text"],
+                      # the labels annotated now (retired and split ones are not: a fine-tune learns these)
                       "labels": [{"name": lab["name"], "description": lab.get("description", ""),
                                   "color": lab.get("color"), **({"parent": lab["parent"]} if lab.get("parent") else {}),
                                   **({"guide": lab["guide"]} if lab.get("guide") else {})}
@@ -191,7 +242,6 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
         raise err(Errors.E123, file=path, member=CORRECTIONS)
     where = f"{path}!{CORRECTIONS}"
     lines = [_line(raw, n, where) for n, raw in enumerate(_split_lines(body), start=1)]
-                      # the labels annotated now (retired and split ones are not: a fine-tune learns these)
     if len(lines) != manifest["segments"]:
         raise err(Errors.E123, file=path, member=CORRECTIONS)
     return manifest, lines
@@ -345,6 +395,7 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
     path = Path(path)
     manifest, lines = read_bundle(path)
     store = project.store
+    tiers = {line["annotator"]: line["tier"] for line in lines}  # each author's tier (the latest line's)
     records = []
     for rec in _records(manifest, lines):
         origin = rec.meta["origin_document"]
@@ -356,6 +407,23 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
                             meta=rec.meta, source=rec.source, line=rec.line, annotator=rec.annotator,
                             status=rec.status, annotated_range=(origin["start"], origin["end"]))
         records.append(rec)
-    return import_records(project, records, annotations=True, add_labels=add_labels, source=path.name,
-                          log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]},
-                          error_file=f"{path}!{CORRECTIONS}")
+    gen = import_records(project, records, annotations=True, add_labels=add_labels, source=path.name,
+                         log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]},
+                         error_file=f"{path}!{CORRECTIONS}")
+    return _with_tiers(project, gen, tiers, manifest["bundle_id"])
+
+
+def _with_tiers(project: Project, gen, tiers: dict[str, str], bundle_id: str):
+    """Run the import and give the annotations it brought their authors' tiers (the importer reads
+    every annotation at the annotator tier), in the same transaction; the authors join the
+    project's people."""
+    from nerdesk.core.store import review as review_store
+
+    with project.store.transaction():
+        result = yield from gen
+        for name, tier in tiers.items():
+            if tier in ("annotator", "reviewer", "expert"):
+                review_store.upsert_person(project.store, name, tier, f"bundle {bundle_id}")
+        review_store.set_imported_tiers(project.store, {n: t for n, t in tiers.items()
+                                                        if t in ("reviewer", "expert")})
+    return result

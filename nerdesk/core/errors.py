@@ -112,6 +112,22 @@ class Errors:
     E308 = "Unknown term-list format '{fmt}'; choose one of: {formats}"
     E309 = ("The list '{name}' is {case}; the terms added to it must follow its rules "
             "(give the same --case-sensitive / --lemma, or a new --name)")
+    # review tiers, agreement, adjudication (issue 16)
+    E400 = "Unknown tier '{tier}'; choose one of: {tiers}"
+    E401 = ("'{user}' works at the {tier} tier, and {action} needs a {needed} (give --tier, NERDESK_TIER or the "
+            "config file's tier; app: Team › Who am I)")
+    E402 = "No accepted annotation by '{annotator}' of segment {segment} to review"
+    E403 = "Unknown review decision '{decision}'; choose one of: {decisions}"
+    E404 = "A send-back needs a note telling the annotator what to fix"
+    E405 = "Unknown conflict rule '{rule}'; choose one of: {rules}"
+    E406 = "Segment {segment} has no accepted annotation by '{annotator}'; its annotators are: {annotators}"
+    E407 = ("Segment {segment} needs an expert: the protocol leaves {labels} to experts, and '{user}' works at the "
+            "{tier} tier")
+    E408 = "Invalid config file {path}: {reason}"
+    E409 = "The sample share must be between 0 and 1 (got {rate})"
+    E410 = "Invalid user name {name!r}: 1 to 64 characters, no '~' and no control characters"
+    E411 = "Segment {segment} has no conflict to adjudicate (it needs two or more differing accepted annotations)"
+    E412 = "Invalid adjudication: {reason}"
     # labels and guidelines (issue 17)
     E420 = "Invalid label name {name!r}: not empty, no commas, tabs or line breaks, no spaces at either end"
     E422 = "The project already has a label '{label}' (merge into it: nerdesk labels merge PROJECT A,{label} {label})"

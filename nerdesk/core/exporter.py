@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from nerdesk.core.adjudicate import resolutions
 from nerdesk.core.tiers import best_annotation
 from nerdesk.core.types import DocRecord, Span
 
@@ -28,6 +29,7 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
         segs_by_doc = store.segments_of_documents([d["id"] for d in chunk])
         seg_ids = [s["id"] for segs in segs_by_doc.values() for s in segs]
         anns = store.annotations_of(seg_ids)
+        resolved = resolutions(project, [i for i in seg_ids if i in anns], anns)  # conflicts: the resolved version
         preds = store.predictions_for(seg_ids, model_id) if model_id else {}
         for doc in chunk:
             segs = segs_by_doc.get(doc["id"], [])
@@ -40,8 +42,15 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
                 base = seg["start"]
                 flat = seg["tokens"]
                 tokens.extend((base + a, base + b) for a, b in zip(flat[::2], flat[1::2]))
-                best = best_annotation(anns.get(seg["id"], []))
-                if best is not None:
+                res = resolved.get(seg["id"])
+                if res is not None and not res.resolved:
+                    pass  # an unresolved conflict: nothing of it is exported (nerdesk adjudicate lists it)
+                elif res is not None:
+                    annotated += 1
+                    reviewed += 1
+                    annotators.add(res.by or "")
+                    spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in res.spans or [])
+                elif (best := best_annotation(anns.get(seg["id"], []))) is not None:
                     annotated += 1
                     reviewed += best["status"] in REVIEWED
                     annotators.add(best["annotator"])

@@ -18,7 +18,7 @@ from typing import Any
 from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import Store, now
-from nerdesk.core.tiers import TIERS, best_annotation
+from nerdesk.core.tiers import best_annotation
 from nerdesk.core.types import Changes, DocRecord, Progress, Span, TokenOffsets
 
 STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
@@ -35,12 +35,15 @@ def default_user() -> str:
 class Project:
     """One open project file, seen by one user at one review tier."""
 
-    def __init__(self, store: Store, *, user: str | None = None, tier: str = "annotator"):
+    def __init__(self, store: Store, *, user: str | None = None, tier: str | None = None):
+        """``user``/``tier`` not given: from the environment, the config file, what this OS user chose
+        in this project before, else the login name as an annotator (:func:`nerdesk.core.review.resolve_identity`)."""
+        from nerdesk.core.review import resolve_identity
+
         self.store = store
-        self.user = user or default_user()
-        if tier not in TIERS:
-            raise ValueError(f"tier must be one of {TIERS}")
-        self.tier = tier
+        self.identity = resolve_identity(store, user, tier)
+        self.user, self.tier = self.identity.user, self.identity.tier
+        store.acting_tier = self.tier
         self._undo: list[int] = []
         self._redo: list[int] = []
         self._rebuild_undo()
@@ -117,7 +120,6 @@ class Project:
         """An event this user can undo was logged (a change that is not one segment's edit)."""
         self._undo.append(event_id)
         self._redo.clear()
-
 
     def add_labels(self, names: Iterable[str], *, description: str = "") -> Changes:
         """Add labels (new ones get a colour and a free shortcut key) and version the guideline."""
@@ -527,6 +529,8 @@ class Project:
 
         if taxonomy.is_label_change(event):  # a label change: its reverse, one step
             changes = taxonomy.revert(self, event, "undo")
+        elif event["action"] in _TEAM_ACTIONS:  # a review decision or an adjudication
+            changes = _team_restore(self, event, "undo")
         elif event["segment_id"] is None:  # a merge of many segments' annotations: one step
             changes = self._restore_merge(event, "undo")
         else:
@@ -543,6 +547,8 @@ class Project:
 
         if taxonomy.is_label_change(event):
             changes = taxonomy.revert(self, event, "redo")
+        elif event["action"] in _TEAM_ACTIONS:
+            changes = _team_restore(self, event, "redo")
         elif event["segment_id"] is None:
             changes = self._restore_merge(event, "redo")
         else:
@@ -562,6 +568,9 @@ class Project:
                     self.store.delete_annotation(r["segment_id"], r["annotator"])
             else:
                 self.store.put_annotations(rows)
+                from nerdesk.core.store import review as review_store
+
+                review_store.set_imported_tiers(self.store, {p["name"]: p["tier"] for p in review_store.people(self.store)})
             self.store.refresh_segment_status(ids)
             self.store.log_event(self.user, event["action"], kind, None, None, None, ref=event["id"])
             for r in rows:
@@ -608,6 +617,31 @@ class Project:
 
         return TermLists(self)
 
+    # ------------------------------------------------------------------ review tiers (issue 16)
+    @property
+    def team(self):
+        """Review across tiers (:mod:`nerdesk.core.review`): ``queue()``, ``reviewer_queue()``,
+        ``annotator_queue()``, ``expert_queue()``, ``review(segment, annotator, decision)``,
+        ``remember_identity(user, tier)``, ``error_profiles()``."""
+        from nerdesk.core import review
+
+        return _Bound(review, self)
+
+    @property
+    def adjudication(self):
+        """Conflicts and their resolution (:mod:`nerdesk.core.adjudicate`): ``conflicts()``,
+        ``summary()``, ``versions(segment)``, ``adjudicate(segment, ...)``, ``apply_protocol()``,
+        ``protocol()``, ``set_protocol(rule, expert_labels)``."""
+        from nerdesk.core import adjudicate
+
+        return _Bound(adjudicate, self)
+
+    def agreement(self, **options: Any) -> dict[str, Any]:
+        """Inter-annotator agreement (:func:`nerdesk.core.agreement.agreement`)."""
+        from nerdesk.core.agreement import agreement
+
+        return agreement(self, **options)
+
     # ------------------------------------------------------------------ models
     def active_model_id(self) -> str | None:
         return self.store.active_model_id()
@@ -629,6 +663,17 @@ class Project:
         from nerdesk.core.predict import active_model_source
 
         return active_model_source(self)[1]
+
+
+#: Event actions undone and redone by nerdesk.core.review / nerdesk.core.adjudicate.
+_TEAM_ACTIONS = ("review approve", "review correct", "review send back", "adjudicate", "adjudicate by protocol")
+
+
+def _team_restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
+    from nerdesk.core import adjudicate, review
+
+    module = review if event["action"] in review.ACTIONS else adjudicate
+    return module.restore(project, event, kind)
 
 
 class _Bound:

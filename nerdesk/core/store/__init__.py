@@ -54,6 +54,9 @@ def _connect(path: Path, wait: float) -> Database:
 class Store:
     """Rows in and out of one project file."""
 
+    #: The tier of the user acting through this store, written on every event (set by Project).
+    acting_tier: str | None = None
+
     def __init__(self, path: str | Path, *, create: bool = False, wait: float = BUSY_TIMEOUT):
         """``wait``: seconds a write waits for another program's lock before it fails with E016
         (the app's UI thread waits less than a CLI command)."""
@@ -547,9 +550,9 @@ class Store:
     def log_event(self, actor: str, action: str, kind: str, segment_id: int | None,
                   before: Any, after: Any, ref: int | None = None) -> int:
         cur = self.conn.execute(
-            "INSERT INTO events (ts, actor, action, kind, ref, segment_id, before, after) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (now(), actor, action, kind, ref, segment_id,
+            "INSERT INTO events (ts, actor, tier, action, kind, ref, segment_id, before, after) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (now(), actor, self.acting_tier, action, kind, ref, segment_id,
              None if before is None else json.dumps(before, ensure_ascii=False),
              None if after is None else json.dumps(after, ensure_ascii=False)),
         )

@@ -252,6 +252,74 @@ def m005_term_lists(db: Database) -> None:
 
 
 @migrations()
+def m006_review_tiers(db: Database) -> None:
+    # who acted at which tier, review decisions, adjudications and the errors people made (issue 16;
+    # the SQL that reads and writes them is in nerdesk/core/store/review.py)
+    db.executescript(
+        """
+        -- The tier an event was made at (NULL for events older than this migration).
+        ALTER TABLE events ADD COLUMN tier TEXT;
+        -- Everyone whose work is in the project, with their tier: local users and bundle authors.
+        CREATE TABLE people (
+            name TEXT PRIMARY KEY,
+            tier TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            updated TEXT NOT NULL
+        );
+        -- A reviewer's decision on one version of an annotator's accepted annotation (the version is
+        -- the annotation's updated time then): approve, correct or send_back (with a note).
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            reviewed_updated TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL
+        );
+        CREATE INDEX reviews_segment ON reviews (segment_id, annotator, id);
+        -- The resolved spans of a conflicting segment, decided over the annotations whose digest is
+        -- basis (a new or changed annotation makes the decision stale: the conflict is back).
+        CREATE TABLE adjudications (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            adjudicator TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            method TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            spans TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            basis TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX adjudications_segment ON adjudications (segment_id, id);
+        -- An error a person made, found by a reviewer's correction or an adjudication (source, ref:
+        -- the review or adjudication row), categorised as corrections of a model are.
+        CREATE TABLE person_errors (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            by_user TEXT NOT NULL,
+            by_tier TEXT NOT NULL,
+            source TEXT NOT NULL,
+            ref INTEGER NOT NULL,
+            category TEXT NOT NULL,
+            label TEXT NOT NULL,
+            annotated TEXT,
+            final TEXT,
+            surface TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX person_errors_annotator ON person_errors (annotator, category, label);
+        CREATE INDEX person_errors_ref ON person_errors (source, ref);
+        """
+    )
+
+
+
+@migrations()
 def m007_guidelines_taxonomy(db: Database) -> None:
     # a guideline per label and label changes that migrate the work (issue 17; the SQL that reads
     # and writes them is in nerdesk/core/store/labels.py, the rules in nerdesk/core/taxonomy.py)

@@ -1,0 +1,246 @@
+"""SQL for review across tiers (tables ``people``, ``reviews``, ``adjudications``, ``person_errors``,
+migration m006). Plain functions over a :class:`~nerdesk.core.store.Store`; the rules (who may review
+what, how a conflict resolves, what counts as agreement) are in :mod:`nerdesk.core.review`,
+:mod:`nerdesk.core.adjudicate` and :mod:`nerdesk.core.agreement`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from nerdesk.core.store import chunked, now
+
+if TYPE_CHECKING:
+    from nerdesk.core.store import Store
+
+_REVIEW_COLS = ("id", "segment_id", "annotator", "reviewed_updated", "reviewer", "tier", "decision", "note",
+                "created")
+_ADJ_COLS = ("id", "segment_id", "adjudicator", "tier", "method", "sources", "spans", "reason", "basis", "created")
+_ERR_COLS = ("id", "segment_id", "annotator", "by_user", "by_tier", "source", "ref", "category", "label",
+             "annotated", "final", "surface", "created")
+
+
+# ------------------------------------------------------------------ people
+def upsert_person(store: Store, name: str, tier: str, source: str) -> None:
+    store.conn.execute(
+        "INSERT INTO people (name, tier, source, updated) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
+        "SET tier = excluded.tier, source = excluded.source, updated = excluded.updated",
+        (name, tier, source, now()))
+
+
+def people(store: Store) -> list[dict[str, Any]]:
+    return [dict(zip(("name", "tier", "source", "updated"), r)) for r in store.conn.execute(
+        "SELECT name, tier, source, updated FROM people ORDER BY name")]
+
+
+def set_imported_tiers(store: Store, tiers: dict[str, str]) -> int:
+    """Give annotations imported at the default tier ('annotator') their author's tier, for the
+    authors named in ``tiers`` (bundle authors; a conflict row "NAME~ORIGIN" is NAME's)."""
+    n = 0
+    for name, tier in tiers.items():
+        if tier == "annotator":
+            continue
+        esc = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        n += store.conn.execute(
+            "UPDATE annotations SET tier = ? WHERE tier = 'annotator' AND (annotator = ? OR annotator LIKE ? "
+            "ESCAPE '\\')", (tier, name, esc + "~%")).rowcount
+    return n
+
+
+# ------------------------------------------------------------------ annotations by several people
+def multi_annotated_ids(store: Store, *, min_people: int = 2) -> list[int]:
+    """Segments with at least ``min_people`` accepted annotations."""
+    return [r[0] for r in store.conn.execute(
+        "SELECT segment_id FROM annotations WHERE status = 'accepted' GROUP BY segment_id "
+        "HAVING COUNT(*) >= ? ORDER BY segment_id", (min_people,))]
+
+
+def iter_multi_annotated(store: Store, batch: int = 2000) -> Iterator[tuple[int, int, str, list[tuple[str, str, str]]]]:
+    """(segment id, segment start, tokens JSON, [(annotator, tier, spans JSON), ...]) of every segment
+    with two or more accepted annotations, in segment order, a batch of segments per query."""
+    ids = multi_annotated_ids(store)
+    for i in range(0, len(ids), batch):
+        part = ids[i:i + batch]
+        segs: dict[int, tuple[int, str]] = {}
+        anns: dict[int, list[tuple[str, str, str]]] = {}
+        for chunk, marks in chunked(part):
+            segs.update((sid, (start, tokens)) for sid, start, tokens in store.conn.execute(
+                f"SELECT id, start, tokens FROM segments WHERE id IN ({marks})", chunk))
+            for sid, annotator, tier, spans in store.conn.execute(
+                    f"SELECT segment_id, annotator, tier, spans FROM annotations WHERE status = 'accepted' "
+                    f"AND segment_id IN ({marks}) ORDER BY segment_id, annotator", chunk):
+                anns.setdefault(sid, []).append((annotator, tier, spans))
+        for sid in part:
+            start, tokens = segs[sid]
+            yield sid, start, tokens, anns.get(sid, [])
+
+
+# ------------------------------------------------------------------ reviews
+def insert_review(store: Store, row: dict[str, Any]) -> int:
+    cols = [c for c in _REVIEW_COLS if c != "id" or row.get("id") is not None]
+    cur = store.conn.execute(f"INSERT INTO reviews ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                             [row[c] for c in cols])
+    return int(cur.lastrowid)
+
+
+def delete_review(store: Store, review_id: int) -> None:
+    store.conn.execute("DELETE FROM reviews WHERE id = ?", (review_id,))
+
+
+def review(store: Store, review_id: int) -> dict[str, Any] | None:
+    r = store.conn.execute(f"SELECT {', '.join(_REVIEW_COLS)} FROM reviews WHERE id = ?", (review_id,)).fetchone()
+    return dict(zip(_REVIEW_COLS, r)) if r else None
+
+
+def reviews_of(store: Store, segment_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for chunk, marks in chunked(segment_ids):
+        for r in store.conn.execute(f"SELECT {', '.join(_REVIEW_COLS)} FROM reviews WHERE segment_id IN ({marks}) "
+                                    "ORDER BY id", chunk):
+            row = dict(zip(_REVIEW_COLS, r))
+            out.setdefault(row["segment_id"], []).append(row)
+    return out
+
+
+def unreviewed_accepted(store: Store) -> list[tuple[int, str, str]]:
+    """(segment id, annotator, updated) of accepted annotations made at the annotator tier whose
+    current version no review decided on, in segment order."""
+    return store.conn.execute(
+        "SELECT a.segment_id, a.annotator, a.updated FROM annotations a WHERE a.status = 'accepted' "
+        "AND a.tier = 'annotator' AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.segment_id = a.segment_id "
+        "AND r.annotator = a.annotator AND r.reviewed_updated = a.updated) ORDER BY a.segment_id, a.annotator"
+    ).fetchall()
+
+
+def sent_back(store: Store, annotator: str) -> list[dict[str, Any]]:
+    """The latest send-back of each of ``annotator``'s annotations that is still the current version
+    (the annotator has not accepted it again since)."""
+    rows = store.conn.execute(
+        f"SELECT {', '.join('r.' + c for c in _REVIEW_COLS)} FROM reviews r JOIN annotations a ON "
+        "a.segment_id = r.segment_id AND a.annotator = r.annotator AND a.updated = r.reviewed_updated "
+        "WHERE r.annotator = ? AND r.decision = 'send_back' AND r.id = (SELECT MAX(r2.id) FROM reviews r2 "
+        "WHERE r2.segment_id = r.segment_id AND r2.annotator = r.annotator) ORDER BY r.id", (annotator,))
+    return [dict(zip(_REVIEW_COLS, r)) for r in rows]
+
+
+def flagged(store: Store) -> list[tuple[int, str, str, str]]:
+    """(segment id, annotator, tier, note) of flagged annotations."""
+    return store.conn.execute(
+        "SELECT segment_id, annotator, tier, note FROM annotations WHERE status = 'flagged' "
+        "ORDER BY segment_id, annotator").fetchall()
+
+
+# ------------------------------------------------------------------ adjudications
+def insert_adjudication(store: Store, row: dict[str, Any]) -> int:
+    cols = [c for c in _ADJ_COLS if c != "id" or row.get("id") is not None]
+    vals = [json.dumps(row[c], ensure_ascii=False) if c in ("sources", "spans") else row[c] for c in cols]
+    cur = store.conn.execute(f"INSERT INTO adjudications ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                             vals)
+    return int(cur.lastrowid)
+
+
+def insert_adjudications(store: Store, rows: list[dict[str, Any]]) -> None:
+    cols = [c for c in _ADJ_COLS if c != "id"]
+    store.conn.executemany(
+        f"INSERT INTO adjudications ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        ([json.dumps(row[c], ensure_ascii=False) if c in ("sources", "spans") else row[c] for c in cols]
+         for row in rows))
+
+
+def delete_adjudication(store: Store, adjudication_id: int) -> None:
+    store.conn.execute("DELETE FROM adjudications WHERE id = ?", (adjudication_id,))
+
+
+def _adj_row(r: Sequence[Any]) -> dict[str, Any]:
+    row = dict(zip(_ADJ_COLS, r))
+    row["sources"] = json.loads(row["sources"])
+    row["spans"] = json.loads(row["spans"])
+    return row
+
+
+def adjudication(store: Store, adjudication_id: int) -> dict[str, Any] | None:
+    r = store.conn.execute(f"SELECT {', '.join(_ADJ_COLS)} FROM adjudications WHERE id = ?",
+                           (adjudication_id,)).fetchone()
+    return _adj_row(r) if r else None
+
+
+def latest_adjudications(store: Store, segment_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The latest adjudication of each of these segments that has one."""
+    out: dict[int, dict[str, Any]] = {}
+    for chunk, marks in chunked(segment_ids):
+        for r in store.conn.execute(
+                f"SELECT {', '.join(_ADJ_COLS)} FROM adjudications WHERE segment_id IN ({marks}) ORDER BY id", chunk):
+            row = _adj_row(r)
+            out[row["segment_id"]] = row
+    return out
+
+
+def adjudications_after(store: Store, after_id: int) -> list[int]:
+    return [r[0] for r in store.conn.execute("SELECT id FROM adjudications WHERE id > ? ORDER BY id", (after_id,))]
+
+
+def max_adjudication_id(store: Store) -> int:
+    return store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM adjudications").fetchone()[0]
+
+
+# ------------------------------------------------------------------ errors people made
+def insert_person_errors(store: Store, rows: list[dict[str, Any]]) -> None:
+    cols = [c for c in _ERR_COLS if c != "id"]
+    store.conn.executemany(
+        f"INSERT INTO person_errors ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        ([json.dumps(row[c]) if c in ("annotated", "final") and row[c] is not None else row[c] for c in cols]
+         for row in rows))
+
+
+def delete_person_errors(store: Store, source: str, ref: int) -> None:
+    store.conn.execute("DELETE FROM person_errors WHERE source = ? AND ref = ?", (source, ref))
+
+
+def person_errors(store: Store, *, annotator: str | None = None, segment_id: int | None = None
+                  ) -> list[dict[str, Any]]:
+    where, args = [], []
+    for col, val in (("annotator", annotator), ("segment_id", segment_id)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            args.append(val)
+    sql = f"SELECT {', '.join(_ERR_COLS)} FROM person_errors"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = []
+    for r in store.conn.execute(sql + " ORDER BY id", args):
+        row = dict(zip(_ERR_COLS, r))
+        row["annotated"] = json.loads(row["annotated"]) if row["annotated"] else None
+        row["final"] = json.loads(row["final"]) if row["final"] else None
+        rows.append(row)
+    return rows
+
+
+def error_profiles(store: Store) -> dict[str, dict[str, Any]]:
+    """Per annotator: counts per category, per label and category, and per week (ISO year-week of
+    when the error was found) and category."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def prof(name: str) -> dict[str, Any]:
+        return out.setdefault(name, {"total": 0, "per_category": {}, "per_label": {}, "per_week": {}})
+
+    for name, cat, n in store.conn.execute(
+            "SELECT annotator, category, COUNT(*) FROM person_errors GROUP BY annotator, category"):
+        p = prof(name)
+        p["per_category"][cat] = n
+        p["total"] += n
+    for name, label, cat, n in store.conn.execute(
+            "SELECT annotator, label, category, COUNT(*) FROM person_errors GROUP BY annotator, label, category"):
+        prof(name)["per_label"].setdefault(label, {})[cat] = n
+    for name, week, cat, n in store.conn.execute(
+            "SELECT annotator, strftime('%Y-W%W', substr(created, 1, 19)), category, COUNT(*) FROM person_errors "
+            "GROUP BY 1, 2, 3 ORDER BY 2"):
+        prof(name)["per_week"].setdefault(week, {})[cat] = n
+    reviewed = dict(store.conn.execute(
+        "SELECT annotator, COUNT(DISTINCT segment_id) FROM reviews GROUP BY annotator"))
+    for name, n in reviewed.items():
+        prof(name)["reviewed_segments"] = n
+    for p in out.values():
+        p.setdefault("reviewed_segments", 0)
+    return out
