@@ -49,7 +49,7 @@ def readiness(project: Project, threshold: float, max_error_rate: float = MAX_ER
                            "reviewed": 0, "corrected": 0, "rate": None, "low": 0.0, "high": 1.0}
     if model_id is None:
         return {**out, "ok": False, "reasons": ["no model has pre-annotated the project yet"]}
-    model_labels = next((m["labels"] for m in store.models() if m["id"] == model_id), [])
+    model_labels: list[str] = next((m["labels"] for m in store.models() if m["id"] == model_id), [])
     missing = [lab for lab in project.label_names() if lab not in model_labels]
     if missing:
         reasons.append(f"the active model ({model_id}) cannot predict {', '.join(missing)}: a segment would "
@@ -104,7 +104,8 @@ def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, 
         (model_id, threshold, threshold)).fetchall()
     g = store.guideline()
     ts = now()
-    auto, audit = [], []
+    auto: list[tuple[int, list[Any]]] = []  # (segment id, its predicted spans)
+    audit: list[tuple[int, list[Any]]] = []
     for segment_id, spans in rows:
         (audit if rng.random() < audit_rate else auto).append((segment_id, json.loads(spans)))
     with store.transaction():

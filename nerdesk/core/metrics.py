@@ -207,7 +207,9 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
     if not model_id or n_docs == 0:
         return {"model_id": model_id, "windows": [], "psi": None, "alerts": []}
     size = max(1, math.ceil(n_docs / windows))
-    out, first_unc, last_unc = [], [], []
+    out: list[dict[str, Any]] = []
+    first_unc: list[float] = []
+    last_unc: list[float] = []
     vocab: set[str] = set()
     for w in range(windows):
         lo, hi = w * size + 1, (w + 1) * size

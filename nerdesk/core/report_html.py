@@ -4,6 +4,7 @@ no script, nothing fetched), for a lead who never opens the app."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def _tick(v: float, top: float) -> str:
     return f"{v:.0f}" if top > 1 else f"{v:.2f}"
 
 
-def bars(items: list[tuple[str, float | None, tuple[float, float] | None]], title: str, top: float = 1.0) -> str:
+def bars(items: Sequence[tuple[str, float | None, tuple[float, float] | None]], title: str, top: float = 1.0) -> str:
     """Vertical bars (value in [0, top]) with optional interval whiskers."""
     n = max(1, len(items))
     bw = (W - 2 * PAD) / n

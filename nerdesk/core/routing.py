@@ -31,6 +31,7 @@ import math
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -106,9 +107,10 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
         cands = _rows(project, model_id, extra) + cands[:max(0, pool - len(extra))]
     if not cands:
         return []
-    scorers = {"random": lambda: _random(cands, seed),
-               "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
-               "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
+    scorers: dict[str, Callable[..., dict[int, tuple[float, list[str]]]]] = {
+        "random": lambda: _random(cands, seed),
+        "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
+        "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
     for key in UNCERTAINTY:
         if by_terms:  # term hits of the labels the model does not know first, conflicts and rare terms first
             scorers[key] = lambda: term_lists.routing_scores(project, cands, by_terms, seed)
@@ -359,7 +361,7 @@ def _rare(reviewed: tuple, cands: list[dict]) -> dict[int, tuple[float, list[str
 
 
 def _errors(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
-    forms = Counter()
+    forms: Counter[str] = Counter()
     for (surface,) in project.store.conn.execute("SELECT lower(surface) FROM corrections"):
         forms[surface] += 1
     forms = Counter(dict(forms.most_common(500)))  # bounded work per candidate

@@ -148,7 +148,7 @@ def _read_table(p: Path, label: str | None, delimiter: str) -> Iterable[Entry]:
 
     text = read_text(p)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    cols = (0, 1, 2)
+    cols: tuple[int | None, int | None, int | None] = (0, 1, 2)  # term, label, note
     first = True
     try:
         for row in reader:
@@ -161,9 +161,9 @@ def _read_table(p: Path, label: str | None, delimiter: str) -> Iterable[Entry]:
                 names = [c.lower() for c in cells]
                 known = _TERM_HEADERS | _LABEL_HEADERS | _NOTE_HEADERS
                 if any(n in _LABEL_HEADERS for n in names) or all(n in known for n in names if n):
-                    lab, note = _col(names, _LABEL_HEADERS, None), _col(names, _NOTE_HEADERS, None)
-                    rest = next((i for i in range(len(names)) if i not in (lab, note)), 0)
-                    cols = (_col(names, _TERM_HEADERS, rest), lab, note)
+                    lab_col, note_col = _col(names, _LABEL_HEADERS, None), _col(names, _NOTE_HEADERS, None)
+                    rest = next((i for i in range(len(names)) if i not in (lab_col, note_col)), 0)
+                    cols = (_col(names, _TERM_HEADERS, rest), lab_col, note_col)
                     continue
             term = _clean(cells[cols[0]]) if cols[0] is not None and cols[0] < len(cells) else ""
             if not term:

@@ -39,7 +39,9 @@ class TokenOffsets(Sequence):
     @property
     def flat(self) -> list[int]:
         if isinstance(self._flat, str):
-            self._flat = json.loads(self._flat)
+            flat: list[int] = json.loads(self._flat)
+            self._flat = flat
+            return flat
         return self._flat
 
     def __len__(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from nerdesk.core.errors import Errors, err
@@ -14,6 +14,7 @@ from ._io import PathLike, iter_raw_lines, malformed, missing_field, not_utf8
 from ._tokens import ExportError
 
 
+_fast_loads: Callable[[bytes], Any]
 try:  # spaCy's bundled ujson parses about twice as fast; json.loads stays the arbiter on failure
     from srsly import ujson as _ujson
 
@@ -49,9 +50,11 @@ def parse_span_list(text: str, items: Any, path: PathLike, line: int | None, key
                 if f not in item:
                     raise missing_field(path, line, f"{key}[].{f}")
             conf = item.get("confidence", item.get("score"))
-            spans.append(make_span(text, *(item[f] for f in fields), path, line, conf))
+            start, end, label = (item[f] for f in fields)
+            spans.append(make_span(text, start, end, label, path, line, conf))
         elif isinstance(item, (list, tuple)) and len(item) in (3, 4):
-            spans.append(make_span(text, *item[:3], path, line, item[3] if len(item) == 4 else None))
+            start, end, label = item[:3]
+            spans.append(make_span(text, start, end, label, path, line, item[3] if len(item) == 4 else None))
         else:
             raise malformed(path, line, f"'{key}' entries must be objects or [start, end, label], got {item!r}")
     return spans

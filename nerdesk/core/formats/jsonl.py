@@ -56,7 +56,7 @@ def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
                 except TypeError:
                     pass
                 else:
-                    offsets = []
+                    offsets: list[tuple[int, int]] = []
                     append = offsets.append
                     pos = 0
                     for w in words:

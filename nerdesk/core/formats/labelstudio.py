@@ -54,23 +54,30 @@ _WS = re.compile(r"[ \t\n\r]*")
 _decoder = json.JSONDecoder()
 
 
+def _skip_ws(raw: str, pos: int = 0) -> int:
+    """The offset of the first character at or after ``pos`` that is not JSON whitespace."""
+    match = _WS.match(raw, pos)
+    assert match is not None  # ``[ \t\n\r]*`` matches the empty string: it always matches
+    return match.end()
+
+
 def _tasks(raw: str, src: str) -> list[tuple[int, Any]]:
     """``(line where the task starts, task)`` for a JSON array of tasks, a single task object,
     or one task per line. The array is walked task by task (``raw_decode``) to know the lines."""
-    pos = _WS.match(raw).end()
+    pos = _skip_ws(raw)
     if raw.startswith("{", pos):
         try:
             task, end = _decoder.raw_decode(raw, pos)
         except (ValueError, RecursionError):
             return _json_lines(raw, src)
-        if _WS.match(raw, end).end() < len(raw):  # more after the first object
+        if _skip_ws(raw, end) < len(raw):  # more after the first object
             return _json_lines(raw, src)
         return [(raw.count("\n", 0, pos) + 1, task)]
     if not raw.startswith("[", pos):
         raise malformed(src, raw.count("\n", 0, pos) + 1, "expected a JSON array of Label Studio tasks")
-    tasks = []
+    tasks: list[tuple[int, Any]] = []
     line, counted = 1, 0  # the line at offset ``counted``
-    pos = _WS.match(raw, pos + 1).end()
+    pos = _skip_ws(raw, pos + 1)
     while not raw.startswith("]", pos):
         line += raw.count("\n", counted, pos)
         counted = pos
@@ -81,21 +88,21 @@ def _tasks(raw: str, src: str) -> list[tuple[int, Any]]:
         except ValueError as exc:
             raise malformed(src, getattr(exc, "lineno", line), f"invalid JSON ({exc})") from None
         tasks.append((line, task))
-        pos = _WS.match(raw, pos).end()
+        pos = _skip_ws(raw, pos)
         if raw.startswith(",", pos):
-            pos = _WS.match(raw, pos + 1).end()
+            pos = _skip_ws(raw, pos + 1)
         elif not raw.startswith("]", pos):
             where = raw.count("\n", 0, pos) + 1
             raise malformed(src, where, "invalid JSON (expected ',' or ']' after a task)" if pos < len(raw)
                             else "invalid JSON (the array is not closed: the file is cut short)")
-    if _WS.match(raw, pos + 1).end() < len(raw):
+    if _skip_ws(raw, pos + 1) < len(raw):
         raise malformed(src, raw.count("\n", 0, pos + 1) + 1, "invalid JSON (extra data after the array)")
     return tasks
 
 
 def _json_lines(raw: str, src: str) -> list[tuple[int, Any]]:
     """Tasks one per line (what ``label-studio`` calls JSON-MIN/JSONL exports)."""
-    tasks = []
+    tasks: list[tuple[int, Any]] = []
     for lineno, line in enumerate(raw.split("\n"), 1):
         if line.strip():
             try:
@@ -164,10 +171,11 @@ def _offsets(wide: list[int], u_start: int, u_end: int, label_text: Any, text: s
     if (wide and isinstance(label_text, str) and (start is None or end is None or text[start:end] != label_text)
             and 0 <= u_start < u_end <= len(text) and text[u_start:u_end] == label_text):
         return u_start, u_end
-    for units, pos in ((u_start, start), (u_end, end)):
-        if pos is None:
-            raise err(Errors.E128, file=src, line=line, where=where, offset=units,
-                      char=text[from_utf16(wide, units - 1)])
+    if start is None or end is None:  # an offset between the two halves of a surrogate pair
+        units = u_start if start is None else u_end
+        first = from_utf16(wide, units - 1)
+        assert first is not None  # one unit back is where the pair starts: a character's offset
+        raise err(Errors.E128, file=src, line=line, where=where, offset=units, char=text[first])
     if not 0 <= start < end <= len(text):
         raise err(Errors.E107, file=src, line=line, start=u_start, end=u_end, length=to_utf16(wide, len(text)),
                   details=f"{where} (Label Studio offsets count UTF-16 code units)" if wide else where)

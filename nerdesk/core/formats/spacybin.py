@@ -189,7 +189,7 @@ def record_to_doc(rec: DocRecord):
         starts.append(s)
         pos = e
     gap(len(text))
-    sent_starts = None
+    sent_starts: list[bool | int | None] | None = None  # spaCy's type for it
     if rec.sentences is not None:
         firsts = {s for s, _ in rec.sentences}
         sent_starts = [st in firsts or i == 0 for i, st in enumerate(starts)]

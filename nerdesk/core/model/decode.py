@@ -91,7 +91,7 @@ def viterbi(logp: np.ndarray, lengths: np.ndarray, n_labels: int) -> np.ndarray:
     return out
 
 
-def spans_from_tag_ids(tag_ids: Sequence[int], labels: Sequence[str]) -> list[tuple[int, int, str]]:
+def spans_from_tag_ids(tag_ids: Sequence[int] | np.ndarray, labels: Sequence[str]) -> list[tuple[int, int, str]]:
     """Spans from a valid BIO tag-id sequence (as Viterbi produces)."""
     spans = []
     start = None
@@ -179,7 +179,7 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
     fine-tune's ``politician`` -> ``PER``, see :func:`fold_target`); an unwanted label's
     probability goes to its nearest wanted ancestor's B/I tags instead of O.
     """
-    lengths = np.asarray(lengths, dtype=np.int64)
+    lens = np.asarray(lengths, dtype=np.int64)
     n_labels = len(labels)
     logp = log_softmax(logits, temperature)
     if only is not None:
@@ -196,7 +196,7 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
                 off.append(t + 2 * j)
         if off:
             logp[..., off] = -1e4
-    paths = viterbi(logp, lengths, n_labels)
+    paths = viterbi(logp, lens, n_labels)
     probs = np.exp(logp)
     k = logp.shape[-1]
     # token-level quantities, vectorised over the whole batch
@@ -208,15 +208,15 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
     tok_ent = -(probs * logp).sum(axis=-1) / max(np.log(k), 1e-9)
     label_index = {lab: j for j, lab in enumerate(labels)}
     # segment scores, vectorised with a mask of the real tokens
-    live = np.arange(logp.shape[1])[None, :] < lengths[:, None]
-    n_tok = np.maximum(lengths, 1)
+    live = np.arange(logp.shape[1])[None, :] < lens[:, None]
+    n_tok = np.maximum(lens, 1)
     lp_sum = np.where(live, path_logp, 0.0).sum(axis=1)
     least = 1.0 - np.exp(lp_sum)
     mnlp = 1.0 - np.exp(lp_sum / n_tok)
     margin = 1.0 - np.where(live, tok_margin, np.inf).min(axis=1)
     entropy = np.clip(np.where(live, tok_ent, -np.inf).max(axis=1), 0.0, 1.0)
     found = []  # (segment, start, end, label, raw confidence)
-    for b, n in enumerate(lengths.tolist()):
+    for b, n in enumerate(lens.tolist()):
         p = probs[b]
         for s, e, lab in spans_from_tag_ids(paths[b, :n], labels):
             j = label_index[lab]
@@ -227,11 +227,11 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
                 conf *= float(1.0 - p[e, 2 + 2 * j])
             found.append((b, s, e, lab, min(max(conf, 0.0), 1.0)))
     confs = calibrate_spans([f[4] for f in found], [f[3] for f in found], span_calibration)
-    per_seg: list[list] = [[] for _ in range(len(lengths))]
+    per_seg: list[list] = [[] for _ in range(len(lens))]
     for (b, s, e, lab, _), c in zip(found, confs):
         per_seg[b].append((s, e, lab, c))
     out = []
-    for b, n in enumerate(lengths.tolist()):
+    for b, n in enumerate(lens.tolist()):
         if n == 0:
             out.append(SegmentPrediction(token_probs=probs[b, :0] if keep_probs else None))
             continue

@@ -48,7 +48,7 @@ def score_spans(golds: Iterable[Sequence[tuple[int, int, str]]],
     correct: list[bool] = []
     n_pred = n_gold = tp = 0
     for gold, pred in zip(golds, preds):
-        g = [tuple(s[:3]) for s in gold if keep is None or s[2] in keep]
+        g = [(s[0], s[1], s[2]) for s in gold if keep is None or s[2] in keep]
         p = [s for s in pred if keep is None or s[2] in keep]
         gset = set(g)
         used: set[int] = set()
@@ -97,7 +97,7 @@ def evaluate(model, records: Sequence[Record], *, labels: Sequence[str] | None =
     if labels is None:
         gold_labels = {s[2] for _, spans in records for s in spans}
         labels = sorted(set(model.labels) & gold_labels) if gold_labels else list(model.labels)
-    preds = []
+    preds: list[Sequence[tuple]] = []
     for i in range(0, len(records), batch_size):
         preds.extend(p.spans for p in model.predict([list(t) for t, _ in records[i:i + batch_size]]))
     out = score_spans([g for _, g in records], preds, labels)

@@ -173,11 +173,11 @@ class _HFTokenizers:
 def _tag_map(id2label: dict[int, str]) -> tuple[list[str], list[int | None]]:
     """nerdesk labels and, per nerdesk BIO tag, the HF output index that feeds it (None: absent)."""
     labels: list[str] = []
-    parsed = {}
+    parsed: dict[int, tuple[str, str]] = {}  # HF index -> (B, I or IO; label), ("O", "") for O
     for i, tag in id2label.items():
         t = tag.strip()
         if t.upper() == "O":
-            parsed[i] = ("O", None)
+            parsed[i] = ("O", "")
             continue
         pre, sep, lab = t.partition("-")
         if sep and pre.upper() in ("B", "I", "S", "E", "L", "U") and lab:

@@ -144,7 +144,7 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
             k not in labels or v not in labels or k == v for k, v in parents.items()):
         raise err(Errors.E205, path=str(card_path),
                   reason="label_parents must map labels of the card to other labels of the card")
-    reason = validate_config(card.get("features"))
+    reason = validate_config(card.get("features") or {})  # no features reads as {}: not a config either
     if reason:
         raise err(Errors.E205, path=str(card_path), reason=reason)
     for name in vector_files(card["features"]):  # the gazetteer, the word vectors

@@ -62,7 +62,9 @@ def insert_list(store: Store, *, name: str, source: str, fmt: str, case_sensitiv
         "INSERT INTO term_lists (name, source, format, case_sensitive, lemma, enabled, version, "
         "guideline_version, author, created, updated) VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)",
         (name, source, fmt, int(case_sensitive), int(lemma), guideline_version, author, ts, ts))
-    return int(cur.lastrowid)
+    if cur.lastrowid is None:  # sqlite3 sets it after every INSERT
+        raise RuntimeError("inserting the term list gave no row id")
+    return cur.lastrowid
 
 
 def bump_version(store: Store, list_id: int, *, ts: str, guideline_version: int | None) -> int:
