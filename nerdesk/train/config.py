@@ -115,6 +115,8 @@ class HFFinetuneConfig:
     seed: int = 0
     quantize: bool = True
     int8_max_drop: float = 0.01
+    refit: bool = False  # after the held-out segments chose int8 and fitted the calibration, train on all
+    refit_min_held_out: int = 20
 
 
 def configure(cls: type[C], config: C | None, overrides: dict[str, Any]) -> C:

@@ -140,9 +140,8 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
     package; yields Progress, returns its card (``nerdesk.json``). ``segments``: (train, held-out)
     lists of (words, spans) to train on instead of bundles (``nerdesk train --base``: a model for
     the base labels, from corpora); ``card_extra`` is merged into the card."""
-    from safetensors.torch import save_file
 
-    from nerdesk.train.bert import build_classifier, quantize_state, read_checkpoint
+    from nerdesk.train.bert import build_classifier, read_checkpoint
     from nerdesk.train.export import fit_temperature, quantize_int8
     from nerdesk.train.finetune import _next_version, bundle_sentences, to_tokens
     from nerdesk.train.train import staging, start_run
@@ -177,59 +176,68 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
         raise err(Errors.E212, path=", ".join(map(str, bundles)))
     tags = bio_tags(labels)
     rows_from = list(src) + [None] * (len(tags) - len(src))
-    model = build_classifier(bert_cfg, sd, len(tags), rows_from if old_labels else None)
     tj = json.loads((base_dir / "tokenizer.json").read_text(encoding="utf-8"))
     tok = WordPiece(tj, str(base_dir / "tokenizer.json"))
-    examples = _examples(train_seg, tok, tags, cfg.max_pieces, weights)
-    steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(_examples(train_seg, tok, tags, cfg.max_pieces, weights)) / cfg.batch_size)
     n_epochs = max(1, cfg.epochs if cfg.min_steps <= 0 else min(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)))
-    total = steps_per_epoch * n_epochs
     log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(train_seg)} segments to train, "
-        f"{len(dev_seg)} held out; {n_epochs} epochs ({total} steps)")
-    decay, no_decay, head = [], [], []
-    for pname, prm in model.named_parameters():
-        if not pname.startswith("bert."):
-            head.append(prm)
-        elif pname.endswith("bias") or "LayerNorm" in pname:
-            no_decay.append(prm)
-        else:
-            decay.append(prm)
-    opt = torch.optim.AdamW([{"params": decay, "lr": cfg.lr, "weight_decay": 0.01},
-                             {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0},
-                             {"params": head, "lr": cfg.head_lr, "weight_decay": 0.01}])
-    warm = max(1, int(0.1 * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    rng = random.Random(cfg.seed)
-    step = 0
-    history = []
-    model.train()
-    for epoch in range(1, n_epochs + 1):
-        order = list(range(len(examples)))
-        rng.shuffle(order)
-        tot, n_tok = 0.0, 0
-        for c in range(0, len(order), cfg.batch_size):
-            part = [examples[i] for i in order[c:c + cfg.batch_size]]
-            ids = torch.from_numpy(_pad([p[0] for p in part], tok.pad_id))
-            cas = torch.from_numpy(_pad([p[1] for p in part], 5))
-            y = torch.from_numpy(_pad([p[2] for p in part], -100))
-            w = torch.tensor([p[3] for p in part], dtype=torch.float32).unsqueeze(1).expand_as(y)
-            logits = model(ids, (ids != tok.pad_id).long(), cas)
-            tok_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y.clamp(min=0), reduction="none")
-            valid = y >= 0
-            loss = (tok_loss * w)[valid].sum() / w[valid].sum()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            tot += float(loss.detach()) * int(valid.sum())
-            n_tok += int(valid.sum())
-            yield Progress(step, total, f"epoch {epoch} loss {tot / max(n_tok, 1):.4f}")
-        history.append({"epoch": epoch, "loss": round(tot / max(n_tok, 1), 5), "seconds": round(time.time() - t0, 1)})
-        log(f"epoch {epoch}: loss {tot / max(n_tok, 1):.4f} ({time.time() - t0:.0f}s)")
-    model.eval()
+        f"{len(dev_seg)} held out; {n_epochs} epochs ({steps_per_epoch * n_epochs} steps)")
+
+    def fit(segs, seg_weights, prefix: str = ""):
+        """A classifier from the base checkpoint, trained on ``segs`` for ``n_epochs``; yields
+        Progress, returns (model, history, steps)."""
+        model = build_classifier(bert_cfg, sd, len(tags), rows_from if old_labels else None)
+        examples = _examples(segs, tok, tags, cfg.max_pieces, seg_weights)
+        total = math.ceil(len(examples) / cfg.batch_size) * n_epochs
+        decay, no_decay, head = [], [], []
+        for pname, prm in model.named_parameters():
+            if not pname.startswith("bert."):
+                head.append(prm)
+            elif pname.endswith("bias") or "LayerNorm" in pname:
+                no_decay.append(prm)
+            else:
+                decay.append(prm)
+        opt = torch.optim.AdamW([{"params": decay, "lr": cfg.lr, "weight_decay": 0.01},
+                                 {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0},
+                                 {"params": head, "lr": cfg.head_lr, "weight_decay": 0.01}])
+        warm = max(1, int(0.1 * total))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+        rng = random.Random(cfg.seed)
+        step = 0
+        history = []
+        model.train()
+        for epoch in range(1, n_epochs + 1):
+            order = list(range(len(examples)))
+            rng.shuffle(order)
+            tot, n_tok = 0.0, 0
+            for c in range(0, len(order), cfg.batch_size):
+                part = [examples[i] for i in order[c:c + cfg.batch_size]]
+                ids = torch.from_numpy(_pad([p[0] for p in part], tok.pad_id))
+                cas = torch.from_numpy(_pad([p[1] for p in part], 5))
+                y = torch.from_numpy(_pad([p[2] for p in part], -100))
+                w = torch.tensor([p[3] for p in part], dtype=torch.float32).unsqueeze(1).expand_as(y)
+                logits = model(ids, (ids != tok.pad_id).long(), cas)
+                tok_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y.clamp(min=0),
+                                                             reduction="none")
+                valid = y >= 0
+                loss = (tok_loss * w)[valid].sum() / w[valid].sum()
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                tot += float(loss.detach()) * int(valid.sum())
+                n_tok += int(valid.sum())
+                yield Progress(step, total, f"{prefix}epoch {epoch} loss {tot / max(n_tok, 1):.4f}")
+            history.append({"epoch": epoch, "loss": round(tot / max(n_tok, 1), 5),
+                            "seconds": round(time.time() - t0, 1)})
+            log(f"{prefix}epoch {epoch}: loss {tot / max(n_tok, 1):.4f} ({time.time() - t0:.0f}s)")
+        model.eval()
+        return model, history, total
+
+    model, history, total = yield from fit(train_seg, weights)
 
     with staging(out_dir) as tmp:
         id2label = {str(i): t for i, t in enumerate(tags)}
@@ -238,12 +246,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
                      "label2id": {t: i for i, t in enumerate(tags)}, "nerdesk_casing": True}
         (tmp / "config.json").write_text(json.dumps(hf_config, indent=2), encoding="utf-8")
         shutil.copyfile(base_dir / "tokenizer.json", tmp / "tokenizer.json")
-        state = {("bert." + k if not k.startswith(("classifier.", "casing.")) and k not in ("drop",) else k): v
-                 for k, v in model.state_dict().items()}
-        state = quantize_state({k.replace("bert.bert.", "bert."): v for k, v in state.items()})
-        save_file(state, str(tmp / "model.safetensors"))
-        (tmp / "model.safetensors").chmod(0o644)
-        _export(model, tok, tmp / "model.onnx")
+        _write_weights(model, tok, tmp)
         dev_scores: dict[str, float] = {}
         variant = "fp32"
         if dev_seg and cfg.quantize:
@@ -272,6 +275,21 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
             if old_labels:
                 before = _held_out_f1(base_dir, "model.onnx", dev_seg, seen, detail=True) \
                     if (base_dir / "model.onnx").is_file() else None
+        refit = None
+        if cfg.refit and segments is None and len(dev_seg) >= max(cfg.refit_min_held_out, 1):
+            # the held-out segments have chosen the int8 variant and fitted the calibration; the model
+            # that ships learns from them too (same recipe, same epochs), keeping both choices
+            log(f"refit on all {len(train_seg) + len(dev_seg)} segments for {n_epochs} epochs")
+            dev_weights = [cfg.error_weight if x["errors"] else 1.0 for x in dev_lines]
+            model, refit_history, refit_steps = yield from fit(train_seg + dev_seg, weights + dev_weights, "refit: ")
+            _write_weights(model, tok, tmp)
+            if variant == "int8":
+                quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", per_channel=True)
+                (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
+            refit = {"segments": len(train_seg) + len(dev_seg), "epochs": n_epochs, "steps": refit_steps,
+                     "history": refit_history,
+                     "note": "held_out.after, the calibration and the variant are the first model's "
+                             "(trained without the held-out segments)"}
         meta = {
             "name": name or (f"{base_meta['name'].split('/')[-1]}-ft" if base_meta.get("name") else f"{base_dir.name}-ft"),
             "version": version or (_next_version(base_meta["version"]) if base_meta.get("version") else "1.0.0"),
@@ -293,6 +311,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
                 "config": card_config(cfg),
                 "held_out": {"before": before, "after": after},
                 "held_out_f1_by_variant": dev_scores,
+                "refit": refit,
                 "label_parents": {},
                 "history": history,
                 "command": command,
@@ -305,6 +324,20 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
         (tmp / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"model written to {out_dir} ({time.time() - t0:.0f}s)")
     return meta
+
+
+def _write_weights(model, tok: WordPiece, tmp: Path) -> None:
+    """The model's weights (int8 rows, to fine-tune again) and its fp32 ONNX graph, into ``tmp``."""
+    from safetensors.torch import save_file
+
+    from nerdesk.train.bert import quantize_state
+
+    state = {("bert." + k if not k.startswith(("classifier.", "casing.")) and k not in ("drop",) else k): v
+             for k, v in model.state_dict().items()}
+    state = quantize_state({k.replace("bert.bert.", "bert."): v for k, v in state.items()})
+    save_file(state, str(tmp / "model.safetensors"))
+    (tmp / "model.safetensors").chmod(0o644)
+    _export(model, tok, tmp / "model.onnx")
 
 
 def tags_labels(tags: list[str]) -> list[str]:

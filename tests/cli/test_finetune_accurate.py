@@ -124,3 +124,27 @@ def test_train_the_bert_tagger_on_corpora(tmp_path, shared_data_dir):
     assert meta["training"]["command"].startswith("nerdesk")  # sys.argv: pytest's under CliRunner
     m = load_model(out)
     assert m.labels == ["LOC", "ORG", "PER"] and len(m.predict([["Paris", "is", "nice"]])) == 1
+
+
+def test_refit_ships_a_model_that_also_learned_the_held_out_segments(accurate, tmp_path):
+    """``refit``: the first model (34 segments) chooses int8 and fits the calibration on the 6 held
+    out; the model that ships is trained again on all 40 with the same recipe and keeps both."""
+    from nerdesk.core.model import load_model
+    from nerdesk.core.types import drain
+    from nerdesk.train.hf_finetune import finetune_hf_iter
+
+    tmp, bundle, out, _ = accurate
+    kw = dict(base=out, epochs=1, min_steps=0, threads=1, log=lambda s: None)
+    plain = drain(finetune_hf_iter([bundle], tmp_path / "plain", **kw))
+    meta = drain(finetune_hf_iter([bundle], tmp_path / "refit", refit=True, refit_min_held_out=5, **kw))
+    assert plain["finetune"]["refit"] is None
+    r = meta["finetune"]["refit"]
+    assert r["segments"] == 40 and r["epochs"] == 1 and r["steps"] == 3  # 40 segments, batch 16
+    assert meta["finetune"]["recipe"]["steps"] == 3 - 0 and meta["finetune"]["segments"]["held_out"] == 6
+    # the calibration and the variant are the first model's: the same as the plain run's
+    assert (meta["temperature"], meta["variant"]) == (plain["temperature"], plain["variant"])
+    assert meta["finetune"]["held_out"] == plain["finetune"]["held_out"]
+    a = (tmp_path / "plain" / "model.safetensors").read_bytes()
+    assert a != (tmp_path / "refit" / "model.safetensors").read_bytes()
+    m = load_model(tmp_path / "refit")
+    assert m.labels == meta["labels"] and len(m.predict([["Barack", "Obama", "won", "."]])) == 1

@@ -57,7 +57,7 @@ def _check_head(p: Path, head: bytes) -> None:
         raise err(Errors.E105, file=str(p))
 
 
-def not_utf8(p: Path, exc: UnicodeDecodeError, base: int, line: int | None) -> NerdeskError:
+def not_utf8(p: PathLike, exc: UnicodeDecodeError, base: int, line: int | None) -> NerdeskError:
     """E104 for a decode error at ``exc.start`` bytes after byte offset ``base``."""
     return err(Errors.E104, file=str(p), line=line, pos=base + exc.start, reason=exc.reason)
 
