@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 from nerdesk.cli._util import cli, echo_json, handle_errors
-from nerdesk.core.errors import Errors, err
+from nerdesk.core import adjudicate as adj_core
 from nerdesk.core.project import Project
 from nerdesk.core.tiers import TIERS
-from nerdesk.core.types import Span
 
 project_arg = click.argument("project", type=click.Path(dir_okay=False, path_type=Path))
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -24,21 +22,7 @@ def identity_opts(fn):
                         help="Act as this person (else NERDESK_USER, the config file, the app's choice, the login).")(fn)
 
 
-_SPAN = re.compile(r"^\s*(?:(?P<who>[^:,]+):)?(?P<start>\d+)-(?P<end>\d+):(?P<label>[^,]+?)\s*$")
-
-
-def parse_spans(text: str, *, with_annotator: bool = False) -> list:
-    """``START-END:LABEL,...`` (document offsets, as ``--json`` prints them); with ``ANNOTATOR:`` first
-    for --combine. An empty string is no span."""
-    out = []
-    for part in [p for p in text.split(",") if p.strip()]:
-        m = _SPAN.match(part)
-        if m is None or (with_annotator and not m["who"]) or (not with_annotator and m["who"]):
-            form = "ANNOTATOR:START-END:LABEL" if with_annotator else "START-END:LABEL"
-            raise err(Errors.E412, reason=f"'{part.strip()}' is not {form}")
-        span = Span(int(m["start"]), int(m["end"]), m["label"])
-        out.append((m["who"].strip(), span) if with_annotator else span)
-    return out
+parse_spans = adj_core.parse_spans
 
 
 def _spans_text(spans: list[dict]) -> str:

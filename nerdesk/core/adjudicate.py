@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -318,6 +319,7 @@ def adjudicate(project: Project, segment_id: int, spans: Sequence[Span | Key] | 
                               f"{k[0]}-{k[1]} {k[2]}")
                 picked.add(k)
             decided, method = sorted(picked), "combine"
+            _check_overlaps(project, decided)
             sources = list(dict.fromkeys(name for name, _ in combine))
         else:
             decided, method, sources = _checked_edit(project, seg, [_key(sp) for sp in spans or []]), "edit", []
@@ -348,12 +350,17 @@ def _checked_edit(project: Project, seg: dict[str, Any], ks: list[Key]) -> list[
         if not seg["start"] <= s < e <= seg["end"]:
             raise err(Errors.E008, start=s, end=e, segment=seg["id"], seg_start=seg["start"], seg_end=seg["end"])
     ks = sorted(set(ks))
+    _check_overlaps(project, ks)
+    return ks
+
+
+def _check_overlaps(project: Project, ks: list[Key]) -> None:
+    """E126 for overlapping spans where the project does not allow them."""
     if not project.allow_overlaps:
         for x, y in zip(ks, ks[1:]):
             if y[0] < x[1]:
                 raise err(Errors.E126, start=y[0], end=y[1], label=y[2], other_start=x[0], other_end=x[1],
                           other_label=x[2])
-    return ks
 
 
 def apply_protocol(project: Project, *, reason: str = "") -> Changes:
@@ -411,3 +418,20 @@ def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
     ids = sorted({r["segment_id"] for r in rows})
     docs = {s["doc_id"] for s in store.segments_with_text(ids)}
     return Changes(segments=set(ids), documents=docs, action=f"{kind} {event['action']}")
+
+
+_SPAN = re.compile(r"^\s*(?:(?P<who>[^:,]+):)?(?P<start>\d+)-(?P<end>\d+):(?P<label>[^,]+?)\s*$")
+
+
+def parse_spans(text: str, *, with_annotator: bool = False) -> list:
+    """``START-END:LABEL,...`` (document offsets, as ``--json`` prints them); with ``ANNOTATOR:`` first
+    for --combine. An empty string is no span."""
+    out = []
+    for part in [p for p in text.split(",") if p.strip()]:
+        m = _SPAN.match(part)
+        if m is None or (with_annotator and not m["who"]) or (not with_annotator and m["who"]):
+            form = "ANNOTATOR:START-END:LABEL" if with_annotator else "START-END:LABEL"
+            raise err(Errors.E412, reason=f"'{part.strip()}' is not {form}")
+        span = Span(int(m["start"]), int(m["end"]), m["label"])
+        out.append((m["who"].strip(), span) if with_annotator else span)
+    return out

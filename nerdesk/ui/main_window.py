@@ -169,6 +169,9 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.counts)
         sb.addPermanentWidget(self.model_label)
         sb.addPermanentWidget(self.retrain_label)
+        self.identity_label = QLabel()  # who is acting, at which tier (issue 16)
+        self.identity_label.setObjectName("identityLabel")
+        sb.addPermanentWidget(self.identity_label)
 
         self._make_actions()
         s = self.session
@@ -279,6 +282,15 @@ class MainWindow(QMainWindow):
         self.act_finetune_settings = self._action(lp, "Fine-tune &settings…", self.finetune_settings_dialog)
         self.loop_actions = [self.act_auto, self.act_corrections, self.act_dashboard, self.act_finetune,
                              self.act_finetune_accurate]
+        t = mb.addMenu("&Team")
+        self.act_whoami = self._action(t, "&Who am I…", self.show_user_dialog, name="whoamiAction")
+        self.act_tier_queue = self._action(t, "My tier's &queue…", self.show_tier_queue, "Ctrl+Shift+Q",
+                                           name="tierQueueAction")
+        self.act_adjudicate = self._action(t, "&Adjudicate conflicts…", self.show_adjudication, "Ctrl+Shift+J",
+                                           name="adjudicateAction")
+        self.act_team_report = self._action(t, "Agreement and error &profiles…", self.show_team_report,
+                                            name="teamReportAction")
+        self.team_actions = [self.act_whoami, self.act_tier_queue, self.act_adjudicate, self.act_team_report]
         h = mb.addMenu("&Help")
         self._action(h, "&Keyboard shortcuts", self.show_keymap, "F1")
         self._action(h, "&About nerdesk", self.about)
@@ -483,8 +495,15 @@ class MainWindow(QMainWindow):
         self.act_add_terms.setEnabled(p is not None)
         self.act_terms.setEnabled(p is not None)
         self.act_bundle.setEnabled(p is not None)
-        for act in self.loop_actions:
+        for act in self.loop_actions + self.team_actions:
             act.setEnabled(p is not None)
+        self._update_identity()
+        for name in ("_tier_queue", "_adjudication", "_team_report"):
+            dlg = getattr(self, name, None)
+            if dlg is not None and p is None:
+                dlg.close()
+        if p is not None and not p.identity.chosen:
+            QTimer.singleShot(0, lambda: self.show_user_dialog(first=True))  # asked once per project and OS user
         self.finetune.check()
         for name in ("_auto_accept", "_corrections", "_dashboard", "_term_lists"):
             dlg = getattr(self, name, None)
@@ -533,6 +552,8 @@ class MainWindow(QMainWindow):
             self._live_timer.start()
         if changes.labels:
             self.palette.set_labels(self.session.project.labels())
+        if act == "set identity":
+            self._update_identity()
         if changes.models or changes.labels:
             self.update_counts()
         if act in ("accept", "auto-accept", "reload") or changes.models:
@@ -669,6 +690,49 @@ class MainWindow(QMainWindow):
         from nerdesk.ui.widgets.dashboard import Dashboard
 
         return self._show_dialog("_dashboard", Dashboard, lambda d: d.refresh())
+
+    # ------------------------------------------------------------------ team (issue 16)
+    def _update_identity(self) -> None:
+        p = self.session.project
+        self.identity_label.setText(f"{p.user} · {p.tier}" if p else "")
+        self.identity_label.setToolTip("Who is acting, and at which review tier (Team › Who am I)" if p else "")
+
+    def show_user_dialog(self, first: bool = False):
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.user_dialog import UserDialog
+
+        old = getattr(self, "_user_dialog", None)
+        if old is not None and old.isVisible():
+            return old
+        dlg = self._user_dialog = UserDialog(self, first=first)
+        dlg.open()
+        return dlg
+
+    def show_tier_queue(self):
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.adjudication import TierQueueDialog
+
+        dlg = self._show_dialog("_tier_queue", TierQueueDialog, lambda d: d.reload())
+        dlg.activateWindow()  # its keys (A, B, C, J, Enter) are the window's shortcuts
+        return dlg
+
+    def show_adjudication(self, segment_id: int | None = None):
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.adjudication import AdjudicationDialog
+
+        dlg = self._show_dialog("_adjudication", AdjudicationDialog, lambda d: d.reload(segment_id))
+        dlg.activateWindow()  # its keys (1-9, Space, Enter, E, PageDown) are the window's shortcuts
+        return dlg
+
+    def show_team_report(self):
+        if self.session.project is None:
+            return None
+        from nerdesk.ui.widgets.adjudication import TeamReportDialog
+
+        return self._show_dialog("_team_report", TeamReportDialog, lambda d: d.refresh())
 
     def _maybe_offer(self) -> None:
         if self._offer_due and self.session.project is not None:

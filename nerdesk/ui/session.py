@@ -22,6 +22,10 @@ from nerdesk.core.project import Project
 from nerdesk.core.store import busy_error, is_busy
 from nerdesk.core.types import Changes
 
+#: Coded errors that only tell the reviewer something (the status bar), not a failure (a dialog):
+#: E436, a boundary that stops at the neighbouring span.
+_TOLD_IN_THE_STATUS_BAR = frozenset({"E436"})
+
 #: Seconds a correction waits for another program's write lock (a CLI import, say) before the
 #: app says the project is busy (E016) and nothing is saved: the UI thread must not hang long.
 UI_WAIT = 3.0
@@ -251,9 +255,15 @@ class Session(QObject):
             self.message.emit(f"{self.paused}: corrections are paused until it finishes (or is cancelled).")
             return None
         try:
-            changes: Changes = getattr(self.project, fn_name)(*args, **kw)
+            target: Any = self.project
+            for part in fn_name.split("."):  # "team.review": a method of project.team
+                target = getattr(target, part)
+            changes: Changes = target(*args, **kw)
         except NerdeskError as exc:
-            self.error.emit(exc)
+            if exc.code in _TOLD_IN_THE_STATUS_BAR:
+                self.message.emit(exc.message)
+            else:
+                self.error.emit(exc)
             return None
         except sqlite3.OperationalError as exc:  # locked by another program: nothing was saved
             if not is_busy(exc):
@@ -291,9 +301,39 @@ class Session(QObject):
                   *, snap: bool = True):
         return self._apply("move_span", segment_id, start, end, new_start, new_end, snap=snap)
 
+    # label changes and the guideline (issue 17): each one transaction and one undoable event in the core
+    def change_labels(self, fn_name: str, *args: Any, **kw: Any) -> Changes | None:
+        """A label change of nerdesk.core.taxonomy (``"rename_label"``, ...) or the guideline
+        (``"guidelines.set_fields"``, ...); the shown document is read again (every span may have changed)."""
+        name = fn_name if "." in fn_name else f"taxonomy.{fn_name}"
+        changes = self._apply(name, *args, **kw)
+        if changes is not None:
+            self._reread_shown()
+        return changes
+
+    def _reread_shown(self) -> None:
+        if self.project is None or self.doc is None or self.current is None:
+            return
+        doc_id = self.doc["id"]
+        self.doc = None
+        self.goto(self.current, remember=False, force_doc=doc_id)
+
     def override_category(self, correction_id: int, category: str, reason: str = ""):
         """A human's verdict on an error's category (kept when the error is found again)."""
         return self._apply("override_category", correction_id, category, reason)
+
+    # review tiers (issue 16): each one transaction and one undoable event in the core
+    def set_identity(self, user: str, tier: str):
+        """Act as ``user`` at ``tier`` in this project from now on (remembered for this OS user)."""
+        return self._apply("team.remember_identity", user, tier)
+
+    def review_decision(self, segment_id: int, annotator: str, decision: str, *, spans=None, note: str = ""):
+        """approve / correct / send_back an annotator's accepted segment (nerdesk.core.review)."""
+        return self._apply("team.review", segment_id, annotator, decision, spans=spans, note=note)
+
+    def adjudicate(self, segment_id: int, spans=None, **kw: Any):
+        """Decide a conflict: ``take=``, ``combine=`` or the spans (nerdesk.core.adjudicate)."""
+        return self._apply("adjudication.adjudicate", segment_id, spans, **kw)
 
     def live_corrections(self, segment_id: int | None = None) -> list:
         """The errors the current spans fix in the model's prediction, as they are now."""
@@ -346,6 +386,8 @@ class Session(QObject):
         except NerdeskError as exc:
             self.message.emit(exc.message)
             return None
+        if changes.labels and not changes.segments:  # a label change undone or redone: every span may differ
+            self._reread_shown()
         sid = next(iter(changes.segments), None)
         if sid is not None and self.segment(sid) is None:
             self.goto(sid)  # show where the undone action happened
