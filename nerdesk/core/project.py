@@ -291,6 +291,7 @@ class Project:
             else:
                 row = dict(before, spans=[dict(sp) for sp in before["spans"]])
             yield seg, row
+            action = row.pop("_action", action)  # an edit may name what it removed in the history
             row["updated"] = now()
             row["tier"] = self.tier
             row["spans"].sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
@@ -331,6 +332,10 @@ class Project:
         with self._editing(segment_id, "add span") as (seg, row):
             start, end = self._snap(seg, start, end, snap)
             if not self.allow_overlaps:
+                gone = [sp for sp in row["spans"] if not (sp["end"] <= start or sp["start"] >= end)
+                        and (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
+                if gone:
+                    row["_action"] = f"add span (replaced {_named(seg, gone)})"
                 row["spans"] = [sp for sp in row["spans"] if sp["end"] <= start or sp["start"] >= end]
             row["spans"] = [sp for sp in row["spans"]
                             if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
@@ -356,12 +361,32 @@ class Project:
         return self._changes(segment_id, "relabel span")
 
     def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int,
-                  *, snap: bool = True) -> Changes:
+                  *, snap: bool = True, swallow: bool = False) -> Changes:
+        """Move a span's boundaries. Where spans may not overlap, a move into a neighbouring span stops at
+        the neighbour (E436 where that leaves nothing to move); ``swallow`` removes the neighbours instead,
+        and the history names them."""
         with self._editing(segment_id, "move boundary") as (seg, row):
             sp = self._find(row, start, end)
             new_start, new_end = self._snap(seg, new_start, new_end, snap)
             others = [o for o in row["spans"] if o is not sp]
             if not self.allow_overlaps:
+                hit = [o for o in others if not (o["end"] <= new_start or o["start"] >= new_end)]
+                if hit and swallow:
+                    row["_action"] = f"move boundary (removed {_named(seg, hit)})"
+                elif hit:  # stop at the neighbours
+                    for o in hit:
+                        if o["start"] >= sp["start"]:
+                            new_end = min(new_end, o["start"])
+                        else:
+                            new_start = max(new_start, o["end"])
+                    text, base = seg["text"], seg["start"]
+                    while new_end > new_start and text[new_end - 1 - base].isspace():
+                        new_end -= 1
+                    while new_start < new_end and text[new_start - base].isspace():
+                        new_start += 1
+                    if new_start >= new_end or (new_start, new_end) == (start, end):
+                        raise err(Errors.E436, start=new_start, end=new_end, spans=_named(seg, hit))
+                    row["_action"] = f"move boundary (stopped at {_named(seg, hit)})"
                 others = [o for o in others if o["end"] <= new_start or o["start"] >= new_end]
             sp.update(start=new_start, end=new_end, origin="human", confidence=None)
             row["spans"] = [*others, sp]
@@ -674,6 +699,12 @@ def _team_restore(project: Project, event: dict[str, Any], kind: str) -> Changes
 
     module = review if event["action"] in review.ACTIONS else adjudicate
     return module.restore(project, event, kind)
+
+
+def _named(seg: dict[str, Any], spans: list[dict[str, Any]]) -> str:
+    """Spans as the history names them: LABEL 'text', ..."""
+    base, text = seg["start"], seg["text"]
+    return ", ".join(f"{sp['label']} '{text[sp['start'] - base:sp['end'] - base]}'" for sp in spans)
 
 
 class _Bound:

@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
         self.act_team_report = self._action(t, "Agreement and error &profiles…", self.show_team_report,
                                             name="teamReportAction")
         self.team_actions = [self.act_whoami, self.act_tier_queue, self.act_adjudicate, self.act_team_report]
+        self._make_label_and_view_menus(mb)
         h = mb.addMenu("&Help")
         self._action(h, "&Keyboard shortcuts", self.show_keymap, "F1")
         self._action(h, "&About nerdesk", self.about)
@@ -509,7 +510,7 @@ class MainWindow(QMainWindow):
             dlg = getattr(self, name, None)
             if dlg is not None and p is None:
                 dlg.close()
-        self.palette.set_labels(p.labels() if p else [])
+        self.palette.set_labels(self._palette_labels())
         self.view.refresh_labels()
         self.update_counts()
         self._update_undo()
@@ -551,7 +552,7 @@ class MainWindow(QMainWindow):
             self._live_pending |= set(changes.segments)
             self._live_timer.start()
         if changes.labels:
-            self.palette.set_labels(self.session.project.labels())
+            self.palette.set_labels(self._palette_labels())
         if act == "set identity":
             self._update_identity()
         if changes.models or changes.labels:
@@ -637,6 +638,83 @@ class MainWindow(QMainWindow):
         self._keymap = dlg
 
     # ------------------------------------------------------------------ the review loop
+    # ------------------------------------------------------------------ labels, guideline, view (issue 17)
+    def _make_label_and_view_menus(self, mb) -> None:
+        from nerdesk.ui.theme import ViewSettings
+
+        lm = mb.addMenu("La&bels")
+        self.act_labels = self._action(lm, "&Manage labels…", self.show_labels, "Ctrl+L", name="labelsAction")
+        self.act_guideline = self._action(lm, "&Guideline…", lambda: self.show_guideline(), "Ctrl+G",
+                                          name="guidelineAction")
+        self.act_examples = self._action(lm, "Show the focused span's guideline and &examples",
+                                         self.view.show_examples, "F2", name="examplesAction")
+        self.act_stale = self._action(lm, "Review &stale work (annotated under an older definition)",
+                                      lambda: self.queue.set_status("stale"), name="staleQueueAction")
+        vm = mb.addMenu("&View")
+        self.view_settings = ViewSettings.load(self.settings)
+
+        def toggle(text: str, attr: str, name: str, shortcut: str | None = None) -> QAction:
+            act = self._action(vm, text, lambda: self._set_view(**{attr: act.isChecked()}), shortcut, name=name)
+            act.setCheckable(True)
+            act.setChecked(bool(getattr(self.view_settings, attr)))
+            return act
+
+        self.act_tags = toggle("Label &names on spans", "tags", "tagsAction", "Ctrl+T")
+        self.act_cb = toggle("&Colour-blind-safe colours", "colour_blind_safe", "colourBlindAction")
+        self.act_dark = self._action(vm, "&Dark theme", lambda: self._set_view(theme="dark" if self.act_dark.isChecked()
+                                                                               else "light"), name="darkAction")
+        self.act_dark.setCheckable(True)
+        self.act_dark.setChecked(self.view_settings.theme == "dark")
+        vm.addSeparator()
+        self._action(vm, "&Larger text", lambda: self._set_view(font_pt=self.view_settings.font_pt + 1), "Ctrl+=",
+                     name="largerTextAction")
+        self._action(vm, "&Smaller text", lambda: self._set_view(font_pt=self.view_settings.font_pt - 1), "Ctrl+-",
+                     name="smallerTextAction")
+        self._action(vm, "&Default text size", lambda: self._set_view(font_pt=11.0), "Ctrl+0")
+        self._apply_view()
+
+    def _set_view(self, **changes) -> None:
+        """Change a View setting, remember it for this user (QSettings) and redraw."""
+        from dataclasses import replace
+
+        from nerdesk.ui.theme import FONT_MAX, FONT_MIN
+
+        if "font_pt" in changes:
+            changes["font_pt"] = max(FONT_MIN, min(FONT_MAX, changes["font_pt"]))
+        self.view_settings = replace(self.view_settings, **changes)
+        self.view_settings.save(self.settings)
+        self._apply_view()
+
+    def _apply_view(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from nerdesk.ui.theme import qpalette
+
+        vs = self.view_settings
+        self.view.apply_view(vs)
+        app = QApplication.instance()
+        if app is not None:
+            app.setPalette(qpalette(vs.palette))
+        self.palette.set_labels(self._palette_labels())
+
+    def _palette_labels(self) -> list[dict]:
+        """The project's labels in the colours the document view draws them in (colour-blind-safe or not)."""
+        p = self.session.project
+        if p is None:
+            return []
+        return [dict(lab, color=self.view.colors.get(lab["name"], lab["color"])) for lab in p.labels()]
+
+    def show_labels(self):
+        from nerdesk.ui.widgets.labels_dialog import LabelsDialog
+
+        return self._show_dialog("_labels_dialog", lambda w: LabelsDialog(w.session, w), lambda d: d.refresh())
+
+    def show_guideline(self, label: str | None = None):
+        from nerdesk.ui.widgets.guideline_editor import GuidelineEditor
+
+        return self._show_dialog("_guideline_editor", lambda w: GuidelineEditor(w.session, w.view, w),
+                                 lambda d: d.refresh(keep=label or (self.view.focus or {}).get("label")))
+
     def _show_dialog(self, attr: str, make, refresh=None):
         """Show the window's one instance of a dialog (made on first use); ``refresh(dlg)`` each time."""
         dlg = getattr(self, attr, None)

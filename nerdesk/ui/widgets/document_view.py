@@ -13,7 +13,11 @@ Looks, all with a non-colour cue as well as colour:
 * confirmed by a human (accepted or edited): solid label colour and **bold**;
 * term-list suggestion (nerdesk.core.terms): *italic*, with a dashed frame;
 * nested / overlapping spans (where the label set allows them): the inner span is overlined;
-* the current segment: normal ink on a light background; its context is dimmed grey.
+* the current segment: normal ink on a light background; its context is dimmed grey (at least
+  4.5:1 on the page, in the light and the dark theme: nerdesk.ui.theme);
+* a model suggestion's confidence: a bar under the span (its length) and the label tag's percentage,
+  legible on every label colour (the span's own colour is not paled);
+* the label's name in a small tag at the end of each span (View › Label names on spans).
 
 Offsets: the core's code points become Qt's UTF-16 positions only through
 :class:`nerdesk.ui.textpos.TextPos`.
@@ -40,12 +44,13 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QInputDialog, QMenu, QPlainTextEdit, QToolTip
 
 from nerdesk.ui.textpos import TextPos, display
+from nerdesk.ui.theme import LIGHT, THEMES, ViewSettings, ink_for, label_colors, span_alpha, span_background
 
 LOW_CONFIDENCE = 0.6
-DIM = QColor("#7a7a7a")
-CURRENT_BG = QColor("#eef1f5")
-CURRENT_BAR = QColor("#0072B2")
-LOW_MARK = QColor("#b00020")
+DIM = QColor(LIGHT.context)
+CURRENT_BG = QColor(LIGHT.current_bg)
+CURRENT_BAR = QColor(LIGHT.current_bar)
+LOW_MARK = QColor(LIGHT.low_mark)
 COMMAND_KEYS = frozenset("nspfr ")
 
 # Key bindings (also shown in Help > Keyboard shortcuts).
@@ -85,18 +90,23 @@ class SpanHighlighter(QSyntaxHighlighter):
         super().__init__(view.document())
         self.view = view
         self._formats: dict[tuple, QTextCharFormat] = {}
-        dim = QTextCharFormat()
-        dim.setForeground(DIM)
-        self._dim = dim
-        cur = QTextCharFormat()
-        cur.setBackground(CURRENT_BG)
-        self._cur = cur
+        self.set_theme(LIGHT)
         #: While set, a block Qt asks for is only noted in ``pending``: the view formats the blocks on
         #: screen (:meth:`DocumentView.format_visible`) and the rest as they scroll into view. Qt
         #: highlights every block of a new text at once (250 blocks, 13,000 segments for a
         #: 1M-character line: 0.4 s before the first paint).
         self.deferring = False
         self.pending: set[int] = set()
+
+    def set_theme(self, theme) -> None:
+        self._formats.clear()
+        dim = QTextCharFormat()
+        dim.setForeground(QColor(theme.context))
+        self._dim = dim
+        cur = QTextCharFormat()
+        cur.setBackground(QColor(theme.current_bg))
+        cur.setForeground(QColor(theme.text))
+        self._cur = cur
 
     def defer_all(self) -> None:
         """Qt's next pass over the whole text (setPlainText, rehighlight) only notes the blocks."""
@@ -115,32 +125,42 @@ class SpanHighlighter(QSyntaxHighlighter):
 
     def span_format(self, label: str, conf: float | None, confirmed: bool, current: bool,
                     nested: bool, term: bool = False) -> QTextCharFormat:
-        bucket = None if conf is None else min(9, int(conf * 10))
-        key = (label, bucket, confirmed, current, nested, term)
+        low = conf is not None and conf < LOW_CONFIDENCE and not confirmed
+        key = (label, low, confirmed, current, nested, term)
         fmt = self._formats.get(key)
         if fmt is not None:
             return fmt
-        base = QColor(self.view.colors.get(label, "#bbbbbb"))
+        theme = self.view.theme
         fmt = QTextCharFormat()
         if confirmed:
-            bg = QColor(base)
-            bg.setAlpha(235 if current else 150)
             fmt.setFontWeight(QFont.Weight.Bold)
-        else:
-            c = 0.5 if conf is None else max(0.0, min(1.0, conf))
-            bg = QColor(base)
-            bg.setAlpha(int((80 + 140 * c) * (1.0 if current else 0.6)))
-            if conf is not None and conf < LOW_CONFIDENCE:
-                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-                fmt.setUnderlineColor(LOW_MARK)
+        elif low:
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+            fmt.setUnderlineColor(QColor(theme.low_mark))
+        # the label's colour as drawn, and black or white ink on it, whichever reads better
+        color = self.view.colors.get(label, "#bbbbbb")
+        bg = QColor(color)
+        bg.setAlphaF(span_alpha(theme, confirmed=confirmed, current=current))
         fmt.setBackground(bg)
-        fmt.setForeground(QColor("#000000") if current else QColor("#333333"))
+        seen = span_background(theme, color, confirmed=confirmed, current=current)
+        fmt.setForeground(QColor(ink_for(seen)))
         if nested:
             fmt.setFontOverline(True)
         if term and not confirmed:
             fmt.setFontItalic(True)
         self._formats[key] = fmt
         return fmt
+
+    def tag_format(self, fmt: QTextCharFormat, width: float) -> QTextCharFormat:
+        """``fmt`` with room after the character for a label tag ``width`` pixels wide."""
+        key = ("tag", id(fmt), round(width))
+        out = self._formats.get(key)
+        if out is None:
+            out = QTextCharFormat(fmt)
+            out.setFontLetterSpacingType(QFont.SpacingType.AbsoluteSpacing)
+            out.setFontLetterSpacing(round(width))
+            self._formats[key] = out
+        return out
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt API)
         view = self.view
@@ -176,6 +196,9 @@ class SpanHighlighter(QSyntaxHighlighter):
                         fmt = self.span_format(sp["label"], sp.get("confidence"), sp.get("confirmed", False),
                                                is_cur, nested, sp.get("origin") == "terms")
                         self.setFormat(a - bs, b - a, fmt)
+                        if view.show_tags and bs <= se - 1 < be:  # room for the tag after the last character
+                            ls, le = view.tp.range16(sp["end"] - 1, sp["end"])
+                            self.setFormat(ls - bs, le - ls, self.tag_format(fmt, view.tag_width(sp) + 3))
             i += 1
 
 
@@ -206,6 +229,11 @@ class DocumentView(QPlainTextEdit):
         self.seg_starts16: list[int] = []
         self.colors: dict[str, str] = {}
         self.shortcuts: dict[str, str] = {}
+        #: View menu settings (nerdesk.ui.theme): theme, label tags, colour-blind-safe colours, text size
+        self.view_settings = ViewSettings()
+        self.theme = LIGHT
+        self.show_tags = True
+        self._tag_font = QFont(self.font())
         self.focus: dict[str, Any] | None = None  # {segment_id, start, end, label}
         self._drag: dict[str, Any] | None = None
         self._press_pos: QPointF | None = None
@@ -215,16 +243,100 @@ class DocumentView(QPlainTextEdit):
         session.currentChanged.connect(self._on_current)
         session.changed.connect(self._on_changes)
         session.projectChanged.connect(self.refresh_labels)
+        self.definitions: dict[str, str] = {}
+        self.offered: list[str] = []
+        self.apply_view(ViewSettings())
 
     # ------------------------------------------------------------------ data in
     def refresh_labels(self) -> None:
         p = self.session.project
         labels = p.labels() if p else []
-        self.colors = {lab["name"]: lab["color"] for lab in labels}
+        self.colors = label_colors(labels, colour_blind_safe=self.view_settings.colour_blind_safe)
+        self.definitions = {lab["name"]: (lab.get("guide") or {}).get("definition") or lab.get("description") or ""
+                            for lab in labels}
+        self.offered = [lab["name"] for lab in labels if lab.get("status", "active") == "active"]
         # command keys win over a label's letter shortcut (that label stays on the palette)
         self.shortcuts = {str(lab["shortcut"]).lower(): lab["name"] for lab in labels
                           if lab["shortcut"] and str(lab["shortcut"]).lower() not in COMMAND_KEYS}
         self.highlighter._formats.clear()
+
+    # ------------------------------------------------------------------ view settings
+    def apply_view(self, vs: ViewSettings) -> None:
+        """Theme, label tags, colour-blind-safe colours and text size (View menu), then redraw."""
+        self.view_settings = vs
+        self.theme = THEMES[vs.theme]
+        self.show_tags = vs.tags
+        font = self.font()
+        font.setPointSizeF(vs.font_pt)
+        self.setFont(font)
+        self._tag_font = QFont(font)
+        self._tag_font.setPointSizeF(max(6.0, vs.font_pt * 0.72))
+        self._tag_font.setBold(True)
+        self._tag_widths: dict[str, float] = {}
+        pal = self.palette()
+        pal.setColor(pal.ColorRole.Base, QColor(self.theme.base))
+        pal.setColor(pal.ColorRole.Text, QColor(self.theme.context))
+        self.setPalette(pal)
+        self.highlighter.set_theme(self.theme)
+        self.refresh_labels()
+        self.highlighter.defer_all()
+        self.highlighter.rehighlight()
+        self.highlighter.deferring = False
+        self.format_visible()
+        self.viewport().update()
+
+    def tag_text(self, sp: dict[str, Any]) -> str:
+        """What a span's tag says: its label, and a model suggestion's confidence in percent."""
+        conf = sp.get("confidence")
+        if conf is not None and not sp.get("confirmed", False):
+            return f"{sp['label']} {round(100 * conf)}%"
+        return sp["label"]
+
+    def tag_width(self, sp: dict[str, Any]) -> float:
+        text = self.tag_text(sp)
+        cache = self.__dict__.setdefault("_tag_widths", {})
+        w = cache.get(text)
+        if w is None:
+            from PySide6.QtGui import QFontMetricsF
+
+            w = cache[text] = QFontMetricsF(self._tag_font).horizontalAdvance(text) + 8
+        return w
+
+    def examples_text(self, label: str | None = None) -> str:
+        """The guideline of a label (default: the focused span's) as rich text: definition and examples."""
+        import html
+
+        label = label or (self.focus or {}).get("label")
+        p = self.session.project
+        if not label or p is None:
+            return ""
+        try:
+            g = p.guidelines.guide(label)
+        except Exception:  # a label the project no longer has
+            return ""
+        out = [f"<b>{html.escape(label)}</b>"]
+        for field, title in (("definition", "Definition"), ("boundaries", "Boundaries"), ("nested", "Nested"),
+                             ("exceptions", "Exceptions")):
+            if g.get(field):
+                out.append(f"<i>{title}:</i> {html.escape(g[field])}")
+        for kind, mark in (("positive", "✓"), ("negative", "✗")):
+            for ex in g[kind]:
+                out.append(f"{mark} …{html.escape(ex.get('before', ''))}<b>{html.escape(ex['text'])}</b>"
+                           f"{html.escape(ex.get('after', ''))}…")
+        if len(out) == 1:
+            out.append("<i>No guideline yet: Labels › Guideline…</i>")
+        return "<br>".join(out)
+
+    def show_examples(self) -> str:
+        """Show the focused span's guideline and examples beside it (on demand: F2)."""
+        text = self.examples_text()
+        if not text:
+            self.session.message.emit("Focus a span first (Tab or click) to see its label's guideline.")
+            return ""
+        rects = self.range_rects16(*self.tp.range16(self.focus["start"], self.focus["end"]))
+        at = rects[-1].bottomLeft().toPoint() if rects else self.viewport().rect().center()
+        QToolTip.showText(self.viewport().mapToGlobal(at), text, self)
+        return text
 
     def _prepare(self, seg: dict[str, Any]) -> None:
         """The segment's UTF-16 range; its spans' (:meth:`spans16`) are worked out when first drawn
@@ -247,6 +359,9 @@ class DocumentView(QPlainTextEdit):
         return out
 
     def set_document(self, doc: dict[str, Any] | None) -> None:
+        # the same document read again (after a label change): keep the focused span
+        kept = self.focus if doc is not None and self.segs and self.focus is not None and any(
+            s["id"] == self.focus["segment_id"] for s in doc["segments"]) else None
         self.focus = None
         self._drag = None
         if not self.colors and self.session.project is not None:
@@ -270,6 +385,9 @@ class DocumentView(QPlainTextEdit):
         self.highlighter.deferring = False
         self.format_visible()
         self.focusChanged.emit(None)
+        if kept is not None:
+            self.focus = kept
+            self._restore_focus()
 
     def _sync_segments(self) -> None:
         """Pick up re-read segments from session.doc (same document)."""
@@ -306,8 +424,9 @@ class DocumentView(QPlainTextEdit):
     def _on_current(self, segment_id: int) -> None:
         old = getattr(self, "_shown_current", None)
         self._shown_current = segment_id
-        self.focus = None
-        self.focusChanged.emit(None)
+        if segment_id != old or self.focus is None or self.focus["segment_id"] != segment_id:
+            self.focus = None  # (the same segment shown again, after a label change: the focus stays)
+            self.focusChanged.emit(None)
         for sid in {old, segment_id}:
             seg = self.seg_by_id(sid)
             if seg is not None:
@@ -518,7 +637,7 @@ class DocumentView(QPlainTextEdit):
         menu = QMenu(self)
         menu.setObjectName("relabelMenu")
         keys = {v: k for k, v in self.shortcuts.items()}
-        for name in self.colors:
+        for name in self.offered:
             act = menu.addAction(f"{name}\t{keys.get(name, '')}")
             act.setData(name)
         rects = self.range_rects16(*self.tp.range16(self.focus["start"], self.focus["end"]))
@@ -793,18 +912,41 @@ class DocumentView(QPlainTextEdit):
                 rects = self.range_rects16(s16, e16)
                 if rects:
                     top, bottom = min(r.top() for r in rects), max(r.bottom() for r in rects)
-                    painter.fillRect(QRectF(1, top, 3, bottom - top), CURRENT_BAR)
+                    painter.fillRect(QRectF(1, top, 3, bottom - top), QColor(self.theme.current_bar))
             for ss, se, sp, _nested in self.spans16(seg):
                 if se < a16 or ss > b16:
                     continue
-                color = QColor(self.colors.get(sp["label"], "#888888")).darker(150)
+                label_color = self.colors.get(sp["label"], "#888888")
+                color = QColor(label_color).darker(150) if self.theme.name == "light" else QColor(label_color)
                 confirmed = sp.get("confirmed", False)
                 style = (Qt.PenStyle.SolidLine if confirmed else Qt.PenStyle.DashLine
                          if sp.get("origin") == "terms" else Qt.PenStyle.DotLine)
                 pen = QPen(color, 1.6 if confirmed else 1.0, style)
                 painter.setPen(pen)
-                for r in self.range_rects16(ss, se):
+                rects = self.range_rects16(ss, se)
+                for r in rects:
                     painter.drawRect(r.adjusted(0, 0.5, -0.5, -0.5))
+                conf = sp.get("confidence")
+                if rects and conf is not None and not confirmed:  # confidence: a bar as long as it is sure
+                    r = rects[0]
+                    painter.fillRect(QRectF(r.left() + 1, r.bottom() - 3, max(2.0, (r.width() - 2) * conf), 2.5),
+                                     QColor(self.theme.text))
+                if rects and self.show_tags:
+                    self._paint_tag(painter, rects[-1], sp, label_color)
+
+    def _paint_tag(self, painter: QPainter, r: QRectF, sp: dict[str, Any], color: str) -> None:
+        """The label's name in a small pill at the end of the span (the room was left by the highlighter)."""
+        w = self.tag_width(sp)
+        box = QRectF(r.right() - w - 1, r.top() + 2, w, r.height() - 5)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(color))
+        painter.drawRoundedRect(box, 3, 3)
+        painter.setPen(QColor(ink_for(color)))
+        painter.setFont(self._tag_font)
+        painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), self.tag_text(sp))
+        painter.restore()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt API)
         super().scrollContentsBy(dx, dy)
@@ -824,7 +966,7 @@ class DocumentView(QPlainTextEdit):
             return
         s16, e16 = self.tp.range16(f["start"], f["end"])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(QColor("#111111"), 2.5)
+        pen = QPen(QColor(self.theme.focus), 2.5)
         painter.setPen(pen)
         for r in self.range_rects16(s16, e16):
             painter.drawRoundedRect(r.adjusted(-1, 0, 1, 0), 3, 3)

@@ -53,6 +53,11 @@ class SpanInspector(QWidget):
             self._colors_for = p
         return self._colors
 
+    def definition(self, label: str) -> str:
+        """The label's definition from the guideline (nerdesk.core.guideline), else its description."""
+        p = self.session.project
+        return p.guidelines.definition(label) if p is not None else ""
+
     def refresh_now(self) -> None:
         s = self.session
         seg = s.segment()
@@ -69,6 +74,7 @@ class SpanInspector(QWidget):
             rows += [
                 ("Span", f"“{html.escape(text)}” [{f['start']}, {f['end']})"),
                 ("Label", html.escape(f["label"])),
+                *([("Definition", html.escape(d))] if (d := self.definition(f["label"])) else []),
                 ("Confidence", "—" if conf is None else f"{conf:.3f}"),
                 ("Origin", html.escape(_origin(sp))),
                 ("Confirmed", "yes" if sp.get("confirmed") else "no"),

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from nerdesk.ui.theme import LIGHT
 from nerdesk.ui.widgets.document_view import COMMAND_KEYS, LOW_CONFIDENCE, LOW_MARK
 
 
 class LabelButton(QPushButton):
-    def __init__(self, name: str, color: str, shortcut: str | None, parent=None):
+    def __init__(self, name: str, color: str, shortcut: str | None, parent=None, definition: str = ""):
         super().__init__(parent)
         self.name = name
         self.color = QColor(color)
         self.shortcut_key = shortcut
         self.setObjectName(f"label_{name}")
         self.setText(f"  {name}" + (f"   [{shortcut}]" if shortcut else ""))
-        self.setToolTip(f"Apply {name} to the selection or the focused span"
+        self.definition = definition
+        self.setToolTip((f"<b>{html.escape(name)}</b>: {html.escape(definition)}<br>" if definition else "")
+                        + f"Apply {html.escape(name)} to the selection or the focused span"
                         + (f" (key {shortcut})" if shortcut else ""))
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the keyboard in the document
         self.setStyleSheet(
             f"QPushButton {{ text-align: left; padding: 4px 6px; border: 1px solid #888;"
-            f" border-left: 14px solid {color}; border-radius: 3px; background: #fafafa; }}"
-            "QPushButton:hover { background: #eef; }")
+            f" border-left: 14px solid {color}; border-radius: 3px; background: #fafafa; color: #111111; }}"
+            "QPushButton:hover { background: #eef; }")  # its own ink: legible in the dark theme too
 
 
 class Legend(QWidget):
@@ -39,14 +44,15 @@ class Legend(QWidget):
         base = QColor("#56B4E9")
         fm = p.fontMetrics()
         y = 4
-        p.drawText(4, y + fm.ascent(), "Model confidence:")
+        p.drawText(4, y + fm.ascent(), "Model confidence (bar, tag %):")
         y += fm.height() + 2
         x = 4
-        for conf in (0.2, 0.5, 0.8, 1.0):
+        for conf in (0.2, 0.5, 0.8, 1.0):  # the span keeps its colour; a bar under it is as long as it is sure
             c = QColor(base)
-            c.setAlpha(int(55 + 150 * conf))
+            c.setAlphaF(LIGHT.span_alpha)
             w = fm.horizontalAdvance("0.0") + 10
             p.fillRect(x, y, w, fm.height(), c)
+            p.fillRect(x + 1, y + fm.height() - 3, max(2, int((w - 2) * conf)), 2, QColor("#000"))
             p.setPen(QColor("#000"))
             p.drawText(x + 5, y + fm.ascent(), f"{conf:.1f}")
             if conf < LOW_CONFIDENCE:
@@ -106,9 +112,12 @@ class LabelPalette(QWidget):
             self._layout.removeWidget(b)
             b.deleteLater()
         self._buttons = []
+        labels = [lab for lab in labels if lab.get("status", "active") == "active"]  # retired, split: not offered
         for i, lab in enumerate(labels):
             key = lab.get("shortcut")
-            b = LabelButton(lab["name"], lab["color"], None if key and key.lower() in COMMAND_KEYS else key)
+            definition = (lab.get("guide") or {}).get("definition") or lab.get("description") or ""
+            b = LabelButton(lab["name"], lab["color"], None if key and key.lower() in COMMAND_KEYS else key,
+                            definition=definition)
             b.clicked.connect(lambda _=False, n=lab["name"]: self.labelChosen.emit(n))
             self._layout.insertWidget(1 + i, b)
             self._buttons.append(b)

@@ -75,6 +75,7 @@ class QueuePanel(QWidget):
         self.status = QComboBox()
         self.status.setObjectName("statusFilter")
         self.status.addItems(STATUSES)
+        self.status.addItem("stale")  # annotated under an older definition of a label (nerdesk.core.taxonomy)
         self.status.setToolTip("Show segments with this status (audit: auto-accept checkpoints)")
         top.addWidget(self.status)
         self.strategy = QComboBox()
@@ -195,6 +196,8 @@ class QueuePanel(QWidget):
         """Reload the queue with the chosen status, strategy and filters."""
         f = self.filters()
         strategy = self.strategy.currentData()
+        if self.status.currentText() == "stale":  # a re-review list, in document order (no routing)
+            strategy = "document"
         self.session.set_queue(status=self.status.currentText(), filters=f,
                                order=strategy if strategy in SQL_ORDERS else "uncertainty")
         self.model.reset(status=self.status.currentText(), strategy=strategy, filters=f)
@@ -237,6 +240,10 @@ class QueuePanel(QWidget):
 
     def _filters_changed(self) -> None:
         self.reset()
+
+    def set_status(self, status: str) -> None:
+        """Show the segments with this status ('stale': the re-review queue of label changes)."""
+        self.status.setCurrentText(status)
 
     def set_strategy(self, name: str) -> None:
         i = self.strategy.findData(name)
