@@ -19,13 +19,14 @@ near 0, where the normal approximation fails.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
+from nerdesk.core.store import predictions as predictions_sql
+from nerdesk.core.store import segments as segments_sql
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -76,10 +77,7 @@ def eligible_count(project: Project, threshold: float) -> int:
     model_id = project.store.active_model_id()
     if model_id is None:
         return 0
-    return project.store.conn.execute(
-        "SELECT COUNT(*) FROM predictions p JOIN segments s ON s.id = p.segment_id "
-        "WHERE p.model_id = ? AND s.status = 'new' AND p.min_confidence >= ? AND 1 - p.least_confidence >= ?",
-        (model_id, threshold, threshold)).fetchone()[0]
+    return predictions_sql.eligible_count(project.store, model_id, threshold)
 
 
 def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, seed: int | None = None,
@@ -97,17 +95,13 @@ def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, 
     if model_id is None:
         return {"auto": 0, "audit": 0, "check": check}
     rng = random.Random(seed)
-    rows = store.conn.execute(
-        "SELECT p.segment_id, p.spans FROM predictions p JOIN segments s ON s.id = p.segment_id "
-        "WHERE p.model_id = ? AND s.status = 'new' AND p.min_confidence >= ? AND 1 - p.least_confidence >= ? "
-        "ORDER BY p.segment_id" + (f" LIMIT {int(limit)}" if limit else ""),
-        (model_id, threshold, threshold)).fetchall()
+    rows = predictions_sql.eligible(store, model_id, threshold, limit)
     g = store.guideline()
     ts = now()
     auto: list[tuple[int, list[Any]]] = []  # (segment id, its predicted spans)
     audit: list[tuple[int, list[Any]]] = []
     for segment_id, spans in rows:
-        (audit if rng.random() < audit_rate else auto).append((segment_id, json.loads(spans)))
+        (audit if rng.random() < audit_rate else auto).append((segment_id, spans))
     with store.transaction():
         store.put_annotations({
             "segment_id": sid, "annotator": AUTO_ANNOTATOR, "tier": "annotator", "status": "auto",
@@ -115,10 +109,9 @@ def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, 
                       for a, b, lab, c in spans],
             "note": f"auto-accepted at threshold {threshold}", "guideline_version": g["version"] if g else None,
             "model_id": model_id, "created": ts, "updated": ts} for sid, spans in auto)
-        store.conn.executemany("UPDATE segments SET status = 'auto' WHERE id = ?", [(sid,) for sid, _ in auto])
-        store.conn.executemany("UPDATE segments SET status = 'audit' WHERE id = ?", [(sid,) for sid, _ in audit])
-        store.conn.executemany("INSERT OR REPLACE INTO audits (segment_id, model_id, threshold, created) "
-                               "VALUES (?, ?, ?, ?)", [(sid, model_id, threshold, ts) for sid, _ in audit])
+        segments_sql.set_statuses(store, [sid for sid, _ in auto], "auto")
+        segments_sql.set_statuses(store, [sid for sid, _ in audit], "audit")
+        predictions_sql.add_audits(store, model_id, threshold, [sid for sid, _ in audit], ts)
         store.set_setting("auto_accept", {"threshold": threshold, "audit_rate": audit_rate, "model": model_id})
         store.log_event(project.user, "auto-accept", "log", None, None,
                         {"threshold": threshold, "audit_rate": audit_rate, "auto": len(auto), "audit": len(audit)})
@@ -138,19 +131,14 @@ def wilson(errors: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def audit_estimate(project: Project) -> dict[str, Any]:
     """Estimated error rate of auto-accepted segments from the audited ones reviewed so far."""
     store = project.store
-    rows = store.conn.execute(
-        "SELECT u.segment_id, a.spans, p.spans FROM audits u "
-        "JOIN annotations a ON a.segment_id = u.segment_id AND a.status = 'accepted' "
-        "JOIN predictions p ON p.segment_id = u.segment_id AND p.model_id = u.model_id "
-        "GROUP BY u.segment_id").fetchall()
     n = errors = 0
-    for _, final, pred in rows:
+    for _, final, pred in predictions_sql.reviewed_audits(store):
         n += 1
-        f = sorted((sp["start"], sp["end"], sp["label"]) for sp in json.loads(final))
-        p = sorted((a, b, lab) for a, b, lab, _ in json.loads(pred))
+        f = sorted((sp["start"], sp["end"], sp["label"]) for sp in final)
+        p = sorted((a, b, lab) for a, b, lab, _ in pred)
         errors += f != p
     low, high = wilson(errors, n)
-    pending = store.conn.execute("SELECT COUNT(*) FROM segments WHERE status = 'audit'").fetchone()[0]
-    auto = store.conn.execute("SELECT COUNT(*) FROM segments WHERE status = 'auto'").fetchone()[0]
+    pending = segments_sql.count_status(store, "audit")
+    auto = segments_sql.count_status(store, "auto")
     return {"audited": n, "errors": errors, "rate": errors / n if n else None, "low": low, "high": high,
             "pending_audits": pending, "auto_accepted": auto}

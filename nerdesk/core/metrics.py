@@ -15,7 +15,6 @@ against the spans humans accepted (auto-accepted segments are not evidence and a
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 import re
@@ -23,6 +22,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.model.evaluate import ece, score_spans
+from nerdesk.core.store import human as human_sql
+from nerdesk.core.store import predictions as predictions_sql
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -213,12 +214,10 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
     vocab: set[str] = set()
     for w in range(windows):
         lo, hi = w * size + 1, (w + 1) * size
-        rows = store.conn.execute(
-            "SELECT p.spans, p.uncertainty FROM predictions p JOIN segments s ON s.id = p.segment_id "
-            "WHERE p.model_id = ? AND s.doc_id BETWEEN ? AND ? LIMIT ?", (model_id, lo, hi, sample)).fetchall()
+        rows = list(predictions_sql.window_predictions(store, model_id, lo, hi, sample))
         if not rows:
             continue
-        decoded = [json.loads(spans) for spans, _ in rows]
+        decoded = [spans for spans, _ in rows]
         confs = [sp[3] for spans in decoded for sp in spans if sp[3] is not None]
         labels: dict[str, int] = {}
         for spans in decoded:
@@ -229,10 +228,7 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
         unseen = sum(w not in vocab for w in words)
         vocab.update(words)
         unc = [u for _, u in rows]
-        reviewed, corrected = store.conn.execute(
-            "SELECT COUNT(DISTINCT a.segment_id), COUNT(DISTINCT c.segment_id) FROM annotations a "
-            "JOIN segments s ON s.id = a.segment_id LEFT JOIN corrections c ON c.segment_id = a.segment_id "
-            "WHERE a.status = 'accepted' AND s.doc_id BETWEEN ? AND ?", (lo, hi)).fetchone()
+        reviewed, corrected = human_sql.reviewed_and_corrected(store, lo, hi)
         out.append({"documents": [lo, min(hi, n_docs)], "segments": len(rows),
                     "mean_confidence": sum(confs) / len(confs) if confs else None,
                     "mean_uncertainty": sum(unc) / len(unc), "reviewed": reviewed,

@@ -26,7 +26,6 @@ are held back (``diverse=True``), so a run of retweets or boilerplate does not f
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -37,6 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.model.sketch import distance_to_nearest, unpack
+from nerdesk.core.store import human as human_sql
+from nerdesk.core.store import predictions as predictions_sql
+from nerdesk.core.store import segments as segments_sql
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -233,22 +235,15 @@ def _candidates(project: Project, model_id: str | None, status: str, pool: int, 
                 filters: dict[str, Any] | None = None, uniform: bool = False) -> list[dict]:
     """Up to ``pool`` segments with the given status: the most uncertain half, the rest at random
     (``uniform``: all at random)."""
-    conn = project.store.conn
+    store = project.store
     if filters:  # the filtered set, in SQL: its most uncertain, then a seeded sample of the rest
-        store = project.store
         top = [] if uniform else [i for i, _ in store.queue(model_id, status, pool // 2, **filters)]
         rest = [i for i, _ in store.queue(model_id, status, 10 * pool, order="document", **filters)]
         rest = [i for i in rest if i not in set(top)]
         random.Random(seed).shuffle(rest)
         return _rows(project, model_id, list(dict.fromkeys(top + rest[:pool - len(top)])))
-    if model_id and not uniform:
-        top = [r[0] for r in conn.execute(
-            "SELECT p.segment_id FROM predictions p JOIN segments s ON s.id = p.segment_id "
-            "WHERE p.model_id = ? AND s.status = ? ORDER BY p.uncertainty DESC LIMIT ?",
-            (model_id, status, pool // 2))]
-    else:
-        top = []
-    rnd = _random_ids(conn, status, pool - len(top), seed)
+    top = predictions_sql.most_uncertain_ids(store, model_id, status, pool // 2) if model_id and not uniform else []
+    rnd = segments_sql.random_ids(store, status, pool - len(top), seed)
     return _rows(project, model_id, list(dict.fromkeys(top + rnd)))
 
 
@@ -264,29 +259,6 @@ def _rows(project: Project, model_id: str | None, ids: list[int]) -> list[dict]:
     return out
 
 
-def _random_ids(conn, status: str, k: int, seed: int) -> list[int]:
-    """A seeded random sample of k segment ids with this status, without scanning the table
-    (ids are dense from import); falls back to a full seeded shuffle when the status is rare."""
-    if k <= 0:
-        return []
-    lo, hi = conn.execute("SELECT MIN(id), MAX(id) FROM segments").fetchone()
-    if lo is None:
-        return []
-    rng = random.Random(seed)
-    want = list(dict.fromkeys(rng.randint(lo, hi) for _ in range(min(3 * k, hi - lo + 1))))
-    found: list[int] = []
-    for i in range(0, len(want), 500):
-        chunk = want[i:i + 500]
-        ok = {r[0] for r in conn.execute(
-            f"SELECT id FROM segments WHERE status = ? AND id IN ({','.join('?' * len(chunk))})", [status, *chunk])}
-        found += [x for x in chunk if x in ok]
-        if len(found) >= k:
-            return found[:k]
-    return [r[0] for r in conn.execute(
-        "SELECT id FROM segments WHERE status = ? ORDER BY (id * 2654435761 + ?) % 4294967296 LIMIT ?",
-        (status, seed, k))]
-
-
 def _random(cands: list[dict], seed: int) -> dict[int, tuple[float, list[str]]]:
     rng = random.Random(seed)
     return {c["id"]: (rng.random(), ["random"]) for c in cands}
@@ -294,19 +266,14 @@ def _random(cands: list[dict], seed: int) -> dict[int, tuple[float, list[str]]]:
 
 def _reviewed(project: Project) -> tuple[set[str], set[str], Counter]:
     """Words and sources of reviewed segments, and reviewed entity counts per label."""
-    conn = project.store.conn
     seen: set[str] = set()
     sources: set[str] = set()
-    for text, source in conn.execute(
-        # CROSS JOIN keeps SQLite from scanning every document: start from the (few) reviewed segments
-        "SELECT substr(d.text, s.start + 1, s.end - s.start), d.source FROM segments s "
-        "CROSS JOIN documents d ON d.id = s.doc_id WHERE s.status IN ('accepted', 'auto') LIMIT 200000"
-    ):
+    for text, source in segments_sql.reviewed_texts(project.store):
         seen |= words(text)
         sources.add(source)
     counts: Counter = Counter()
-    for (spans,) in conn.execute("SELECT spans FROM annotations WHERE status = 'accepted'"):
-        counts.update(sp["label"] for sp in json.loads(spans))
+    for spans in human_sql.accepted_span_lists(project.store):
+        counts.update(sp["label"] for sp in spans)
     return seen, sources, counts
 
 
@@ -362,7 +329,7 @@ def _rare(reviewed: tuple, cands: list[dict]) -> dict[int, tuple[float, list[str
 
 def _errors(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
     forms: Counter[str] = Counter()
-    for (surface,) in project.store.conn.execute("SELECT lower(surface) FROM corrections"):
+    for surface in human_sql.correction_surfaces(project.store):
         forms[surface] += 1
     forms = Counter(dict(forms.most_common(500)))  # bounded work per candidate
     forms_words = {w for f in forms for w in words(f) if len(w) > 2}

@@ -1,0 +1,34 @@
+"""SQL over the human layer (annotations, corrections; the module is not named annotations, which
+``from __future__ import annotations`` binds in the store package) beyond the Store's own methods: what
+routing learns from reviewed work and what monitoring counts. Plain functions over a
+:class:`~nerdesk.core.store.Store`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nerdesk.core.store import Store
+
+
+def accepted_span_lists(store: Store) -> Iterator[list[dict]]:
+    """The spans of every accepted annotation."""
+    return (json.loads(spans) for (spans,) in store.conn.execute(
+        "SELECT spans FROM annotations WHERE status = 'accepted'"))
+
+
+def correction_surfaces(store: Store) -> Iterator[str]:
+    """The lower-cased text of every correction."""
+    return (s for (s,) in store.conn.execute("SELECT lower(surface) FROM corrections"))
+
+
+def reviewed_and_corrected(store: Store, first_doc: int, last_doc: int) -> tuple[int, int]:
+    """(segments accepted, of them with a correction) in documents first_doc..last_doc."""
+    reviewed, corrected = store.conn.execute(
+        "SELECT COUNT(DISTINCT a.segment_id), COUNT(DISTINCT c.segment_id) FROM annotations a "
+        "JOIN segments s ON s.id = a.segment_id LEFT JOIN corrections c ON c.segment_id = a.segment_id "
+        "WHERE a.status = 'accepted' AND s.doc_id BETWEEN ? AND ?", (first_doc, last_doc)).fetchone()
+    return reviewed, corrected
