@@ -90,11 +90,46 @@ def krippendorff_alpha(values: np.ndarray, n_values: int) -> float | None:
     return float(1 - (n - 1) * observed / expected)
 
 
+def pairs_alpha(values: np.ndarray, n_values: int, label: int | None = None,
+                _cache: dict[str, Any] | None = None) -> float | None:
+    """:func:`krippendorff_alpha` of a coders × units matrix (-1: missing), from pairwise comparisons
+    of the coders (no values × units table: a few coders, millions of units); ``label``: that value
+    against every other (binary). ``_cache``: a dict kept between calls on the same matrix."""
+    if values.size == 0:
+        return None
+    cache = _cache if _cache is not None else {}
+    if "v" not in cache:
+        valid = values >= 0
+        m = valid.sum(axis=0)
+        keep = m >= 2
+        cache.update(v=values[:, keep], ok=valid[:, keep], mk=m[keep].astype(np.float64))
+    v, ok, mk = cache["v"], cache["ok"], cache["mk"]
+    if mk.size == 0:
+        return None
+    if label is not None:
+        v = (v == label).astype(np.int16)
+        n_values = 2
+    # sum over values of (coders giving it)^2 per unit = m + 2 * (agreeing pairs of coders)
+    same = np.zeros(mk.shape, dtype=np.float64)
+    for r, s in combinations(range(v.shape[0]), 2):
+        same += (ok[r] & ok[s] & (v[r] == v[s]))
+    sq = mk + 2 * same
+    n_c = np.zeros(n_values, dtype=np.float64)
+    for r in range(v.shape[0]):
+        n_c += np.bincount(v[r][ok[r]].astype(np.int64), minlength=n_values)[:n_values]
+    n = n_c.sum()
+    expected = n * n - (n_c * n_c).sum()
+    if expected <= 0:
+        return None
+    observed = ((mk * mk - sq) / (mk - 1)).sum()
+    return float(1 - (n - 1) * observed / expected)
+
+
 class _Data:
     """Everything the figures need, read once: per segment the raters' span keys and a raters ×
     tokens matrix of tag ids."""
 
-    def __init__(self, segments: Iterable[tuple[int, int, str, list[tuple[str, str, str]]]],
+    def __init__(self, segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]],
                  tiers: set[str] | None, people: set[str] | None):
         self.raters: list[str] = []
         rater_ix: dict[str, int] = {}
@@ -108,14 +143,15 @@ class _Data:
             chosen = [(a, sp) for a, t, sp in anns if (tiers is None or t in tiers) and (people is None or a in people)]
             if len(chosen) < 2:
                 continue
-            flat = json.loads(tokens_json)
+            flat = json.loads(tokens_json) if isinstance(tokens_json, str) else tokens_json
             starts = [start + x for x in flat[::2]]
             keys: dict[int, list[Key]] = {}
             for name, spans_json in chosen:
                 r = rater_ix.setdefault(name, len(rater_ix))
                 if r == len(self.raters):
                     self.raters.append(name)
-                ks = sorted({(sp["start"], sp["end"], sp["label"]) for sp in json.loads(spans_json)})
+                spans = json.loads(spans_json) if isinstance(spans_json, str) else spans_json
+                ks = sorted({(sp["start"], sp["end"], sp["label"]) for sp in spans})
                 keys[r] = ks
                 for s, e, lab in ks:
                     li = label_ix.get(lab)
@@ -145,10 +181,10 @@ def agreement(project: Project, *, tiers: Iterable[str] | None = None, people: I
                         tiers=set(tiers) if tiers else None, people=set(people) if people else None)
 
 
-def agreement_of(segments: Iterable[tuple[int, int, str, list[tuple[str, str, str]]]], *,
+def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]], *,
                  tiers: set[str] | None = None, people: set[str] | None = None) -> dict[str, Any]:
-    """As :func:`agreement`, over (segment id, segment start, tokens JSON, [(annotator, tier, spans
-    JSON)]) rows."""
+    """As :func:`agreement`, over (segment id, segment start, flat token offsets, [(annotator, tier,
+    spans)]) rows (the offsets and spans as lists or as their JSON)."""
     d = _Data(segments, tiers, people)
     labels = d.labels[1:]
     n_raters = len(d.raters)
@@ -198,15 +234,13 @@ def agreement_of(segments: Iterable[tuple[int, int, str, list[tuple[str, str, st
                           "span_f1_exact": _f1(m_exact, total), "span_f1_partial": _f1(m_partial, total),
                           "kappa": k_all, "spans": total, "per_label": per_label})
 
+    alpha_cache: dict[str, Any] = {}
+
     def summed(lab: str | None) -> dict[str, Any]:
         rows = [acc[lab] for pair, acc in span.items() if shared[pair]]
         m_exact, m_partial, total = (sum(r[i] for r in rows) for i in range(3))
         ks = kappas[lab]
-        if lab is None:
-            alpha = krippendorff_alpha(d.matrix, L)
-        else:
-            li = d.labels.index(lab)
-            alpha = krippendorff_alpha(np.where(d.matrix < 0, -1, (d.matrix == li).astype(np.int16)), 2)
+        alpha = pairs_alpha(d.matrix, L, None if lab is None else d.labels.index(lab), alpha_cache)
         return {"span_f1_exact": _f1(m_exact, total) if rows else None,
                 "span_f1_partial": _f1(m_partial, total) if rows else None,
                 "kappa": sum(ks) / len(ks) if ks else None, "alpha": alpha, "spans": total}

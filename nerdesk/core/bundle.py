@@ -105,6 +105,20 @@ def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
             *base[10:])
 
 
+def _send_backs(project: Project) -> list[dict[str, Any]]:
+    """Reviewers' send-backs still waiting for their annotator, so that they reach the annotator's
+    laptop: the segment (document hash and offsets), the annotator, the reviewer, the note, and the
+    spans of the version sent back (relative to the segment)."""
+    from nerdesk.core.store import review as review_store
+
+    return [{"document": {"hash": r["hash"], "start": r["start"], "end": r["end"]}, "annotator": r["annotator"],
+             "reviewer": r["reviewer"], "tier": r["tier"], "decision": r["decision"], "note": r["note"],
+             "created": r["created"],
+             "spans": [{"start": sp["start"] - r["start"], "end": sp["end"] - r["start"], "label": sp["label"]}
+                       for sp in r["spans"]]}
+            for r in review_store.current_send_backs(project.store)]
+
+
 def _accepted_rows(project: Project) -> Iterator[tuple]:
     return project.store.conn.execute(
         "SELECT a.segment_id, a.annotator, a.tier, a.status, a.spans, a.note, a.guideline_version, a.model_id, "
@@ -187,6 +201,7 @@ def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
         "annotators": sorted({line["annotator"] for line in lines}),
         "people": {line["annotator"]: line["tier"] for line in sorted(lines, key=lambda x: x["updated"])},
         "unresolved_conflicts": unresolved_count(project),
+        "reviews": _send_backs(project),
         "segments": len(lines),
         "guideline": {"version": g["version"], "text": g["text"],
                       # the labels annotated now (retired and split ones are not: a fine-tune learns these)
@@ -318,10 +333,24 @@ def _read_manifest(raw: bytearray, path: Path) -> dict[str, Any]:
                       ("guideline", dict)):
         if type(manifest.get(key)) is not kind:
             raise bad(f"'{key}' must be {_KIND[kind]}")
+    reviews = manifest.get("reviews", [])
+    if not isinstance(reviews, list) or not all(_review_ok(r) for r in reviews):
+        raise bad("'reviews' must be a list of send-backs ({document: {hash, start, end}, annotator, reviewer, tier, "
+                  "decision, note, created, spans})")
     labels = manifest["guideline"].get("labels")
     if not isinstance(labels, list) or not all(isinstance(x, dict) and isinstance(x.get("name"), str) for x in labels):
         raise bad("'guideline.labels' must be a list of objects with a 'name'")
     return manifest
+
+
+def _review_ok(r: Any) -> bool:
+    doc = r.get("document") if isinstance(r, dict) else None
+    return (isinstance(doc, dict) and isinstance(doc.get("hash"), str) and type(doc.get("start")) is int
+            and type(doc.get("end")) is int
+            and all(isinstance(r.get(k), str) for k in ("annotator", "reviewer", "tier", "note", "created"))
+            and r.get("decision") == "send_back" and isinstance(r.get("spans"), list)
+            and all(isinstance(sp, dict) and type(sp.get("start")) is int and type(sp.get("end")) is int
+                    and isinstance(sp.get("label"), str) for sp in r["spans"]))
 
 
 _KIND = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
@@ -410,20 +439,46 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
     gen = import_records(project, records, annotations=True, add_labels=add_labels, source=path.name,
                          log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]},
                          error_file=f"{path}!{CORRECTIONS}")
-    return _with_tiers(project, gen, tiers, manifest["bundle_id"])
+    return _with_tiers(project, gen, tiers, manifest)
 
 
-def _with_tiers(project: Project, gen, tiers: dict[str, str], bundle_id: str):
+def _with_tiers(project: Project, gen, tiers: dict[str, str], manifest: dict[str, Any]):
     """Run the import and give the annotations it brought their authors' tiers (the importer reads
     every annotation at the annotator tier), in the same transaction; the authors join the
-    project's people."""
+    project's people; the bundle's send-backs land in their annotators' queues."""
     from nerdesk.core.store import review as review_store
 
     with project.store.transaction():
         result = yield from gen
         for name, tier in tiers.items():
             if tier in ("annotator", "reviewer", "expert"):
-                review_store.upsert_person(project.store, name, tier, f"bundle {bundle_id}")
+                review_store.upsert_person(project.store, name, tier, f"bundle {manifest['bundle_id']}")
         review_store.set_imported_tiers(project.store, {n: t for n, t in tiers.items()
                                                         if t in ("reviewer", "expert")})
+        _import_send_backs(project, manifest.get("reviews") or [])
     return result
+
+
+def _import_send_backs(project: Project, reviews: list[dict[str, Any]]) -> int:
+    """A send-back is recorded on the annotator's annotation here when it is the version the reviewer
+    saw (the same spans); a newer local version, or one already recorded, is left alone."""
+    from nerdesk.core.store import review as review_store
+
+    store = project.store
+    n = 0
+    for r in reviews:
+        doc = r["document"]
+        sid = review_store.segment_at(store, doc["hash"], doc["start"], doc["end"])
+        ann = store.annotation(sid, r["annotator"]) if sid is not None else None
+        if ann is None or ann["status"] != "accepted":
+            continue
+        seen = {(sp["start"] - doc["start"], sp["end"] - doc["start"], sp["label"]) for sp in ann["spans"]}
+        if seen != {(sp["start"], sp["end"], sp["label"]) for sp in r["spans"]} \
+                or review_store.has_review(store, sid, r["annotator"], r["reviewer"], r["created"]):
+            continue
+        review_store.insert_review(store, {"segment_id": sid, "annotator": r["annotator"],
+                                           "reviewed_updated": ann["updated"], "reviewer": r["reviewer"],
+                                           "tier": r["tier"], "decision": r["decision"], "note": r["note"],
+                                           "created": r["created"]})
+        n += 1
+    return n

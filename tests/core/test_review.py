@@ -173,6 +173,33 @@ def test_reviewer_queue_approve_and_send_back_to_the_annotator(team, tmp_path):
     r2.close()
 
 
+def test_a_send_back_travels_to_the_annotators_laptop(tmp_path):
+    """rob sends alice's work back on his laptop; his bundle brings the note into alice's queue on hers,
+    once; when she has fixed it, it is gone and stays gone."""
+    a = laptop(tmp_path / "a.nerdesk", "alice")
+    s1, s2 = [s["id"] for s in a.document(1)["segments"]]
+    annotate(a, s1, [(*S1_PER, "PER"), (*S1_CITY, "ORG")])
+    annotate(a, s2, [(*S2_PER, "PER")])
+    bundle.write_bundle(a, tmp_path / "a.zip")
+    r = laptop(tmp_path / "r.nerdesk", "rob", "reviewer")
+    drain(r.import_file(tmp_path / "a.zip"))
+    r.team.review(s1, "alice", "send_back", note="Paris is the city here")
+    r.team.review(s2, "alice", "approve")
+    manifest = bundle.write_bundle(r, tmp_path / "r.zip")
+    assert [(x["annotator"], x["note"]) for x in manifest["reviews"]] == [("alice", "Paris is the city here")]
+    drain(a.import_file(tmp_path / "r.zip"))
+    q = a.team.queue()
+    assert [(i.segment_id, i.kind, i.note) for i in q] == [(s1, "sent_back", "Paris is the city here")]
+    assert "sent back by rob (reviewer)" in q[0].reasons[0]
+    drain(a.import_file(tmp_path / "r.zip"))  # again: nothing new
+    assert len(review_store.reviews_of(a.store, [s1])[s1]) == 1
+    annotate(a, s1, [(*S1_PER, "PER"), (*S1_CITY, "LOC")])
+    assert a.team.queue() == []
+    drain(a.import_file(tmp_path / "r.zip"))  # the old send-back is for a version she no longer has
+    assert a.team.queue() == []
+    a.close(), r.close()
+
+
 def test_reviewer_sample_per_annotator_with_a_minimum(tmp_path):
     texts = [f"Person {i} met Person {i + 1} in Town {i}." for i in range(40)]
     p = Project.create(tmp_path / "p.nerdesk", labels=["PER"], user="rob", tier="reviewer")

@@ -189,3 +189,22 @@ def test_adjudication_view_by_keys(window, tmp_path, qtbot, monkeypatch, errors_
     rep = window._team_report
     assert rep.agreement.item(0, 0).text() == "overall" and rep.profiles.rowCount() == 2
     shot(rep, tmp_path, "team_report")
+
+
+def test_dashboard_has_a_team_tab(window, tmp_path, qtbot, monkeypatch):
+    """Agreement and each person's errors, computed in the dashboard's background job."""
+    path, ids = team_project(tmp_path / "t.nerdesk")
+    with Project.open(path, user="rob", tier="reviewer") as r:
+        r.adjudication.adjudicate(ids[0], take="alice", reason="the city")
+        expected = r.agreement()
+    assert window.open_project(path)
+    dlg = window.show_dashboard()
+    qtbot.waitUntil(lambda: dlg.report is not None, timeout=15000)
+    panel = dlg.team_panel
+    dlg.tabs.setCurrentWidget(panel)
+    assert panel.agreement.item(0, 0).text() == "overall"
+    assert panel.agreement.item(0, 1).text() == f"{expected['overall']['span_f1_exact']:.3f}"
+    people = [panel.profiles.item(i, 0).text() for i in range(panel.profiles.rowCount())]
+    assert people == ["bob"]  # rob took alice's version: bob's span was the error
+    assert panel.profiles.item(0, 2).text() == "1"
+    shot(dlg, tmp_path, "dashboard_team")

@@ -57,24 +57,45 @@ def multi_annotated_ids(store: Store, *, min_people: int = 2) -> list[int]:
         "HAVING COUNT(*) >= ? ORDER BY segment_id", (min_people,))]
 
 
-def iter_multi_annotated(store: Store, batch: int = 2000) -> Iterator[tuple[int, int, str, list[tuple[str, str, str]]]]:
-    """(segment id, segment start, tokens JSON, [(annotator, tier, spans JSON), ...]) of every segment
-    with two or more accepted annotations, in segment order, a batch of segments per query."""
-    ids = multi_annotated_ids(store)
-    for i in range(0, len(ids), batch):
-        part = ids[i:i + batch]
-        segs: dict[int, tuple[int, str]] = {}
-        anns: dict[int, list[tuple[str, str, str]]] = {}
-        for chunk, marks in chunked(part):
-            segs.update((sid, (start, tokens)) for sid, start, tokens in store.conn.execute(
-                f"SELECT id, start, tokens FROM segments WHERE id IN ({marks})", chunk))
-            for sid, annotator, tier, spans in store.conn.execute(
-                    f"SELECT segment_id, annotator, tier, spans FROM annotations WHERE status = 'accepted' "
-                    f"AND segment_id IN ({marks}) ORDER BY segment_id, annotator", chunk):
-                anns.setdefault(sid, []).append((annotator, tier, spans))
-        for sid in part:
-            start, tokens = segs[sid]
-            yield sid, start, tokens, anns.get(sid, [])
+def iter_multi_annotated(store: Store, batch: int = 5000) -> Iterator[tuple[int, int, list, list[tuple[str, str, list]]]]:
+    """(segment id, segment start, flat token offsets, [(annotator, tier, spans), ...]) of every
+    segment with two or more accepted annotations, in segment order: one pass over the
+    annotations, JSON parsed a batch at a time."""
+    from nerdesk.core.store import _loads_all
+
+    cur = store.conn.execute(
+        "SELECT a.segment_id, s.start, s.tokens, a.annotator, a.tier, a.spans FROM annotations a "
+        "JOIN segments s ON s.id = a.segment_id WHERE a.status = 'accepted' AND a.segment_id IN "
+        "(SELECT segment_id FROM annotations WHERE status = 'accepted' GROUP BY segment_id HAVING COUNT(*) >= 2) "
+        "ORDER BY a.segment_id, a.annotator")
+    pending: list[tuple] = []
+
+    def flush(rows: list[tuple]) -> Iterator[tuple[int, int, list, list[tuple[str, str, list]]]]:
+        spans = _loads_all([r[5] for r in rows])
+        tokens = _loads_all([r[2] for r in rows])
+        k = 0
+        while k < len(rows):
+            sid, start = rows[k][0], rows[k][1]
+            j = k
+            while j < len(rows) and rows[j][0] == sid:
+                j += 1
+            yield sid, start, tokens[k], [(rows[i][3], rows[i][4], spans[i]) for i in range(k, j)]
+            k = j
+
+    while True:
+        chunk = cur.fetchmany(batch)
+        if not chunk:
+            break
+        pending += chunk
+        last = pending[-1][0]
+        cut = len(pending)
+        while cut and pending[cut - 1][0] == last:  # the last segment may go on in the next chunk
+            cut -= 1
+        if cut:
+            yield from flush(pending[:cut])
+            pending = pending[cut:]
+    if pending:
+        yield from flush(pending)
 
 
 # ------------------------------------------------------------------ reviews
@@ -123,6 +144,34 @@ def sent_back(store: Store, annotator: str) -> list[dict[str, Any]]:
         "WHERE r.annotator = ? AND r.decision = 'send_back' AND r.id = (SELECT MAX(r2.id) FROM reviews r2 "
         "WHERE r2.segment_id = r.segment_id AND r2.annotator = r.annotator) ORDER BY r.id", (annotator,))
     return [dict(zip(_REVIEW_COLS, r)) for r in rows]
+
+
+def current_send_backs(store: Store) -> list[dict[str, Any]]:
+    """Every send-back that is still the latest decision on the annotation version it was made on,
+    with the segment's document hash and offsets and that version's spans (for a bundle)."""
+    rows = store.conn.execute(
+        f"SELECT {', '.join('r.' + c for c in _REVIEW_COLS)}, d.content_hash, s.start, s.end, a.spans "
+        "FROM reviews r JOIN annotations a ON a.segment_id = r.segment_id AND a.annotator = r.annotator "
+        "AND a.updated = r.reviewed_updated JOIN segments s ON s.id = r.segment_id JOIN documents d ON d.id = s.doc_id "
+        "WHERE r.decision = 'send_back' AND r.id = (SELECT MAX(r2.id) FROM reviews r2 WHERE "
+        "r2.segment_id = r.segment_id AND r2.annotator = r.annotator) ORDER BY r.id").fetchall()
+    n = len(_REVIEW_COLS)
+    return [{**dict(zip(_REVIEW_COLS, r[:n])), "hash": r[n], "start": r[n + 1], "end": r[n + 2],
+             "spans": json.loads(r[n + 3])} for r in rows]
+
+
+def segment_at(store: Store, content_hash: str, start: int, end: int) -> int | None:
+    """The segment of the document with this content hash at these offsets."""
+    r = store.conn.execute(
+        "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.content_hash = ? AND s.start = ? "
+        "AND s.end = ?", (content_hash, start, end)).fetchone()
+    return r[0] if r else None
+
+
+def has_review(store: Store, segment_id: int, annotator: str, reviewer: str, created: str) -> bool:
+    return store.conn.execute(
+        "SELECT 1 FROM reviews WHERE segment_id = ? AND annotator = ? AND reviewer = ? AND created = ?",
+        (segment_id, annotator, reviewer, created)).fetchone() is not None
 
 
 def flagged(store: Store) -> list[tuple[int, str, str, str]]:

@@ -441,14 +441,13 @@ def _parse(text: str) -> list[tuple[int, int, str]]:
 
 
 # ------------------------------------------------------------------ the team report
-class TeamReportDialog(QDialog):
-    """Agreement (overall, per label, per pair) and each person's errors (per category)."""
+class TeamPanel(QWidget):
+    """Agreement (overall, per label, per pair) and each person's errors (per category): the
+    dashboard's Team tab and the Team › Agreement dialog."""
 
-    def __init__(self, win):
-        super().__init__(win)
-        self.win = win
-        self.setObjectName("teamReportDialog")
-        self.setWindowTitle("Team: agreement and error profiles")
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("teamPanel")
         lay = QVBoxLayout(self)
         self.head = QLabel()
         self.head.setObjectName("agreementHead")
@@ -458,13 +457,8 @@ class TeamReportDialog(QDialog):
         lay.addWidget(QLabel("<b>Errors found in each person's work</b> (by reviewers' corrections and adjudications)"))
         self.profiles = _table("profilesTable", ["Person", "Reviewed", "Errors", *[CATEGORY_NAMES[c] for c in CATEGORIES]])
         lay.addWidget(self.profiles, 1)
-        self.resize(760, 520)
 
-    def refresh(self) -> None:
-        p = self.win.session.project
-        if p is None:
-            return
-        r = p.agreement()
+    def show_data(self, r: dict[str, Any], profiles: dict[str, dict[str, Any]]) -> None:
         self.head.setText(f"<b>Agreement</b> over {r['segments']} segment(s) annotated by two or more of "
                           f"{len(r['raters'])} people ({html.escape(', '.join(r['raters'])) or 'none'})")
         rows = [("overall", r["overall"]), *sorted(r["per_label"].items()),
@@ -475,10 +469,34 @@ class TeamReportDialog(QDialog):
                              for k in ("span_f1_exact", "span_f1_partial", "kappa", "alpha")]]
             for j, c in enumerate(cells):
                 self.agreement.setItem(i, j, QTableWidgetItem(c))
-        prof = sorted(p.team.error_profiles().items())
+        prof = sorted(profiles.items())
         self.profiles.setRowCount(len(prof))
         for i, (name, v) in enumerate(prof):
             cells = [name, str(v["reviewed_segments"]), str(v["total"]), *[str(v["per_category"].get(c, 0))
                                                                            for c in CATEGORIES]]
             for j, c in enumerate(cells):
                 self.profiles.setItem(i, j, QTableWidgetItem(c))
+
+
+def team_report(project) -> dict[str, Any]:
+    """What the Team panel shows (plain data: computed in the dashboard's background job too)."""
+    return {"agreement": project.agreement(), "profiles": project.team.error_profiles()}
+
+
+class TeamReportDialog(QDialog):
+    def __init__(self, win):
+        super().__init__(win)
+        self.win = win
+        self.setObjectName("teamReportDialog")
+        self.setWindowTitle("Team: agreement and error profiles")
+        lay = QVBoxLayout(self)
+        self.panel = TeamPanel(self)
+        lay.addWidget(self.panel)
+        self.agreement, self.profiles = self.panel.agreement, self.panel.profiles
+        self.resize(760, 520)
+
+    def refresh(self) -> None:
+        p = self.win.session.project
+        if p is not None:
+            rep = team_report(p)
+            self.panel.show_data(rep["agreement"], rep["profiles"])

@@ -61,6 +61,8 @@ def report_factory(project_path):
                 rep["history"] = versions.history(p)
                 rep["active"] = p.active_model_id()
                 rep["retrain"] = retrain.state(p)
+                rep["team"] = {"agreement": p.agreement(), "profiles": p.team.error_profiles()}  # issue 16
+                rep["label_currency"] = p.taxonomy.currency()  # how much of each label is current (issue 17)
                 return rep
             finally:
                 p.close()
@@ -303,6 +305,14 @@ class Dashboard(QDialog):
         row.addStretch(1)
         ml.addLayout(row)
         self.tabs.addTab(m, "Model versions")
+        from nerdesk.ui.widgets.adjudication import TeamPanel
+
+        self.team_panel = TeamPanel()  # agreement and each person's errors (issue 16)
+        self.tabs.addTab(self.team_panel, "Team")
+        # labels: how much of each label's work was made under its current definition (issue 17)
+        self.currency = _table(["Label", "Segments annotated", "Current", "Stale (to re-review)", "Current share"],
+                               "labelCurrencyTable")
+        self.tabs.addTab(self.currency, "Labels")
 
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         bb.rejected.connect(self.reject)
@@ -330,6 +340,11 @@ class Dashboard(QDialog):
 
     def show_report(self, rep: dict) -> None:
         self.report = rep
+        _fill(self.currency, [(name, c["annotations"], c["current"], c["stale"],
+                               f"{c['current'] / c['annotations']:.0%}" if c["annotations"] else "—")
+                              for name, c in sorted(rep.get("label_currency", {}).items())])
+        if "team" in rep:
+            self.team_panel.show_data(rep["team"]["agreement"], rep["team"]["profiles"])
         models = rep["models"]
         active = rep["active"]
         lab = _labels([m["id"] for m in models] + [r["model_id"] for r in rep.get("recurrence", [])])
