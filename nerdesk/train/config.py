@@ -117,6 +117,12 @@ class HFFinetuneConfig:
     int8_max_drop: float = 0.01
     refit: bool = False  # after the held-out segments chose int8 and fitted the calibration, train on all
     refit_min_held_out: int = 20
+    augment: int = 0  # copies of each segment with its mentions swapped for others of the same label
+    # replay from the base package's shipped sample (replay.jsonl.gz) where it has one: each epoch a
+    # fresh replay_ratio x the bundle's windows; forgetting_sample of its held-out part are scored
+    replay: int = 0
+    replay_ratio: float = 0.5
+    forgetting_sample: int = 2000
 
 
 def configure(cls: type[C], config: C | None, overrides: dict[str, Any]) -> C:

@@ -178,17 +178,38 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
     rows_from = list(src) + [None] * (len(tags) - len(src))
     tj = json.loads((base_dir / "tokenizer.json").read_text(encoding="utf-8"))
     tok = WordPiece(tj, str(base_dir / "tokenizer.json"))
+    real_seg, real_weights = train_seg, weights
+    # replay: the base package's shipped sample of its training data (its labels only), a fresh
+    # share of it each epoch, so the base labels are not forgotten; its held-out part measures that
+    replay_note = base_meta.get("replay") if isinstance(base_meta.get("replay"), dict) else None
+    replay_seg: list = []
+    guard_c: list = []
+    if (segments is None and old_labels and replay_note and (base_dir / str(replay_note.get("file"))).is_file()
+            and (cfg.replay > 0 or cfg.forgetting_sample > 0)):
+        from nerdesk.train.finetune import _shipped_replay
+
+        replay_c, guard_c = _shipped_replay(base_dir / replay_note["file"], replay_note, cfg.replay,
+                                            cfg.forgetting_sample, cfg.seed, log)
+        replay_seg = [(list(t), [tuple(x) for x in sp if x[2] in old_labels])
+                      for c in (replay_c if cfg.replay > 0 else []) for t, sp in zip(c.tokens, c.spans)]
+    replay_examples = _examples(replay_seg, tok, tags, cfg.max_pieces, [1.0] * len(replay_seg))
+    if cfg.augment > 0:  # extra copies with other mentions of the same labels (mention replacement)
+        train_seg, weights = mention_replacement(train_seg, weights, cfg.augment, cfg.seed)
     steps_per_epoch = math.ceil(len(_examples(train_seg, tok, tags, cfg.max_pieces, weights)) / cfg.batch_size)
     n_epochs = max(1, cfg.epochs if cfg.min_steps <= 0 else min(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)))
-    log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(train_seg)} segments to train, "
-        f"{len(dev_seg)} held out; {n_epochs} epochs ({steps_per_epoch * n_epochs} steps)")
+    log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(real_seg)} segments to train "
+        f"(+{len(train_seg) - len(real_seg)} augmented), "
+        f"{len(dev_seg)} held out; {n_epochs} epochs ({steps_per_epoch * n_epochs} steps)"
+        + (f"; replay: {len(replay_seg)} sentences of the base's sample, {cfg.replay_ratio:g} per segment "
+           f"each epoch" if replay_seg else ""))
 
     def fit(segs, seg_weights, prefix: str = ""):
-        """A classifier from the base checkpoint, trained on ``segs`` for ``n_epochs``; yields
-        Progress, returns (model, history, steps)."""
+        """A classifier from the base checkpoint, trained on ``segs`` (and each epoch a fresh sample
+        of the replay windows) for ``n_epochs``; yields Progress, returns (model, history, steps)."""
         model = build_classifier(bert_cfg, sd, len(tags), rows_from if old_labels else None)
-        examples = _examples(segs, tok, tags, cfg.max_pieces, seg_weights)
-        total = math.ceil(len(examples) / cfg.batch_size) * n_epochs
+        own = _examples(segs, tok, tags, cfg.max_pieces, seg_weights)
+        n_replay = min(len(replay_examples), round(cfg.replay_ratio * len(own))) if replay_examples else 0
+        total = math.ceil((len(own) + n_replay) / cfg.batch_size) * n_epochs
         decay, no_decay, head = [], [], []
         for pname, prm in model.named_parameters():
             if not pname.startswith("bert."):
@@ -208,6 +229,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
         history = []
         model.train()
         for epoch in range(1, n_epochs + 1):
+            examples = own + (rng.sample(replay_examples, n_replay) if n_replay else [])
             order = list(range(len(examples)))
             rng.shuffle(order)
             tot, n_tok = 0.0, 0
@@ -279,14 +301,17 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
         if cfg.refit and segments is None and len(dev_seg) >= max(cfg.refit_min_held_out, 1):
             # the held-out segments have chosen the int8 variant and fitted the calibration; the model
             # that ships learns from them too (same recipe, same epochs), keeping both choices
-            log(f"refit on all {len(train_seg) + len(dev_seg)} segments for {n_epochs} epochs")
+            log(f"refit on all {len(real_seg) + len(dev_seg)} segments for {n_epochs} epochs")
             dev_weights = [cfg.error_weight if x["errors"] else 1.0 for x in dev_lines]
-            model, refit_history, refit_steps = yield from fit(train_seg + dev_seg, weights + dev_weights, "refit: ")
+            all_seg, all_weights = real_seg + dev_seg, real_weights + dev_weights
+            if cfg.augment > 0:
+                all_seg, all_weights = mention_replacement(all_seg, all_weights, cfg.augment, cfg.seed)
+            model, refit_history, refit_steps = yield from fit(all_seg, all_weights, "refit: ")
             _write_weights(model, tok, tmp)
             if variant == "int8":
                 quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", per_channel=True)
                 (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
-            refit = {"segments": len(train_seg) + len(dev_seg), "epochs": n_epochs, "steps": refit_steps,
+            refit = {"segments": len(real_seg) + len(dev_seg), "epochs": n_epochs, "steps": refit_steps,
                      "history": refit_history,
                      "note": "held_out.after, the calibration and the variant are the first model's "
                              "(trained without the held-out segments)"}
@@ -305,7 +330,8 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
                 "base": {"name": base_meta.get("name") or base_dir.name, "path": str(base_dir)},
                 "bundles": [{"bundle_id": mf["bundle_id"], "project_id": mf["project_id"], "sha256": mf["sha256"],
                              "segments": mf["segments"]} for mf in manifests],
-                "segments": {"train": len(train_seg), "held_out": len(dev_seg)},
+                "segments": {"train": len(real_seg), "held_out": len(dev_seg)},
+                "augmented": len(train_seg) - len(real_seg),
                 "recipe": {"epochs": n_epochs, "steps": total, "batch_size": cfg.batch_size, "lr": cfg.lr, "head_lr": cfg.head_lr,
                            "error_weight": cfg.error_weight, "max_pieces": cfg.max_pieces, "seed": cfg.seed},
                 "config": card_config(cfg),
@@ -318,12 +344,55 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
                 "seconds": round(time.time() - t0, 1),
             },
         }
+        if replay_note and (base_dir / str(replay_note.get("file"))).is_file():  # for the next fine-tune
+            shutil.copyfile(base_dir / replay_note["file"], tmp / replay_note["file"])
+            meta["replay"] = replay_note
+        meta["finetune"]["replay"] = {"sentences": len(replay_seg), "ratio": cfg.replay_ratio} if replay_seg else None
         if segments is None:  # every segment this model has learnt from (its base's too): never scored on them
             meta["trained_segments"] = trained_segments(base_meta, (x["text"] for x in lines))
         meta.update(card_extra or {})
         (tmp / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if guard_c:  # the base domain, held out from the base's training: F1 before and after, base labels
+        from nerdesk.train.finetune import _forgetting
+
+        meta["finetune"]["forgetting"] = fg = _forgetting(base_dir, out_dir, guard_c, old_labels)
+        meta["finetune"]["seconds"] = round(time.time() - t0, 1)
+        (out_dir / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        log(f"base domain, held-out F1: {fg['before']:.4f} -> {fg['after']:.4f} ({fg['sentences']} sentences)")
     log(f"model written to {out_dir} ({time.time() - t0:.0f}s)")
     return meta
+
+
+def mention_replacement(segs: Sequence[tuple[list[str], list[tuple[int, int, str]]]], weights: Sequence[float],
+                        copies: int, seed: int, p: float = 0.5):
+    """``segs`` and ``weights`` plus ``copies`` copies of each segment with entities, in which each
+    mention is, with probability ``p``, replaced by a random mention of the same label from the other
+    segments (Dai & Adel 2020, "An Analysis of Simple Data Augmentation for Named Entity Recognition").
+    Segments with overlapping spans are not copied."""
+    rng = random.Random(seed)
+    mentions: dict[str, list[list[str]]] = {}
+    for words, spans in segs:
+        for a, b, lab in spans:
+            mentions.setdefault(lab, []).append(words[a:b])
+    out_segs, out_w = list(segs), list(weights)
+    for (words, spans), w in zip(segs, weights):
+        ordered = sorted(spans)
+        if not ordered or any(x[1] > y[0] for x, y in zip(ordered, ordered[1:])):
+            continue
+        for _ in range(copies):
+            new_words: list[str] = []
+            new_spans = []
+            pos = 0
+            for a, b, lab in ordered:
+                new_words += words[pos:a]
+                m = rng.choice(mentions[lab]) if rng.random() < p else words[a:b]
+                new_spans.append((len(new_words), len(new_words) + len(m), lab))
+                new_words += m
+                pos = b
+            new_words += words[pos:]
+            out_segs.append((new_words, new_spans))
+            out_w.append(w)
+    return out_segs, out_w
 
 
 def _write_weights(model, tok: WordPiece, tmp: Path) -> None:

@@ -148,3 +148,27 @@ def test_refit_ships_a_model_that_also_learned_the_held_out_segments(accurate, t
     assert a != (tmp_path / "refit" / "model.safetensors").read_bytes()
     m = load_model(tmp_path / "refit")
     assert m.labels == meta["labels"] and len(m.predict([["Barack", "Obama", "won", "."]])) == 1
+
+
+def test_a_finetune_of_en_accurate_replays_its_shipped_sample_and_measures_forgetting(accurate, tmp_path):
+    """en-accurate ships a sample of its training data (replay.jsonl.gz, from no ../shared): a
+    fine-tune mixes a fresh share of it into every epoch, scores the base labels on its held-out part
+    before and after, and passes the sample on to the new package."""
+    from nerdesk.core.types import drain
+    from nerdesk.train.hf_finetune import finetune_hf_iter
+
+    _, bundle, _, _ = accurate
+    lines: list[str] = []
+    meta = drain(finetune_hf_iter([bundle], tmp_path / "ft", base="en-accurate", epochs=1, min_steps=0,
+                                  replay=40, replay_ratio=0.5, forgetting_sample=30, threads=1, log=lines.append))
+    rp = meta["finetune"]["replay"]
+    assert 30 <= rp["sentences"] <= 40 and rp["ratio"] == 0.5
+    # 34 segments and half as many replay windows each epoch, batch 16
+    assert meta["finetune"]["recipe"]["steps"] == 4
+    fg = meta["finetune"]["forgetting"]
+    assert fg["labels"] == ["LOC", "ORG", "PER"] and 20 <= fg["sentences"] <= 30
+    assert 0 < fg["before"] <= 1 and 0 <= fg["after"] <= 1
+    assert (tmp_path / "ft" / "replay.jsonl.gz").is_file() and meta["replay"]["file"] == "replay.jsonl.gz"
+    on_disk = json.loads((tmp_path / "ft" / "nerdesk.json").read_text())
+    assert on_disk["finetune"]["forgetting"] == fg
+    assert any("base domain, held-out F1" in x for x in lines)
