@@ -62,19 +62,26 @@ def whoami(project: Path, user: str | None, tier: str | None, remember: bool, as
 @click.option("--note", default="", help="The note for the annotator (needed to send back).")
 @click.option("--sample", type=float, default=None, help="Review this share of each annotator's work (0-1).")
 @click.option("--minimum", type=int, default=0, show_default=True, help="With --sample: at least this many each.")
-@click.option("--seed", type=int, default=0, show_default=True, help="With --sample: which segments.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --sample or --assign: which segments.")
+@click.option("--assign", default=None,
+              help="Split the work between these annotators (NAME,NAME,...; '' stops): run the same on every laptop.")
+@click.option("--double", type=float, default=0.0, show_default=True,
+              help="With --assign: this share of segments goes to two annotators (for agreement).")
 @json_opt
 @handle_errors
 def review(project: Path, segment: int | None, user: str | None, tier: str | None, annotator: str | None,
            decision: str | None, spans: str | None, note: str, sample: float | None, minimum: int, seed: int,
-           as_json: bool) -> None:
+           assign: str | None, double: float, as_json: bool) -> None:
     """Your tier's queue, or a reviewer's decision on one annotator's segment.
 
     Without SEGMENT: the queue of your tier with why each item is there (annotator: what reviewers sent
     back; reviewer: annotators' accepted segments to review, and send-backs to you; expert:
     escalations). With SEGMENT --annotator A and one of --approve / --correct / --send-back: the
-    decision (undoable with the app's Undo)."""
+    decision (undoable with the app's Undo). --assign splits new work between annotators (each
+    sees theirs in this queue), --double sends a share to two of them."""
     with Project.open(project, user=user, tier=tier) as p:
+        if assign is not None:
+            p.team.set_assignment([n.strip() for n in assign.split(",") if n.strip()], double=double, seed=seed)
         if segment is None:
             items = p.team.queue(sample=sample, minimum=minimum, seed=seed)
             if as_json:

@@ -211,11 +211,75 @@ def reviewer_queue(project: Project, *, sample: float | None = None, minimum: in
     return sorted(items, key=lambda i: (i.segment_id, i.annotator or ""))
 
 
-def annotator_queue(project: Project, annotator: str | None = None) -> list[Item]:
-    """What reviewers sent back to ``annotator`` (default: the user), with their notes."""
+def annotator_queue(project: Project, annotator: str | None = None, *, limit: int = 200) -> list[Item]:
+    """What reviewers sent back to ``annotator`` (default: the user), with their notes; then, where
+    the project splits the work (:func:`set_assignment`), up to ``limit`` segments assigned to them
+    that they have not accepted yet."""
     name = annotator or project.user
-    return [Item(r["segment_id"], "sent_back", [f"sent back by {r['reviewer']} ({r['tier']}): {r['note']}"],
-                 annotator=name, note=r["note"]) for r in review_store.sent_back(project.store, name)]
+    items = [Item(r["segment_id"], "sent_back", [f"sent back by {r['reviewer']} ({r['tier']}): {r['note']}"],
+                  annotator=name, note=r["note"]) for r in review_store.sent_back(project.store, name)]
+    return items + assigned(project, name, limit=limit)
+
+
+def assignment(project: Project) -> dict[str, Any] | None:
+    return project.store.get_setting("assignment")
+
+
+def set_assignment(project: Project, annotators: Sequence[str], *, double: float = 0.0, seed: int = 0) -> Changes:
+    """Split the work between ``annotators``: each segment goes to one of them, and a ``double`` share
+    of the segments to two (double annotation, for agreement). The split depends only on each
+    segment's document hash and offset, so the same call on every laptop assigns the same segments.
+    An empty list stops splitting. Reviewers and experts only; one transaction, logged."""
+    if tier_rank(project.tier) < tier_rank("reviewer"):
+        raise err(Errors.E401, user=project.user, tier=project.tier, action="assigning work",
+                  needed="reviewer or expert")
+    if not 0 <= double <= 1:
+        raise err(Errors.E409, rate=double)
+    names = [check_name(n) for n in dict.fromkeys(annotators)]
+    if double and len(names) < 2:
+        raise err(Errors.E412, reason="double annotation needs two annotators or more")
+    new = {"annotators": names, "double": double, "seed": seed} if names else None
+    with project.store.transaction():
+        before = assignment(project)
+        project.store.set_setting("assignment", new)
+        project.store.log_event(project.user, "assign work", "log", None, before, new)
+    return Changes(action="assign work")
+
+
+def assignees(content_hash: str, start: int, plan: dict[str, Any]) -> list[str]:
+    """Who a segment is assigned to under ``plan`` (one annotator, or two for the double share)."""
+    names = plan["annotators"]
+    h = hashlib.blake2b(f"{plan['seed']}:{content_hash}:{start}".encode(), digest_size=16).digest()
+    u, v = int.from_bytes(h[:8], "big") / 2**64, int.from_bytes(h[8:], "big") / 2**64
+    first = int(u * len(names))
+    out = [names[first]]
+    if len(names) > 1 and v < plan["double"]:
+        out.append(names[(first + 1 + int(v / plan["double"] * (len(names) - 1))) % len(names)])
+    return out
+
+
+def assigned(project: Project, annotator: str, *, limit: int = 200) -> list[Item]:
+    plan = assignment(project)
+    if not plan or annotator not in plan["annotators"]:
+        return []
+    items: list[Item] = []
+    last = 0
+    while len(items) < limit:
+        rows = review_store.open_segments_for(project.store, annotator, last, 2000)
+        if not rows:
+            break
+        last = rows[-1][0]
+        for sid, h, start in rows:
+            who = assignees(h, start, plan)
+            if annotator not in who:
+                continue
+            others = [n for n in who if n != annotator]
+            why = (f"double annotation: also assigned to {others[0]} ({plan['double']:.0%} of segments)" if others
+                   else f"assigned to you (1 of {len(plan['annotators'])} annotators)")
+            items.append(Item(sid, "assigned", [why], annotator=annotator))
+            if len(items) >= limit:
+                break
+    return items
 
 
 def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> list[Item]:
@@ -245,8 +309,8 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
         res = adj.resolutions(project, part, anns)
         for sid in part:
             r = res.get(sid)
-            if r is None or not r.conflict or r.how == "adjudicated":
-                continue
+            if r is None or not r.conflict or r.how == "adjudicated" or (r.resolved and r.tier == "expert"):
+                continue  # decided, or an expert's version counts already
             accepted = adj.accepted_of(anns[sid])
             lower = [a for a in accepted if a["tier"] == "annotator"]
             higher = [a for a in accepted if tier_rank(a["tier"]) >= tier_rank("reviewer")]

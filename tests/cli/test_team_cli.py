@@ -59,6 +59,19 @@ def test_whoami_and_the_global_user_and_tier_options(tmp_path, monkeypatch):
     assert {p["name"]: p["tier"] for p in out["people"]} == {"alice": "annotator", "bob": "annotator", "rob": "reviewer"}
 
 
+def test_review_assign_splits_new_work(tmp_path):
+    path = tmp_path / "p.nerdesk"
+    p = Project.create(path, labels=["PER"], user="x")
+    drain(p.import_records([DocRecord(f"Person {i} met Person {i + 1}.") for i in range(50)]))
+    p.close()
+    run("review", path, "--assign", "alice,bob", "--double", "0.2", "--user", "rob", "--tier", "reviewer")
+    a = json.loads(run("review", path, "--user", "alice", "--json"))["items"]
+    b = json.loads(run("review", path, "--user", "bob", "--json"))["items"]
+    assert {i["kind"] for i in a + b} == {"assigned"}
+    assert {i["segment_id"] for i in a} | {i["segment_id"] for i in b} == set(range(1, 51))
+    assert any("double annotation" in i["reasons"][0] for i in a)
+
+
 def test_agreement_json_names_its_figures_plainly(tmp_path):
     path = _team(tmp_path)
     r = json.loads(run("agreement", path, "--json"))

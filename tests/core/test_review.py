@@ -200,6 +200,38 @@ def test_a_send_back_travels_to_the_annotators_laptop(tmp_path):
     a.close(), r.close()
 
 
+def test_work_split_between_annotators_with_a_double_share(tmp_path):
+    """The same split on two laptops (segment ids differ between them): each segment goes to one
+    annotator, about a fifth to both; the double share is what agreement is computed on."""
+    texts = [f"Person {i} met Person {i + 1} in Town {i}." for i in range(200)]
+    laptops = {}
+    for name in ("alice", "bob"):
+        p = Project.create(tmp_path / f"{name}.nerdesk", labels=["PER"], user=name)
+        recs = [DocRecord(t) for t in (texts if name == "alice" else texts[::-1])]  # other ids on bob's
+        drain(p.import_records(recs))
+        with Project.open(p.path, user="rob", tier="reviewer") as r:
+            r.team.set_assignment(["alice", "bob"], double=0.2, seed=3)
+        laptops[name] = p
+    mine = {}
+    for name, p in laptops.items():
+        items = p.team.queue()
+        assert items and all(i.kind == "assigned" for i in items)
+        mine[name] = {p.segment(i.segment_id)["text"] for i in p.team.annotator_queue(limit=10**6)}
+    assert mine["alice"] | mine["bob"] == set(texts)
+    both = mine["alice"] & mine["bob"]
+    assert 0.1 < len(both) / len(texts) < 0.3
+    sid = laptops["alice"].team.queue()[0].segment_id
+    laptops["alice"].accept(sid)  # done: out of her queue
+    assert sid not in {i.segment_id for i in laptops["alice"].team.annotator_queue(limit=10**6)}
+    assert codes(laptops["alice"].team.set_assignment, ["alice"]) == "E401"
+    with Project.open(laptops["bob"].path, user="rob", tier="reviewer") as r:
+        assert codes(r.team.set_assignment, ["alice"], double=0.5) == "E412"
+        r.team.set_assignment([])
+    assert laptops["bob"].team.queue() == []
+    for p in laptops.values():
+        p.close()
+
+
 def test_reviewer_sample_per_annotator_with_a_minimum(tmp_path):
     texts = [f"Person {i} met Person {i + 1} in Town {i}." for i in range(40)]
     p = Project.create(tmp_path / "p.nerdesk", labels=["PER"], user="rob", tier="reviewer")
@@ -257,6 +289,10 @@ def test_expert_queue_holds_escalations_with_their_reasons(team, tmp_path):
         # an expert's adjudication takes the segment out of the queue
         e.adjudication.adjudicate(s2, take="rob", reason="capitals are not marked here")
         assert s2 not in {i.segment_id for i in e.team.queue()}
+        # and so does the expert's own accepted version of a flagged segment
+        e.set_spans(s1, [Span(*S1_PER, "PER"), Span(*S1_CITY, "LOC")])
+        e.accept(s1)
+        assert e.team.queue() == []
 
 
 # ------------------------------------------------------------------ adjudication

@@ -174,11 +174,23 @@ def has_review(store: Store, segment_id: int, annotator: str, reviewer: str, cre
         (segment_id, annotator, reviewer, created)).fetchone() is not None
 
 
-def flagged(store: Store) -> list[tuple[int, str, str, str]]:
-    """(segment id, annotator, tier, note) of flagged annotations."""
+def open_segments_for(store: Store, annotator: str, after_id: int, limit: int) -> list[tuple[int, str, int]]:
+    """(segment id, document hash, segment start) of segments after ``after_id`` that ``annotator``
+    has not accepted or skipped, in id order."""
     return store.conn.execute(
-        "SELECT segment_id, annotator, tier, note FROM annotations WHERE status = 'flagged' "
-        "ORDER BY segment_id, annotator").fetchall()
+        "SELECT s.id, d.content_hash, s.start FROM segments s JOIN documents d ON d.id = s.doc_id WHERE s.id > ? "
+        "AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = s.id AND a.annotator = ? AND a.status IN "
+        "('accepted', 'skipped')) ORDER BY s.id LIMIT ?", (after_id, annotator, limit)).fetchall()
+
+
+def flagged(store: Store) -> list[tuple[int, str, str, str]]:
+    """(segment id, annotator, tier, note) of flagged annotations that no reviewer or expert has
+    accepted a version of since."""
+    return store.conn.execute(
+        "SELECT f.segment_id, f.annotator, f.tier, f.note FROM annotations f WHERE f.status = 'flagged' "
+        "AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = f.segment_id AND a.annotator != f.annotator "
+        "AND a.status = 'accepted' AND a.tier IN ('reviewer', 'expert') AND a.updated > f.updated) "
+        "ORDER BY f.segment_id, f.annotator").fetchall()
 
 
 # ------------------------------------------------------------------ adjudications
