@@ -130,7 +130,7 @@ class _Data:
     tokens matrix of tag ids."""
 
     def __init__(self, segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]],
-                 tiers: set[str] | None, people: set[str] | None):
+                 tiers: set[str] | None, people: set[str] | None, tokens: bool = True):
         self.raters: list[str] = []
         rater_ix: dict[str, int] = {}
         self.labels: list[str] = ["O"]
@@ -143,8 +143,11 @@ class _Data:
             chosen = [(a, sp) for a, t, sp in anns if (tiers is None or t in tiers) and (people is None or a in people)]
             if len(chosen) < 2:
                 continue
-            flat = json.loads(tokens_json) if isinstance(tokens_json, str) else tokens_json
-            starts = [start + x for x in flat[::2]]
+            if tokens:
+                flat = json.loads(tokens_json) if isinstance(tokens_json, str) else tokens_json
+                starts = [start + x for x in flat[::2]]
+            else:
+                starts = []
             keys: dict[int, list[Key]] = {}
             for name, spans_json in chosen:
                 r = rater_ix.setdefault(name, len(rater_ix))
@@ -158,7 +161,7 @@ class _Data:
                     if li is None:
                         li = label_ix[lab] = len(self.labels)
                         self.labels.append(lab)
-                    lo, hi = bisect_left(starts, s), bisect_left(starts, e)
+                    lo, hi = (bisect_left(starts, s), bisect_left(starts, e)) if tokens else (0, 0)
                     if hi > lo:
                         fills.append((r, self.tokens + lo, self.tokens + hi, li))
             self.segments.append((sid, keys))
@@ -173,19 +176,22 @@ class _Data:
             self.matrix[r, a:b] = li
 
 
-def agreement(project: Project, *, tiers: Iterable[str] | None = None, people: Iterable[str] | None = None
-              ) -> dict[str, Any]:
+def agreement(project: Project, *, tiers: Iterable[str] | None = None, people: Iterable[str] | None = None,
+              spans_only: bool = False) -> dict[str, Any]:
     """The agreement report of a project (see the module docstring): ``overall``, ``per_label`` and
-    ``pairs`` (each with the four figures), the raters, the segments and tokens compared."""
+    ``pairs`` (each with the four figures), the raters, the segments and tokens compared.
+    ``spans_only``: the span F1 figures alone (kappa and alpha None; no token is read)."""
     return agreement_of(review_store.iter_multi_annotated(project.store),
-                        tiers=set(tiers) if tiers else None, people=set(people) if people else None)
+                        tiers=set(tiers) if tiers else None, people=set(people) if people else None,
+                        spans_only=spans_only)
 
 
 def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]], *,
-                 tiers: set[str] | None = None, people: set[str] | None = None) -> dict[str, Any]:
+                 tiers: set[str] | None = None, people: set[str] | None = None,
+                 spans_only: bool = False) -> dict[str, Any]:
     """As :func:`agreement`, over (segment id, segment start, flat token offsets, [(annotator, tier,
     spans)]) rows (the offsets and spans as lists or as their JSON)."""
-    d = _Data(segments, tiers, people)
+    d = _Data(segments, tiers, people, tokens=not spans_only)
     labels = d.labels[1:]
     n_raters = len(d.raters)
     # span F1, per pair and label: [matches exact, matches partial, spans]
@@ -196,6 +202,18 @@ def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, An
             ka, kb = keys[a], keys[b]
             shared[(a, b)] += 1
             acc = span[(a, b)]
+            if ka == kb:  # the common case: the two agree, every span matches
+                n = len(ka)
+                row = acc[None]
+                row[0] += n
+                row[1] += n
+                row[2] += 2 * n
+                for k in ka:
+                    row = acc[k[2]]
+                    row[0] += 1
+                    row[1] += 1
+                    row[2] += 2
+                continue
             by_label: dict[str | None, tuple[list[Key], list[Key]]] = {None: (ka, kb)}
             for k in ka:
                 by_label.setdefault(k[2], ([], []))[0].append(k)
@@ -217,13 +235,13 @@ def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, An
         xa, xb = ta[mask].astype(np.int64), tb[mask].astype(np.int64)
         cm = np.bincount(xa * L + xb, minlength=L * L).reshape(L, L)
         per_label = {}
-        k_all = cohen_kappa(cm)
+        k_all = cohen_kappa(cm) if not spans_only else None
         if k_all is not None:
             kappas[None].append(k_all)
         for li, lab in enumerate(labels, start=1):
             bcm = np.array([[cm.sum() - cm[li, :].sum() - cm[:, li].sum() + cm[li, li], cm[:, li].sum() - cm[li, li]],
                             [cm[li, :].sum() - cm[li, li], cm[li, li]]])
-            k = cohen_kappa(bcm)
+            k = cohen_kappa(bcm) if not spans_only else None
             if k is not None:
                 kappas[lab].append(k)
             m_exact, m_partial, total = acc[lab]
@@ -240,7 +258,8 @@ def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, An
         rows = [acc[lab] for pair, acc in span.items() if shared[pair]]
         m_exact, m_partial, total = (sum(r[i] for r in rows) for i in range(3))
         ks = kappas[lab]
-        alpha = pairs_alpha(d.matrix, L, None if lab is None else d.labels.index(lab), alpha_cache)
+        alpha = None if spans_only else pairs_alpha(d.matrix, L, None if lab is None else d.labels.index(lab),
+                                                    alpha_cache)
         return {"span_f1_exact": _f1(m_exact, total) if rows else None,
                 "span_f1_partial": _f1(m_partial, total) if rows else None,
                 "kappa": sum(ks) / len(ks) if ks else None, "alpha": alpha, "spans": total}

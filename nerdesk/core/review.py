@@ -302,7 +302,7 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
     for sid, a, tier, note in review_store.flagged(store):
         add(sid, "flagged", f"flagged by {a} ({tier})" + (f": {note}" if note else ""), a, note)
     ids = review_store.multi_annotated_ids(store)
-    low = low_agreement_labels(agreement(project), low_agreement) if ids else {}
+    low = low_agreement_labels(agreement(project, spans_only=True), low_agreement) if ids else {}
     for i in range(0, len(ids), 1000):
         part = ids[i:i + 1000]
         anns = store.annotations_of(part)

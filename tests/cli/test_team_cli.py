@@ -79,6 +79,8 @@ def test_agreement_json_names_its_figures_plainly(tmp_path):
     assert r["raters"] == ["alice", "bob"] and r["segments"] == 2
     assert r["overall"]["span_f1_exact"] == 2 * 3 / 8  # 3 of alice's 4 spans are bob's
     assert r["per_label"]["PER"]["span_f1_exact"] == 1.0 and r["per_label"]["LOC"]["span_f1_exact"] == 2 / 3
+    assert json.loads(run("agreement", path, "--tier", "reviewer", "--json"))["segments"] == 0
+    assert json.loads(run("agreement", path, "--person", "alice", "--person", "bob", "--json"))["segments"] == 2
     text = run("agreement", path)
     assert "span F1 exact" in text and "alice / bob: 2 segments" in text
 

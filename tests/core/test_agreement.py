@@ -224,3 +224,14 @@ def test_real_data_through_projects_equals_the_references(tmp_path, shared_data)
     assert report["overall"]["alpha"] == pytest.approx(
         krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"), abs=1e-12)
     p.close()
+
+
+def test_spans_only_gives_the_same_span_figures():
+    rows, _ = generated(5)
+    full, fast = agreement_of(rows), agreement_of(rows, spans_only=True)
+    for key in ("overall", *[f"per_label/{lab}" for lab in LABELS]):
+        a = full[key] if "/" not in key else full["per_label"][key.split("/")[1]]
+        b = fast[key] if "/" not in key else fast["per_label"][key.split("/")[1]]
+        assert (a["span_f1_exact"], a["span_f1_partial"], a["spans"]) == (b["span_f1_exact"], b["span_f1_partial"],
+                                                                        b["spans"])
+        assert b["kappa"] is None and b["alpha"] is None

@@ -133,6 +133,11 @@ def test_every_event_annotation_and_bundle_records_the_tier(team, tmp_path):
     drain(c.import_file(tmp_path / "r.zip"))
     assert c.store.annotation(s2, "rob")["tier"] == "reviewer"
     assert {x["name"]: x["tier"] for x in c.team.people()}["rob"] == "reviewer"
+    assert c.undo_status()[0] == "merge annotations"  # and after undoing and redoing the merge
+    c.undo()
+    assert c.store.annotation(s2, "rob") is None
+    c.redo()
+    assert c.store.annotation(s2, "rob")["tier"] == "reviewer"
     c.close()
 
 
