@@ -164,6 +164,7 @@ def stats(project: Path, as_json: bool) -> None:
     """Counts: documents, segments, tokens, annotated segments, entities per label."""
     with Project.open(project) as p:
         s = p.stats()
+        s["label_currency"] = p.taxonomy.currency()  # how much of each label is current (issue 17)
     if as_json:
         echo_json(s)
         return
@@ -174,6 +175,10 @@ def stats(project: Path, as_json: bool) -> None:
     click.echo(f"Annotated   {s['annotated']:,} segments")
     click.echo(f"Model       {s['active_model'] or '(none)'}")
     click.echo("Labels      " + (", ".join(f"{lab} {s['per_label'].get(lab, 0):,}" for lab in s["labels"]) or "(none)"))
+    stale = {k: v for k, v in s["label_currency"].items() if v["stale"]}
+    if stale:  # annotated under an older definition: `nerdesk labels stale`
+        click.echo("Stale       " + ", ".join(f"{k} {v['stale']:,} of {v['annotations']:,} segments"
+                                              for k, v in stale.items()))
 
 
 @cli.command()

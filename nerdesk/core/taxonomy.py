@@ -121,7 +121,7 @@ def split_label(project: Project, old: str, targets: Sequence[str], *, sorter: S
     found = None
     if sorter is not None:  # read before the write lock: a model may take a while
         ids = sorted({r[0] for r in sql.annotation_rows_with(project.store, old)})
-        found = {str(k): v for k, v in sorter(ids, list(targets)).items()}
+        found = {int(k): [list(s) for s in v] for k, v in sorter(ids, list(targets)).items() if v}
     return _run(project, f"split label {old} → {' | '.join(targets)}",
                 {"op": "split", "old": old, "targets": list(targets)}, sorted_=found)
 
@@ -176,7 +176,7 @@ def _snapshot(project: Project) -> dict[str, Any]:
 
 
 #: The project settings a label change may rewrite (undo puts them back as they were).
-_SETTINGS = ("severity", "model_label_map", "allow_overlaps")
+_SETTINGS = ("severity", "model_label_map", "allow_overlaps", "label_forms")
 
 
 def _run(project: Project, action: str, op: dict[str, Any], *, sorted_: dict[str, Any] | None = None) -> Changes:
@@ -184,9 +184,9 @@ def _run(project: Project, action: str, op: dict[str, Any], *, sorted_: dict[str
     with store.transaction():
         before = _snapshot(project)
         if sorted_ is not None:
-            op = dict(op, sorted=sorted_)
+            op = dict(op, sorted=True)  # placed by a model: a redo writes again what this wrote
         event_id = store.log_event(project.user, action, "do", None, before, {"taxonomy": op})
-        summary = _apply(project, op, event_id, before)
+        summary = _apply(project, op if sorted_ is None else dict(op, _found=sorted_), event_id, before)
     project._did(event_id)
     return Changes(labels=True, action=summary or action)
 
@@ -299,16 +299,15 @@ def _do_merge(project: Project, op: dict[str, Any], event_id: int, version: int)
     base = sources[0] if target not in sources else target
     others = [s for s in sources if s != base]
     store = project.store
-    sql.keep_rows(store, event_id, others)
-    counts = {s: sql.count_in_annotations(store, s) for s in sources}
+    counts = sql.counts_in_annotations(store, sources)
     keep = current[base]
     for s in sources:
         sql.delete_label(store, s)
     sql.insert_label(store, dict(keep, name=target))
     for s in sources:
         sql.reparent(store, s, target)
-        if s != target:
-            sql.rename_in_work(store, s, target)
+    # no row copied: the others' spans are marked so that undo tells them apart (store/labels.py)
+    sql.merge_in_work(store, event_id, base if base != target else None, others, target)
     _map_to(project, sources, target)
     _move_severity(project, [s for s in sources if s != target], target)
     return f"merged {', '.join(sources)} → {target} (" + ", ".join(f"{s}: {n}" for s, n in counts.items()) + \
@@ -336,15 +335,19 @@ def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int)
     sql.update_label(store, old, status="split", changed_version=version, shortcut=None,
                      guide={**current[old]["guide"], "split_into": targets})
     store.set_setting("model_label_map", _split_map(model_label_map(project), targets))
-    found = op.get("sorted")
-    if found is None:
-        found = {str(k): v for k, v in _stored_sorter(project)(
-            sorted({r[0] for r in sql.annotation_rows_with(store, old)}), targets).items()}
+    if op.get("_found") is not None:  # placed by a model, just now
+        found = op["_found"]
+    elif op.get("sorted"):  # a redo of that: what it wrote then
+        return _split_summary(old, targets, sql.redo_annotations(store, event_id), sql.count_in_annotations(store, old))
+    else:  # the active model's stored predictions of the new labels, where it made them
+        model_id = store.active_model_id()
+        found = ({sid: [s for s in spans if s[2] in targets] for sid, spans in
+                  sql.predicted_among(store, model_id, targets, old).items()} if model_id else {})
+    holding = sql.annotation_rows_with(store, old) if found else []
     placed = 0
-    sql.keep_rows(store, event_id, [old], tables=("annotations",))
     rows = []
-    for segment_id, annotator, spans_json in sql.annotation_rows_with(store, old):
-        preds = found.get(str(segment_id)) or []
+    for segment_id, annotator, spans_json in holding:
+        preds = found.get(segment_id) or []
         if not preds:
             continue
         spans = json.loads(spans_json)
@@ -360,10 +363,13 @@ def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int)
         if changed:
             spans.sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
             rows.append((json.dumps(spans, ensure_ascii=False), segment_id, annotator))
-    sql.set_annotation_spans(store, rows)
-    left = sql.count_in_annotations(store, old)
-    return f"split {old} → {' | '.join(targets)} ({placed} spans placed by the model, annotations still holding " \
-        f"{old}: {left}; all to re-review)"
+    n = sql.rewrite_annotations(store, event_id, rows)  # only the rows rewritten are kept for undo
+    return _split_summary(old, targets, n, sql.count_in_annotations(store, old))
+
+
+def _split_summary(old: str, targets: list[str], placed_in: int, left: int) -> str:
+    return (f"split {old} → {' | '.join(targets)} (the model placed spans in {placed_in} annotations, {left} still "
+            f"hold {old}; all to re-review)")
 
 
 def _split_map(mapping: dict[str, str], targets: Sequence[str]) -> dict[str, str]:
@@ -385,17 +391,6 @@ def _best_overlap(sp: dict[str, Any], preds: list, targets: list[str]) -> tuple 
         if best_key is None or key > best_key:
             best, best_key = (a, b, label, conf), key
     return best
-
-
-def _stored_sorter(project: Project) -> Sorter:
-    """The active model's stored predictions of the split's labels (cheap: no model is run)."""
-    def sort(ids: list[int], targets: list[str]) -> dict[int, list[tuple[int, int, str, float]]]:
-        model_id = project.store.active_model_id()
-        if not model_id or not ids:
-            return {}
-        preds = project.store.predictions_for(ids, model_id)
-        return {sid: [tuple(s) for s in p["spans"] if s[2] in targets] for sid, p in preds.items()}
-    return sort
 
 
 def model_sorter(project: Project, targets: Sequence[str], model: Any = None) -> Sorter | None:
@@ -570,7 +565,7 @@ _APPLY: dict[str, Callable[[Project, dict[str, Any], int, int], str]] = {
 
 
 # ---------------------------------------------------------------- undo / redo
-def _reverse_renames(project: Project, op: dict[str, Any]) -> None:
+def _reverse_renames(project: Project, op: dict[str, Any], event: dict[str, Any]) -> None:
     store = project.store
     kind = op["op"]
     if kind == "rename":
@@ -579,8 +574,10 @@ def _reverse_renames(project: Project, op: dict[str, Any]) -> None:
         sql.rename_in_work(store, op["new_name"], op["name"])
     elif kind == "merge":
         sources, target = list(dict.fromkeys(op["sources"])), op["target"]
-        if target not in sources:  # the rows of the non-base sources are put back; the rest was the base
-            sql.rename_in_work(store, target, sources[0])
+        base = sources[0] if target not in sources else target
+        sql.unmerge_in_work(store, event["id"], base if base != target else None,
+                            [s for s in sources if s != base], target,
+                            event["before"]["settings"].get("label_forms") or {})
 
 
 def revert(project: Project, event: dict[str, Any], kind: str) -> Changes:
@@ -590,8 +587,11 @@ def revert(project: Project, event: dict[str, Any], kind: str) -> Changes:
     before = event["before"]
     with store.transaction():
         if kind == "undo":
-            sql.restore_rows(store, event["id"])
-            _reverse_renames(project, op)
+            if op["op"] == "split" and op.get("sorted"):
+                sql.capture_redo(store, event["id"])
+            if op["op"] != "merge":
+                sql.restore_rows(store, event["id"])
+            _reverse_renames(project, op, event)
             sql.put_labels(store, before["labels"])
             for key, value in before["settings"].items():
                 if value is None:

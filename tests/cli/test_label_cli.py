@@ -54,6 +54,8 @@ def test_each_label_change_from_the_command_line(tmp_path, shared_data):
     stale = json.loads(run("queue", p, "--status", "stale", "--limit", "1000", "--json"))
     assert len(stale["segments"]) == n_org and stale["per_label"]["ORG"]["stale"] == n_org
     assert "current" in run("labels", "stale", p)
+    assert f"Stale       ORG {n_org} of {n_org} segments" in run("stats", p)
+    assert json.loads(run("stats", p, "--json"))["label_currency"]["ORG"]["stale"] == n_org
     run("labels", "overlaps", p, "allow")
     with Project.open(p) as proj:
         assert proj.allow_overlaps and "ORG" not in proj.label_names()

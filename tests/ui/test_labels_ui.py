@@ -251,3 +251,21 @@ def test_screenshots_of_label_tags_in_light_and_dark(window, tmp_path, qtbot):
     dark_bg = QColor("#1e1f22").rgb()
     assert count(shots[(True, True)], dark_bg) > count(shots[(False, True)], dark_bg) + 1000
     window._set_view(theme="light", tags=True)
+
+
+def test_the_dashboard_shows_how_much_of_each_label_is_current(opened, qtbot):
+    win = opened
+    s = win.session
+    for _ in range(3):  # three segments reviewed
+        s.accept()
+    p = s.project
+    per = p.taxonomy.currency()["PER"]["annotations"]
+    assert per > 0
+    s.change_labels("guidelines.set_fields", "PER", definition="Only real people")
+    dlg = win.show_dashboard()
+    qtbot.waitUntil(lambda: dlg.report is not None and dlg.job is None, timeout=15000)
+    t = dlg.currency
+    rows = {t.item(i, 0).text(): [t.item(i, j).text() for j in range(1, 5)] for i in range(t.rowCount())}
+    assert rows["PER"] == [str(per), "0", str(per), "0%"]
+    org = p.taxonomy.currency()["ORG"]
+    assert rows["ORG"][:3] == [str(org["annotations"]), str(org["annotations"]), "0"]

@@ -31,11 +31,6 @@ def ann_needle(label: str) -> str:
     return '"label": ' + _q(label)
 
 
-def pred_needle(label: str) -> str:
-    """How ``label`` appears in a prediction's stored span list (or a correction's ``predicted``)."""
-    return ", " + _q(label) + ", "
-
-
 def final_needle(label: str) -> str:
     """How ``label`` appears at the end of a correction's ``final`` ([start, end, label])."""
     return ", " + _q(label) + "]"
@@ -120,32 +115,173 @@ def delete_guideline_version(store: Store, version: int) -> None:
 
 
 # ---------------------------------------------------------------- renaming in the work
-def rename_in_work(store: Store, old: str, new: str) -> dict[str, int]:
-    """Every span, prediction, correction and term labelled ``old`` becomes ``new`` (text-exact: the
-    reverse rename gives back the same bytes). Returns the rows changed per table."""
-    c = store.conn
-    n: dict[str, int] = {}
+#: How many textual forms a label may have in stored predictions (see :func:`merge_in_work`).
+MAX_FORMS = 8
+#: Between the labels of a chain in a span's "was" (merged twice): U+001F as json.dumps writes it.
+WAS_SEP = "\\u001f"
+
+
+def pred_form(label: str, k: int) -> str:
+    """Form ``k`` of ``label`` in a prediction's stored span list: form 1 is what json.dumps writes; the
+    others have k spaces after the comma (the same JSON): a merge writes its non-base labels' spans so,
+    which tells them apart again for an undo without keeping a copy of any row."""
+    return "," + " " * k + _q(label) + ", "
+
+
+def forms(store: Store) -> dict[str, int]:
+    return dict(store.get_setting("label_forms", {}))
+
+
+def forms_of(store: Store, label: str) -> int:
+    return int(forms(store).get(label, 1))
+
+
+def _set_forms(store: Store, label: str, n: int | None) -> None:
+    f = forms(store)
+    if n is None or n <= 1:
+        f.pop(label, None)
+    else:
+        f[label] = n
+    store.set_setting("label_forms", f)
+
+
+def _nested_replace(col: str, pairs: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    expr, args = col, []
+    for a, b in pairs:
+        expr = f"replace({expr}, ?, ?)"
+        args += [a, b]
+    return expr, args
+
+
+def _any_of(col: str, needles: list[str]) -> tuple[str, list[str]]:
+    return " OR ".join(f"instr({col}, ?) > 0" for _ in needles), list(needles)
+
+
+def _rename_annotations(store: Store, old: str, new: str) -> int:
     a_old, a_new = ann_needle(old), ann_needle(new)
-    n["annotations"] = c.execute("UPDATE annotations SET spans = replace(spans, ?, ?) WHERE instr(spans, ?) > 0",
-                                 (a_old, a_new, a_old)).rowcount
-    p_old, p_new = pred_needle(old), pred_needle(new)
-    n["predictions"] = c.execute("UPDATE predictions SET spans = replace(spans, ?, ?) WHERE instr(spans, ?) > 0",
-                                 (p_old, p_new, p_old)).rowcount
+    return store.conn.execute("UPDATE annotations SET spans = replace(spans, ?, ?) WHERE instr(spans, ?) > 0",
+                              (a_old, a_new, a_old)).rowcount
+
+
+def _rename_predictions(store: Store, pairs: list[tuple[str, int, str, int]]) -> int:
+    """(old label, its form, new label, the new form) for each form to rewrite, in one pass."""
+    if not pairs:
+        return 0
+    texts = [(pred_form(o, k), pred_form(n, kn)) for o, k, n, kn in pairs]
+    expr, args = _nested_replace("spans", texts)
+    where, wargs = _any_of("spans", [a for a, _ in texts])
+    return store.conn.execute(f"UPDATE predictions SET spans = {expr} WHERE {where}", [*args, *wargs]).rowcount
+
+
+def _rename_corrections_and_terms(store: Store, old: str, new: str) -> dict[str, int]:
+    c = store.conn
+    p_old, p_new = pred_form(old, 1), pred_form(new, 1)
     f_old, f_new = final_needle(old), final_needle(new)
-    n["corrections"] = c.execute(
+    n = {"corrections": c.execute(
         "UPDATE corrections SET label = CASE WHEN label = ? THEN ? ELSE label END, "
         "predicted_label = CASE WHEN predicted_label = ? THEN ? ELSE predicted_label END, "
         "final_label = CASE WHEN final_label = ? THEN ? ELSE final_label END, "
         "predicted = replace(predicted, ?, ?), final = replace(final, ?, ?) "
         "WHERE label = ? OR predicted_label = ? OR final_label = ?",
-        (old, new, old, new, old, new, p_old, p_new, f_old, f_new, old, old, old)).rowcount
+        (old, new, old, new, old, new, p_old, p_new, f_old, f_new, old, old, old)).rowcount}
     n["terms"] = c.execute("UPDATE terms SET label = ? WHERE label = ?", (new, old)).rowcount
     return n
 
 
+def rename_in_work(store: Store, old: str, new: str) -> dict[str, int]:
+    """Every span, prediction, correction and term labelled ``old`` becomes ``new`` (text-exact: the
+    reverse rename gives back the same bytes; each form of a prediction keeps its form). Returns the rows
+    changed per table."""
+    n_forms = forms_of(store, old)
+    n = {"annotations": _rename_annotations(store, old, new),
+         "predictions": _rename_predictions(store, [(old, k, new, k) for k in range(1, n_forms + 1)]),
+         **_rename_corrections_and_terms(store, old, new)}
+    _set_forms(store, old, None)
+    _set_forms(store, new, n_forms)
+    return n
+
+
+def merge_plan(forms_before: dict[str, int], base: str | None, others: list[str], target: str
+               ) -> tuple[list[list[Any]], bool]:
+    """The prediction forms a merge gives the others' spans: ([[label, form, target form], ...], whether
+    they fit in MAX_FORMS). A pure function of the forms before the merge, so undo works it out again."""
+    n = int(forms_before.get(base if base is not None and base != target else target, 1))
+    plan = []
+    for o in others:
+        for k in range(1, int(forms_before.get(o, 1)) + 1):
+            n += 1
+            plan.append([o, k, n])
+    return plan, n <= MAX_FORMS
+
+
+def merge_in_work(store: Store, event_id: int, base: str | None, others: list[str], target: str) -> None:
+    """Every span of ``base`` (None: ``target`` is one of the sources and keeps its spans) and of ``others``
+    becomes ``target``, so that :func:`unmerge_in_work` can tell them apart again without a copy of any
+    annotation or prediction: an annotation's span of another label gets ``"was": "B"`` after its label
+    (a chain where it was merged before), a prediction's span a form of ``target`` of its own (see
+    :func:`pred_form`; past ``MAX_FORMS`` the rows are kept instead). Corrections and terms of the others
+    are kept (few). One UPDATE per table."""
+    c = store.conn
+    before = forms(store)
+    plan, fits = merge_plan(before, base, others, target)
+    renamed = base is not None and base != target
+    a_t = ann_needle(target)
+    pairs = [(ann_needle(base), a_t)] if renamed else []
+    for o in others:
+        a_o = ann_needle(o)
+        pairs += [(a_o + ', "was": "', a_t + ', "was": ' + _q(o)[:-1] + WAS_SEP), (a_o, a_t + ', "was": ' + _q(o))]
+    expr, args = _nested_replace("spans", pairs)
+    where, wargs = _any_of("spans", ([ann_needle(base)] if renamed else []) + [ann_needle(o) for o in others])
+    c.execute(f"UPDATE annotations SET spans = {expr} WHERE {where}", [*args, *wargs])
+    keep_rows(store, event_id, others, tables=("corrections", "terms") if fits else
+              ("corrections", "terms", "predictions"))
+    n_base = int(before.get(base, 1)) if renamed else 0
+    moves = [(base, k, target, k) for k in range(1, n_base + 1)]
+    moves += [(o, k, target, kt if fits else 1) for o, k, kt in plan]
+    _rename_predictions(store, moves)
+    for label in ([base] if renamed else []) + others:
+        _rename_corrections_and_terms(store, label, target)
+        _set_forms(store, label, None)
+    _set_forms(store, target, plan[-1][2] if plan and fits else int(before.get(base if renamed else target, 1)))
+
+
+def unmerge_in_work(store: Store, event_id: int, base: str | None, others: list[str], target: str,
+                    forms_before: dict[str, int]) -> None:
+    """The reverse of :func:`merge_in_work`, given the forms before it (the caller then puts back the label
+    table and the settings). One UPDATE per table."""
+    c = store.conn
+    plan, fits = merge_plan(forms_before, base, others, target)
+    renamed = base is not None and base != target
+    a_t = ann_needle(target)
+    pairs = []
+    for o in others:
+        pairs += [(a_t + ', "was": ' + _q(o), ann_needle(o)),
+                  (a_t + ', "was": ' + _q(o)[:-1] + WAS_SEP, ann_needle(o) + ', "was": "')]
+    if renamed:  # what is left of the target was the base
+        pairs.append((a_t, ann_needle(base)))
+    expr, args = _nested_replace("spans", pairs)
+    where, wargs = _any_of("spans", [a_t])
+    c.execute(f"UPDATE annotations SET spans = {expr} WHERE {where}", [*args, *wargs])
+    moves = [(target, kt, o, k) for o, k, kt in plan] if fits else []
+    if renamed:
+        moves += [(target, k, base, k) for k in range(1, int(forms_before.get(base, 1)) + 1)]
+    _rename_predictions(store, moves)
+    restore_rows(store, event_id)  # corrections and terms of the others (and predictions past MAX_FORMS)
+    if renamed:
+        _rename_corrections_and_terms(store, target, base)
+
+
 def count_in_annotations(store: Store, label: str) -> int:
-    return store.conn.execute("SELECT COUNT(*) FROM annotations WHERE instr(spans, ?) > 0",
-                              (ann_needle(label),)).fetchone()[0]
+    return counts_in_annotations(store, [label])[label]
+
+
+def counts_in_annotations(store: Store, labels_: Sequence[str]) -> dict[str, int]:
+    """Annotations holding each label, in one scan."""
+    if not labels_:
+        return {}
+    cols = ", ".join("COALESCE(SUM(instr(spans, ?) > 0), 0)" for _ in labels_)
+    row = store.conn.execute(f"SELECT {cols} FROM annotations", [ann_needle(lab) for lab in labels_]).fetchone()
+    return dict(zip(labels_, row))
 
 
 # ---------------------------------------------------------------- rows kept for undo
@@ -155,19 +291,23 @@ def keep_rows(store: Store, event_id: int, labels_: Sequence[str],
     ``labels_``, as it is now. One INSERT ... SELECT per table."""
     c = store.conn
     for label in labels_:
-        a, p = ann_needle(label), pred_needle(label)
+        a = ann_needle(label)
         if "annotations" in tables:
             c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) "
                       "SELECT ?, 'annotations', segment_id, annotator, spans FROM annotations WHERE instr(spans, ?) > 0",
                       (event_id, a))
         if "predictions" in tables:
+            where, wargs = _any_of("spans", [pred_form(label, k) for k in range(1, forms_of(store, label) + 1)])
             c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value, extra) "
-                      "SELECT ?, 'predictions', segment_id, model_id, spans, min_confidence FROM predictions "
-                      "WHERE instr(spans, ?) > 0", (event_id, p))
+                      f"SELECT ?, 'predictions', segment_id, model_id, spans, min_confidence FROM predictions "
+                      f"WHERE {where}", (event_id, *wargs))
         if "corrections" in tables:
+            # every correction of each (segment, annotator) that has one of the label: undo puts back the
+            # whole set (an edit in between may have categorised that annotation again)
             c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) "
                       "SELECT ?, 'corrections', id, json_object(" + _corr_json() + ") FROM corrections "
-                      "WHERE label = ? OR predicted_label = ? OR final_label = ?", (event_id, label, label, label))
+                      "WHERE (segment_id, annotator) IN (SELECT segment_id, annotator FROM corrections "
+                      "WHERE label = ? OR predicted_label = ? OR final_label = ?)", (event_id, label, label, label))
         if "terms" in tables:
             c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) "
                       "SELECT ?, 'terms', id, json_object('label', label, 'enabled', enabled) FROM terms "
@@ -181,6 +321,45 @@ _CORR = ("id", "segment_id", "annotator", "tier", "category", "auto_category", "
 
 def _corr_json() -> str:
     return ", ".join(f"'{col}', {col}" for col in _CORR)
+
+
+def rewrite_annotations(store: Store, event_id: int, rows: Iterable[tuple[str, int, str]]) -> int:
+    """Write new span lists (spans JSON, segment id, annotator), keeping the old text of each row for undo:
+    the rows go through a temporary table, then two set-based statements keep and update them."""
+    c = store.conn
+    c.execute("CREATE TEMP TABLE IF NOT EXISTS label_rewrite (segment_id INTEGER NOT NULL, annotator TEXT NOT NULL, "
+              "spans TEXT NOT NULL, PRIMARY KEY (segment_id, annotator)) WITHOUT ROWID")
+    c.execute("DELETE FROM label_rewrite")
+    c.executemany("INSERT INTO label_rewrite (spans, segment_id, annotator) VALUES (?, ?, ?)", rows)
+    c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'annotations', "
+              "a.segment_id, a.annotator, a.spans FROM label_rewrite r JOIN annotations a "
+              "ON a.segment_id = r.segment_id AND a.annotator = r.annotator", (event_id,))
+    n = c.execute("UPDATE annotations SET spans = r.spans FROM label_rewrite r WHERE annotations.segment_id = "
+                  "r.segment_id AND annotations.annotator = r.annotator").rowcount
+    c.execute("DELETE FROM label_rewrite")
+    return n
+
+
+def capture_redo(store: Store, event_id: int) -> None:
+    """Before an undo puts the kept rows back: keep what the change wrote in them, for a redo (a split
+    whose spans a model placed cannot ask the model again)."""
+    store.conn.execute("INSERT OR REPLACE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'redo', "
+                       "a.segment_id, a.annotator, a.spans FROM label_change_rows k JOIN annotations a ON "
+                       "a.segment_id = k.k1 AND a.annotator = k.k2 WHERE k.event_id = ? AND k.tbl = 'annotations'",
+                       (event_id, event_id))
+
+
+def redo_annotations(store: Store, event_id: int) -> int:
+    """Write again what :func:`capture_redo` kept (keeping the rows as they are now for the next undo)."""
+    c = store.conn
+    c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'annotations', "
+              "a.segment_id, a.annotator, a.spans FROM label_change_rows k JOIN annotations a ON "
+              "a.segment_id = k.k1 AND a.annotator = k.k2 WHERE k.event_id = ? AND k.tbl = 'redo'", (event_id, event_id))
+    n = c.execute("UPDATE annotations SET spans = k.value FROM label_change_rows k WHERE k.event_id = ? AND "
+                  "k.tbl = 'redo' AND annotations.segment_id = k.k1 AND annotations.annotator = k.k2",
+                  (event_id,)).rowcount
+    c.execute("DELETE FROM label_change_rows WHERE event_id = ? AND tbl = 'redo'", (event_id,))
+    return n
 
 
 def kept_count(store: Store, event_id: int) -> int:
@@ -203,7 +382,9 @@ def restore_rows(store: Store, event_id: int) -> None:
     c.execute("UPDATE terms SET label = json_extract(k.value, '$.label'), enabled = json_extract(k.value, '$.enabled') "
               "FROM label_change_rows k WHERE k.event_id = ? AND k.tbl = 'terms' AND terms.id = k.k1", (event_id,))
     c.execute("DELETE FROM corrections WHERE id IN (SELECT k1 FROM label_change_rows WHERE event_id = ? "
-              "AND tbl = 'corrections')", (event_id,))
+              "AND tbl = 'corrections') OR (segment_id, annotator) IN (SELECT json_extract(value, '$.segment_id'), "
+              "json_extract(value, '$.annotator') FROM label_change_rows WHERE event_id = ? AND tbl = 'corrections')",
+              (event_id, event_id))
     c.execute(f"INSERT INTO corrections ({', '.join(_CORR)}) SELECT "
               + ", ".join(f"json_extract(value, '$.{col}')" for col in _CORR)
               + " FROM label_change_rows WHERE event_id = ? AND tbl = 'corrections'", (event_id,))
@@ -211,7 +392,8 @@ def restore_rows(store: Store, event_id: int) -> None:
 
 
 def forget_rows(store: Store, event_id: int) -> None:
-    store.conn.execute("DELETE FROM label_change_rows WHERE event_id = ?", (event_id,))
+    """Forget the rows kept for undo (what a redo needs stays)."""
+    store.conn.execute("DELETE FROM label_change_rows WHERE event_id = ? AND tbl != 'redo'", (event_id,))
 
 
 # ---------------------------------------------------------------- reading rows of one label
@@ -222,8 +404,20 @@ def annotation_rows_with(store: Store, label: str) -> list[tuple[int, str, str]]
 
 
 def prediction_rows_with(store: Store, label: str) -> list[tuple[int, str, str]]:
-    return store.conn.execute("SELECT segment_id, model_id, spans FROM predictions WHERE instr(spans, ?) > 0",
-                              (pred_needle(label),)).fetchall()
+    where, wargs = _any_of("spans", [pred_form(label, k) for k in range(1, forms_of(store, label) + 1)])
+    return store.conn.execute(f"SELECT segment_id, model_id, spans FROM predictions WHERE {where}", wargs).fetchall()
+
+
+def predicted_among(store: Store, model_id: str, labels_: Sequence[str], annotated_with: str) -> dict[int, list]:
+    """The model's stored spans of segments whose prediction holds one of ``labels_`` and whose annotation
+    holds ``annotated_with`` (one query: a split with no such prediction reads no row into Python)."""
+    needles = [pred_form(lab, k) for lab in labels_ for k in range(1, forms_of(store, lab) + 1)]
+    where, wargs = _any_of("p.spans", needles)
+    rows = store.conn.execute(
+        f"SELECT DISTINCT p.segment_id, p.spans FROM predictions p JOIN annotations a ON a.segment_id = p.segment_id "
+        f"WHERE p.model_id = ? AND ({where}) AND instr(a.spans, ?) > 0",
+        [model_id, *wargs, ann_needle(annotated_with)]).fetchall()
+    return {sid: json.loads(spans) for sid, spans in rows}
 
 
 def set_annotation_spans(store: Store, rows: Iterable[tuple[str, int, str]]) -> None:

@@ -76,6 +76,10 @@ KEYMAP: list[tuple[str, str]] = [
     ("Ctrl+F", "Search the project's documents"),
     ("Ctrl+O / Ctrl+N / Ctrl+I / Ctrl+W", "Open / new project / import a file / close the project"),
     ("Ctrl+D", "Dashboard: quality per model version, calibration, drift, errors, effort"),
+    ("Ctrl+L / Ctrl+G", "Labels: add, rename, merge, split, retire, colour, key, severity / the guideline"),
+    ("F2", "The focused span's label: its definition, rules and examples, beside the span"),
+    ("Ctrl+T", "Label names on spans (tags) on or off"),
+    ("Ctrl+= / Ctrl+- / Ctrl+0", "Larger / smaller / default text (View menu: dark theme, colour-blind-safe colours)"),
     ("F1", "This list"),
 ]
 
