@@ -297,6 +297,15 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
             if old_labels:
                 before = _held_out_f1(base_dir, "model.onnx", dev_seg, seen, detail=True) \
                     if (base_dir / "model.onnx").is_file() else None
+        # which base label each new label is a kind of (politician: PER), so a project that asks for
+        # the base labels only counts it as that label, as the base model did (the fast model's rule)
+        parents_seen: dict[str, Any] = {}
+        if old_labels and segments is None and (base_dir / "model.onnx").is_file():
+            from nerdesk.train.finetune import label_parents
+
+            parents_seen = label_parents(base_dir, real_seg + dev_seg, old_labels)
+        parents = {**(base_meta.get("label_parents") or {}),
+                   **{lab: v["parent"] for lab, v in parents_seen.items() if v["parent"]}}
         refit = None
         if cfg.refit and segments is None and len(dev_seg) >= max(cfg.refit_min_held_out, 1):
             # the held-out segments have chosen the int8 variant and fitted the calibration; the model
@@ -325,6 +334,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
             "calibration": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in cal.items()
                             if k != "span_calibration"},
             "variant": variant,
+            "label_parents": parents,
             "licences": {"base": base_meta.get("licence") or base_meta.get("licences", {}).get("base") or "see the base model's card"},
             "finetune": {
                 "base": {"name": base_meta.get("name") or base_dir.name, "path": str(base_dir)},
@@ -338,7 +348,7 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
                 "held_out": {"before": before, "after": after},
                 "held_out_f1_by_variant": dev_scores,
                 "refit": refit,
-                "label_parents": {},
+                "label_parents": parents_seen,
                 "history": history,
                 "command": command,
                 "seconds": round(time.time() - t0, 1),

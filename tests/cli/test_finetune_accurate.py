@@ -172,3 +172,5 @@ def test_a_finetune_of_en_accurate_replays_its_shipped_sample_and_measures_forge
     on_disk = json.loads((tmp_path / "ft" / "nerdesk.json").read_text())
     assert on_disk["finetune"]["forgetting"] == fg
     assert any("base domain, held-out F1" in x for x in lines)
+    # a new label the base model called PER counts as PER where a project asks for the base labels
+    assert meta["label_parents"]["politician"] == "PER" == meta["finetune"]["label_parents"]["politician"]["parent"]
