@@ -103,6 +103,14 @@ def _spans_of(ks: Iterable[Key]) -> list[dict[str, Any]]:
     return [{"start": s, "end": e, "label": lab, "confidence": None, "origin": "human"} for s, e, lab in sorted(ks)]
 
 
+def _best_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`best_annotation` of rows known to be there (an empty list is a bug of the caller)."""
+    best = best_annotation(rows)
+    if best is None:
+        raise ValueError("no annotation to choose the best of")
+    return best
+
+
 def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | None,
             protocol: dict[str, Any]) -> Resolution | None:
     """The resolution of a segment from all its annotation rows (None: no accepted annotation; then
@@ -111,7 +119,7 @@ def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | No
     if not accepted:
         return None
     if len({keys(a["spans"]) for a in accepted}) == 1:
-        best = best_annotation(accepted)
+        best = _best_of(accepted)
         return Resolution(best["spans"], "single" if len(accepted) == 1 else "agreement", best["annotator"],
                           best["tier"], annotation=best)
     if decision is not None and decision["basis"] == basis(accepted):
@@ -122,7 +130,7 @@ def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | No
     if needs:
         experts = [a for a in accepted if a["tier"] == "expert"]
         if experts and len({keys(a["spans"]) for a in experts}) == 1:
-            best = best_annotation(experts)
+            best = _best_of(experts)
             return Resolution(best["spans"], "expert", best["annotator"], "expert",
                               f"the protocol leaves {', '.join(needs)} to experts", conflict=True, annotation=best,
                               needs_expert=needs)
@@ -133,7 +141,7 @@ def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | No
         top = max(tier_rank(a["tier"]) for a in accepted)
         tops = [a for a in accepted if tier_rank(a["tier"]) == top]
         if len({keys(a["spans"]) for a in tops}) == 1:
-            best = best_annotation(tops)
+            best = _best_of(tops)
             return Resolution(best["spans"], "highest_tier", best["annotator"], best["tier"],
                               f"{best['annotator']} ({best['tier']}) is the highest tier", conflict=True,
                               annotation=best)
@@ -150,7 +158,7 @@ def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | No
             return Resolution(None, "unresolved", reason=f"no majority for {len(ties)} span(s) ({n} people)",
                               conflict=True)
         kept = [k for k, v in votes.items() if 2 * v > n]
-        best = best_annotation(accepted)
+        best = _best_of(accepted)
         return Resolution(_spans_of(kept), "majority", best["annotator"], best["tier"],
                           f"majority of {n} people", conflict=True)
     return Resolution(None, "unresolved", reason="the protocol resolves nothing by default", conflict=True)

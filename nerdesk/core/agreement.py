@@ -241,12 +241,12 @@ def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, An
         for li, lab in enumerate(labels, start=1):
             bcm = np.array([[cm.sum() - cm[li, :].sum() - cm[:, li].sum() + cm[li, li], cm[:, li].sum() - cm[li, li]],
                             [cm[li, :].sum() - cm[li, li], cm[li, li]]])
-            k = cohen_kappa(bcm) if not spans_only else None
-            if k is not None:
-                kappas[lab].append(k)
+            k_label = cohen_kappa(bcm) if not spans_only else None
+            if k_label is not None:
+                kappas[lab].append(k_label)
             m_exact, m_partial, total = acc[lab]
             per_label[lab] = {"span_f1_exact": _f1(m_exact, total), "span_f1_partial": _f1(m_partial, total),
-                              "kappa": k, "spans": total}
+                              "kappa": k_label, "spans": total}
         m_exact, m_partial, total = acc[None]
         pairs_out.append({"a": d.raters[a], "b": d.raters[b], "segments": shared[(a, b)], "tokens": int(mask.sum()),
                           "span_f1_exact": _f1(m_exact, total), "span_f1_partial": _f1(m_partial, total),

@@ -210,6 +210,7 @@ class _Writer:
         tokenized = dict(zip(need, tokenize_texts(list(need.values()), self.project.lang))) if need else {}
         docs, segs, anns, preds, attach = [], [], [], [], []
         in_batch: dict[str, int] = {}
+        sentences: list[tuple[int, int]] | None  # None: the record gives no sentence boundaries
         for h, rec in zip(hashes, recs):
             spans = self._checked_spans(rec, rec.spans) if self.annotations and rec.spans is not None else None
             doc_id = existing.get(h) or in_batch.get(h)
@@ -253,7 +254,7 @@ class _Writer:
                 seg_id = self.next_seg
                 self.next_seg += 1
                 flat = [x for pair in toks for x in pair]
-                flat = _dumps(flat if s_start == 0 else [x - s_start for x in flat])
+                flat_json = _dumps(flat if s_start == 0 else [x - s_start for x in flat])
                 status = "new"
                 if spans is not None:
                     row = self._annotation(seg_id, rec, [sp for sp in spans if s_start <= sp.start < s_end])
@@ -261,7 +262,7 @@ class _Writer:
                     status = row["status"]
                 if rec.predictions:
                     preds.append((seg_id, [sp for sp in rec.predictions if s_start <= sp.start < s_end]))
-                segs.append((seg_id, doc_id, idx, s_start, s_end, flat, len(toks), status))
+                segs.append((seg_id, doc_id, idx, s_start, s_end, flat_json, len(toks), status))
                 self.result.tokens += len(toks)
             self.result.segments += len(pieces)
         self.store.insert_documents(docs)
@@ -323,8 +324,9 @@ class _Writer:
 
     def _surrogate_error(self, batch: list[DocRecord]) -> NerdeskError:
         for rec in batch:
-            fields = [("The text", rec.text, None), ("The source name", rec.source, None),
-                      ("'annotator'", rec.annotator, None), ("'meta'", self._meta_json(rec), None)]
+            fields: list[tuple[str, str | None, Span | None]] = [
+                ("The text", rec.text, None), ("The source name", rec.source, None),
+                ("'annotator'", rec.annotator, None), ("'meta'", self._meta_json(rec), None)]
             fields += [(f"Span label {sp.label!r:.40}", sp.label, sp) for sp in rec.spans or ()]
             fields += [(f"Prediction label {sp.label!r:.40}", sp.label, None) for sp in rec.predictions or ()]
             for what, value, span in fields:

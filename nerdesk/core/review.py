@@ -81,7 +81,7 @@ def read_config(path: Path | None = None, project_name: str | None = None) -> di
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise err(Errors.E408, path=path, reason=str(exc)) from None
-    out = {k: data[k] for k in ("user", "tier") if k in data}
+    out: dict[str, Any] = {k: data[k] for k in ("user", "tier") if k in data}  # checked to be strings below
     projects = data.get("projects", {})
     if project_name and isinstance(projects, dict) and isinstance(projects.get(project_name), dict):
         out.update({k: v for k, v in projects[project_name].items() if k in ("user", "tier")})
@@ -138,8 +138,9 @@ def resolve_identity(store: Store, user: str | None = None, tier: str | None = N
                               ("environment", lambda: os.environ.get(f"NERDESK_{key.upper()}")),
                               ("config", lambda: config().get(key)),
                               ("remembered", lambda: (remembered(store) or {}).get(key))):
-            if value():
-                found[key] = (value(), source)
+            got = value()
+            if got:
+                found[key] = (got, source)
                 break
     u, us = found.get("user", (login_name(), "login"))
     t, ts = found.get("tier", ("annotator", "default"))
@@ -299,8 +300,8 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
             item.reasons.append(reason)
             item.note = item.note or note
 
-    for sid, a, tier, note in review_store.flagged(store):
-        add(sid, "flagged", f"flagged by {a} ({tier})" + (f": {note}" if note else ""), a, note)
+    for sid, who, tier, note in review_store.flagged(store):
+        add(sid, "flagged", f"flagged by {who} ({tier})" + (f": {note}" if note else ""), who, note)
     ids = review_store.multi_annotated_ids(store)
     low = low_agreement_labels(agreement(project, spans_only=True), low_agreement) if ids else {}
     for i in range(0, len(ids), 1000):
@@ -366,6 +367,7 @@ def review(project: Project, segment_id: int, annotator: str, decision: str, *, 
         mine_before = store.annotation(segment_id, project.user)
         mine_after = mine_before
         errors: list[dict[str, Any]] = []
+        final: list[Span] = []  # the corrected spans (a correction)
         if decision == "correct":
             if spans is not None:
                 ks = adj._checked_edit(project, seg, [adj._key(sp) for sp in spans])
@@ -382,13 +384,13 @@ def review(project: Project, segment_id: int, annotator: str, decision: str, *, 
                           "created": mine_before["created"] if mine_before else created, "updated": created}
             store.put_annotation(mine_after)
             store.refresh_segment_status([segment_id])
+            final = [Span(sp["start"], sp["end"], sp["label"]) for sp in mine_after["spans"]]
         row = {"segment_id": segment_id, "annotator": annotator, "reviewed_updated": target["updated"],
                "reviewer": project.user, "tier": project.tier, "decision": decision, "note": note,
                "created": created}
         row["id"] = review_store.insert_review(store, row)
         if decision == "correct":
             theirs = [Span(sp["start"], sp["end"], sp["label"]) for sp in target["spans"]]
-            final = [Span(sp["start"], sp["end"], sp["label"]) for sp in mine_after["spans"]]
             errors = adj.person_error_rows(seg, annotator, project.user, project.tier, "review", row["id"],
                                            categorize(theirs, final), created)
             review_store.insert_person_errors(store, errors)

@@ -103,7 +103,9 @@ def insert_review(store: Store, row: dict[str, Any]) -> int:
     cols = [c for c in _REVIEW_COLS if c != "id" or row.get("id") is not None]
     cur = store.conn.execute(f"INSERT INTO reviews ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                              [row[c] for c in cols])
-    return int(cur.lastrowid)
+    if cur.lastrowid is None:
+        raise RuntimeError("INSERT INTO reviews did not report a row id")
+    return cur.lastrowid
 
 
 def delete_review(store: Store, review_id: int) -> None:
@@ -199,7 +201,9 @@ def insert_adjudication(store: Store, row: dict[str, Any]) -> int:
     vals = [json.dumps(row[c], ensure_ascii=False) if c in ("sources", "spans") else row[c] for c in cols]
     cur = store.conn.execute(f"INSERT INTO adjudications ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                              vals)
-    return int(cur.lastrowid)
+    if cur.lastrowid is None:
+        raise RuntimeError("INSERT INTO adjudications did not report a row id")
+    return cur.lastrowid
 
 
 def insert_adjudications(store: Store, rows: list[dict[str, Any]]) -> None:
