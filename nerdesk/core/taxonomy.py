@@ -17,13 +17,13 @@ stale (:func:`stale_queue`) until someone accepts it again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import labels as sql
-from nerdesk.core.types import Changes
+from nerdesk.core.types import Changes, Progress
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -121,7 +121,7 @@ def split_label(project: Project, old: str, targets: Sequence[str], *, sorter: S
     found = None
     if sorter is not None:  # read before the write lock: a model may take a while
         ids = sorted({r[0] for r in sql.annotation_rows_with(project.store, old)})
-        found = {int(k): [list(s) for s in v] for k, v in sorter(ids, list(targets)).items() if v}
+        found = {int(k): [list(s) for s in v] for k, v in sorter(ids, list(targets)).items() if v} or None
     return _run(project, f"split label {old} → {' | '.join(targets)}",
                 {"op": "split", "old": old, "targets": list(targets)}, sorted_=found)
 
@@ -424,6 +424,22 @@ def model_sorter(project: Project, targets: Sequence[str], model: Any = None) ->
         return out
 
     return sort
+
+
+def placements(project: Project, old: str, targets: Sequence[str]) -> Generator[Progress, None, dict]:
+    """Where the active model places the spans of ``old`` among ``targets`` (read-only: for a background
+    job before :func:`split_label`); {} where no model knows the targets or the model's package is gone."""
+    from nerdesk.core.errors import NerdeskError
+
+    yield Progress(0, None, f"Placing the spans of {old} with the model")
+    try:
+        sorter = model_sorter(project, list(targets))
+    except NerdeskError:
+        return {}
+    if sorter is None:
+        return {}
+    ids = sorted({r[0] for r in sql.annotation_rows_with(project.store, old)})
+    return sorter(ids, list(targets))
 
 
 def _remove_label_spans(project: Project, name: str) -> tuple[int, int]:

@@ -51,6 +51,9 @@ def test_labels_dialog_manages_labels_after_creation_and_undo_takes_each_change_
     dlg.table.selectRow(dlg.row_of("PLACE_ORG"))
     answers = iter(["ORG,LOC"])
     qtbot.mouseClick(dlg.findChild(QPushButton, "splitLabel"), Qt.MouseButton.LeftButton)
+    # (the active model is asked first, in the background: this fake one has no package, so the
+    # split uses its stored predictions)
+    qtbot.waitUntil(lambda: "ORG" in p.label_names(), timeout=10000)
     assert {"ORG", "LOC"} <= set(p.label_names()) and "PLACE_ORG" not in p.label_names()
     assert dlg.table.item(dlg.row_of("PLACE_ORG"), 5).text() == "split"
     # retire the selected label
@@ -269,3 +272,41 @@ def test_the_dashboard_shows_how_much_of_each_label_is_current(opened, qtbot):
     assert rows["PER"] == [str(per), "0", str(per), "0%"]
     org = p.taxonomy.currency()["ORG"]
     assert rows["ORG"][:3] == [str(org["annotations"]), str(org["annotations"]), "0"]
+
+
+def test_a_split_in_the_app_is_placed_by_the_model_in_the_background(window, tmp_path, qtbot):
+    """The shipped model knows PER and LOC: after merging them into ENT, a split back into PER | LOC from
+    the labels dialog runs the model in a job and places the spans; they go to the stale queue."""
+    import json
+
+    from nerdesk.core.project import Project
+    from nerdesk.core.types import DocRecord, drain
+
+    path = tmp_path / "m.nerdesk"
+    with Project.create(path, labels=["PER", "ORG", "LOC"]) as p:
+        drain(p.import_records([DocRecord(t) for t in TEXTS]))
+        drain(p.preannotate())
+        for sid, _ in p.next_items(100, order="document"):
+            p.accept(sid)
+    assert window.open_project(path)
+    p = window.session.project
+
+    def counts():
+        n = {}
+        for (spans,) in p.store.conn.execute("SELECT spans FROM annotations"):
+            for sp in json.loads(spans):
+                n[sp["label"]] = n.get(sp["label"], 0) + 1
+        return n
+
+    before = counts()
+    assert before.get("PER", 0) >= 3 and before.get("LOC", 0) >= 3
+    dlg = window.show_labels()
+    assert dlg.merge(["PER", "LOC"], "ENT")
+    job = dlg.split("ENT", ["PER", "LOC"])
+    assert job is not None and job is not True
+    qtbot.waitUntil(lambda: "PER" in p.label_names(), timeout=60000)
+    after = counts()
+    assert after.get("ENT", 0) == 0 and after["PER"] + after["LOC"] == before["PER"] + before["LOC"]
+    assert after["PER"] >= before["PER"] - 1  # placed back, as the model sees them
+    assert set(p.taxonomy.stale_queue(100)) == {sid for sid, _ in p.next_items(100, status="accepted")}
+    assert "the model placed spans in" in dlg.status.text()

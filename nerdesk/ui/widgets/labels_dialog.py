@@ -147,7 +147,20 @@ class LabelsDialog(QDialog):
     def merge(self, sources: list[str], target: str) -> bool:
         return self._do("merge_labels", sources, target)
 
-    def split(self, old: str, targets: list[str]) -> bool:
+    def split(self, old: str, targets: list[str], *, with_model: bool = True):
+        """Split ``old``; where the project has an active model, it places the spans first, in the background
+        (a job: nerdesk.core.taxonomy.placements), then the split is one change. Returns the job, or whether
+        the split was made."""
+        win = self.parent()
+        p = self.session.project
+        if with_model and p is not None and p.active_model_id() and hasattr(win, "run_job"):
+            from nerdesk.core import taxonomy
+
+            self.status.setText(f"Placing the spans of {old} with the model…")
+            factory = win._project_job(lambda proj: taxonomy.placements(proj, old, targets))
+            return win.run_job(f"Placing the spans of {old}", factory,
+                               on_done=lambda found: self._do("split_label", old, targets,
+                                                              sorter=lambda ids, t: found))
         return self._do("split_label", old, targets)
 
     def retire(self, name: str) -> bool:
