@@ -310,3 +310,19 @@ def test_a_split_in_the_app_is_placed_by_the_model_in_the_background(window, tmp
     assert after["PER"] >= before["PER"] - 1  # placed back, as the model sees them
     assert set(p.taxonomy.stale_queue(100)) == {sid for sid, _ in p.next_items(100, status="accepted")}
     assert "the model placed spans in" in dlg.status.text()
+
+
+def test_labels_menu_opens_the_stale_queue(opened, qtbot):
+    win = opened
+    s = win.session
+    for _ in range(3):
+        s.accept()
+    s.change_labels("guidelines.set_fields", "LOC", definition="Only physical places")
+    stale = win.session.project.taxonomy.stale_queue(100)
+    assert stale
+    win.act_stale.trigger()
+    assert win.queue.status.currentText() == "stale"
+    qtbot.waitUntil(lambda: win.queue.model.rowCount() == len(stale), timeout=5000)
+    assert win.queue.model.ids() == stale
+    s.next()
+    assert s.current in stale  # Next walks the re-review queue
