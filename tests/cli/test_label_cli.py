@@ -127,3 +127,22 @@ def test_a_finetune_after_a_rename_trains_on_the_new_name(tmp_path, shared_data)
         seen = {sp[2] for (spans,) in proj.store.conn.execute("SELECT spans FROM predictions")
                 for sp in json.loads(spans)}
         assert seen <= {"DISEASE"}  # the model is asked for the project's labels, by their names now
+
+
+def test_guideline_edit_with_no_option_opens_the_editor(tmp_path, shared_data):
+    import stat
+    import sys
+
+    p = make(tmp_path, shared_data, n=10)
+    editor = tmp_path / "editor.py"
+    editor.write_text("import json, sys\n"
+                      "doc = json.load(open(sys.argv[1]))\n"
+                      "doc['labels']['LOC']['boundaries'] = 'Include the article only in official names'\n"
+                      "doc['summary'] = 'LOC boundaries'\n"
+                      "json.dump(doc, open(sys.argv[1], 'w'))\n", encoding="utf-8")
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    r = CliRunner().invoke(cli, ["guideline", "edit", str(p)], env={"EDITOR": f"{sys.executable} {editor}",
+                                                                    "VISUAL": ""}, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "LOC boundaries" in run("guideline", "show", p, "--history")
+    assert "Boundary rules: Include the article only in official names" in run("guideline", "show", p)
