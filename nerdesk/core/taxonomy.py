@@ -196,13 +196,62 @@ def _apply(project: Project, op: dict[str, Any], event_id: int, before: dict[str
     version = before["guideline_version"] + 1
     sql.forget_rows(store, event_id)
     fn = _APPLY[op["op"]]
+    mapping = _label_mapping(op)
+    held = _held_decisions(project) if mapping else []
     summary = fn(project, op, event_id, version)
+    if mapping:
+        _follow_decisions(project, event_id, held, mapping)
     text = op.get("fields", {}).get("text") if op["op"] in ("guide", "guides") and op.get("label") is None else None
     g = store.guideline()
     new_version = store.add_guideline(project.user, sql.labels(store), text if text is not None else
                                       (g["text"] if g else ""))
     sql.set_summary(store, new_version, summary)
     return summary
+
+
+def _label_mapping(op: dict[str, Any]) -> dict[str, str | None]:
+    """What a change does to label names, for the review tables: old -> new (None: retired). A split
+    changes what a label means, so its adjudications are decided again (the conflict comes back)."""
+    kind = op["op"]
+    if kind == "rename":
+        return {op["old"]: op["new"]}
+    if kind == "edit" and op.get("new_name") and op["new_name"] != op["name"]:
+        return {op["name"]: op["new_name"]}
+    if kind == "merge":
+        return {s: op["target"] for s in op["sources"] if s != op["target"]}
+    if kind == "retire":
+        return {op["name"]: None}
+    return {}
+
+
+def _held_decisions(project: Project) -> list[tuple[int, int, str]]:
+    """Adjudications that hold now (their basis is the segment's accepted annotations): (id, segment, spans)."""
+    from nerdesk.core.adjudicate import accepted_of, basis
+
+    rows = sql.adjudication_rows(project.store)
+    if not rows:
+        return []
+    anns = project.store.annotations_of(sorted({r[1] for r in rows}))
+    return [(adj_id, sid, spans) for adj_id, sid, spans, b in rows if b == basis(accepted_of(anns.get(sid, [])))]
+
+
+def _follow_decisions(project: Project, event_id: int, held: list[tuple[int, int, str]],
+                      mapping: dict[str, str | None]) -> None:
+    """A decision that held before a rename, merge or retire holds after it, under the new names; the errors
+    people made follow the labels too (both kept for undo)."""
+    from nerdesk.core.adjudicate import accepted_of, basis
+
+    store = project.store
+    sql.migrate_person_errors(store, event_id, mapping)
+    if not held:
+        return
+    anns = store.annotations_of(sorted({sid for _, sid, _ in held}))
+    rows = []
+    for adj_id, sid, spans_json in held:
+        spans = [dict(sp, label=mapping.get(sp["label"], sp["label"])) for sp in json.loads(spans_json)
+                 if mapping.get(sp["label"], sp["label"]) is not None]
+        rows.append((adj_id, json.dumps(spans, ensure_ascii=False), basis(accepted_of(anns.get(sid, [])))))
+    sql.keep_and_set_adjudications(store, event_id, rows)
 
 
 def _label_row(project: Project, name: str, *, color: str | None, shortcut: str | None, description: str,

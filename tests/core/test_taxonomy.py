@@ -16,7 +16,7 @@ from nerdesk.core.project import Project
 from nerdesk.core.types import drain
 
 TABLES = ("annotations", "predictions", "corrections", "labels", "terms", "project", "guidelines",
-          "label_change_rows", "segments", "effort")
+          "label_change_rows", "segments", "effort", "adjudications", "person_errors", "reviews")
 
 
 def dump(p: Project) -> dict[str, list]:
@@ -317,3 +317,47 @@ def test_a_merge_copies_no_annotation_or_prediction_row(proj):
     ev = proj.store.conn.execute("SELECT length(before) + length(after) FROM events ORDER BY id DESC LIMIT 1"
                                  ).fetchone()[0]
     assert ev < 5000  # the event holds the change and the label table, not the rows
+
+
+def test_adjudications_and_people_s_errors_follow_a_rename_merge_and_retire(tmp_path):
+    """Two annotators disagree, a reviewer decides: after a rename, a merge or a retire the decision still
+    holds, under the new names, and the bundle keeps the segment; after a split the segment is to re-review;
+    undo puts every table back."""
+    from nerdesk.core import adjudicate
+    from nerdesk.core.bundle import bundle_lines
+    from nerdesk.core.types import DocRecord, Span
+
+    path = tmp_path / "team.nerdesk"
+    with Project.create(path, labels=["PER", "ORG", "LOC"]) as p:
+        drain(p.import_records([DocRecord("Alice Smith flew to Paris with Acme staff.")]))
+        sid = p.document(1)["segments"][0]["id"]
+    for who, spans in (("ann", [Span(0, 11, "PER"), Span(20, 25, "LOC")]),
+                       ("bob", [Span(0, 11, "PER"), Span(20, 25, "ORG")])):
+        with Project.open(path, user=who, tier="annotator") as a:
+            a.set_spans(sid, spans)
+            a.accept(sid)
+    with Project.open(path, user="rev", tier="reviewer") as r:
+        r.adjudication.adjudicate(sid, take="ann", reason="Paris is the city")
+        assert r.store.conn.execute("SELECT label FROM person_errors").fetchall() == [("LOC",)]  # bob's
+        assert adjudicate.resolutions(r, [sid])[sid].how == "adjudicated"
+        before = dump(r)
+        adj_before = r.store.conn.execute("SELECT * FROM adjudications").fetchall()
+        r.taxonomy.rename_label("LOC", "PLACE")
+        res = adjudicate.resolutions(r, [sid])[sid]
+        assert res.how == "adjudicated" and {sp["label"] for sp in res.spans} == {"PER", "PLACE"}
+        assert [ln["segment_id"] for ln in bundle_lines(r)] == [sid]  # still resolved: still exported
+        assert r.store.conn.execute("SELECT label FROM person_errors").fetchall() == [("PLACE",)]
+        r.undo()
+        assert dump(r) == before and r.store.conn.execute("SELECT * FROM adjudications").fetchall() == adj_before
+        r.taxonomy.merge_labels(["ORG", "LOC"], "PLACE")  # now both versions agree: no conflict left
+        assert adjudicate.resolutions(r, [sid])[sid].how in ("agreement", "adjudicated")
+        r.undo()
+        assert r.store.conn.execute("SELECT * FROM adjudications").fetchall() == adj_before
+        r.taxonomy.retire_label("ORG")
+        res = adjudicate.resolutions(r, [sid])[sid]
+        assert {sp["label"] for sp in res.spans} == {"PER", "LOC"}
+        r.undo()
+        r.taxonomy.split_label("LOC", ["CITY", "COUNTRY"])  # no model places Paris: the decision stands,
+        assert sid in r.taxonomy.stale_queue()  # and the segment waits for re-review
+        r.undo()
+        assert dump(r) == before and r.store.conn.execute("SELECT * FROM adjudications").fetchall() == adj_before

@@ -388,12 +388,63 @@ def restore_rows(store: Store, event_id: int) -> None:
     c.execute(f"INSERT INTO corrections ({', '.join(_CORR)}) SELECT "
               + ", ".join(f"json_extract(value, '$.{col}')" for col in _CORR)
               + " FROM label_change_rows WHERE event_id = ? AND tbl = 'corrections'", (event_id,))
+    _restore_review_tables(store, event_id)
     forget_rows(store, event_id)
 
 
 def forget_rows(store: Store, event_id: int) -> None:
     """Forget the rows kept for undo (what a redo needs stays)."""
     store.conn.execute("DELETE FROM label_change_rows WHERE event_id = ? AND tbl != 'redo'", (event_id,))
+
+
+# ---------------------------------------------------------------- review tables (issue 16) under a label change
+_PE = ("id", "segment_id", "annotator", "by_user", "by_tier", "source", "ref", "category", "label", "annotated",
+       "final", "surface", "created")
+
+
+def adjudication_rows(store: Store) -> list[tuple[int, int, str, str]]:
+    """(id, segment id, spans JSON, basis) of every adjudication (a small table: one row per decision)."""
+    return store.conn.execute("SELECT id, segment_id, spans, basis FROM adjudications ORDER BY id").fetchall()
+
+
+def keep_and_set_adjudications(store: Store, event_id: int, rows: Iterable[tuple[int, str, str]]) -> None:
+    """rows: (id, new spans JSON, new basis): the old values are kept for undo first."""
+    c = store.conn
+    for adj_id, spans, basis in rows:
+        c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) SELECT ?, 'adjudications', id, "
+                  "json_object('spans', spans, 'basis', basis) FROM adjudications WHERE id = ?", (event_id, adj_id))
+        c.execute("UPDATE adjudications SET spans = ?, basis = ? WHERE id = ?", (spans, basis, adj_id))
+
+
+def migrate_person_errors(store: Store, event_id: int, mapping: dict[str, str | None]) -> None:
+    """The errors people made (reviews, adjudications) follow a label change: ``mapping`` old label -> new
+    label, or None where the label was retired (its errors go). The rows touched are kept for undo."""
+    c = store.conn
+    for old, new in mapping.items():
+        c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) SELECT ?, 'person_errors', id, "
+                  "json_object(" + ", ".join(f"'{col}', {col}" for col in _PE) + ") FROM person_errors WHERE label = ? "
+                  "OR instr(COALESCE(annotated, ''), ?) > 0 OR instr(COALESCE(final, ''), ?) > 0",
+                  (event_id, old, _q(old), _q(old)))
+        if new is None:
+            c.execute("DELETE FROM person_errors WHERE label = ?", (old,))
+            continue
+        c.execute("UPDATE person_errors SET label = CASE WHEN label = ? THEN ? ELSE label END, "
+                  "annotated = replace(replace(annotated, ?, ?), ?, ?), final = replace(replace(final, ?, ?), ?, ?) "
+                  "WHERE label = ? OR instr(COALESCE(annotated, ''), ?) > 0 OR instr(COALESCE(final, ''), ?) > 0",
+                  (old, new, pred_form(old, 1), pred_form(new, 1), final_needle(old), final_needle(new),
+                   pred_form(old, 1), pred_form(new, 1), final_needle(old), final_needle(new), old, _q(old), _q(old)))
+
+
+def _restore_review_tables(store: Store, event_id: int) -> None:
+    c = store.conn
+    c.execute("UPDATE adjudications SET spans = json_extract(k.value, '$.spans'), basis = json_extract(k.value, "
+              "'$.basis') FROM label_change_rows k WHERE k.event_id = ? AND k.tbl = 'adjudications' AND "
+              "adjudications.id = k.k1", (event_id,))
+    c.execute("DELETE FROM person_errors WHERE id IN (SELECT k1 FROM label_change_rows WHERE event_id = ? AND "
+              "tbl = 'person_errors')", (event_id,))
+    c.execute(f"INSERT INTO person_errors ({', '.join(_PE)}) SELECT "
+              + ", ".join(f"json_extract(value, '$.{col}')" for col in _PE)
+              + " FROM label_change_rows WHERE event_id = ? AND tbl = 'person_errors'", (event_id,))
 
 
 # ---------------------------------------------------------------- reading rows of one label
