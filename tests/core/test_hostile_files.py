@@ -428,10 +428,11 @@ def test_bundle_line_with_missing_or_odd_fields(tmp_path, good_bundle, change):
 
 
 def test_bundle_line_with_an_unknown_status(tmp_path, good_bundle):
-    """The importer refuses it (E127), naming the bundle's member and line; the fine-tuner has no use
-    for the status."""
-    e = bundle_error(tmp_path, _with_line(good_bundle, lambda ln: ln.update(status="banana")), reader_too=False)
-    assert (e.code, e.line) == ("E127", 2) and e.file.endswith("!corrections.jsonl")
+    """Refused as the bundle schema says (a bundle carries accepted segments), naming the bundle's
+    member, the line and the field."""
+    e = bundle_error(tmp_path, _with_line(good_bundle, lambda ln: ln.update(status="banana")))
+    assert (e.code, e.line) == ("E106", 2) and e.file.endswith("!corrections.jsonl")
+    assert "'status' must be \"accepted\"" in e.message
 
 
 def test_bundle_line_not_json_or_too_deep(tmp_path, good_bundle):

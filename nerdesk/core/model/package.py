@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.schema import problem
 
 CARD_NAME = "model.json"
 CARD_FORMAT = "nerdesk-model/1"
@@ -81,30 +82,16 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
     return p
 
 
-def _req(card: dict, key: str, typ: type | tuple, path: Path) -> Any:
-    if key not in card:
-        raise err(Errors.E205, path=str(path), reason=f"missing field '{key}'")
-    if not isinstance(card[key], typ):
-        raise err(Errors.E205, path=str(path), reason=f"field '{key}' has the wrong type")
-    return card[key]
-
-
 def _valid_span_calibration(sc: Any) -> bool:
+    """What the schema cannot say of a span calibration (its shapes are checked there): a Platt
+    slope above 0; isotonic points with increasing x, as many as y."""
     if sc is None:
         return True
-    num = (int, float)
     if isinstance(sc, list):
-        return len(sc) == 2 and all(isinstance(x, num) for x in sc) and sc[0] > 0
-    if isinstance(sc, dict):
-        per = sc.get("per_label", {})
-        if not isinstance(per, dict) or not all(_valid_span_calibration(v) and isinstance(v, dict)
-                                                for v in per.values()):
-            return False
-        x, y = sc.get("x"), sc.get("y")
-        return (isinstance(x, list) and isinstance(y, list) and len(x) == len(y) >= 2
-                and all(isinstance(v, num) for v in x + y)
-                and all(a < b for a, b in zip(x, x[1:])) and all(0 <= v <= 1 for v in y))
-    return False
+        return sc[0] > 0
+    x, y = sc["x"], sc["y"]
+    return (len(x) == len(y) and all(a < b for a, b in zip(x, x[1:]))
+            and all(_valid_span_calibration(v) for v in sc.get("per_label", {}).values()))
 
 
 def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
@@ -120,25 +107,19 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
         raise err(Errors.E205, path=str(card_path), reason=str(exc)) from None
     if not isinstance(card, dict):
         raise err(Errors.E205, path=str(card_path), reason="not a JSON object")
-    if card.get("format") != CARD_FORMAT:
-        raise err(Errors.E205, path=str(card_path),
-                  reason=f"format must be '{CARD_FORMAT}', found {card.get('format')!r}")
-    _req(card, "name", str, card_path)
-    _req(card, "version", str, card_path)
-    labels = _req(card, "labels", list, card_path)
-    if not labels or any(not isinstance(x, str) or not x or "-" in x for x in labels) \
-            or len(set(labels)) != len(labels):
+    wrong = problem("model-card", card)  # resources/schemas/model-card.schema.json
+    if wrong:
+        raise err(Errors.E205, path=str(card_path), reason=f"'{wrong[0]}' {wrong[1]}")
+    labels = card["labels"]
+    if "-" in "".join(labels) or len(set(labels)) != len(labels):
         raise err(Errors.E205, path=str(card_path),
                   reason="labels must be distinct non-empty names without '-'")
-    if card.get("tag_scheme", "BIO") != "BIO":
-        raise err(Errors.E205, path=str(card_path), reason="only the BIO tag scheme is supported")
-    temp = card.get("temperature", 1.0)
-    if not isinstance(temp, (int, float)) or not temp > 0:
+    if not card.get("temperature", 1.0) > 0:
         raise err(Errors.E205, path=str(card_path), reason="temperature must be a positive number")
     if not _valid_span_calibration(card.get("span_calibration")):
         raise err(Errors.E205, path=str(card_path),
                   reason="span_calibration must be null, [a > 0, b] or {x: [...], y: [...]} "
-                         "with increasing x and y in [0, 1]")
+                         "with increasing x, as many y")
     parents = card.get("label_parents") or {}
     if not isinstance(parents, dict) or any(
             k not in labels or v not in labels or k == v for k, v in parents.items()):
@@ -150,12 +131,8 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
     for name in vector_files(card["features"]):  # the gazetteer, the word vectors
         if not (model_dir / name).is_file():
             raise err(Errors.E201, path=str(model_dir / name))
-    onnx = _req(card, "onnx", dict, card_path)
-    if not isinstance(onnx.get("fp32"), str):
-        raise err(Errors.E205, path=str(card_path), reason="onnx.fp32 must name the ONNX file")
+    onnx = card["onnx"]
     files = card.get("files", {})
-    if not isinstance(files, dict):
-        raise err(Errors.E205, path=str(card_path), reason="files must map names to sha256")
     for variant in ("fp32", "int8"):
         name = onnx.get(variant)
         if name is not None and not (model_dir / name).is_file():
