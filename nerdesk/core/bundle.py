@@ -441,7 +441,9 @@ def _import_send_backs(project: Project, reviews: list[dict[str, Any]]) -> int:
     for r in reviews:
         doc = r["document"]
         sid = review_store.segment_at(store, doc["hash"], doc["start"], doc["end"])
-        ann = store.annotation(sid, r["annotator"]) if sid is not None else None
+        if sid is None:
+            continue
+        ann = store.annotation(sid, r["annotator"])
         if ann is None or ann["status"] != "accepted":
             continue
         seen = {(sp["start"] - doc["start"], sp["end"] - doc["start"], sp["label"]) for sp in ann["spans"]}

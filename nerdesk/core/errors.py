@@ -6,11 +6,13 @@ and, where it applies, the file and line that caused it. The CLI prints it; the 
 
 from __future__ import annotations
 
+import os
+
 
 class NerdeskError(Exception):
     """An error the user can act on: bad input, missing file, wrong model."""
 
-    def __init__(self, code: str, message: str, *, file: str | None = None,
+    def __init__(self, code: str, message: str, *, file: str | os.PathLike | None = None,
                  line: int | None = None, details: str | None = None):
         self.code = code
         self.message = message
@@ -170,7 +172,7 @@ class Errors:
             "'identity', or DATA_LABEL=MODEL_LABEL,...)")
 
 
-def err(template: str, *, file: str | None = None, line: int | None = None,
+def err(template: str, *, file: str | os.PathLike | None = None, line: int | None = None,
         details: str | None = None, **fields) -> NerdeskError:
     """Build a NerdeskError from an ``Errors`` template and its fields."""
     code = next((name for name, value in vars(Errors).items() if value is template), "E000")

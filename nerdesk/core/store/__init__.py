@@ -455,7 +455,8 @@ class Store:
                     (model_id, status, limit, offset),
                 )
             return [(r[0], r[1]) for r in rows]
-        where, args = ["s.status = ?"], [status]
+        where: list[str] = ["s.status = ?"]
+        args: list[Any] = [status]
         joins = []
         if source is not None:
             joins.append("JOIN documents d ON d.id = s.doc_id")
@@ -556,7 +557,9 @@ class Store:
              None if before is None else json.dumps(before, ensure_ascii=False),
              None if after is None else json.dumps(after, ensure_ascii=False)),
         )
-        return int(cur.lastrowid)
+        if cur.lastrowid is None:  # sqlite always sets it after an INSERT
+            raise RuntimeError("no event id after INSERT INTO events")
+        return cur.lastrowid
 
     def event(self, event_id: int) -> dict[str, Any]:
         r = self.conn.execute(
