@@ -9,9 +9,11 @@ committed.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import traceback
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -20,6 +22,28 @@ from nerdesk.core.errors import Cancelled
 from nerdesk.core.types import Progress
 
 Factory = Callable[[], Generator[Progress, None, Any]]
+
+
+def project_job(project_path: str | Path, work: Callable[[Any], Any], message: str | None = None) -> Factory:
+    """A job factory over a project: in the worker thread, open the project on its own connection
+    (SQLite connections never cross threads), run ``work(project)`` (a core generator of Progress,
+    or a plain function, announced by ``message``), close the project, return the result."""
+    def factory() -> Generator[Progress, None, Any]:
+        from nerdesk.core.project import Project
+
+        def gen() -> Generator[Progress, None, Any]:
+            p = Project.open(project_path)
+            try:
+                if message:
+                    yield Progress(0, None, message)
+                result = work(p)
+                if inspect.isgenerator(result):
+                    result = yield from result
+                return result
+            finally:
+                p.close()
+        return gen()
+    return factory
 
 
 class Job(QThread):

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from nerdesk.core.errors import NerdeskError
 from nerdesk.ui.errors import show_error
-from nerdesk.ui.jobs import JobManager
+from nerdesk.ui.jobs import JobManager, project_job
 from nerdesk.ui.session import Session
 from nerdesk.ui.widgets.document_view import KEYMAP, DocumentView
 from nerdesk.ui.widgets.inspector import SpanInspector
@@ -386,19 +386,7 @@ class MainWindow(QMainWindow):
     def _project_job(self, work):
         """A job factory: in the worker thread, open the project on its own connection and run
         the core generator ``work(project)`` (SQLite connections never cross threads)."""
-        project_path = self.session.project.path
-
-        def factory():
-            from nerdesk.core.project import Project
-
-            def gen():
-                p = Project.open(project_path)
-                try:
-                    return (yield from work(p))
-                finally:
-                    p.close()
-            return gen()
-        return factory
+        return project_job(self.session.project.path, work)
 
     def import_file(self, path: str | Path, fmt: str | None = None, **options):
         if self.session.project is None:

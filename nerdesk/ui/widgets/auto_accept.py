@@ -19,41 +19,24 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from nerdesk.ui.jobs import project_job
+
 
 def auto_accept_factory(project_path, threshold: float, audit_rate: float, seed=None, force: bool = False):
-    def factory():
-        from nerdesk.core.autoaccept import auto_accept
-        from nerdesk.core.project import Project
-        from nerdesk.core.types import Progress
+    from nerdesk.core.autoaccept import auto_accept
 
-        def gen():
-            p = Project.open(project_path)
-            try:
-                yield Progress(0, None, f"Auto-accepting at {threshold:.2f}")
-                return auto_accept(p, threshold, audit_rate=audit_rate, seed=seed, force=force)
-            finally:
-                p.close()
-        return gen()
-    return factory
+    return project_job(project_path, lambda p: auto_accept(p, threshold, audit_rate=audit_rate, seed=seed,
+                                                             force=force), f"Auto-accepting at {threshold:.2f}")
 
 
 def count_factory(project_path, threshold: float):
-    def factory():
-        from nerdesk.core.autoaccept import audit_estimate, eligible_count, readiness
-        from nerdesk.core.project import Project
-        from nerdesk.core.types import Progress
+    from nerdesk.core.autoaccept import audit_estimate, eligible_count, readiness
 
-        def gen():
-            p = Project.open(project_path)
-            try:
-                yield Progress(0, None, "Counting eligible segments")
-                return {"eligible": eligible_count(p, threshold), "model": p.active_model_id(),
-                        "new": p.store.counts()["by_status"].get("new", 0), "estimate": audit_estimate(p),
-                        "check": readiness(p, threshold)}
-            finally:
-                p.close()
-        return gen()
-    return factory
+    def work(p):
+        return {"eligible": eligible_count(p, threshold), "model": p.active_model_id(),
+                "new": p.store.counts()["by_status"].get("new", 0), "estimate": audit_estimate(p),
+                "check": readiness(p, threshold)}
+    return project_job(project_path, work, "Counting eligible segments")
 
 
 def describe_check(check: dict) -> str:

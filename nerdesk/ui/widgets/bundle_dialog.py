@@ -24,42 +24,21 @@ from PySide6.QtWidgets import (
 )
 
 from nerdesk.core.categorize import CATEGORY_NAMES
+from nerdesk.ui.jobs import project_job
 
 COLUMNS = ("Text", "Final spans", "Error tags", "Annotator", "Source", "Note")
 
 
 def preview_factory(project_path):
-    def factory():
-        from nerdesk.core.bundle import preview
-        from nerdesk.core.project import Project
-        from nerdesk.core.types import Progress
+    from nerdesk.core.bundle import preview
 
-        def gen():
-            p = Project.open(project_path)
-            try:
-                yield Progress(0, None, "Preparing the bundle preview")
-                return preview(p)
-            finally:
-                p.close()
-        return gen()
-    return factory
+    return project_job(project_path, preview, "Preparing the bundle preview")
 
 
 def write_factory(project_path, out):
-    def factory():
-        from nerdesk.core.bundle import write_bundle
-        from nerdesk.core.project import Project
-        from nerdesk.core.types import Progress
+    from nerdesk.core.bundle import write_bundle
 
-        def gen():
-            p = Project.open(project_path)
-            try:
-                yield Progress(0, None, f"Writing {Path(out).name}")
-                return write_bundle(p, out)
-            finally:
-                p.close()
-        return gen()
-    return factory
+    return project_job(project_path, lambda p: write_bundle(p, out), f"Writing {Path(out).name}")
 
 
 def spans_text(text: str, spans: list[dict]) -> str:

@@ -38,6 +38,7 @@ from nerdesk.core.metrics import (
     UNSEEN_ALERT,
     best_model,
 )
+from nerdesk.ui.jobs import project_job
 from nerdesk.ui.widgets.charts import BarChart, LineChart, ReliabilityChart, StackedBarChart, count_top
 
 
@@ -46,43 +47,25 @@ SHORT = {"false_positive": "false positive", "false_negative": "missed", "bounda
 
 
 def report_factory(project_path):
-    def factory():
-        from nerdesk.core import metrics, retrain, versions
-        from nerdesk.core.project import Project
-        from nerdesk.core.types import Progress
+    from nerdesk.core import metrics, retrain, versions
 
-        def gen():
-            p = Project.open(project_path)
-            try:
-                yield Progress(0, None, "Computing the dashboard")
-                rep = metrics.report(p)
-                rep["effort"] = p.error_report(1)["effort"]
-                rep["versions"] = versions.compare(p)
-                rep["history"] = versions.history(p)
-                rep["active"] = p.active_model_id()
-                rep["retrain"] = retrain.state(p)
-                rep["team"] = {"agreement": p.agreement(), "profiles": p.team.error_profiles()}  # issue 16
-                rep["label_currency"] = p.taxonomy.currency()  # how much of each label is current (issue 17)
-                return rep
-            finally:
-                p.close()
-        return gen()
-    return factory
+    def work(p):
+        rep = metrics.report(p)
+        rep["effort"] = p.error_report(1)["effort"]
+        rep["versions"] = versions.compare(p)
+        rep["history"] = versions.history(p)
+        rep["active"] = p.active_model_id()
+        rep["retrain"] = retrain.state(p)
+        rep["team"] = {"agreement": p.agreement(), "profiles": p.team.error_profiles()}  # issue 16
+        rep["label_currency"] = p.taxonomy.currency()  # how much of each label is current (issue 17)
+        return rep
+    return project_job(project_path, work, "Computing the dashboard")
 
 
 def promote_factory(project_path, model_dir):
-    def factory():
-        from nerdesk.core import versions
-        from nerdesk.core.project import Project
+    from nerdesk.core import versions
 
-        def gen():
-            p = Project.open(project_path)
-            try:
-                return (yield from versions.promote(p, model_dir))
-            finally:
-                p.close()
-        return gen()
-    return factory
+    return project_job(project_path, lambda p: versions.promote(p, model_dir))
 
 
 def _table(headers: list[str], name: str) -> QTableWidget:

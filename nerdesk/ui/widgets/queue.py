@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from nerdesk.core.project import STATUSES
 from nerdesk.core.routing import STRATEGIES
+from nerdesk.ui.jobs import project_job
 from nerdesk.ui.models.queue_model import ROUTE_LIMIT, SQL_ORDERS, QueueFilter, QueueModel
 
 
@@ -42,20 +43,10 @@ STRATEGY_TEXT = {
 
 def route_factory(project_path, strategy: str, status: str, limit: int, filters: dict | None = None):
     """A job factory: ``route()`` on its own connection, in the worker thread."""
-    def factory():
-        from nerdesk.core.project import Project
-        from nerdesk.core.routing import route
-        from nerdesk.core.types import Progress
+    from nerdesk.core.routing import route
 
-        def gen():
-            p = Project.open(project_path)
-            try:
-                yield Progress(0, None, f"Routing the queue ({strategy})")
-                return route(p, strategy, limit, status=status, **(filters or {}))
-            finally:
-                p.close()
-        return gen()
-    return factory
+    return project_job(project_path, lambda p: route(p, strategy, limit, status=status, **(filters or {})),
+                       f"Routing the queue ({strategy})")
 
 
 class QueuePanel(QWidget):
