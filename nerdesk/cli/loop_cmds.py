@@ -145,7 +145,8 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
               help="Base model directory or name (default: the shipped fast model, en-base). 'en-accurate' (the "
                    "shipped BERT tagger), 'minilm' (its bare encoder) or a Hugging Face BERT checkpoint "
                    "(config.json, model.safetensors, tokenizer.json), or a model fine-tuned from one: the accurate "
-                   "model (replay options do not apply).")
+                   "model (it replays its shipped sample where it has one: --replay 1000, --replay-ratio 0.5 "
+                   "unless given).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the new model package.")
 @config_options(FinetuneConfig, "holdout", "replay", "replay_ratio", "distill")
