@@ -155,9 +155,10 @@ class LabelsDialog(QDialog):
         p = self.session.project
         if with_model and p is not None and p.active_model_id() and hasattr(win, "run_job"):
             from nerdesk.core import taxonomy
+            from nerdesk.ui.jobs import project_job
 
             self.status.setText(f"Placing the spans of {old} with the model…")
-            factory = win._project_job(lambda proj: taxonomy.placements(proj, old, targets))
+            factory = project_job(p.path, lambda proj: taxonomy.placements(proj, old, targets))
             return win.run_job(f"Placing the spans of {old}", factory,
                                on_done=lambda found: self._do("split_label", old, targets,
                                                               sorter=lambda ids, t: found))
