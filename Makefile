@@ -25,10 +25,12 @@ test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 ## Errors a linter sees (unused or undefined names, imports out of place): ruff; and the layers
-## (core imports no Qt/torch/ui/cli/train, ...): import-linter's contracts. Both configured in pyproject.toml.
+## (core imports no Qt/torch/ui/cli/train, ...): import-linter's contracts; types in nerdesk/core: mypy
+## (check_untyped_defs). All configured in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nerdesk tests bench packaging docs
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 ## Build the one-folder PyInstaller bundle (dist/nerdesk), check it is lean, and run its selftest
 ## (with a model held past onnxruntime's telemetry delay) offline: in a network namespace, under strace.

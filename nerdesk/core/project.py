@@ -281,7 +281,7 @@ class Project:
             before = self.store.annotation(segment_id, self.user)
             if before is None:
                 g = self.store.guideline()
-                row = {
+                row: dict[str, Any] = {
                     "segment_id": segment_id, "annotator": self.user, "tier": self.tier, "status": "draft",
                     "spans": [{k: sp[k] for k in ("start", "end", "label", "confidence", "origin", "source")
                                if k in sp} for sp in seg["spans"]],
@@ -462,6 +462,8 @@ class Project:
         rows = []
         for c in categorize(predicted, final):
             ref = c.final or c.predicted
+            if ref is None:  # a category always has a span on one side
+                raise ValueError(f"a correction without a span: {c}")
             rows.append({
                 "segment_id": segment_id, "annotator": annotator, "tier": row["tier"],
                 "category": c.category, "auto_category": c.category, "reason": "", "label": c.label,

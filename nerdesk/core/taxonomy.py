@@ -179,7 +179,8 @@ def _snapshot(project: Project) -> dict[str, Any]:
 _SETTINGS = ("severity", "model_label_map", "allow_overlaps", "label_forms")
 
 
-def _run(project: Project, action: str, op: dict[str, Any], *, sorted_: dict[str, Any] | None = None) -> Changes:
+def _run(project: Project, action: str, op: dict[str, Any], *,
+         sorted_: dict[int, list[list[Any]]] | None = None) -> Changes:
     store = project.store
     with store.transaction():
         before = _snapshot(project)

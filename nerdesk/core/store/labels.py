@@ -225,24 +225,25 @@ def merge_in_work(store: Store, event_id: int, base: str | None, others: list[st
     before = forms(store)
     plan, fits = merge_plan(before, base, others, target)
     renamed = base is not None and base != target
+    old = base if base is not None else target  # the base's own name (only read where renamed)
     a_t = ann_needle(target)
-    pairs = [(ann_needle(base), a_t)] if renamed else []
+    pairs = [(ann_needle(old), a_t)] if renamed else []
     for o in others:
         a_o = ann_needle(o)
         pairs += [(a_o + ', "was": "', a_t + ', "was": ' + _q(o)[:-1] + WAS_SEP), (a_o, a_t + ', "was": ' + _q(o))]
     expr, args = _nested_replace("spans", pairs)
-    where, wargs = _any_of("spans", ([ann_needle(base)] if renamed else []) + [ann_needle(o) for o in others])
+    where, wargs = _any_of("spans", ([ann_needle(old)] if renamed else []) + [ann_needle(o) for o in others])
     c.execute(f"UPDATE annotations SET spans = {expr} WHERE {where}", [*args, *wargs])
     keep_rows(store, event_id, others, tables=("corrections", "terms") if fits else
               ("corrections", "terms", "predictions"))
-    n_base = int(before.get(base, 1)) if renamed else 0
-    moves = [(base, k, target, k) for k in range(1, n_base + 1)]
+    n_base = int(before.get(old, 1)) if renamed else 0
+    moves = [(old, k, target, k) for k in range(1, n_base + 1)]
     moves += [(o, k, target, kt if fits else 1) for o, k, kt in plan]
     _rename_predictions(store, moves)
-    for label in ([base] if renamed else []) + others:
+    for label in ([old] if renamed else []) + others:
         _rename_corrections_and_terms(store, label, target)
         _set_forms(store, label, None)
-    _set_forms(store, target, plan[-1][2] if plan and fits else int(before.get(base if renamed else target, 1)))
+    _set_forms(store, target, plan[-1][2] if plan and fits else int(before.get(old, 1)))
 
 
 def unmerge_in_work(store: Store, event_id: int, base: str | None, others: list[str], target: str,
@@ -252,23 +253,24 @@ def unmerge_in_work(store: Store, event_id: int, base: str | None, others: list[
     c = store.conn
     plan, fits = merge_plan(forms_before, base, others, target)
     renamed = base is not None and base != target
+    old = base if base is not None else target  # the base's own name (only read where renamed)
     a_t = ann_needle(target)
     pairs = []
     for o in others:
         pairs += [(a_t + ', "was": ' + _q(o), ann_needle(o)),
                   (a_t + ', "was": ' + _q(o)[:-1] + WAS_SEP, ann_needle(o) + ', "was": "')]
     if renamed:  # what is left of the target was the base
-        pairs.append((a_t, ann_needle(base)))
+        pairs.append((a_t, ann_needle(old)))
     expr, args = _nested_replace("spans", pairs)
     where, wargs = _any_of("spans", [a_t])
     c.execute(f"UPDATE annotations SET spans = {expr} WHERE {where}", [*args, *wargs])
     moves = [(target, kt, o, k) for o, k, kt in plan] if fits else []
     if renamed:
-        moves += [(target, k, base, k) for k in range(1, int(forms_before.get(base, 1)) + 1)]
+        moves += [(target, k, old, k) for k in range(1, int(forms_before.get(old, 1)) + 1)]
     _rename_predictions(store, moves)
     restore_rows(store, event_id)  # corrections and terms of the others (and predictions past MAX_FORMS)
     if renamed:
-        _rename_corrections_and_terms(store, target, base)
+        _rename_corrections_and_terms(store, target, old)
 
 
 def count_in_annotations(store: Store, label: str) -> int:
