@@ -349,7 +349,6 @@ def _do_merge(project: Project, op: dict[str, Any], event_id: int, version: int)
     base = sources[0] if target not in sources else target
     others = [s for s in sources if s != base]
     store = project.store
-    counts = sql.counts_in_annotations(store, sources)
     keep = current[base]
     for s in sources:
         sql.delete_label(store, s)
@@ -357,11 +356,10 @@ def _do_merge(project: Project, op: dict[str, Any], event_id: int, version: int)
     for s in sources:
         sql.reparent(store, s, target)
     # no row copied: the others' spans are marked so that undo tells them apart (store/labels.py)
-    sql.merge_in_work(store, event_id, base if base != target else None, others, target)
+    n = sql.merge_in_work(store, event_id, base if base != target else None, others, target)
     _map_to(project, sources, target)
     _move_severity(project, [s for s in sources if s != target], target)
-    return f"merged {', '.join(sources)} → {target} (" + ", ".join(f"{s}: {n}" for s, n in counts.items()) + \
-        " annotations)"
+    return f"merged {', '.join(sources)} → {target} ({n['annotations']} annotations, {n['predictions']} predictions)"
 
 
 def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
@@ -451,9 +449,9 @@ def model_sorter(project: Project, targets: Sequence[str], model: Any = None) ->
 
     if model is None or not hasattr(model, "predict"):
         if model is None:
-            from nerdesk.core.predict import active_model_source
+            from nerdesk.core.store.predictions import active_model_source
 
-            model, _ = active_model_source(project)
+            model, _ = active_model_source(project.store)
         model = load_model(model)
     mapping = _split_map(model_label_map(project), targets)
     if not any(map_model_label(mapping, lab) in targets for lab in model.labels):

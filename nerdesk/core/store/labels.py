@@ -214,7 +214,7 @@ def merge_plan(forms_before: dict[str, int], base: str | None, others: list[str]
     return plan, n <= MAX_FORMS
 
 
-def merge_in_work(store: Store, event_id: int, base: str | None, others: list[str], target: str) -> None:
+def merge_in_work(store: Store, event_id: int, base: str | None, others: list[str], target: str) -> dict[str, int]:
     """Every span of ``base`` (None: ``target`` is one of the sources and keeps its spans) and of ``others``
     becomes ``target``, so that :func:`unmerge_in_work` can tell them apart again without a copy of any
     annotation or prediction: an annotation's span of another label gets ``"was": "B"`` after its label
@@ -233,17 +233,18 @@ def merge_in_work(store: Store, event_id: int, base: str | None, others: list[st
         pairs += [(a_o + ', "was": "', a_t + ', "was": ' + _q(o)[:-1] + WAS_SEP), (a_o, a_t + ', "was": ' + _q(o))]
     expr, args = _nested_replace("spans", pairs)
     where, wargs = _any_of("spans", ([ann_needle(old)] if renamed else []) + [ann_needle(o) for o in others])
-    c.execute(f"UPDATE annotations SET spans = {expr} WHERE {where}", [*args, *wargs])
+    n_ann = c.execute(f"UPDATE annotations SET spans = {expr} WHERE {where}", [*args, *wargs]).rowcount
     keep_rows(store, event_id, others, tables=("corrections", "terms") if fits else
               ("corrections", "terms", "predictions"))
     n_base = int(before.get(old, 1)) if renamed else 0
     moves = [(old, k, target, k) for k in range(1, n_base + 1)]
     moves += [(o, k, target, kt if fits else 1) for o, k, kt in plan]
-    _rename_predictions(store, moves)
+    n_pred = _rename_predictions(store, moves)
     for label in ([old] if renamed else []) + others:
         _rename_corrections_and_terms(store, label, target)
         _set_forms(store, label, None)
     _set_forms(store, target, plan[-1][2] if plan and fits else int(before.get(old, 1)))
+    return {"annotations": n_ann, "predictions": n_pred}
 
 
 def unmerge_in_work(store: Store, event_id: int, base: str | None, others: list[str], target: str,
