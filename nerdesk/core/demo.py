@@ -17,7 +17,7 @@ DEMO_LABELS = ["PER", "ORG", "LOC", "MISC"]
 
 
 def demo_dir() -> Path:
-    from nerdesk.core.model.package import resources_dir
+    from nerdesk.core.resources import resources_dir
 
     return resources_dir() / "demo"
 

@@ -90,11 +90,7 @@ def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
     from nerdesk.core.formats._io import check_file
 
     path = check_file(path, allow_dir=True)  # E100, or E117 for a FIFO or device (a folder may be brat)
-    if fmt == "bundle" or (fmt is None and path.suffix.lower() == ".zip"):
-        from nerdesk.core.bundle import import_bundle
-
-        return import_bundle(project, path, add_labels=add_labels)
-    fmt = fmt or formats.detect_format(path)
+    fmt = fmt or formats.detect_format(path)  # (a correction bundle goes to bundle.import_bundle: Project.import_file)
     total = _count_lines(path) if fmt in ("jsonl", "prodigy", "doccano") or read_options.get("lines") else None
     if not annotations and "spans" in formats.format_options(fmt):
         read_options = {**read_options, "spans": False}  # nothing will use them: don't decode tags

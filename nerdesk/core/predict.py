@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.model.sketch import sketch
+from nerdesk.core.store import predictions as predictions_sql
 from nerdesk.core.types import Progress
 
 if TYPE_CHECKING:
@@ -47,19 +48,8 @@ def register(project: Project, model: Any, *, activate: bool | None = None) -> s
 
 def active_model_source(project: Project) -> tuple[str | None, str]:
     """(what to load: the active model's package path, or None for the shipped default; its id or
-    name, for menus and the status bar). A project without an active model gets the default; one
-    whose active model's package is gone is E215 (never a silent switch to another model)."""
-    model_id = project.store.active_model_id()
-    if model_id is not None:
-        row = next((m for m in project.store.models() if m["id"] == model_id), None)
-        if not row or not row["path"] or not Path(row["path"]).exists():
-            from nerdesk.core.errors import Errors, err
-
-            raise err(Errors.E215, model=model_id, path=(row or {}).get("path") or "(none recorded)")
-        return row["path"], model_id
-    from nerdesk.core.model.package import resolve_model_path
-
-    return None, resolve_model_path(None).name
+    name): :func:`nerdesk.core.store.predictions.active_model_source` of the project's store."""
+    return predictions_sql.active_model_source(project.store)
 
 
 def preannotate(project: Project, *, threads: int = 1) -> Generator[Progress, None, int]:

@@ -182,6 +182,11 @@ class Project:
 
     def import_file(self, path: str | Path, fmt: str | None = None, **options: Any
                     ) -> Generator[Progress, None, Any]:
+        """A file in any format nerdesk reads; a correction bundle (``.zip``) is merged."""
+        if fmt == "bundle" or (fmt is None and Path(path).suffix.lower() == ".zip"):
+            from nerdesk.core.bundle import import_bundle
+
+            return import_bundle(self, path, add_labels=options.get("add_labels"))
         from nerdesk.core.importer import import_file
 
         return import_file(self, path, fmt, **options)

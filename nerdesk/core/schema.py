@@ -198,7 +198,7 @@ def _alternatives(options: list[Check], need: int | None) -> Check:
 @functools.lru_cache(maxsize=None)
 def checker(name: str) -> Check:
     """The compiled check of ``resources/schemas/<name>.schema.json``."""
-    from nerdesk.core.model.package import resources_dir
+    from nerdesk.core.resources import resources_dir
 
     path = resources_dir() / "schemas" / f"{name}.schema.json"
     schema = json.loads(path.read_text(encoding="utf-8"))

@@ -55,7 +55,8 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.metrics import trained_segments
 from nerdesk.core.tiers import tier_rank
 from nerdesk.core.model.data import read_jsonl
-from nerdesk.core.model.package import load_card, resolve_model_path, resources_dir, write_card
+from nerdesk.core.model.package import load_card, resolve_model_path, write_card
+from nerdesk.core.resources import resources_dir
 from nerdesk.core.types import Progress
 from nerdesk.train.config import FinetuneConfig, card_config, configure
 from nerdesk.train.train import Corpus, split_holdout, train_iter

@@ -21,29 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.resources import resources_dir
 from nerdesk.core.schema import problem
 
 CARD_NAME = "model.json"
 CARD_FORMAT = "nerdesk-model/1"
 DEFAULT_MODEL_NAME = "en-base"
-
-
-def resources_dir() -> Path:
-    """``$NERDESK_RESOURCES``, else ``sys._MEIPASS/resources`` in a bundle, else ``<repo>/resources``."""
-    env = os.environ.get("NERDESK_RESOURCES")
-    if env:
-        return Path(env)
-    meipass = getattr(sys, "_MEIPASS", None)
-    if meipass:
-        return Path(meipass) / "resources"
-    import nerdesk
-
-    return Path(nerdesk.__file__).resolve().parent.parent / "resources"
 
 
 def models_dir() -> Path:

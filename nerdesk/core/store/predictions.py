@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -58,3 +59,20 @@ def window_predictions(store: Store, model_id: str, first_doc: int, last_doc: in
         "SELECT p.spans, p.uncertainty FROM predictions p JOIN segments s ON s.id = p.segment_id "
         "WHERE p.model_id = ? AND s.doc_id BETWEEN ? AND ? LIMIT ?", (model_id, first_doc, last_doc, limit))
     return ((json.loads(spans), unc) for spans, unc in rows)
+
+
+def active_model_source(store: Store) -> tuple[str | None, str]:
+    """(what to load: the active model's package path, or None for the shipped default; its id or
+    name, for menus and the status bar). A project without an active model gets the default; one
+    whose active model's package is gone is E215 (never a silent switch to another model)."""
+    model_id = store.active_model_id()
+    if model_id is not None:
+        row = next((m for m in store.models() if m["id"] == model_id), None)
+        if not row or not row["path"] or not Path(row["path"]).exists():
+            from nerdesk.core.errors import Errors, err
+
+            raise err(Errors.E215, model=model_id, path=(row or {}).get("path") or "(none recorded)")
+        return row["path"], model_id
+    from nerdesk.core.model.package import resolve_model_path
+
+    return None, resolve_model_path(None).name
