@@ -24,11 +24,12 @@ run: $(STAMP)
 test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
-## Errors a linter sees (unused or undefined names, imports out of place): ruff; and the layers
+## Errors a linter sees (unused or undefined names, imports out of place) and the format: ruff; the layers
 ## (core imports no Qt/torch/ui/cli/train, ...): import-linter's contracts; types in nerdesk/core: mypy
 ## (check_untyped_defs). All configured in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nerdesk tests bench packaging docs
+	$(VENV)/bin/ruff format --check nerdesk tests bench packaging docs
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 

@@ -108,13 +108,17 @@ def run(seconds: float, docs: int, folder: Path) -> dict:
     with Project.create(path, labels=["PER", "ORG"]) as p:
         drain(p.import_records([DocRecord(_text(i)) for i in range(docs)]))
     me = [sys.executable, __file__, "--worker"]
-    roles = {"alice#1": [*me, "writer", str(path), "alice", "even", str(seconds), "1"],
-             "alice#2": [*me, "writer", str(path), "alice", "odd", str(seconds), "2"],
-             "bob": [*me, "writer", str(path), "bob", "any", str(seconds), "3"],
-             "predict": [*me, "predictor", str(path), str(seconds)],
-             "import": [*me, "importer", str(path), str(seconds), str(folder)]}
-    procs = {name: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name, cmd in roles.items()}
+    roles = {
+        "alice#1": [*me, "writer", str(path), "alice", "even", str(seconds), "1"],
+        "alice#2": [*me, "writer", str(path), "alice", "odd", str(seconds), "2"],
+        "bob": [*me, "writer", str(path), "bob", "any", str(seconds), "3"],
+        "predict": [*me, "predictor", str(path), str(seconds)],
+        "import": [*me, "importer", str(path), str(seconds), str(folder)],
+    }
+    procs = {
+        name: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, cmd in roles.items()
+    }
     out = {}
     acked: list[tuple[str, int, int, int]] = []
     for name, proc in procs.items():
@@ -127,8 +131,12 @@ def run(seconds: float, docs: int, folder: Path) -> dict:
         tracebacks = [r["traceback"] for r in rows if "traceback" in r]
         if proc.returncode != 0:
             tracebacks.append(stderr[-2000:])
-        out[name] = {"acknowledged": sum("ack" in r for r in rows), "coded_errors": errors,
-                     "tracebacks": len(tracebacks), "first_traceback": tracebacks[0] if tracebacks else None}
+        out[name] = {
+            "acknowledged": sum("ack" in r for r in rows),
+            "coded_errors": errors,
+            "tracebacks": len(tracebacks),
+            "first_traceback": tracebacks[0] if tracebacks else None,
+        }
         acked += [tuple(r["ack"]) for r in rows if "ack" in r and len(r["ack"]) == 4]
     lost = 0
     with Project.open(path) as p:
@@ -141,8 +149,14 @@ def run(seconds: float, docs: int, folder: Path) -> dict:
         lost = sum((a, b) not in by_user[(user, sid)] for user, sid, a, b in acked)
         integrity = p.store.conn.execute("PRAGMA integrity_check").fetchone()[0]
         imported = p.stats()["documents"] - docs
-    return {"seconds": seconds, "processes": out, "acknowledged_edits": len(acked), "lost": lost,
-            "documents_imported_meanwhile": imported, "integrity": integrity}
+    return {
+        "seconds": seconds,
+        "processes": out,
+        "acknowledged_edits": len(acked),
+        "lost": lost,
+        "documents_imported_meanwhile": imported,
+        "integrity": integrity,
+    }
 
 
 def main() -> None:
@@ -167,12 +181,16 @@ def main() -> None:
         return
     print(f"{a.seconds:.0f} s, {a.docs} documents; five processes at once")
     for name, r in res["processes"].items():
-        print(f"  {name:8} acknowledged {r['acknowledged']:6}  coded errors {r['coded_errors'] or 0}  "
-              f"tracebacks {r['tracebacks']}")
+        print(
+            f"  {name:8} acknowledged {r['acknowledged']:6}  coded errors {r['coded_errors'] or 0}  "
+            f"tracebacks {r['tracebacks']}"
+        )
         if r["first_traceback"]:
             print("    " + r["first_traceback"].strip().replace("\n", "\n    "))
-    print(f"acknowledged edits {res['acknowledged_edits']}, lost {res['lost']}, "
-          f"documents imported meanwhile {res['documents_imported_meanwhile']}, integrity {res['integrity']}")
+    print(
+        f"acknowledged edits {res['acknowledged_edits']}, lost {res['lost']}, "
+        f"documents imported meanwhile {res['documents_imported_meanwhile']}, integrity {res['integrity']}"
+    )
 
 
 if __name__ == "__main__":

@@ -80,9 +80,12 @@ def main() -> None:
         names = SYNONYMS.get(domain, {})
         train = rename((d / "train.jsonl").read_text(encoding="utf-8").splitlines(True), names)
         random.Random(0).shuffle(train)
-        gold = train[:args.n]
-        pool_lines = (train[args.n:args.n + args.pool] if len(train) > args.n else
-                      (d / "dev.jsonl").read_text(encoding="utf-8").splitlines(True)[:args.pool])
+        gold = train[: args.n]
+        pool_lines = (
+            train[args.n : args.n + args.pool]
+            if len(train) > args.n
+            else (d / "dev.jsonl").read_text(encoding="utf-8").splitlines(True)[: args.pool]
+        )
         test_lines = rename((d / "test.jsonl").read_text(encoding="utf-8").splitlines(True), names)
         for seed in map(int, args.seeds.split(",")):
             with tempfile.TemporaryDirectory() as tmp:
@@ -100,19 +103,38 @@ def main() -> None:
                     print(json.dumps({key: res[key + "_f1"], "seconds": res[key + "_seconds"]}), flush=True)
 
                 if "base" in variants:
-                    timed("base", finetune_iter([bundle], tmp / "base", seed=seed, threads=args.threads, **quiet),
-                          tmp / "base")
+                    timed(
+                        "base",
+                        finetune_iter([bundle], tmp / "base", seed=seed, threads=args.threads, **quiet),
+                        tmp / "base",
+                    )
                 if {"teacher", "student", "self"} & set(variants):
-                    timed("teacher", finetune_hf_iter([bundle], tmp / "teacher", base=args.teacher, seed=seed,
-                                                      threads=args.threads, **quiet), tmp / "teacher")
+                    timed(
+                        "teacher",
+                        finetune_hf_iter(
+                            [bundle], tmp / "teacher", base=args.teacher, seed=seed, threads=args.threads, **quiet
+                        ),
+                        tmp / "teacher",
+                    )
                     t = time.perf_counter()
                     silver = label(load_model(tmp / "teacher"), pool)
                     res["silver_seconds"] = round(time.perf_counter() - t, 1)
                     res["silver_spans"] = sum(len(s) for _, s in silver)
                 if "student" in variants:
-                    timed("student", finetune_iter([bundle], tmp / "student", seed=seed, threads=args.threads,
-                                                   silver=silver, silver_weight=args.silver_weight,
-                                                   silver_ratio=args.silver_ratio, **quiet), tmp / "student")
+                    timed(
+                        "student",
+                        finetune_iter(
+                            [bundle],
+                            tmp / "student",
+                            seed=seed,
+                            threads=args.threads,
+                            silver=silver,
+                            silver_weight=args.silver_weight,
+                            silver_ratio=args.silver_ratio,
+                            **quiet,
+                        ),
+                        tmp / "student",
+                    )
                 if "self" in variants:
                     from nerdesk.train.finetune import bundle_sentences, to_tokens
 
@@ -121,10 +143,19 @@ def main() -> None:
                     rng.shuffle(lines)
                     n_dev = int(round(len(lines) * 0.15))
                     segs = [to_tokens(x) for x in lines]
-                    timed("self", finetune_hf_iter([], tmp / "self", base=args.teacher, seed=seed,
-                                                   threads=args.threads,
-                                                   segments=(segs[n_dev:] + silver, segs[:n_dev]), **quiet),
-                          tmp / "self")
+                    timed(
+                        "self",
+                        finetune_hf_iter(
+                            [],
+                            tmp / "self",
+                            base=args.teacher,
+                            seed=seed,
+                            threads=args.threads,
+                            segments=(segs[n_dev:] + silver, segs[:n_dev]),
+                            **quiet,
+                        ),
+                        tmp / "self",
+                    )
                 print(json.dumps(res), flush=True)
 
 

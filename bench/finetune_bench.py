@@ -107,17 +107,60 @@ def spacy_train(lines: list[str], test: list[str], tmp: Path, holdout: int, seed
     docbin(lines[holdout:], tmp / "train.spacy")
     docbin(lines[:holdout], tmp / "dev.spacy")
     docbin(test, tmp / "test.spacy")
-    subprocess.run([sys.executable, "-m", "spacy", "init", "config", str(tmp / "config.cfg"), "--lang", "en",
-                    "--pipeline", "ner", "--optimize", "efficiency", "--force"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "init",
+            "config",
+            str(tmp / "config.cfg"),
+            "--lang",
+            "en",
+            "--pipeline",
+            "ner",
+            "--optimize",
+            "efficiency",
+            "--force",
+        ],
+        check=True,
+        capture_output=True,
+    )
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "spacy", "train", str(tmp / "config.cfg"), "--output", str(tmp / "out"),
-                    "--paths.train", str(tmp / "train.spacy"), "--paths.dev", str(tmp / "dev.spacy"),
-                    "--system.seed", str(seed)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "train",
+            str(tmp / "config.cfg"),
+            "--output",
+            str(tmp / "out"),
+            "--paths.train",
+            str(tmp / "train.spacy"),
+            "--paths.dev",
+            str(tmp / "dev.spacy"),
+            "--system.seed",
+            str(seed),
+        ],
+        check=True,
+        capture_output=True,
+    )
     seconds = time.perf_counter() - t
-    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp / "out" / "model-best"),
-                        str(tmp / "test.spacy"), "--output", str(tmp / "scores.json")], check=True,
-                       capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "evaluate",
+            str(tmp / "out" / "model-best"),
+            str(tmp / "test.spacy"),
+            "--output",
+            str(tmp / "scores.json"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     scores = json.loads((tmp / "scores.json").read_text())
     return {"f1": round(scores["ents_f"], 4), "train_seconds": round(seconds, 1)}
 
@@ -132,11 +175,17 @@ def timed_finetune(lines: list[str], tmp: Path, args, kw: dict) -> tuple[dict, f
     if args.accurate:
         from nerdesk.train.hf_finetune import finetune_hf_iter
 
-        card = drain(finetune_hf_iter([bundle], tmp / "ft", base=args.accurate, seed=args.seed,
-                                      threads=args.threads, log=lambda s: None, **kw))
+        card = drain(
+            finetune_hf_iter(
+                [bundle], tmp / "ft", base=args.accurate, seed=args.seed, threads=args.threads, log=lambda s: None, **kw
+            )
+        )
     else:
-        card = drain(finetune_iter([bundle], tmp / "ft", base=args.base, seed=args.seed, threads=args.threads,
-                                   log=lambda s: None, **kw))
+        card = drain(
+            finetune_iter(
+                [bundle], tmp / "ft", base=args.base, seed=args.seed, threads=args.threads, log=lambda s: None, **kw
+            )
+        )
     return card, time.perf_counter() - t
 
 
@@ -151,13 +200,26 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads for fine-tuning")
     ap.add_argument("--domains", default="crossner_politics,ncbi_disease")
     ap.add_argument("--big", choices=["yes", "no", "only"], default="yes", help="B: 1,000 segments")
-    ap.add_argument("--keep", type=Path, default=None,
-                    help="keep each fine-tuned model as KEEP/<domain>-s<seed> (for forgetting_diagnosis.py)")
-    ap.add_argument("--accurate", default=None, metavar="BASE",
-                    help="fine-tune the BERT tagger from BASE (e.g. minilm) instead of the fast model; "
-                         "the original-domain rows then score it on the labels it learned (no base labels)")
-    ap.add_argument("--ft", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra finetune_iter argument (Python literal), for experiments")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep each fine-tuned model as KEEP/<domain>-s<seed> (for forgetting_diagnosis.py)",
+    )
+    ap.add_argument(
+        "--accurate",
+        default=None,
+        metavar="BASE",
+        help="fine-tune the BERT tagger from BASE (e.g. minilm) instead of the fast model; "
+        "the original-domain rows then score it on the labels it learned (no base labels)",
+    )
+    ap.add_argument(
+        "--ft",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra finetune_iter argument (Python literal), for experiments",
+    )
     args = ap.parse_args()
     import ast
 
@@ -175,7 +237,7 @@ def main() -> None:
         names = SYNONYMS.get(domain, {})
         lines = rename((d / "train.jsonl").read_text(encoding="utf-8").splitlines(True), names)
         random.Random(0).shuffle(lines)
-        lines = lines[:args.n]
+        lines = lines[: args.n]
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             card, seconds = timed_finetune(lines, tmp, args, kw)
@@ -187,23 +249,32 @@ def main() -> None:
             after = round(evaluate(model, test)["exact"]["f1"], 4)
             words_s = round(sum(len(tk) for tk, _ in test) / (time.perf_counter() - t))
             training = card.get("training") or {"epochs_run": card["finetune"]["recipe"]["epochs"], "best_epoch": None}
-            res = {"domain": domain, "segments": args.n, "finetune_seconds": round(seconds, 1),
-                   "model": model.id,
-                   "test_f1_before": round(evaluate(base, test)["exact"]["f1"], 4),
-                   "test_f1_after": after, "test_words_per_s_one_pass": words_s,
-                   "epochs_run": training["epochs_run"], "best_epoch": training["best_epoch"],
-                   "base_domain_held_out_f1": {k: card["finetune"].get("forgetting", {}).get(k)
-                                               for k in ("before", "after", "sentences")},
-                   "held_out": card["finetune"]["held_out"],
-                   "label_parents": {k: v["parent"] for k, v in card["finetune"]["label_parents"].items()},
-                   "original_domain_f1_after": original_domain_f1(model, args.data),
-                   "original_domain_f1_after_hand_map": original_domain_f1(model, args.data, hand_map=True)}
+            res = {
+                "domain": domain,
+                "segments": args.n,
+                "finetune_seconds": round(seconds, 1),
+                "model": model.id,
+                "test_f1_before": round(evaluate(base, test)["exact"]["f1"], 4),
+                "test_f1_after": after,
+                "test_words_per_s_one_pass": words_s,
+                "epochs_run": training["epochs_run"],
+                "best_epoch": training["best_epoch"],
+                "base_domain_held_out_f1": {
+                    k: card["finetune"].get("forgetting", {}).get(k) for k in ("before", "after", "sentences")
+                },
+                "held_out": card["finetune"]["held_out"],
+                "label_parents": {k: v["parent"] for k, v in card["finetune"]["label_parents"].items()},
+                "original_domain_f1_after": original_domain_f1(model, args.data),
+                "original_domain_f1_after_hand_map": original_domain_f1(model, args.data, hand_map=True),
+            }
             for key in ("", "_hand_map"):
-                res["original_domain_drop" + key] = {k: round(base_orig[k] - v, 4)
-                                                     for k, v in res["original_domain_f1_after" + key].items()}
+                res["original_domain_drop" + key] = {
+                    k: round(base_orig[k] - v, 4) for k, v in res["original_domain_f1_after" + key].items()
+                }
             if args.spacy:
-                res["spacy_train"] = spacy_train(lines, test_lines, tmp, card["finetune"]["segments"]["held_out"],
-                                                 args.spacy_seed)
+                res["spacy_train"] = spacy_train(
+                    lines, test_lines, tmp, card["finetune"]["segments"]["held_out"], args.spacy_seed
+                )
             print(json.dumps(res), flush=True)
             if args.keep:
                 import shutil
@@ -217,9 +288,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         card, seconds = timed_finetune(lines, tmp, args, kw)
-        print(json.dumps({"finetune_1000_segments_seconds": round(seconds, 1),
-                          "replay_sentences": card["finetune"]["replay"]["sentences"],
-                          "epochs_run": card["training"]["epochs_run"]}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "finetune_1000_segments_seconds": round(seconds, 1),
+                    "replay_sentences": card["finetune"]["replay"]["sentences"],
+                    "epochs_run": card["training"]["epochs_run"],
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

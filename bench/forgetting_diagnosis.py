@@ -46,9 +46,17 @@ def main() -> None:
     every = ft.predict(toks)
     sb = score_spans(gold, [p.spans for p in before], SCORED)
     sa = score_spans(gold, [p.spans for p in after], SCORED)
-    out = {"split": args.split, "f1": [round(sb["exact"]["f1"], 4), round(sa["exact"]["f1"], 4)],
-           "per_label": {lab: {k: [round(sb["per_label"][lab][k], 3), round(sa["per_label"][lab][k], 3)]
-                               for k in ("precision", "recall", "f1")} for lab in SCORED}}
+    out = {
+        "split": args.split,
+        "f1": [round(sb["exact"]["f1"], 4), round(sa["exact"]["f1"], 4)],
+        "per_label": {
+            lab: {
+                k: [round(sb["per_label"][lab][k], 3), round(sa["per_label"][lab][k], 3)]
+                for k in ("precision", "recall", "f1")
+            }
+            for lab in SCORED
+        },
+    }
     new_fp, lost = Counter(), Counter()
     for g, b, a, e in zip(gold, before, after, every):
         gs, bs, fs = set(g), {s[:3] for s in b.spans}, {s[:3] for s in a.spans}

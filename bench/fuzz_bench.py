@@ -75,17 +75,25 @@ def write_bomb(path: Path, size: int, *, lie: int | None = None) -> None:
 
     rng = random.Random(0)
     block = 1 << 20
-    pieces = [b'{"text": "' + bytes(rng.getrandbits(8) % 26 + 97 for _ in range(10_000)) + b'"}\n'
-              for _ in range(4)]
+    pieces = [b'{"text": "' + bytes(rng.getrandbits(8) % 26 + 97 for _ in range(10_000)) + b'"}\n' for _ in range(4)]
     filler = b" " * (block - len(pieces[0]))
     sha = hashlib.sha256()
     n_blocks = size // block
     for i in range(n_blocks):
         sha.update(pieces[i % 4] + filler)
-    manifest = {"bundle_format": 1, "nerdesk_version": "bench", "project_id": "p", "bundle_id": "b",
-                "created": "2024-01-01T00:00:00+00:00", "annotators": [], "segments": n_blocks,
-                "guideline": {"version": 1, "text": "", "labels": []}, "models": [], "error_counts": {},
-                "files": {"corrections.jsonl": sha.hexdigest()}}
+    manifest = {
+        "bundle_format": 1,
+        "nerdesk_version": "bench",
+        "project_id": "p",
+        "bundle_id": "b",
+        "created": "2024-01-01T00:00:00+00:00",
+        "annotators": [],
+        "segments": n_blocks,
+        "guideline": {"version": 1, "text": "", "labels": []},
+        "models": [],
+        "error_counts": {},
+        "files": {"corrections.jsonl": sha.hexdigest()},
+    }
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         z.writestr("manifest.json", json.dumps(manifest))
         with z.open("corrections.jsonl", "w", force_zip64=True) as f:
@@ -96,7 +104,7 @@ def write_bomb(path: Path, size: int, *, lie: int | None = None) -> None:
         pos = 0
         while (pos := data.find(b"PK\x01\x02", pos)) >= 0:  # central header: the size zipfile trusts
             n = struct.unpack_from("<H", data, pos + 28)[0]
-            if data[pos + 46:pos + 46 + n] == b"corrections.jsonl":
+            if data[pos + 46 : pos + 46 + n] == b"corrections.jsonl":
                 extra_len = struct.unpack_from("<H", data, pos + 30)[0]
                 extra = pos + 46 + n
                 if struct.unpack_from("<I", data, pos + 24)[0] == 0xFFFFFFFF:  # zip64: sizes in the extra
@@ -129,30 +137,43 @@ def bomb_child(path: str) -> None:
     except Exception as e:  # noqa: BLE001
         outcome = f"TRACEBACK {type(e).__name__}: {e}"
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"before_mib": before / 1024, "after_mib": after / 1024,
-                      "seconds": time.perf_counter() - t0, "outcome": outcome}))
+    print(
+        json.dumps(
+            {
+                "before_mib": before / 1024,
+                "after_mib": after / 1024,
+                "seconds": time.perf_counter() - t0,
+                "outcome": outcome,
+            }
+        )
+    )
 
 
 def run_bombs() -> None:
     gib = 1 << 30
     with tempfile.TemporaryDirectory() as d:
-        for name, size, lie in [("1.5 GiB inflating, honest sizes", 3 * gib // 2, None),
-                                ("1.5 GiB inflating, declares 1 MiB", 3 * gib // 2, 1 << 20),
-                                ("400 MiB inflating, under every cap", 400 << 20, None)]:
+        for name, size, lie in [
+            ("1.5 GiB inflating, honest sizes", 3 * gib // 2, None),
+            ("1.5 GiB inflating, declares 1 MiB", 3 * gib // 2, 1 << 20),
+            ("400 MiB inflating, under every cap", 400 << 20, None),
+        ]:
             path = Path(d) / "bomb.zip"
             t0 = time.perf_counter()
             write_bomb(path, size, lie=lie)
             built = time.perf_counter() - t0
-            out = subprocess.run([sys.executable, __file__, "--bomb-child", str(path)], capture_output=True,
-                                 text=True, timeout=600)
+            out = subprocess.run(
+                [sys.executable, __file__, "--bomb-child", str(path)], capture_output=True, text=True, timeout=600
+            )
             try:
                 r = json.loads(out.stdout.strip().splitlines()[-1])
             except (ValueError, IndexError):
                 print(f"zip bomb ({name}): child failed: {out.stderr[-500:]}")
                 continue
-            print(f"zip bomb ({name}; {path.stat().st_size / 2**20:.1f} MiB compressed, built in {built:.0f} s): "
-                  f"peak RSS {r['before_mib']:.0f} MiB before, {r['after_mib']:.0f} MiB after "
-                  f"(+{r['after_mib'] - r['before_mib']:.0f} MiB), {r['seconds']:.2f} s: {r['outcome']}")
+            print(
+                f"zip bomb ({name}; {path.stat().st_size / 2**20:.1f} MiB compressed, built in {built:.0f} s): "
+                f"peak RSS {r['before_mib']:.0f} MiB before, {r['after_mib']:.0f} MiB after "
+                f"(+{r['after_mib'] - r['before_mib']:.0f} MiB), {r['seconds']:.2f} s: {r['outcome']}"
+            )
             path.unlink()
             Path(path.with_suffix(".nerdesk")).unlink(missing_ok=True)
         path = Path(d) / "bomb.spacy"  # a DocBin is one zlib stream: 1.5 GiB of zeros
@@ -162,12 +183,15 @@ def run_bombs() -> None:
             for _ in range(24):
                 f.write(z.compress(block))
             f.write(z.flush())
-        out = subprocess.run([sys.executable, __file__, "--bomb-child", str(path)], capture_output=True,
-                             text=True, timeout=600)
+        out = subprocess.run(
+            [sys.executable, __file__, "--bomb-child", str(path)], capture_output=True, text=True, timeout=600
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"zlib bomb (.spacy, 1.5 GiB inflating; {path.stat().st_size / 2**20:.1f} MiB): peak RSS "
-              f"{r['before_mib']:.0f} MiB before, {r['after_mib']:.0f} MiB after "
-              f"(+{r['after_mib'] - r['before_mib']:.0f} MiB), {r['seconds']:.2f} s: {r['outcome']}")
+        print(
+            f"zlib bomb (.spacy, 1.5 GiB inflating; {path.stat().st_size / 2**20:.1f} MiB): peak RSS "
+            f"{r['before_mib']:.0f} MiB before, {r['after_mib']:.0f} MiB after "
+            f"(+{r['after_mib'] - r['before_mib']:.0f} MiB), {r['seconds']:.2f} s: {r['outcome']}"
+        )
 
 
 def main() -> None:

@@ -79,8 +79,10 @@ def measure(win, app, path: Path) -> dict[str, str]:
         app.processEvents()
     out["then the queue's background routing, done after"] = f"{(time.perf_counter() - t0) * 1000:.0f} ms"
     doc = s.doc
-    out["document"] = (f"{len(doc['text']):,} characters, {doc['text'].count(chr(10))} line breaks, "
-                       f"{len(doc['segments']):,} segments, {sum(len(x['spans']) for x in doc['segments']):,} spans")
+    out["document"] = (
+        f"{len(doc['text']):,} characters, {doc['text'].count(chr(10))} line breaks, "
+        f"{len(doc['segments']):,} segments, {sum(len(x['spans']) for x in doc['segments']):,} spans"
+    )
     ids = [x["id"] for x in sorted(doc["segments"], key=lambda x: x["start"])]
     go, nxt, key = [], [], []
     for k in range(10):
@@ -122,8 +124,15 @@ def main() -> int:
     words = cache / f"line-words-{a.chars}.nerdesk"
     nospace = cache / f"line-nospace-{a.chars}.nerdesk"
     if not words.exists():
-        build(words, n_docs=1, sents_per_doc=max(1, a.chars // 77), words_per_sent=17, para_every=0,
-              spans_per_seg=2.5, p_name=0.2)
+        build(
+            words,
+            n_docs=1,
+            sents_per_doc=max(1, a.chars // 77),
+            words_per_sent=17,
+            para_every=0,
+            spans_per_seg=2.5,
+            p_name=0.2,
+        )
     if not nospace.exists():
         build_nospace(nospace, a.chars)
 

@@ -66,8 +66,6 @@ def timed(fn, repeat: int = 1):
     return result, times
 
 
-
-
 def bench_format(fmt: str, path: Path, n: int, tokens: int, work: Path, predict: bool) -> dict:
     proj_path = work / f"bench_{fmt}_{n}.nerdesk"
     for suffix in ("", "-wal", "-shm"):
@@ -78,12 +76,17 @@ def bench_format(fmt: str, path: Path, n: int, tokens: int, work: Path, predict:
     elapsed = time.perf_counter() - t
     p.close()
     out = {
-        "format": fmt, "sentences": res.documents, "tokens": res.tokens,
+        "format": fmt,
+        "sentences": res.documents,
+        "tokens": res.tokens,
         "import_s": round(elapsed, 1),
         "sentences_per_s": round(res.documents / elapsed),
         "tokens_per_s": round(res.tokens / elapsed),
-        "project_mb": round(sum(os.path.getsize(str(proj_path) + s) for s in ("", "-wal", "-shm")
-                                if os.path.exists(str(proj_path) + s)) / 1e6, 1),
+        "project_mb": round(
+            sum(os.path.getsize(str(proj_path) + s) for s in ("", "-wal", "-shm") if os.path.exists(str(proj_path) + s))
+            / 1e6,
+            1,
+        ),
     }
 
     def open_and_count():

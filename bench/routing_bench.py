@@ -43,13 +43,14 @@ from nerdesk.core.types import Span, drain  # noqa: E402
 STRATEGIES = ["random", "least_confidence", "margin", "entropy", "mnlp", "novelty", "rare", "errors", "blend"]
 
 
-
-
 def build(path: Path, records, model) -> tuple[Project, dict[str, list[Span]]]:
     labels = sorted({s.label for r in records for s in r.spans or []})
     p = Project.create(path, labels=labels)
-    drain(p.import_records([r.__class__(r.text, None, r.tokens, r.sentences, source=r.source, line=r.line)
-                            for r in records]))
+    drain(
+        p.import_records(
+            [r.__class__(r.text, None, r.tokens, r.sentences, source=r.source, line=r.line) for r in records]
+        )
+    )
     drain(p.predict(model))
     gold = {r.text: list(r.spans or []) for r in records}
     return p, gold
@@ -79,8 +80,12 @@ def routing(data: Path, domain: str, n: int, batch: int, model, seed: int) -> di
                         p.set_spans(it.id, g, action="oracle")
                     p.accept(it.id)
                     done += 1
-            out[strategy] = {"routed": done, "needed_correction": needed, "share": round(needed / max(done, 1), 3),
-                             "seconds": round(time.perf_counter() - t, 1)}
+            out[strategy] = {
+                "routed": done,
+                "needed_correction": needed,
+                "share": round(needed / max(done, 1), 3),
+                "seconds": round(time.perf_counter() - t, 1),
+            }
             p.close()
     base = sum(1 for r in records if r.spans) / len(records)
     return {"domain": domain, "segments": len(records), "share_with_entities": round(base, 3), "strategies": out}
@@ -96,8 +101,9 @@ def effort_bench(data: Path, model) -> dict:
         labels_in_corpus = set()
         golds = []
         for r in records:
-            spans = [Span(s.start, s.end, DEFAULT_LABEL_MAP[s.label]) for s in r.spans or []
-                     if s.label in DEFAULT_LABEL_MAP]
+            spans = [
+                Span(s.start, s.end, DEFAULT_LABEL_MAP[s.label]) for s in r.spans or [] if s.label in DEFAULT_LABEL_MAP
+            ]
             labels_in_corpus |= {s.label for s in spans}
             golds.append(spans)
         preds = model.predict([[r.text[a:b] for a, b in r.tokens] for r in records], only=sorted(labels_in_corpus))
@@ -114,17 +120,23 @@ def effort_bench(data: Path, model) -> dict:
         for t in (0.8, 0.9, 0.95):  # expected values over the 10% audit draw
             el = [x for x in segs if x[1] >= t]
             actions = sum(x[0] for x in segs if x[1] < t) + AUDIT * sum(x[0] for x in el)
-            auto[str(t)] = {"auto_accepted": round((1 - AUDIT) * len(el) / len(segs), 3),
-                            "fewer_actions": round(1 - actions / from_scratch, 3),
-                            "wrong_among_eligible": round(sum(x[2] for x in el) / max(len(el), 1), 3),
-                            "segments_left_wrong": round((1 - AUDIT) * sum(x[2] for x in el) / len(segs), 4)}
-        out[f.parent.name] = {"segments": len(records), "labels": sorted(labels_in_corpus),
-                              "actions_per_segment_with_model": round(with_model / len(records), 3),
-                              "actions_per_segment_from_scratch": round(from_scratch / len(records), 3),
-                              "fewer_actions": round(1 - with_model / from_scratch, 3),
-                              "fewer_actions_excluding_accept": round(
-                                  1 - (with_model - len(records)) / max(from_scratch - len(records), 1), 3),
-                              "with_auto_accept": auto}
+            auto[str(t)] = {
+                "auto_accepted": round((1 - AUDIT) * len(el) / len(segs), 3),
+                "fewer_actions": round(1 - actions / from_scratch, 3),
+                "wrong_among_eligible": round(sum(x[2] for x in el) / max(len(el), 1), 3),
+                "segments_left_wrong": round((1 - AUDIT) * sum(x[2] for x in el) / len(segs), 4),
+            }
+        out[f.parent.name] = {
+            "segments": len(records),
+            "labels": sorted(labels_in_corpus),
+            "actions_per_segment_with_model": round(with_model / len(records), 3),
+            "actions_per_segment_from_scratch": round(from_scratch / len(records), 3),
+            "fewer_actions": round(1 - with_model / from_scratch, 3),
+            "fewer_actions_excluding_accept": round(
+                1 - (with_model - len(records)) / max(from_scratch - len(records), 1), 3
+            ),
+            "with_auto_accept": auto,
+        }
     return out
 
 
@@ -144,8 +156,9 @@ def main() -> None:
     if not args.skip_effort:
         print(json.dumps({"effort": effort_bench(args.data, model)}, indent=1), flush=True)
     for d in args.domains.split(","):
-        print(json.dumps({"routing": routing(args.data, d, args.n, args.batch, model, args.seed)}, indent=1),
-              flush=True)
+        print(
+            json.dumps({"routing": routing(args.data, d, args.n, args.batch, model, args.seed)}, indent=1), flush=True
+        )
 
 
 if __name__ == "__main__":

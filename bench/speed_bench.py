@@ -1,7 +1,8 @@
 """End to end, one thread, cold caches: en-accurate and en-base on the four test splits of ../shared/data/train.
 
-    .venv/bin/python bench/speed_bench.py
+.venv/bin/python bench/speed_bench.py
 """
+
 import sys
 import time
 from pathlib import Path

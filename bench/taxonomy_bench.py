@@ -81,26 +81,39 @@ def build(path: Path, n: int, per_doc: int) -> Project:
                 label = LABELS[sid % 4]
                 a, b = SPAN[label]
                 s, e = base + offs[a][0], base + offs[b - 1][1]
-                anns.append({"segment_id": sid, "annotator": "import", "tier": "annotator", "status": "accepted",
-                             "spans": [{"start": s, "end": e, "label": label, "confidence": None,
-                                        "origin": "human"}],
-                             "note": "", "guideline_version": 1, "model_id": None, "created": ts, "updated": ts})
+                anns.append(
+                    {
+                        "segment_id": sid,
+                        "annotator": "import",
+                        "tier": "annotator",
+                        "status": "accepted",
+                        "spans": [{"start": s, "end": e, "label": label, "confidence": None, "origin": "human"}],
+                        "note": "",
+                        "guideline_version": 1,
+                        "model_id": None,
+                        "created": ts,
+                        "updated": ts,
+                    }
+                )
                 preds.append((sid, [[s, e, label, 0.9]], 0.1, 0.1, 0.1, 0.1, 0.1))
         with store.transaction():
             store.insert_documents(docs)
             store.insert_segments(segs)
             store.put_annotations(anns)
             store.insert_predictions(model, preds)
-            store.conn.execute("UPDATE segments SET status = 'accepted' WHERE id > ? AND id <= ?",
-                               (sid - len(segs), sid))
+            store.conn.execute(
+                "UPDATE segments SET status = 'accepted' WHERE id > ? AND id <= ?", (sid - len(segs), sid)
+            )
         log(f"  built {sid:,} segments ({time.perf_counter() - t0:.0f} s)")
     return p
 
 
 def digest(p: Project) -> str:
     h = hashlib.sha256()
-    for table, cols in (("annotations", "segment_id, annotator, spans"),
-                        ("predictions", "segment_id, model_id, spans, min_confidence")):
+    for table, cols in (
+        ("annotations", "segment_id, annotator, spans"),
+        ("predictions", "segment_id, model_id, spans, min_confidence"),
+    ):
         for row in p.store.conn.execute(f"SELECT {cols} FROM {table} ORDER BY 1, 2"):
             h.update(repr(row).encode())
     for row in p.store.conn.execute("SELECT * FROM labels ORDER BY name"):
@@ -116,17 +129,28 @@ def timed(name: str, p: Project, change, out: dict, before_digest: str) -> None:
     t = time.perf_counter()
     changes = change()
     apply_s = time.perf_counter() - t
-    ev = p.store.conn.execute("SELECT id, length(before) + length(after) FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    ev = p.store.conn.execute(
+        "SELECT id, length(before) + length(after) FROM events ORDER BY id DESC LIMIT 1"
+    ).fetchone()
     kept = label_sql.kept_count(p.store, ev[0])
     after = counts(p)
     t = time.perf_counter()
     p.undo()
     undo_s = time.perf_counter() - t
     same = digest(p) == before_digest
-    out[name] = {"apply_s": round(apply_s, 2), "undo_s": round(undo_s, 2), "event_bytes": ev[1],
-                 "rows_kept_for_undo": kept, "spans_after": after, "undo_exact": same, "summary": changes.action}
-    log(f"{name}: apply {apply_s:.2f} s, undo {undo_s:.2f} s, event {ev[1]:,} bytes, {kept:,} rows kept, "
-        f"undo exact: {same}; {changes.action}")
+    out[name] = {
+        "apply_s": round(apply_s, 2),
+        "undo_s": round(undo_s, 2),
+        "event_bytes": ev[1],
+        "rows_kept_for_undo": kept,
+        "spans_after": after,
+        "undo_exact": same,
+        "summary": changes.action,
+    }
+    log(
+        f"{name}: apply {apply_s:.2f} s, undo {undo_s:.2f} s, event {ev[1]:,} bytes, {kept:,} rows kept, "
+        f"undo exact: {same}; {changes.action}"
+    )
 
 
 def main() -> int:
@@ -144,8 +168,13 @@ def main() -> int:
         out: dict = {"segments": a.segments, "spans": sum(base.values()), "per_label": base}
         timed("rename PER -> PERSON", p, lambda: p.taxonomy.rename_label("PER", "PERSON"), out, d0)
         timed("merge LOC,MISC -> PLACE", p, lambda: p.taxonomy.merge_labels(["LOC", "MISC"], "PLACE"), out, d0)
-        timed("split ORG -> COMPANY|TEAM (no model)", p,
-              lambda: p.taxonomy.split_label("ORG", ["COMPANY", "TEAM"]), out, d0)
+        timed(
+            "split ORG -> COMPANY|TEAM (no model)",
+            p,
+            lambda: p.taxonomy.split_label("ORG", ["COMPANY", "TEAM"]),
+            out,
+            d0,
+        )
 
         def sorter(ids, targets):  # a model that knows both labels: every ORG span placed, alternately
             spans = {}
@@ -157,8 +186,13 @@ def main() -> int:
         t = time.perf_counter()
         found = sorter([], ["COMPANY", "TEAM"])
         log(f"  (the sorter's own time, not counted: {time.perf_counter() - t:.2f} s)")
-        timed("split ORG -> COMPANY|TEAM (model places every span)", p,
-              lambda: taxonomy.split_label(p, "ORG", ["COMPANY", "TEAM"], sorter=lambda ids, tg: found), out, d0)
+        timed(
+            "split ORG -> COMPANY|TEAM (model places every span)",
+            p,
+            lambda: taxonomy.split_label(p, "ORG", ["COMPANY", "TEAM"], sorter=lambda ids, tg: found),
+            out,
+            d0,
+        )
         p.close()
     print(json.dumps(out, indent=2))
     if a.json:

@@ -59,8 +59,6 @@ def offsets(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(tokens), out
 
 
-
-
 def gold_surfaces(sents: list[dict]) -> list[str]:
     out = []
     for s in sents:
@@ -102,7 +100,7 @@ def bench_speed(data: Path, n_segments: int, n_terms: int, work: Path) -> dict:
     rng = random.Random(0)
     gold = sorted({s.lower() for s in gold_surfaces(base) if len(s.split()) > 1 and any(c.isalpha() for c in s)})
     rng.shuffle(gold)
-    terms: dict[str, None] = dict.fromkeys(gold[:n_terms // 20])
+    terms: dict[str, None] = dict.fromkeys(gold[: n_terms // 20])
     n_gold = len(terms)
     vocab = sorted({w.lower() for s in base for w in s["tokens"] if w.isalpha() and len(w) > 2})
     while len(terms) < n_terms:
@@ -110,8 +108,10 @@ def bench_speed(data: Path, n_segments: int, n_terms: int, work: Path) -> dict:
     terms_list = list(terms)[:n_terms]
     tfile = work / "terms100k.txt"
     tfile.write_text("\n".join(terms_list) + "\n", encoding="utf-8")
-    log(f"  term list: {len(terms_list):,} terms ({n_gold:,} multiword gold surface forms of the corpora, the rest "
-        "random two- and three-word combinations of their vocabulary)")
+    log(
+        f"  term list: {len(terms_list):,} terms ({n_gold:,} multiword gold surface forms of the corpora, the rest "
+        "random two- and three-word combinations of their vocabulary)"
+    )
     t = time.perf_counter()
     res = p.terms.add_file(tfile, label="Term", name="big")
     t_add = time.perf_counter() - t
@@ -128,14 +128,16 @@ def bench_speed(data: Path, n_segments: int, n_terms: int, work: Path) -> dict:
     t_match = time.perf_counter() - t
     n_matches = store.conn.execute("SELECT COUNT(*) FROM term_matches").fetchone()[0]
     n_hit = store.conn.execute("SELECT COUNT(DISTINCT segment_id) FROM term_matches").fetchone()[0]
-    log(f"  match every segment: {t_match:.1f} s = {n_seg / t_match:,.0f} segments/s "
-        f"({n_matches:,} matches in {n_hit:,} segments, stored)")
+    log(
+        f"  match every segment: {t_match:.1f} s = {n_seg / t_match:,.0f} segments/s "
+        f"({n_matches:,} matches in {n_hit:,} segments, stored)"
+    )
     ids = [r[0] for r in store.conn.execute("SELECT id FROM segments ORDER BY id")]
     pages = []
     for _ in range(20):
         start = rng.randrange(0, len(ids) - 50)
         t = time.perf_counter()
-        p.segments(ids[start:start + 50])
+        p.segments(ids[start : start + 50])
         pages.append(time.perf_counter() - t)
     log(f"  a page of 50 segments with merged suggestions: median {statistics.median(pages) * 1000:.1f} ms")
     t = time.perf_counter()
@@ -152,18 +154,35 @@ def bench_speed(data: Path, n_segments: int, n_terms: int, work: Path) -> dict:
     log(f"  an import of {n_new:,} new segments ({t_imp:.1f} s) is matched in {t_new:.2f} s (compile included)")
     size = path.stat().st_size
     p.close()
-    return {"segments": n_seg, "terms": len(terms_list), "import_s": t_import, "add_s": t_add,
-            "compile_s": t_compile, "match_s": t_match, "segments_per_s": n_seg / t_match, "matches": n_matches,
-            "segments_with_hits": n_hit, "page50_ms": statistics.median(pages) * 1000, "route_s": t_route,
-            "import10k_match_s": t_new, "project_mb": size / 1e6}
+    return {
+        "segments": n_seg,
+        "terms": len(terms_list),
+        "import_s": t_import,
+        "add_s": t_add,
+        "compile_s": t_compile,
+        "match_s": t_match,
+        "segments_per_s": n_seg / t_match,
+        "matches": n_matches,
+        "segments_with_hits": n_hit,
+        "page50_ms": statistics.median(pages) * 1000,
+        "route_s": t_route,
+        "import10k_match_s": t_new,
+        "project_mb": size / 1e6,
+    }
 
 
 # ------------------------------------------------------------------------------------------ ncbi
 def prf(tp: int, npred: int, ngold: int) -> dict:
     p = tp / npred if npred else 0.0
     r = tp / ngold if ngold else 0.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "tp": tp,
-            "predicted": npred, "gold": ngold}
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "tp": tp,
+        "predicted": npred,
+        "gold": ngold,
+    }
 
 
 def project_of(path: Path, recs: list[DocRecord], labels: list[str], user: str = "oracle") -> Project:
@@ -177,10 +196,13 @@ def suggestions_f1(p: Project, gold_by_text: dict[str, list[Span]], label: str =
     tp = npred = ngold = 0
     ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id")]
     for i in range(0, len(ids), 500):
-        for seg in p.segments(ids[i:i + 500]):
+        for seg in p.segments(ids[i : i + 500]):
             doc = p.store.document(seg["doc_id"])
-            gold = {(s.start, s.end) for s in gold_by_text[doc["text"]]
-                    if s.label == label and seg["start"] <= s.start < seg["end"]}
+            gold = {
+                (s.start, s.end)
+                for s in gold_by_text[doc["text"]]
+                if s.label == label and seg["start"] <= s.start < seg["end"]
+            }
             pred = {(sp["start"], sp["end"]) for sp in seg["spans"] if sp["label"] == label}
             tp += len(gold & pred)
             npred += len(pred)
@@ -205,8 +227,16 @@ def review(p: Project, gold_by_text: dict[str, list[Span]], n: int, batch: int =
             if sorted(s.key() for s in shown) != sorted(s.key() for s in gold):
                 p.set_spans(it.id, gold, action="oracle")
             p.accept(it.id)
-            out.append({"id": it.id, "actions": edit_actions(shown, gold), "scratch": edit_actions([], gold),
-                        "entities": len(gold), "term_hit": bool(terms_shown), "reasons": it.reasons})
+            out.append(
+                {
+                    "id": it.id,
+                    "actions": edit_actions(shown, gold),
+                    "scratch": edit_actions([], gold),
+                    "entities": len(gold),
+                    "term_hit": bool(terms_shown),
+                    "reasons": it.reasons,
+                }
+            )
     return out
 
 
@@ -249,15 +279,17 @@ def bench_ncbi(data: Path, work: Path, finetune: bool, threads: int, n_review: i
     casing: dict[str, Counter] = {}
     for r in train:
         for s in r.spans or []:
-            surface = r.text[s.start:s.end]
+            surface = r.text[s.start : s.end]
             forms[surface.lower()] += 1
             casing.setdefault(surface.lower(), Counter())[surface] += 1
     top_forms = [casing[f].most_common(1)[0][0] for f, _ in forms.most_common(top)]
     tfile = work / "ncbi_top200.txt"
     tfile.write_text("\n".join(top_forms) + "\n", encoding="utf-8")
-    log(f"ncbi_disease: term list of the {len(top_forms)} most frequent TRAIN surface forms "
+    log(
+        f"ncbi_disease: term list of the {len(top_forms)} most frequent TRAIN surface forms "
         f"({sum(forms[f.lower()] for f in top_forms):,} of {sum(forms.values()):,} train mentions); "
-        f"first: {', '.join(top_forms[:6])}")
+        f"first: {', '.join(top_forms[:6])}"
+    )
     gold_test = {r.text: list(r.spans or []) for r in test}
     gold_dev = {r.text: list(r.spans or []) for r in dev}
     out: dict = {"terms": len(top_forms)}
@@ -277,8 +309,10 @@ def bench_ncbi(data: Path, work: Path, finetune: bool, threads: int, n_review: i
     p.close()
     for k in ("terms_alone", "terms_and_shipped_model"):
         r = out[k]
-        log(f"  day-zero exact F1 on TEST, {k.replace('_', ' ')}: {r['f1']:.3f} (P {r['precision']:.3f}, "
-            f"R {r['recall']:.3f}; {r['tp']}/{r['predicted']} predicted, {r['gold']} gold)")
+        log(
+            f"  day-zero exact F1 on TEST, {k.replace('_', ' ')}: {r['f1']:.3f} (P {r['precision']:.3f}, "
+            f"R {r['recall']:.3f}; {r['tp']}/{r['predicted']} predicted, {r['gold']} gold)"
+        )
     # the first 100 reviewed segments of DEV, with and without the list
     runs = {}
     for name, use_terms in (("with terms", True), ("without terms", False)):
@@ -289,19 +323,29 @@ def bench_ncbi(data: Path, work: Path, finetune: bool, threads: int, n_review: i
         rows = review(p, gold_dev, n_review)
         acts = statistics.mean(r["actions"] for r in rows)
         scratch = statistics.mean(r["scratch"] for r in rows)
-        run = {"segments": len(rows), "actions_per_segment": acts, "from_scratch_per_segment": scratch,
-               "entities_per_segment": statistics.mean(r["entities"] for r in rows),
-               "with_term_hits": sum(r["term_hit"] for r in rows), "path": str(p.path)}
+        run = {
+            "segments": len(rows),
+            "actions_per_segment": acts,
+            "from_scratch_per_segment": scratch,
+            "entities_per_segment": statistics.mean(r["entities"] for r in rows),
+            "with_term_hits": sum(r["term_hit"] for r in rows),
+            "path": str(p.path),
+        }
         if not use_terms:  # the same segments, had the list been there
             p.terms.add_file(tfile, label="Disease", name="ncbi-top200")
             drain(p.terms.match())
             run["same_segments_with_terms"] = with_terms_on(p, [r["id"] for r in rows], gold_dev, tfile)
         runs[name] = run
-        log(f"  {name}: {len(rows)} reviewed segments (routed by blend; {run['with_term_hits']} with a term hit), "
+        log(
+            f"  {name}: {len(rows)} reviewed segments (routed by blend; {run['with_term_hits']} with a term hit), "
             f"{run['entities_per_segment']:.2f} entities/segment: {acts:.2f} edit actions per segment against "
             f"what was shown ({scratch:.2f} from nothing)"
-            + (f"; on these same segments the list would have needed {run['same_segments_with_terms']:.2f}"
-               if not use_terms else ""))
+            + (
+                f"; on these same segments the list would have needed {run['same_segments_with_terms']:.2f}"
+                if not use_terms
+                else ""
+            )
+        )
         p.close()
     out["review"] = runs
     if finetune:
@@ -317,8 +361,10 @@ def bench_ncbi(data: Path, work: Path, finetune: bool, threads: int, n_review: i
             q.close()
             run["finetuned_f1"] = f1
             run["finetuned_and_terms"] = merged
-            log(f"    {name}: fine-tuned model merged with the terms: test F1 {merged['f1']:.3f} "
-                f"(P {merged['precision']:.3f}, R {merged['recall']:.3f})")
+            log(
+                f"    {name}: fine-tuned model merged with the terms: test F1 {merged['f1']:.3f} "
+                f"(P {merged['precision']:.3f}, R {merged['recall']:.3f})"
+            )
     return out
 
 

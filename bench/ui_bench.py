@@ -28,9 +28,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("NERDESK_USER", "bench")
 
-WORDS = ("the of and to in a is that for it as was with be by on not he this are or his from at "
-         "which but have an they you were her she there been one all we their has would when if "
-         "so no what up out who them some could more into time only new about than other").split()
+WORDS = (
+    "the of and to in a is that for it as was with be by on not he this are or his from at "
+    "which but have an they you were her she there been one all we their has would when if "
+    "so no what up out who them some could more into time only new about than other"
+).split()
 NAMES = ["Ada", "Lovelace", "Paris", "Berlin", "Acme", "Curie", "Tokyo", "Nile", "Orwell", "Volvo"]
 LABELS = ["PER", "ORG", "LOC", "MISC"]
 MODEL = "bench-model@1"
@@ -54,8 +56,16 @@ def _sentence(rnd: random.Random, n: int, p_name: float = 0.12) -> tuple[str, li
     return text + ".", toks, caps
 
 
-def build(path: Path, n_docs: int, sents_per_doc: int, words_per_sent: int, para_every: int,
-          spans_per_seg: float, p_name: float = 0.12, seed: int = 0) -> None:
+def build(
+    path: Path,
+    n_docs: int,
+    sents_per_doc: int,
+    words_per_sent: int,
+    para_every: int,
+    spans_per_seg: float,
+    p_name: float = 0.12,
+    seed: int = 0,
+) -> None:
     """Write a project straight through the store (fast; the importer is measured elsewhere)."""
     from nerdesk.core.project import Project
     from nerdesk.core.store import now
@@ -90,8 +100,10 @@ def build(path: Path, n_docs: int, sents_per_doc: int, words_per_sent: int, para
             segs.append((d, k, offset, offset + len(text), json.dumps(flat), len(toks)))
             seg_id += 1
             want = min(len(caps), max(1, int(rnd.expovariate(1 / spans_per_seg)))) if caps else 0
-            spans = [[offset + toks[i][0], offset + toks[i][1], rnd.choice(LABELS), round(rnd.uniform(0.3, 1), 3)]
-                     for i in sorted(rnd.sample(caps, want))]
+            spans = [
+                [offset + toks[i][0], offset + toks[i][1], rnd.choice(LABELS), round(rnd.uniform(0.3, 1), 3)]
+                for i in sorted(rnd.sample(caps, want))
+            ]
             u = rnd.random()
             preds.append((seg_id, spans, u, u, u, u, u))
             offset += len(text)
@@ -104,8 +116,7 @@ def build(path: Path, n_docs: int, sents_per_doc: int, words_per_sent: int, para
         st.index_documents_after(0)
     st.conn.execute("ANALYZE")
     p.close()
-    print(f"  built {path.name}: {n_docs} docs, {seg_id} segments in {time.perf_counter() - t0:.1f} s",
-          flush=True)
+    print(f"  built {path.name}: {n_docs} docs, {seg_id} segments in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def stats(xs: list[float]) -> str:
@@ -142,11 +153,21 @@ def cold_start(project: Path | None = None) -> float:
     import tempfile
 
     home = tempfile.mkdtemp()
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-               NERDESK_EXIT_AFTER_SHOW="1", XDG_CONFIG_HOME=home, NERDESK_DATA_DIR=home)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        NERDESK_EXIT_AFTER_SHOW="1",
+        XDG_CONFIG_HOME=home,
+        NERDESK_DATA_DIR=home,
+    )
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "nerdesk", "app", *([str(project)] if project else [])],
-                       capture_output=True, text=True, cwd=ROOT, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "nerdesk", "app", *([str(project)] if project else [])],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     dt = time.perf_counter() - t0
     assert "SHOWN" in r.stdout, r.stderr
     return dt
@@ -162,10 +183,10 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
     big = cache / f"big-{args.segments}.nerdesk"
     long = cache / "long-50k-v2.nerdesk"
-    for p, kw in ((big, dict(n_docs=args.segments // 10, sents_per_doc=10, words_per_sent=14, para_every=5,
-                              spans_per_seg=1.5)),
-                  (long, dict(n_docs=1, sents_per_doc=3000, words_per_sent=17, para_every=6,
-                              spans_per_seg=2.5, p_name=0.2))):
+    for p, kw in (
+        (big, dict(n_docs=args.segments // 10, sents_per_doc=10, words_per_sent=14, para_every=5, spans_per_seg=1.5)),
+        (long, dict(n_docs=1, sents_per_doc=3000, words_per_sent=17, para_every=6, spans_per_seg=2.5, p_name=0.2)),
+    ):
         if args.rebuild:
             for q in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
                 q.unlink(missing_ok=True)
@@ -174,11 +195,13 @@ def main() -> int:
 
     results: dict[str, str] = {}
     runs = [cold_start() for _ in range(3)]
-    results["cold start: `python -m nerdesk app` to painted window"] = \
+    results["cold start: `python -m nerdesk app` to painted window"] = (
         f"best {min(runs) * 1000:.0f} ms, worst {max(runs) * 1000:.0f} ms (3 runs)"
+    )
     runs = [cold_start(big) for _ in range(2)]
-    results[f"cold start with the {args.segments:,}-segment project"] = \
+    results[f"cold start with the {args.segments:,}-segment project"] = (
         f"best {min(runs) * 1000:.0f} ms, worst {max(runs) * 1000:.0f} ms (2 runs)"
+    )
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -226,9 +249,13 @@ def main() -> int:
     m = win.queue.model
     for _ in range(10):
         m.fetchMore()
-    results["queue: fetch 10 more pages of 200 rows"] = f"{(time.perf_counter() - t) * 1000:.0f} ms total, rows loaded {m.rowCount()}"
+    results["queue: fetch 10 more pages of 200 rows"] = (
+        f"{(time.perf_counter() - t) * 1000:.0f} ms total, rows loaded {m.rowCount()}"
+    )
     app.processEvents()
-    results[f"resident memory with the {segs:,}-segment project open"] = f"{rss_mb():.0f} MB (window alone {rss0:.0f} MB)"
+    results[f"resident memory with the {segs:,}-segment project open"] = (
+        f"{rss_mb():.0f} MB (window alone {rss0:.0f} MB)"
+    )
 
     # the long document
     spy.painted = False

@@ -143,9 +143,22 @@ def html_report_shot(project: Path, folder: Path) -> None:
     if r.exit_code != 0:
         sys.exit(r.output)
     out = OUT / "html-report.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--user-data-dir={folder / 'chromium'}", "--window-size=1200,3100",
-                    f"--screenshot={out}", html.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={folder / 'chromium'}",
+            "--window-size=1200,3100",
+            f"--screenshot={out}",
+            html.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     print("wrote", out)
 
 
@@ -153,8 +166,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fake", action="store_true")
     ap.add_argument("--only", choices=["all", "dashboard"], default="all")
-    ap.add_argument("--dashboard-project", type=Path, default=None,
-                    help="show the dashboard on a copy of this project instead of the demo")
+    ap.add_argument(
+        "--dashboard-project",
+        type=Path,
+        default=None,
+        help="show the dashboard on a copy of this project instead of the demo",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["NERDESK_DATA_DIR"] = tmp
@@ -207,12 +224,12 @@ def main() -> int:
         grab(win, "focused-span.png")
         seg = v.current_segment()
         text = v.text
-        by_text = {text[sp["start"]:sp["end"]]: sp for sp in seg["spans"]} if seg else {}
+        by_text = {text[sp["start"] : sp["end"]]: sp for sp in seg["spans"]} if seg else {}
         if "Sir" in by_text and "George Alan Thomas" in by_text:
             v.set_focus_span(seg, by_text["Sir"])
             v.delete_focused()
             seg = v.current_segment()
-            name = next(sp for sp in seg["spans"] if text[sp["start"]:sp["end"]] == "George Alan Thomas")
+            name = next(sp for sp in seg["spans"] if text[sp["start"] : sp["end"]] == "George Alan Thomas")
             v.set_focus_span(seg, name)
             v.move_boundary("start", -1)
         s.accept(advance=False)

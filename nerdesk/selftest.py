@@ -24,8 +24,12 @@ def core_selftest(out=sys.stdout) -> bool:
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         p = Project.create(Path(tmp) / "selftest.nerdesk")
-        for _ in p.import_records([DocRecord("Barack Obama visited Berlin with Angela Merkel in July."),
-                                   DocRecord("Microsoft opened an office in Paris.")]):
+        for _ in p.import_records(
+            [
+                DocRecord("Barack Obama visited Berlin with Angela Merkel in July."),
+                DocRecord("Microsoft opened an office in Paris."),
+            ]
+        ):
             pass
         for _ in p.predict():
             pass
@@ -34,8 +38,11 @@ def core_selftest(out=sys.stdout) -> bool:
         model = p.active_model_id()
         p.close()
     ok = len(found) >= 2
-    print(f"core: model {model}, {len(found)} entities in {len(segments)} segments, "
-          f"{time.perf_counter() - t:.2f} s: {'ok' if ok else 'FAILED'}", file=out)
+    print(
+        f"core: model {model}, {len(found)} entities in {len(segments)} segments, "
+        f"{time.perf_counter() - t:.2f} s: {'ok' if ok else 'FAILED'}",
+        file=out,
+    )
     return ok
 
 

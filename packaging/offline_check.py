@@ -37,8 +37,9 @@ def namespace() -> list[str] | None:
 
 
 def inet_calls(trace: str) -> list[str]:
-    return [line for line in trace.splitlines()
-            if SENDS.search(line) and "AF_UNIX" not in line and "AF_NETLINK" not in line]
+    return [
+        line for line in trace.splitlines() if SENDS.search(line) and "AF_UNIX" not in line and "AF_NETLINK" not in line
+    ]
 
 
 def check(cmd: list[str], timeout: float = 600, env: dict[str, str] | None = None) -> tuple[bool, str]:
@@ -50,8 +51,14 @@ def check(cmd: list[str], timeout: float = 600, env: dict[str, str] | None = Non
         return False, "strace is not installed (apt-get install strace)"
     with tempfile.TemporaryDirectory() as d:
         log = Path(d) / "strace.log"
-        p = subprocess.Popen([*prefix, "strace", "-f", "-qq", "-e", "trace=network", "-o", str(log), *cmd],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
+        p = subprocess.Popen(
+            [*prefix, "strace", "-f", "-qq", "-e", "trace=network", "-o", str(log), *cmd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env=env,
+        )
         try:
             out, _ = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

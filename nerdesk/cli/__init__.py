@@ -43,16 +43,27 @@ def _acting_as(key: str):
         from nerdesk.core import review
 
         review.OVERRIDE[key] = value  # None clears what an earlier invocation (a test) set
+
     return callback
 
 
 # ``nerdesk --user NAME --tier TIER COMMAND``: every command acts as NAME at TIER (issue 16)
 cli.params += [
-    click.Option(["--user"], default=None, expose_value=False, callback=_acting_as("user"),
-                 help="Act as this person (else NERDESK_USER, the config file, the app's choice, the login)."),
-    click.Option(["--tier"], type=click.Choice(("annotator", "reviewer", "expert")), default=None,
-                 expose_value=False, callback=_acting_as("tier"),
-                 help="Act at this review tier (else NERDESK_TIER, the config file, the app's choice, annotator)."),
+    click.Option(
+        ["--user"],
+        default=None,
+        expose_value=False,
+        callback=_acting_as("user"),
+        help="Act as this person (else NERDESK_USER, the config file, the app's choice, the login).",
+    ),
+    click.Option(
+        ["--tier"],
+        type=click.Choice(("annotator", "reviewer", "expert")),
+        default=None,
+        expose_value=False,
+        callback=_acting_as("tier"),
+        help="Act at this review tier (else NERDESK_TIER, the config file, the app's choice, annotator).",
+    ),
 ]
 
 

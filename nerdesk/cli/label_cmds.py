@@ -58,8 +58,10 @@ def list_(project: Path, as_json: bool) -> None:
     for r in rows:
         extra = f" ({r['status']})" if r["status"] != "active" else ""
         parent = f"  kind of {r['parent']}" if r["parent"] else ""
-        click.echo(f"{r['name']:<20} key {r['shortcut'] or '-':<2} {r['color']}  {r['severity']:<6} "
-                   f"{r['current']}/{r['annotations']} current{extra}{parent}")
+        click.echo(
+            f"{r['name']:<20} key {r['shortcut'] or '-':<2} {r['color']}  {r['severity']:<6} "
+            f"{r['current']}/{r['annotations']} current{extra}{parent}"
+        )
         if r["guide"].get("definition") or r["description"]:
             click.echo(f"{'':<21}{r['guide'].get('definition') or r['description']}")
 
@@ -72,12 +74,12 @@ def list_(project: Path, as_json: bool) -> None:
 @click.option("--description", default="", help="A one-line definition (the palette shows it).")
 @click.option("--parent", default=None, help="The label this one is a kind of.")
 @handle_errors
-def add(project: Path, name: str, color: str | None, shortcut: str | None, description: str,
-        parent: str | None) -> None:
+def add(
+    project: Path, name: str, color: str | None, shortcut: str | None, description: str, parent: str | None
+) -> None:
     """Add the label NAME."""
     with Project.open(project) as p:
-        _done(p, taxonomy.add_label(p, name, color=color, shortcut=shortcut, description=description,
-                                    parent=parent))
+        _done(p, taxonomy.add_label(p, name, color=color, shortcut=shortcut, description=description, parent=parent))
 
 
 @labels.command("rename")
@@ -106,8 +108,11 @@ def merge(project: Path, sources: str, target: str) -> None:
 @project_arg
 @click.argument("old")
 @click.argument("targets", metavar="NEW1,NEW2[,...]")
-@click.option("--no-model", is_flag=True, help="Do not run the active model to place the spans (its stored "
-                                              "predictions are still used).")
+@click.option(
+    "--no-model",
+    is_flag=True,
+    help="Do not run the active model to place the spans (its stored predictions are still used).",
+)
 @handle_errors
 def split(project: Path, old: str, targets: str, no_model: bool) -> None:
     """Split OLD into NEW1,NEW2,...: its spans go to the re-review queue, placed by the model where it can."""
@@ -147,15 +152,30 @@ def parent(project: Path, child: str, parent: str | None) -> None:
 @click.option("--color", default=None, help="#RRGGBB.")
 @click.option("--key", "shortcut", default=None, help="Its shortcut key ('' for none).")
 @click.option("--description", default=None, help="A one-line definition.")
-@click.option("--severity", type=click.Choice(taxonomy.SEVERITIES), default=None,
-              help="How much an error of this label costs (weights the error report).")
+@click.option(
+    "--severity",
+    type=click.Choice(taxonomy.SEVERITIES),
+    default=None,
+    help="How much an error of this label costs (weights the error report).",
+)
 @handle_errors
-def edit(project: Path, name: str, new_name: str | None, color: str | None, shortcut: str | None,
-         description: str | None, severity: str | None) -> None:
+def edit(
+    project: Path,
+    name: str,
+    new_name: str | None,
+    color: str | None,
+    shortcut: str | None,
+    description: str | None,
+    severity: str | None,
+) -> None:
     """Edit NAME's colour, key, description, severity or name: one undoable change."""
     with Project.open(project) as p:
-        _done(p, taxonomy.edit_label(p, name, new_name=new_name, color=color, shortcut=shortcut,
-                                     description=description, severity=severity))
+        _done(
+            p,
+            taxonomy.edit_label(
+                p, name, new_name=new_name, color=color, shortcut=shortcut, description=description, severity=severity
+            ),
+        )
 
 
 @labels.command("overlaps")
@@ -185,8 +205,10 @@ def stale(project: Path, label: str | None, limit: int, as_json: bool) -> None:
         return
     for s in segs:
         click.echo(f"{s['id']:>8}  {s['text'][:100]}")
-    click.echo(", ".join(f"{k}: {v['current']}/{v['annotations']} current" for k, v in cur.items() if v["annotations"])
-               or "No annotations.")
+    click.echo(
+        ", ".join(f"{k}: {v['current']}/{v['annotations']} current" for k, v in cur.items() if v["annotations"])
+        or "No annotations."
+    )
 
 
 @labels.command("undo")
@@ -247,22 +269,56 @@ def show(project: Path, number: int | None, history: bool, as_json: bool) -> Non
 @click.option("--nested", default=None, help="What to do with entities inside entities.")
 @click.option("--exceptions", default=None, help="Contexts where it does not apply.")
 @click.option("--text", default=None, help="The project-wide text (applies to every label).")
-@click.option("--example", "examples", multiple=True, metavar="SEGMENT:START:END",
-              help="Add a positive example of --label from a segment (document offsets); repeat for more.")
-@click.option("--counter-example", "counters", multiple=True, metavar="SEGMENT:START:END",
-              help="Add a negative example of --label.")
-@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Apply an edited JSON guideline (from `nerdesk guideline edit --dump`).")
+@click.option(
+    "--example",
+    "examples",
+    multiple=True,
+    metavar="SEGMENT:START:END",
+    help="Add a positive example of --label from a segment (document offsets); repeat for more.",
+)
+@click.option(
+    "--counter-example",
+    "counters",
+    multiple=True,
+    metavar="SEGMENT:START:END",
+    help="Add a negative example of --label.",
+)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Apply an edited JSON guideline (from `nerdesk guideline edit --dump`).",
+)
 @click.option("--dump", is_flag=True, help="Print the guideline as editable JSON and change nothing.")
 @click.option("--summary", default=None, help="What changed, in words (default: the fields named).")
 @handle_errors
-def edit_guideline(project: Path, label: str | None, definition: str | None, boundaries: str | None,
-                   nested: str | None, exceptions: str | None, text: str | None, examples: tuple[str, ...],
-                   counters: tuple[str, ...], path: Path | None, dump: bool, summary: str | None) -> None:
+def edit_guideline(
+    project: Path,
+    label: str | None,
+    definition: str | None,
+    boundaries: str | None,
+    nested: str | None,
+    exceptions: str | None,
+    text: str | None,
+    examples: tuple[str, ...],
+    counters: tuple[str, ...],
+    path: Path | None,
+    dump: bool,
+    summary: str | None,
+) -> None:
     """Edit the guideline: fields of one label, examples, the project text, or (with no option) the whole of
     it in $EDITOR as JSON. Each edit is a new version."""
-    fields = {k: v for k, v in (("definition", definition), ("boundaries", boundaries), ("nested", nested),
-                                ("exceptions", exceptions)) if v is not None}
+    fields = {
+        k: v
+        for k, v in (
+            ("definition", definition),
+            ("boundaries", boundaries),
+            ("nested", nested),
+            ("exceptions", exceptions),
+        )
+        if v is not None
+    }
     with Project.open(project) as p:
         if dump:
             click.echo(guide_mod.to_editable(p), nl=False)

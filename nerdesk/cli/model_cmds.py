@@ -21,39 +21,101 @@ def _command_line() -> str:
 
 @cli.command("train")
 @click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Directory to write the model package to.")
-@click.option("--label-map", default="default", show_default=True,
-              help="SOURCE=TARGET,... mapping corpus labels to model labels; unlisted labels are "
-                   "dropped. 'default' maps common PER/ORG/LOC/MISC names; 'identity' keeps all.")
-@click.option("--dev", "dev", multiple=True, type=click.Path(dir_okay=False),
-              help="Dev data (repeatable): early stopping, int8 check, temperature fitting.")
-@click.option("--report", "report", multiple=True, type=click.Path(dir_okay=False),
-              help="Data scored once at the end for the card's metrics (never used for selection).")
-@config_options(TrainConfig, "epochs", "batch_size", "lr", "patience", "max_minutes", "seed", "holdout",
-                "ship_replay", "ema", "label_smoothing", "case_augment", "limit", "quantize")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write the model package to."
+)
+@click.option(
+    "--label-map",
+    default="default",
+    show_default=True,
+    help="SOURCE=TARGET,... mapping corpus labels to model labels; unlisted labels are "
+    "dropped. 'default' maps common PER/ORG/LOC/MISC names; 'identity' keeps all.",
+)
+@click.option(
+    "--dev",
+    "dev",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Dev data (repeatable): early stopping, int8 check, temperature fitting.",
+)
+@click.option(
+    "--report",
+    "report",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Data scored once at the end for the card's metrics (never used for selection).",
+)
+@config_options(
+    TrainConfig,
+    "epochs",
+    "batch_size",
+    "lr",
+    "patience",
+    "max_minutes",
+    "seed",
+    "holdout",
+    "ship_replay",
+    "ema",
+    "label_smoothing",
+    "case_augment",
+    "limit",
+    "quantize",
+)
 @click.option("--threads", default=2, show_default=True, type=int)
-@click.option("--gazetteer", default=None, type=click.Path(dir_okay=False, exists=True),
-              help="A word<TAB>classes name list to use as a feature (copied into the package); "
-                   "build one with python -m nerdesk.train.gazetteer.")
-@click.option("--vectors", default=None, type=click.Path(file_okay=False, exists=True),
-              help="A directory with vectors.npz and vectors.words.txt: frozen pretrained word vectors "
-                   "as a feature (copied into the package); build it with python -m nerdesk.train.vectors.")
-@click.option("--base", default=None,
-              help="Train the BERT tagger from this encoder ('minilm' or a BERT checkpoint directory) "
-                   "instead of the hash-CNN (--holdout: the held-out part fits its calibration).")
+@click.option(
+    "--gazetteer",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="A word<TAB>classes name list to use as a feature (copied into the package); "
+    "build one with python -m nerdesk.train.gazetteer.",
+)
+@click.option(
+    "--vectors",
+    default=None,
+    type=click.Path(file_okay=False, exists=True),
+    help="A directory with vectors.npz and vectors.words.txt: frozen pretrained word vectors "
+    "as a feature (copied into the package); build it with python -m nerdesk.train.vectors.",
+)
+@click.option(
+    "--base",
+    default=None,
+    help="Train the BERT tagger from this encoder ('minilm' or a BERT checkpoint directory) "
+    "instead of the hash-CNN (--holdout: the held-out part fits its calibration).",
+)
 @click.option("--width", default=None, type=int, help=f"Hidden width (default {DEFAULT_ARCH['width']}).")
 @click.option("--depth", default=None, type=int, help=f"Number of CNN blocks (default {DEFAULT_ARCH['depth']}).")
 @click.option("--dropout", default=None, type=float, help=f"Dropout (default {DEFAULT_ARCH['dropout']}).")
-@click.option("--word-dropout", default=None, type=float,
-              help=f"Share of tokens whose NORM embedding is hidden in training (default {DEFAULT_ARCH['word_dropout']}).")
+@click.option(
+    "--word-dropout",
+    default=None,
+    type=float,
+    help=f"Share of tokens whose NORM embedding is hidden in training (default {DEFAULT_ARCH['word_dropout']}).",
+)
 @click.option("--name", default="custom", show_default=True)
 @click.option("--model-version", "version", default="1.0.0", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite a non-empty --out directory.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train_cmd(data, out, label_map, dev, report, threads, gazetteer, vectors, base, width, depth, dropout,
-              word_dropout, name, version, force, quiet, **hyper):
+def train_cmd(
+    data,
+    out,
+    label_map,
+    dev,
+    report,
+    threads,
+    gazetteer,
+    vectors,
+    base,
+    width,
+    depth,
+    dropout,
+    word_dropout,
+    name,
+    version,
+    force,
+    quiet,
+    **hyper,
+):
     """Train the default architecture from scratch on DATA (JSONL, IOB2 tags) and package it."""
     try:
         from nerdesk.train.train import train_iter
@@ -66,19 +128,39 @@ def train_cmd(data, out, label_map, dev, report, threads, gazetteer, vectors, ba
     cfg = TrainConfig(**hyper)
     log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     if base is not None:
-        card = run_with_progress(_bert_train(data, out, base, label_map, cfg, threads, name, version, force, log),
-                                 "Training", quiet=quiet)
-        click.echo(f"Wrote {out}: labels {', '.join(card['labels'])}; {card['variant']}; "
-                   f"temperature {card['temperature']}")
+        card = run_with_progress(
+            _bert_train(data, out, base, label_map, cfg, threads, name, version, force, log), "Training", quiet=quiet
+        )
+        click.echo(
+            f"Wrote {out}: labels {', '.join(card['labels'])}; {card['variant']}; temperature {card['temperature']}"
+        )
         return
-    gen = train_iter(list(data), out, cfg, dev_paths=list(dev), report_paths=list(report), label_map=label_map,
-                     threads=threads, name=name, version=version, command=_command_line(), force=force, log=log,
-                     gazetteer=gazetteer, vectors=vectors,
-                     arch={k: v for k, v in (("width", width), ("depth", depth), ("dropout", dropout),
-                                             ("word_dropout", word_dropout)) if v is not None})
+    gen = train_iter(
+        list(data),
+        out,
+        cfg,
+        dev_paths=list(dev),
+        report_paths=list(report),
+        label_map=label_map,
+        threads=threads,
+        name=name,
+        version=version,
+        command=_command_line(),
+        force=force,
+        log=log,
+        gazetteer=gazetteer,
+        vectors=vectors,
+        arch={
+            k: v
+            for k, v in (("width", width), ("depth", depth), ("dropout", dropout), ("word_dropout", word_dropout))
+            if v is not None
+        },
+    )
     card = run_with_progress(gen, "Training", quiet=quiet)
-    click.echo(f"Wrote {out}: labels {', '.join(card['labels'])}; default {card['onnx']['default']}; "
-               f"temperature {card['temperature']}")
+    click.echo(
+        f"Wrote {out}: labels {', '.join(card['labels'])}; default {card['onnx']['default']}; "
+        f"temperature {card['temperature']}"
+    )
 
 
 def _bert_train(data, out, base, label_map, cfg, threads, name, version, force, log):
@@ -93,23 +175,55 @@ def _bert_train(data, out, base, label_map, cfg, threads, name, version, force, 
         t, h = split_holdout(c, cfg.holdout) if cfg.holdout > 0 else (c, None)
         train += list(zip(t.tokens, t.spans))
         dev += list(zip(h.tokens, h.spans)) if h is not None else []
-    extra = {"training": {"command": _command_line(), "data": [
-        {"path": c.path, "sentences": len(c.tokens), "labels": sorted(c.labels),
-         "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")} for c in corpora],
-        "holdout": cfg.holdout or None, "label_map": parse_label_map(label_map)}}
-    return finetune_hf_iter([], out, base=base, segments=(train, dev), epochs=cfg.epochs, min_steps=0,
-                            batch_size=cfg.batch_size, seed=cfg.seed, threads=threads, name=name, version=version,
-                            command=_command_line(), force=force, quantize=cfg.quantize, card_extra=extra, log=log)
+    extra = {
+        "training": {
+            "command": _command_line(),
+            "data": [
+                {
+                    "path": c.path,
+                    "sentences": len(c.tokens),
+                    "labels": sorted(c.labels),
+                    "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown"),
+                }
+                for c in corpora
+            ],
+            "holdout": cfg.holdout or None,
+            "label_map": parse_label_map(label_map),
+        }
+    }
+    return finetune_hf_iter(
+        [],
+        out,
+        base=base,
+        segments=(train, dev),
+        epochs=cfg.epochs,
+        min_steps=0,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        threads=threads,
+        name=name,
+        version=version,
+        command=_command_line(),
+        force=force,
+        quantize=cfg.quantize,
+        card_extra=extra,
+        log=log,
+    )
 
 
 @cli.command("evaluate")
 @click.argument("model", type=str)
 @click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--label-map", default="default", show_default=True,
-              help="SOURCE=TARGET,... for the data's labels ('identity' or a list); 'default' maps common "
-                   "names to PER/ORG/LOC/MISC and keeps the model's own label names.")
-@click.option("--labels", default=None,
-              help="Comma-separated labels to score (default: those the model and data share).")
+@click.option(
+    "--label-map",
+    default="default",
+    show_default=True,
+    help="SOURCE=TARGET,... for the data's labels ('identity' or a list); 'default' maps common "
+    "names to PER/ORG/LOC/MISC and keeps the model's own label names.",
+)
+@click.option(
+    "--labels", default=None, help="Comma-separated labels to score (default: those the model and data share)."
+)
 @click.option("--variant", type=click.Choice(["fp32", "int8"]), default=None)
 @click.option("--threads", default=1, show_default=True, type=int)
 @click.option("--limit", default=None, type=int)
@@ -136,15 +250,14 @@ def evaluate_cmd(model, data, label_map, labels, variant, threads, limit, as_jso
     for path, res in results.items():
         ex, pa = res["exact"], res["partial"]
         ece = "n/a" if res["ece"] is None else f"{res['ece']:.4f}"
-        click.echo(f"\n{path}  ({res['n_segments']} segments, {res['n_tokens']} tokens; "
-                   f"labels {', '.join(res['labels'])})")
+        click.echo(
+            f"\n{path}  ({res['n_segments']} segments, {res['n_tokens']} tokens; labels {', '.join(res['labels'])})"
+        )
         click.echo(f"  {'':8} {'P':>7} {'R':>7} {'F1':>7} {'gold':>6}")
-        click.echo(f"  {'exact':8} {ex['precision']:7.4f} {ex['recall']:7.4f} {ex['f1']:7.4f} "
-                   f"{ex['gold']:6}")
+        click.echo(f"  {'exact':8} {ex['precision']:7.4f} {ex['recall']:7.4f} {ex['f1']:7.4f} {ex['gold']:6}")
         click.echo(f"  {'partial':8} {pa['precision']:7.4f} {pa['recall']:7.4f} {pa['f1']:7.4f}")
         for lab, v in res["per_label"].items():
-            click.echo(f"  {lab:8} {v['precision']:7.4f} {v['recall']:7.4f} {v['f1']:7.4f} "
-                       f"{v['gold']:6}")
+            click.echo(f"  {lab:8} {v['precision']:7.4f} {v['recall']:7.4f} {v['f1']:7.4f} {v['gold']:6}")
         click.echo(f"  ECE (span confidence, 15 bins): {ece}")
 
 
@@ -193,8 +306,10 @@ def models_show(model, as_json):
         click.echo("a kind of: " + ", ".join(f"{a} -> {b}" for a, b in card["label_parents"].items()))
     if m.kind == "nerdesk":
         onnx = card.get("onnx", {})
-        click.echo(f"onnx: {onnx.get('default')} variant ({onnx.get(onnx.get('default'), '')}); "
-                   f"temperature {card.get('temperature')}; parameters {card.get('parameters')}")
+        click.echo(
+            f"onnx: {onnx.get('default')} variant ({onnx.get(onnx.get('default'), '')}); "
+            f"temperature {card.get('temperature')}; parameters {card.get('parameters')}"
+        )
         tr = card.get("training", {})
         if tr.get("command"):
             click.echo(f"trained with: {tr['command']}")
@@ -202,8 +317,10 @@ def models_show(model, as_json):
             click.echo(f"  data: {d['path']} ({d['sentences']} sentences) - {d.get('licence')}")
         for split in ("dev", "report"):
             for path, s in card.get("metrics", {}).get(split, {}).items():
-                click.echo(f"  {split:6} {Path(path).parent.name}/{Path(path).stem}: F1 {s['f1']:.4f} "
-                           f"partial {s['partial_f1']:.4f} ECE {s['ece']}")
+                click.echo(
+                    f"  {split:6} {Path(path).parent.name}/{Path(path).stem}: F1 {s['f1']:.4f} "
+                    f"partial {s['partial_f1']:.4f} ECE {s['ece']}"
+                )
     for name, meta in card.get("files", {}).items():
         size = meta.get("bytes") if isinstance(meta, dict) else None
         click.echo(f"  file {name} {size if size is not None else ''}")

@@ -10,8 +10,7 @@ from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
 
-FORMAT_NAMES = ["text", "jsonl", "csv", "tsv", "conll", "prodigy", "labelstudio", "spacy", "brat", "doccano",
-                "bundle"]
+FORMAT_NAMES = ["text", "jsonl", "csv", "tsv", "conll", "prodigy", "labelstudio", "spacy", "brat", "doccano", "bundle"]
 
 project_arg = click.argument("project", type=click.Path(dir_okay=False, path_type=Path))
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -34,22 +33,42 @@ def init(project: Path, labels: str, lang: str, name: str | None, allow_overlaps
 @cli.command("import")
 @project_arg
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default=None,
-              help="Input format (detected from the file when omitted).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_NAMES),
+    default=None,
+    help="Input format (detected from the file when omitted).",
+)
 @click.option("--lines", is_flag=True, help="Plain text: one document per line.")
 @click.option("--text-column", default="text", show_default=True, help="CSV/TSV: the column with the text.")
 @click.option("--annotations", is_flag=True, help="Import the entity spans in the files as human annotations.")
 @click.option("--annotator", default=None, help="Name recorded for imported annotations.")
-@click.option("--add-labels", is_flag=True, default=None,
-              help="Add labels the project does not know yet (otherwise they are an error).")
+@click.option(
+    "--add-labels",
+    is_flag=True,
+    default=None,
+    help="Add labels the project does not know yet (otherwise they are an error).",
+)
 @click.option("--create", is_flag=True, help="Create the project if it does not exist.")
 @click.option("--no-predict", is_flag=True, help="Do not pre-annotate the new segments with the active model.")
 @click.option("--threads", default=1, show_default=True, help="Threads for the pre-annotation.")
 @json_opt
 @handle_errors
-def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool, text_column: str,
-            annotations: bool, annotator: str | None, add_labels: bool | None, create: bool,
-            no_predict: bool, threads: int, as_json: bool) -> None:
+def import_(
+    project: Path,
+    files: tuple[Path, ...],
+    fmt: str | None,
+    lines: bool,
+    text_column: str,
+    annotations: bool,
+    annotator: str | None,
+    add_labels: bool | None,
+    create: bool,
+    no_predict: bool,
+    threads: int,
+    as_json: bool,
+) -> None:
     """Import documents (and with --annotations, their spans) from FILES, then pre-annotate the
     new segments with the project's active model (the default model if none is; --no-predict:
     later, with `nerdesk predict`).
@@ -67,24 +86,29 @@ def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool
                 opts["lines"] = True
             if text_column != "text":
                 opts["text_column"] = text_column
-            gen = p.import_file(f, fmt, annotations=annotations, annotator=annotator,
-                                add_labels=add_labels, **opts)
+            gen = p.import_file(f, fmt, annotations=annotations, annotator=annotator, add_labels=add_labels, **opts)
             res = run_with_progress(gen, f"Importing {f.name}", quiet=as_json)
             results.append({"file": str(f), **res.as_dict()})
             if not as_json:
-                click.echo(f"{f}: {res.documents} new documents, {res.segments} segments, {res.tokens} tokens"
-                           + (f", {res.duplicates} already in the project" if res.duplicates else "")
-                           + (f", {res.annotated_segments} annotated segments" if res.annotated_segments else "")
-                           + (f"; merged into existing segments: {res.merged_added} added, {res.merged_unchanged} "
-                              f"unchanged, {res.conflicts} conflicts kept beside the local annotation"
-                              if res.merged_added or res.merged_unchanged or res.conflicts else "")
-                           + (f", labels added: {', '.join(res.labels_added)}" if res.labels_added else ""))
+                click.echo(
+                    f"{f}: {res.documents} new documents, {res.segments} segments, {res.tokens} tokens"
+                    + (f", {res.duplicates} already in the project" if res.duplicates else "")
+                    + (f", {res.annotated_segments} annotated segments" if res.annotated_segments else "")
+                    + (
+                        f"; merged into existing segments: {res.merged_added} added, {res.merged_unchanged} "
+                        f"unchanged, {res.conflicts} conflicts kept beside the local annotation"
+                        if res.merged_added or res.merged_unchanged or res.conflicts
+                        else ""
+                    )
+                    + (f", labels added: {', '.join(res.labels_added)}" if res.labels_added else "")
+                )
         predicted = None
         if not no_predict and any(r["segments"] for r in results):
             try:  # the import stands either way: it is committed
                 name = p.preannotating_model()
-                predicted = run_with_progress(p.preannotate(threads=threads), f"Pre-annotating with {name}",
-                                              quiet=as_json)
+                predicted = run_with_progress(
+                    p.preannotate(threads=threads), f"Pre-annotating with {name}", quiet=as_json
+                )
             except NerdeskError as exc:
                 click.echo(f"Imported, not pre-annotated: {exc}", err=True)
                 results[-1]["preannotated"] = {"segments": 0, "error": str(exc)}
@@ -102,9 +126,12 @@ def import_(project: Path, files: tuple[Path, ...], fmt: str | None, lines: bool
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output file or directory.")
 @click.option("--reviewed-only", is_flag=True, help="Only documents whose every segment was accepted.")
 @click.option("--preview", is_flag=True, help="bundle: print exactly what would leave the machine, write nothing.")
-@click.option("--suggestions", is_flag=True,
-              help="Silver data: each unreviewed segment with its current suggestions (the model's merged with "
-                   "the term lists'), their sources in meta.suggestions.")
+@click.option(
+    "--suggestions",
+    is_flag=True,
+    help="Silver data: each unreviewed segment with its current suggestions (the model's merged with "
+    "the term lists'), their sources in meta.suggestions.",
+)
 @handle_errors
 def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: bool, suggestions: bool) -> None:
     """Export documents with their final spans (human where reviewed) to a file.
@@ -117,7 +144,9 @@ def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: boo
 
     if suggestions:
         if fmt == "bundle" or reviewed_only:
-            raise click.UsageError("--suggestions writes unreviewed segments: not with --format bundle or --reviewed-only")
+            raise click.UsageError(
+                "--suggestions writes unreviewed segments: not with --format bundle or --reviewed-only"
+            )
         from nerdesk.core.exporter import export_suggestions
 
         with Project.open(project) as p:
@@ -136,8 +165,9 @@ def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: boo
                 return
             manifest = bundle.write_bundle(p, out)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(manifest["error_counts"].items())) or "no errors"
-        click.echo(f"Wrote bundle {manifest['bundle_id']} with {manifest['segments']} reviewed segments "
-                   f"({counts}) to {out}")
+        click.echo(
+            f"Wrote bundle {manifest['bundle_id']} with {manifest['segments']} reviewed segments ({counts}) to {out}"
+        )
         return
     with Project.open(project) as p:
         counter = _Counter(p.export_records(reviewed_only=reviewed_only))
@@ -177,8 +207,9 @@ def stats(project: Path, as_json: bool) -> None:
     click.echo("Labels      " + (", ".join(f"{lab} {s['per_label'].get(lab, 0):,}" for lab in s["labels"]) or "(none)"))
     stale = {k: v for k, v in s["label_currency"].items() if v["stale"]}
     if stale:  # annotated under an older definition: `nerdesk labels stale`
-        click.echo("Stale       " + ", ".join(f"{k} {v['stale']:,} of {v['annotations']:,} segments"
-                                              for k, v in stale.items()))
+        click.echo(
+            "Stale       " + ", ".join(f"{k} {v['stale']:,} of {v['annotations']:,} segments" for k, v in stale.items())
+        )
 
 
 @cli.command()

@@ -18,17 +18,33 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-r
 @project_arg
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="blend", show_default=True)
 @click.option("--limit", default=20, show_default=True)
-@click.option("--status", default="new", show_default=True, help="Segments with this status (new, audit, ...; stale: the re-review "
-                                                                "queue of label changes).")
+@click.option(
+    "--status",
+    default="new",
+    show_default=True,
+    help="Segments with this status (new, audit, ...; stale: the re-review queue of label changes).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the random strategy and sample.")
 @click.option("--no-diversity", is_flag=True, help="Allow runs of near-duplicate segments.")
 @click.option("--label", default=None, help="Only segments with a span of this label (predicted or annotated).")
 @click.option("--source", default=None, help="Only segments of documents from this source (file name or path).")
-@click.option("--max-confidence", type=float, default=None, help="Only segments whose least confident span is at most this.")
+@click.option(
+    "--max-confidence", type=float, default=None, help="Only segments whose least confident span is at most this."
+)
 @json_opt
 @handle_errors
-def queue(project: Path, strategy: str, limit: int, status: str, seed: int, no_diversity: bool,
-          label: str | None, source: str | None, max_confidence: float | None, as_json: bool) -> None:
+def queue(
+    project: Path,
+    strategy: str,
+    limit: int,
+    status: str,
+    seed: int,
+    no_diversity: bool,
+    label: str | None,
+    source: str | None,
+    max_confidence: float | None,
+    as_json: bool,
+) -> None:
     """The next segments to review, best first, with why each was routed."""
     from nerdesk.core.routing import route
 
@@ -37,8 +53,17 @@ def queue(project: Path, strategy: str, limit: int, status: str, seed: int, no_d
 
         return stale.callback(project, label, limit, as_json)
     with Project.open(project) as p:
-        items = route(p, strategy, limit, status=status, seed=seed, diverse=not no_diversity, label=label,
-                      source=source, max_confidence=max_confidence)
+        items = route(
+            p,
+            strategy,
+            limit,
+            status=status,
+            seed=seed,
+            diverse=not no_diversity,
+            label=label,
+            source=source,
+            max_confidence=max_confidence,
+        )
     if as_json:
         echo_json([i.as_dict() for i in items])
         return
@@ -54,8 +79,14 @@ def queue(project: Path, strategy: str, limit: int, status: str, seed: int, no_d
 @cli.command()
 @project_arg
 @click.option("--top", default=10, show_default=True, help="How many confused pairs and surface forms.")
-@click.option("--by", "by", type=click.Choice(("model", "annotator")), default="model", show_default=True,
-              help="annotator: the errors reviewers and adjudicators found in each person's work.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(("model", "annotator")),
+    default="model",
+    show_default=True,
+    help="annotator: the errors reviewers and adjudicators found in each person's work.",
+)
 @json_opt
 @handle_errors
 def errors(project: Path, top: int, by: str, as_json: bool) -> None:
@@ -107,25 +138,44 @@ def errors(project: Path, top: int, by: str, as_json: bool) -> None:
     e = r["effort"]
     if e["segments"]:
         saved = f", {e['saved']:.0%} fewer with the model" if e["saved"] is not None else ""
-        click.echo(f"Effort: {e['with_model']} edit actions with pre-annotation, {e['from_scratch']} from "
-                   f"scratch over {e['segments']} segments{saved}")
+        click.echo(
+            f"Effort: {e['with_model']} edit actions with pre-annotation, {e['from_scratch']} from "
+            f"scratch over {e['segments']} segments{saved}"
+        )
 
 
 @cli.command("auto-accept")
 @project_arg
-@click.option("--threshold", type=click.FloatRange(0, 1), required=True,
-              help="Minimum span and sequence confidence.")
-@click.option("--audit-rate", type=click.FloatRange(0, 1), default=0.1, show_default=True,
-              help="Share of eligible segments sent to humans as audits.")
+@click.option("--threshold", type=click.FloatRange(0, 1), required=True, help="Minimum span and sequence confidence.")
+@click.option(
+    "--audit-rate",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of eligible segments sent to humans as audits.",
+)
 @click.option("--seed", type=int, default=None)
-@click.option("--max-error-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
-              help="Refuse while more of the reviewed segments above the threshold needed corrections.")
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Refuse while more of the reviewed segments above the threshold needed corrections.",
+)
 @click.option("--force", is_flag=True, help="Auto-accept even where the guard rails refuse.")
 @click.option("--dry-run", is_flag=True, help="Only count what the threshold would route, and check it.")
 @json_opt
 @handle_errors
-def auto_accept_cmd(project: Path, threshold: float, audit_rate: float, seed: int | None, max_error_rate: float,
-                    force: bool, dry_run: bool, as_json: bool) -> None:
+def auto_accept_cmd(
+    project: Path,
+    threshold: float,
+    audit_rate: float,
+    seed: int | None,
+    max_error_rate: float,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Accept confident segments without review, sending an audit sample to humans.
 
     Refused (E017) while the active model cannot predict one of the project's labels, or while
@@ -137,16 +187,18 @@ def auto_accept_cmd(project: Path, threshold: float, audit_rate: float, seed: in
         if dry_run:
             out = {"eligible": eligible_count(p, threshold), "check": readiness(p, threshold, max_error_rate)}
         else:
-            out = auto_accept(p, threshold, audit_rate=audit_rate, seed=seed, max_error_rate=max_error_rate,
-                              force=force)
+            out = auto_accept(
+                p, threshold, audit_rate=audit_rate, seed=seed, max_error_rate=max_error_rate, force=force
+            )
         out["estimate"] = audit_estimate(p)
     if as_json:
         echo_json(out)
         return
     c = out["check"]
-    click.echo(f"Reviewed segments predicted at or above {threshold}: {c['reviewed']}, {c['corrected']} needed "
-               "a correction" + (f" ({c['rate']:.1%}, 95% interval {c['low']:.1%}-{c['high']:.1%})"
-                                 if c["reviewed"] else ""))
+    click.echo(
+        f"Reviewed segments predicted at or above {threshold}: {c['reviewed']}, {c['corrected']} needed "
+        "a correction" + (f" ({c['rate']:.1%}, 95% interval {c['low']:.1%}-{c['high']:.1%})" if c["reviewed"] else "")
+    )
     for reason in c["reasons"]:
         click.echo(("Overridden: " if not dry_run else "Would refuse: ") + reason)
     if dry_run:
@@ -155,5 +207,7 @@ def auto_accept_cmd(project: Path, threshold: float, audit_rate: float, seed: in
         click.echo(f"Auto-accepted {out['auto']:,} segments; {out['audit']:,} sent to review as audits")
     est = out["estimate"]
     if est["audited"]:
-        click.echo(f"Audited error rate: {est['rate']:.1%} (95% CI {est['low']:.1%}-{est['high']:.1%}, "
-                   f"{est['audited']} audits)")
+        click.echo(
+            f"Audited error rate: {est['rate']:.1%} (95% CI {est['low']:.1%}-{est['high']:.1%}, "
+            f"{est['audited']} audits)"
+        )

@@ -16,10 +16,17 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-r
 
 
 def identity_opts(fn):
-    fn = click.option("--tier", type=click.Choice(TIERS), default=None,
-                      help="Act at this tier (else NERDESK_TIER, the config file, the app's choice, annotator).")(fn)
-    return click.option("--user", default=None,
-                        help="Act as this person (else NERDESK_USER, the config file, the app's choice, the login).")(fn)
+    fn = click.option(
+        "--tier",
+        type=click.Choice(TIERS),
+        default=None,
+        help="Act at this tier (else NERDESK_TIER, the config file, the app's choice, annotator).",
+    )(fn)
+    return click.option(
+        "--user",
+        default=None,
+        help="Act as this person (else NERDESK_USER, the config file, the app's choice, the login).",
+    )(fn)
 
 
 parse_spans = adj_core.parse_spans
@@ -55,23 +62,48 @@ def whoami(project: Path, user: str | None, tier: str | None, remember: bool, as
 @identity_opts
 @click.option("--annotator", default=None, help="Whose accepted annotation of SEGMENT the decision is on.")
 @click.option("--approve", "decision", flag_value="approve", help="Approve the annotator's version.")
-@click.option("--correct", "decision", flag_value="correct",
-              help="Replace it with --spans (else your edited draft of the segment).")
+@click.option(
+    "--correct",
+    "decision",
+    flag_value="correct",
+    help="Replace it with --spans (else your edited draft of the segment).",
+)
 @click.option("--send-back", "decision", flag_value="send_back", help="Send it back to the annotator with --note.")
 @click.option("--spans", default=None, help="The corrected spans: START-END:LABEL,... (document offsets).")
 @click.option("--note", default="", help="The note for the annotator (needed to send back).")
 @click.option("--sample", type=float, default=None, help="Review this share of each annotator's work (0-1).")
 @click.option("--minimum", type=int, default=0, show_default=True, help="With --sample: at least this many each.")
 @click.option("--seed", type=int, default=0, show_default=True, help="With --sample or --assign: which segments.")
-@click.option("--assign", default=None,
-              help="Split the work between these annotators (NAME,NAME,...; '' stops): run the same on every laptop.")
-@click.option("--double", type=float, default=0.0, show_default=True,
-              help="With --assign: this share of segments goes to two annotators (for agreement).")
+@click.option(
+    "--assign",
+    default=None,
+    help="Split the work between these annotators (NAME,NAME,...; '' stops): run the same on every laptop.",
+)
+@click.option(
+    "--double",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --assign: this share of segments goes to two annotators (for agreement).",
+)
 @json_opt
 @handle_errors
-def review(project: Path, segment: int | None, user: str | None, tier: str | None, annotator: str | None,
-           decision: str | None, spans: str | None, note: str, sample: float | None, minimum: int, seed: int,
-           assign: str | None, double: float, as_json: bool) -> None:
+def review(
+    project: Path,
+    segment: int | None,
+    user: str | None,
+    tier: str | None,
+    annotator: str | None,
+    decision: str | None,
+    spans: str | None,
+    note: str,
+    sample: float | None,
+    minimum: int,
+    seed: int,
+    assign: str | None,
+    double: float,
+    as_json: bool,
+) -> None:
     """Your tier's queue, or a reviewer's decision on one annotator's segment.
 
     Without SEGMENT: the queue of your tier with why each item is there (annotator: what reviewers sent
@@ -93,10 +125,8 @@ def review(project: Path, segment: int | None, user: str | None, tier: str | Non
             return
         if decision is None or annotator is None:
             raise click.UsageError("a decision needs --annotator and one of --approve, --correct, --send-back")
-        p.team.review(segment, annotator, decision, spans=parse_spans(spans) if spans is not None else None,
-                      note=note)
-        out = {"segment_id": segment, "annotator": annotator, "decision": decision, "reviewer": p.user,
-               "tier": p.tier}
+        p.team.review(segment, annotator, decision, spans=parse_spans(spans) if spans is not None else None, note=note)
+        out = {"segment_id": segment, "annotator": annotator, "decision": decision, "reviewer": p.user, "tier": p.tier}
     if as_json:
         echo_json(out)
     else:
@@ -109,8 +139,13 @@ def _fmt(x: float | None) -> str:
 
 @cli.command()
 @project_arg
-@click.option("--tier", "tiers", type=click.Choice(TIERS), multiple=True,
-              help="Only annotations made at this tier (repeatable; default: every tier).")
+@click.option(
+    "--tier",
+    "tiers",
+    type=click.Choice(TIERS),
+    multiple=True,
+    help="Only annotations made at this tier (repeatable; default: every tier).",
+)
 @click.option("--person", "people", multiple=True, help="Only these people (repeatable).")
 @json_opt
 @handle_errors
@@ -122,17 +157,23 @@ def agreement(project: Path, tiers: tuple[str, ...], people: tuple[str, ...], as
     if as_json:
         echo_json(r)
         return
-    click.echo(f"{r['segments']} segment(s) annotated by two or more of {len(r['raters'])} people "
-               f"({', '.join(r['raters']) or 'none'}), {r['tokens']} tokens")
+    click.echo(
+        f"{r['segments']} segment(s) annotated by two or more of {len(r['raters'])} people "
+        f"({', '.join(r['raters']) or 'none'}), {r['tokens']} tokens"
+    )
     head = f"{'':<14}{'span F1 exact':>14}{'span F1 partial':>16}{'kappa':>8}{'alpha':>8}"
     click.echo(head)
     rows = [("overall", r["overall"]), *sorted(r["per_label"].items())]
     for name, v in rows:
-        click.echo(f"{name:<14}{_fmt(v['span_f1_exact']):>14}{_fmt(v['span_f1_partial']):>16}"
-                   f"{_fmt(v['kappa']):>8}{_fmt(v['alpha']):>8}")
+        click.echo(
+            f"{name:<14}{_fmt(v['span_f1_exact']):>14}{_fmt(v['span_f1_partial']):>16}"
+            f"{_fmt(v['kappa']):>8}{_fmt(v['alpha']):>8}"
+        )
     for pair in r["pairs"]:
-        click.echo(f"  {pair['a']} / {pair['b']}: {pair['segments']} segments, span F1 exact "
-                   f"{_fmt(pair['span_f1_exact'])}, partial {_fmt(pair['span_f1_partial'])}, kappa {_fmt(pair['kappa'])}")
+        click.echo(
+            f"  {pair['a']} / {pair['b']}: {pair['segments']} segments, span F1 exact "
+            f"{_fmt(pair['span_f1_exact'])}, partial {_fmt(pair['span_f1_partial'])}, kappa {_fmt(pair['kappa'])}"
+        )
 
 
 @cli.command()
@@ -144,16 +185,37 @@ def agreement(project: Path, tiers: tuple[str, ...], people: tuple[str, ...], as
 @click.option("--spans", default=None, help="Edit: the decided spans, START-END:LABEL,... ('' for none).")
 @click.option("--reason", default="", help="Why (recorded with the decision).")
 @click.option("--all", "show_all", is_flag=True, help="List every conflict, resolved ones too.")
-@click.option("--protocol", "rule", type=click.Choice(("highest_tier", "majority", "manual")), default=None,
-              help="Set how conflicts resolve by default.")
-@click.option("--expert-label", "expert_labels", multiple=True,
-              help="With --protocol: a label whose conflicts only an expert resolves (repeatable).")
+@click.option(
+    "--protocol",
+    "rule",
+    type=click.Choice(("highest_tier", "majority", "manual")),
+    default=None,
+    help="Set how conflicts resolve by default.",
+)
+@click.option(
+    "--expert-label",
+    "expert_labels",
+    multiple=True,
+    help="With --protocol: a label whose conflicts only an expert resolves (repeatable).",
+)
 @click.option("--apply-protocol", is_flag=True, help="Record the protocol's resolution of every conflict it resolves.")
 @json_opt
 @handle_errors
-def adjudicate(project: Path, segment: int | None, user: str | None, tier: str | None, take: str | None,
-               combine: str | None, spans: str | None, reason: str, show_all: bool, rule: str | None,
-               expert_labels: tuple[str, ...], apply_protocol: bool, as_json: bool) -> None:
+def adjudicate(
+    project: Path,
+    segment: int | None,
+    user: str | None,
+    tier: str | None,
+    take: str | None,
+    combine: str | None,
+    spans: str | None,
+    reason: str,
+    show_all: bool,
+    rule: str | None,
+    expert_labels: tuple[str, ...],
+    apply_protocol: bool,
+    as_json: bool,
+) -> None:
     """Conflicts between people's annotations and their resolution.
 
     Without SEGMENT: the unresolved conflicts (--all: every one) with each person's version and why
@@ -169,8 +231,13 @@ def adjudicate(project: Path, segment: int | None, user: str | None, tier: str |
             if not as_json:
                 click.echo(f"Recorded the protocol's decision for {len(changes.segments)} conflict(s)")
         if segment is not None and (take or combine or spans is not None):
-            adj.adjudicate(segment, parse_spans(spans) if spans is not None else None, take=take,
-                           combine=parse_spans(combine, with_annotator=True) if combine else None, reason=reason)
+            adj.adjudicate(
+                segment,
+                parse_spans(spans) if spans is not None else None,
+                take=take,
+                combine=parse_spans(combine, with_annotator=True) if combine else None,
+                reason=reason,
+            )
         if segment is not None:
             out = adj.versions(segment)
             if as_json:
@@ -184,17 +251,27 @@ def adjudicate(project: Path, segment: int | None, user: str | None, tier: str |
             res = out["resolution"]
             if res:
                 state = _spans_text(res["spans"]) if res["resolved"] else "unresolved"
-                click.echo(f"  -> {res['how']}" + (f" by {res['by']}" if res["by"] else "") + f": {state}"
-                           + (f" ({res['reason']})" if res["reason"] else ""))
+                click.echo(
+                    f"  -> {res['how']}"
+                    + (f" by {res['by']}" if res["by"] else "")
+                    + f": {state}"
+                    + (f" ({res['reason']})" if res["reason"] else "")
+                )
             return
         summary = adj.summary()
         rows = adj.conflicts(unresolved_only=not show_all)
     if as_json:
         echo_json({**summary, "items": rows})
         return
-    click.echo(f"{summary['conflicts']} conflict(s), {summary['unresolved']} unresolved; protocol: "
-               f"{summary['protocol']['rule']}" + (f", experts decide {', '.join(summary['protocol']['expert_labels'])}"
-                                                   if summary["protocol"]["expert_labels"] else ""))
+    click.echo(
+        f"{summary['conflicts']} conflict(s), {summary['unresolved']} unresolved; protocol: "
+        f"{summary['protocol']['rule']}"
+        + (
+            f", experts decide {', '.join(summary['protocol']['expert_labels'])}"
+            if summary["protocol"]["expert_labels"]
+            else ""
+        )
+    )
     for c in rows:
         res = c["resolution"]
         click.echo(f"{c['segment_id']:>8}  {res['how']}" + (f" ({res['reason']})" if res["reason"] else ""))

@@ -65,9 +65,16 @@ class Resolution:
         return self.spans is not None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"resolved": self.resolved, "how": self.how, "by": self.by, "tier": self.tier, "reason": self.reason,
-                "conflict": self.conflict, "needs_expert": self.needs_expert,
-                "spans": [_plain(sp) for sp in self.spans] if self.spans is not None else None}
+        return {
+            "resolved": self.resolved,
+            "how": self.how,
+            "by": self.by,
+            "tier": self.tier,
+            "reason": self.reason,
+            "conflict": self.conflict,
+            "needs_expert": self.needs_expert,
+            "spans": [_plain(sp) for sp in self.spans] if self.spans is not None else None,
+        }
 
 
 def _plain(sp: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +118,9 @@ def _best_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
-def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | None,
-            protocol: dict[str, Any]) -> Resolution | None:
+def resolve(
+    annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | None, protocol: dict[str, Any]
+) -> Resolution | None:
     """The resolution of a segment from all its annotation rows (None: no accepted annotation; then
     the segment is not reviewed, and its best annotation, if any, is a draft)."""
     accepted = accepted_of(annotations)
@@ -120,33 +128,60 @@ def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | No
         return None
     if len({keys(a["spans"]) for a in accepted}) == 1:
         best = _best_of(accepted)
-        return Resolution(best["spans"], "single" if len(accepted) == 1 else "agreement", best["annotator"],
-                          best["tier"], annotation=best)
+        return Resolution(
+            best["spans"],
+            "single" if len(accepted) == 1 else "agreement",
+            best["annotator"],
+            best["tier"],
+            annotation=best,
+        )
     if decision is not None and decision["basis"] == basis(accepted):
-        return Resolution(decision["spans"], "adjudicated", decision["adjudicator"], decision["tier"],
-                          decision["reason"], conflict=True, adjudication=decision)
+        return Resolution(
+            decision["spans"],
+            "adjudicated",
+            decision["adjudicator"],
+            decision["tier"],
+            decision["reason"],
+            conflict=True,
+            adjudication=decision,
+        )
     expert_labels = set(protocol.get("expert_labels") or ())
     needs = sorted(disputed_labels(accepted) & expert_labels)
     if needs:
         experts = [a for a in accepted if a["tier"] == "expert"]
         if experts and len({keys(a["spans"]) for a in experts}) == 1:
             best = _best_of(experts)
-            return Resolution(best["spans"], "expert", best["annotator"], "expert",
-                              f"the protocol leaves {', '.join(needs)} to experts", conflict=True, annotation=best,
-                              needs_expert=needs)
-        return Resolution(None, "unresolved", reason=f"needs an expert ({', '.join(needs)})", conflict=True,
-                          needs_expert=needs)
+            return Resolution(
+                best["spans"],
+                "expert",
+                best["annotator"],
+                "expert",
+                f"the protocol leaves {', '.join(needs)} to experts",
+                conflict=True,
+                annotation=best,
+                needs_expert=needs,
+            )
+        return Resolution(
+            None, "unresolved", reason=f"needs an expert ({', '.join(needs)})", conflict=True, needs_expert=needs
+        )
     rule = protocol.get("rule", "highest_tier")
     if rule == "highest_tier":
         top = max(tier_rank(a["tier"]) for a in accepted)
         tops = [a for a in accepted if tier_rank(a["tier"]) == top]
         if len({keys(a["spans"]) for a in tops}) == 1:
             best = _best_of(tops)
-            return Resolution(best["spans"], "highest_tier", best["annotator"], best["tier"],
-                              f"{best['annotator']} ({best['tier']}) is the highest tier", conflict=True,
-                              annotation=best)
-        return Resolution(None, "unresolved", reason=f"{len(tops)} people at the highest tier ({TIERS[top]}) "
-                          "disagree", conflict=True)
+            return Resolution(
+                best["spans"],
+                "highest_tier",
+                best["annotator"],
+                best["tier"],
+                f"{best['annotator']} ({best['tier']}) is the highest tier",
+                conflict=True,
+                annotation=best,
+            )
+        return Resolution(
+            None, "unresolved", reason=f"{len(tops)} people at the highest tier ({TIERS[top]}) disagree", conflict=True
+        )
     if rule == "majority":
         votes: dict[Key, int] = {}
         for a in accepted:
@@ -155,12 +190,14 @@ def resolve(annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | No
         n = len(accepted)
         ties = [k for k, v in votes.items() if 2 * v == n]
         if ties:
-            return Resolution(None, "unresolved", reason=f"no majority for {len(ties)} span(s) ({n} people)",
-                              conflict=True)
+            return Resolution(
+                None, "unresolved", reason=f"no majority for {len(ties)} span(s) ({n} people)", conflict=True
+            )
         kept = [k for k, v in votes.items() if 2 * v > n]
         best = _best_of(accepted)
-        return Resolution(_spans_of(kept), "majority", best["annotator"], best["tier"],
-                          f"majority of {n} people", conflict=True)
+        return Resolution(
+            _spans_of(kept), "majority", best["annotator"], best["tier"], f"majority of {n} people", conflict=True
+        )
     return Resolution(None, "unresolved", reason="the protocol resolves nothing by default", conflict=True)
 
 
@@ -169,8 +206,9 @@ def protocol(project: Project) -> dict[str, Any]:
     return {**DEFAULT_PROTOCOL, **(project.store.get_setting("protocol") or {})}
 
 
-def resolutions(project: Project, segment_ids: Sequence[int],
-                annotations: dict[int, list[dict[str, Any]]] | None = None) -> dict[int, Resolution]:
+def resolutions(
+    project: Project, segment_ids: Sequence[int], annotations: dict[int, list[dict[str, Any]]] | None = None
+) -> dict[int, Resolution]:
     """The resolution of each of these segments that has an accepted annotation."""
     anns = annotations if annotations is not None else project.store.annotations_of(segment_ids)
     multi = [sid for sid in segment_ids if len(accepted_of(anns.get(sid, []))) > 1]
@@ -190,17 +228,28 @@ def conflicts(project: Project, *, unresolved_only: bool = False, limit: int | N
     ids = review_store.multi_annotated_ids(store)
     out = []
     for i in range(0, len(ids), 1000):
-        part = ids[i:i + 1000]
+        part = ids[i : i + 1000]
         anns = store.annotations_of(part)
         res = resolutions(project, part, anns)
         for sid in part:
             r = res.get(sid)
             if r is None or not r.conflict or (unresolved_only and r.resolved):
                 continue
-            out.append({"segment_id": sid, "resolution": r.as_dict(),
-                        "versions": [{"annotator": a["annotator"], "tier": a["tier"],
-                                      "spans": [_plain(sp) for sp in a["spans"]], "note": a["note"]}
-                                     for a in accepted_of(anns[sid])]})
+            out.append(
+                {
+                    "segment_id": sid,
+                    "resolution": r.as_dict(),
+                    "versions": [
+                        {
+                            "annotator": a["annotator"],
+                            "tier": a["tier"],
+                            "spans": [_plain(sp) for sp in a["spans"]],
+                            "note": a["note"],
+                        }
+                        for a in accepted_of(anns[sid])
+                    ],
+                }
+            )
             if limit is not None and len(out) >= limit:
                 return out
     return out
@@ -213,8 +262,13 @@ def summary(project: Project) -> dict[str, Any]:
     for c in rows:
         how[c["resolution"]["how"]] = how.get(c["resolution"]["how"], 0) + 1
     unresolved = [c["segment_id"] for c in rows if not c["resolution"]["resolved"]]
-    return {"conflicts": len(rows), "unresolved": len(unresolved), "by_resolution": how,
-            "unresolved_segments": unresolved, "protocol": protocol(project)}
+    return {
+        "conflicts": len(rows),
+        "unresolved": len(unresolved),
+        "by_resolution": how,
+        "unresolved_segments": unresolved,
+        "protocol": protocol(project),
+    }
 
 
 def versions(project: Project, segment_id: int) -> dict[str, Any]:
@@ -224,11 +278,23 @@ def versions(project: Project, segment_id: int) -> dict[str, Any]:
     res = resolutions(project, [segment_id], {segment_id: seg["annotations"]}).get(segment_id)
     pred = seg["prediction"]
     return {
-        "segment_id": segment_id, "text": seg["text"], "start": seg["start"], "end": seg["end"],
-        "versions": [{"annotator": a["annotator"], "tier": a["tier"], "status": a["status"], "note": a["note"],
-                      "spans": [_plain(sp) for sp in a["spans"]]} for a in accepted_of(seg["annotations"])],
+        "segment_id": segment_id,
+        "text": seg["text"],
+        "start": seg["start"],
+        "end": seg["end"],
+        "versions": [
+            {
+                "annotator": a["annotator"],
+                "tier": a["tier"],
+                "status": a["status"],
+                "note": a["note"],
+                "spans": [_plain(sp) for sp in a["spans"]],
+            }
+            for a in accepted_of(seg["annotations"])
+        ],
         "model": [{"start": a, "end": b, "label": lab, "confidence": c} for a, b, lab, c in pred["spans"]]
-        if pred else None,
+        if pred
+        else None,
         "resolution": res.as_dict() if res else None,
     }
 
@@ -258,15 +324,37 @@ def _require_adjudicator(project: Project, accepted: list[dict[str, Any]], spans
         raise err(Errors.E407, segment=segment_id, labels=", ".join(needs), user=project.user, tier=project.tier)
 
 
-def _decision_row(project: Project, segment_id: int, accepted: list[dict[str, Any]], spans: Iterable[Key],
-                  method: str, sources: list[str], reason: str) -> dict[str, Any]:
-    return {"segment_id": segment_id, "adjudicator": project.user, "tier": project.tier, "method": method,
-            "sources": sources, "spans": _spans_of(set(spans)), "reason": reason, "basis": basis(accepted),
-            "created": now()}
+def _decision_row(
+    project: Project,
+    segment_id: int,
+    accepted: list[dict[str, Any]],
+    spans: Iterable[Key],
+    method: str,
+    sources: list[str],
+    reason: str,
+) -> dict[str, Any]:
+    return {
+        "segment_id": segment_id,
+        "adjudicator": project.user,
+        "tier": project.tier,
+        "method": method,
+        "sources": sources,
+        "spans": _spans_of(set(spans)),
+        "reason": reason,
+        "basis": basis(accepted),
+        "created": now(),
+    }
 
 
-def _error_rows(project: Project, seg: dict[str, Any], accepted: list[dict[str, Any]], decided: list[Key],
-                ref: int, by_tier: str, created: str) -> list[dict[str, Any]]:
+def _error_rows(
+    project: Project,
+    seg: dict[str, Any],
+    accepted: list[dict[str, Any]],
+    decided: list[Key],
+    ref: int,
+    by_tier: str,
+    created: str,
+) -> list[dict[str, Any]]:
     from nerdesk.core.categorize import categorize
 
     final = [Span(*k) for k in decided]
@@ -275,36 +363,63 @@ def _error_rows(project: Project, seg: dict[str, Any], accepted: list[dict[str, 
         if a["annotator"] == project.user:
             continue
         mine = [Span(sp["start"], sp["end"], sp["label"]) for sp in a["spans"]]
-        rows += person_error_rows(seg, a["annotator"], project.user, by_tier, "adjudication", ref,
-                                  categorize(mine, final), created)
+        rows += person_error_rows(
+            seg, a["annotator"], project.user, by_tier, "adjudication", ref, categorize(mine, final), created
+        )
     return rows
 
 
-def person_error_rows(seg: dict[str, Any], annotator: str, by_user: str, by_tier: str, source: str, ref: int,
-                      corrections: list[Any], created: str) -> list[dict[str, Any]]:
+def person_error_rows(
+    seg: dict[str, Any],
+    annotator: str,
+    by_user: str,
+    by_tier: str,
+    source: str,
+    ref: int,
+    corrections: list[Any],
+    created: str,
+) -> list[dict[str, Any]]:
     """person_errors rows for the categorised corrections of one person's version."""
     text, base = seg["text"], seg["start"]
     rows = []
     for c in corrections:
         ref_span = c.final or c.predicted
-        rows.append({"segment_id": seg["id"], "annotator": annotator, "by_user": by_user, "by_tier": by_tier,
-                     "source": source, "ref": ref, "category": c.category, "label": c.label,
-                     "annotated": [c.predicted.start, c.predicted.end, c.predicted.label] if c.predicted else None,
-                     "final": [c.final.start, c.final.end, c.final.label] if c.final else None,
-                     "surface": text[ref_span.start - base:ref_span.end - base], "created": created})
+        rows.append(
+            {
+                "segment_id": seg["id"],
+                "annotator": annotator,
+                "by_user": by_user,
+                "by_tier": by_tier,
+                "source": source,
+                "ref": ref,
+                "category": c.category,
+                "label": c.label,
+                "annotated": [c.predicted.start, c.predicted.end, c.predicted.label] if c.predicted else None,
+                "final": [c.final.start, c.final.end, c.final.label] if c.final else None,
+                "surface": text[ref_span.start - base : ref_span.end - base],
+                "created": created,
+            }
+        )
     return rows
 
 
-def adjudicate(project: Project, segment_id: int, spans: Sequence[Span | Key] | None = None, *,
-               take: str | None = None, combine: Sequence[tuple[str, Span | Key]] | None = None,
-               reason: str = "") -> Changes:
+def adjudicate(
+    project: Project,
+    segment_id: int,
+    spans: Sequence[Span | Key] | None = None,
+    *,
+    take: str | None = None,
+    combine: Sequence[tuple[str, Span | Key]] | None = None,
+    reason: str = "",
+) -> Changes:
     """Decide a conflicting segment: ``take`` one person's version, ``combine`` spans picked from
     several people's versions ((annotator, span) pairs), or give the ``spans`` (an edit). Exactly
     one of the three. One transaction, one undoable event."""
     given = [x is not None for x in (spans, take, combine)]
     if sum(given) != 1:
-        raise err(Errors.E412, reason="give exactly one of: spans (an edit), take=ANNOTATOR, combine=[(ANNOTATOR, "
-                  "span), ...]")
+        raise err(
+            Errors.E412, reason="give exactly one of: spans (an edit), take=ANNOTATOR, combine=[(ANNOTATOR, span), ...]"
+        )
     store = project.store
     with store.transaction():
         seg = project.segment(segment_id)  # E005
@@ -323,8 +438,9 @@ def adjudicate(project: Project, segment_id: int, spans: Sequence[Span | Key] | 
                 if name not in by_name:
                     raise err(Errors.E406, segment=segment_id, annotator=name, annotators=", ".join(by_name))
                 if k not in keys(by_name[name]["spans"]):
-                    raise err(Errors.E412, reason=f"{name}'s version of segment {segment_id} has no span "
-                              f"{k[0]}-{k[1]} {k[2]}")
+                    raise err(
+                        Errors.E412, reason=f"{name}'s version of segment {segment_id} has no span {k[0]}-{k[1]} {k[2]}"
+                    )
                 picked.add(k)
             decided, method = sorted(picked), "combine"
             _check_overlaps(project, decided)
@@ -336,8 +452,9 @@ def adjudicate(project: Project, segment_id: int, spans: Sequence[Span | Key] | 
         row["id"] = review_store.insert_adjudication(store, row)
         errors = _error_rows(project, seg, accepted, decided, row["id"], project.tier, row["created"])
         review_store.insert_person_errors(store, errors)
-        event_id = store.log_event(project.user, "adjudicate", "do", segment_id, None,
-                                   {"adjudications": [row], "errors": errors})
+        event_id = store.log_event(
+            project.user, "adjudicate", "do", segment_id, None, {"adjudications": [row], "errors": errors}
+        )
     project._did(event_id)
     return project._changes(segment_id, "adjudicate")
 
@@ -367,8 +484,9 @@ def _check_overlaps(project: Project, ks: list[Key]) -> None:
     if not project.allow_overlaps:
         for x, y in zip(ks, ks[1:]):
             if y[0] < x[1]:
-                raise err(Errors.E126, start=y[0], end=y[1], label=y[2], other_start=x[0], other_end=x[1],
-                          other_label=x[2])
+                raise err(
+                    Errors.E126, start=y[0], end=y[1], label=y[2], other_start=x[0], other_end=x[1], other_label=x[2]
+                )
 
 
 def apply_protocol(project: Project, *, reason: str = "") -> Changes:
@@ -382,7 +500,7 @@ def apply_protocol(project: Project, *, reason: str = "") -> Changes:
         ids = review_store.multi_annotated_ids(store)
         rows, errors = [], []
         for i in range(0, len(ids), 1000):
-            part = ids[i:i + 1000]
+            part = ids[i : i + 1000]
             anns = store.annotations_of(part)
             res = resolutions(project, part, anns)
             segs = {s["id"]: s for s in store.segments_with_text(part)}
@@ -392,20 +510,31 @@ def apply_protocol(project: Project, *, reason: str = "") -> Changes:
                     continue
                 accepted = accepted_of(anns[sid])
                 decided = sorted(keys(r.spans or []))
-                row = _decision_row(project, sid, accepted, decided, "protocol", [r.by] if r.by else [],
-                                    reason or f"{r.how}: {r.reason}")
+                row = _decision_row(
+                    project,
+                    sid,
+                    accepted,
+                    decided,
+                    "protocol",
+                    [r.by] if r.by else [],
+                    reason or f"{r.how}: {r.reason}",
+                )
                 row["id"] = review_store.insert_adjudication(store, row)
                 rows.append(row)
                 errors += _error_rows(project, segs[sid], accepted, decided, row["id"], project.tier, row["created"])
         review_store.insert_person_errors(store, errors)
         if not rows:
             return Changes(action="adjudicate by protocol")
-        event_id = store.log_event(project.user, "adjudicate by protocol", "do", None, None,
-                                   {"adjudications": rows, "errors": errors})
+        event_id = store.log_event(
+            project.user, "adjudicate by protocol", "do", None, None, {"adjudications": rows, "errors": errors}
+        )
     project._did(event_id)
     ids_done = {r["segment_id"] for r in rows}
-    return Changes(segments=ids_done, documents={s["doc_id"] for s in store.segments_with_text(sorted(ids_done))},
-                   action="adjudicate by protocol")
+    return Changes(
+        segments=ids_done,
+        documents={s["doc_id"] for s in store.segments_with_text(sorted(ids_done))},
+        action="adjudicate by protocol",
+    )
 
 
 def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:

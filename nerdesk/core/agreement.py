@@ -44,8 +44,15 @@ def partial_matches(a: Sequence[Key], b: Sequence[Key]) -> int:
     exact = sa & sb
     ra = sorted(sa - exact)
     rb = sorted(sb - exact)
-    pairs = sorted(((min(x[1], y[1]) - max(x[0], y[0]), i, j) for i, x in enumerate(ra) for j, y in enumerate(rb)
-                    if x[2] == y[2] and x[0] < y[1] and y[0] < x[1]), key=lambda t: (-t[0], t[1], t[2]))
+    pairs = sorted(
+        (
+            (min(x[1], y[1]) - max(x[0], y[0]), i, j)
+            for i, x in enumerate(ra)
+            for j, y in enumerate(rb)
+            if x[2] == y[2] and x[0] < y[1] and y[0] < x[1]
+        ),
+        key=lambda t: (-t[0], t[1], t[2]),
+    )
     used_a: set[int] = set()
     used_b: set[int] = set()
     for _, i, j in pairs:
@@ -90,8 +97,9 @@ def krippendorff_alpha(values: np.ndarray, n_values: int) -> float | None:
     return float(1 - (n - 1) * observed / expected)
 
 
-def pairs_alpha(values: np.ndarray, n_values: int, label: int | None = None,
-                _cache: dict[str, Any] | None = None) -> float | None:
+def pairs_alpha(
+    values: np.ndarray, n_values: int, label: int | None = None, _cache: dict[str, Any] | None = None
+) -> float | None:
     """:func:`krippendorff_alpha` of a coders × units matrix (-1: missing), from pairwise comparisons
     of the coders (no values × units table: a few coders, millions of units); ``label``: that value
     against every other (binary). ``_cache``: a dict kept between calls on the same matrix."""
@@ -112,7 +120,7 @@ def pairs_alpha(values: np.ndarray, n_values: int, label: int | None = None,
     # sum over values of (coders giving it)^2 per unit = m + 2 * (agreeing pairs of coders)
     same = np.zeros(mk.shape, dtype=np.float64)
     for r, s in combinations(range(v.shape[0]), 2):
-        same += (ok[r] & ok[s] & (v[r] == v[s]))
+        same += ok[r] & ok[s] & (v[r] == v[s])
     sq = mk + 2 * same
     n_c = np.zeros(n_values, dtype=np.float64)
     for r in range(v.shape[0]):
@@ -129,8 +137,13 @@ class _Data:
     """Everything the figures need, read once: per segment the raters' span keys and a raters ×
     tokens matrix of tag ids."""
 
-    def __init__(self, segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]],
-                 tiers: set[str] | None, people: set[str] | None, tokens: bool = True):
+    def __init__(
+        self,
+        segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]],
+        tiers: set[str] | None,
+        people: set[str] | None,
+        tokens: bool = True,
+    ):
         self.raters: list[str] = []
         rater_ix: dict[str, int] = {}
         self.labels: list[str] = ["O"]
@@ -171,24 +184,36 @@ class _Data:
         self.matrix = np.full((len(self.raters), n_tok), -1, dtype=np.int16)
         bounds = [o for o, _ in owners] + [n_tok]
         for k, (off, rs) in enumerate(owners):
-            self.matrix[rs, off:bounds[k + 1]] = 0
+            self.matrix[rs, off : bounds[k + 1]] = 0
         for r, a, b, li in fills:
             self.matrix[r, a:b] = li
 
 
-def agreement(project: Project, *, tiers: Iterable[str] | None = None, people: Iterable[str] | None = None,
-              spans_only: bool = False) -> dict[str, Any]:
+def agreement(
+    project: Project,
+    *,
+    tiers: Iterable[str] | None = None,
+    people: Iterable[str] | None = None,
+    spans_only: bool = False,
+) -> dict[str, Any]:
     """The agreement report of a project (see the module docstring): ``overall``, ``per_label`` and
     ``pairs`` (each with the four figures), the raters, the segments and tokens compared.
     ``spans_only``: the span F1 figures alone (kappa and alpha None; no token is read)."""
-    return agreement_of(review_store.iter_multi_annotated(project.store),
-                        tiers=set(tiers) if tiers else None, people=set(people) if people else None,
-                        spans_only=spans_only)
+    return agreement_of(
+        review_store.iter_multi_annotated(project.store),
+        tiers=set(tiers) if tiers else None,
+        people=set(people) if people else None,
+        spans_only=spans_only,
+    )
 
 
-def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]], *,
-                 tiers: set[str] | None = None, people: set[str] | None = None,
-                 spans_only: bool = False) -> dict[str, Any]:
+def agreement_of(
+    segments: Iterable[tuple[int, int, Any, list[tuple[str, str, Any]]]],
+    *,
+    tiers: set[str] | None = None,
+    people: set[str] | None = None,
+    spans_only: bool = False,
+) -> dict[str, Any]:
     """As :func:`agreement`, over (segment id, segment start, flat token offsets, [(annotator, tier,
     spans)]) rows (the offsets and spans as lists or as their JSON)."""
     d = _Data(segments, tiers, people, tokens=not spans_only)
@@ -239,18 +264,36 @@ def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, An
         if k_all is not None:
             kappas[None].append(k_all)
         for li, lab in enumerate(labels, start=1):
-            bcm = np.array([[cm.sum() - cm[li, :].sum() - cm[:, li].sum() + cm[li, li], cm[:, li].sum() - cm[li, li]],
-                            [cm[li, :].sum() - cm[li, li], cm[li, li]]])
+            bcm = np.array(
+                [
+                    [cm.sum() - cm[li, :].sum() - cm[:, li].sum() + cm[li, li], cm[:, li].sum() - cm[li, li]],
+                    [cm[li, :].sum() - cm[li, li], cm[li, li]],
+                ]
+            )
             k_label = cohen_kappa(bcm) if not spans_only else None
             if k_label is not None:
                 kappas[lab].append(k_label)
             m_exact, m_partial, total = acc[lab]
-            per_label[lab] = {"span_f1_exact": _f1(m_exact, total), "span_f1_partial": _f1(m_partial, total),
-                              "kappa": k_label, "spans": total}
+            per_label[lab] = {
+                "span_f1_exact": _f1(m_exact, total),
+                "span_f1_partial": _f1(m_partial, total),
+                "kappa": k_label,
+                "spans": total,
+            }
         m_exact, m_partial, total = acc[None]
-        pairs_out.append({"a": d.raters[a], "b": d.raters[b], "segments": shared[(a, b)], "tokens": int(mask.sum()),
-                          "span_f1_exact": _f1(m_exact, total), "span_f1_partial": _f1(m_partial, total),
-                          "kappa": k_all, "spans": total, "per_label": per_label})
+        pairs_out.append(
+            {
+                "a": d.raters[a],
+                "b": d.raters[b],
+                "segments": shared[(a, b)],
+                "tokens": int(mask.sum()),
+                "span_f1_exact": _f1(m_exact, total),
+                "span_f1_partial": _f1(m_partial, total),
+                "kappa": k_all,
+                "spans": total,
+                "per_label": per_label,
+            }
+        )
 
     alpha_cache: dict[str, Any] = {}
 
@@ -258,17 +301,31 @@ def agreement_of(segments: Iterable[tuple[int, int, Any, list[tuple[str, str, An
         rows = [acc[lab] for pair, acc in span.items() if shared[pair]]
         m_exact, m_partial, total = (sum(r[i] for r in rows) for i in range(3))
         ks = kappas[lab]
-        alpha = None if spans_only else pairs_alpha(d.matrix, L, None if lab is None else d.labels.index(lab),
-                                                    alpha_cache)
-        return {"span_f1_exact": _f1(m_exact, total) if rows else None,
-                "span_f1_partial": _f1(m_partial, total) if rows else None,
-                "kappa": sum(ks) / len(ks) if ks else None, "alpha": alpha, "spans": total}
+        alpha = (
+            None if spans_only else pairs_alpha(d.matrix, L, None if lab is None else d.labels.index(lab), alpha_cache)
+        )
+        return {
+            "span_f1_exact": _f1(m_exact, total) if rows else None,
+            "span_f1_partial": _f1(m_partial, total) if rows else None,
+            "kappa": sum(ks) / len(ks) if ks else None,
+            "alpha": alpha,
+            "spans": total,
+        }
 
-    return {"segments": len(d.segments), "tokens": d.tokens, "raters": d.raters, "overall": summed(None),
-            "per_label": {lab: summed(lab) for lab in labels}, "pairs": pairs_out}
+    return {
+        "segments": len(d.segments),
+        "tokens": d.tokens,
+        "raters": d.raters,
+        "overall": summed(None),
+        "per_label": {lab: summed(lab) for lab in labels},
+        "pairs": pairs_out,
+    }
 
 
 def low_agreement_labels(report: dict[str, Any], threshold: float) -> dict[str, float]:
     """Labels whose exact span F1 is below ``threshold``: {label: figure}."""
-    return {lab: v["span_f1_exact"] for lab, v in report["per_label"].items()
-            if v["span_f1_exact"] is not None and v["span_f1_exact"] < threshold}
+    return {
+        lab: v["span_f1_exact"]
+        for lab, v in report["per_label"].items()
+        if v["span_f1_exact"] is not None and v["span_f1_exact"] < threshold
+    }

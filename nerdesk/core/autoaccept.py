@@ -46,29 +46,44 @@ def readiness(project: Project, threshold: float, max_error_rate: float = MAX_ER
     store = project.store
     model_id = store.active_model_id()
     reasons: list[str] = []
-    out: dict[str, Any] = {"model": model_id, "threshold": threshold, "max_error_rate": max_error_rate,
-                           "reviewed": 0, "corrected": 0, "rate": None, "low": 0.0, "high": 1.0}
+    out: dict[str, Any] = {
+        "model": model_id,
+        "threshold": threshold,
+        "max_error_rate": max_error_rate,
+        "reviewed": 0,
+        "corrected": 0,
+        "rate": None,
+        "low": 0.0,
+        "high": 1.0,
+    }
     if model_id is None:
         return {**out, "ok": False, "reasons": ["no model has pre-annotated the project yet"]}
     model_labels: list[str] = next((m["labels"] for m in store.models() if m["id"] == model_id), [])
     missing = [lab for lab in project.label_names() if lab not in model_labels]
     if missing:
-        reasons.append(f"the active model ({model_id}) cannot predict {', '.join(missing)}: a segment would "
-                       "pass review with none of them; fine-tune it on corrections that use them first")
+        reasons.append(
+            f"the active model ({model_id}) cannot predict {', '.join(missing)}: a segment would "
+            "pass review with none of them; fine-tune it on corrections that use them first"
+        )
     n = corrected = 0
     for final, pred in store.reviewed_above(model_id, threshold, exclude=AUTO_ANNOTATOR):
         n += 1
         corrected += sorted((sp["start"], sp["end"], sp["label"]) for sp in final) != sorted(
-            (a, b, lab) for a, b, lab, _ in pred)
+            (a, b, lab) for a, b, lab, _ in pred
+        )
     low, high = wilson(corrected, n)
     out.update(reviewed=n, corrected=corrected, rate=corrected / n if n else None, low=low, high=high)
     if n < MIN_EVIDENCE:
-        reasons.append(f"only {n} reviewed segments were predicted at or above {threshold:.2f}: review at least "
-                       f"{MIN_EVIDENCE - n} more before their correction rate can be trusted")
+        reasons.append(
+            f"only {n} reviewed segments were predicted at or above {threshold:.2f}: review at least "
+            f"{MIN_EVIDENCE - n} more before their correction rate can be trusted"
+        )
     elif corrected / n > max_error_rate:
-        reasons.append(f"{corrected} of {n} reviewed segments predicted at or above {threshold:.2f} needed a "
-                       f"correction ({corrected / n:.0%}, 95% interval {low:.0%}-{high:.0%}), more than the "
-                       f"{max_error_rate:.0%} accepted; raise the threshold or fine-tune first")
+        reasons.append(
+            f"{corrected} of {n} reviewed segments predicted at or above {threshold:.2f} needed a "
+            f"correction ({corrected / n:.0%}, 95% interval {low:.0%}-{high:.0%}), more than the "
+            f"{max_error_rate:.0%} accepted; raise the threshold or fine-tune first"
+        )
     return {**out, "ok": not reasons, "reasons": reasons}
 
 
@@ -80,9 +95,16 @@ def eligible_count(project: Project, threshold: float) -> int:
     return predictions_sql.eligible_count(project.store, model_id, threshold)
 
 
-def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, seed: int | None = None,
-                limit: int | None = None, max_error_rate: float = MAX_ERROR_RATE,
-                force: bool = False) -> dict[str, Any]:
+def auto_accept(
+    project: Project,
+    threshold: float,
+    *,
+    audit_rate: float = 0.1,
+    seed: int | None = None,
+    limit: int | None = None,
+    max_error_rate: float = MAX_ERROR_RATE,
+    force: bool = False,
+) -> dict[str, Any]:
     """Accept eligible new segments without review, except an audit sample. One transaction.
     Refused (E017) where :func:`readiness` says no, unless ``force``; the result holds the check."""
     if not 0.0 <= audit_rate <= 1.0:
@@ -103,18 +125,35 @@ def auto_accept(project: Project, threshold: float, *, audit_rate: float = 0.1, 
     for segment_id, spans in rows:
         (audit if rng.random() < audit_rate else auto).append((segment_id, spans))
     with store.transaction():
-        store.put_annotations({
-            "segment_id": sid, "annotator": AUTO_ANNOTATOR, "tier": "annotator", "status": "auto",
-            "spans": [{"start": a, "end": b, "label": lab, "confidence": c, "origin": "model"}
-                      for a, b, lab, c in spans],
-            "note": f"auto-accepted at threshold {threshold}", "guideline_version": g["version"] if g else None,
-            "model_id": model_id, "created": ts, "updated": ts} for sid, spans in auto)
+        store.put_annotations(
+            {
+                "segment_id": sid,
+                "annotator": AUTO_ANNOTATOR,
+                "tier": "annotator",
+                "status": "auto",
+                "spans": [
+                    {"start": a, "end": b, "label": lab, "confidence": c, "origin": "model"} for a, b, lab, c in spans
+                ],
+                "note": f"auto-accepted at threshold {threshold}",
+                "guideline_version": g["version"] if g else None,
+                "model_id": model_id,
+                "created": ts,
+                "updated": ts,
+            }
+            for sid, spans in auto
+        )
         segments_sql.set_statuses(store, [sid for sid, _ in auto], "auto")
         segments_sql.set_statuses(store, [sid for sid, _ in audit], "audit")
         predictions_sql.add_audits(store, model_id, threshold, [sid for sid, _ in audit], ts)
         store.set_setting("auto_accept", {"threshold": threshold, "audit_rate": audit_rate, "model": model_id})
-        store.log_event(project.user, "auto-accept", "log", None, None,
-                        {"threshold": threshold, "audit_rate": audit_rate, "auto": len(auto), "audit": len(audit)})
+        store.log_event(
+            project.user,
+            "auto-accept",
+            "log",
+            None,
+            None,
+            {"threshold": threshold, "audit_rate": audit_rate, "auto": len(auto), "audit": len(audit)},
+        )
     return {"auto": len(auto), "audit": len(audit), "check": check}
 
 
@@ -140,5 +179,12 @@ def audit_estimate(project: Project) -> dict[str, Any]:
     low, high = wilson(errors, n)
     pending = segments_sql.count_status(store, "audit")
     auto = segments_sql.count_status(store, "auto")
-    return {"audited": n, "errors": errors, "rate": errors / n if n else None, "low": low, "high": high,
-            "pending_audits": pending, "auto_accepted": auto}
+    return {
+        "audited": n,
+        "errors": errors,
+        "rate": errors / n if n else None,
+        "low": low,
+        "high": high,
+        "pending_audits": pending,
+        "auto_accepted": auto,
+    }

@@ -81,8 +81,18 @@ def unresolved_count(project: Project) -> int:
     return summary(project)["unresolved"]
 
 
-_ROW_COLS = ("segment_id", "annotator", "tier", "status", "spans", "note", "guideline_version", "model_id",
-             "created", "updated")
+_ROW_COLS = (
+    "segment_id",
+    "annotator",
+    "tier",
+    "status",
+    "spans",
+    "note",
+    "guideline_version",
+    "model_id",
+    "created",
+    "updated",
+)
 
 
 def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
@@ -102,8 +112,19 @@ def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
     spans = json.dumps([{"start": sp["start"], "end": sp["end"], "label": sp["label"]} for sp in res.spans or []])
     note = f"{res.how} by {res.by}" + (f": {res.reason}" if res.reason else "")
     when = decided["created"] if decided else base[9]
-    return (sid, res.by or base[1], res.tier or base[2], "accepted", spans, note, base[6], base[7], when, when,
-            *base[10:])
+    return (
+        sid,
+        res.by or base[1],
+        res.tier or base[2],
+        "accepted",
+        spans,
+        note,
+        base[6],
+        base[7],
+        when,
+        when,
+        *base[10:],
+    )
 
 
 def _send_backs(project: Project) -> list[dict[str, Any]]:
@@ -112,12 +133,22 @@ def _send_backs(project: Project) -> list[dict[str, Any]]:
     spans of the version sent back (relative to the segment)."""
     from nerdesk.core.store import review as review_store
 
-    return [{"document": {"hash": r["hash"], "start": r["start"], "end": r["end"]}, "annotator": r["annotator"],
-             "reviewer": r["reviewer"], "tier": r["tier"], "decision": r["decision"], "note": r["note"],
-             "created": r["created"],
-             "spans": [{"start": sp["start"] - r["start"], "end": sp["end"] - r["start"], "label": sp["label"]}
-                       for sp in r["spans"]]}
-            for r in review_store.current_send_backs(project.store)]
+    return [
+        {
+            "document": {"hash": r["hash"], "start": r["start"], "end": r["end"]},
+            "annotator": r["annotator"],
+            "reviewer": r["reviewer"],
+            "tier": r["tier"],
+            "decision": r["decision"],
+            "note": r["note"],
+            "created": r["created"],
+            "spans": [
+                {"start": sp["start"] - r["start"], "end": sp["end"] - r["start"], "label": sp["label"]}
+                for sp in r["spans"]
+            ],
+        }
+        for r in review_store.current_send_backs(project.store)
+    ]
 
 
 def _accepted_rows(project: Project) -> Iterator[tuple]:
@@ -132,8 +163,26 @@ def _accepted_rows(project: Project) -> Iterator[tuple]:
 def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
     store = project.store
     active = store.active_model_id()
-    (sid, annotator, tier, status, spans, note, gv, model_id, created, updated, doc_id, start, end, tokens,
-     source, meta, doc_hash, text) = row
+    (
+        sid,
+        annotator,
+        tier,
+        status,
+        spans,
+        note,
+        gv,
+        model_id,
+        created,
+        updated,
+        doc_id,
+        start,
+        end,
+        tokens,
+        source,
+        meta,
+        doc_hash,
+        text,
+    ) = row
     model_id = model_id or active  # imported annotations were not made against a model
     flat = json.loads(tokens)
     pred = store.predictions_for([sid], model_id).get(sid) if model_id else None
@@ -142,10 +191,13 @@ def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
         "segment_id": sid,
         "text": text,
         "tokens": [[a, b] for a, b in zip(flat[::2], flat[1::2])],
-        "predicted": [{"start": a - start, "end": b - start, "label": lab, "confidence": c}
-                      for a, b, lab, c in (pred["spans"] if pred else [])],
-        "final": [{"start": sp["start"] - start, "end": sp["end"] - start, "label": sp["label"]}
-                  for sp in json.loads(spans)],
+        "predicted": [
+            {"start": a - start, "end": b - start, "label": lab, "confidence": c}
+            for a, b, lab, c in (pred["spans"] if pred else [])
+        ],
+        "final": [
+            {"start": sp["start"] - start, "end": sp["end"] - start, "label": sp["label"]} for sp in json.loads(spans)
+        ],
         "errors": [_error(c, start) for c in reversed(corrections)],
         "annotator": annotator,
         "tier": tier,
@@ -156,8 +208,14 @@ def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
         "created": created,
         "updated": updated,
         # the file name only: a full path would tell where (and whose) the file was
-        "document": {"id": doc_id, "hash": doc_hash, "start": start, "end": end, "source": Path(source).name,
-                     "meta": json.loads(meta)},
+        "document": {
+            "id": doc_id,
+            "hash": doc_hash,
+            "start": start,
+            "end": end,
+            "source": Path(source).name,
+            "meta": json.loads(meta),
+        },
     }
 
 
@@ -172,7 +230,8 @@ def _error(c: dict[str, Any], base: int) -> dict[str, Any]:
         "severity": c["severity"],
         "surface": c["surface"],
         "predicted": {"start": pred[0] - base, "end": pred[1] - base, "label": pred[2], "confidence": pred[3]}
-        if pred else None,
+        if pred
+        else None,
         "final": {"start": final[0] - base, "end": final[1] - base, "label": final[2]} if final else None,
     }
 
@@ -204,12 +263,22 @@ def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
         "unresolved_conflicts": unresolved_count(project),
         "reviews": _send_backs(project),
         "segments": len(lines),
-        "guideline": {"version": g["version"], "text": g["text"],
-                      # the labels annotated now (retired and split ones are not: a fine-tune learns these)
-                      "labels": [{"name": lab["name"], "description": lab.get("description", ""),
-                                  "color": lab.get("color"), **({"parent": lab["parent"]} if lab.get("parent") else {}),
-                                  **({"guide": lab["guide"]} if lab.get("guide") else {})}
-                                 for lab in g["labels"] if lab.get("status", "active") == "active"]},
+        "guideline": {
+            "version": g["version"],
+            "text": g["text"],
+            # the labels annotated now (retired and split ones are not: a fine-tune learns these)
+            "labels": [
+                {
+                    "name": lab["name"],
+                    "description": lab.get("description", ""),
+                    "color": lab.get("color"),
+                    **({"parent": lab["parent"]} if lab.get("parent") else {}),
+                    **({"guide": lab["guide"]} if lab.get("guide") else {}),
+                }
+                for lab in g["labels"]
+                if lab.get("status", "active") == "active"
+            ],
+        },
         "models": [{"id": m, "sha256": models[m]["sha256"] if m in models else ""} for m in model_ids],
         "error_counts": counts,
         "files": {},
@@ -228,8 +297,14 @@ def write_bundle(project: Project, out: str | Path) -> dict[str, Any]:
         z.writestr(CORRECTIONS, body)
     tmp.replace(out)
     with project.store.transaction():
-        project.store.log_event(project.user, "export bundle", "log", None, None,
-                                {"bundle_id": manifest["bundle_id"], "segments": len(lines), "path": str(out)})
+        project.store.log_event(
+            project.user,
+            "export bundle",
+            "log",
+            None,
+            None,
+            {"bundle_id": manifest["bundle_id"], "segments": len(lines), "path": str(out)},
+        )
     return manifest
 
 
@@ -264,8 +339,17 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
 
 
 #: What zipfile and zlib raise on a corrupt archive (NerdeskError is none of these).
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, OverflowError, struct.error,
-               NotImplementedError, RuntimeError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    OverflowError,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+)
 _CHUNK = 1 << 20
 
 
@@ -285,14 +369,18 @@ def _check_sizes(infos: list[zipfile.ZipInfo], path: Path) -> None:
     total = 0
     for i in infos:
         total += i.file_size
-        if total > MAX_UNCOMPRESSED or (i.compress_size and i.file_size / i.compress_size > MAX_RATIO) \
-                or (i.filename == MANIFEST and i.file_size > MAX_MANIFEST):
+        if (
+            total > MAX_UNCOMPRESSED
+            or (i.compress_size and i.file_size / i.compress_size > MAX_RATIO)
+            or (i.filename == MANIFEST and i.file_size > MAX_MANIFEST)
+        ):
             raise err(Errors.E122, file=path, member=i.filename)
         if i.flag_bits & 0x1:
             raise err(Errors.E120, file=path, reason=f"{i.filename} is encrypted")
         if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise err(Errors.E120, file=path, reason=f"{i.filename} uses compression method {i.compress_type}, "
-                      "not deflate")
+            raise err(
+                Errors.E120, file=path, reason=f"{i.filename} uses compression method {i.compress_type}, not deflate"
+            )
 
 
 def _inflate(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytearray:
@@ -305,8 +393,12 @@ def _inflate(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytearray
             if len(out) > info.file_size:
                 raise err(Errors.E122, file=path, member=info.filename)
     if len(out) != info.file_size:
-        raise err(Errors.E120, file=path, reason=f"{info.filename} inflates to {len(out)} bytes, not the "
-                  f"{info.file_size} its header declares (a corrupt zip)")
+        raise err(
+            Errors.E120,
+            file=path,
+            reason=f"{info.filename} inflates to {len(out)} bytes, not the "
+            f"{info.file_size} its header declares (a corrupt zip)",
+        )
     return out  # not copied to bytes: hashlib and json take it as it is
 
 
@@ -328,8 +420,9 @@ def _read_manifest(raw: bytearray, path: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise bad(f"not a JSON object but {type(manifest).__name__}")
     if manifest.get("bundle_format") != BUNDLE_FORMAT:
-        raise err(Errors.E120, file=path, reason=f"bundle format {manifest.get('bundle_format')!r:.40} "
-                  f"is not {BUNDLE_FORMAT}")
+        raise err(
+            Errors.E120, file=path, reason=f"bundle format {manifest.get('bundle_format')!r:.40} is not {BUNDLE_FORMAT}"
+        )
     wrong = problem("bundle-manifest", manifest)  # resources/schemas/bundle-manifest.schema.json
     if wrong:
         raise bad(f"'{wrong[0]}' {wrong[1]}")
@@ -338,6 +431,7 @@ def _read_manifest(raw: bytearray, path: Path) -> dict[str, Any]:
 
 def _line(raw: bytearray, n: int, where: str) -> dict[str, Any]:
     """One line of corrections.jsonl, checked (E106/E114 name the member and the line)."""
+
     def bad(reason: str):
         return err(Errors.E106, file=where, line=n, reason=reason)
 
@@ -373,10 +467,14 @@ def _records(manifest: dict[str, Any], lines: list[dict[str, Any]]) -> Iterator[
             spans=[Span(s["start"], s["end"], s["label"]) for s in line["final"]],
             tokens=[tuple(t) for t in line["tokens"]],
             sentences=[(0, len(line["text"]))],
-            meta={**line["document"]["meta"], "bundle_id": manifest["bundle_id"],
-                  "bundle_project": manifest["project_id"], "origin_document": line["document"],
-                  # the guideline version it was made under: older than the project's, it is marked so
-                  "guideline_version": line.get("guideline_version") or manifest["guideline"].get("version")},
+            meta={
+                **line["document"]["meta"],
+                "bundle_id": manifest["bundle_id"],
+                "bundle_project": manifest["project_id"],
+                "origin_document": line["document"],
+                # the guideline version it was made under: older than the project's, it is marked so
+                "guideline_version": line.get("guideline_version") or manifest["guideline"].get("version"),
+            },
             source=line["document"]["source"],
             line=n,
             annotator=line["annotator"],
@@ -402,15 +500,28 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
         origin = rec.meta["origin_document"]
         found = store.existing_documents([origin["hash"]]) if origin["hash"] else {}
         doc = store.document(found[origin["hash"]]) if found else None
-        if doc is not None and doc["text"][origin["start"]:origin["end"]] == rec.text:
+        if doc is not None and doc["text"][origin["start"] : origin["end"]] == rec.text:
             base = origin["start"]
-            rec = DocRecord(text=doc["text"], spans=[Span(s.start + base, s.end + base, s.label) for s in rec.spans or []],
-                            meta=rec.meta, source=rec.source, line=rec.line, annotator=rec.annotator,
-                            status=rec.status, annotated_range=(origin["start"], origin["end"]))
+            rec = DocRecord(
+                text=doc["text"],
+                spans=[Span(s.start + base, s.end + base, s.label) for s in rec.spans or []],
+                meta=rec.meta,
+                source=rec.source,
+                line=rec.line,
+                annotator=rec.annotator,
+                status=rec.status,
+                annotated_range=(origin["start"], origin["end"]),
+            )
         records.append(rec)
-    gen = import_records(project, records, annotations=True, add_labels=add_labels, source=path.name,
-                         log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]},
-                         error_file=f"{path}!{CORRECTIONS}")
+    gen = import_records(
+        project,
+        records,
+        annotations=True,
+        add_labels=add_labels,
+        source=path.name,
+        log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]},
+        error_file=f"{path}!{CORRECTIONS}",
+    )
     return _with_tiers(project, gen, tiers, manifest)
 
 
@@ -425,8 +536,7 @@ def _with_tiers(project: Project, gen, tiers: dict[str, str], manifest: dict[str
         for name, tier in tiers.items():
             if tier in ("annotator", "reviewer", "expert"):
                 review_store.upsert_person(project.store, name, tier, f"bundle {manifest['bundle_id']}")
-        review_store.set_imported_tiers(project.store, {n: t for n, t in tiers.items()
-                                                        if t in ("reviewer", "expert")})
+        review_store.set_imported_tiers(project.store, {n: t for n, t in tiers.items() if t in ("reviewer", "expert")})
         _import_send_backs(project, manifest.get("reviews") or [])
     return result
 
@@ -447,12 +557,22 @@ def _import_send_backs(project: Project, reviews: list[dict[str, Any]]) -> int:
         if ann is None or ann["status"] != "accepted":
             continue
         seen = {(sp["start"] - doc["start"], sp["end"] - doc["start"], sp["label"]) for sp in ann["spans"]}
-        if seen != {(sp["start"], sp["end"], sp["label"]) for sp in r["spans"]} \
-                or review_store.has_review(store, sid, r["annotator"], r["reviewer"], r["created"]):
+        if seen != {(sp["start"], sp["end"], sp["label"]) for sp in r["spans"]} or review_store.has_review(
+            store, sid, r["annotator"], r["reviewer"], r["created"]
+        ):
             continue
-        review_store.insert_review(store, {"segment_id": sid, "annotator": r["annotator"],
-                                           "reviewed_updated": ann["updated"], "reviewer": r["reviewer"],
-                                           "tier": r["tier"], "decision": r["decision"], "note": r["note"],
-                                           "created": r["created"]})
+        review_store.insert_review(
+            store,
+            {
+                "segment_id": sid,
+                "annotator": r["annotator"],
+                "reviewed_updated": ann["updated"],
+                "reviewer": r["reviewer"],
+                "tier": r["tier"],
+                "decision": r["decision"],
+                "note": r["note"],
+                "created": r["created"],
+            },
+        )
         n += 1
     return n

@@ -62,9 +62,12 @@ def categorize(predicted: Sequence[Span], final: Sequence[Span]) -> list[Correct
     rest_gold = list(by_extent.values())
     # overlapping pairs, largest overlap first
     pairs = sorted(
-        ((min(p.end, g.end) - max(p.start, g.start), i, j)
-         for i, p in enumerate(rest_pred) for j, g in enumerate(rest_gold)
-         if p.start < g.end and g.start < p.end),
+        (
+            (min(p.end, g.end) - max(p.start, g.start), i, j)
+            for i, p in enumerate(rest_pred)
+            for j, g in enumerate(rest_gold)
+            if p.start < g.end and g.start < p.end
+        ),
         key=lambda t: (-t[0], rest_pred[t[1]].start, rest_gold[t[2]].start),
     )
     used_p: set[int] = set()

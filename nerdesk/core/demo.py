@@ -26,8 +26,7 @@ def demo_files() -> list[Path]:
     return sorted(demo_dir().glob("*.txt"))
 
 
-def create_demo_project(path: str | Path, *, model=None, predict: bool = True
-                        ) -> Generator[Progress, None, Path]:
+def create_demo_project(path: str | Path, *, model=None, predict: bool = True) -> Generator[Progress, None, Path]:
     from nerdesk.core.project import Project
 
     path = Path(path)
@@ -56,8 +55,7 @@ def create_demo_project(path: str | Path, *, model=None, predict: bool = True
     return path
 
 
-def _drain(gen: Generator[Progress, None, object], done: int, total: int, what: str
-           ) -> Generator[Progress, None, None]:
+def _drain(gen: Generator[Progress, None, object], done: int, total: int, what: str) -> Generator[Progress, None, None]:
     """Run a core generator as one step of ours; a close() (cancel) reaches it and rolls it back."""
     try:
         while True:

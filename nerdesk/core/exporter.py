@@ -82,9 +82,14 @@ def export_suggestions(project: Project, *, batch: int = 1000) -> Iterator[DocRe
     model_id = store.active_model_id()
     last = 0
     while True:
-        ids = [r[0] for r in store.conn.execute(
-            "SELECT s.id FROM segments s WHERE s.id > ? AND NOT EXISTS (SELECT 1 FROM annotations a "
-            "WHERE a.segment_id = s.id) ORDER BY s.id LIMIT ?", (last, batch))]
+        ids = [
+            r[0]
+            for r in store.conn.execute(
+                "SELECT s.id FROM segments s WHERE s.id > ? AND NOT EXISTS (SELECT 1 FROM annotations a "
+                "WHERE a.segment_id = s.id) ORDER BY s.id LIMIT ?",
+                (last, batch),
+            )
+        ]
         if not ids:
             return
         last = ids[-1]
@@ -93,17 +98,29 @@ def export_suggestions(project: Project, *, batch: int = 1000) -> Iterator[DocRe
         for seg in segs:
             base = seg["start"]
             doc = docs[seg["doc_id"]] or {}
-            spans = [Span(sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence"))
-                     for sp in seg["spans"]]
-            sources = [[sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence"),
-                        sp.get("source") or (f"model:{model_id}" if sp.get("origin") == "model" else "human")]
-                       for sp in seg["spans"]]
+            spans = [
+                Span(sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence")) for sp in seg["spans"]
+            ]
+            sources = [
+                [
+                    sp["start"] - base,
+                    sp["end"] - base,
+                    sp["label"],
+                    sp.get("confidence"),
+                    sp.get("source") or (f"model:{model_id}" if sp.get("origin") == "model" else "human"),
+                ]
+                for sp in seg["spans"]
+            ]
             yield DocRecord(
                 text=seg["text"],
                 spans=sorted(spans),
                 tokens=[(a - base, b - base) for a, b in seg["tokens"]],
                 sentences=[(0, len(seg["text"]))],
-                meta={**(doc.get("meta") or {}), "document_id": seg["doc_id"], "segment_id": seg["id"],
-                      "suggestions": sources},
+                meta={
+                    **(doc.get("meta") or {}),
+                    "document_id": seg["doc_id"],
+                    "segment_id": seg["id"],
+                    "suggestions": sources,
+                },
                 source=doc.get("source", ""),
             )

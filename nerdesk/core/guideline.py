@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from nerdesk.core.project import Project
 
 FIELDS = taxonomy.GUIDE_FIELDS
-FIELD_TITLES = {"definition": "Definition", "boundaries": "Boundary rules", "nested": "Nested entities",
-                "exceptions": "Contextual exceptions", "positive": "Examples", "negative": "Counter-examples"}
+FIELD_TITLES = {
+    "definition": "Definition",
+    "boundaries": "Boundary rules",
+    "nested": "Nested entities",
+    "exceptions": "Contextual exceptions",
+    "positive": "Examples",
+    "negative": "Counter-examples",
+}
 #: Characters of context kept on each side of an example.
 CONTEXT = 40
 
@@ -36,8 +42,11 @@ def guide(project: Project, label: str) -> dict[str, Any]:
     if row is None:
         raise err(Errors.E009, label=label, labels=", ".join(project.label_names()) or "(none)")
     g = row["guide"]
-    return {**{f: g.get(f, "") for f in FIELDS}, "positive": list(g.get("positive", [])),
-            "negative": list(g.get("negative", []))}
+    return {
+        **{f: g.get(f, "") for f in FIELDS},
+        "positive": list(g.get("positive", [])),
+        "negative": list(g.get("negative", [])),
+    }
 
 
 def definition(project: Project, label: str) -> str:
@@ -68,18 +77,39 @@ def example_from(project: Project, segment_id: int, start: int, end: int, note: 
         raise err(Errors.E434, start=start, end=end, segment=segment_id, seg_start=seg["start"], seg_end=seg["end"])
     text, base = seg["text"], seg["start"]
     a, b = start - base, end - base
-    return {"segment_id": segment_id, "doc_id": seg["doc_id"], "start": start, "end": end, "text": text[a:b],
-            "before": text[max(0, a - CONTEXT):a], "after": text[b:b + CONTEXT], "note": note}
+    return {
+        "segment_id": segment_id,
+        "doc_id": seg["doc_id"],
+        "start": start,
+        "end": end,
+        "text": text[a:b],
+        "before": text[max(0, a - CONTEXT) : a],
+        "after": text[b : b + CONTEXT],
+        "note": note,
+    }
 
 
-def add_example(project: Project, label: str, segment_id: int, start: int, end: int, *, negative: bool = False,
-                note: str = "", summary: str | None = None) -> Changes:
+def add_example(
+    project: Project,
+    label: str,
+    segment_id: int,
+    start: int,
+    end: int,
+    *,
+    negative: bool = False,
+    note: str = "",
+    summary: str | None = None,
+) -> Changes:
     """Add a positive (or negative) example of ``label`` taken from a segment: one click in the app."""
     kind = "negative" if negative else "positive"
     current = guide(project, label)
     ex = example_from(project, segment_id, start, end, note)
-    return taxonomy.set_guide(project, label, {kind: [*current[kind], ex]},
-                              summary=summary or f"{label}: {'counter-' if negative else ''}example '{ex['text']}' added")
+    return taxonomy.set_guide(
+        project,
+        label,
+        {kind: [*current[kind], ex]},
+        summary=summary or f"{label}: {'counter-' if negative else ''}example '{ex['text']}' added",
+    )
 
 
 def remove_example(project: Project, label: str, index: int, *, negative: bool = False) -> Changes:
@@ -88,8 +118,12 @@ def remove_example(project: Project, label: str, index: int, *, negative: bool =
     if not 0 <= index < len(current):
         raise err(Errors.E432, fields=f"{kind}[{index}]", known=f"{kind}[0..{len(current) - 1}]")
     ex = current[index]
-    return taxonomy.set_guide(project, label, {kind: current[:index] + current[index + 1:]},
-                              summary=f"{label}: {kind} example '{ex['text']}' removed")
+    return taxonomy.set_guide(
+        project,
+        label,
+        {kind: current[:index] + current[index + 1 :]},
+        summary=f"{label}: {kind} example '{ex['text']}' removed",
+    )
 
 
 # ---------------------------------------------------------------- versions
@@ -114,7 +148,9 @@ def version(project: Project, number: int | None = None) -> dict[str, Any]:
 
 def render(row: dict[str, Any], *, with_examples: bool = True) -> str:
     """A version as plain text (Markdown headings): what ``nerdesk guideline show`` prints and ``diff`` compares."""
-    out = [f"# Guideline v{row['version']}" + (f" ({row['author']}, {row['created'][:19]})" if row.get("author") else "")]
+    out = [
+        f"# Guideline v{row['version']}" + (f" ({row['author']}, {row['created'][:19]})" if row.get("author") else "")
+    ]
     if row.get("summary"):
         out.append(f"Changed: {row['summary']}")
     if row.get("text"):
@@ -123,8 +159,11 @@ def render(row: dict[str, Any], *, with_examples: bool = True) -> str:
         status = lab.get("status", "active")
         head = f"## {lab['name']}"
         if status != "active":
-            head += f" ({status}" + (f" into {', '.join(lab.get('guide', {}).get('split_into', []))}"
-                                     if status == "split" else "") + ")"
+            head += (
+                f" ({status}"
+                + (f" into {', '.join(lab.get('guide', {}).get('split_into', []))}" if status == "split" else "")
+                + ")"
+            )
         if lab.get("parent"):
             head += f" — a kind of {lab['parent']}"
         out += ["", head]
@@ -138,8 +177,10 @@ def render(row: dict[str, Any], *, with_examples: bool = True) -> str:
             for kind in taxonomy.EXAMPLE_KINDS:
                 for ex in g.get(kind, []):
                     mark = "+" if kind == "positive" else "-"
-                    out.append(f"  {mark} …{ex.get('before', '')}[{ex['text']}]{ex.get('after', '')}… "
-                               f"(segment {ex['segment_id']})" + (f" {ex['note']}" if ex.get("note") else ""))
+                    out.append(
+                        f"  {mark} …{ex.get('before', '')}[{ex['text']}]{ex.get('after', '')}… "
+                        f"(segment {ex['segment_id']})" + (f" {ex['note']}" if ex.get("note") else "")
+                    )
     return "\n".join(out) + "\n"
 
 
@@ -158,11 +199,17 @@ def diff(project: Project, old: int | None = None, new: int | None = None) -> st
 def to_editable(project: Project) -> str:
     """The guideline as JSON for an editor (``nerdesk guideline edit``): the text and each label's fields."""
     g = project.store.guideline()
-    doc = {"text": g["text"] if g else "",
-           "labels": {lab["name"]: {f: lab["guide"].get(f, "") or (lab["description"] if f == "definition" else "")
-                                    for f in FIELDS}
-                      for lab in sql.labels(project.store) if lab["status"] == "active"},
-           "summary": ""}
+    doc = {
+        "text": g["text"] if g else "",
+        "labels": {
+            lab["name"]: {
+                f: lab["guide"].get(f, "") or (lab["description"] if f == "definition" else "") for f in FIELDS
+            }
+            for lab in sql.labels(project.store)
+            if lab["status"] == "active"
+        },
+        "summary": "",
+    }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -42,9 +42,19 @@ def _int_list(values: list[int]) -> str:
     """A list of ints as compact JSON (str() of a list of ints is valid JSON, and faster)."""
     return str(values).replace(" ", "")
 
-_STATUS = {None: "accepted", "accept": "accepted", "accepted": "accepted", "reject": "rejected",
-           "rejected": "rejected", "ignore": "skipped", "ignored": "skipped", "skipped": "skipped",
-           "flagged": "flagged", "draft": "draft"}
+
+_STATUS = {
+    None: "accepted",
+    "accept": "accepted",
+    "accepted": "accepted",
+    "reject": "rejected",
+    "rejected": "rejected",
+    "ignore": "skipped",
+    "ignored": "skipped",
+    "skipped": "skipped",
+    "flagged": "flagged",
+    "draft": "draft",
+}
 
 
 @dataclass
@@ -74,8 +84,10 @@ MERGE = "merge annotations"
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Two annotation rows say the same: the same spans (position and label) and status."""
+
     def key(r: dict[str, Any]) -> tuple:
         return r["status"], sorted((sp["start"], sp["end"], sp["label"]) for sp in r["spans"])
+
     return key(a) == key(b)
 
 
@@ -83,9 +95,16 @@ def content_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
-                annotations: bool = False, annotator: str | None = None,
-                add_labels: bool | None = None, **read_options: Any) -> Generator[Progress, None, ImportResult]:
+def import_file(
+    project: Project,
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    annotations: bool = False,
+    annotator: str | None = None,
+    add_labels: bool | None = None,
+    **read_options: Any,
+) -> Generator[Progress, None, ImportResult]:
     from nerdesk.core import formats
     from nerdesk.core.formats._io import check_file
 
@@ -95,8 +114,15 @@ def import_file(project: Project, path: str | Path, fmt: str | None = None, *,
     if not annotations and "spans" in formats.format_options(fmt):
         read_options = {**read_options, "spans": False}  # nothing will use them: don't decode tags
     records = _reading(formats.read_records(path, fmt, **read_options), path)
-    return import_records(project, records, annotations=annotations, annotator=annotator,
-                          add_labels=add_labels, total=total, source=path.name)
+    return import_records(
+        project,
+        records,
+        annotations=annotations,
+        annotator=annotator,
+        add_labels=add_labels,
+        total=total,
+        source=path.name,
+    )
 
 
 def _reading(records: Iterable[DocRecord], path: Path) -> Iterator[DocRecord]:
@@ -117,18 +143,34 @@ def _count_lines(path: Path) -> int | None:
     return n
 
 
-def import_records(project: Project, records: Iterable[DocRecord], *, annotations: bool = False,
-                   annotator: str | None = None, add_labels: bool | None = None,
-                   total: int | None = None, source: str = "", log: dict[str, Any] | None = None,
-                   max_doc_chars: int = MAX_DOC_CHARS, error_file: str | None = None
-                   ) -> Generator[Progress, None, ImportResult]:
+def import_records(
+    project: Project,
+    records: Iterable[DocRecord],
+    *,
+    annotations: bool = False,
+    annotator: str | None = None,
+    add_labels: bool | None = None,
+    total: int | None = None,
+    source: str = "",
+    log: dict[str, Any] | None = None,
+    max_doc_chars: int = MAX_DOC_CHARS,
+    error_file: str | None = None,
+) -> Generator[Progress, None, ImportResult]:
     """Import records in one transaction; yields Progress per batch, returns an ImportResult.
     Errors name ``error_file`` (a bundle's member) if given, else each record's source."""
     store = project.store
     result = ImportResult()
     with store.transaction():  # ids, labels and the guideline are read under the write lock
-        writer = _Writer(project, result, annotations=annotations, annotator=annotator, add_labels=add_labels,
-                         max_doc_chars=max_doc_chars, source=source, error_file=error_file)
+        writer = _Writer(
+            project,
+            result,
+            annotations=annotations,
+            annotator=annotator,
+            add_labels=add_labels,
+            max_doc_chars=max_doc_chars,
+            source=source,
+            error_file=error_file,
+        )
         first_doc = store.max_document_id()
         batch: list[DocRecord] = []
         for rec in records:
@@ -142,8 +184,9 @@ def import_records(project: Project, records: Iterable[DocRecord], *, annotation
             writer.write(batch)
         store.index_documents_after(first_doc)
         store.set_setting("tokens_total", store.get_setting("tokens_total", 0) + result.tokens)
-        store.log_event(project.user, "import", "log", None, None,
-                        {"source": source, **result.as_dict(), **(log or {})})
+        store.log_event(
+            project.user, "import", "log", None, None, {"source": source, **result.as_dict(), **(log or {})}
+        )
         if writer.merged_rows:  # annotations added to segments already here: one undoable event
             store.log_event(project.user, MERGE, "do", None, None, {"rows": writer.merged_rows, "source": source})
     if writer.merged_rows:
@@ -153,9 +196,18 @@ def import_records(project: Project, records: Iterable[DocRecord], *, annotation
 
 
 class _Writer:
-    def __init__(self, project: Project, result: ImportResult, *, annotations: bool,
-                 annotator: str | None, add_labels: bool | None, max_doc_chars: int, source: str,
-                 error_file: str | None = None):
+    def __init__(
+        self,
+        project: Project,
+        result: ImportResult,
+        *,
+        annotations: bool,
+        annotator: str | None,
+        add_labels: bool | None,
+        max_doc_chars: int,
+        source: str,
+        error_file: str | None = None,
+    ):
         self.project = project
         self.error_file = error_file
         self.merged_rows: list[dict[str, Any]] = []  # annotations merged into segments already here
@@ -197,8 +249,7 @@ class _Writer:
                 self.result.empty += 1
                 continue
             if len(rec.text) > self.max_doc_chars:
-                raise err(Errors.E113, **self._where(rec),
-                          size=f"{len(rec.text):,}", limit=f"{self.max_doc_chars:,}")
+                raise err(Errors.E113, **self._where(rec), size=f"{len(rec.text):,}", limit=f"{self.max_doc_chars:,}")
             recs.append(rec)
         hashes = [content_hash(r.text) for r in recs]
         existing = self.store.existing_documents(list(dict.fromkeys(hashes)))
@@ -224,15 +275,30 @@ class _Writer:
                 flat = self._checked_tokens(rec, tokens)
                 if spans:
                     self._check_alignment(rec, tokens, spans)
-                elif (flat and flat[0] == 0 and len(tokens) <= MAX_SEGMENT_TOKENS
-                      and (not sentences or len(sentences) == 1) and not rec.predictions):
+                elif (
+                    flat
+                    and flat[0] == 0
+                    and len(tokens) <= MAX_SEGMENT_TOKENS
+                    and (not sentences or len(sentences) == 1)
+                    and not rec.predictions
+                ):
                     # the common case (one pre-tokenised sentence): one segment, offsets as given
                     doc_id = self.next_doc
                     self.next_doc += 1
                     in_batch[h] = doc_id
                     docs.append((doc_id, rec.text, rec.source or self.source, self._meta_json(rec), h, self.created))
-                    segs.append((self.next_seg, doc_id, 0, 0, flat[-1], _int_list(flat), len(tokens),
-                                 "new" if spans is None else _STATUS.get(rec.status, "accepted")))
+                    segs.append(
+                        (
+                            self.next_seg,
+                            doc_id,
+                            0,
+                            0,
+                            flat[-1],
+                            _int_list(flat),
+                            len(tokens),
+                            "new" if spans is None else _STATUS.get(rec.status, "accepted"),
+                        )
+                    )
                     if spans is not None:
                         anns.append(self._annotation(self.next_seg, rec, spans))
                     self.next_seg += 1
@@ -264,7 +330,9 @@ class _Writer:
         self.store.insert_documents(docs)
         self.store.conn.executemany(
             "INSERT INTO segments (id, doc_id, idx, start, end, tokens, n_tokens, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", segs) if segs else None
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            segs,
+        ) if segs else None
         merged = []
         for doc_id, rec, spans in attach:  # texts already in the project (or earlier in this batch)
             merged.extend(self._attach_to_existing(doc_id, rec, spans))
@@ -306,8 +374,12 @@ class _Writer:
         if rec.annotator is not None and not isinstance(rec.annotator, str):
             raise self._malformed(rec, f"'annotator' must be a string, not {type(rec.annotator).__name__}")
         if rec.status is not None and (not isinstance(rec.status, str) or rec.status not in _STATUS):
-            raise err(Errors.E127, **self._where(rec), status=f"{rec.status!r:.80}".strip("'"),
-                      statuses=", ".join(k for k in _STATUS if k))
+            raise err(
+                Errors.E127,
+                **self._where(rec),
+                status=f"{rec.status!r:.80}".strip("'"),
+                statuses=", ".join(k for k in _STATUS if k),
+            )
 
     def _meta_json(self, rec: DocRecord) -> str:
         if not rec.meta:
@@ -321,14 +393,18 @@ class _Writer:
     def _surrogate_error(self, batch: list[DocRecord]) -> NerdeskError:
         for rec in batch:
             fields: list[tuple[str, str | None, Span | None]] = [
-                ("The text", rec.text, None), ("The source name", rec.source, None),
-                ("'annotator'", rec.annotator, None), ("'meta'", self._meta_json(rec), None)]
+                ("The text", rec.text, None),
+                ("The source name", rec.source, None),
+                ("'annotator'", rec.annotator, None),
+                ("'meta'", self._meta_json(rec), None),
+            ]
             fields += [(f"Span label {sp.label!r:.40}", sp.label, sp) for sp in rec.spans or ()]
             fields += [(f"Prediction label {sp.label!r:.40}", sp.label, None) for sp in rec.predictions or ()]
             for what, value, span in fields:
                 if isinstance(value, str) and (m := _SURROGATE.search(value)):
-                    return err(Errors.E118, **self._where(rec, span), what=what, pos=m.start(),
-                               char=f"U+{ord(m.group()):04X}")
+                    return err(
+                        Errors.E118, **self._where(rec, span), what=what, pos=m.start(), char=f"U+{ord(m.group()):04X}"
+                    )
         return err(Errors.E118, file=self.error_file or self.source, what="A string", pos="?", char="U+D800-DFFF")
 
     def _checked_spans(self, rec: DocRecord, spans: list[Span]) -> list[Span]:
@@ -336,21 +412,30 @@ class _Writer:
         for sp in spans:
             if not (0 <= sp.start < sp.end <= n):
                 raise err(Errors.E107, **self._where(rec, sp), start=sp.start, end=sp.end, length=n)
-            piece = rec.text[sp.start:sp.end]
+            piece = rec.text[sp.start : sp.end]
             if piece != piece.strip():
                 raise err(Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end, text=piece)
             if sp.label not in self.labels:
                 if not self.add_labels:
-                    raise err(Errors.E109, **self._where(rec, sp), label=sp.label,
-                              labels=", ".join(sorted(self.labels)))
+                    raise err(
+                        Errors.E109, **self._where(rec, sp), label=sp.label, labels=", ".join(sorted(self.labels))
+                    )
                 self.result.labels_added.extend(self.project._add_labels([sp.label]))
                 self.labels.add(sp.label)
         spans = sorted(spans)
         if not self.allow_overlaps:  # sorted by start: an overlap shows between neighbours
             for a, b in zip(spans, spans[1:]):
                 if b.start < a.end:
-                    raise err(Errors.E126, **self._where(rec, b), start=b.start, end=b.end, label=b.label,
-                              other_start=a.start, other_end=a.end, other_label=a.label)
+                    raise err(
+                        Errors.E126,
+                        **self._where(rec, b),
+                        start=b.start,
+                        end=b.end,
+                        label=b.label,
+                        other_start=a.start,
+                        other_end=a.end,
+                        other_label=a.label,
+                    )
         return spans
 
     def _checked_tokens(self, rec: DocRecord, tokens: list[tuple[int, int]]) -> list[int]:
@@ -359,13 +444,21 @@ class _Writer:
         if not tokens:
             return []
         flat = list(chain.from_iterable(tokens))
-        if (flat[0] < 0 or flat[-1] > len(rec.text) or flat != sorted(flat)
-                or min(map(operator.sub, flat[1::2], flat[::2])) <= 0):
+        if (
+            flat[0] < 0
+            or flat[-1] > len(rec.text)
+            or flat != sorted(flat)
+            or min(map(operator.sub, flat[1::2], flat[::2])) <= 0
+        ):
             prev = 0
             for s, e in tokens:
                 if not (prev <= s < e <= len(rec.text)):
-                    raise err(Errors.E106, **self._where(rec), reason=f"token offsets {s}-{e} are out of "
-                              f"order or out of range for a text of {len(rec.text)} characters")
+                    raise err(
+                        Errors.E106,
+                        **self._where(rec),
+                        reason=f"token offsets {s}-{e} are out of "
+                        f"order or out of range for a text of {len(rec.text)} characters",
+                    )
                 prev = e
         return flat
 
@@ -374,18 +467,26 @@ class _Writer:
         ends = {e for _, e in tokens}
         for sp in spans:
             if sp.start not in starts or sp.end not in ends:
-                raise err(Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end,
-                          text=rec.text[sp.start:sp.end])
+                raise err(
+                    Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end, text=rec.text[sp.start : sp.end]
+                )
 
     def _annotation(self, seg_id: int, rec: DocRecord, spans: list[Span]) -> dict[str, Any]:
         status = _STATUS.get(rec.status, "accepted")
         return {
-            "segment_id": seg_id, "annotator": rec.annotator or self.annotator or "import",
-            "tier": "annotator", "status": status,
-            "spans": [{"start": sp.start, "end": sp.end, "label": sp.label, "confidence": None,
-                       "origin": "human"} for sp in spans],
-            "note": "", "guideline_version": _made_under(rec, self.guideline_version), "model_id": None,
-            "created": self.created, "updated": self.created,
+            "segment_id": seg_id,
+            "annotator": rec.annotator or self.annotator or "import",
+            "tier": "annotator",
+            "status": status,
+            "spans": [
+                {"start": sp.start, "end": sp.end, "label": sp.label, "confidence": None, "origin": "human"}
+                for sp in spans
+            ],
+            "note": "",
+            "guideline_version": _made_under(rec, self.guideline_version),
+            "model_id": None,
+            "created": self.created,
+            "updated": self.created,
         }
 
     def _attach_to_existing(self, doc_id: int, rec: DocRecord, spans: list[Span]) -> list[dict[str, Any]]:
@@ -398,8 +499,13 @@ class _Writer:
             inside = [sp for sp in spans if seg["start"] <= sp.start < seg["end"]]
             for sp in inside:
                 if sp.end > seg["end"]:
-                    raise err(Errors.E108, **self._where(rec, sp), start=sp.start, end=sp.end,
-                              text=rec.text[sp.start:sp.end])
+                    raise err(
+                        Errors.E108,
+                        **self._where(rec, sp),
+                        start=sp.start,
+                        end=sp.end,
+                        text=rec.text[sp.start : sp.end],
+                    )
             row = self._annotation(seg["id"], rec, inside)
             row["_origin"] = str((rec.meta or {}).get("bundle_id", ""))[:8] or Path(rec.source or self.source).name
             rows.append(row)
@@ -431,8 +537,14 @@ class _Writer:
                 self.result.merged_unchanged += 1
                 continue
             self.result.conflicts += 1
-            out.append({**row, "annotator": name, "note": (row.get("note") or "") + (
-                f"conflicts with {row['annotator']}'s local annotation; kept for adjudication")})
+            out.append(
+                {
+                    **row,
+                    "annotator": name,
+                    "note": (row.get("note") or "")
+                    + (f"conflicts with {row['annotator']}'s local annotation; kept for adjudication"),
+                }
+            )
         for row in out:
             row.pop("_origin", None)
         self.merged_rows.extend(out)
@@ -441,14 +553,22 @@ class _Writer:
     def _store_predictions(self, preds: list[tuple[int, list[Span]]]) -> None:
         if self.pred_model is None:
             self.pred_model = f"import:{self.source or 'predictions'}"
-            self.store.register_model(self.pred_model, self.pred_model, "0", self.source, "", [], {
-                "name": self.pred_model, "description": "predictions imported with the data"})
+            self.store.register_model(
+                self.pred_model,
+                self.pred_model,
+                "0",
+                self.source,
+                "",
+                [],
+                {"name": self.pred_model, "description": "predictions imported with the data"},
+            )
         rows = []
         for seg_id, spans in preds:
             confs = [sp.confidence if sp.confidence is not None else 1.0 for sp in spans]
             lc = 1.0 - min(confs) if confs else 0.0
-            rows.append((seg_id, [[sp.start, sp.end, sp.label, sp.confidence] for sp in spans],
-                         lc, 1.0 - lc, 0.0, lc, lc))
+            rows.append(
+                (seg_id, [[sp.start, sp.end, sp.label, sp.confidence] for sp in spans], lc, 1.0 - lc, 0.0, lc, lc)
+            )
         self.store.insert_predictions(self.pred_model, rows)
         self.result.predicted_segments += len(rows)
 

@@ -65,7 +65,7 @@ def _reviewed_with_surfaces(project: Project, model_id: str) -> tuple[list, list
             skipped += 1
             continue
         golds.append([(s["start"], s["end"], s["label"]) for s in final])
-        surfaces.append([text[s["start"] - start:s["end"] - start].lower() for s in final])
+        surfaces.append([text[s["start"] - start : s["end"] - start].lower() for s in final])
         preds.append([tuple(s) for s in pred])
         sources.append(source)
     return golds, preds, sources, surfaces, skipped
@@ -89,7 +89,7 @@ def long_tail(project: Project, model_id: str) -> dict[str, Any] | None:
         if segment_hash(text) not in trained:
             continue
         for sp in spans:
-            k = text[sp["start"] - start:sp["end"] - start].lower()
+            k = text[sp["start"] - start : sp["end"] - start].lower()
             forms[k] = forms.get(k, 0) + 1
             labels[sp["label"]] = labels.get(sp["label"], 0) + 1
     golds, preds, _, surfaces, _ = _reviewed_with_surfaces(project, model_id)
@@ -105,9 +105,13 @@ def long_tail(project: Project, model_id: str) -> dict[str, Any] | None:
             if labels.get(g[2], 0) < LONG_TAIL:
                 rare_label[0] += hit
                 rare_label[1] += 1
-    return {"surface_spans": rare_form[1], "surface_recall": rare_form[0] / rare_form[1] if rare_form[1] else None,
-            "rare_labels": sorted(lab for lab, n in labels.items() if n < LONG_TAIL),
-            "label_spans": rare_label[1], "label_recall": rare_label[0] / rare_label[1] if rare_label[1] else None}
+    return {
+        "surface_spans": rare_form[1],
+        "surface_recall": rare_form[0] / rare_form[1] if rare_form[1] else None,
+        "rare_labels": sorted(lab for lab, n in labels.items() if n < LONG_TAIL),
+        "label_spans": rare_label[1],
+        "label_recall": rare_label[0] / rare_label[1] if rare_label[1] else None,
+    }
 
 
 def f1_interval(golds: list, preds: list, *, rounds: int = 300, seed: int = 0) -> tuple[float, float] | None:
@@ -136,8 +140,9 @@ def best_model(models: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The version to call best: with two or more versions each scored on at least
     MIN_SEGMENTS_FOR_BEST unseen reviewed segments, the highest F1 if its 95% interval lies above
     every other's; else None (not known yet)."""
-    if len(models) < 2 or any(m["reviewed_segments"] < MIN_SEGMENTS_FOR_BEST or not m.get("f1_interval")
-                              for m in models):
+    if len(models) < 2 or any(
+        m["reviewed_segments"] < MIN_SEGMENTS_FOR_BEST or not m.get("f1_interval") for m in models
+    ):
         return None
     top = max(models, key=lambda m: m["exact"]["f1"])
     if all(top["f1_interval"][0] > m["f1_interval"][1] for m in models if m is not top):
@@ -146,8 +151,7 @@ def best_model(models: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def reliability(golds: list, preds: list, bins: int = BINS) -> list[dict[str, Any]]:
-    table = [{"low": b / bins, "high": (b + 1) / bins, "n": 0, "confidence": 0.0, "accuracy": 0.0}
-             for b in range(bins)]
+    table = [{"low": b / bins, "high": (b + 1) / bins, "n": 0, "confidence": 0.0, "accuracy": 0.0} for b in range(bins)]
     for gold, pred in zip(golds, preds):
         gset = {tuple(g) for g in gold}
         for s in pred:
@@ -175,13 +179,20 @@ def model_quality(project: Project, model_id: str) -> dict[str, Any]:
         p_ = [x for x, s_ in zip(preds, sources) if s_ == src]
         per_source[src] = {"segments": len(g), "f1": score_spans(g, p_)["exact"]["f1"]}
     confs = [s[3] for p in preds for s in p if s[3] is not None]
-    correct = [tuple(s[:3]) in {tuple(g) for g in gold} for gold, p in zip(golds, preds) for s in p
-               if s[3] is not None]
-    return {"model_id": model_id, "reviewed_segments": len(golds), "trained_on_left_out": skipped,
-            "exact": scores["exact"], "f1_interval": f1_interval(golds, preds),
-            "partial": scores["partial"], "per_label": scores["per_label"],
-            "ece": ece(confs, correct, BINS) if confs else None, "reliability": reliability(golds, preds),
-            "per_source": per_source, "long_tail": long_tail(project, model_id)}
+    correct = [tuple(s[:3]) in {tuple(g) for g in gold} for gold, p in zip(golds, preds) for s in p if s[3] is not None]
+    return {
+        "model_id": model_id,
+        "reviewed_segments": len(golds),
+        "trained_on_left_out": skipped,
+        "exact": scores["exact"],
+        "f1_interval": f1_interval(golds, preds),
+        "partial": scores["partial"],
+        "per_label": scores["per_label"],
+        "ece": ece(confs, correct, BINS) if confs else None,
+        "reliability": reliability(golds, preds),
+        "per_source": per_source,
+        "long_tail": long_tail(project, model_id),
+    }
 
 
 def psi(expected: list[float], actual: list[float], bins: int = BINS) -> float | None:
@@ -229,18 +240,25 @@ def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, A
         vocab.update(words)
         unc = [u for _, u in rows]
         reviewed, corrected = human_sql.reviewed_and_corrected(store, lo, hi)
-        out.append({"documents": [lo, min(hi, n_docs)], "segments": len(rows),
-                    "mean_confidence": sum(confs) / len(confs) if confs else None,
-                    "mean_uncertainty": sum(unc) / len(unc), "reviewed": reviewed,
-                    "correction_rate": corrected / reviewed if reviewed else None,
-                    "labels": {k: v / n_spans for k, v in sorted(labels.items())} if n_spans else {},
-                    "unseen_word_rate": unseen / len(words) if words and w else None})
+        out.append(
+            {
+                "documents": [lo, min(hi, n_docs)],
+                "segments": len(rows),
+                "mean_confidence": sum(confs) / len(confs) if confs else None,
+                "mean_uncertainty": sum(unc) / len(unc),
+                "reviewed": reviewed,
+                "correction_rate": corrected / reviewed if reviewed else None,
+                "labels": {k: v / n_spans for k, v in sorted(labels.items())} if n_spans else {},
+                "unseen_word_rate": unseen / len(words) if words and w else None,
+            }
+        )
         if not first_unc:
             first_unc = unc
         last_unc = unc
     # PSI over a handful of segments is noise (two one-document windows "shifted" by 0.37)
-    value = (psi(first_unc, last_unc) if len(out) > 1 and min(len(first_unc), len(last_unc)) >= PSI_MIN_SEGMENTS
-             else None)
+    value = (
+        psi(first_unc, last_unc) if len(out) > 1 and min(len(first_unc), len(last_unc)) >= PSI_MIN_SEGMENTS else None
+    )
     return {"model_id": model_id, "windows": out, "psi": value, "alerts": drift_alerts(out, value)}
 
 
@@ -256,18 +274,24 @@ UNSEEN_ALERT = 0.25
 def drift_alerts(windows: list[dict[str, Any]], psi_value: float | None) -> list[str]:
     alerts = []
     if psi_value is not None and psi_value > PSI_ALERT:
-        alerts.append(f"model uncertainty shifted: PSI {psi_value:.2f} between the first and the last window "
-                      f"(alert above {PSI_ALERT})")
+        alerts.append(
+            f"model uncertainty shifted: PSI {psi_value:.2f} between the first and the last window "
+            f"(alert above {PSI_ALERT})"
+        )
     if len(windows) > 1 and windows[0]["labels"] and windows[-1]["labels"]:
         a, b = windows[0]["labels"], windows[-1]["labels"]
         tv = 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
         if tv > LABEL_SHIFT_ALERT:
-            alerts.append(f"the predicted label mix shifted by {tv:.0%} (total variation) between the first and "
-                          f"the last window (alert above {LABEL_SHIFT_ALERT:.0%})")
+            alerts.append(
+                f"the predicted label mix shifted by {tv:.0%} (total variation) between the first and "
+                f"the last window (alert above {LABEL_SHIFT_ALERT:.0%})"
+            )
     last = windows[-1]["unseen_word_rate"] if windows else None
     if last is not None and last > UNSEEN_ALERT:
-        alerts.append(f"{last:.0%} of the newest documents' words appear in no earlier document "
-                      f"(alert above {UNSEEN_ALERT:.0%}): new vocabulary the model has not been corrected on")
+        alerts.append(
+            f"{last:.0%} of the newest documents' words appear in no earlier document "
+            f"(alert above {UNSEEN_ALERT:.0%}): new vocabulary the model has not been corrected on"
+        )
     return alerts
 
 
@@ -278,12 +302,21 @@ def recurrence(project: Project) -> list[dict[str, Any]]:
     corr = sorted(project.store.corrections(), key=lambda c: c["created"] or "")
     out = []
     for m in models:
-        before = {(c["surface"].lower(), c["label"], c["category"]) for c in corr
-                  if (c["created"] or "") < (m["created"] or "")}
+        before = {
+            (c["surface"].lower(), c["label"], c["category"])
+            for c in corr
+            if (c["created"] or "") < (m["created"] or "")
+        }
         mine = [c for c in corr if c["model_id"] == m["id"]]
         again = sum((c["surface"].lower(), c["label"], c["category"]) in before for c in mine)
-        out.append({"model_id": m["id"], "corrections": len(mine), "recurring": again,
-                    "share": again / len(mine) if mine else None})
+        out.append(
+            {
+                "model_id": m["id"],
+                "corrections": len(mine),
+                "recurring": again,
+                "share": again / len(mine) if mine else None,
+            }
+        )
     return out
 
 
@@ -332,9 +365,17 @@ def cost_per_point(project: Project, models: list[dict[str, Any]]) -> list[dict[
         actions = project.store.efforts_between(prev["created"], cur["created"])
         golds, pa, pb = shared_unseen(project, prev["id"], cur["id"])
         n = len(golds)
-        row: dict[str, Any] = {"from": prev["id"], "to": cur["id"], "actions": actions, "segments": n,
-                               "f1_from": None, "f1_to": None, "f1_points": None, "actions_per_point": None,
-                               "reason": None}
+        row: dict[str, Any] = {
+            "from": prev["id"],
+            "to": cur["id"],
+            "actions": actions,
+            "segments": n,
+            "f1_from": None,
+            "f1_to": None,
+            "f1_points": None,
+            "actions_per_point": None,
+            "reason": None,
+        }
         if n < MIN_COST_SEGMENTS:
             row["reason"] = f"{n} reviewed segment(s) neither trained on ({MIN_COST_SEGMENTS} needed)"
         else:

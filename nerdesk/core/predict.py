@@ -34,8 +34,15 @@ def register(project: Project, model: Any, *, activate: bool | None = None) -> s
     store = project.store
     card = getattr(model, "card", {}) or {}
     with store.transaction():
-        store.register_model(model.id, card.get("name", model.id), str(card.get("version", "")),
-                             str(getattr(model, "path", "")), model_sha256(model), list(model.labels), card)
+        store.register_model(
+            model.id,
+            card.get("name", model.id),
+            str(card.get("version", "")),
+            str(getattr(model, "path", "")),
+            model_sha256(model),
+            list(model.labels),
+            card,
+        )
         if activate or (activate is None and store.active_model_id() is None):
             store.set_active_model(model.id)
             history = store.get_setting("model_history", [])
@@ -70,8 +77,9 @@ def _then_terms(project: Project, model_run: Generator[Progress, None, int]) -> 
     return n
 
 
-def predict_project(project: Project, model: Any = None, *, threads: int = 1, batch_size: int = BATCH,
-                    activate: bool | None = None) -> Generator[Progress, None, int]:
+def predict_project(
+    project: Project, model: Any = None, *, threads: int = 1, batch_size: int = BATCH, activate: bool | None = None
+) -> Generator[Progress, None, int]:
     """Predict every segment that has no prediction from ``model`` (a loaded model, a path, or
     None for the default model). Yields Progress; returns the number of segments predicted."""
     if model is None or isinstance(model, (str, Path)):
@@ -109,11 +117,23 @@ def predict_project(project: Project, model: Any = None, *, threads: int = 1, ba
         for seg, pred in zip(segs, preds):
             flat = seg["tokens"]
             base = seg["start"]
-            spans = [[base + flat[2 * ts], base + flat[2 * te - 1], mapping.get(label, label), round(float(conf), 4)]
-                     for ts, te, label, conf in pred.spans]
+            spans = [
+                [base + flat[2 * ts], base + flat[2 * te - 1], mapping.get(label, label), round(float(conf), 4)]
+                for ts, te, label, conf in pred.spans
+            ]
             sc = pred.scores
-            rows.append((seg["id"], spans, sc["least_confidence"], sc["margin"], sc["entropy"], sc["mnlp"],
-                         sc[ROUTING_SCORE], _sketch_of(pred)))
+            rows.append(
+                (
+                    seg["id"],
+                    spans,
+                    sc["least_confidence"],
+                    sc["margin"],
+                    sc["entropy"],
+                    sc["mnlp"],
+                    sc[ROUTING_SCORE],
+                    _sketch_of(pred),
+                )
+            )
         with store.transaction():
             store.insert_predictions(model_id, rows)
         done += len(ids)
@@ -128,8 +148,9 @@ def _sketch_of(pred: Any) -> bytes | None:
     return None if emb is None else sketch(emb)
 
 
-def teacher_labels(project: Project, teacher: str | Path, limit: int = 1000
-                   ) -> tuple[list[tuple[list[str], list[tuple[int, int, str]]]], list[str]]:
+def teacher_labels(
+    project: Project, teacher: str | Path, limit: int = 1000
+) -> tuple[list[tuple[list[str], list[tuple[int, int, str]]]], list[str]]:
     """What a teacher model (e.g. the accurate model fine-tuned on the same bundles) finds in up to
     ``limit`` unreviewed segments of the project: ((words, token spans) per segment, their texts),
     the silver data of ``nerdesk finetune --teacher`` (learning from the project's own text)."""
@@ -140,7 +161,6 @@ def teacher_labels(project: Project, teacher: str | Path, limit: int = 1000
     model = load_model(teacher)
     out: list[tuple[list[str], list[tuple[int, int, str]]]] = []
     for i in range(0, len(words), BATCH):
-        part = words[i:i + BATCH]
+        part = words[i : i + BATCH]
         out.extend((w, [(a, b, lab) for a, b, lab, _ in p.spans]) for w, p in zip(part, model.predict(part)))
     return out, [seg["text"] for seg in segs]
-

@@ -50,8 +50,16 @@ class Project:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def create(cls, path: str | Path, *, lang: str = "en", labels: Iterable[str] = (),
-               name: str | None = None, allow_overlaps: bool = False, **kw: Any) -> Project:
+    def create(
+        cls,
+        path: str | Path,
+        *,
+        lang: str = "en",
+        labels: Iterable[str] = (),
+        name: str | None = None,
+        allow_overlaps: bool = False,
+        **kw: Any,
+    ) -> Project:
         store = Store(path, create=True)
         with store.transaction():
             store.set_setting("name", name or Path(path).stem)
@@ -144,17 +152,21 @@ class Project:
         set_summary(self.store, version, "added label" + ("s " if len(added) > 1 else " ") + ", ".join(added))
         return added
 
-    def set_label(self, name: str, *, color: str | None = None, shortcut: str | None = None,
-                  description: str | None = None) -> Changes:
+    def set_label(
+        self, name: str, *, color: str | None = None, shortcut: str | None = None, description: str | None = None
+    ) -> Changes:
         with self.store.transaction():
             current = {label["name"]: label for label in self.store.labels()}
             if name not in current:
                 raise err(Errors.E009, label=name, labels=", ".join(current) or "(none)")
             label = current[name]
-            self.store.upsert_label(name, color or label["color"],
-                                    shortcut if shortcut is not None else label["shortcut"],
-                                    description if description is not None else label["description"],
-                                    label["position"])
+            self.store.upsert_label(
+                name,
+                color or label["color"],
+                shortcut if shortcut is not None else label["shortcut"],
+                description if description is not None else label["description"],
+                label["position"],
+            )
             self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
         return Changes(labels=True, action="edit label")
 
@@ -180,8 +192,7 @@ class Project:
 
         return import_records(self, records, **options)
 
-    def import_file(self, path: str | Path, fmt: str | None = None, **options: Any
-                    ) -> Generator[Progress, None, Any]:
+    def import_file(self, path: str | Path, fmt: str | None = None, **options: Any) -> Generator[Progress, None, Any]:
         """A file in any format nerdesk reads; a correction bundle (``.zip``) is merged."""
         if fmt == "bundle" or (fmt is None and Path(path).suffix.lower() == ".zip"):
             from nerdesk.core.bundle import import_bundle
@@ -263,11 +274,12 @@ class Project:
             s["annotation"] = shown
             if shown is not None:
                 confirmed = shown["status"] == "accepted"
-                s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human")
-                              for sp in shown["spans"]]
+                s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown["spans"]]
             elif pred is not None:
-                s["spans"] = [{"start": a, "end": b, "label": lab, "confidence": c,
-                               "origin": "model", "confirmed": False} for a, b, lab, c in pred["spans"]]
+                s["spans"] = [
+                    {"start": a, "end": b, "label": lab, "confidence": c, "origin": "model", "confirmed": False}
+                    for a, b, lab, c in pred["spans"]
+                ]
             else:
                 s["spans"] = []
         from nerdesk.core.terms import attach_suggestions
@@ -287,11 +299,18 @@ class Project:
             if before is None:
                 g = self.store.guideline()
                 row: dict[str, Any] = {
-                    "segment_id": segment_id, "annotator": self.user, "tier": self.tier, "status": "draft",
-                    "spans": [{k: sp[k] for k in ("start", "end", "label", "confidence", "origin", "source")
-                               if k in sp} for sp in seg["spans"]],
-                    "note": "", "guideline_version": g["version"] if g else None,
-                    "model_id": self.store.active_model_id(), "created": now(),
+                    "segment_id": segment_id,
+                    "annotator": self.user,
+                    "tier": self.tier,
+                    "status": "draft",
+                    "spans": [
+                        {k: sp[k] for k in ("start", "end", "label", "confidence", "origin", "source") if k in sp}
+                        for sp in seg["spans"]
+                    ],
+                    "note": "",
+                    "guideline_version": g["version"] if g else None,
+                    "model_id": self.store.active_model_id(),
+                    "created": now(),
                 }
             else:
                 row = dict(before, spans=[dict(sp) for sp in before["spans"]])
@@ -313,8 +332,7 @@ class Project:
 
     def _snap(self, seg: dict[str, Any], start: int, end: int, snap: bool) -> tuple[int, int]:
         if not seg["start"] <= start < end <= seg["end"]:
-            raise err(Errors.E008, start=start, end=end, segment=seg["id"],
-                      seg_start=seg["start"], seg_end=seg["end"])
+            raise err(Errors.E008, start=start, end=end, segment=seg["id"], seg_start=seg["start"], seg_end=seg["end"])
         if snap:
             toks = seg["tokens"]
             start = next((a for a, b in toks if b > start), start)
@@ -327,8 +345,7 @@ class Project:
         while end > start and text[end - 1 - text_start].isspace():
             end -= 1
         if start >= end:
-            raise err(Errors.E008, start=start, end=end, segment=seg["id"],
-                      seg_start=seg["start"], seg_end=seg["end"])
+            raise err(Errors.E008, start=start, end=end, segment=seg["id"], seg_start=seg["start"], seg_end=seg["end"])
         return start, end
 
     def add_span(self, segment_id: int, start: int, end: int, label: str, *, snap: bool = True) -> Changes:
@@ -337,15 +354,17 @@ class Project:
         with self._editing(segment_id, "add span") as (seg, row):
             start, end = self._snap(seg, start, end, snap)
             if not self.allow_overlaps:
-                gone = [sp for sp in row["spans"] if not (sp["end"] <= start or sp["start"] >= end)
-                        and (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
+                gone = [
+                    sp
+                    for sp in row["spans"]
+                    if not (sp["end"] <= start or sp["start"] >= end)
+                    and (sp["start"], sp["end"], sp["label"]) != (start, end, label)
+                ]
                 if gone:
                     row["_action"] = f"add span (replaced {_named(seg, gone)})"
                 row["spans"] = [sp for sp in row["spans"] if sp["end"] <= start or sp["start"] >= end]
-            row["spans"] = [sp for sp in row["spans"]
-                            if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
-            row["spans"].append({"start": start, "end": end, "label": label, "confidence": None,
-                                 "origin": "human"})
+            row["spans"] = [sp for sp in row["spans"] if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
+            row["spans"].append({"start": start, "end": end, "label": label, "confidence": None, "origin": "human"})
         return self._changes(segment_id, "add span")
 
     def _find(self, row: dict[str, Any], start: int, end: int, label: str | None = None) -> dict[str, Any]:
@@ -365,8 +384,17 @@ class Project:
             self._find(row, start, end).update(label=label, origin="human", confidence=None)
         return self._changes(segment_id, "relabel span")
 
-    def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int,
-                  *, snap: bool = True, swallow: bool = False) -> Changes:
+    def move_span(
+        self,
+        segment_id: int,
+        start: int,
+        end: int,
+        new_start: int,
+        new_end: int,
+        *,
+        snap: bool = True,
+        swallow: bool = False,
+    ) -> Changes:
         """Move a span's boundaries. Where spans may not overlap, a move into a neighbouring span stops at
         the neighbour (E436 where that leaves nothing to move); ``swallow`` removes the neighbours instead,
         and the history names them."""
@@ -404,18 +432,25 @@ class Project:
             row["spans"] = []
             for sp in spans:
                 s, e = self._snap(seg, sp.start, sp.end, False)
-                row["spans"].append({"start": s, "end": e, "label": sp.label, "confidence": None,
-                                     "origin": "human"})
+                row["spans"].append({"start": s, "end": e, "label": sp.label, "confidence": None, "origin": "human"})
         return self._changes(segment_id, action)
 
     def accept(self, segment_id: int) -> Changes:
         with self._editing(segment_id, "accept") as (_, row):
-            split = {lab["name"]: lab["guide"].get("split_into", []) for lab in self.store.labels()
-                     if lab.get("status") == "split"}
+            split = {
+                lab["name"]: lab["guide"].get("split_into", [])
+                for lab in self.store.labels()
+                if lab.get("status") == "split"
+            }
             pending = next((sp for sp in row["spans"] if sp["label"] in split), None)
             if pending is not None:
-                raise err(Errors.E425, start=pending["start"], end=pending["end"], label=pending["label"],
-                          into=" or ".join(split[pending["label"]]))
+                raise err(
+                    Errors.E425,
+                    start=pending["start"],
+                    end=pending["end"],
+                    label=pending["label"],
+                    into=" or ".join(split[pending["label"]]),
+                )
             row["status"] = "accepted"
             g = self.store.guideline()  # accepted now: made under today's guideline (no longer stale)
             row["guideline_version"] = g["version"] if g else row["guideline_version"]
@@ -469,22 +504,37 @@ class Project:
             ref = c.final or c.predicted
             if ref is None:  # a category always has a span on one side
                 raise ValueError(f"a correction without a span: {c}")
-            rows.append({
-                "segment_id": segment_id, "annotator": annotator, "tier": row["tier"],
-                "category": c.category, "auto_category": c.category, "reason": "", "label": c.label,
-                "predicted": [c.predicted.start, c.predicted.end, c.predicted.label, c.predicted.confidence]
-                if c.predicted else None,
-                "final": [c.final.start, c.final.end, c.final.label] if c.final else None,
-                "predicted_label": c.predicted.label if c.predicted else None,
-                "final_label": c.final.label if c.final else None,
-                "surface": text[ref.start - base:ref.end - base],
-                "severity": severity.get(c.label, "normal"), "model_id": model_id,
-                "guideline_version": row["guideline_version"], "created": created,
-            })
+            rows.append(
+                {
+                    "segment_id": segment_id,
+                    "annotator": annotator,
+                    "tier": row["tier"],
+                    "category": c.category,
+                    "auto_category": c.category,
+                    "reason": "",
+                    "label": c.label,
+                    "predicted": [c.predicted.start, c.predicted.end, c.predicted.label, c.predicted.confidence]
+                    if c.predicted
+                    else None,
+                    "final": [c.final.start, c.final.end, c.final.label] if c.final else None,
+                    "predicted_label": c.predicted.label if c.predicted else None,
+                    "final_label": c.final.label if c.final else None,
+                    "surface": text[ref.start - base : ref.end - base],
+                    "severity": severity.get(c.label, "normal"),
+                    "model_id": model_id,
+                    "guideline_version": row["guideline_version"],
+                    "created": created,
+                }
+            )
         self.store.replace_corrections(segment_id, annotator, rows)
         e = effort(predicted, final)
-        self.store.put_effort(segment_id, annotator, e["with_model"], e["from_scratch"],
-                              self.store.actions_since_last_accept(segment_id, annotator))
+        self.store.put_effort(
+            segment_id,
+            annotator,
+            e["with_model"],
+            e["from_scratch"],
+            self.store.actions_since_last_accept(segment_id, annotator),
+        )
 
     def refresh_corrections(self, *, all_: bool = False) -> int:
         """Categorise accepted annotations that have not been yet (imported ones, or ones reviewed
@@ -492,8 +542,10 @@ class Project:
         categorised as they are accepted, so this stays cheap on big projects."""
         sql = "SELECT a.segment_id, a.annotator FROM annotations a"
         if not all_:
-            sql += (" LEFT JOIN effort e ON e.segment_id = a.segment_id AND e.annotator = a.annotator"
-                    " WHERE e.segment_id IS NULL AND a.status = 'accepted'")
+            sql += (
+                " LEFT JOIN effort e ON e.segment_id = a.segment_id AND e.annotator = a.annotator"
+                " WHERE e.segment_id IS NULL AND a.status = 'accepted'"
+            )
         else:
             sql += " WHERE a.status = 'accepted'"
         rows = self.store.conn.execute(sql).fetchall()
@@ -524,8 +576,14 @@ class Project:
             raise err(Errors.E013, category=category, categories=", ".join(CATEGORIES))
         with self.store.transaction():
             segment_id = self.store.override_correction(correction_id, category, reason)
-            self.store.log_event(self.user, "override category", "log", segment_id, None,
-                                 {"correction": correction_id, "category": category, "reason": reason})
+            self.store.log_event(
+                self.user,
+                "override category",
+                "log",
+                segment_id,
+                None,
+                {"correction": correction_id, "category": category, "reason": reason},
+            )
         return Changes(segments={segment_id} if segment_id else set(), action="override category")
 
     def error_report(self, top: int = 20) -> dict[str, Any]:
@@ -602,7 +660,9 @@ class Project:
                 self.store.put_annotations(rows)
                 from nerdesk.core.store import review as review_store
 
-                review_store.set_imported_tiers(self.store, {p["name"]: p["tier"] for p in review_store.people(self.store)})
+                review_store.set_imported_tiers(
+                    self.store, {p["name"]: p["tier"] for p in review_store.people(self.store)}
+                )
             self.store.refresh_segment_status(ids)
             self.store.log_event(self.user, event["action"], kind, None, None, None, ref=event["id"])
             for r in rows:
@@ -626,9 +686,17 @@ class Project:
         return self.store.history(segment_id)
 
     # ------------------------------------------------------------------ queue
-    def next_items(self, limit: int = 50, *, status: str = "new", offset: int = 0,
-                   order: str = "uncertainty", label: str | None = None, source: str | None = None,
-                   max_confidence: float | None = None) -> list[tuple[int, float]]:
+    def next_items(
+        self,
+        limit: int = 50,
+        *,
+        status: str = "new",
+        offset: int = 0,
+        order: str = "uncertainty",
+        label: str | None = None,
+        source: str | None = None,
+        max_confidence: float | None = None,
+    ) -> list[tuple[int, float]]:
         """Segment ids to review next with their routing score (reading changes nothing).
 
         ``label``, ``source`` and ``max_confidence`` narrow the queue (see :meth:`Store.queue`).
@@ -637,8 +705,16 @@ class Project:
             from nerdesk.core.taxonomy import stale_queue
 
             return [(i, 0.0) for i in stale_queue(self, limit, offset, label)]
-        return self.store.queue(self.store.active_model_id(), status, limit, offset, order,
-                                label=label, source=source, max_confidence=max_confidence)
+        return self.store.queue(
+            self.store.active_model_id(),
+            status,
+            limit,
+            offset,
+            order,
+            label=label,
+            source=source,
+            max_confidence=max_confidence,
+        )
 
     # ------------------------------------------------------------------ term lists
     @property
@@ -711,7 +787,7 @@ def _team_restore(project: Project, event: dict[str, Any], kind: str) -> Changes
 def _named(seg: dict[str, Any], spans: list[dict[str, Any]]) -> str:
     """Spans as the history names them: LABEL 'text', ..."""
     base, text = seg["start"], seg["text"]
-    return ", ".join(f"{sp['label']} '{text[sp['start'] - base:sp['end'] - base]}'" for sp in spans)
+    return ", ".join(f"{sp['label']} '{text[sp['start'] - base : sp['end'] - base]}'" for sp in spans)
 
 
 class _Bound:

@@ -58,14 +58,24 @@ def state(project: Project) -> dict[str, Any]:
         reason = f"{since} corrections since the last fine-tune"
     elif est["audited"] and est["high"] > s["max_error"]:
         reason = f"the audited error rate may be as high as {est['high']:.0%} (threshold {s['max_error']:.0%})"
-    return {**s, "corrections": total, "since_last": since, "audited": est["audited"], "audited_rate": est["rate"],
-            "audited_high": est["high"] if est["audited"] else None, "due": bool(reason), "reason": reason}
+    return {
+        **s,
+        "corrections": total,
+        "since_last": since,
+        "audited": est["audited"],
+        "audited_rate": est["rate"],
+        "audited_high": est["high"] if est["audited"] else None,
+        "due": bool(reason),
+        "reason": reason,
+    }
 
 
 def describe(st: dict[str, Any]) -> str:
     """One line for a status bar or a report."""
     text = f"{st['since_last']}/{st['every']} corrections since the last fine-tune"
     if st["audited"]:
-        text += (f" · audited error {st['audited_rate']:.0%} (up to {st['audited_high']:.0%}; "
-                 f"threshold {st['max_error']:.0%})")
+        text += (
+            f" · audited error {st['audited_rate']:.0%} (up to {st['audited_high']:.0%}; "
+            f"threshold {st['max_error']:.0%})"
+        )
     return text + (" · fine-tune due" if st["due"] else "")

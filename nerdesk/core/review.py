@@ -60,8 +60,12 @@ def config_path() -> Path:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not 0 < len(name.strip()) <= 64 or "~" in name \
-            or any(ord(c) < 32 or c == "\x7f" for c in name):
+    if (
+        not isinstance(name, str)
+        or not 0 < len(name.strip()) <= 64
+        or "~" in name
+        or any(ord(c) < 32 or c == "\x7f" for c in name)
+    ):
         raise err(Errors.E410, name=name)
     return name.strip()
 
@@ -134,10 +138,12 @@ def resolve_identity(store: Store, user: str | None = None, tier: str | None = N
 
     found: dict[str, tuple[str, str]] = {}
     for key, given in (("user", user or OVERRIDE["user"]), ("tier", tier or OVERRIDE["tier"])):
-        for source, value in (("argument", lambda: given),
-                              ("environment", lambda: os.environ.get(f"NERDESK_{key.upper()}")),
-                              ("config", lambda: config().get(key)),
-                              ("remembered", lambda: (remembered(store) or {}).get(key))):
+        for source, value in (
+            ("argument", lambda: given),
+            ("environment", lambda: os.environ.get(f"NERDESK_{key.upper()}")),
+            ("config", lambda: config().get(key)),
+            ("remembered", lambda: (remembered(store) or {}).get(key)),
+        ):
             got = value()
             if got:
                 found[key] = (got, source)
@@ -178,16 +184,20 @@ class Item:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"segment_id": self.segment_id, "kind": self.kind, "annotator": self.annotator,
-                "reasons": self.reasons, "note": self.note}
+        return {
+            "segment_id": self.segment_id,
+            "kind": self.kind,
+            "annotator": self.annotator,
+            "reasons": self.reasons,
+            "note": self.note,
+        }
 
 
 def _order(seed: int, segment_id: int) -> bytes:
     return hashlib.blake2b(f"{seed}:{segment_id}".encode(), digest_size=8).digest()
 
 
-def reviewer_queue(project: Project, *, sample: float | None = None, minimum: int = 0, seed: int = 0
-                   ) -> list[Item]:
+def reviewer_queue(project: Project, *, sample: float | None = None, minimum: int = 0, seed: int = 0) -> list[Item]:
     """Annotators' accepted segments whose current version no review decided on (not the
     reviewer's own). ``sample``: review this share of each annotator's, at least ``minimum`` (all
     if they have fewer), chosen by a fixed pseudo-random order (``seed``)."""
@@ -207,8 +217,9 @@ def reviewer_queue(project: Project, *, sample: float | None = None, minimum: in
             k = min(n, max(minimum, math.ceil(sample * n)))
             chosen = sorted(sorted(segs, key=lambda x: _order(seed, x[0]))[:k])
             why = f"sample of {a}'s accepted work: {k} of {n} ({sample:.0%}, at least {min(minimum, n)})"
-        items += [Item(sid, "review", [why, f"accepted {upd[:16].replace('T', ' ')}"], annotator=a)
-                  for sid, upd in chosen]
+        items += [
+            Item(sid, "review", [why, f"accepted {upd[:16].replace('T', ' ')}"], annotator=a) for sid, upd in chosen
+        ]
     return sorted(items, key=lambda i: (i.segment_id, i.annotator or ""))
 
 
@@ -217,8 +228,16 @@ def annotator_queue(project: Project, annotator: str | None = None, *, limit: in
     the project splits the work (:func:`set_assignment`), up to ``limit`` segments assigned to them
     that they have not accepted yet."""
     name = annotator or project.user
-    items = [Item(r["segment_id"], "sent_back", [f"sent back by {r['reviewer']} ({r['tier']}): {r['note']}"],
-                  annotator=name, note=r["note"]) for r in review_store.sent_back(project.store, name)]
+    items = [
+        Item(
+            r["segment_id"],
+            "sent_back",
+            [f"sent back by {r['reviewer']} ({r['tier']}): {r['note']}"],
+            annotator=name,
+            note=r["note"],
+        )
+        for r in review_store.sent_back(project.store, name)
+    ]
     return items + assigned(project, name, limit=limit)
 
 
@@ -232,8 +251,9 @@ def set_assignment(project: Project, annotators: Sequence[str], *, double: float
     segment's document hash and offset, so the same call on every laptop assigns the same segments.
     An empty list stops splitting. Reviewers and experts only; one transaction, logged."""
     if tier_rank(project.tier) < tier_rank("reviewer"):
-        raise err(Errors.E401, user=project.user, tier=project.tier, action="assigning work",
-                  needed="reviewer or expert")
+        raise err(
+            Errors.E401, user=project.user, tier=project.tier, action="assigning work", needed="reviewer or expert"
+        )
     if not 0 <= double <= 1:
         raise err(Errors.E409, rate=double)
     names = [check_name(n) for n in dict.fromkeys(annotators)]
@@ -275,8 +295,11 @@ def assigned(project: Project, annotator: str, *, limit: int = 200) -> list[Item
             if annotator not in who:
                 continue
             others = [n for n in who if n != annotator]
-            why = (f"double annotation: also assigned to {others[0]} ({plan['double']:.0%} of segments)" if others
-                   else f"assigned to you (1 of {len(plan['annotators'])} annotators)")
+            why = (
+                f"double annotation: also assigned to {others[0]} ({plan['double']:.0%} of segments)"
+                if others
+                else f"assigned to you (1 of {len(plan['annotators'])} annotators)"
+            )
             items.append(Item(sid, "assigned", [why], annotator=annotator))
             if len(items) >= limit:
                 break
@@ -305,7 +328,7 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
     ids = review_store.multi_annotated_ids(store)
     low = low_agreement_labels(agreement(project, spans_only=True), low_agreement) if ids else {}
     for i in range(0, len(ids), 1000):
-        part = ids[i:i + 1000]
+        part = ids[i : i + 1000]
         anns = store.annotations_of(part)
         res = adj.resolutions(project, part, anns)
         for sid in part:
@@ -319,11 +342,17 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
                 for b in higher:
                     diff = len(adj.keys(a["spans"]) ^ adj.keys(b["spans"]))
                     if diff:
-                        add(sid, "disagreement", f"{a['annotator']} (annotator) and {b['annotator']} ({b['tier']}) "
-                            f"disagree: {diff} span(s) differ", a["annotator"])
+                        add(
+                            sid,
+                            "disagreement",
+                            f"{a['annotator']} (annotator) and {b['annotator']} ({b['tier']}) "
+                            f"disagree: {diff} span(s) differ",
+                            a["annotator"],
+                        )
             for lab in sorted(adj.disputed_labels(accepted) & set(low)):
-                add(sid, "low_agreement", f"label {lab}: agreement (exact span F1) {low[lab]:.2f} < "
-                    f"{low_agreement:.2f}")
+                add(
+                    sid, "low_agreement", f"label {lab}: agreement (exact span F1) {low[lab]:.2f} < {low_agreement:.2f}"
+                )
     return [items[k] for k in sorted(items)]
 
 
@@ -339,8 +368,15 @@ def queue(project: Project, **options: Any) -> list[Item]:
 
 
 # ------------------------------------------------------------------ decisions
-def review(project: Project, segment_id: int, annotator: str, decision: str, *, spans: Sequence[Span] | None = None,
-           note: str = "") -> Changes:
+def review(
+    project: Project,
+    segment_id: int,
+    annotator: str,
+    decision: str,
+    *,
+    spans: Sequence[Span] | None = None,
+    note: str = "",
+) -> Changes:
     """A reviewer's decision on ``annotator``'s accepted annotation of a segment: ``approve``,
     ``correct`` (the reviewer's version: ``spans``, else their current draft of the segment) or
     ``send_back`` (with a ``note``: it lands in the annotator's queue). A correction is categorised
@@ -361,8 +397,13 @@ def review(project: Project, segment_id: int, annotator: str, decision: str, *, 
         if target is None or target["status"] != "accepted":
             raise err(Errors.E402, annotator=annotator, segment=segment_id)
         if annotator == project.user:
-            raise err(Errors.E401, user=project.user, tier=project.tier, action="reviewing one's own work",
-                      needed="another reviewer")
+            raise err(
+                Errors.E401,
+                user=project.user,
+                tier=project.tier,
+                action="reviewing one's own work",
+                needed="another reviewer",
+            )
         created = now()
         mine_before = store.annotation(segment_id, project.user)
         mine_after = mine_before
@@ -374,29 +415,52 @@ def review(project: Project, segment_id: int, annotator: str, decision: str, *, 
             elif mine_before is not None:
                 ks = sorted(adj.keys(mine_before["spans"]))
             else:
-                raise err(Errors.E412, reason=f"a correction needs the corrected spans (or your edited draft of "
-                          f"segment {segment_id})")
+                raise err(
+                    Errors.E412,
+                    reason=f"a correction needs the corrected spans (or your edited draft of segment {segment_id})",
+                )
             g = store.guideline()
-            mine_after = {"segment_id": segment_id, "annotator": project.user, "tier": project.tier,
-                          "status": "accepted", "spans": adj._spans_of(ks),
-                          "note": f"corrects {annotator}" + (f": {note}" if note else ""),
-                          "guideline_version": g["version"] if g else None, "model_id": target["model_id"],
-                          "created": mine_before["created"] if mine_before else created, "updated": created}
+            mine_after = {
+                "segment_id": segment_id,
+                "annotator": project.user,
+                "tier": project.tier,
+                "status": "accepted",
+                "spans": adj._spans_of(ks),
+                "note": f"corrects {annotator}" + (f": {note}" if note else ""),
+                "guideline_version": g["version"] if g else None,
+                "model_id": target["model_id"],
+                "created": mine_before["created"] if mine_before else created,
+                "updated": created,
+            }
             store.put_annotation(mine_after)
             store.refresh_segment_status([segment_id])
             final = [Span(sp["start"], sp["end"], sp["label"]) for sp in mine_after["spans"]]
-        row = {"segment_id": segment_id, "annotator": annotator, "reviewed_updated": target["updated"],
-               "reviewer": project.user, "tier": project.tier, "decision": decision, "note": note,
-               "created": created}
+        row = {
+            "segment_id": segment_id,
+            "annotator": annotator,
+            "reviewed_updated": target["updated"],
+            "reviewer": project.user,
+            "tier": project.tier,
+            "decision": decision,
+            "note": note,
+            "created": created,
+        }
         row["id"] = review_store.insert_review(store, row)
         if decision == "correct":
             theirs = [Span(sp["start"], sp["end"], sp["label"]) for sp in target["spans"]]
-            errors = adj.person_error_rows(seg, annotator, project.user, project.tier, "review", row["id"],
-                                           categorize(theirs, final), created)
+            errors = adj.person_error_rows(
+                seg, annotator, project.user, project.tier, "review", row["id"], categorize(theirs, final), created
+            )
             review_store.insert_person_errors(store, errors)
         action = "review " + decision.replace("_", " ")
-        event_id = store.log_event(project.user, action, "do", segment_id, {"annotation": mine_before},
-                                   {"annotation": mine_after, "review": row, "errors": errors})
+        event_id = store.log_event(
+            project.user,
+            action,
+            "do",
+            segment_id,
+            {"annotation": mine_before},
+            {"annotation": mine_after, "review": row, "errors": errors},
+        )
         project._refresh_corrections(segment_id, project.user)
     project._did(event_id)
     return project._changes(segment_id, action)

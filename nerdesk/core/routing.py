@@ -68,25 +68,41 @@ class QueueItem:
     spans: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "score": round(self.score, 4), "reasons": self.reasons, "text": self.text,
-                "spans": self.spans}
+        return {
+            "id": self.id,
+            "score": round(self.score, 4),
+            "reasons": self.reasons,
+            "text": self.text,
+            "spans": self.spans,
+        }
 
 
 def words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text) if not w.isdigit()}
 
 
-def route(project: Project, strategy: str = "blend", limit: int = 50, *, status: str = "new",
-          seed: int = 0, diverse: bool = True, pool: int = POOL, label: str | None = None,
-          source: str | None = None, max_confidence: float | None = None) -> list[QueueItem]:
+def route(
+    project: Project,
+    strategy: str = "blend",
+    limit: int = 50,
+    *,
+    status: str = "new",
+    seed: int = 0,
+    diverse: bool = True,
+    pool: int = POOL,
+    label: str | None = None,
+    source: str | None = None,
+    max_confidence: float | None = None,
+) -> list[QueueItem]:
     """The next ``limit`` segments by ``strategy``. ``label``/``source``/``max_confidence`` restrict
     the candidates in SQL, with the meaning of :meth:`nerdesk.core.store.Store.queue`."""
     if strategy not in STRATEGIES:
         raise err(Errors.E014, strategy=strategy, strategies=", ".join(STRATEGIES))
     store = project.store
     model_id = store.active_model_id()
-    filters = {k: v for k, v in (("label", label), ("source", source), ("max_confidence", max_confidence))
-               if v is not None}
+    filters = {
+        k: v for k, v in (("label", label), ("source", source), ("max_confidence", max_confidence)) if v is not None
+    }
     reviewed: list = []  # computed once, by the first strategy that needs it
 
     def seen():
@@ -106,13 +122,15 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
     if by_terms and not filters:  # the pool holds segments with term hits (half of it at most)
         have = {c["id"] for c in cands}
         extra = [i for i in term_lists.hit_segments(project, status, by_terms, pool // 2, seed) if i not in have]
-        cands = _rows(project, model_id, extra) + cands[:max(0, pool - len(extra))]
+        cands = _rows(project, model_id, extra) + cands[: max(0, pool - len(extra))]
     if not cands:
         return []
     scorers: dict[str, Callable[..., dict[int, tuple[float, list[str]]]]] = {
         "random": lambda: _random(cands, seed),
         "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
-        "rare": lambda: _rare(seen(), cands), "errors": lambda: _errors(project, cands)}
+        "rare": lambda: _rare(seen(), cands),
+        "errors": lambda: _errors(project, cands),
+    }
     for key in UNCERTAINTY:
         if by_terms:  # term hits of the labels the model does not know first, conflicts and rare terms first
             scorers[key] = lambda: term_lists.routing_scores(project, cands, by_terms, seed)
@@ -121,8 +139,11 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
             why = f"cold start: the model does not know {', '.join(cold)} yet (random)"
             scorers[key] = lambda why=why: {i: (v, [why]) for i, (v, _) in _random(cands, seed).items()}
             continue
-        scorers[key] = lambda key=key: {c["id"]: (c[key], [f"uncertain ({key.replace('_', ' ')} {c[key]:.2f})"])
-                                        for c in cands if c[key] is not None}
+        scorers[key] = lambda key=key: {
+            c["id"]: (c[key], [f"uncertain ({key.replace('_', ' ')} {c[key]:.2f})"])
+            for c in cands
+            if c[key] is not None
+        }
     if strategy == "blend":
         parts = {name: scorers[name]() for name in BLEND}
         ranked = {name: _rank01({i: v[0] for i, v in part.items()}) for name, part in parts.items()}
@@ -132,8 +153,7 @@ def route(project: Project, strategy: str = "blend", limit: int = 50, *, status:
             total = sum(w * ranked[name].get(i, 0.0) for name, w in BLEND.items())
             if by_terms and parts["mnlp"].get(i, (0.0,))[0] >= 1.0:  # a term hit: before every segment without
                 total += 1.0
-            reasons = [r for name in BLEND for r in parts[name].get(i, (0, []))[1]
-                       if parts[name].get(i, (0.0,))[0] > 0]
+            reasons = [r for name in BLEND for r in parts[name].get(i, (0, []))[1] if parts[name].get(i, (0.0,))[0] > 0]
             scored[i] = (total, reasons)
     else:
         scored = scorers[strategy]()
@@ -196,7 +216,7 @@ class _NearDuplicates:
 
     def _prefix(self, ws: set[str]) -> list[str]:
         ordered = sorted(ws, key=lambda w: self.rank.get(w, (0, w)))
-        return ordered[:len(ordered) - math.ceil(self.t * len(ordered) - 1e-9) + 1]
+        return ordered[: len(ordered) - math.ceil(self.t * len(ordered) - 1e-9) + 1]
 
     def similar(self, ws: set[str]) -> bool:
         if not ws:
@@ -231,8 +251,15 @@ def _rank01(values: dict[int, float]) -> dict[int, float]:
     return {i: pos[v] for i, v in values.items()}
 
 
-def _candidates(project: Project, model_id: str | None, status: str, pool: int, seed: int,
-                filters: dict[str, Any] | None = None, uniform: bool = False) -> list[dict]:
+def _candidates(
+    project: Project,
+    model_id: str | None,
+    status: str,
+    pool: int,
+    seed: int,
+    filters: dict[str, Any] | None = None,
+    uniform: bool = False,
+) -> list[dict]:
     """Up to ``pool`` segments with the given status: the most uncertain half, the rest at random
     (``uniform``: all at random)."""
     store = project.store
@@ -241,7 +268,7 @@ def _candidates(project: Project, model_id: str | None, status: str, pool: int, 
         rest = [i for i, _ in store.queue(model_id, status, 10 * pool, order="document", **filters)]
         rest = [i for i in rest if i not in set(top)]
         random.Random(seed).shuffle(rest)
-        return _rows(project, model_id, list(dict.fromkeys(top + rest[:pool - len(top)])))
+        return _rows(project, model_id, list(dict.fromkeys(top + rest[: pool - len(top)])))
     top = predictions_sql.most_uncertain_ids(store, model_id, status, pool // 2) if model_id and not uniform else []
     rnd = segments_sql.random_ids(store, status, pool - len(top), seed)
     return _rows(project, model_id, list(dict.fromkeys(top + rnd)))
@@ -253,9 +280,17 @@ def _rows(project: Project, model_id: str | None, ids: list[int]) -> list[dict]:
     out = []
     for r in rows:
         p = preds.get(r["id"])
-        out.append({"id": r["id"], "text": r["text"], "start": r["start"], "source": r["source"], "words": words(r["text"]),
-                    "spans": p["spans"] if p else [],
-                    **{k: (p[k] if p else None) for k in UNCERTAINTY}})
+        out.append(
+            {
+                "id": r["id"],
+                "text": r["text"],
+                "start": r["start"],
+                "source": r["source"],
+                "words": words(r["text"]),
+                "spans": p["spans"] if p else [],
+                **{k: (p[k] if p else None) for k in UNCERTAINTY},
+            }
+        )
     return out
 
 
@@ -291,8 +326,9 @@ def _feature_distance(project: Project, model_id: str | None, cands: list[dict])
     return dict(zip(ids, dist.tolist()))
 
 
-def _novelty(reviewed: tuple, cands: list[dict], distance: dict[int, float] | None = None
-             ) -> dict[int, tuple[float, list[str]]]:
+def _novelty(
+    reviewed: tuple, cands: list[dict], distance: dict[int, float] | None = None
+) -> dict[int, tuple[float, list[str]]]:
     seen, sources, _ = reviewed
     distance = distance or {}
     out = {}

@@ -28,11 +28,23 @@ _ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment", "format", 
 #: The Python types of each JSON type, as json.loads makes them (an "integer" is stricter than the
 #: standard, which lets 1.0 be one: offsets index text).
 _TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,), "array": (list,), "string": (str,), "integer": (int,), "number": (int, float),
-    "boolean": (bool,), "null": (type(None),),
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
 }
-_ARTICLE = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
-            "number": "a number", "boolean": "true or false", "null": "null"}
+_ARTICLE = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 class SchemaError(ValueError):
@@ -60,9 +72,29 @@ def compile_schema(schema: Any, root: dict[str, Any] | None = None, defs: dict[s
         return lambda v, p: None
     if schema is False:
         return lambda v, p: (p, "is not allowed here")
-    unknown = set(schema) - _ANNOTATIONS - {
-        "type", "required", "properties", "additionalProperties", "propertyNames", "items", "enum", "const",
-        "minimum", "maximum", "minLength", "minItems", "maxItems", "pattern", "oneOf", "anyOf", "$ref"}
+    unknown = (
+        set(schema)
+        - _ANNOTATIONS
+        - {
+            "type",
+            "required",
+            "properties",
+            "additionalProperties",
+            "propertyNames",
+            "items",
+            "enum",
+            "const",
+            "minimum",
+            "maximum",
+            "minLength",
+            "minItems",
+            "maxItems",
+            "pattern",
+            "oneOf",
+            "anyOf",
+            "$ref",
+        }
+    )
     if unknown:
         raise SchemaError(f"unsupported schema keywords: {sorted(unknown)}")
     checks: list[Check] = []
@@ -78,6 +110,7 @@ def compile_schema(schema: Any, root: dict[str, Any] | None = None, defs: dict[s
             if _t not in defs:  # compiled on first use: a definition may refer to itself
                 defs[_t] = compile_schema(root["$defs"][_t], root, defs)
             return defs[_t](v, p)
+
         checks.append(by_ref)
     if "type" in schema:
         names = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
@@ -90,11 +123,13 @@ def compile_schema(schema: Any, root: dict[str, Any] | None = None, defs: dict[s
     if "enum" in schema:
         options = list(schema["enum"])
         text = ", ".join(json.dumps(a) for a in options)
-        checks.append(lambda v, p: None if any(v == a and type(v) is type(a) for a in options)
-                      else (p, f"must be one of {text}"))
+        checks.append(
+            lambda v, p: None if any(v == a and type(v) is type(a) for a in options) else (p, f"must be one of {text}")
+        )
 
     def num(v: Any) -> bool:
         return type(v) in (int, float)
+
     if "minimum" in schema:
         lo = schema["minimum"]
         checks.append(lambda v, p: (p, f"must be at least {lo}") if num(v) and v < lo else None)
@@ -103,16 +138,21 @@ def compile_schema(schema: Any, root: dict[str, Any] | None = None, defs: dict[s
         checks.append(lambda v, p: (p, f"must be at most {hi}") if num(v) and v > hi else None)
     if "minLength" in schema:
         n_min = schema["minLength"]
-        checks.append(lambda v, p: (p, f"must be at least {n_min} characters")
-                      if isinstance(v, str) and len(v) < n_min else None)
+        checks.append(
+            lambda v, p: (p, f"must be at least {n_min} characters") if isinstance(v, str) and len(v) < n_min else None
+        )
     if "pattern" in schema:
         rx = re.compile(schema["pattern"])
-        checks.append(lambda v, p: (p, f"must match {rx.pattern}") if isinstance(v, str) and not rx.search(v)
-                      else None)
+        checks.append(lambda v, p: (p, f"must match {rx.pattern}") if isinstance(v, str) and not rx.search(v) else None)
     if "minItems" in schema or "maxItems" in schema:
         a, b = schema.get("minItems", 0), schema.get("maxItems")
-        checks.append(lambda v, p: (p, f"must hold {a}" + (f" to {b}" if b != a else "") + " items")
-                      if isinstance(v, list) and (len(v) < a or (b is not None and len(v) > b)) else None)
+        checks.append(
+            lambda v, p: (
+                (p, f"must hold {a}" + (f" to {b}" if b != a else "") + " items")
+                if isinstance(v, list) and (len(v) < a or (b is not None and len(v) > b))
+                else None
+            )
+        )
     simple = schema.get("items")
     if isinstance(simple, dict) and set(simple) <= {"type"} | _ANNOTATIONS and "type" in simple:
         # items that need only a type (token offsets): one loop, no call per item
@@ -126,6 +166,7 @@ def compile_schema(schema: Any, root: dict[str, Any] | None = None, defs: dict[s
                     if type(x) not in item_types:
                         return (p, i), f"must be {item_want}"
             return None
+
         checks.append(typed_items)
     elif "items" in schema:
         item = compile_schema(schema["items"], root, defs)
@@ -137,6 +178,7 @@ def compile_schema(schema: Any, root: dict[str, Any] | None = None, defs: dict[s
                     if bad:
                         return bad
             return None
+
         checks.append(items)
     if any(k in schema for k in ("required", "properties", "additionalProperties", "propertyNames")):
         checks.append(_object(schema, root, defs))
@@ -153,6 +195,7 @@ def compile_schema(schema: Any, root: dict[str, Any] | None = None, defs: dict[s
             if bad:
                 return bad
         return None
+
     return all_of
 
 
@@ -180,6 +223,7 @@ def _object(schema: dict[str, Any], root: dict[str, Any], defs: dict[str, Check]
             if bad:
                 return bad
         return None
+
     return check
 
 
@@ -192,6 +236,7 @@ def _alternatives(options: list[Check], need: int | None) -> Check:
         if ok == 0:
             return next(r for r in results if r is not None)
         return p, "matches more than one of the allowed shapes"
+
     return check
 
 

@@ -96,11 +96,21 @@ def _free(project: Project, name: str) -> None:
         raise err(Errors.E422, label=name)
 
 
-def add_label(project: Project, name: str, *, color: str | None = None, shortcut: str | None = None,
-              description: str = "", parent: str | None = None) -> Changes:
+def add_label(
+    project: Project,
+    name: str,
+    *,
+    color: str | None = None,
+    shortcut: str | None = None,
+    description: str = "",
+    parent: str | None = None,
+) -> Changes:
     """A new label (a colour and a free key unless given), optionally a kind of ``parent``."""
-    return _run(project, f"add label {name}", {"op": "add", "name": name, "color": color, "shortcut": shortcut,
-                                               "description": description, "parent": parent})
+    return _run(
+        project,
+        f"add label {name}",
+        {"op": "add", "name": name, "color": color, "shortcut": shortcut, "description": description, "parent": parent},
+    )
 
 
 def rename_label(project: Project, old: str, new: str) -> Changes:
@@ -110,8 +120,11 @@ def rename_label(project: Project, old: str, new: str) -> Changes:
 
 def merge_labels(project: Project, sources: Sequence[str], target: str) -> Changes:
     """Every span of ``sources`` becomes ``target`` (a new label, or one of the sources)."""
-    return _run(project, f"merge labels {', '.join(sources)} → {target}",
-                {"op": "merge", "sources": list(sources), "target": target})
+    return _run(
+        project,
+        f"merge labels {', '.join(sources)} → {target}",
+        {"op": "merge", "sources": list(sources), "target": target},
+    )
 
 
 def split_label(project: Project, old: str, targets: Sequence[str], *, sorter: Sorter | None = None) -> Changes:
@@ -122,8 +135,12 @@ def split_label(project: Project, old: str, targets: Sequence[str], *, sorter: S
     if sorter is not None:  # read before the write lock: a model may take a while
         ids = sorted({r[0] for r in sql.annotation_rows_with(project.store, old)})
         found = {int(k): [list(s) for s in v] for k, v in sorter(ids, list(targets)).items() if v} or None
-    return _run(project, f"split label {old} → {' | '.join(targets)}",
-                {"op": "split", "old": old, "targets": list(targets)}, sorted_=found)
+    return _run(
+        project,
+        f"split label {old} → {' | '.join(targets)}",
+        {"op": "split", "old": old, "targets": list(targets)},
+        sorted_=found,
+    )
 
 
 def retire_label(project: Project, name: str) -> Changes:
@@ -137,22 +154,43 @@ def set_parent(project: Project, child: str, parent: str | None) -> Changes:
     return _run(project, f"set parent of {child}", {"op": "parent", "child": child, "parent": parent})
 
 
-def edit_label(project: Project, name: str, *, new_name: str | None = None, color: str | None = None,
-               shortcut: str | None = None, description: str | None = None,
-               severity: str | None = None) -> Changes:
+def edit_label(
+    project: Project,
+    name: str,
+    *,
+    new_name: str | None = None,
+    color: str | None = None,
+    shortcut: str | None = None,
+    description: str | None = None,
+    severity: str | None = None,
+) -> Changes:
     """Colour, key, description, severity; a new name is a rename (one event for all)."""
-    return _run(project, f"edit label {name}", {"op": "edit", "name": name, "new_name": new_name, "color": color,
-                                                "shortcut": shortcut, "description": description,
-                                                "severity": severity})
+    return _run(
+        project,
+        f"edit label {name}",
+        {
+            "op": "edit",
+            "name": name,
+            "new_name": new_name,
+            "color": color,
+            "shortcut": shortcut,
+            "description": description,
+            "severity": severity,
+        },
+    )
 
 
 def set_allow_overlaps(project: Project, allow: bool) -> Changes:
-    return _run(project, "allow overlapping spans" if allow else "forbid overlapping spans",
-                {"op": "overlaps", "allow": bool(allow)})
+    return _run(
+        project,
+        "allow overlapping spans" if allow else "forbid overlapping spans",
+        {"op": "overlaps", "allow": bool(allow)},
+    )
 
 
-def set_guides(project: Project, labels_: dict[str, dict[str, Any]], *, text: str | None = None,
-               summary: str | None = None) -> Changes:
+def set_guides(
+    project: Project, labels_: dict[str, dict[str, Any]], *, text: str | None = None, summary: str | None = None
+) -> Changes:
     """Several labels' guidelines and the project text in one change (one version, one event)."""
     op: dict[str, Any] = {"op": "guides", "labels": labels_, "summary": summary}
     if text is not None:
@@ -162,8 +200,11 @@ def set_guides(project: Project, labels_: dict[str, dict[str, Any]], *, text: st
 
 def set_guide(project: Project, label: str | None, fields: dict[str, Any], *, summary: str | None = None) -> Changes:
     """Set fields of a label's guideline (``label`` None: the project-wide text, ``fields['text']``)."""
-    return _run(project, f"edit guideline {label or ''}".strip(),
-                {"op": "guide", "label": label, "fields": fields, "summary": summary})
+    return _run(
+        project,
+        f"edit guideline {label or ''}".strip(),
+        {"op": "guide", "label": label, "fields": fields, "summary": summary},
+    )
 
 
 # ---------------------------------------------------------------- the engine
@@ -171,16 +212,20 @@ def _snapshot(project: Project) -> dict[str, Any]:
     store = project.store
     g = store.guideline()
     # settings as stored (None: absent, and removed again by undo)
-    return {"labels": sql.labels(store), "settings": {k: store.get_setting(k) for k in _SETTINGS},
-            "guideline_version": g["version"] if g else 0}
+    return {
+        "labels": sql.labels(store),
+        "settings": {k: store.get_setting(k) for k in _SETTINGS},
+        "guideline_version": g["version"] if g else 0,
+    }
 
 
 #: The project settings a label change may rewrite (undo puts them back as they were).
 _SETTINGS = ("severity", "model_label_map", "allow_overlaps", "label_forms")
 
 
-def _run(project: Project, action: str, op: dict[str, Any], *,
-         sorted_: dict[int, list[list[Any]]] | None = None) -> Changes:
+def _run(
+    project: Project, action: str, op: dict[str, Any], *, sorted_: dict[int, list[list[Any]]] | None = None
+) -> Changes:
     store = project.store
     with store.transaction():
         before = _snapshot(project)
@@ -204,8 +249,9 @@ def _apply(project: Project, op: dict[str, Any], event_id: int, before: dict[str
         _follow_decisions(project, event_id, held, mapping)
     text = op.get("fields", {}).get("text") if op["op"] in ("guide", "guides") and op.get("label") is None else None
     g = store.guideline()
-    new_version = store.add_guideline(project.user, sql.labels(store), text if text is not None else
-                                      (g["text"] if g else ""))
+    new_version = store.add_guideline(
+        project.user, sql.labels(store), text if text is not None else (g["text"] if g else "")
+    )
     sql.set_summary(store, new_version, summary)
     return summary
 
@@ -236,8 +282,9 @@ def _held_decisions(project: Project) -> list[tuple[int, int, str]]:
     return [(adj_id, sid, spans) for adj_id, sid, spans, b in rows if b == basis(accepted_of(anns.get(sid, [])))]
 
 
-def _follow_decisions(project: Project, event_id: int, held: list[tuple[int, int, str]],
-                      mapping: dict[str, str | None]) -> None:
+def _follow_decisions(
+    project: Project, event_id: int, held: list[tuple[int, int, str]], mapping: dict[str, str | None]
+) -> None:
     """A decision that held before a rename, merge or retire holds after it, under the new names; the errors
     people made follow the labels too (both kept for undo)."""
     from nerdesk.core.adjudicate import accepted_of, basis
@@ -249,31 +296,48 @@ def _follow_decisions(project: Project, event_id: int, held: list[tuple[int, int
     anns = store.annotations_of(sorted({sid for _, sid, _ in held}))
     rows = []
     for adj_id, sid, spans_json in held:
-        spans = [dict(sp, label=mapping.get(sp["label"], sp["label"])) for sp in json.loads(spans_json)
-                 if mapping.get(sp["label"], sp["label"]) is not None]
+        spans = [
+            dict(sp, label=mapping.get(sp["label"], sp["label"]))
+            for sp in json.loads(spans_json)
+            if mapping.get(sp["label"], sp["label"]) is not None
+        ]
         rows.append((adj_id, json.dumps(spans, ensure_ascii=False), basis(accepted_of(anns.get(sid, [])))))
     sql.keep_and_set_adjudications(store, event_id, rows)
 
 
-def _label_row(project: Project, name: str, *, color: str | None, shortcut: str | None, description: str,
-               parent: str | None) -> dict[str, Any]:
+def _label_row(
+    project: Project, name: str, *, color: str | None, shortcut: str | None, description: str, parent: str | None
+) -> dict[str, Any]:
     existing = sql.labels(project.store)
     used = {lab["shortcut"] for lab in existing if lab["status"] == "active"}
     if shortcut:
         _check_shortcut(existing, shortcut, name)
     in_use = {lab["color"].upper() for lab in existing if lab["status"] == "active"}
     free = next((c for c in labelset.PALETTE if c.upper() not in in_use), labelset.color_for(len(existing)))
-    return {"name": name, "color": color or free,
-            "shortcut": shortcut or labelset.free_shortcut(name, used), "description": description or "",
-            "position": max((lab["position"] for lab in existing), default=-1) + 1, "status": "active",
-            "parent": parent, "changed_version": None, "guide": {}}
+    return {
+        "name": name,
+        "color": color or free,
+        "shortcut": shortcut or labelset.free_shortcut(name, used),
+        "description": description or "",
+        "position": max((lab["position"] for lab in existing), default=-1) + 1,
+        "status": "active",
+        "parent": parent,
+        "changed_version": None,
+        "guide": {},
+    }
 
 
 def _check_shortcut(existing: list[dict[str, Any]], key: str, name: str) -> None:
     if len(key) != 1 or not key.isprintable() or key.isspace():
         raise err(Errors.E426, key=key)
-    taken = next((lab["name"] for lab in existing if lab["shortcut"] == key and lab["name"] != name
-                  and lab["status"] == "active"), None)
+    taken = next(
+        (
+            lab["name"]
+            for lab in existing
+            if lab["shortcut"] == key and lab["name"] != name and lab["status"] == "active"
+        ),
+        None,
+    )
     if taken:
         raise err(Errors.E427, key=key, label=taken)
 
@@ -292,8 +356,17 @@ def _do_add(project: Project, op: dict[str, Any], event_id: int, version: int) -
         _check_color(op["color"])
     if op.get("parent"):
         _known(project, op["parent"])
-    sql.insert_label(project.store, _label_row(project, name, color=op.get("color"), shortcut=op.get("shortcut"),
-                                               description=op.get("description") or "", parent=op.get("parent")))
+    sql.insert_label(
+        project.store,
+        _label_row(
+            project,
+            name,
+            color=op.get("color"),
+            shortcut=op.get("shortcut"),
+            description=op.get("description") or "",
+            parent=op.get("parent"),
+        ),
+    )
     return f"added label {name}" + (f" (a kind of {op['parent']})" if op.get("parent") else "")
 
 
@@ -380,8 +453,14 @@ def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int)
             sql.insert_label(store, dict(row, changed_version=version))
         else:
             sql.update_label(store, t, changed_version=version)
-    sql.update_label(store, old, status="split", changed_version=version, shortcut=None,
-                     guide={**current[old]["guide"], "split_into": targets})
+    sql.update_label(
+        store,
+        old,
+        status="split",
+        changed_version=version,
+        shortcut=None,
+        guide={**current[old]["guide"], "split_into": targets},
+    )
     store.set_setting("model_label_map", _split_map(model_label_map(project), targets))
     if op.get("_found") is not None:  # placed by a model, just now
         found = op["_found"]
@@ -389,8 +468,14 @@ def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int)
         return _split_summary(old, targets, sql.redo_annotations(store, event_id), sql.count_in_annotations(store, old))
     else:  # the active model's stored predictions of the new labels, where it made them
         model_id = store.active_model_id()
-        found = ({sid: [s for s in spans if s[2] in targets] for sid, spans in
-                  sql.predicted_among(store, model_id, targets, old).items()} if model_id else {})
+        found = (
+            {
+                sid: [s for s in spans if s[2] in targets]
+                for sid, spans in sql.predicted_among(store, model_id, targets, old).items()
+            }
+            if model_id
+            else {}
+        )
     holding = sql.annotation_rows_with(store, old) if found else []
     placed = 0
     rows = []
@@ -416,8 +501,10 @@ def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int)
 
 
 def _split_summary(old: str, targets: list[str], placed_in: int, left: int) -> str:
-    return (f"split {old} → {' | '.join(targets)} (the model placed spans in {placed_in} annotations, {left} still "
-            f"hold {old}; all to re-review)")
+    return (
+        f"split {old} → {' | '.join(targets)} (the model placed spans in {placed_in} annotations, {left} still "
+        f"hold {old}; all to re-review)"
+    )
 
 
 def _split_map(mapping: dict[str, str], targets: Sequence[str]) -> dict[str, str]:
@@ -463,12 +550,14 @@ def model_sorter(project: Project, targets: Sequence[str], model: Any = None) ->
             return {}
         out: dict[int, list[tuple[int, int, str, float]]] = {}
         for i in range(0, len(ids), 256):
-            segs = project.store.segments_with_text(ids[i:i + 256])
+            segs = project.store.segments_with_text(ids[i : i + 256])
             words = [[s["text"][a:b] for a, b in zip(s["tokens"][::2], s["tokens"][1::2])] for s in segs]
             for s, pred in zip(segs, model.predict(words, only=ask)):
                 flat, base = s["tokens"], s["start"]
-                out[s["id"]] = [(base + flat[2 * ts], base + flat[2 * te - 1], map_model_label(mapping, lab),
-                                 round(float(conf), 4)) for ts, te, lab, conf in pred.spans]
+                out[s["id"]] = [
+                    (base + flat[2 * ts], base + flat[2 * te - 1], map_model_label(mapping, lab), round(float(conf), 4))
+                    for ts, te, lab, conf in pred.spans
+                ]
         return out
 
     return sort
@@ -606,10 +695,12 @@ def _do_guides(project: Project, op: dict[str, Any], event_id: int, version: int
     for label, fields in (op.get("labels") or {}).items():
         row = _known(project, label)
         guide = row["guide"]
+
         def now_(f: str) -> Any:
             if f in EXAMPLE_KINDS:
                 return guide.get(f, [])
             return guide.get(f) or (row["description"] if f == "definition" else "")
+
         diff = {f: v for f, v in fields.items() if now_(f) != v}
         if diff:
             said.append(_do_guide(project, {"label": label, "fields": diff}, event_id, version))
@@ -623,8 +714,16 @@ def _do_guides(project: Project, op: dict[str, Any], event_id: int, version: int
 
 
 _APPLY: dict[str, Callable[[Project, dict[str, Any], int, int], str]] = {
-    "add": _do_add, "rename": _do_rename, "merge": _do_merge, "split": _do_split, "retire": _do_retire,
-    "parent": _do_parent, "edit": _do_edit, "overlaps": _do_overlaps, "guide": _do_guide, "guides": _do_guides,
+    "add": _do_add,
+    "rename": _do_rename,
+    "merge": _do_merge,
+    "split": _do_split,
+    "retire": _do_retire,
+    "parent": _do_parent,
+    "edit": _do_edit,
+    "overlaps": _do_overlaps,
+    "guide": _do_guide,
+    "guides": _do_guides,
 }
 
 
@@ -639,9 +738,14 @@ def _reverse_renames(project: Project, op: dict[str, Any], event: dict[str, Any]
     elif kind == "merge":
         sources, target = list(dict.fromkeys(op["sources"])), op["target"]
         base = sources[0] if target not in sources else target
-        sql.unmerge_in_work(store, event["id"], base if base != target else None,
-                            [s for s in sources if s != base], target,
-                            event["before"]["settings"].get("label_forms") or {})
+        sql.unmerge_in_work(
+            store,
+            event["id"],
+            base if base != target else None,
+            [s for s in sources if s != base],
+            target,
+            event["before"]["settings"].get("label_forms") or {},
+        )
 
 
 def revert(project: Project, event: dict[str, Any], kind: str) -> Changes:

@@ -72,14 +72,35 @@ ACRONYM_MAX = 5
 MATCH_BATCH = 2000
 SOURCE_PREFIX = "terms:"
 
-_SUFFIXES = {".txt": "text", ".lst": "text", ".text": "text", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
-             ".jsonl": "patterns", ".json": "patterns", ".ndjson": "patterns"}
+_SUFFIXES = {
+    ".txt": "text",
+    ".lst": "text",
+    ".text": "text",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "patterns",
+    ".json": "patterns",
+    ".ndjson": "patterns",
+}
 _TERM_HEADERS = {"term", "terms", "pattern", "phrase", "text", "name", "surface", "string"}
 _LABEL_HEADERS = {"label", "type", "category", "entity", "class", "tag"}
 _NOTE_HEADERS = {"note", "notes", "comment", "description", "source", "id", "code"}
 #: Token attributes that need a trained pipeline: refused in patterns (E307).
-_NEEDS_PIPELINE = {"POS", "TAG", "DEP", "MORPH", "ENT_TYPE", "ENT_IOB", "ENT_ID", "ENT_KB_ID", "SENT_START",
-                   "IS_SENT_START", "HEAD", "SPACY"}
+_NEEDS_PIPELINE = {
+    "POS",
+    "TAG",
+    "DEP",
+    "MORPH",
+    "ENT_TYPE",
+    "ENT_IOB",
+    "ENT_ID",
+    "ENT_KB_ID",
+    "SENT_START",
+    "IS_SENT_START",
+    "HEAD",
+    "SPACY",
+}
 
 
 @dataclass(frozen=True)
@@ -174,7 +195,12 @@ def _read_table(p: Path, label: str | None, delimiter: str) -> Iterable[Entry]:
             note = cells[cols[2]] if cols[2] is not None and cols[2] < len(cells) else ""
             yield Entry(lab, term, "phrase", note, lineno)
     except csv.Error as exc:
-        raise err(Errors.E302, file=str(p), line=reader.line_num, reason=f"not valid {'CSV' if delimiter == ',' else 'TSV'} ({exc})") from None
+        raise err(
+            Errors.E302,
+            file=str(p),
+            line=reader.line_num,
+            reason=f"not valid {'CSV' if delimiter == ',' else 'TSV'} ({exc})",
+        ) from None
 
 
 def _col(names: list[str], wanted: set[str], default: int | None) -> int | None:
@@ -195,8 +221,12 @@ def _read_patterns(p: Path, label: str | None) -> Iterable[Entry]:
         except RecursionError:
             raise err(Errors.E302, file=str(p), line=lineno, reason="not valid JSON (nested too deeply)") from None
         if not isinstance(obj, dict):
-            raise err(Errors.E302, file=str(p), line=lineno,
-                      reason=f'expected an object {{"label": ..., "pattern": ...}}, got {type(obj).__name__}')
+            raise err(
+                Errors.E302,
+                file=str(p),
+                line=lineno,
+                reason=f'expected an object {{"label": ..., "pattern": ...}}, got {type(obj).__name__}',
+            )
         lab = obj.get("label", label)
         if not isinstance(lab, str) or not lab.strip():
             raise err(Errors.E302, file=str(p), line=lineno, reason="'label' is missing or not a non-empty string")
@@ -213,8 +243,12 @@ def _read_patterns(p: Path, label: str | None) -> Iterable[Entry]:
             check_token_pattern(pat, file=str(p), line=lineno)
             yield Entry(lab.strip(), json.dumps(pat, ensure_ascii=False, sort_keys=True), "tokens", note, lineno)
         else:
-            raise err(Errors.E302, file=str(p), line=lineno,
-                      reason=f"'pattern' must be a string or a list of token objects, got {type(pat).__name__}")
+            raise err(
+                Errors.E302,
+                file=str(p),
+                line=lineno,
+                reason=f"'pattern' must be a string or a list of token objects, got {type(pat).__name__}",
+            )
 
 
 def _matcher_class():
@@ -366,9 +400,14 @@ class TermMatcher:
                 if isinstance(v, str):
                     v = base_form(v, self.lang)
                 elif isinstance(v, dict):
-                    v = {op: ([base_form(x, self.lang) if isinstance(x, str) else x for x in vals]
-                              if isinstance(vals, list) and op.upper() in ("IN", "NOT_IN") else vals)
-                         for op, vals in v.items()}
+                    v = {
+                        op: (
+                            [base_form(x, self.lang) if isinstance(x, str) else x for x in vals]
+                            if isinstance(vals, list) and op.upper() in ("IN", "NOT_IN")
+                            else vals
+                        )
+                        for op, vals in v.items()
+                    }
             out[k] = v
         return out
 
@@ -474,8 +513,11 @@ def resolve(matches: Iterable[dict[str, Any]], allow_overlaps: bool) -> list[dic
     never one of the same extent)."""
     kept: list[dict[str, Any]] = []
     for m in sorted(matches, key=lambda m: (m["start"] - m["end"], m["start"], m["list_id"], m["term_id"])):
-        if any(_overlap(m, k) and (not allow_overlaps or k["label"] == m["label"]
-                                   or (k["start"], k["end"]) == (m["start"], m["end"])) for k in kept):
+        if any(
+            _overlap(m, k)
+            and (not allow_overlaps or k["label"] == m["label"] or (k["start"], k["end"]) == (m["start"], m["end"]))
+            for k in kept
+        ):
             continue
         kept.append(m)
     return sorted(kept, key=lambda m: (m["start"], m["end"]))
@@ -484,23 +526,40 @@ def resolve(matches: Iterable[dict[str, Any]], allow_overlaps: bool) -> list[dic
 def conflicts(matches: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Pairs of matches of different labels over overlapping text (for routing: review those first)."""
     ms = list(matches)
-    return [(a, b) for i, a in enumerate(ms) for b in ms[i + 1:] if a["label"] != b["label"] and _overlap(a, b)]
+    return [(a, b) for i, a in enumerate(ms) for b in ms[i + 1 :] if a["label"] != b["label"] and _overlap(a, b)]
 
 
 def term_span(m: dict[str, Any]) -> dict[str, Any]:
     """A resolved match as a suggested span (the shape of :meth:`Project.segment`'s spans)."""
-    return {"start": m["start"], "end": m["end"], "label": m["label"], "confidence": None, "origin": "terms",
-            "source": SOURCE_PREFIX + m["list"], "term_id": m["term_id"], "term": m["pattern"], "confirmed": False}
+    return {
+        "start": m["start"],
+        "end": m["end"],
+        "label": m["label"],
+        "confidence": None,
+        "origin": "terms",
+        "source": SOURCE_PREFIX + m["list"],
+        "term_id": m["term_id"],
+        "term": m["pattern"],
+        "confirmed": False,
+    }
 
 
-def merge(model_spans: Sequence[dict[str, Any]], term_spans: Sequence[dict[str, Any]], *, known: set[str],
-          threshold: float = MODEL_CONFIDENCE, allow_overlaps: bool = False) -> list[dict[str, Any]]:
+def merge(
+    model_spans: Sequence[dict[str, Any]],
+    term_spans: Sequence[dict[str, Any]],
+    *,
+    known: set[str],
+    threshold: float = MODEL_CONFIDENCE,
+    allow_overlaps: bool = False,
+) -> list[dict[str, Any]]:
     """The suggestions to show: the model's spans and the terms', by the rule in this module's docstring."""
     model = list(model_spans)
     dropped: set[int] = set()
     shown_terms = []
     for t in term_spans:
-        competing = [i for i, m in enumerate(model) if _overlap(m, t) and (not allow_overlaps or m["label"] == t["label"])]
+        competing = [
+            i for i, m in enumerate(model) if _overlap(m, t) and (not allow_overlaps or m["label"] == t["label"])
+        ]
         if t["label"] in known and any((model[i].get("confidence") or 0.0) >= threshold for i in competing):
             continue  # the model knows the label and is confident here: it wins
         dropped.update(competing)
@@ -544,8 +603,9 @@ def attach_suggestions(project: Project, segments: list[dict[str, Any]]) -> None
         if s.get("annotation") is not None:
             continue
         model = [sp for sp in s["spans"] if sp.get("origin") == "model"]
-        s["spans"] = merge(model, [term_span(m) for m in resolved], known=known, threshold=threshold,
-                           allow_overlaps=overlaps)
+        s["spans"] = merge(
+            model, [term_span(m) for m in resolved], known=known, threshold=threshold, allow_overlaps=overlaps
+        )
 
 
 # ---------------------------------------------------------------------------------------------- the service
@@ -591,19 +651,44 @@ class TermLists:
         return sql.versions(self.store, lid)
 
     # ----------------------------------------------------------------- adding
-    def add_file(self, path: str | Path, *, label: str | None = None, fmt: str | None = None,
-                 name: str | None = None, case_sensitive: bool = False, lemma: bool = False,
-                 add_labels: bool = False) -> dict[str, Any]:
+    def add_file(
+        self,
+        path: str | Path,
+        *,
+        label: str | None = None,
+        fmt: str | None = None,
+        name: str | None = None,
+        case_sensitive: bool = False,
+        lemma: bool = False,
+        add_labels: bool = False,
+    ) -> dict[str, Any]:
         """Read a term-list file and store it (one transaction; nothing on an error). ``name``: the list's
         name (default: the file's stem); an existing list of that name gets the new terms as its next
         version. Returns the list with ``added`` and ``duplicates``. Match with :meth:`match`."""
         fmt, entries = read_list(path, fmt, label=label)
-        return self.add_entries(entries, name=name or Path(path).stem, source=Path(path).name, fmt=fmt,
-                                case_sensitive=case_sensitive, lemma=lemma, add_labels=add_labels, file=str(path))
+        return self.add_entries(
+            entries,
+            name=name or Path(path).stem,
+            source=Path(path).name,
+            fmt=fmt,
+            case_sensitive=case_sensitive,
+            lemma=lemma,
+            add_labels=add_labels,
+            file=str(path),
+        )
 
-    def add_entries(self, entries: Sequence[Entry], *, name: str, source: str = "", fmt: str = "text",
-                    case_sensitive: bool = False, lemma: bool = False, add_labels: bool = False,
-                    file: str | None = None) -> dict[str, Any]:
+    def add_entries(
+        self,
+        entries: Sequence[Entry],
+        *,
+        name: str,
+        source: str = "",
+        fmt: str = "text",
+        case_sensitive: bool = False,
+        lemma: bool = False,
+        add_labels: bool = False,
+        file: str | None = None,
+    ) -> dict[str, Any]:
         p = self.project
         store = self.store
         if not entries:
@@ -615,21 +700,32 @@ class TermLists:
             if unknown:
                 if not add_labels:
                     e = unknown[0]
-                    raise err(Errors.E304, file=file, line=e.line or None, label=e.label,
-                              labels=", ".join(labels) or "(none)")
+                    raise err(
+                        Errors.E304, file=file, line=e.line or None, label=e.label, labels=", ".join(labels) or "(none)"
+                    )
                 added_labels = p._add_labels([e.label for e in unknown])
             g = store.guideline()
             gv = g["version"] if g else None
             ts = now()
             lst = sql.list_by_name(store, name)
             if lst is None:
-                list_id = sql.insert_list(store, name=name, source=source, fmt=fmt, case_sensitive=case_sensitive,
-                                          lemma=lemma, guideline_version=gv, author=p.user, ts=ts)
+                list_id = sql.insert_list(
+                    store,
+                    name=name,
+                    source=source,
+                    fmt=fmt,
+                    case_sensitive=case_sensitive,
+                    lemma=lemma,
+                    guideline_version=gv,
+                    author=p.user,
+                    ts=ts,
+                )
                 version, action, existing = 1, "add list", set()
             else:
                 if (lst["case_sensitive"], lst["lemma"]) != (case_sensitive, lemma):
-                    rules = ("case-sensitive" if lst["case_sensitive"] else "case-insensitive") + \
-                        (", matching base forms" if lst["lemma"] else "")
+                    rules = ("case-sensitive" if lst["case_sensitive"] else "case-insensitive") + (
+                        ", matching base forms" if lst["lemma"] else ""
+                    )
                     raise err(Errors.E309, file=file, name=name, case=rules)
                 list_id = lst["id"]
                 version = sql.bump_version(store, list_id, ts=ts, guideline_version=gv)
@@ -637,9 +733,23 @@ class TermLists:
             rows, dups = _dedupe(entries, existing, case_sensitive)
             sql.insert_terms(store, list_id, version, rows)
             sql.add_watermark(store, list_id, version)
-            sql.log_version(store, list_id=list_id, name=name, version=version, action=action, author=p.user, ts=ts,
-                            guideline_version=gv, detail={"terms": len(rows), "duplicates": dups, "source": source,
-                                                          "format": fmt, "labels_added": added_labels})
+            sql.log_version(
+                store,
+                list_id=list_id,
+                name=name,
+                version=version,
+                action=action,
+                author=p.user,
+                ts=ts,
+                guideline_version=gv,
+                detail={
+                    "terms": len(rows),
+                    "duplicates": dups,
+                    "source": source,
+                    "format": fmt,
+                    "labels_added": added_labels,
+                },
+            )
         out = dict(sql.list_by_id(store, list_id) or {}, added=len(rows), duplicates=dups, labels_added=added_labels)
         return out
 
@@ -659,24 +769,41 @@ class TermLists:
                 self._own_terms(lst, term_ids)
                 sql.delete_terms(store, list(term_ids))
                 version = sql.bump_version(store, lst["id"], ts=ts, guideline_version=gv)
-                sql.log_version(store, list_id=lst["id"], name=lst["name"], version=version, action="remove terms",
-                                author=self.project.user, ts=ts, guideline_version=gv, detail={"terms": list(term_ids)})
+                sql.log_version(
+                    store,
+                    list_id=lst["id"],
+                    name=lst["name"],
+                    version=version,
+                    action="remove terms",
+                    author=self.project.user,
+                    ts=ts,
+                    guideline_version=gv,
+                    detail={"terms": list(term_ids)},
+                )
             else:
                 sql.delete_list(store, lst["id"])
-                sql.log_version(store, list_id=lst["id"], name=lst["name"], version=lst["version"] + 1,
-                                action="remove list", author=self.project.user, ts=ts, guideline_version=gv,
-                                detail={"terms": lst["terms"]})
+                sql.log_version(
+                    store,
+                    list_id=lst["id"],
+                    name=lst["name"],
+                    version=lst["version"] + 1,
+                    action="remove list",
+                    author=self.project.user,
+                    ts=ts,
+                    guideline_version=gv,
+                    detail={"terms": lst["terms"]},
+                )
         return Changes(models=True, action="remove term list" if not term_ids else "remove terms")
 
-    def set_enabled(self, ref: int | str, enabled: bool, term_ids: Sequence[int] = (),
-                    flagged: bool = False) -> Changes:
+    def set_enabled(
+        self, ref: int | str, enabled: bool, term_ids: Sequence[int] = (), flagged: bool = False
+    ) -> Changes:
         """Switch a list, some of its terms, or (``flagged``) its flagged terms off or on: a version."""
         store = self.store
         ids = list(term_ids)
         if flagged:
             lst = self.get(ref)
-            ids += [tid for tid, st in term_stats(self.project).items()
-                    if st["flagged"] and st["list_id"] == lst["id"]]
+            ids += [tid for tid, st in term_stats(self.project).items() if st["flagged"] and st["list_id"] == lst["id"]]
         with store.transaction():
             lst = self.get(ref)
             ts = now()
@@ -690,9 +817,17 @@ class TermLists:
                 sql.set_list_enabled(store, lst["id"], enabled)
             version = sql.bump_version(store, lst["id"], ts=ts, guideline_version=gv)
             what = "terms" if ids else "list"
-            sql.log_version(store, list_id=lst["id"], name=lst["name"], version=version,
-                            action=f"{'enable' if enabled else 'disable'} {what}", author=self.project.user, ts=ts,
-                            guideline_version=gv, detail={"terms": ids} if ids else {})
+            sql.log_version(
+                store,
+                list_id=lst["id"],
+                name=lst["name"],
+                version=version,
+                action=f"{'enable' if enabled else 'disable'} {what}",
+                author=self.project.user,
+                ts=ts,
+                guideline_version=gv,
+                detail={"terms": ids} if ids else {},
+            )
         return Changes(models=True, action=f"{'enable' if enabled else 'disable'} term {what}")
 
     def _own_terms(self, lst: dict[str, Any], term_ids: Sequence[int]) -> None:
@@ -721,18 +856,34 @@ class TermLists:
             for t in sql.terms(self.store, [lst["id"]]):
                 st = stats.get(t["id"], {"hits": 0, "correct": 0, "precision": None, "flagged": False})
                 if all_terms or st["hits"] or st["flagged"]:
-                    rows.append({**t, "matches": totals.get(t["id"], 0), "hits": st["hits"], "correct": st["correct"],
-                                 "precision": st["precision"], "flagged": st["flagged"]})
+                    rows.append(
+                        {
+                            **t,
+                            "matches": totals.get(t["id"], 0),
+                            "hits": st["hits"],
+                            "correct": st["correct"],
+                            "precision": st["precision"],
+                            "flagged": st["flagged"],
+                        }
+                    )
             rows.sort(key=lambda r: (not r["flagged"], -r["hits"], -r["matches"], r["id"]))
             total_rows = len(rows)
             if limit is not None:
                 rows = rows[:limit]
             hits = sum(st["hits"] for st in stats.values() if st["list_id"] == lst["id"])
             correct = sum(st["correct"] for st in stats.values() if st["list_id"] == lst["id"])
-            out.append({**lst, "matches": _list_matches(self.store, lst["id"], totals),
-                        "hits": hits, "correct": correct, "precision": correct / hits if hits else None,
-                        "flagged": sum(1 for st in stats.values() if st["list_id"] == lst["id"] and st["flagged"]),
-                        "term_rows": rows, "term_rows_total": total_rows})
+            out.append(
+                {
+                    **lst,
+                    "matches": _list_matches(self.store, lst["id"], totals),
+                    "hits": hits,
+                    "correct": correct,
+                    "precision": correct / hits if hits else None,
+                    "flagged": sum(1 for st in stats.values() if st["list_id"] == lst["id"] and st["flagged"]),
+                    "term_rows": rows,
+                    "term_rows_total": total_rows,
+                }
+            )
         return out
 
     def suggest(self, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[str, Any]]:
@@ -745,18 +896,25 @@ class TermLists:
             raise err(Errors.E300, file=f"suggestions (seen at least {min_count} times)")
         lst = sql.list_by_name(self.store, name)
         rules = {"case_sensitive": lst["case_sensitive"], "lemma": lst["lemma"]} if lst else {}
-        return self.add_entries([Entry(r["label"], r["text"], "phrase", f"suggested: added {r['count']} times")
-                                 for r in rows], name=name, source="suggestions", fmt="suggested", **rules)
+        return self.add_entries(
+            [Entry(r["label"], r["text"], "phrase", f"suggested: added {r['count']} times") for r in rows],
+            name=name,
+            source="suggestions",
+            fmt="suggested",
+            **rules,
+        )
 
 
 def _list_matches(store, list_id: int, totals: dict[int, int]) -> int:
     return sum(totals.get(t["id"], 0) for t in sql.terms(store, [list_id]))
 
 
-def _dedupe(entries: Sequence[Entry], existing: set[tuple[str, str, str]], case_sensitive: bool
-            ) -> tuple[list[tuple[str, str, str, str, int]], int]:
+def _dedupe(
+    entries: Sequence[Entry], existing: set[tuple[str, str, str]], case_sensitive: bool
+) -> tuple[list[tuple[str, str, str, str, int]], int]:
     """Rows to insert, leaving out repeats (in the file, or already in the list); a case-insensitive list
     counts "Cancer" and "cancer" as one (acronyms excepted)."""
+
     def key(label: str, kind: str, pattern: str) -> tuple[str, str, str]:
         if kind == "phrase" and not case_sensitive and not is_acronym(pattern):
             pattern = pattern.lower()
@@ -793,8 +951,13 @@ def term_stats(project: Project) -> dict[int, dict[str, Any]]:
     out = {}
     for tid, n in hits.items():
         prec = correct[tid] / n
-        out[tid] = {"hits": n, "correct": correct[tid], "precision": prec, "list_id": owner[tid],
-                    "flagged": n >= FLAG_MIN_HITS and prec < FLAG_PRECISION}
+        out[tid] = {
+            "hits": n,
+            "correct": correct[tid],
+            "precision": prec,
+            "list_id": owner[tid],
+            "flagged": n >= FLAG_MIN_HITS and prec < FLAG_PRECISION,
+        }
     return out
 
 
@@ -810,7 +973,7 @@ def suggest(project: Project, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[s
         for sp in spans:
             if sp.get("origin") != "human":
                 continue
-            surface = _clean(text[sp["start"] - start:sp["end"] - start])
+            surface = _clean(text[sp["start"] - start : sp["end"] - start])
             if not surface:
                 continue
             k = (sp["label"], surface.lower())
@@ -818,8 +981,9 @@ def suggest(project: Project, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[s
                 continue
             counts[k] += 1
             forms.setdefault(k, Counter())[surface] += 1
-    out = [{"text": forms[k].most_common(1)[0][0], "label": k[0], "count": n}
-           for k, n in counts.items() if n >= min_count]
+    out = [
+        {"text": forms[k].most_common(1)[0][0], "label": k[0], "count": n} for k, n in counts.items() if n >= min_count
+    ]
     out.sort(key=lambda r: (-r["count"], r["label"], r["text"].lower()))
     return out
 
@@ -844,8 +1008,9 @@ def hit_segments(project: Project, status: str, labels: Sequence[str], limit: in
     return sql.segments_with_hits(project.store, status, labels, limit, seed)
 
 
-def routing_scores(project: Project, cands: Sequence[dict[str, Any]], labels: Sequence[str], seed: int
-                   ) -> dict[int, tuple[float, list[str]]]:
+def routing_scores(
+    project: Project, cands: Sequence[dict[str, Any]], labels: Sequence[str], seed: int
+) -> dict[int, tuple[float, list[str]]]:
     """Candidates with a term hit of ``labels`` first: conflicting matches (different labels over the same
     text) first of all, then hits of terms with few reviewed hits (rare terms: least known); the rest in a
     seeded random order below them."""
@@ -868,7 +1033,7 @@ def routing_scores(project: Project, cands: Sequence[dict[str, Any]], labels: Se
         score = 1.0 + (1.0 if clash else 0.0) + 0.5 * rarity + 0.01 * rng.random()
         first = kept[0]
         base = c.get("start", 0)
-        surface = c["text"][first["start"] - base:first["end"] - base] if "start" in c else first["pattern"]
+        surface = c["text"][first["start"] - base : first["end"] - base] if "start" in c else first["pattern"]
         reasons = [f"term hit: '{surface}' {first['label']} (list {first['list']})"]
         if clash:
             a, b = clash[0]

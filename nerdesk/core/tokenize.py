@@ -105,9 +105,12 @@ def split_tokens_at(tokens: Offsets, cuts: Iterable[int]) -> Offsets:
     return out
 
 
-def segment_tokens(tokens: Offsets, sentences: Offsets | None,
-                   spans: Sequence[tuple[int, int]] = (),
-                   max_tokens: int = MAX_SEGMENT_TOKENS) -> list[tuple[int, int, Offsets]]:
+def segment_tokens(
+    tokens: Offsets,
+    sentences: Offsets | None,
+    spans: Sequence[tuple[int, int]] = (),
+    max_tokens: int = MAX_SEGMENT_TOKENS,
+) -> list[tuple[int, int, Offsets]]:
     """Group tokens into segments: (start, end, tokens). Sentences that a span crosses are merged,
     and segments longer than ``max_tokens`` are cut between tokens outside any span."""
     if not tokens:

@@ -79,12 +79,23 @@ def compare(project: Project) -> list[dict[str, Any]]:
         q = model_quality(project, m["id"])
         quality.append(q)
         fg = (project.store.model_card(m["id"]).get("finetune") or {}).get("forgetting")
-        out.append({"id": m["id"], "name": m["name"], "version": m["version"], "active": m["active"],
-                    "created": m["created"], "reviewed_segments": q["reviewed_segments"],
-                    "trained_on_left_out": q["trained_on_left_out"],
-                    "f1": q["exact"]["f1"], "f1_interval": q["f1_interval"],
-                    "precision": q["exact"]["precision"], "recall": q["exact"]["recall"], "ece": q["ece"],
-                    "base_domain_f1": {"before": fg["before"], "after": fg["after"]} if fg else None})
+        out.append(
+            {
+                "id": m["id"],
+                "name": m["name"],
+                "version": m["version"],
+                "active": m["active"],
+                "created": m["created"],
+                "reviewed_segments": q["reviewed_segments"],
+                "trained_on_left_out": q["trained_on_left_out"],
+                "f1": q["exact"]["f1"],
+                "f1_interval": q["f1_interval"],
+                "precision": q["exact"]["precision"],
+                "recall": q["exact"]["recall"],
+                "ece": q["ece"],
+                "base_domain_f1": {"before": fg["before"], "after": fg["after"]} if fg else None,
+            }
+        )
     best = best_model(quality)
     for row in out:
         row["best"] = best is not None and row["id"] == best["model_id"]

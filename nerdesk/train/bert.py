@@ -77,7 +77,8 @@ class Bert(nn.Module):
         self.encoder = nn.Module()
         self.encoder.layer = nn.ModuleList(
             Layer(h, cfg["num_attention_heads"], cfg["intermediate_size"], p, eps)
-            for _ in range(cfg["num_hidden_layers"]))
+            for _ in range(cfg["num_hidden_layers"])
+        )
         self.drop = nn.Dropout(p)
         self.hidden = h
 
@@ -102,8 +103,7 @@ class TokenClassifier(nn.Module):
         self.drop = nn.Dropout(p)
         self.classifier = nn.Linear(bert.hidden + casing_dim, n_tags)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                casing_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, casing_ids: torch.Tensor) -> torch.Tensor:
         x = self.bert(input_ids, attention_mask)
         return self.classifier(self.drop(torch.cat([x, self.casing(casing_ids)], dim=-1)))
 
@@ -126,9 +126,12 @@ def read_checkpoint(model_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Te
     except (OSError, ValueError) as exc:
         raise err(Errors.E205, path=str(cfg_path), reason=str(exc)) from None
     if not isinstance(cfg, dict) or cfg.get("model_type") not in SUPPORTED:
-        raise err(Errors.E205, path=str(cfg_path),
-                  reason=f"fine-tuning supports model_type {', '.join(SUPPORTED)}; found "
-                         f"{cfg.get('model_type') if isinstance(cfg, dict) else cfg!r}")
+        raise err(
+            Errors.E205,
+            path=str(cfg_path),
+            reason=f"fine-tuning supports model_type {', '.join(SUPPORTED)}; found "
+            f"{cfg.get('model_type') if isinstance(cfg, dict) else cfg!r}",
+        )
     return cfg, dequantize_state(load_file(str(weights)))
 
 
@@ -163,21 +166,28 @@ def dequantize_state(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def build_classifier(cfg: dict[str, Any], sd: dict[str, torch.Tensor], n_tags: int,
-                     rows_from: list[int | None] | None = None) -> TokenClassifier:
+def build_classifier(
+    cfg: dict[str, Any], sd: dict[str, torch.Tensor], n_tags: int, rows_from: list[int | None] | None = None
+) -> TokenClassifier:
     """The classifier with the checkpoint's encoder; where the checkpoint has a classifier of its
     own, output row k starts from its row ``rows_from[k]`` (None: a new tag, starting unlikely),
     and its casing embedding is kept."""
     from nerdesk.core.errors import Errors, err
 
-    enc = {k.removeprefix("bert."): v for k, v in sd.items()
-           if not k.startswith(("classifier.", "casing.", "pooler.", "bert.pooler.", "cls."))
-           and not k.endswith("position_ids")}
+    enc = {
+        k.removeprefix("bert."): v
+        for k, v in sd.items()
+        if not k.startswith(("classifier.", "casing.", "pooler.", "bert.pooler.", "cls."))
+        and not k.endswith("position_ids")
+    }
     bert = Bert(cfg)
     missing, unexpected = bert.load_state_dict(enc, strict=False)
     if missing or unexpected:
-        raise err(Errors.E205, path="model.safetensors",
-                  reason=f"not a BERT checkpoint: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise err(
+            Errors.E205,
+            path="model.safetensors",
+            reason=f"not a BERT checkpoint: missing {missing[:3]}, unexpected {unexpected[:3]}",
+        )
     casing_dim = int(sd["casing.weight"].shape[1]) if "casing.weight" in sd else 8
     model = TokenClassifier(bert, n_tags, casing_dim)
     with torch.no_grad():
@@ -190,8 +200,8 @@ def build_classifier(cfg: dict[str, Any], sd: dict[str, torch.Tensor], n_tags: i
                 if src is None:
                     model.classifier.bias[k] = fresh_bias
                     continue
-                model.classifier.weight[k, :w.shape[1]] = w[src]
+                model.classifier.weight[k, : w.shape[1]] = w[src]
                 if w.shape[1] < model.classifier.weight.shape[1]:  # a head without casing
-                    model.classifier.weight[k, w.shape[1]:] = 0.0
+                    model.classifier.weight[k, w.shape[1] :] = 0.0
                 model.classifier.bias[k] = b[src]
     return model

@@ -47,18 +47,31 @@ class TrainConfig:
     weight_decay: float = _f(0.0, "AdamW weight decay.")
     ema: float = _f(0.999, "Parameter averaging decay (0: off); the average is evaluated and shipped.")
     label_smoothing: float = _f(0.0, "Mass spread over all tags: less overconfidence.")
-    case_augment: float = _f(0.0, "Share of sentences added again lower-cased (and 0.3x that upper-cased), for "
-                                  "text that does not capitalise names.")
+    case_augment: float = _f(
+        0.0,
+        "Share of sentences added again lower-cased (and 0.3x that upper-cased), for "
+        "text that does not capitalise names.",
+    )
     patience: int = _f(3, "Epochs without a better mean dev F1 before stopping.")
     max_minutes: float | None = _f(None, "Stop after the epoch that passes this.")
     seed: int = _f(0, "Random seed (same seed, same data, same threads: the same weights).")
-    holdout: float = _f(0.0, "Also hold out this share of every DATA file (blocks of 20 sentences) as dev data "
-                             "(recorded, so fine-tunes can measure forgetting on it).")
-    ship_replay: int = _f(0, "Ship this many training sentences (and as many held-out ones) in the package, so "
-                             "fine-tuning replays them where the training data is not at hand.")
+    holdout: float = _f(
+        0.0,
+        "Also hold out this share of every DATA file (blocks of 20 sentences) as dev data "
+        "(recorded, so fine-tunes can measure forgetting on it).",
+    )
+    ship_replay: int = _f(
+        0,
+        "Ship this many training sentences (and as many held-out ones) in the package, so "
+        "fine-tuning replays them where the training data is not at hand.",
+    )
     limit: int | None = _f(None, "Read at most this many lines per file.")
-    quantize: bool = _f(True, "Also export an int8 ONNX model and make it the default if dev F1 holds (drops "
-                              "by at most int8_max_drop, 0.01).", flag="--int8/--no-int8")
+    quantize: bool = _f(
+        True,
+        "Also export an int8 ONNX model and make it the default if dev F1 holds (drops "
+        "by at most int8_max_drop, 0.01).",
+        flag="--int8/--no-int8",
+    )
     int8_max_drop: float = 0.01
     # used by fine-tuning (FinetuneConfig sets them); plain training leaves them off
     anchor: float = 0.0
@@ -74,22 +87,28 @@ class FinetuneConfig:
 
     holdout: float = _f(0.15, "Share of bundle segments held out for early stopping.")
     replay: int = _f(1000, "Sentences of the base model's training data to mix in.")
-    replay_ratio: float | None = _f(2.0, "Each epoch trains on a fresh sample of that many replay sentences per "
-                                         "bundle segment.")
-    distill: float = _f(1.0, "On replay sentences, weight of the base model's own predictions as targets (0-1; "
-                             "the rest: the corpus's labels).")
+    replay_ratio: float | None = _f(
+        2.0, "Each epoch trains on a fresh sample of that many replay sentences per bundle segment."
+    )
+    distill: float = _f(
+        1.0,
+        "On replay sentences, weight of the base model's own predictions as targets (0-1; "
+        "the rest: the corpus's labels).",
+    )
     error_weight: float = _f(2.0, "Loss weight of segments the human corrected.")
     epochs: int = _f(40, "Most epochs.")
     patience: int = _f(8, "Epochs without a better held-out F1 before stopping.")
     lr: float = _f(3e-3, "Learning rate.")
     batch_size: int = 16
-    head_lr: float = _f(10.0, "Learning-rate multiplier of the output rows of new labels (they start from "
-                              "scratch).")
-    anchor: float = _f(0.003, "L2 pull towards the base weights: higher forgets less of the base domain, "
-                              "learns less.")
-    refit: bool = _f(True, "After early stopping chose the epoch count, train again on every segment, the "
-                           "held-out ones included (about twice the time; where refit_min_held_out (20) or more "
-                           "are held out).", flag="--refit/--no-refit")
+    head_lr: float = _f(10.0, "Learning-rate multiplier of the output rows of new labels (they start from scratch).")
+    anchor: float = _f(0.003, "L2 pull towards the base weights: higher forgets less of the base domain, learns less.")
+    refit: bool = _f(
+        True,
+        "After early stopping chose the epoch count, train again on every segment, the "
+        "held-out ones included (about twice the time; where refit_min_held_out (20) or more "
+        "are held out).",
+        flag="--refit/--no-refit",
+    )
     refit_min_held_out: int = 20
     max_steps: int | None = _f(1300, "Step budget: fewer epochs for big bundles (0: no budget).")
     seed: int = _f(0, "Random seed.")

@@ -12,8 +12,9 @@ import torch
 from nerdesk.core.model.decode import decode_batch
 
 
-def export_onnx(model: torch.nn.Module, path: Path, feat_width: int,
-                embedding: tuple[torch.Tensor, torch.Tensor]) -> None:
+def export_onnx(
+    model: torch.nn.Module, path: Path, feat_width: int, embedding: tuple[torch.Tensor, torch.Tensor]
+) -> None:
     """fp32 graph: ids (B, L, F) int64, mask (B, L) float32 -> logits (B, L, K) and
     embedding (B, E), each segment in the model's feature space (``embedding`` = (center, proj),
     see ``nerdesk.train.model.WithEmbedding``)."""
@@ -25,8 +26,12 @@ def export_onnx(model: torch.nn.Module, path: Path, feat_width: int,
     mask = torch.ones((2, 5), dtype=torch.float32)
     args: tuple = (ids, mask)
     names = ["ids", "mask"]
-    axes = {"ids": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
-            "logits": {0: "batch", 1: "length"}, "embedding": {0: "batch"}}
+    axes = {
+        "ids": {0: "batch", 1: "length"},
+        "mask": {0: "batch", 1: "length"},
+        "logits": {0: "batch", 1: "length"},
+        "embedding": {0: "batch"},
+    }
     if getattr(model, "vec_dim", 0):  # word vectors come in looked up; the table stays out
         args += (torch.zeros((2, 5, model.vec_dim)),)
         names.append("vectors")
@@ -34,9 +39,15 @@ def export_onnx(model: torch.nn.Module, path: Path, feat_width: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, args, str(path), dynamo=False,
-            input_names=names, output_names=["logits", "embedding"],
-            dynamic_axes=axes, opset_version=17, do_constant_folding=True,
+            graph,
+            args,
+            str(path),
+            dynamo=False,
+            input_names=names,
+            output_names=["logits", "embedding"],
+            dynamic_axes=axes,
+            opset_version=17,
+            do_constant_folding=True,
         )
 
 
@@ -50,8 +61,13 @@ def quantize_int8(src: Path, dst: Path, per_channel: bool = False) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(logging.ERROR)
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul", "Gemm", "Gather"], per_channel=per_channel)
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+        per_channel=per_channel,
+    )
 
 
 def _padded(logits: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -59,12 +75,13 @@ def _padded(logits: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     k = logits[0].shape[1]
     out = np.zeros((len(logits), n, k), dtype=np.float32)
     for i, x in enumerate(logits):
-        out[i, :x.shape[0]] = x
+        out[i, : x.shape[0]] = x
     return out, np.asarray([x.shape[0] for x in logits])
 
 
-def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple]],
-                    labels: Sequence[str], keep: Sequence[set[str]]) -> tuple[float, dict]:
+def fit_temperature(
+    logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple]], labels: Sequence[str], keep: Sequence[set[str]]
+) -> tuple[float, dict]:
     """The temperature minimising the span-level log loss of confidence vs exact correctness.
 
     Viterbi paths do not depend on the temperature, so spans are decoded once and only their
@@ -77,7 +94,7 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
     items = []  # (seg index, s, e, label index, correct)
     order = sorted(range(len(logits)), key=lambda i: logits[i].shape[0])
     for c0 in range(0, len(order), 512):
-        idx = order[c0:c0 + 512]
+        idx = order[c0 : c0 + 512]
         arr, lens = _padded([logits[i] for i in idx])
         preds = decode_batch(arr, lens, labels, 1.0)
         for j, i in enumerate(idx):
@@ -93,11 +110,11 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
     def confs(t: float) -> np.ndarray:
         out = np.empty(len(items))
         for n, (i, s, e, j, _) in enumerate(items):
-            z = logits[i][s:min(e + 1, logits[i].shape[0])] / t
+            z = logits[i][s : min(e + 1, logits[i].shape[0])] / t
             z = z - z.max(axis=1, keepdims=True)
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
-            c = p[0, 1 + 2 * j] * np.prod(p[1:e - s, 2 + 2 * j])
+            c = p[0, 1 + 2 * j] * np.prod(p[1 : e - s, 2 + 2 * j])
             if e < logits[i].shape[0]:
                 c *= 1.0 - p[e - s, 2 + 2 * j]
             out[n] = c
@@ -119,9 +136,14 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
     if len(items) < 2 * ISOTONIC_BLOCK:
         # one block of spans would map every confidence to one value (the held-out accuracy): the
         # shading and the confidence ranking would be lost; the temperature alone keeps both
-        return best, {"n_spans": len(items), "nll": min(losses_f), "span_calibration": None,
-                      "ece_raw": ece(confs(1.0), ok), "ece_temperature": ece(c_t, ok),
-                      "ece_calibrated": ece(c_t, ok)}
+        return best, {
+            "n_spans": len(items),
+            "nll": min(losses_f),
+            "span_calibration": None,
+            "ece_raw": ece(confs(1.0), ok),
+            "ece_temperature": ece(c_t, ok),
+            "ece_calibrated": ece(c_t, ok),
+        }
     iso = fit_isotonic(c_t, ok)
     c_p = np.interp(c_t, iso["x"], iso["y"])
     per = {}
@@ -132,9 +154,14 @@ def fit_temperature(logits: Sequence[np.ndarray], golds: Sequence[Sequence[tuple
             c_p[sel] = np.interp(c_t[sel], per[lab]["x"], per[lab]["y"])
     if per:
         iso = {"per_label": per, **iso}
-    return best, {"n_spans": len(items), "nll": min(losses_f), "span_calibration": iso,
-                  "ece_raw": ece(confs(1.0), ok), "ece_temperature": ece(c_t, ok),
-                  "ece_calibrated": ece(c_p, ok)}
+    return best, {
+        "n_spans": len(items),
+        "nll": min(losses_f),
+        "span_calibration": iso,
+        "ece_raw": ece(confs(1.0), ok),
+        "ece_temperature": ece(c_t, ok),
+        "ece_calibrated": ece(c_p, ok),
+    }
 
 
 #: Spans per isotonic block; with fewer than two blocks' worth, no isotonic map is fitted.
@@ -150,8 +177,10 @@ def fit_isotonic(conf: np.ndarray, ok: np.ndarray, min_block: int = ISOTONIC_BLO
     order = np.argsort(conf)
     c, y = conf[order], ok[order]
     # start from equal-count bins of min_block spans, then pool violators
-    blocks = [[float(c[i:i + min_block].sum()), float(y[i:i + min_block].sum()), len(c[i:i + min_block])]
-              for i in range(0, len(c), min_block)]
+    blocks = [
+        [float(c[i : i + min_block].sum()), float(y[i : i + min_block].sum()), len(c[i : i + min_block])]
+        for i in range(0, len(c), min_block)
+    ]
     if len(blocks) > 1 and len(c) % min_block:  # a short last block joins the one before
         last = blocks.pop()
         blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2] + last[2]]

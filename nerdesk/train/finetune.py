@@ -128,8 +128,9 @@ PARENT_MIN_SPANS = 5
 PARENT_IOU = 0.5  # a predicted span counts for a gold span it overlaps this much (tokens, IoU)
 
 
-def label_parents(base_dir: Path, segments: Sequence[tuple[list[str], list[tuple[int, int, str]]]],
-                  base_labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+def label_parents(
+    base_dir: Path, segments: Sequence[tuple[list[str], list[tuple[int, int, str]]]], base_labels: Sequence[str]
+) -> dict[str, dict[str, Any]]:
     """Per label the segments add: which base label the base model gave its spans (the predicted
     span overlapping most, with an IoU of at least PARENT_IOU; "none" where none did), as shares,
     and its parent: the base label that took at least PARENT_SHARE of at least PARENT_MIN_SPANS
@@ -148,8 +149,10 @@ def label_parents(base_dir: Path, segments: Sequence[tuple[list[str], list[tuple
     preds = load_model(base_dir, verify=False).predict([toks for toks, _ in new])
     for (_, spans), pred in zip(new, preds):
         for a, b, lab in spans:
-            iou, got = max([((min(b, pb) - max(a, pa)) / (max(b, pb) - min(a, pa)), pl)
-                            for pa, pb, pl, _ in pred.spans], default=(0.0, "none"))
+            iou, got = max(
+                [((min(b, pb) - max(a, pa)) / (max(b, pb) - min(a, pa)), pl) for pa, pb, pl, _ in pred.spans],
+                default=(0.0, "none"),
+            )
             got = got if iou >= PARENT_IOU else "none"
             c = counts.setdefault(lab, {})
             c[got] = c.get(got, 0) + 1
@@ -158,13 +161,23 @@ def label_parents(base_dir: Path, segments: Sequence[tuple[list[str], list[tuple
         n = sum(c.values())
         top = max((k for k in c if k != "none"), key=c.get, default=None)
         parent = top if top is not None and n >= PARENT_MIN_SPANS and c[top] / n >= PARENT_SHARE else None
-        out[lab] = {"parent": parent, "spans": n,
-                    "base_predicted": {k: round(v / n, 3) for k, v in sorted(c.items(), key=lambda kv: -kv[1])}}
+        out[lab] = {
+            "parent": parent,
+            "spans": n,
+            "base_predicted": {k: round(v / n, 3) for k, v in sorted(c.items(), key=lambda kv: -kv[1])},
+        }
     return out
 
 
-def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path] | None, seed: int,
-            log: Callable[[str], None], n_guard: int = 0) -> tuple[list[Corpus], list[Corpus]]:
+def _replay(
+    base_card: dict,
+    base_dir: Path,
+    n: int,
+    paths: Sequence[str | Path] | None,
+    seed: int,
+    log: Callable[[str], None],
+    n_guard: int = 0,
+) -> tuple[list[Corpus], list[Corpus]]:
     """(replay, guard): per file of the base model's training data, a replay sample (``n``
     sentences in all) and, where the base model held part of each file out (``--holdout``), a
     sample of that held-out part (``n_guard`` in all) to watch forgetting on: data the base model
@@ -175,8 +188,7 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
     if not paths and isinstance(shipped, dict) and (base_dir / str(shipped.get("file"))).is_file():
         return _shipped_replay(base_dir / shipped["file"], shipped, n, n_guard, seed, log)
     lmap = base_card.get("training", {}).get("label_map") or None
-    entries = ([{"path": str(p)} for p in paths] if paths
-               else base_card.get("training", {}).get("data", []))
+    entries = [{"path": str(p)} for p in paths] if paths else base_card.get("training", {}).get("data", [])
     found = []
     for e in entries:
         p = Path(e["path"])
@@ -187,8 +199,10 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
         else:
             log(f"replay: {e['path']} not found; skipped")
     if not found:
-        log("replay: none of the base model's training data is available; fine-tuning without replay "
-            "and without a forgetting measure")
+        log(
+            "replay: none of the base model's training data is available; fine-tuning without replay "
+            "and without a forgetting measure"
+        )
         return [], []
     rng = random.Random(seed)
     per, per_guard = (max(1, n // len(found)) if n > 0 else 0), n_guard // len(found)
@@ -200,8 +214,10 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
         labels = set(e.get("labels") or {lab for s in sents for _, _, lab in s.spans})
         whole = Corpus(str(path), [s.tokens for s in sents], [s.spans for s in sents], labels)
         train_part, held = split_holdout(whole, holdout) if holdout > 0 else (whole, None)
-        for part, k, name, out in ((train_part, per, f"replay:{path}", replay),
-                                   (held, per_guard, f"guard:{path}#holdout", guard)):
+        for part, k, name, out in (
+            (train_part, per, f"replay:{path}", replay),
+            (held, per_guard, f"guard:{path}#holdout", guard),
+        ):
             if part is None or k <= 0 or not part.tokens:
                 continue
             idx = sorted(rng.sample(range(len(part.tokens)), min(k, len(part.tokens))))
@@ -209,8 +225,9 @@ def _replay(base_card: dict, base_dir: Path, n: int, paths: Sequence[str | Path]
     return replay, guard
 
 
-def _shipped_replay(path: Path, note: dict, n: int, n_guard: int, seed: int,
-                    log: Callable[[str], None]) -> tuple[list[Corpus], list[Corpus]]:
+def _shipped_replay(
+    path: Path, note: dict, n: int, n_guard: int, seed: int, log: Callable[[str], None]
+) -> tuple[list[Corpus], list[Corpus]]:
     """(replay, guard) from the sample of its training data the base package ships
     (``replay.jsonl.gz``, written by ``nerdesk train --ship-replay``): per source file, its
     replay and its guard sentences, each keeping the file's label set."""
@@ -233,26 +250,47 @@ def _shipped_replay(path: Path, note: dict, n: int, n_guard: int, seed: int,
         per = max(1, total // len(keys)) if keys and total > 0 else 0
         for _, source in keys:
             sents = by[(part, source)]
-            labels = set((note.get("sources", {}).get(source) or {}).get("labels")
-                         or {sp[2] for o in sents for sp in o["spans"]})
+            labels = set(
+                (note.get("sources", {}).get(source) or {}).get("labels") or {sp[2] for o in sents for sp in o["spans"]}
+            )
             pick = sorted(rng.sample(range(len(sents)), min(per, len(sents)))) if per else []
             if pick:
                 name = f"replay:{source}" if part == "replay" else f"guard:{source}#holdout"
-                out[part].append(Corpus(name, [sents[i]["tokens"] for i in pick],
-                                        [[tuple(sp) for sp in sents[i]["spans"]] for i in pick], labels))
-    log(f"replay: the base model's shipped sample ({path.name}): "
+                out[part].append(
+                    Corpus(
+                        name,
+                        [sents[i]["tokens"] for i in pick],
+                        [[tuple(sp) for sp in sents[i]["spans"]] for i in pick],
+                        labels,
+                    )
+                )
+    log(
+        f"replay: the base model's shipped sample ({path.name}): "
         f"{sum(len(c.tokens) for c in out['replay'])} replay, {sum(len(c.tokens) for c in out['guard'])} "
-        f"guard sentences")
+        f"guard sentences"
+    )
     return out["replay"], out["guard"]
 
 
-def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, config: FinetuneConfig | None = None, *,
-                  base: str | Path | None = None, replay_paths: Sequence[str | Path] | None = None,
-                  threads: int | None = None, name: str | None = None, version: str | None = None,
-                  command: str | None = None, force: bool = False, report_paths: Sequence[str | Path] = (),
-                  silver: Sequence[tuple[list[str], list[tuple[int, int, str]]]] | None = None,
-                  silver_source: str = "teacher", silver_texts: Sequence[str] = (),
-                  log: Callable[[str], None] = print, **overrides: Any) -> Generator[Progress, None, dict[str, Any]]:
+def finetune_iter(
+    bundles: Sequence[str | Path],
+    out_dir: str | Path,
+    config: FinetuneConfig | None = None,
+    *,
+    base: str | Path | None = None,
+    replay_paths: Sequence[str | Path] | None = None,
+    threads: int | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    command: str | None = None,
+    force: bool = False,
+    report_paths: Sequence[str | Path] = (),
+    silver: Sequence[tuple[list[str], list[tuple[int, int, str]]]] | None = None,
+    silver_source: str = "teacher",
+    silver_texts: Sequence[str] = (),
+    log: Callable[[str], None] = print,
+    **overrides: Any,
+) -> Generator[Progress, None, dict[str, Any]]:
     """Fine-tune ``base`` on the bundles' reviewed segments (see the module docstring). ``config``
     (a :class:`FinetuneConfig`, the defaults when omitted; ``overrides`` replace its fields) holds
     every hyperparameter. ``silver``: (words, spans) of unreviewed segments labelled by a teacher
@@ -297,8 +335,7 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, config: Fi
         keep = set(train_c.labels)
         s_toks = [list(w) for w, _ in silver]
         s_spans = [[tuple(x) for x in sp if x[2] in keep] for _, sp in silver]
-        silver_c = [Corpus(f"silver:{silver_source}", s_toks, s_spans, keep,
-                           weights=[cfg.silver_weight] * len(s_toks))]
+        silver_c = [Corpus(f"silver:{silver_source}", s_toks, s_spans, keep, weights=[cfg.silver_weight] * len(s_toks))]
 
     def _per_epoch(cs: list[Corpus], n_segments: int) -> None:
         for c in cs:  # each epoch: a fresh sample, in proportion to the bundles
@@ -312,86 +349,171 @@ def finetune_iter(bundles: Sequence[str | Path], out_dir: str | Path, config: Fi
     epochs = cfg.epochs
     if cfg.max_steps:  # a step budget: a big bundle needs fewer passes (and would take too long)
         epochs = max(1, min(epochs, cfg.max_steps * cfg.batch_size // max(len(train_lines) + replay_per_epoch, 1)))
-    log(f"bundles: {len(lines)} segments ({len(train_lines)} train, {len(dev_lines)} held out), "
+    log(
+        f"bundles: {len(lines)} segments ({len(train_lines)} train, {len(dev_lines)} held out), "
         f"{sum(1 for x in train_lines if x['errors'])} with corrections (weight {cfg.error_weight}); "
-        f"replay: {sum(len(c.tokens) for c in replay_c)} sentences")
+        f"replay: {sum(len(c.tokens) for c in replay_c)} sentences"
+    )
     before = _evaluate(base_dir, dev_c) if dev_lines else None
     parents_seen = label_parents(base_dir, [to_tokens(x) for x in lines], base_card["labels"])
-    parents = {**(base_card.get("label_parents") or {}),
-               **{lab: v["parent"] for lab, v in parents_seen.items() if v["parent"]}}
+    parents = {
+        **(base_card.get("label_parents") or {}),
+        **{lab: v["parent"] for lab, v in parents_seen.items() if v["parent"]},
+    }
     for lab, v in parents_seen.items():
-        log(f"new label {lab}: " + (f"a kind of {v['parent']} " if v["parent"] else "no base label's kind ")
+        log(
+            f"new label {lab}: "
+            + (f"a kind of {v['parent']} " if v["parent"] else "no base label's kind ")
             + f"(the base model's predictions for its {v['spans']} spans: "
-            + ", ".join(f"{k} {x:.0%}" for k, x in v["base_predicted"].items()) + ")")
+            + ", ".join(f"{k} {x:.0%}" for k, x in v["base_predicted"].items())
+            + ")"
+        )
     errors: dict[str, int] = {}
     for m in manifests:
         for k, v in m["error_counts"].items():
             errors[k] = errors.get(k, 0) + v
-    extra = {"finetune": {
-        "base": {"name": base_card["name"], "version": base_card["version"], "path": str(base_dir),
-                 "onnx_sha256": next((f["sha256"] for n, f in base_card.get("files", {}).items()
-                                      if n == base_card["onnx"].get(base_card["onnx"].get("default", "fp32"))), None)},
-        "bundles": [{"bundle_id": m["bundle_id"], "project_id": m["project_id"], "sha256": m["sha256"],
-                     "segments": m["segments"], "annotators": m["annotators"],
-                     "guideline_version": m["guideline"]["version"]} for m in manifests],
-        "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
-        "replay": {"sentences": sum(len(c.tokens) for c in replay_c), "sources": [c.path for c in replay_c],
-                   "per_epoch": replay_per_epoch,
-                   "distill": cfg.distill},
-        "silver": {"sentences": sum(len(c.tokens) for c in silver_c), "source": silver_source,
-                   "weight": cfg.silver_weight, "ratio": cfg.silver_ratio} if silver_c else None,
-        "config": card_config(cfg),
-        "head_lr": cfg.head_lr,
-        "error_weight": cfg.error_weight,
-        "anchor": cfg.anchor,
-        "error_counts": errors,
-        "label_parents": parents_seen,
-    }, "label_parents": parents,
+    extra = {
+        "finetune": {
+            "base": {
+                "name": base_card["name"],
+                "version": base_card["version"],
+                "path": str(base_dir),
+                "onnx_sha256": next(
+                    (
+                        f["sha256"]
+                        for n, f in base_card.get("files", {}).items()
+                        if n == base_card["onnx"].get(base_card["onnx"].get("default", "fp32"))
+                    ),
+                    None,
+                ),
+            },
+            "bundles": [
+                {
+                    "bundle_id": m["bundle_id"],
+                    "project_id": m["project_id"],
+                    "sha256": m["sha256"],
+                    "segments": m["segments"],
+                    "annotators": m["annotators"],
+                    "guideline_version": m["guideline"]["version"],
+                }
+                for m in manifests
+            ],
+            "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
+            "replay": {
+                "sentences": sum(len(c.tokens) for c in replay_c),
+                "sources": [c.path for c in replay_c],
+                "per_epoch": replay_per_epoch,
+                "distill": cfg.distill,
+            },
+            "silver": {
+                "sentences": sum(len(c.tokens) for c in silver_c),
+                "source": silver_source,
+                "weight": cfg.silver_weight,
+                "ratio": cfg.silver_ratio,
+            }
+            if silver_c
+            else None,
+            "config": card_config(cfg),
+            "head_lr": cfg.head_lr,
+            "error_weight": cfg.error_weight,
+            "anchor": cfg.anchor,
+            "error_counts": errors,
+            "label_parents": parents_seen,
+        },
+        "label_parents": parents,
         # every segment this model has learnt from (its base's too): never scored on them
-        "trained_segments": trained_segments(base_card, [*(x["text"] for x in lines), *silver_texts])}
-    common = dict(label_map={}, init=base_dir, report_paths=report_paths, lr=cfg.lr, batch_size=cfg.batch_size,
-                  seed=cfg.seed, threads=threads, name=name or f"{base_card['name']}-ft",
-                  version=version or _next_version(base_card["version"]), command=command, force=force,
-                  card_extra=extra, anchor=cfg.anchor, distill=cfg.distill, head_lr=cfg.head_lr, trainable=cfg.trainable,
-                  log=log)
+        "trained_segments": trained_segments(base_card, [*(x["text"] for x in lines), *silver_texts]),
+    }
+    common = dict(
+        label_map={},
+        init=base_dir,
+        report_paths=report_paths,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        threads=threads,
+        name=name or f"{base_card['name']}-ft",
+        version=version or _next_version(base_card["version"]),
+        command=command,
+        force=force,
+        card_extra=extra,
+        anchor=cfg.anchor,
+        distill=cfg.distill,
+        head_lr=cfg.head_lr,
+        trainable=cfg.trainable,
+        log=log,
+    )
     after = None
     if cfg.refit and 0 < len(dev_lines) < cfg.refit_min_held_out:
-        log(f"no refit: {len(dev_lines)} held-out segments are too few to choose the epoch count for it "
-            f"({cfg.refit_min_held_out} needed)")
+        log(
+            f"no refit: {len(dev_lines)} held-out segments are too few to choose the epoch count for it "
+            f"({cfg.refit_min_held_out} needed)"
+        )
     if cfg.refit and len(dev_lines) >= max(cfg.refit_min_held_out, 1):
         # 1. the epoch count, chosen on the held-out slice; 2. a refit on every segment for that
         # many epochs (at 200 segments the 30 held out are too many to waste)
         with tempfile.TemporaryDirectory(dir=out_dir.resolve().parent) as probe:
-            first = yield from _prefixed("choosing the epoch count: ", train_iter(
-                [], Path(probe) / "m", extra_train=[train_c, *replay_c, *silver_c], extra_dev=[dev_c], epochs=epochs,
-                patience=cfg.patience, quantize=False, **common))
+            first = yield from _prefixed(
+                "choosing the epoch count: ",
+                train_iter(
+                    [],
+                    Path(probe) / "m",
+                    extra_train=[train_c, *replay_c, *silver_c],
+                    extra_dev=[dev_c],
+                    epochs=epochs,
+                    patience=cfg.patience,
+                    quantize=False,
+                    **common,
+                ),
+            )
             after = _evaluate(Path(probe) / "m", dev_c)
         n_epochs = first["training"]["best_epoch"]
         all_c = corpus(f"bundles:{ids}", train_lines + dev_lines, True)
         _per_epoch(replay_c, len(lines))
         log(f"refit on all {len(lines)} segments for {n_epochs} epochs")
-        extra["finetune"]["refit"] = {"segments": len(lines), "epochs": n_epochs,
-                                      "replay_per_epoch": sum(min(c.per_epoch or len(c.tokens), len(c.tokens))
-                                                              for c in replay_c),
-                                      "history": first["training"]["history"]}
-        card = yield from _prefixed("refit on all segments: ", train_iter(
-            [], out_dir, extra_train=[all_c, *replay_c, *silver_c], extra_dev=[dev_c], epochs=n_epochs,
-            select="last",
-            calibration=(first["temperature"], {**first["calibration"],
-                                                "span_calibration": first["span_calibration"]}),
-            quantize=cfg.quantize, **common))
+        extra["finetune"]["refit"] = {
+            "segments": len(lines),
+            "epochs": n_epochs,
+            "replay_per_epoch": sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in replay_c),
+            "history": first["training"]["history"],
+        }
+        card = yield from _prefixed(
+            "refit on all segments: ",
+            train_iter(
+                [],
+                out_dir,
+                extra_train=[all_c, *replay_c, *silver_c],
+                extra_dev=[dev_c],
+                epochs=n_epochs,
+                select="last",
+                calibration=(
+                    first["temperature"],
+                    {**first["calibration"], "span_calibration": first["span_calibration"]},
+                ),
+                quantize=cfg.quantize,
+                **common,
+            ),
+        )
         card["metrics"]["dev"] = first["metrics"]["dev"]  # the refit trained on them: no longer held out
     else:
-        card = yield from train_iter([], out_dir, extra_train=[train_c, *replay_c, *silver_c],
-                                     extra_dev=[dev_c] if dev_lines else [], epochs=epochs,
-                                     patience=cfg.patience if dev_lines else epochs, quantize=cfg.quantize, **common)
+        card = yield from train_iter(
+            [],
+            out_dir,
+            extra_train=[train_c, *replay_c, *silver_c],
+            extra_dev=[dev_c] if dev_lines else [],
+            epochs=epochs,
+            patience=cfg.patience if dev_lines else epochs,
+            quantize=cfg.quantize,
+            **common,
+        )
         after = _evaluate(out_dir, dev_c) if dev_lines else None
     card["finetune"]["held_out"] = {"before": before, "after": after}
     if guard_c:
-        card["finetune"]["forgetting"] = forgetting = _forgetting(base_dir, out_dir, guard_c,
-                                                                  base_card["labels"])
-        log(f"base domain, held-out F1: {forgetting['before']:.4f} -> {forgetting['after']:.4f} "
-            f"({forgetting['sentences']} sentences the base model never trained on)")
+        card["finetune"]["forgetting"] = forgetting = _forgetting(base_dir, out_dir, guard_c, base_card["labels"])
+        log(
+            f"base domain, held-out F1: {forgetting['before']:.4f} -> {forgetting['after']:.4f} "
+            f"({forgetting['sentences']} sentences the base model never trained on)"
+        )
     card["finetune"]["seconds"] = round(time.time() - t0, 1)
     write_card(out_dir, card)
     if before and after:
@@ -416,8 +538,13 @@ def _evaluate(model_dir: Path, c: Corpus) -> dict[str, Any]:
     m = load_model(model_dir, verify=False)
     keep = sorted(c.labels)  # the base model is scored on the new labels too: what the user needs
     r = evaluate(m, list(zip(c.tokens, c.spans)), labels=keep)
-    return {"f1": r["exact"]["f1"], "precision": r["exact"]["precision"], "recall": r["exact"]["recall"],
-            "labels": keep, "per_label": {k: v["f1"] for k, v in r["per_label"].items()}}
+    return {
+        "f1": r["exact"]["f1"],
+        "precision": r["exact"]["precision"],
+        "recall": r["exact"]["recall"],
+        "labels": keep,
+        "per_label": {k: v["f1"] for k, v in r["per_label"].items()},
+    }
 
 
 def _forgetting(base_dir: Path, model_dir: Path, guard: Sequence[Corpus], base_labels: Sequence[str]) -> dict[str, Any]:
@@ -427,8 +554,7 @@ def _forgetting(base_dir: Path, model_dir: Path, guard: Sequence[Corpus], base_l
     from nerdesk.core.model import load_model
     from nerdesk.core.model.evaluate import score_spans
 
-    out: dict[str, Any] = {"labels": list(base_labels), "sentences": sum(len(c.tokens) for c in guard),
-                           "per_file": {}}
+    out: dict[str, Any] = {"labels": list(base_labels), "sentences": sum(len(c.tokens) for c in guard), "per_file": {}}
     for key, d in (("before", base_dir), ("after", model_dir)):
         m = load_model(d, verify=False)
         for c in guard:

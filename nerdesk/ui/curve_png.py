@@ -57,7 +57,10 @@ def learning_curve_png(results: list[dict[str, Any]], path: Path, width: int = 1
             for q in pts:
                 p.drawEllipse(q, 3, 3)
             if k == 0:
-                p.drawText(QRectF(left + 10, top + 8 + 16 * j, right - left - 20, 16), Qt.AlignmentFlag.AlignLeft,
-                           f"{r['strategy']} ({Path(r['train']).parent.name}, {r['seeds']} seed(s))")
+                p.drawText(
+                    QRectF(left + 10, top + 8 + 16 * j, right - left - 20, 16),
+                    Qt.AlignmentFlag.AlignLeft,
+                    f"{r['strategy']} ({Path(r['train']).parent.name}, {r['seeds']} seed(s))",
+                )
     p.end()
     img.save(str(path))

@@ -23,14 +23,18 @@ def describe(exc: BaseException, tb: str | None = None) -> tuple[str, str, str]:
     if isinstance(exc, NerdeskError):
         details = exc.details or ""
         if exc.file:
-            details = f"File: {exc.file}" + (f", line {exc.line}" if exc.line else "") + (
-                "\n" + details if details else "")
+            details = (
+                f"File: {exc.file}" + (f", line {exc.line}" if exc.line else "") + ("\n" + details if details else "")
+            )
         return f"Error {exc.code}", str(exc), details
     if tb is None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return ("Unexpected error",
-            f"An unexpected error occurred: {type(exc).__name__}: {exc}\n\n"
-            "Your work up to the last action is saved. Please report the details.", tb)
+    return (
+        "Unexpected error",
+        f"An unexpected error occurred: {type(exc).__name__}: {exc}\n\n"
+        "Your work up to the last action is saved. Please report the details.",
+        tb,
+    )
 
 
 def show_error(parent: QWidget | None, exc: BaseException, tb: str | None = None) -> None:
@@ -44,8 +48,13 @@ def show_error(parent: QWidget | None, exc: BaseException, tb: str | None = None
     if QApplication.instance() is None:
         print(f"{title}: {message}\n{details}", file=sys.stderr)
         return
-    box = QMessageBox(QMessageBox.Icon.Critical if not isinstance(exc, NerdeskError)
-                      else QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    box = QMessageBox(
+        QMessageBox.Icon.Critical if not isinstance(exc, NerdeskError) else QMessageBox.Icon.Warning,
+        title,
+        message,
+        QMessageBox.StandardButton.Ok,
+        parent,
+    )
     if details:
         box.setDetailedText(details)  # "Show Details..." button
     box.setObjectName("errorBox")

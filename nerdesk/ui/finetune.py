@@ -25,7 +25,6 @@ from nerdesk.core import retrain
 from nerdesk.core.errors import NerdeskError
 
 
-
 def default_command() -> list[str]:
     return [sys.executable, "-m", "nerdesk", "finetune"]
 
@@ -54,8 +53,17 @@ class FineTuneRun(QObject):
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, command: list[str], bundle: Path, out_dir: Path, base: str | None, workdir: Path,
-                 parent: QObject | None = None, *, allow_small: bool = False):
+    def __init__(
+        self,
+        command: list[str],
+        bundle: Path,
+        out_dir: Path,
+        base: str | None,
+        workdir: Path,
+        parent: QObject | None = None,
+        *,
+        allow_small: bool = False,
+    ):
         super().__init__(parent)
         self.command, self.bundle, self.out_dir, self.base, self.workdir = command, bundle, out_dir, base, workdir
         self.allow_small = allow_small
@@ -125,8 +133,13 @@ class FineTuneRun(QObject):
     def _error(self, err) -> None:
         if err == QProcess.ProcessError.FailedToStart:
             self.outcome = "failed"
-            self.failed.emit(NerdeskError("E000", f"Could not start the fine-tune process ({self.command[0]}).",
-                                          details=self.proc.errorString()))
+            self.failed.emit(
+                NerdeskError(
+                    "E000",
+                    f"Could not start the fine-tune process ({self.command[0]}).",
+                    details=self.proc.errorString(),
+                )
+            )
             self._cleanup()
             self.finished.emit()
 
@@ -279,12 +292,17 @@ class FineTuneController(QObject):
         def finished():
             self.bundle_job = None
 
-        self.bundle_job = self.win.run_job("Exporting the bundle for fine-tuning", write_factory(p.path, bundle),
-                                           on_done=exported, on_finished=finished)
+        self.bundle_job = self.win.run_job(
+            "Exporting the bundle for fine-tuning",
+            write_factory(p.path, bundle),
+            on_done=exported,
+            on_finished=finished,
+        )
         return self.bundle_job
 
-    def _launch(self, bundle: Path, out: Path, workdir: Path, at: int, base: str | None = None,
-                allow_small: bool = False) -> None:
+    def _launch(
+        self, bundle: Path, out: Path, workdir: Path, at: int, base: str | None = None, allow_small: bool = False
+    ) -> None:
         from nerdesk.ui.errors import show_error
 
         def failed(exc) -> None:
@@ -294,8 +312,9 @@ class FineTuneController(QObject):
                 return
             show_error(self.win, exc)
 
-        run = self.run = FineTuneRun(self.command, bundle, out, base or self.base_model(), workdir, self,
-                                     allow_small=allow_small)
+        run = self.run = FineTuneRun(
+            self.command, bundle, out, base or self.base_model(), workdir, self, allow_small=allow_small
+        )
         run.log.connect(lambda m: self.win.statusBar().showMessage(f"Fine-tune: {m}", 5000))
         run.succeeded.connect(lambda res: (self._finetuned(at), self.offer_promote(res)))
         run.failed.connect(failed)
@@ -320,11 +339,16 @@ class FineTuneController(QObject):
     def confirm_small(self, exc) -> bool:  # tests replace this (a modal box blocks)
         from PySide6.QtWidgets import QMessageBox
 
-        return QMessageBox.question(
-            self.win, "Fine-tune on so little?", f"{exc.message}\n\nA model fine-tuned on so few corrections "
-            "mostly memorises them. Fine-tune anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
+        return (
+            QMessageBox.question(
+                self.win,
+                "Fine-tune on so little?",
+                f"{exc.message}\n\nA model fine-tuned on so few corrections mostly memorises them. Fine-tune anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            == QMessageBox.StandardButton.Yes
+        )
 
     def offer_promote(self, result: dict) -> bool:
         from PySide6.QtWidgets import QMessageBox
@@ -337,17 +361,24 @@ class FineTuneController(QObject):
             extra = f"\nHeld-out F1: {ho['before']['f1']:.3f} → {ho['after']['f1']:.3f}."
         fg = result.get("forgetting") or {}
         if fg.get("before") is not None:
-            extra += (f"\nOn held-out data of the base model's own domain: F1 {fg['before']:.3f} → "
-                      f"{fg['after']:.3f} (what it may have forgotten).")
+            extra += (
+                f"\nOn held-out data of the base model's own domain: F1 {fg['before']:.3f} → "
+                f"{fg['after']:.3f} (what it may have forgotten)."
+            )
         new = result.get("new_labels") or {}
         if new:
-            extra += "\nNew labels: " + ", ".join(f"{lab} (a kind of {p})" if p else lab for lab, p in new.items()) + "."
+            extra += (
+                "\nNew labels: " + ", ".join(f"{lab} (a kind of {p})" if p else lab for lab, p in new.items()) + "."
+            )
             if any(new.values()):
                 extra += " A project without such a label gets its entities as the broader one."
         self.win.statusBar().showMessage(f"Fine-tuned model written to {model}.", 10000)
-        ans = QMessageBox.question(self.win, "Fine-tune finished",
-                                   f"The new model {name} is ready.{extra}\n\nPromote it now? It becomes the "
-                                   "active model and predicts every segment (you can roll back).")
+        ans = QMessageBox.question(
+            self.win,
+            "Fine-tune finished",
+            f"The new model {name} is ready.{extra}\n\nPromote it now? It becomes the "
+            "active model and predicts every segment (you can roll back).",
+        )
         if ans == QMessageBox.StandardButton.Yes:
             self.win.promote_model(model)
             return True

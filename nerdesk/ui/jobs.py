@@ -28,6 +28,7 @@ def project_job(project_path: str | Path, work: Callable[[Any], Any], message: s
     """A job factory over a project: in the worker thread, open the project on its own connection
     (SQLite connections never cross threads), run ``work(project)`` (a core generator of Progress,
     or a plain function, announced by ``message``), close the project, return the result."""
+
     def factory() -> Generator[Progress, None, Any]:
         from nerdesk.core.project import Project
 
@@ -42,7 +43,9 @@ def project_job(project_path: str | Path, work: Callable[[Any], Any], message: s
                 return result
             finally:
                 p.close()
+
         return gen()
+
     return factory
 
 

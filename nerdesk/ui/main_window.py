@@ -47,8 +47,9 @@ class Welcome(QWidget):
         self.setObjectName("welcome")
         lay = QVBoxLayout(self)
         lay.addStretch(1)
-        title = QLabel("<h1>nerdesk</h1><p>Review and correct named entities, offline. "
-                       "Every action is saved at once.</p>")
+        title = QLabel(
+            "<h1>nerdesk</h1><p>Review and correct named entities, offline. Every action is saved at once.</p>"
+        )
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(title)
         row = QHBoxLayout()
@@ -181,7 +182,8 @@ class MainWindow(QMainWindow):
         s.changed.connect(self._changed)
         self.view.focusChanged.connect(self.inspector.show_span)
         self.view.commandRequested.connect(
-            lambda c: self.focus_search() if c == "search" else self.show_keymap() if c == "help" else None)
+            lambda c: self.focus_search() if c == "search" else self.show_keymap() if c == "help" else None
+        )
         self.palette.labelChosen.connect(self._palette_label)
         self.queue.segmentActivated.connect(self._goto)
         self.queue.documentActivated.connect(self._goto_document)
@@ -212,8 +214,9 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(st)
 
     # ------------------------------------------------------------------ menus
-    def _action(self, menu, text: str, slot, shortcut=None, *, name: str | None = None,
-                global_shortcut: bool = True) -> QAction:
+    def _action(
+        self, menu, text: str, slot, shortcut=None, *, name: str | None = None, global_shortcut: bool = True
+    ) -> QAction:
         act = QAction(text, self)
         if name:
             act.setObjectName(name)
@@ -241,8 +244,9 @@ class MainWindow(QMainWindow):
         self.act_predict = self._action(f, "&Pre-annotate with the active model", lambda: self.preannotate())
         self.act_add_terms = self._action(f, "Add a &term list…", self.add_term_list_dialog, name="addTermListAction")
         self.act_terms = self._action(f, "Term &lists…", self.show_term_lists, name="termListsAction")
-        self.act_bundle = self._action(f, "&Export correction bundle…", self.export_bundle_dialog,
-                                       name="exportBundleAction")
+        self.act_bundle = self._action(
+            f, "&Export correction bundle…", self.export_bundle_dialog, name="exportBundleAction"
+        )
         f.addSeparator()
         self._action(f, "&Close project", self.close_project, "Ctrl+W")
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -264,32 +268,48 @@ class MainWindow(QMainWindow):
         self._action(r, "Next span", lambda: v.cycle_focus(1), "Tab", global_shortcut=False)
         self._action(r, "Previous span", lambda: v.cycle_focus(-1), "Shift+Tab", global_shortcut=False)
         lp = mb.addMenu("&Loop")
-        self.act_auto = self._action(lp, "&Auto-accept confident segments…", self.show_auto_accept,
-                                     name="autoAcceptAction")
-        self.act_corrections = self._action(lp, "&Corrections by error category…", self.show_corrections,
-                                            name="correctionsAction")
-        self.act_dashboard = self._action(lp, "&Dashboard and model versions…", self.show_dashboard,
-                                          "Ctrl+D", name="dashboardAction")
+        self.act_auto = self._action(
+            lp, "&Auto-accept confident segments…", self.show_auto_accept, name="autoAcceptAction"
+        )
+        self.act_corrections = self._action(
+            lp, "&Corrections by error category…", self.show_corrections, name="correctionsAction"
+        )
+        self.act_dashboard = self._action(
+            lp, "&Dashboard and model versions…", self.show_dashboard, "Ctrl+D", name="dashboardAction"
+        )
         lp.addSeparator()
-        self.act_finetune = self._action(lp, "&Fine-tune on the corrections now", lambda: self.finetune.start(),
-                                         name="fineTuneAction")
+        self.act_finetune = self._action(
+            lp, "&Fine-tune on the corrections now", lambda: self.finetune.start(), name="fineTuneAction"
+        )
         self.act_finetune_accurate = self._action(
-            lp, "Fine-tune the &accurate model (en-accurate) on the corrections",
+            lp,
+            "Fine-tune the &accurate model (en-accurate) on the corrections",
             lambda: self.finetune.start(base="en-accurate"),
-            name="fineTuneAccurateAction")
-        self.act_finetune_accurate.setStatusTip("A BERT tagger (MiniLM): about 8 points more F1 after 200 "
-                                                "corrections, 15 times slower to predict, minutes to train")
+            name="fineTuneAccurateAction",
+        )
+        self.act_finetune_accurate.setStatusTip(
+            "A BERT tagger (MiniLM): about 8 points more F1 after 200 "
+            "corrections, 15 times slower to predict, minutes to train"
+        )
         self.act_finetune_settings = self._action(lp, "Fine-tune &settings…", self.finetune_settings_dialog)
-        self.loop_actions = [self.act_auto, self.act_corrections, self.act_dashboard, self.act_finetune,
-                             self.act_finetune_accurate]
+        self.loop_actions = [
+            self.act_auto,
+            self.act_corrections,
+            self.act_dashboard,
+            self.act_finetune,
+            self.act_finetune_accurate,
+        ]
         t = mb.addMenu("&Team")
         self.act_whoami = self._action(t, "&Who am I…", self.show_user_dialog, name="whoamiAction")
-        self.act_tier_queue = self._action(t, "My tier's &queue…", self.show_tier_queue, "Ctrl+Shift+Q",
-                                           name="tierQueueAction")
-        self.act_adjudicate = self._action(t, "&Adjudicate conflicts…", self.show_adjudication, "Ctrl+Shift+J",
-                                           name="adjudicateAction")
-        self.act_team_report = self._action(t, "Agreement and error &profiles…", self.show_team_report,
-                                            name="teamReportAction")
+        self.act_tier_queue = self._action(
+            t, "My tier's &queue…", self.show_tier_queue, "Ctrl+Shift+Q", name="tierQueueAction"
+        )
+        self.act_adjudicate = self._action(
+            t, "&Adjudicate conflicts…", self.show_adjudication, "Ctrl+Shift+J", name="adjudicateAction"
+        )
+        self.act_team_report = self._action(
+            t, "Agreement and error &profiles…", self.show_team_report, name="teamReportAction"
+        )
         self.team_actions = [self.act_whoami, self.act_tier_queue, self.act_adjudicate, self.act_team_report]
         self._make_label_and_view_menus(mb)
         h = mb.addMenu("&Help")
@@ -330,18 +350,19 @@ class MainWindow(QMainWindow):
         self.session.projectChanged.emit()
 
     def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()),
-                                              "nerdesk projects (*.nerdesk);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", str(Path.home()), "nerdesk projects (*.nerdesk);;All files (*)"
+        )
         if path:
             self.open_project(path)
 
     def new_project_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / "project.nerdesk"),
-                                              "nerdesk projects (*.nerdesk)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New project", str(Path.home() / "project.nerdesk"), "nerdesk projects (*.nerdesk)"
+        )
         if not path:
             return
-        labels, ok = QInputDialog.getText(self, "Labels", "Labels, separated by commas:",
-                                          text="PER, ORG, LOC, MISC")
+        labels, ok = QInputDialog.getText(self, "Labels", "Labels, separated by commas:", text="PER, ORG, LOC, MISC")
         if not ok:
             return
         self.new_project(path, [x.strip() for x in labels.split(",") if x.strip()])
@@ -367,8 +388,9 @@ class MainWindow(QMainWindow):
             return None
         from nerdesk.core.demo import create_demo_project
 
-        return self.run_job("Creating the demo project", lambda: create_demo_project(path),
-                            on_done=lambda _res: self.open_project(path))
+        return self.run_job(
+            "Creating the demo project", lambda: create_demo_project(path), on_done=lambda _res: self.open_project(path)
+        )
 
     def import_dialog(self) -> None:
         if self.session.project is None:
@@ -395,13 +417,16 @@ class MainWindow(QMainWindow):
         name = f"Importing {Path(path).name}"
         # one import is one transaction: it holds the write lock until it ends
         self.session.paused = name
-        return self.run_job(name, factory, on_done=self._import_done,
-                            on_finished=lambda: setattr(self.session, "paused", None))
+        return self.run_job(
+            name, factory, on_done=self._import_done, on_finished=lambda: setattr(self.session, "paused", None)
+        )
 
     def _import_done(self, result) -> None:
         d = getattr(result, "as_dict", lambda: {})()
-        said = (f"Imported {d.get('documents', '?')} documents, {d.get('segments', '?')} segments"
-                f" ({d.get('duplicates', 0)} duplicates skipped).")
+        said = (
+            f"Imported {d.get('documents', '?')} documents, {d.get('segments', '?')} segments"
+            f" ({d.get('duplicates', 0)} duplicates skipped)."
+        )
         self.statusBar().showMessage(said, 8000)
         self.session.reload()
         self.queue.model.reset()
@@ -463,6 +488,7 @@ class MainWindow(QMainWindow):
 
     def run_job(self, name: str, factory, on_done=None, on_finished=None):
         """Start a background job; ``on_done(result)`` on success, ``on_finished()`` in any case."""
+
         def connect(job):
             if on_done is not None:
                 job.succeeded.connect(on_done)
@@ -566,9 +592,12 @@ class MainWindow(QMainWindow):
             return
         c = p.store.counts()
         bs = c["by_status"]
-        self.counts.setText(f"{c['documents']} docs · {c['segments']} segments · "
-                            + " · ".join(f"{k} {bs[k]}" for k in ("new", "draft", "accepted", "skipped", "flagged", "auto", "audit")
-                                         if bs.get(k)))
+        self.counts.setText(
+            f"{c['documents']} docs · {c['segments']} segments · "
+            + " · ".join(
+                f"{k} {bs[k]}" for k in ("new", "draft", "accepted", "skipped", "flagged", "auto", "audit") if bs.get(k)
+            )
+        )
         self.model_label.setText(f"model: {p.active_model_id() or 'none'}")
         from nerdesk.core import retrain
 
@@ -632,12 +661,18 @@ class MainWindow(QMainWindow):
 
         lm = mb.addMenu("La&bels")
         self.act_labels = self._action(lm, "&Manage labels…", self.show_labels, "Ctrl+L", name="labelsAction")
-        self.act_guideline = self._action(lm, "&Guideline…", lambda: self.show_guideline(), "Ctrl+G",
-                                          name="guidelineAction")
-        self.act_examples = self._action(lm, "Show the focused span's guideline and &examples",
-                                         self.view.show_examples, "F2", name="examplesAction")
-        self.act_stale = self._action(lm, "Review &stale work (annotated under an older definition)",
-                                      lambda: self.queue.set_status("stale"), name="staleQueueAction")
+        self.act_guideline = self._action(
+            lm, "&Guideline…", lambda: self.show_guideline(), "Ctrl+G", name="guidelineAction"
+        )
+        self.act_examples = self._action(
+            lm, "Show the focused span's guideline and &examples", self.view.show_examples, "F2", name="examplesAction"
+        )
+        self.act_stale = self._action(
+            lm,
+            "Review &stale work (annotated under an older definition)",
+            lambda: self.queue.set_status("stale"),
+            name="staleQueueAction",
+        )
         vm = mb.addMenu("&View")
         self.view_settings = ViewSettings.load(self.settings)
 
@@ -649,15 +684,29 @@ class MainWindow(QMainWindow):
 
         self.act_tags = toggle("Label &names on spans", "tags", "tagsAction", "Ctrl+T")
         self.act_cb = toggle("&Colour-blind-safe colours", "colour_blind_safe", "colourBlindAction")
-        self.act_dark = self._action(vm, "&Dark theme", lambda: self._set_view(theme="dark" if self.act_dark.isChecked()
-                                                                               else "light"), name="darkAction")
+        self.act_dark = self._action(
+            vm,
+            "&Dark theme",
+            lambda: self._set_view(theme="dark" if self.act_dark.isChecked() else "light"),
+            name="darkAction",
+        )
         self.act_dark.setCheckable(True)
         self.act_dark.setChecked(self.view_settings.theme == "dark")
         vm.addSeparator()
-        self._action(vm, "&Larger text", lambda: self._set_view(font_pt=self.view_settings.font_pt + 1), "Ctrl+=",
-                     name="largerTextAction")
-        self._action(vm, "&Smaller text", lambda: self._set_view(font_pt=self.view_settings.font_pt - 1), "Ctrl+-",
-                     name="smallerTextAction")
+        self._action(
+            vm,
+            "&Larger text",
+            lambda: self._set_view(font_pt=self.view_settings.font_pt + 1),
+            "Ctrl+=",
+            name="largerTextAction",
+        )
+        self._action(
+            vm,
+            "&Smaller text",
+            lambda: self._set_view(font_pt=self.view_settings.font_pt - 1),
+            "Ctrl+-",
+            name="smallerTextAction",
+        )
         self._action(vm, "&Default text size", lambda: self._set_view(font_pt=11.0), "Ctrl+0")
         self._apply_view()
 
@@ -700,8 +749,11 @@ class MainWindow(QMainWindow):
     def show_guideline(self, label: str | None = None):
         from nerdesk.ui.widgets.guideline_editor import GuidelineEditor
 
-        return self._show_dialog("_guideline_editor", lambda w: GuidelineEditor(w.session, w.view, w),
-                                 lambda d: d.refresh(keep=label or (self.view.focus or {}).get("label")))
+        return self._show_dialog(
+            "_guideline_editor",
+            lambda w: GuidelineEditor(w.session, w.view, w),
+            lambda d: d.refresh(keep=label or (self.view.focus or {}).get("label")),
+        )
 
     def _show_dialog(self, attr: str, make, refresh=None):
         """Show the window's one instance of a dialog (made on first use); ``refresh(dlg)`` each time."""
@@ -851,8 +903,11 @@ class MainWindow(QMainWindow):
             if on_done is not None:
                 on_done(model_id)
 
-        return self.run_job(f"Promoting {Path(model_dir).name}", promote_factory(self.session.project.path,
-                                                                                 str(model_dir)), on_done=done)
+        return self.run_job(
+            f"Promoting {Path(model_dir).name}",
+            promote_factory(self.session.project.path, str(model_dir)),
+            on_done=done,
+        )
 
     def model_changed(self) -> None:
         """After a model was promoted or rolled back: what is shown follows the active model."""
@@ -865,8 +920,9 @@ class MainWindow(QMainWindow):
 
         from nerdesk import __version__
 
-        QMessageBox.about(self, "About nerdesk", f"<b>nerdesk {__version__}</b><br>"
-                          "Offline review and correction of named entities.")
+        QMessageBox.about(
+            self, "About nerdesk", f"<b>nerdesk {__version__}</b><br>Offline review and correction of named entities."
+        )
 
     def closeEvent(self, e) -> None:  # noqa: N802
         self.settings.setValue("window/geometry", self.saveGeometry())

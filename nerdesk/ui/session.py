@@ -160,7 +160,7 @@ class Session(QObject):
             self.error.emit(exc)
             return
         if remember and (self._pos < 0 or self._visited[self._pos] != segment_id):
-            del self._visited[self._pos + 1:]
+            del self._visited[self._pos + 1 :]
             self._visited.append(segment_id)
             self._pos = len(self._visited) - 1
         self.currentChanged.emit(segment_id)
@@ -173,7 +173,7 @@ class Session(QObject):
             self._pos += 1
             self.goto(self._visited[self._pos], remember=False)
             return True
-        seen = set(self._visited[self._seen_from:])
+        seen = set(self._visited[self._seen_from :])
         if self.current is not None:
             seen.add(self.current)  # Next never stays put
         if self.routed:
@@ -189,8 +189,9 @@ class Session(QObject):
         # so start a page earlier); if nothing is left from there, look once from the top
         for offset in dict.fromkeys((max(0, self._queue_offset - page), 0)):
             while True:
-                items = self.project.next_items(page, status=self.queue_status, offset=offset,
-                                                order=self.queue_order, **self.queue_filters)
+                items = self.project.next_items(
+                    page, status=self.queue_status, offset=offset, order=self.queue_order, **self.queue_filters
+                )
                 for k, (sid, _score) in enumerate(items):
                     if sid not in seen:
                         self._queue_offset = offset + k
@@ -208,8 +209,9 @@ class Session(QObject):
                     break
         return False
 
-    def set_queue(self, status: str | None = None, order: str | None = None,
-                  filters: dict[str, Any] | None = None) -> None:
+    def set_queue(
+        self, status: str | None = None, order: str | None = None, filters: dict[str, Any] | None = None
+    ) -> None:
         """Which items Next walks through: a status ('new', 'flagged', ...), an order and filters
         (label, source, max_confidence). A routed list is dropped until the next one comes."""
         if status is not None:
@@ -220,7 +222,7 @@ class Session(QObject):
             self.queue_filters = {k: v for k, v in filters.items() if v is not None}
         self.routed = None
         self._queue_offset = 0
-        del self._visited[self._pos + 1:]
+        del self._visited[self._pos + 1 :]
         # a new walk: items seen before may come again, except the one shown now
         self._seen_from = max(0, len(self._visited) - 1)
 
@@ -231,9 +233,15 @@ class Session(QObject):
             self.reasons = reasons
         # The first item of a session comes from the SQL order while routing runs in the
         # background; if the user has not moved or edited yet, start at the routed list's top.
-        if (self.routed and self.project is not None and len(self._visited) == 1 and self._pos == 0
-                and self.current == self._visited[0] and self.current != self.routed[0]
-                and self.project.store.annotation(self.current, self.project.user) is None):
+        if (
+            self.routed
+            and self.project is not None
+            and len(self._visited) == 1
+            and self._pos == 0
+            and self.current == self._visited[0]
+            and self.current != self.routed[0]
+            and self.project.store.annotation(self.current, self.project.user) is None
+        ):
             top = self.project.store.segment(self.routed[0])
             if top is not None and top["status"] == self.queue_status:
                 self._visited, self._pos = [], -1
@@ -297,8 +305,7 @@ class Session(QObject):
     def relabel_span(self, segment_id: int, start: int, end: int, label: str):
         return self._apply("relabel_span", segment_id, start, end, label)
 
-    def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int,
-                  *, snap: bool = True):
+    def move_span(self, segment_id: int, start: int, end: int, new_start: int, new_end: int, *, snap: bool = True):
         return self._apply("move_span", segment_id, start, end, new_start, new_end, snap=snap)
 
     # label changes and the guideline (issue 17): each one transaction and one undoable event in the core

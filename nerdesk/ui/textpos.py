@@ -20,7 +20,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 #: Lines longer than this are shown as blocks of about LINE_CHUNK characters.
 MAX_LINE = 20_000
 LINE_CHUNK = 4_000
@@ -125,8 +125,12 @@ def _splits(text: str, i: int, lo: int = 0) -> bool:
     """True where a break before ``text[i]`` would split one visible character (a combining mark,
     a ZWJ sequence, a variation selector, a skin tone, the second half of a flag)."""
     before, ch = text[i - 1], text[i]
-    if (before == "\u200d" or ch in "\u200d\ufe0e\ufe0f" or unicodedata.category(ch) in ("Mn", "Mc", "Me")
-            or 0x1F3FB <= ord(ch) <= 0x1F3FF):
+    if (
+        before == "\u200d"
+        or ch in "\u200d\ufe0e\ufe0f"
+        or unicodedata.category(ch) in ("Mn", "Mc", "Me")
+        or 0x1F3FB <= ord(ch) <= 0x1F3FF
+    ):
         return True
     if _is_ri(ch) and _is_ri(before):  # regional indicators pair up: a flag is two of them
         run = 0

@@ -13,8 +13,22 @@ from dataclasses import dataclass
 
 #: Okabe & Ito's colour-blind-safe palette (black left out), then Paul Tol's "muted" scheme.
 COLOUR_BLIND_SAFE = [
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
 ]
 
 #: The minimum contrast of text (WCAG AA, normal text).
@@ -36,12 +50,32 @@ class Theme:
     window_text: str
 
 
-LIGHT = Theme("light", base="#ffffff", text="#000000", context="#595959", current_bg="#eef1f5",
-              current_bar="#0072B2", low_mark="#b00020", focus="#111111", span_alpha=0.38,
-              window="#f0f0f0", window_text="#000000")
-DARK = Theme("dark", base="#1e1f22", text="#f2f2f2", context="#a8a8a8", current_bg="#2c323b",
-             current_bar="#56B4E9", low_mark="#ff7a8a", focus="#f2f2f2", span_alpha=0.45,
-             window="#2b2d31", window_text="#e8e8e8")
+LIGHT = Theme(
+    "light",
+    base="#ffffff",
+    text="#000000",
+    context="#595959",
+    current_bg="#eef1f5",
+    current_bar="#0072B2",
+    low_mark="#b00020",
+    focus="#111111",
+    span_alpha=0.38,
+    window="#f0f0f0",
+    window_text="#000000",
+)
+DARK = Theme(
+    "dark",
+    base="#1e1f22",
+    text="#f2f2f2",
+    context="#a8a8a8",
+    current_bg="#2c323b",
+    current_bar="#56B4E9",
+    low_mark="#ff7a8a",
+    focus="#f2f2f2",
+    span_alpha=0.45,
+    window="#2b2d31",
+    window_text="#e8e8e8",
+)
 THEMES = {"light": LIGHT, "dark": DARK}
 
 #: Text sizes the View menu steps through (points).
@@ -94,8 +128,9 @@ def span_alpha(theme: Theme, *, confirmed: bool, current: bool) -> float:
 
 def span_background(theme: Theme, color: str, *, confirmed: bool, current: bool) -> str:
     """The colour a span is seen in: its label's colour over the page (or the current segment's background)."""
-    return blend(color, span_alpha(theme, confirmed=confirmed, current=current),
-                 theme.current_bg if current else theme.base)
+    return blend(
+        color, span_alpha(theme, confirmed=confirmed, current=current), theme.current_bg if current else theme.base
+    )
 
 
 def label_colors(labels: list[dict], *, colour_blind_safe: bool) -> dict[str, str]:
@@ -125,9 +160,12 @@ class ViewSettings:
             pt = float(settings.value("view/font_pt", FONT_DEFAULT))
         except (TypeError, ValueError):
             pt = FONT_DEFAULT
-        return cls(theme=theme if theme in THEMES else "light", tags=flag("view/tags", True),
-                   colour_blind_safe=flag("view/colour_blind_safe", False),
-                   font_pt=max(FONT_MIN, min(FONT_MAX, pt)))
+        return cls(
+            theme=theme if theme in THEMES else "light",
+            tags=flag("view/tags", True),
+            colour_blind_safe=flag("view/colour_blind_safe", False),
+            font_pt=max(FONT_MIN, min(FONT_MAX, pt)),
+        )
 
     def save(self, settings) -> None:
         settings.setValue("view/theme", self.theme)
@@ -146,11 +184,19 @@ def qpalette(theme: Theme):
 
     pal = QPalette()
     roles = QPalette.ColorRole
-    for role, color in ((roles.Window, theme.window), (roles.WindowText, theme.window_text),
-                        (roles.Base, theme.base), (roles.AlternateBase, theme.current_bg),
-                        (roles.Text, theme.text), (roles.Button, theme.window), (roles.ButtonText, theme.window_text),
-                        (roles.ToolTipBase, theme.base), (roles.ToolTipText, theme.text),
-                        (roles.PlaceholderText, theme.context), (roles.Highlight, theme.current_bar),
-                        (roles.HighlightedText, ink_for(theme.current_bar))):
+    for role, color in (
+        (roles.Window, theme.window),
+        (roles.WindowText, theme.window_text),
+        (roles.Base, theme.base),
+        (roles.AlternateBase, theme.current_bg),
+        (roles.Text, theme.text),
+        (roles.Button, theme.window),
+        (roles.ButtonText, theme.window_text),
+        (roles.ToolTipBase, theme.base),
+        (roles.ToolTipText, theme.text),
+        (roles.PlaceholderText, theme.context),
+        (roles.Highlight, theme.current_bar),
+        (roles.HighlightedText, ink_for(theme.current_bar)),
+    ):
         pal.setColor(role, QColor(color))
     return pal

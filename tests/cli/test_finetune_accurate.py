@@ -19,8 +19,24 @@ def accurate(tmp_path_factory, shared_data_dir):
     tmp = tmp_path_factory.mktemp("acc")
     bundle = gold_bundle(tmp, shared_data_dir / "adapt" / "crossner_politics" / "train.jsonl", 40)
     out = tmp / "ft"
-    lines = [json.loads(x) for x in run("finetune", bundle, "--base", "minilm", "--out", out, "--epochs", "3",
-                                        "--threads", "1", "--allow-small", "--progress", "jsonl").splitlines()]
+    lines = [
+        json.loads(x)
+        for x in run(
+            "finetune",
+            bundle,
+            "--base",
+            "minilm",
+            "--out",
+            out,
+            "--epochs",
+            "3",
+            "--threads",
+            "1",
+            "--allow-small",
+            "--progress",
+            "jsonl",
+        ).splitlines()
+    ]
     return tmp, bundle, out, lines
 
 
@@ -39,8 +55,13 @@ def test_finetune_minilm_writes_a_package_the_app_runs(accurate):
     tmp, bundle, out, lines = accurate
     result = lines[-1]["result"]
     assert any("done" in x for x in lines) and result["labels"][0] == "country" and "politician" in result["labels"]
-    assert {p.name for p in out.iterdir()} == {"model.onnx", "config.json", "tokenizer.json", "model.safetensors",
-                                               "nerdesk.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "model.onnx",
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "nerdesk.json",
+    }
     meta = json.loads((out / "nerdesk.json").read_text())
     assert meta["kind"] == "nerdesk-bert-tagger" and meta["finetune"]["segments"] == {"train": 34, "held_out": 6}
     assert meta["finetune"]["recipe"]["epochs"] == 3 and meta["temperature"] > 0
@@ -71,8 +92,19 @@ def test_a_finetune_of_the_finetune_keeps_its_rows_and_adds_labels(accurate, tmp
 
     tmp, _, out, _ = accurate
     disease = gold_bundle(tmp_path, shared_data_dir / "adapt" / "ncbi_disease" / "train.jsonl", 20)
-    meta = drain(finetune_hf_iter([disease], tmp_path / "ft2", base=out, epochs=1, min_steps=0, lr=0.0,
-                                  head_lr=0.0, threads=1, log=lambda s: None))
+    meta = drain(
+        finetune_hf_iter(
+            [disease],
+            tmp_path / "ft2",
+            base=out,
+            epochs=1,
+            min_steps=0,
+            lr=0.0,
+            head_lr=0.0,
+            threads=1,
+            log=lambda s: None,
+        )
+    )
     old = json.loads((out / "config.json").read_text())["id2label"]
     new = json.loads((tmp_path / "ft2" / "config.json").read_text())["id2label"]
     assert meta["labels"][:-1] == json.loads((out / "nerdesk.json").read_text())["labels"]
@@ -114,9 +146,26 @@ def test_train_the_bert_tagger_on_corpora(tmp_path, shared_data_dir):
     from nerdesk.core.model import load_model
 
     out = tmp_path / "acc"
-    run("train", shared_data_dir / "train" / "btc" / "dev.jsonl", "--base", "minilm", "--limit", "60",
-        "--holdout", "0.2", "--epochs", "1", "--threads", "1", "--label-map", "PER=PER,ORG=ORG,LOC=LOC",
-        "--name", "tiny-acc", "--out", out)
+    run(
+        "train",
+        shared_data_dir / "train" / "btc" / "dev.jsonl",
+        "--base",
+        "minilm",
+        "--limit",
+        "60",
+        "--holdout",
+        "0.2",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--label-map",
+        "PER=PER,ORG=ORG,LOC=LOC",
+        "--name",
+        "tiny-acc",
+        "--out",
+        out,
+    )
     meta = json.loads((out / "nerdesk.json").read_text())
     assert meta["name"] == "tiny-acc" and meta["labels"] == ["LOC", "ORG", "PER"]
     assert meta["finetune"]["segments"]["held_out"] > 0 and meta["finetune"]["recipe"]["epochs"] == 1
@@ -159,8 +208,20 @@ def test_a_finetune_of_en_accurate_replays_its_shipped_sample_and_measures_forge
 
     _, bundle, _, _ = accurate
     lines: list[str] = []
-    meta = drain(finetune_hf_iter([bundle], tmp_path / "ft", base="en-accurate", epochs=1, min_steps=0,
-                                  replay=40, replay_ratio=0.5, forgetting_sample=30, threads=1, log=lines.append))
+    meta = drain(
+        finetune_hf_iter(
+            [bundle],
+            tmp_path / "ft",
+            base="en-accurate",
+            epochs=1,
+            min_steps=0,
+            replay=40,
+            replay_ratio=0.5,
+            forgetting_sample=30,
+            threads=1,
+            log=lines.append,
+        )
+    )
     rp = meta["finetune"]["replay"]
     assert 30 <= rp["sentences"] <= 40 and rp["ratio"] == 0.5
     # 34 segments and half as many replay windows each epoch, batch 16

@@ -31,14 +31,44 @@ def test_finetune_replays_the_shipped_sample_without_the_training_data(tmp_path,
     assert base["replay"]["file"] == "replay.jsonl.gz" and base["replay"]["sentences"]["replay"] >= 1000
     bundle = gold_bundle(tmp_path, shared_data / "adapt" / "ncbi_disease" / "train.jsonl", 40)
     # the hook works: reading the training data is refused in that process
-    probe = subprocess.run([sys.executable, "-c", HOOK.replace("from nerdesk.cli import main\nsys.argv[0] = \"nerdesk\"\nmain()",
-                                                               f"open({str(shared_data / 'train/btc/dev.jsonl')!r})"),
-                            str(shared_data.parent)], capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            HOOK.replace(
+                'from nerdesk.cli import main\nsys.argv[0] = "nerdesk"\nmain()',
+                f"open({str(shared_data / 'train/btc/dev.jsonl')!r})",
+            ),
+            str(shared_data.parent),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert probe.returncode != 0 and "read under ../shared" in probe.stderr
     out = tmp_path / "ft"
-    r = subprocess.run([sys.executable, "-c", HOOK, str(shared_data.parent), "finetune", str(bundle),
-                        "--out", str(out), "--epochs", "2", "--threads", "1", "--no-refit", "--no-int8",
-                        "--progress", "jsonl"], capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            HOOK,
+            str(shared_data.parent),
+            "finetune",
+            str(bundle),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--threads",
+            "1",
+            "--no-refit",
+            "--no-int8",
+            "--progress",
+            "jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     logs = [json.loads(x)["log"] for x in r.stdout.splitlines() if x.startswith('{"log"')]
     assert any("shipped sample" in x for x in logs), logs

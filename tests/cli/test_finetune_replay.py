@@ -32,8 +32,17 @@ def ncbi_bundle(tmp_path, shared_data):
 def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
     bundle = ncbi_bundle(tmp_path, shared_data)
     replay = [shared_data / "train" / c / "train.jsonl" for c in ("gum_ne", "btc")]
-    card, totals = finetune(bundle, tmp_path / "ft", replay=200, replay_paths=replay, replay_ratio=1.0,
-                            distill=1.0, epochs=2, batch_size=4, refit=False)
+    card, totals = finetune(
+        bundle,
+        tmp_path / "ft",
+        replay=200,
+        replay_paths=replay,
+        replay_ratio=1.0,
+        distill=1.0,
+        epochs=2,
+        batch_size=4,
+        refit=False,
+    )
     ft = card["finetune"]
     assert ft["segments"] == {"train": 34, "held_out": 6}
     assert ft["replay"]["sentences"] == 200 and ft["replay"]["per_epoch"] == 34 and ft["replay"]["distill"] == 1.0
@@ -41,8 +50,17 @@ def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
     assert set(totals) == {2 * math.ceil((34 + 34) / 4)}
     assert "Disease" in card["labels"] and card["labels"][:4] == ["PER", "ORG", "LOC", "MISC"]
     # without a ratio every epoch goes through the whole replay sample
-    card, totals = finetune(bundle, tmp_path / "ft2", replay=200, replay_paths=replay, replay_ratio=None,
-                            distill=0.0, epochs=1, batch_size=4, refit=False)
+    card, totals = finetune(
+        bundle,
+        tmp_path / "ft2",
+        replay=200,
+        replay_paths=replay,
+        replay_ratio=None,
+        distill=0.0,
+        epochs=1,
+        batch_size=4,
+        refit=False,
+    )
     assert card["finetune"]["replay"]["per_epoch"] == 200
     assert set(totals) == {math.ceil((34 + 200) / 4)}
 
@@ -51,16 +69,36 @@ def test_step_budget_caps_the_epochs(tmp_path, shared_data):
     bundle = ncbi_bundle(tmp_path, shared_data)
     replay = [shared_data / "train" / "gum_ne" / "train.jsonl"]
     # 34 segments + 34 replay sentences an epoch, batches of 4: 17 steps an epoch; 40 steps: 2 epochs
-    card, totals = finetune(bundle, tmp_path / "ft", replay=100, replay_paths=replay, replay_ratio=1.0,
-                            epochs=5, patience=5, batch_size=4, max_steps=40, refit=False)
+    card, totals = finetune(
+        bundle,
+        tmp_path / "ft",
+        replay=100,
+        replay_paths=replay,
+        replay_ratio=1.0,
+        epochs=5,
+        patience=5,
+        batch_size=4,
+        max_steps=40,
+        refit=False,
+    )
     assert card["training"]["epochs_run"] == 2 and set(totals) == {2 * 17}
 
 
 def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(tmp_path, shared_data):
     bundle = ncbi_bundle(tmp_path, shared_data)
     replay = [shared_data / "train" / "gum_ne" / "train.jsonl"]
-    card, totals = finetune(bundle, tmp_path / "ft", replay=100, replay_paths=replay, replay_ratio=1.0,
-                            epochs=4, patience=4, batch_size=4, lr=0.01, refit_min_held_out=6)
+    card, totals = finetune(
+        bundle,
+        tmp_path / "ft",
+        replay=100,
+        replay_paths=replay,
+        replay_ratio=1.0,
+        epochs=4,
+        patience=4,
+        batch_size=4,
+        lr=0.01,
+        refit_min_held_out=6,
+    )
     ft = card["finetune"]
     first = ft["refit"]["history"]
     scores = [h["dev_f1"][next(iter(h["dev_f1"]))] for h in first]
@@ -74,8 +112,9 @@ def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(
     # the held-out F1 "after" is the first model's (the refit has seen those segments): it
     # matches the first run's last dev score when the best epoch was the last
     assert ft["held_out"]["after"]["labels"] == ["Disease"]
-    no, _ = finetune(bundle, tmp_path / "ft0", replay=100, replay_paths=replay, replay_ratio=1.0,
-                     epochs=2, batch_size=4, refit=False)
+    no, _ = finetune(
+        bundle, tmp_path / "ft0", replay=100, replay_paths=replay, replay_ratio=1.0, epochs=2, batch_size=4, refit=False
+    )
     assert "refit" not in no["finetune"] and no["training"]["data"][0]["sentences"] == 34
     # 6 held-out segments are too few to trust their epoch count (20 by default): no refit
     few, _ = finetune(bundle, tmp_path / "ft1", replay=0, epochs=1, batch_size=4)
@@ -92,8 +131,13 @@ def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_d
     bundle = gold_bundle(tmp_path, shared_data / "adapt" / "crossner_politics" / "train.jsonl", 60)
     card, _ = finetune(bundle, tmp_path / "ft", replay=0, epochs=1, batch_size=8, refit=False)
     parents = card["label_parents"]
-    assert parents == {"politician": "PER", "organisation": "ORG", "politicalparty": "ORG",
-                       "country": "LOC", "location": "LOC"}
+    assert parents == {
+        "politician": "PER",
+        "organisation": "ORG",
+        "politicalparty": "ORG",
+        "country": "LOC",
+        "location": "LOC",
+    }
     seen = card["finetune"]["label_parents"]
     assert seen["politician"]["base_predicted"]["PER"] >= 0.5 and seen["election"]["parent"] is None
     assert seen["politician"]["spans"] >= 5
@@ -104,8 +148,22 @@ def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_d
     assert asked <= {"PER", "ORG", "LOC", "MISC"}
     assert "politician -> PER" in run("models", "show", tmp_path / "ft")
     # a fine-tune of that fine-tune keeps what its base knew (and adds no label)
-    out = run("finetune", bundle, "--base", tmp_path / "ft", "--out", tmp_path / "ft2", "--epochs", "1",
-              "--replay", "0", "--no-refit", "--no-int8", "--progress", "jsonl")
+    out = run(
+        "finetune",
+        bundle,
+        "--base",
+        tmp_path / "ft",
+        "--out",
+        tmp_path / "ft2",
+        "--epochs",
+        "1",
+        "--replay",
+        "0",
+        "--no-refit",
+        "--no-int8",
+        "--progress",
+        "jsonl",
+    )
     result = json.loads(out.strip().splitlines()[-1])["result"]
     assert result["new_labels"] == {}
     assert json.loads((tmp_path / "ft2" / "model.json").read_text())["label_parents"] == parents
@@ -123,10 +181,21 @@ def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared
 
     src = shared_data / "train" / "wikigold" / "train.jsonl"
     base = tmp_path / "base"
-    train([src], base, limit=300, holdout=0.2, epochs=4, batch_size=8, lr=0.01, ema=0, threads=1,
-          quantize=False, log=lambda s: None,
-          arch={"emb_width": 16, "width": 32, "depth": 1},
-          features={"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [2000, 200], "hashes": 1, "seed": 1})
+    train(
+        [src],
+        base,
+        limit=300,
+        holdout=0.2,
+        epochs=4,
+        batch_size=8,
+        lr=0.01,
+        ema=0,
+        threads=1,
+        quantize=False,
+        log=lambda s: None,
+        arch={"emb_width": 16, "width": 32, "depth": 1},
+        features={"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [2000, 200], "hashes": 1, "seed": 1},
+    )
     sents = [s.tokens for s in read_jsonl(src, limit=300)]
     held = [t for i, t in enumerate(sents) if held_out(i, 0.2)]
     replay, guard = _replay(load_card(base), base, 1000, None, 0, lambda s: None, n_guard=1000)

@@ -62,15 +62,19 @@ def test_each_label_change_from_the_command_line(tmp_path, shared_data):
     # each change undoes, one at a time, back to the labels imported
     for _ in range(8):
         run("labels", "undo", p)
-    assert {k: (v["color"], v["shortcut"], v["status"]) for k, v in labels_json(p).items()} == \
-        {k: (v["color"], v["shortcut"], v["status"]) for k, v in before.items()}
+    assert {k: (v["color"], v["shortcut"], v["status"]) for k, v in labels_json(p).items()} == {
+        k: (v["color"], v["shortcut"], v["status"]) for k, v in before.items()
+    }
     assert "redo" in run("labels", "redo", p)
 
 
 def _segments_with(p, labels):
     with Project.open(p) as proj:
-        return [sid for sid, spans in proj.store.conn.execute("SELECT segment_id, spans FROM annotations")
-                if any(sp["label"] in labels for sp in json.loads(spans))]
+        return [
+            sid
+            for sid, spans in proj.store.conn.execute("SELECT segment_id, spans FROM annotations")
+            if any(sp["label"] in labels for sp in json.loads(spans))
+        ]
 
 
 def test_bad_input_exits_with_the_code_and_changes_nothing(tmp_path, shared_data):
@@ -118,14 +122,30 @@ def test_a_finetune_after_a_rename_trains_on_the_new_name(tmp_path, shared_data)
     bundle = tmp_path / "b.zip"
     run("export", p, "--format", "bundle", "--out", bundle)
     out = tmp_path / "ft"
-    run("finetune", bundle, "--out", out, "--epochs", "1", "--replay", "50", "--no-refit", "--no-int8",
-        "--threads", "1", "--allow-small", "--progress", "none")
+    run(
+        "finetune",
+        bundle,
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--replay",
+        "50",
+        "--no-refit",
+        "--no-int8",
+        "--threads",
+        "1",
+        "--allow-small",
+        "--progress",
+        "none",
+    )
     card = json.loads((out / "model.json").read_text())
     assert "DISEASE" in card["labels"] and "Disease" not in card["labels"]
     run("predict", p, "--model", out)
     with Project.open(p) as proj:
-        seen = {sp[2] for (spans,) in proj.store.conn.execute("SELECT spans FROM predictions")
-                for sp in json.loads(spans)}
+        seen = {
+            sp[2] for (spans,) in proj.store.conn.execute("SELECT spans FROM predictions") for sp in json.loads(spans)
+        }
         assert seen <= {"DISEASE"}  # the model is asked for the project's labels, by their names now
 
 
@@ -135,14 +155,21 @@ def test_guideline_edit_with_no_option_opens_the_editor(tmp_path, shared_data):
 
     p = make(tmp_path, shared_data, n=10)
     editor = tmp_path / "editor.py"
-    editor.write_text("import json, sys\n"
-                      "doc = json.load(open(sys.argv[1]))\n"
-                      "doc['labels']['LOC']['boundaries'] = 'Include the article only in official names'\n"
-                      "doc['summary'] = 'LOC boundaries'\n"
-                      "json.dump(doc, open(sys.argv[1], 'w'))\n", encoding="utf-8")
+    editor.write_text(
+        "import json, sys\n"
+        "doc = json.load(open(sys.argv[1]))\n"
+        "doc['labels']['LOC']['boundaries'] = 'Include the article only in official names'\n"
+        "doc['summary'] = 'LOC boundaries'\n"
+        "json.dump(doc, open(sys.argv[1], 'w'))\n",
+        encoding="utf-8",
+    )
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
-    r = CliRunner().invoke(cli, ["guideline", "edit", str(p)], env={"EDITOR": f"{sys.executable} {editor}",
-                                                                    "VISUAL": ""}, catch_exceptions=False)
+    r = CliRunner().invoke(
+        cli,
+        ["guideline", "edit", str(p)],
+        env={"EDITOR": f"{sys.executable} {editor}", "VISUAL": ""},
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     assert "LOC boundaries" in run("guideline", "show", p, "--history")
     assert "Boundary rules: Include the article only in official names" in run("guideline", "show", p)

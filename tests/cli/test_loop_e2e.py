@@ -25,9 +25,15 @@ def test_close_the_loop(tmp_path, shared_data):
     bundle = tmp_path / "week1.zip"
     assert "200 reviewed segments" in run("export", p, "--format", "bundle", "--out", bundle)
     out = tmp_path / "ft"
-    replay = [a for c in ("gum_ne", "btc", "wikigold") for a in ("--replay-data", shared_data / "train" / c / "train.jsonl")]
-    lines = [json.loads(x) for x in run("finetune", bundle, "--out", out, "--epochs", "6", "--replay", "300",
-                                        *replay, "--progress", "jsonl").splitlines()]
+    replay = [
+        a for c in ("gum_ne", "btc", "wikigold") for a in ("--replay-data", shared_data / "train" / c / "train.jsonl")
+    ]
+    lines = [
+        json.loads(x)
+        for x in run(
+            "finetune", bundle, "--out", out, "--epochs", "6", "--replay", "300", *replay, "--progress", "jsonl"
+        ).splitlines()
+    ]
     result = lines[-1]["result"]
     assert any("done" in x for x in lines)
     assert "politician" in result["labels"] and "PER" in result["labels"]
@@ -59,7 +65,18 @@ def test_finetune_on_a_tiny_bundle_without_held_out_data(tmp_path, shared_data):
     r = CliRunner().invoke(cli, ["finetune", str(bundle), "--out", str(tmp_path / "ft")])
     assert r.exit_code == 1 and "[E214]" in r.output and "7 reviewed segments, 20 needed" in r.output
     assert not (tmp_path / "ft").exists()
-    out = run("finetune", bundle, "--out", tmp_path / "ft", "--epochs", "1", "--replay", "0", "--allow-small",
-              "--progress", "jsonl").splitlines()
+    out = run(
+        "finetune",
+        bundle,
+        "--out",
+        tmp_path / "ft",
+        "--epochs",
+        "1",
+        "--replay",
+        "0",
+        "--allow-small",
+        "--progress",
+        "jsonl",
+    ).splitlines()
     result = json.loads(out[-1])["result"]
     assert result["held_out"]["before"] is None and "Disease" in result["labels"]

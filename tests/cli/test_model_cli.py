@@ -21,8 +21,9 @@ def test_evaluate_json_and_text(runner, shared_data, tmp_path):
     data = tmp_path / "small.jsonl"
     lines = (shared_data / "train/gum_ne/test.jsonl").read_text().splitlines()[:150]
     data.write_text("\n".join(lines) + "\n")
-    r = runner.invoke(cli, ["evaluate", "default", str(data), "--json",
-                            "--label-map", "person=PER,place=LOC,organization=ORG"])
+    r = runner.invoke(
+        cli, ["evaluate", "default", str(data), "--json", "--label-map", "person=PER,place=LOC,organization=ORG"]
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     res = out["results"][str(data)]
@@ -79,21 +80,38 @@ def test_bad_model_is_a_clean_error(runner, tmp_path):
 def test_train_cli_tiny(runner, shared_data, tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "m"
-    r = runner.invoke(cli, ["train", str(shared_data / "train/btc/train.jsonl"), "--out", str(out),
-                            "--dev", str(shared_data / "train/btc/dev.jsonl"), "--limit", "60",
-                            "--epochs", "1", "--threads", "1", "--no-int8", "-q"])
+    r = runner.invoke(
+        cli,
+        [
+            "train",
+            str(shared_data / "train/btc/train.jsonl"),
+            "--out",
+            str(out),
+            "--dev",
+            str(shared_data / "train/btc/dev.jsonl"),
+            "--limit",
+            "60",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--no-int8",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     card = json.loads((out / "model.json").read_text())
     assert card["labels"] == ["PER", "ORG", "LOC"] and "int8" not in card["onnx"]
     assert card["training"]["command"].startswith("nerdesk ")
-    r = runner.invoke(cli, ["evaluate", str(out), str(shared_data / "train/btc/dev.jsonl"),
-                            "--limit", "50", "--json"])
+    r = runner.invoke(cli, ["evaluate", str(out), str(shared_data / "train/btc/dev.jsonl"), "--limit", "50", "--json"])
     assert r.exit_code == 0, r.output
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from click.testing import CliRunner; from nerdesk.cli import cli; "
-            "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0; "
-            "print('torch' in sys.modules and sys.modules['torch'] is not None)")
+    code = (
+        "import sys; from click.testing import CliRunner; from nerdesk.cli import cli; "
+        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0; "
+        "print('torch' in sys.modules and sys.modules['torch'] is not None)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

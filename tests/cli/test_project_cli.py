@@ -53,7 +53,11 @@ def test_round_trip_through_project(tmp_path, corpus, fmt):
     a, b = tmp_path / "a.nerdesk", tmp_path / "b.nerdesk"
     invoke("init", a, "--labels", "PER,ORG,LOC")
     invoke("import", a, corpus, "--annotations")
-    out = tmp_path / ("out_dir" if fmt == "brat" else f"out.{ 'spacy' if fmt == 'spacy' else 'json' if fmt == 'labelstudio' else 'jsonl' if fmt != 'conll' else 'conll'}")
+    out = tmp_path / (
+        "out_dir"
+        if fmt == "brat"
+        else f"out.{'spacy' if fmt == 'spacy' else 'json' if fmt == 'labelstudio' else 'jsonl' if fmt != 'conll' else 'conll'}"
+    )
     r = invoke("export", a, "--format", fmt, "--out", out)
     assert "Wrote 500 documents" in r.output or "Wrote 49" in r.output
     invoke("init", b, "--labels", "PER,ORG,LOC")
@@ -113,12 +117,20 @@ BAD_INPUTS = {
     "empty.jsonl": ("", "E103", None),
     "latin1.txt": ("caf\xe9 cr\xe8me".encode("latin-1"), "E104", None),
     "binary.txt": (b"\x00\x01\x02\x03binary\x00" * 50, "E105", None),
-    "range.jsonl": ('{"text": "Bob is here", "spans": [{"start": 0, "end": 3, "label": "PER"}]}\n'
-                    '{"text": "Ann", "spans": [{"start": 0, "end": 30, "label": "PER"}]}\n', "E107", 2),
-    "misaligned.jsonl": ('{"text": "in Rome", "spans": [{"start": 3, "end": 7, "label": "LOC"}], "answer": "accept"}\n'
-                         '{"text": "New York", "spans": [{"start": 2, "end": 6, "label": "LOC"}], "answer": "accept", '
-                         '"tokens": [{"text": "New", "start": 0, "end": 3, "id": 0}, '
-                         '{"text": "York", "start": 4, "end": 8, "id": 1}]}\n', "E108", 2),
+    "range.jsonl": (
+        '{"text": "Bob is here", "spans": [{"start": 0, "end": 3, "label": "PER"}]}\n'
+        '{"text": "Ann", "spans": [{"start": 0, "end": 30, "label": "PER"}]}\n',
+        "E107",
+        2,
+    ),
+    "misaligned.jsonl": (
+        '{"text": "in Rome", "spans": [{"start": 3, "end": 7, "label": "LOC"}], "answer": "accept"}\n'
+        '{"text": "New York", "spans": [{"start": 2, "end": 6, "label": "LOC"}], "answer": "accept", '
+        '"tokens": [{"text": "New", "start": 0, "end": 3, "id": 0}, '
+        '{"text": "York", "start": 4, "end": 8, "id": 1}]}\n',
+        "E108",
+        2,
+    ),
     "unknown.jsonl": ('{"text": "Acme sells", "spans": [{"start": 0, "end": 4, "label": "COMPANY"}]}\n', "E109", 1),
     "tags.jsonl": ('{"tokens": ["a", "b"], "tags": ["O"]}\n', "E110", 1),
 }

@@ -13,8 +13,23 @@ def test_simulate_writes_the_learning_curve(tmp_path, shared_data):
     train.write_text("".join(d.joinpath("train.jsonl").read_text(encoding="utf-8").splitlines(True)[:120]))
     test.write_text("".join(d.joinpath("test.jsonl").read_text(encoding="utf-8").splitlines(True)[:60]))
     out = tmp_path / "sim"
-    said = run("simulate", train, test, "--strategy", "random", "--sizes", "30", "--epochs", "2",
-               "--replay", "0", "--threads", "1", "--out", out)
+    said = run(
+        "simulate",
+        train,
+        test,
+        "--strategy",
+        "random",
+        "--sizes",
+        "30",
+        "--epochs",
+        "2",
+        "--replay",
+        "0",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    )
     (result,) = json.loads((out / "results.json").read_text())
     assert result["strategy"] == "random" and [pt["segments"] for pt in result["curve"]] == [0, 30]
     start, after = result["curve"]

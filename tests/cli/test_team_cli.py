@@ -56,7 +56,11 @@ def test_whoami_and_the_global_user_and_tier_options(tmp_path, monkeypatch):
     monkeypatch.setenv("NERDESK_CONFIG", str(tmp_path / "none.toml"))
     out = json.loads(run("whoami", path, "--json"))
     assert (out["user"], out["tier"], out["sources"]["user"]) == ("rob", "reviewer", "remembered")
-    assert {p["name"]: p["tier"] for p in out["people"]} == {"alice": "annotator", "bob": "annotator", "rob": "reviewer"}
+    assert {p["name"]: p["tier"] for p in out["people"]} == {
+        "alice": "annotator",
+        "bob": "annotator",
+        "rob": "reviewer",
+    }
 
 
 def test_review_assign_splits_new_work(tmp_path):
@@ -91,12 +95,37 @@ def test_review_queue_decisions_and_errors_by_annotator(tmp_path):
     assert q["tier"] == "reviewer" and len(q["items"]) == 4 and all(i["reasons"] for i in q["items"])
     r = CliRunner().invoke(cli, ["review", str(path), "2", "--annotator", "bob", "--approve"])
     assert r.exit_code == 1 and "[E401]" in r.output  # the default tier is annotator
-    run("review", path, "2", "--annotator", "alice", "--correct", "--spans", "38-44:PER,56-62:LOC",
-        "--user", "rob", "--tier", "reviewer")
-    run("review", path, "2", "--annotator", "bob", "--send-back", "--note", "Macron's first name",
-        "--user", "rob", "--tier", "reviewer")
-    r = CliRunner().invoke(cli, ["review", str(path), "2", "--annotator", "bob", "--send-back", "--user", "rob",
-                                 "--tier", "reviewer"])
+    run(
+        "review",
+        path,
+        "2",
+        "--annotator",
+        "alice",
+        "--correct",
+        "--spans",
+        "38-44:PER,56-62:LOC",
+        "--user",
+        "rob",
+        "--tier",
+        "reviewer",
+    )
+    run(
+        "review",
+        path,
+        "2",
+        "--annotator",
+        "bob",
+        "--send-back",
+        "--note",
+        "Macron's first name",
+        "--user",
+        "rob",
+        "--tier",
+        "reviewer",
+    )
+    r = CliRunner().invoke(
+        cli, ["review", str(path), "2", "--annotator", "bob", "--send-back", "--user", "rob", "--tier", "reviewer"]
+    )
     assert r.exit_code == 1 and "[E404]" in r.output
     bob = json.loads(run("review", path, "--user", "bob", "--json"))
     assert [(i["segment_id"], i["kind"]) for i in bob["items"]] == [(2, "sent_back")]
@@ -118,11 +147,23 @@ def test_adjudicate_lists_decides_and_sets_the_protocol(tmp_path):
     assert "alice (annotator): 0-13:PER, 22-27:LOC" in text and "unresolved" in text
     r = CliRunner().invoke(cli, ["adjudicate", str(path), "1", "--take", "alice"])
     assert r.exit_code == 1 and "[E401]" in r.output
-    r = CliRunner().invoke(cli, ["adjudicate", str(path), "1", "--combine", "0-13:PER", "--user", "rob",
-                                 "--tier", "reviewer"])
+    r = CliRunner().invoke(
+        cli, ["adjudicate", str(path), "1", "--combine", "0-13:PER", "--user", "rob", "--tier", "reviewer"]
+    )
     assert r.exit_code == 1 and "[E412]" in r.output
-    run("adjudicate", path, "1", "--combine", "alice:0-13:PER,bob:22-27:ORG", "--reason", "the club",
-        "--user", "rob", "--tier", "reviewer")
+    run(
+        "adjudicate",
+        path,
+        "1",
+        "--combine",
+        "alice:0-13:PER,bob:22-27:ORG",
+        "--reason",
+        "the club",
+        "--user",
+        "rob",
+        "--tier",
+        "reviewer",
+    )
     v = json.loads(run("adjudicate", path, "1", "--json"))
     assert v["resolution"]["how"] == "adjudicated" and v["resolution"]["reason"] == "the club"
     assert json.loads(run("adjudicate", path, "--json"))["unresolved"] == 0

@@ -9,8 +9,10 @@ from click.testing import CliRunner
 from nerdesk.cli import cli
 from tests.cli.helpers import run
 
-TEXTS = "Breast cancer and ovarian cancer run in families.\nAtaxia telangiectasia (AT) is rare; we looked at it.\n" \
-        "Hereditary breast cancer is common.\nThe weather was fine.\n"
+TEXTS = (
+    "Breast cancer and ovarian cancer run in families.\nAtaxia telangiectasia (AT) is rare; we looked at it.\n"
+    "Hereditary breast cancer is common.\nThe weather was fine.\n"
+)
 
 
 def fail(*args) -> str:
@@ -43,8 +45,10 @@ def test_add_list_remove_and_history(tmp_path):
     silver = tmp_path / "silver.jsonl"
     assert "Wrote 4 unreviewed segments" in run("export", p, "--suggestions", "--format", "jsonl", "--out", silver)
     lines = [json.loads(x) for x in silver.read_text().splitlines()]
-    assert lines[0]["meta"]["suggestions"] == [[0, 13, "Disease", None, "terms:mesh"],
-                                               [18, 32, "Disease", None, "terms:mesh"]]
+    assert lines[0]["meta"]["suggestions"] == [
+        [0, 13, "Disease", None, "terms:mesh"],
+        [18, 32, "Disease", None, "terms:mesh"],
+    ]
     assert lines[0]["tags"][:2] == ["B-Disease", "I-Disease"] and lines[3]["meta"]["suggestions"] == []
     conll = tmp_path / "silver.conll"
     run("export", p, "--suggestions", "--format", "conll", "--out", conll)
@@ -65,7 +69,9 @@ def test_add_list_remove_and_history(tmp_path):
 def test_bad_lists_are_coded_errors_and_nothing_is_stored(tmp_path):
     p = setup(tmp_path)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"label": "Disease", "pattern": "breast cancer"}\n{"label": "Disease", "pattern": [{"LOWR": "x"}]}\n')
+    bad.write_text(
+        '{"label": "Disease", "pattern": "breast cancer"}\n{"label": "Disease", "pattern": [{"LOWR": "x"}]}\n'
+    )
     out = fail("terms", "add", p, bad)
     assert "[E303]" in out and "bad.jsonl, line 2" in out
     drugs = tmp_path / "drugs.csv"
@@ -93,8 +99,12 @@ def test_flagged_terms_suggestions_rule_and_import(tmp_path):
     assert "5 new documents" in out
     run("terms", "match", p)
     with Project.open(p) as proj:  # a reviewer deletes "weather" and adds gout, 5 times
-        ids = [r[0] for r in proj.store.conn.execute(
-            "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text LIKE 'Case%'")]
+        ids = [
+            r[0]
+            for r in proj.store.conn.execute(
+                "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text LIKE 'Case%'"
+            )
+        ]
         for sid in ids:
             seg = proj.segment(sid)
             w = next(sp for sp in seg["spans"] if sp["term"] == "weather")
@@ -117,6 +127,7 @@ def test_flagged_terms_suggestions_rule_and_import(tmp_path):
     later.write_text("More gout.\n")
     run("import", p, later, "--lines")
     with Project.open(p) as proj:
-        sid = proj.store.conn.execute("SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id "
-                                      "WHERE d.text = 'More gout.'").fetchone()[0]
+        sid = proj.store.conn.execute(
+            "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text = 'More gout.'"
+        ).fetchone()[0]
         assert [(sp["label"], sp["source"]) for sp in proj.segment(sid)["spans"]] == [("Disease", "terms:suggested")]

@@ -17,13 +17,51 @@ def _options(command: str) -> dict:
     return {p.name: p for p in cli.commands[command].params}
 
 
-@pytest.mark.parametrize("command, cls, expected", [
-    ("train", TrainConfig, {"epochs", "batch_size", "lr", "patience", "max_minutes", "seed", "holdout",
-                            "ship_replay", "ema", "label_smoothing", "case_augment", "limit", "quantize"}),
-    ("finetune", FinetuneConfig, {"holdout", "replay", "replay_ratio", "distill", "error_weight", "epochs",
-                                  "patience", "lr", "head_lr", "anchor", "refit", "max_steps", "seed", "quantize",
-                                  "silver_weight"}),
-])
+@pytest.mark.parametrize(
+    "command, cls, expected",
+    [
+        (
+            "train",
+            TrainConfig,
+            {
+                "epochs",
+                "batch_size",
+                "lr",
+                "patience",
+                "max_minutes",
+                "seed",
+                "holdout",
+                "ship_replay",
+                "ema",
+                "label_smoothing",
+                "case_augment",
+                "limit",
+                "quantize",
+            },
+        ),
+        (
+            "finetune",
+            FinetuneConfig,
+            {
+                "holdout",
+                "replay",
+                "replay_ratio",
+                "distill",
+                "error_weight",
+                "epochs",
+                "patience",
+                "lr",
+                "head_lr",
+                "anchor",
+                "refit",
+                "max_steps",
+                "seed",
+                "quantize",
+                "silver_weight",
+            },
+        ),
+    ],
+)
 def test_cli_options_take_their_defaults_and_help_from_the_config(command, cls, expected):
     options = _options(command)
     fields = {f.name: f for f in dataclasses.fields(cls)}

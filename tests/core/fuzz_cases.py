@@ -51,51 +51,109 @@ def _jl(objs: list[Any]) -> bytes:
 
 
 _JSONL = [
-    {"text": "Ann Lee met Bob in Paris.", "spans": [{"start": 0, "end": 7, "label": "PER"},
-     {"start": 12, "end": 15, "label": "PER"}, {"start": 19, "end": 24, "label": "LOC"}], "meta": {"id": 1}},
+    {
+        "text": "Ann Lee met Bob in Paris.",
+        "spans": [
+            {"start": 0, "end": 7, "label": "PER"},
+            {"start": 12, "end": 15, "label": "PER"},
+            {"start": 19, "end": 24, "label": "LOC"},
+        ],
+        "meta": {"id": 1},
+    },
     {"tokens": ["Acme", "Corp", "hired", "Eve", "."], "tags": ["B-ORG", "I-ORG", "O", "S-PER", "O"]},
-    {"tokens": ["New", "York", "is", "big"], "ws": [" ", " ", " ", ""],
-     "spans": [{"start": 0, "end": 8, "label": "LOC"}], "annotator": "ann", "status": "accepted"},
-    {"text": "Nothing here.", "tokens": [[0, 7], [8, 12], [12, 13]], "sentences": [[0, 13]],
-     "predictions": [{"start": 0, "end": 7, "label": "ORG", "confidence": 0.4}]},
+    {
+        "tokens": ["New", "York", "is", "big"],
+        "ws": [" ", " ", " ", ""],
+        "spans": [{"start": 0, "end": 8, "label": "LOC"}],
+        "annotator": "ann",
+        "status": "accepted",
+    },
+    {
+        "text": "Nothing here.",
+        "tokens": [[0, 7], [8, 12], [12, 13]],
+        "sentences": [[0, 13]],
+        "predictions": [{"start": 0, "end": 7, "label": "ORG", "confidence": 0.4}],
+    },
     {"text": "Unannotated text about Rome.", "source_id": "x"},
 ]
-_CONLL_DOCS = ("-DOCSTART-\tO\n\nAnn\tB-PER\nLee\tI-PER\nmet\tO\nBob\tB-PER\n.\tO\n\nParis\tS-LOC\nis\tO\n"
-               "nice\tO\n\n-DOCSTART-\tO\n\nAcme\tB-ORG\nhired\tO\nEve\tU-PER\n")
+_CONLL_DOCS = (
+    "-DOCSTART-\tO\n\nAnn\tB-PER\nLee\tI-PER\nmet\tO\nBob\tB-PER\n.\tO\n\nParis\tS-LOC\nis\tO\n"
+    "nice\tO\n\n-DOCSTART-\tO\n\nAcme\tB-ORG\nhired\tO\nEve\tU-PER\n"
+)
 _CONLL_SENTS = "EU B-ORG\nrejects O\nGerman B-MISC\ncall O\n\nPeter B-PER\nBlackburn I-PER\n\nBRUSSELS B-LOC\n"
 _CSV = 'text,id,lang\nAnn met Bob in Paris.,1,en\n"A quoted, multi-line\ncell",2,en\nThird row,3,\n'
 _TEXT = "Ann met Bob in Paris.\nAcme hired Eve.\n\nRome is old.\n"
 _DOCCANO = [
     {"id": 1, "text": "Ann met Bob.", "label": [[0, 3, "PER"], [8, 11, "PER"]]},
-    {"id": 2, "text": "Acme is in Rome.", "entities": [{"id": 1, "start_offset": 0, "end_offset": 4, "label": "ORG"},
-                                                     {"id": 2, "start_offset": 11, "end_offset": 15, "label": "LOC"}]},
+    {
+        "id": 2,
+        "text": "Acme is in Rome.",
+        "entities": [
+            {"id": 1, "start_offset": 0, "end_offset": 4, "label": "ORG"},
+            {"id": 2, "start_offset": 11, "end_offset": 15, "label": "LOC"},
+        ],
+    },
     {"id": 3, "text": "No labels yet.", "Comments": []},
 ]
 _TOKS = [("Ann", 0, 3, True), ("met", 4, 7, True), ("Bob", 8, 11, False), (".", 11, 12, False)]
 _PRODIGY = [
-    {"text": "Ann met Bob.", "tokens": [{"text": t, "start": s, "end": e, "id": i, "ws": w}
-                                        for i, (t, s, e, w) in enumerate(_TOKS)],
-     "spans": [{"start": 0, "end": 3, "token_start": 0, "token_end": 0, "label": "PER"},
-               {"start": 8, "end": 11, "token_start": 2, "token_end": 2, "label": "PER"}],
-     "answer": "accept", "_input_hash": 1, "_task_hash": 2, "_annotator_id": "ann"},
-    {"text": "Rome is old.", "spans": [{"start": 0, "end": 4, "label": "LOC"}], "answer": "reject",
-     "meta": {"source": "x"}},
+    {
+        "text": "Ann met Bob.",
+        "tokens": [{"text": t, "start": s, "end": e, "id": i, "ws": w} for i, (t, s, e, w) in enumerate(_TOKS)],
+        "spans": [
+            {"start": 0, "end": 3, "token_start": 0, "token_end": 0, "label": "PER"},
+            {"start": 8, "end": 11, "token_start": 2, "token_end": 2, "label": "PER"},
+        ],
+        "answer": "accept",
+        "_input_hash": 1,
+        "_task_hash": 2,
+        "_annotator_id": "ann",
+    },
+    {
+        "text": "Rome is old.",
+        "spans": [{"start": 0, "end": 4, "label": "LOC"}],
+        "answer": "reject",
+        "meta": {"source": "x"},
+    },
     {"text": "Skip me.", "answer": "ignore"},
 ]
 _LABELSTUDIO = [
-    {"id": 1, "data": {"text": "Ann met Bob in Paris.", "src": "a"}, "annotations": [
-        {"completed_by": {"email": "a@x"}, "was_cancelled": False, "result": [
-            {"type": "labels", "from_name": "label", "to_name": "text",
-             "value": {"start": 0, "end": 3, "text": "Ann", "labels": ["PER"]}},
-            {"type": "labels", "value": {"start": 15, "end": 20, "text": "Paris", "labels": ["LOC"]}}]}],
-     "predictions": [{"score": 0.7, "result": [{"type": "labels", "value": {"start": 8, "end": 11, "labels": ["PER"]}}]}]},
+    {
+        "id": 1,
+        "data": {"text": "Ann met Bob in Paris.", "src": "a"},
+        "annotations": [
+            {
+                "completed_by": {"email": "a@x"},
+                "was_cancelled": False,
+                "result": [
+                    {
+                        "type": "labels",
+                        "from_name": "label",
+                        "to_name": "text",
+                        "value": {"start": 0, "end": 3, "text": "Ann", "labels": ["PER"]},
+                    },
+                    {"type": "labels", "value": {"start": 15, "end": 20, "text": "Paris", "labels": ["LOC"]}},
+                ],
+            }
+        ],
+        "predictions": [
+            {"score": 0.7, "result": [{"type": "labels", "value": {"start": 8, "end": 11, "labels": ["PER"]}}]}
+        ],
+    },
     {"id": 2, "data": {"text": "Cancelled one."}, "annotations": [{"was_cancelled": True, "result": []}]},
-    {"id": 3, "data": {"text": "Emoji \U0001F600 Eve."}, "annotations": [
-        {"result": [{"type": "labels", "value": {"start": 9, "end": 12, "text": "Eve", "labels": ["PER"]}}]}]},
+    {
+        "id": 3,
+        "data": {"text": "Emoji \U0001f600 Eve."},
+        "annotations": [
+            {"result": [{"type": "labels", "value": {"start": 9, "end": 12, "text": "Eve", "labels": ["PER"]}}]}
+        ],
+    },
 ]
 _BRAT_TXT = "Ann Lee met Bob in Paris.\nAcme hired Eve.\n"
-_BRAT_ANN = ("T1\tPER 0 7\tAnn Lee\nT2\tPER 12 15\tBob\nT3\tLOC 19 24\tParis\nR1\tRel Arg1:T1 Arg2:T2\n"
-             "T4\tORG 26 30\tAcme\n#1\tAnnotatorNotes T1\tnote\nT5\tPER 37 40\tEve\n")
+_BRAT_ANN = (
+    "T1\tPER 0 7\tAnn Lee\nT2\tPER 12 15\tBob\nT3\tLOC 19 24\tParis\nR1\tRel Arg1:T1 Arg2:T2\n"
+    "T4\tORG 26 30\tAcme\n#1\tAnnotatorNotes T1\tnote\nT5\tPER 37 40\tEve\n"
+)
 
 
 @dataclass
@@ -119,8 +177,10 @@ def _build_samples(fmt: str) -> list[Sample]:
     if fmt == "jsonl":
         return [Sample("s.jsonl", {"s.jsonl": _jl(_JSONL)}, fmt)]
     if fmt == "conll":
-        return [Sample("s.conll", {"s.conll": _CONLL_DOCS.encode()}, fmt),
-                Sample("s.iob", {"s.iob": _CONLL_SENTS.encode()}, fmt)]
+        return [
+            Sample("s.conll", {"s.conll": _CONLL_DOCS.encode()}, fmt),
+            Sample("s.iob", {"s.iob": _CONLL_SENTS.encode()}, fmt),
+        ]
     if fmt == "csv":
         return [Sample("s.csv", {"s.csv": _CSV.encode()}, fmt)]
     if fmt == "tsv":
@@ -132,8 +192,10 @@ def _build_samples(fmt: str) -> list[Sample]:
     if fmt == "prodigy":
         return [Sample("s.jsonl", {"s.jsonl": _jl(_PRODIGY)}, fmt)]
     if fmt == "labelstudio":
-        return [Sample("s.json", {"s.json": json.dumps(_LABELSTUDIO, indent=2, ensure_ascii=False).encode()}, fmt),
-                Sample("s.json", {"s.json": _jl(_LABELSTUDIO)}, fmt)]
+        return [
+            Sample("s.json", {"s.json": json.dumps(_LABELSTUDIO, indent=2, ensure_ascii=False).encode()}, fmt),
+            Sample("s.json", {"s.json": _jl(_LABELSTUDIO)}, fmt),
+        ]
     if fmt == "brat":
         files = {"a.txt": _BRAT_TXT.encode(), "a.ann": _BRAT_ANN.encode()}
         return [Sample("a.txt", files, fmt), Sample("a.ann", files, fmt), Sample(".", files, fmt)]
@@ -178,8 +240,13 @@ def reviewed_bundle(tmp: Path) -> bytes:
         p.store.set_active_model("m@1")
         s1, s2 = [s["id"] for s in p.document(1)["segments"]]
         with p.store.transaction():
-            p.store.insert_predictions("m@1", [(s1, [[0, 13, "PER", 0.9], [22, 27, "PER", 0.55]], .5, .5, .5, .5, .5),
-                                               (s2, [], .2, .2, .2, .2, .2)])
+            p.store.insert_predictions(
+                "m@1",
+                [
+                    (s1, [[0, 13, "PER", 0.9], [22, 27, "PER", 0.55]], 0.5, 0.5, 0.5, 0.5, 0.5),
+                    (s2, [], 0.2, 0.2, 0.2, 0.2, 0.2),
+                ],
+            )
         p.relabel_span(s1, 22, 27, "LOC")
         p.accept(s1)
         p.add_span(s2, 37, 52, "PER")
@@ -201,8 +268,11 @@ def _deterministic_bundle() -> bytes:
         ln["created"] = ln["updated"] = "2024-01-01T00:00:00"
     members["corrections.jsonl"] = _jl(lines)
     manifest = json.loads(members["manifest.json"])
-    manifest.update(bundle_id="00000000-0000-0000-0000-000000000001", created="2024-01-01T00:00:00+00:00",
-                    project_id="00000000-0000-0000-0000-000000000002")
+    manifest.update(
+        bundle_id="00000000-0000-0000-0000-000000000001",
+        created="2024-01-01T00:00:00+00:00",
+        project_id="00000000-0000-0000-0000-000000000002",
+    )
     members["manifest.json"] = json.dumps(manifest, indent=2).encode()
     return rezip(members, rehash=True)
 
@@ -237,13 +307,60 @@ def rezip(members: dict[str, bytes], *, rehash: bool) -> bytes:
 Mutator = Callable[[random.Random, bytes], bytes]
 DEEP = "\x00DEEP\x00"  # replaced by deep nesting after json.dumps (which would recurse on it)
 ODD_VALUES: list[Any] = [
-    None, True, False, 0, -1, 1, 2**31, 10**30, 1.5, "", "banana", "B-PER", "\ud800", "x" * 5000,
-    [], [["B-PER"]], ["x"], ["accept"], {"x": 1}, {}, [0, 1, "PER"], [[0, 1]], [[0, 1, "PER"], [0, 1, "LOC"]],
-    {"start": 0, "end": 1, "label": "PER"}, DEEP,
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**31,
+    10**30,
+    1.5,
+    "",
+    "banana",
+    "B-PER",
+    "\ud800",
+    "x" * 5000,
+    [],
+    [["B-PER"]],
+    ["x"],
+    ["accept"],
+    {"x": 1},
+    {},
+    [0, 1, "PER"],
+    [[0, 1]],
+    [[0, 1, "PER"], [0, 1, "LOC"]],
+    {"start": 0, "end": 1, "label": "PER"},
+    DEEP,
 ]
-HOSTILE_BYTES = [b"\\ud800", b"\\udfff", b"\xed\xa0\x80", b"\x00", b"\r", b"\xff", b'"', b"{", b"}", b"[", b",",
-                 b"[" * 1200, b"{\"a\":" * 1100, b"\t", b"\n\n", b"-DOCSTART-\tO\n", b"\xef\xbb\xbf",
-                 b"9" * 5000, b"(" * 20_000, b"-1", b"\xc3", b"\xf0\x9f\x98", "\u2028".encode(), b"NaN", b"B-", b"I-PER I-LOC"]
+HOSTILE_BYTES = [
+    b"\\ud800",
+    b"\\udfff",
+    b"\xed\xa0\x80",
+    b"\x00",
+    b"\r",
+    b"\xff",
+    b'"',
+    b"{",
+    b"}",
+    b"[",
+    b",",
+    b"[" * 1200,
+    b'{"a":' * 1100,
+    b"\t",
+    b"\n\n",
+    b"-DOCSTART-\tO\n",
+    b"\xef\xbb\xbf",
+    b"9" * 5000,
+    b"(" * 20_000,
+    b"-1",
+    b"\xc3",
+    b"\xf0\x9f\x98",
+    "\u2028".encode(),
+    b"NaN",
+    b"B-",
+    b"I-PER I-LOC",
+]
 
 
 def flip(rng: random.Random, b: bytes) -> bytes:
@@ -266,12 +383,15 @@ def insert(rng: random.Random, b: bytes) -> bytes:
 
 def insert_in_string(rng: random.Random, b: bytes) -> bytes:
     """Hostile bytes just after a quote: inside a JSON string (or a quoted CSV cell) more often than not."""
-    quotes = [i + 1 for i in range(len(b)) if b[i:i + 1] == b'"']
+    quotes = [i + 1 for i in range(len(b)) if b[i : i + 1] == b'"']
     if not quotes:
         return insert(rng, b)
     pos = rng.choice(quotes)
-    return b[:pos] + rng.choice([b"\\ud800", b"\\udfff x", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\\u0000",
-                                 b"\t", b"\xff"]) + b[pos:]
+    return (
+        b[:pos]
+        + rng.choice([b"\\ud800", b"\\udfff x", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\\u0000", b"\t", b"\xff"])
+        + b[pos:]
+    )
 
 
 def splice(rng: random.Random, b: bytes) -> bytes:
@@ -317,8 +437,9 @@ def columns(rng: random.Random, b: bytes) -> bytes:
     elif op == "add":
         cols.insert(rng.randrange(len(cols) + 1), rng.choice([b"X", b"B-PER", b"", b"O"]))
     else:
-        cols[rng.randrange(len(cols))] = rng.choice([b"B-", b"X-PER", b"B-PER ", b"", b"\xed\xa0\x80", b"S-LOC",
-                                                     b"I-\xff", b"-DOCSTART-", b"\"", b"\"x\"\"y"])
+        cols[rng.randrange(len(cols))] = rng.choice(
+            [b"B-", b"X-PER", b"B-PER ", b"", b"\xed\xa0\x80", b"S-LOC", b"I-\xff", b"-DOCSTART-", b'"', b'"x""y']
+        )
     ls[i] = sep.join(cols)
     return b"\n".join(ls)
 
@@ -359,8 +480,27 @@ def mutate_tree(rng: random.Random, obj: Any) -> Any:
             k2 = rng.choice(keys)
             node[k], node[k2] = node[k2], node[k]
         elif op == "rename" and isinstance(node, dict):
-            new = rng.choice(["text", "tokens", "tags", "spans", "label", "start", "end", "data", "answer",
-                              "status", "annotator", "meta", "document", "final", "value", "labels", "result"])
+            new = rng.choice(
+                [
+                    "text",
+                    "tokens",
+                    "tags",
+                    "spans",
+                    "label",
+                    "start",
+                    "end",
+                    "data",
+                    "answer",
+                    "status",
+                    "annotator",
+                    "meta",
+                    "document",
+                    "final",
+                    "value",
+                    "labels",
+                    "result",
+                ]
+            )
             node[new] = node.pop(k)
         elif op == "dup" and isinstance(node, list):
             item = json.loads(json.dumps(node[k]))
@@ -474,8 +614,14 @@ def docbin_inside(rng: random.Random, b: bytes) -> bytes:
     if key == "user_data" and isinstance(val, list) and val and rng.random() < 0.8:
         i = rng.randrange(len(val))
         odd = rng.choice(ODD_VALUES)
-        inner = rng.choice([odd, json.dumps({"annotated": True, rng.choice(
-            ["meta", "predictions", "annotator", "status", "annotated"]): odd}).replace(json.dumps(DEEP), "[" * 1500 + "]" * 1500)])
+        inner = rng.choice(
+            [
+                odd,
+                json.dumps(
+                    {"annotated": True, rng.choice(["meta", "predictions", "annotator", "status", "annotated"]): odd}
+                ).replace(json.dumps(DEEP), "[" * 1500 + "]" * 1500),
+            ]
+        )
         try:
             val[i] = srsly.msgpack_dumps({"nerdesk": inner} if rng.random() < 0.9 else inner)
         except Exception:  # noqa: BLE001 - not packable (a huge int, a lone surrogate)
@@ -671,8 +817,10 @@ def _overlapping(project) -> str:
 
 
 def describe(case: Case, out: Outcome) -> str:
-    return (f"{case.fmt} seed {case.seed} ({', '.join(case.mutations)}; format {case.fmt_arg}, "
-            f"{case.options}, overlaps {'allowed' if case.allow_overlaps else 'forbidden'}): {out.kind}: {out.detail}")
+    return (
+        f"{case.fmt} seed {case.seed} ({', '.join(case.mutations)}; format {case.fmt_arg}, "
+        f"{case.options}, overlaps {'allowed' if case.allow_overlaps else 'forbidden'}): {out.kind}: {out.detail}"
+    )
 
 
 def check(fmt: str, seeds: range, workdir: Path, timeout: float = 20.0) -> list[str]:

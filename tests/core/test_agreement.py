@@ -57,8 +57,15 @@ def generated(seed: int, n_segments: int = 80, raters=("ann", "bob", "cy")):
                 a, b, _ = spans[0]
                 spans[0] = (a, b, rng.choice(LABELS))
             tags[(sid, r)] = _tags(spans, n_tok)
-            anns.append((r, "annotator", json.dumps([{"start": start + 2 * a, "end": start + 2 * b - 1, "label": lab}
-                                                     for a, b, lab in spans])))
+            anns.append(
+                (
+                    r,
+                    "annotator",
+                    json.dumps(
+                        [{"start": start + 2 * a, "end": start + 2 * b - 1, "label": lab} for a, b, lab in spans]
+                    ),
+                )
+            )
         rows.append((sid, start, json.dumps(flat), anns))
         start += 2 * n_tok + 10
     return rows, tags
@@ -103,11 +110,13 @@ def test_kappa_and_alpha_equal_the_reference_implementations(seed):
     mean = np.mean([cohen_kappa_score(*pair_kappa[k]) for k in pair_kappa])
     assert report["overall"]["kappa"] == pytest.approx(mean, abs=1e-12)
     assert report["overall"]["alpha"] == pytest.approx(
-        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"), abs=1e-12)
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"), abs=1e-12
+    )
     for i, lab in enumerate(LABELS, start=1):
         binary = np.where(np.isnan(matrix), np.nan, (matrix == i).astype(float))
         assert report["per_label"][lab]["alpha"] == pytest.approx(
-            krippendorff.alpha(reliability_data=binary, level_of_measurement="nominal"), abs=1e-12)
+            krippendorff.alpha(reliability_data=binary, level_of_measurement="nominal"), abs=1e-12
+        )
 
 
 def test_span_f1_exact_and_partial_count_spans_one_to_one():
@@ -118,8 +127,15 @@ def test_span_f1_exact_and_partial_count_spans_one_to_one():
     assert partial_matches([(0, 10, "PER")], [(0, 5, "PER"), (5, 10, "PER")]) == 1  # one to one
     assert partial_matches([(0, 10, "PER")], [(0, 10, "ORG")]) == 0  # another label never matches
     flat = json.dumps([x for i in range(25) for x in (2 * i, 2 * i + 1)])
-    row = (1, 0, flat, [("ann", "annotator", json.dumps([{"start": s, "end": e, "label": lab} for s, e, lab in a])),
-                        ("bob", "annotator", json.dumps([{"start": s, "end": e, "label": lab} for s, e, lab in b]))])
+    row = (
+        1,
+        0,
+        flat,
+        [
+            ("ann", "annotator", json.dumps([{"start": s, "end": e, "label": lab} for s, e, lab in a])),
+            ("bob", "annotator", json.dumps([{"start": s, "end": e, "label": lab} for s, e, lab in b])),
+        ],
+    )
     r = agreement_of([row])
     assert r["overall"]["span_f1_exact"] == pytest.approx(2 * 1 / 5)
     assert r["overall"]["span_f1_partial"] == pytest.approx(2 * 2 / 5)
@@ -133,8 +149,13 @@ def test_undefined_figures_are_none_not_a_number():
     r = agreement_of([(1, 0, flat, [("ann", "annotator", same), ("bob", "annotator", same)])])
     assert r["overall"]["kappa"] is None and r["overall"]["alpha"] is None  # every tag O: chance is total
     assert r["overall"]["span_f1_exact"] is None  # no span to match
-    assert agreement_of([])["overall"] == {"span_f1_exact": None, "span_f1_partial": None, "kappa": None,
-                                           "alpha": None, "spans": 0}
+    assert agreement_of([])["overall"] == {
+        "span_f1_exact": None,
+        "span_f1_partial": None,
+        "kappa": None,
+        "alpha": None,
+        "spans": 0,
+    }
     assert krippendorff_alpha(np.full((2, 0), -1, dtype=np.int16), 2) is None
 
 
@@ -166,7 +187,7 @@ def _perturb(tags: list[str], rng: random.Random, labels: list[str]) -> list[str
         elif x < 0.3 and b - a > 1:
             b -= 1
         out[a] = f"B-{lab}"
-        out[a + 1:b] = [f"I-{lab}"] * (b - a - 1)
+        out[a + 1 : b] = [f"I-{lab}"] * (b - a - 1)
     if rng.random() < 0.05 and "O" in out:  # an extra entity
         k = out.index("O")
         out[k] = f"B-{labels[0]}"
@@ -189,19 +210,26 @@ def test_real_data_through_projects_equals_the_references(tmp_path, shared_data)
             if len(lines) == 200:
                 break
     labels = sorted({t[2:] for d in lines for t in d["tags"] if t != "O"})
-    versions = {"alice": [d["tags"] for d in lines],
-                "bob": [_perturb(d["tags"], rng, labels) for d in lines],
-                "cy": [_perturb(d["tags"], rng, labels) if i % 2 else None for i, d in enumerate(lines)]}
+    versions = {
+        "alice": [d["tags"] for d in lines],
+        "bob": [_perturb(d["tags"], rng, labels) for d in lines],
+        "cy": [_perturb(d["tags"], rng, labels) if i % 2 else None for i, d in enumerate(lines)],
+    }
     p = Project.create(tmp_path / "p.nerdesk", labels=labels)
     for name, tags in versions.items():
         path = tmp_path / f"{name}.jsonl"
-        path.write_text("".join(json.dumps({"tokens": d["tokens"], "tags": t}) + "\n"
-                                for d, t in zip(lines, tags) if t is not None), encoding="utf-8")
+        path.write_text(
+            "".join(
+                json.dumps({"tokens": d["tokens"], "tags": t}) + "\n" for d, t in zip(lines, tags) if t is not None
+            ),
+            encoding="utf-8",
+        )
         drain(p.import_file(path, annotations=True, annotator=name))
     report = p.agreement()
     assert report["segments"] == len(lines) and report["raters"] == ["alice", "bob", "cy"]
-    io = {name: [[t if t == "O" else t[2:] for t in tags] if tags else None for tags in v]
-          for name, v in versions.items()}
+    io = {
+        name: [[t if t == "O" else t[2:] for t in tags] if tags else None for tags in v] for name, v in versions.items()
+    }
     for pair in report["pairs"]:
         both = [i for i in range(len(lines)) if io[pair["a"]][i] is not None and io[pair["b"]][i] is not None]
         ta = [t for i in both for t in io[pair["a"]][i]]
@@ -218,11 +246,20 @@ def test_real_data_through_projects_equals_the_references(tmp_path, shared_data)
         assert pair["span_f1_exact"] == pytest.approx(2 * exact / total)
         assert 0.5 < pair["span_f1_exact"] < 1.0  # the disagreements are there, and seen
     values = {"O": 0, **{lab: i for i, lab in enumerate(labels, start=1)}}
-    matrix = np.array([[values[t] if io[r][i] is not None else np.nan
-                        for i in range(len(lines)) for t in (io[r][i] or ["O"] * len(lines[i]["tags"]))]
-                       for r in ("alice", "bob", "cy")], dtype=float)
+    matrix = np.array(
+        [
+            [
+                values[t] if io[r][i] is not None else np.nan
+                for i in range(len(lines))
+                for t in (io[r][i] or ["O"] * len(lines[i]["tags"]))
+            ]
+            for r in ("alice", "bob", "cy")
+        ],
+        dtype=float,
+    )
     assert report["overall"]["alpha"] == pytest.approx(
-        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"), abs=1e-12)
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"), abs=1e-12
+    )
     p.close()
 
 
@@ -232,6 +269,9 @@ def test_spans_only_gives_the_same_span_figures():
     for key in ("overall", *[f"per_label/{lab}" for lab in LABELS]):
         a = full[key] if "/" not in key else full["per_label"][key.split("/")[1]]
         b = fast[key] if "/" not in key else fast["per_label"][key.split("/")[1]]
-        assert (a["span_f1_exact"], a["span_f1_partial"], a["spans"]) == (b["span_f1_exact"], b["span_f1_partial"],
-                                                                        b["spans"])
+        assert (a["span_f1_exact"], a["span_f1_partial"], a["spans"]) == (
+            b["span_f1_exact"],
+            b["span_f1_partial"],
+            b["spans"],
+        )
         assert b["kappa"] is None and b["alpha"] is None

@@ -18,8 +18,6 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "resources" / "schemas"
 TEXT = "Angela Merkel visited Paris. She met Emmanuel Macron at the Elysee."
 
 
-
-
 def reviewed_project(path, user="alice"):
     p = Project.create(path, labels=["PER", "LOC", "ORG"], user=user)
     drain(p.import_records([DocRecord(TEXT, source="news.txt", meta={"day": 1})]))
@@ -27,8 +25,13 @@ def reviewed_project(path, user="alice"):
     p.store.set_active_model("m@1")
     s1, s2 = [s["id"] for s in p.document(1)["segments"]]
     with p.store.transaction():  # the model found Merkel and called Paris a PER; missed Macron
-        p.store.insert_predictions("m@1", [(s1, [[0, 13, "PER", 0.9], [22, 27, "PER", 0.55]], .5, .5, .5, .5, .5),
-                                           (s2, [], .2, .2, .2, .2, .2)])
+        p.store.insert_predictions(
+            "m@1",
+            [
+                (s1, [[0, 13, "PER", 0.9], [22, 27, "PER", 0.55]], 0.5, 0.5, 0.5, 0.5, 0.5),
+                (s2, [], 0.2, 0.2, 0.2, 0.2, 0.2),
+            ],
+        )
     p.relabel_span(s1, 22, 27, "LOC")
     p.accept(s1)
     p.add_span(s2, 37, 52, "PER")
@@ -57,7 +60,7 @@ def test_bundle_contents_and_schema(tmp_path):
     assert [e["category"] for e in first["errors"]] == ["label"]
     assert first["errors"][0]["surface"] == "Paris" and first["document"]["meta"] == {"day": 1}
     second = body[1]
-    assert second["text"][second["final"][0]["start"]:second["final"][0]["end"]] == "Emmanuel Macron"
+    assert second["text"][second["final"][0]["start"] : second["final"][0]["end"]] == "Emmanuel Macron"
     p.close()
 
 

@@ -9,8 +9,7 @@ from nerdesk.core.types import Span as S
 
 
 def cats(pred, final):
-    return [(c.category, c.predicted and c.predicted.key(), c.final and c.final.key())
-            for c in categorize(pred, final)]
+    return [(c.category, c.predicted and c.predicted.key(), c.final and c.final.key()) for c in categorize(pred, final)]
 
 
 CASES = [
@@ -20,24 +19,47 @@ CASES = [
     ("label confusion", [S(0, 5, "PER")], [S(0, 5, "ORG")], [("label", (0, 5, "PER"), (0, 5, "ORG"))]),
     ("boundary too short", [S(0, 5, "PER")], [S(0, 12, "PER")], [("boundary", (0, 5, "PER"), (0, 12, "PER"))]),
     ("boundary too long", [S(0, 12, "ORG")], [S(4, 12, "ORG")], [("boundary", (0, 12, "ORG"), (4, 12, "ORG"))]),
-    ("boundary + label", [S(0, 12, "ORG")], [S(4, 12, "LOC")],
-     [("boundary_label", (0, 12, "ORG"), (4, 12, "LOC"))]),
+    ("boundary + label", [S(0, 12, "ORG")], [S(4, 12, "LOC")], [("boundary_label", (0, 12, "ORG"), (4, 12, "LOC"))]),
     # one predicted span covering two adjacent entities: one boundary error, one miss
-    ("merged adjacent", [S(0, 20, "PER")], [S(0, 9, "PER"), S(10, 20, "PER")],
-     [("boundary", (0, 20, "PER"), (10, 20, "PER")), ("false_negative", None, (0, 9, "PER"))]),
+    (
+        "merged adjacent",
+        [S(0, 20, "PER")],
+        [S(0, 9, "PER"), S(10, 20, "PER")],
+        [("boundary", (0, 20, "PER"), (10, 20, "PER")), ("false_negative", None, (0, 9, "PER"))],
+    ),
     # two predicted pieces of one entity: one boundary error, one false positive
-    ("split entity", [S(0, 8, "ORG"), S(9, 20, "ORG")], [S(0, 20, "ORG")],
-     [("false_positive", (0, 8, "ORG"), None), ("boundary", (9, 20, "ORG"), (0, 20, "ORG"))]),
+    (
+        "split entity",
+        [S(0, 8, "ORG"), S(9, 20, "ORG")],
+        [S(0, 20, "ORG")],
+        [("false_positive", (0, 8, "ORG"), None), ("boundary", (9, 20, "ORG"), (0, 20, "ORG"))],
+    ),
     # nested: the human keeps the outer and adds the inner
-    ("nested added", [S(0, 30, "ORG")], [S(0, 30, "ORG"), S(14, 30, "LOC")],
-     [("false_negative", None, (14, 30, "LOC"))]),
+    (
+        "nested added",
+        [S(0, 30, "ORG")],
+        [S(0, 30, "ORG"), S(14, 30, "LOC")],
+        [("false_negative", None, (14, 30, "LOC"))],
+    ),
     ("adjacent, both right", [S(0, 5, "PER"), S(5, 9, "ORG")], [S(0, 5, "PER"), S(5, 9, "ORG")], []),
-    ("adjacent, no overlap means no boundary match", [S(0, 5, "PER")], [S(5, 9, "PER")],
-     [("false_positive", (0, 5, "PER"), None), ("false_negative", None, (5, 9, "PER"))]),
-    ("crossing overlap, other label", [S(0, 10, "PER")], [S(5, 15, "ORG")],
-     [("boundary_label", (0, 10, "PER"), (5, 15, "ORG"))]),
-    ("label confusion wins over boundary", [S(0, 10, "PER"), S(0, 4, "PER")], [S(0, 10, "ORG")],
-     [("false_positive", (0, 4, "PER"), None), ("label", (0, 10, "PER"), (0, 10, "ORG"))]),
+    (
+        "adjacent, no overlap means no boundary match",
+        [S(0, 5, "PER")],
+        [S(5, 9, "PER")],
+        [("false_positive", (0, 5, "PER"), None), ("false_negative", None, (5, 9, "PER"))],
+    ),
+    (
+        "crossing overlap, other label",
+        [S(0, 10, "PER")],
+        [S(5, 15, "ORG")],
+        [("boundary_label", (0, 10, "PER"), (5, 15, "ORG"))],
+    ),
+    (
+        "label confusion wins over boundary",
+        [S(0, 10, "PER"), S(0, 4, "PER")],
+        [S(0, 10, "ORG")],
+        [("false_positive", (0, 4, "PER"), None), ("label", (0, 10, "PER"), (0, 10, "ORG"))],
+    ),
 ]
 
 

@@ -95,8 +95,13 @@ def test_cli_waits_for_a_writer_instead_of_failing(tmp_path):
 def test_five_processes_at_once_lose_nothing(tmp_path):
     """Two processes as the same user, one as another, a predict and an import, for 3 s: no
     traceback, every acknowledged span is there (the bench, short)."""
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "concurrency_bench.py"), "--seconds", "3",
-                          "--docs", "100", "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "concurrency_bench.py"), "--seconds", "3", "--docs", "100", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.splitlines()[-1])
     for name, proc in res["processes"].items():

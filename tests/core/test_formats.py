@@ -19,8 +19,18 @@ DATA = SHARED
 BTC = DATA / "train/btc/test.jsonl"
 GUM = DATA / "train/gum_ne/test.jsonl"
 
-EXT = {"text": ".txt", "jsonl": ".jsonl", "csv": ".csv", "tsv": ".tsv", "conll": ".conll",
-       "prodigy": ".jsonl", "labelstudio": ".json", "spacy": ".spacy", "brat": "", "doccano": ".jsonl"}
+EXT = {
+    "text": ".txt",
+    "jsonl": ".jsonl",
+    "csv": ".csv",
+    "tsv": ".tsv",
+    "conll": ".conll",
+    "prodigy": ".jsonl",
+    "labelstudio": ".json",
+    "spacy": ".spacy",
+    "brat": "",
+    "doccano": ".jsonl",
+}
 KEEP_SPANS = {"jsonl", "conll", "prodigy", "labelstudio", "spacy", "brat", "doccano"}
 KEEP_TOKENS = {"jsonl", "conll", "prodigy", "spacy"}
 KEEP_SENTENCES = {"jsonl", "conll", "spacy"}
@@ -47,11 +57,19 @@ def real_records() -> list[DocRecord]:
 
 # ---------------------------------------------------------------- round trips on real data
 
+
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_round_trip_real_data(fmt, real_records, tmp_path):
-    recs = [DocRecord(text=r.text, spans=r.spans, tokens=r.tokens, sentences=r.sentences,
-                      meta={"corpus": "btc" if i < 300 else "gum", "i": i})
-            for i, r in enumerate(real_records)]
+    recs = [
+        DocRecord(
+            text=r.text,
+            spans=r.spans,
+            tokens=r.tokens,
+            sentences=r.sentences,
+            meta={"corpus": "btc" if i < 300 else "gum", "i": i},
+        )
+        for i, r in enumerate(real_records)
+    ]
     path = out_path(tmp_path, fmt)
     write_records(recs, path, fmt)
     back = list(read_records(path, fmt, **read_opts(fmt)))
@@ -71,8 +89,9 @@ def test_round_trip_real_data(fmt, real_records, tmp_path):
     path2 = tmp_path / ("again_" + path.name)
     write_records(back, path2, fmt)
     again = list(read_records(path2, fmt, **read_opts(fmt)))
-    assert [(a.text, a.spans, a.tokens, a.sentences, a.meta) for a in again] == \
-        [(b.text, b.spans, b.tokens, b.sentences, b.meta) for b in back]
+    assert [(a.text, a.spans, a.tokens, a.sentences, a.meta) for a in again] == [
+        (b.text, b.spans, b.tokens, b.sentences, b.meta) for b in back
+    ]
 
 
 def test_real_jsonl_reads_exact_tokens_and_spans():
@@ -98,8 +117,16 @@ def unicode_records() -> list[DocRecord]:
     out = []
     for text in UNICODE_TEXTS:
         spans = []
-        for word, label in (("Zoë", "PER"), ("Paris", "LOC"), ("Zoe\u0301", "PER"), ("Montre\u0301al", "LOC"),
-                            ("東京都", "LOC"), ("القاهرة", "LOC"), ("Tel Aviv", "LOC"), ("Berlin", "LOC")):
+        for word, label in (
+            ("Zoë", "PER"),
+            ("Paris", "LOC"),
+            ("Zoe\u0301", "PER"),
+            ("Montre\u0301al", "LOC"),
+            ("東京都", "LOC"),
+            ("القاهرة", "LOC"),
+            ("Tel Aviv", "LOC"),
+            ("Berlin", "LOC"),
+        ):
             i = text.find(word)
             if i >= 0:
                 spans.append(Span(i, i + len(word), label))
@@ -118,8 +145,16 @@ def test_unicode_and_crlf_offsets_exact(fmt, tmp_path):
     assert [b.spans for b in back] == [r.spans for r in recs]
     for b in back:
         for s in b.spans:
-            assert b.text[s.start:s.end] in ("Zoë", "Paris", "Zoe\u0301", "Montre\u0301al", "東京都", "القاهرة",
-                                             "Tel Aviv", "Berlin")
+            assert b.text[s.start : s.end] in (
+                "Zoë",
+                "Paris",
+                "Zoe\u0301",
+                "Montre\u0301al",
+                "東京都",
+                "القاهرة",
+                "Tel Aviv",
+                "Berlin",
+            )
 
 
 def test_crlf_text_file_kept_exactly(tmp_path):
@@ -133,6 +168,7 @@ def test_crlf_text_file_kept_exactly(tmp_path):
 
 # ---------------------------------------------------------------- tag schemes
 
+
 def test_iob1_bioes_bilou_normalised(tmp_path):
     toks = ["John", "Smith", "Mary", "Jones", "went", "to", "New", "York", "and", "Rome", "."]
     iob2 = ["B-PER", "I-PER", "B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O", "B-LOC", "O"]
@@ -140,18 +176,19 @@ def test_iob1_bioes_bilou_normalised(tmp_path):
     bioes = ["B-PER", "E-PER", "B-PER", "E-PER", "O", "O", "B-LOC", "E-LOC", "O", "S-LOC", "O"]
     bilou = ["B-PER", "L-PER", "B-PER", "L-PER", "O", "O", "B-LOC", "L-LOC", "O", "U-LOC", "O"]
     p = tmp_path / "schemes.jsonl"
-    p.write_text("".join(json.dumps({"tokens": toks, "tags": t}) + "\n" for t in (iob2, iob1, bioes, bilou)),
-                 encoding="utf-8")
+    p.write_text(
+        "".join(json.dumps({"tokens": toks, "tags": t}) + "\n" for t in (iob2, iob1, bioes, bilou)), encoding="utf-8"
+    )
     recs = list(jsonl.read(p))
     text = recs[0].text
     expected = [("John Smith", "PER"), ("Mary Jones", "PER"), ("New York", "LOC"), ("Rome", "LOC")]
     for r in recs:
-        assert [(text[s.start:s.end], s.label) for s in r.spans] == expected
+        assert [(text[s.start : s.end], s.label) for s in r.spans] == expected
     # the same through CoNLL columns (space separated, IOB1)
     c = tmp_path / "iob1.conll"
     c.write_text("".join(f"{w} NNP {t}\n" for w, t in zip(toks, iob1)) + "\n", encoding="utf-8")
     (doc,) = conll.read(c)
-    assert [(doc.text[s.start:s.end], s.label) for s in doc.spans] == expected
+    assert [(doc.text[s.start : s.end], s.label) for s in doc.spans] == expected
     # written back as IOB2
     conll.write([doc], tmp_path / "out.conll", docstart=False)
     assert [ln.split("\t")[1] for ln in (tmp_path / "out.conll").read_text().splitlines() if ln] == iob2
@@ -168,10 +205,14 @@ def test_adjacent_same_label_entities_stay_apart():
 
 # ---------------------------------------------------------------- CoNLL specifics
 
+
 def test_conll_docstart_groups_sentences(tmp_path):
     p = tmp_path / "docs.conll"
-    p.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-ORG\nrejects VBZ O\n\nPeter NNP B-PER\n\n"
-                 "-DOCSTART- -X- -X- O\n\nBonn NNP B-LOC\n.\t.\tO\n", encoding="utf-8")
+    p.write_text(
+        "-DOCSTART- -X- -X- O\n\nEU NNP B-ORG\nrejects VBZ O\n\nPeter NNP B-PER\n\n"
+        "-DOCSTART- -X- -X- O\n\nBonn NNP B-LOC\n.\t.\tO\n",
+        encoding="utf-8",
+    )
     d1, d2 = conll.read(p)
     assert d1.text == "EU rejects\nPeter"
     assert d1.sentences == [(0, 10), (11, 16)]
@@ -200,15 +241,16 @@ def test_conll_tab_columns_keep_spaces_in_tokens_and_single_column_is_unannotate
 
 
 def test_conll_write_tokenises_and_splits_tokens_at_span_edges(tmp_path):
-    rec = DocRecord(text="Visit NewYork's mayor, now!", spans=[Span(6, 9, "ORG"), Span(9, 13, "LOC")],
-                    meta={}, sentences=None)
+    rec = DocRecord(
+        text="Visit NewYork's mayor, now!", spans=[Span(6, 9, "ORG"), Span(9, 13, "LOC")], meta={}, sentences=None
+    )
     p = tmp_path / "w.conll"
     conll.write([rec], p)
     lines = p.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "-DOCSTART-\tO"
     assert "New\tB-ORG" in lines and "York\tB-LOC" in lines and "'s\tO" in lines
     (back,) = conll.read(p)
-    assert [back.text[s.start:s.end] for s in back.spans] == ["New", "York"]
+    assert [back.text[s.start : s.end] for s in back.spans] == ["New", "York"]
 
 
 def test_conll_overlapping_spans_cannot_be_exported(tmp_path):
@@ -222,15 +264,20 @@ def test_conll_overlapping_spans_cannot_be_exported(tmp_path):
 
 # ---------------------------------------------------------------- JSONL specifics
 
+
 def test_jsonl_text_shape_and_ws_convention(tmp_path):
     p = tmp_path / "in.jsonl"
     p.write_text(
-        json.dumps({"text": "Hi Ann", "spans": [{"start": 3, "end": 6, "label": "PER"}], "meta": {"a": 1},
-                    "id": 7}) + "\n\n"
-        + json.dumps({"text": "no annotation"}) + "\n"
-        + json.dumps({"tokens": ["Hello", ",", "Bob"], "ws": ["", " ", "\n"], "tags": ["O", "O", "U-PER"]}) + "\n"
-        + json.dumps({"tokens": ["Bob", "Lee"], "spaces": [True, False], "spans": [[0, 7, "PER"]]}) + "\n",
-        encoding="utf-8")
+        json.dumps({"text": "Hi Ann", "spans": [{"start": 3, "end": 6, "label": "PER"}], "meta": {"a": 1}, "id": 7})
+        + "\n\n"
+        + json.dumps({"text": "no annotation"})
+        + "\n"
+        + json.dumps({"tokens": ["Hello", ",", "Bob"], "ws": ["", " ", "\n"], "tags": ["O", "O", "U-PER"]})
+        + "\n"
+        + json.dumps({"tokens": ["Bob", "Lee"], "spaces": [True, False], "spans": [[0, 7, "PER"]]})
+        + "\n",
+        encoding="utf-8",
+    )
     a, b, c, d = jsonl.read(p)
     assert (a.text, a.spans, a.meta, a.line, a.tokens) == ("Hi Ann", [Span(3, 6, "PER")], {"a": 1, "id": 7}, 1, None)
     assert b.spans is None and b.line == 3
@@ -243,8 +290,9 @@ def test_jsonl_text_shape_and_ws_convention(tmp_path):
     assert objs[1] == {"text": "no annotation"}
     assert objs[2] == {"tokens": ["Hello", ",", "Bob"], "tags": ["O", "O", "B-PER"], "ws": ["", " ", "\n"]}
     assert objs[3] == {"tokens": ["Bob", "Lee"], "tags": ["B-PER", "I-PER"]}
-    assert [(r.text, r.spans, r.tokens, r.meta) for r in jsonl.read(out)] == \
-        [(r.text, r.spans, r.tokens, r.meta) for r in (a, b, c, d)]
+    assert [(r.text, r.spans, r.tokens, r.meta) for r in jsonl.read(out)] == [
+        (r.text, r.spans, r.tokens, r.meta) for r in (a, b, c, d)
+    ]
 
 
 def test_jsonl_writes_tags_for_spans_inside_tokens(tmp_path):
@@ -270,7 +318,7 @@ def test_read_is_a_lazy_generator(tmp_path):
 
 
 def test_large_single_document(tmp_path):
-    text = ("Ünïcode 👍 line with Berlin in it.\n" * 60000)  # ~2 MB, one document
+    text = "Ünïcode 👍 line with Berlin in it.\n" * 60000  # ~2 MB, one document
     p = tmp_path / "big.txt"
     p.write_text(text, encoding="utf-8", newline="")
     (doc,) = textfile.read(p)
@@ -283,13 +331,25 @@ def test_large_single_document(tmp_path):
 
 # ---------------------------------------------------------------- Prodigy
 
+
 def test_prodigy_token_end_inclusive(tmp_path):
-    task = {"text": "Apple buys New York Times", "answer": "accept", "_annotator_id": "ner-alice",
-            "_input_hash": 1, "_task_hash": 2, "meta": {"src": "x"}, "extra": True,
-            "tokens": [{"text": w, "start": s, "end": s + len(w), "id": i, "ws": True} for i, (w, s) in
-                       enumerate([("Apple", 0), ("buys", 6), ("New", 11), ("York", 15), ("Times", 20)])],
-            "spans": [{"start": 0, "end": 5, "token_start": 0, "token_end": 0, "label": "ORG"},
-                      {"start": 11, "end": 25, "token_start": 2, "token_end": 4, "label": "ORG"}]}
+    task = {
+        "text": "Apple buys New York Times",
+        "answer": "accept",
+        "_annotator_id": "ner-alice",
+        "_input_hash": 1,
+        "_task_hash": 2,
+        "meta": {"src": "x"},
+        "extra": True,
+        "tokens": [
+            {"text": w, "start": s, "end": s + len(w), "id": i, "ws": True}
+            for i, (w, s) in enumerate([("Apple", 0), ("buys", 6), ("New", 11), ("York", 15), ("Times", 20)])
+        ],
+        "spans": [
+            {"start": 0, "end": 5, "token_start": 0, "token_end": 0, "label": "ORG"},
+            {"start": 11, "end": 25, "token_start": 2, "token_end": 4, "label": "ORG"},
+        ],
+    }
     p = tmp_path / "p.jsonl"
     p.write_text(json.dumps(task) + "\n", encoding="utf-8")
     (r,) = prodigy.read(p)
@@ -313,8 +373,10 @@ def test_prodigy_token_end_inclusive(tmp_path):
 
 
 def test_prodigy_reject_ignore_and_tokenising_on_write(tmp_path):
-    recs = [DocRecord(text="Ann met Bob.", spans=[Span(8, 11, "PER")], status="rejected"),
-            DocRecord(text="Nothing", status="ignored")]
+    recs = [
+        DocRecord(text="Ann met Bob.", spans=[Span(8, 11, "PER")], status="rejected"),
+        DocRecord(text="Nothing", status="ignored"),
+    ]
     p = tmp_path / "p.jsonl"
     prodigy.write(recs, p)
     objs = [json.loads(x) for x in p.read_text().splitlines()]
@@ -327,25 +389,48 @@ def test_prodigy_reject_ignore_and_tokenising_on_write(tmp_path):
 
 # ---------------------------------------------------------------- Label Studio
 
+
 def test_labelstudio_annotations_predictions_scores(tmp_path):
     text = "Angela Merkel 🇩🇪 visited Paris"
-    tasks = [{
-        "id": 11, "data": {"text": text, "source": "news"},
-        "annotations": [
-            {"was_cancelled": True, "result": [], "completed_by": 9},
-            {"completed_by": {"id": 3, "email": "ann@example.org"}, "result": [
-                {"from_name": "label", "to_name": "text", "type": "labels",
-                 "value": {"start": 0, "end": 13, "text": "Angela Merkel", "labels": ["PER"]}},
-                {"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}},
-                # UTF-16 offsets as a browser counts them: the flag is 4 code units, 2 code points
-                {"from_name": "label", "to_name": "text", "type": "labels",
-                 "value": {"start": 27, "end": 32, "text": "Paris", "labels": ["LOC"]}},
-            ]}],
-        "predictions": [{"score": 0.5, "result": [
-            {"type": "labels", "score": 0.93, "value": {"start": 0, "end": 13, "labels": ["PER"]}},
-            {"type": "labels", "value": {"start": 27, "end": 32, "labels": ["ORG"]}}]}],
-    }, {"data": {"text": "skipped"}, "annotations": [{"was_cancelled": True, "result": []}]},
-        {"data": {"text": "untouched"}}]
+    tasks = [
+        {
+            "id": 11,
+            "data": {"text": text, "source": "news"},
+            "annotations": [
+                {"was_cancelled": True, "result": [], "completed_by": 9},
+                {
+                    "completed_by": {"id": 3, "email": "ann@example.org"},
+                    "result": [
+                        {
+                            "from_name": "label",
+                            "to_name": "text",
+                            "type": "labels",
+                            "value": {"start": 0, "end": 13, "text": "Angela Merkel", "labels": ["PER"]},
+                        },
+                        {"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}},
+                        # UTF-16 offsets as a browser counts them: the flag is 4 code units, 2 code points
+                        {
+                            "from_name": "label",
+                            "to_name": "text",
+                            "type": "labels",
+                            "value": {"start": 27, "end": 32, "text": "Paris", "labels": ["LOC"]},
+                        },
+                    ],
+                },
+            ],
+            "predictions": [
+                {
+                    "score": 0.5,
+                    "result": [
+                        {"type": "labels", "score": 0.93, "value": {"start": 0, "end": 13, "labels": ["PER"]}},
+                        {"type": "labels", "value": {"start": 27, "end": 32, "labels": ["ORG"]}},
+                    ],
+                }
+            ],
+        },
+        {"data": {"text": "skipped"}, "annotations": [{"was_cancelled": True, "result": []}]},
+        {"data": {"text": "untouched"}},
+    ]
     p = tmp_path / "ls.json"
     p.write_text(json.dumps(tasks), encoding="utf-8")
     a, b, c = labelstudio.read(p)
@@ -358,30 +443,48 @@ def test_labelstudio_annotations_predictions_scores(tmp_path):
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written[0]["data"] == {"text": text, "source": "news"}
     res = written[0]["annotations"][0]["result"]
-    assert [(r["type"], r["from_name"], r["to_name"], r["value"]["labels"], r["value"]["text"]) for r in res] == \
-        [("labels", "label", "text", ["PER"], "Angela Merkel"), ("labels", "label", "text", ["LOC"], "Paris")]
+    assert [(r["type"], r["from_name"], r["to_name"], r["value"]["labels"], r["value"]["text"]) for r in res] == [
+        ("labels", "label", "text", ["PER"], "Angela Merkel"),
+        ("labels", "label", "text", ["LOC"], "Paris"),
+    ]
     assert written[0]["annotations"][0]["completed_by"] == "ann@example.org"
     assert [r["score"] for r in written[0]["predictions"][0]["result"]] == [0.93, 0.5]
     back = list(labelstudio.read(out))
-    assert [(r.text, r.spans, r.predictions, r.meta, r.status) for r in back] == \
-        [(r.text, r.spans, r.predictions, r.meta, r.status) for r in (a, b, c)]
+    assert [(r.text, r.spans, r.predictions, r.meta, r.status) for r in back] == [
+        (r.text, r.spans, r.predictions, r.meta, r.status) for r in (a, b, c)
+    ]
 
 
 # ---------------------------------------------------------------- spaCy
+
 
 def test_spacy_sentences_and_foreign_docbin(tmp_path):
     import spacy
     from spacy.tokens import Doc, DocBin
 
-    rec = DocRecord(text="Ann lives in Rome.\n  Bob  too.", spans=[Span(0, 3, "PER"), Span(13, 17, "LOC")],
-                    tokens=[(0, 3), (4, 9), (10, 12), (13, 17), (17, 18), (21, 24), (26, 29), (29, 30)],
-                    sentences=[(0, 18), (21, 30)], predictions=[Span(21, 24, "PER", 0.7)],
-                    annotator="me", status="accepted", meta={"n": [1, 2]})
+    rec = DocRecord(
+        text="Ann lives in Rome.\n  Bob  too.",
+        spans=[Span(0, 3, "PER"), Span(13, 17, "LOC")],
+        tokens=[(0, 3), (4, 9), (10, 12), (13, 17), (17, 18), (21, 24), (26, 29), (29, 30)],
+        sentences=[(0, 18), (21, 30)],
+        predictions=[Span(21, 24, "PER", 0.7)],
+        annotator="me",
+        status="accepted",
+        meta={"n": [1, 2]},
+    )
     p = tmp_path / "d.spacy"
     spacybin.write([rec, DocRecord(text="unannotated text")], p)
     a, b = spacybin.read(p)
-    assert (a.text, a.spans, a.tokens, a.sentences, a.predictions, a.annotator, a.status, a.meta) == \
-        (rec.text, rec.spans, rec.tokens, rec.sentences, rec.predictions, "me", "accepted", {"n": [1, 2]})
+    assert (a.text, a.spans, a.tokens, a.sentences, a.predictions, a.annotator, a.status, a.meta) == (
+        rec.text,
+        rec.spans,
+        rec.tokens,
+        rec.sentences,
+        rec.predictions,
+        "me",
+        "accepted",
+        {"n": [1, 2]},
+    )
     assert b.spans is None and b.tokens == [(0, 11), (12, 16)]
     # a DocBin from another tool: no nerdesk user data
     nlp = spacy.blank("en")
@@ -394,13 +497,17 @@ def test_spacy_sentences_and_foreign_docbin(tmp_path):
 
 # ---------------------------------------------------------------- brat
 
+
 def test_brat_directory_crlf_and_discontinuous(tmp_path):
     d = tmp_path / "corpus"
     d.mkdir()
     (d / "a.txt").write_bytes("Ann\r\nlives in New\r\nYork.".encode("utf-8"))
     # offsets count \r\n as two characters; multi-line covered text is given with a space
-    (d / "a.ann").write_text("T1\tPER 0 3\tAnn\nT2\tLOC 14 23\tNew York\n#1\tAnnotatorNotes T1\tnote\n"
-                             "R1\tLives Arg1:T1 Arg2:T2\nT3\tPER 0 3;14 17\tAnn New\n", encoding="utf-8")
+    (d / "a.ann").write_text(
+        "T1\tPER 0 3\tAnn\nT2\tLOC 14 23\tNew York\n#1\tAnnotatorNotes T1\tnote\n"
+        "R1\tLives Arg1:T1 Arg2:T2\nT3\tPER 0 3;14 17\tAnn New\n",
+        encoding="utf-8",
+    )
     (d / "b.txt").write_text("Zoë 👋 Berlin", encoding="utf-8")
     (d / "b.ann").write_text("T1\tLOC 6 12\tBerlin\n", encoding="utf-8")
     (d / "c.txt").write_text("not annotated", encoding="utf-8")
@@ -420,13 +527,24 @@ def test_brat_directory_crlf_and_discontinuous(tmp_path):
     # write: names from source, a pair per document, no .ann for unannotated
     out = tmp_path / "out"
     brat.write([a, b, c, DocRecord(text="x", spans=[], meta={"name": "my doc/1"})], out)
-    assert sorted(x.name for x in out.iterdir()) == ["a.ann", "a.txt", "b.ann", "b.txt", "c.txt", "my_doc_1.ann",
-                                                      "my_doc_1.txt"]
+    assert sorted(x.name for x in out.iterdir()) == [
+        "a.ann",
+        "a.txt",
+        "b.ann",
+        "b.txt",
+        "c.txt",
+        "my_doc_1.ann",
+        "my_doc_1.txt",
+    ]
     assert (out / "a.txt").read_bytes() == (d / "a.txt").read_bytes()
     assert (out / "a.ann").read_text(encoding="utf-8").splitlines()[2] == "T3\tLOC 14 23\tNew York"
     back = list(brat.read(out))
-    assert [(r.text, sorted(r.spans) if r.spans is not None else None) for r in back] == \
-        [(a.text, sorted(a.spans)), (b.text, b.spans), (c.text, None), ("x", [])]
+    assert [(r.text, sorted(r.spans) if r.spans is not None else None) for r in back] == [
+        (a.text, sorted(a.spans)),
+        (b.text, b.spans),
+        (c.text, None),
+        ("x", []),
+    ]
 
 
 def test_brat_offsets_for_another_text_are_caught(tmp_path):
@@ -441,13 +559,25 @@ def test_brat_offsets_for_another_text_are_caught(tmp_path):
 
 # ---------------------------------------------------------------- doccano
 
+
 def test_doccano_both_label_styles(tmp_path):
     p = tmp_path / "d.jsonl"
-    p.write_text(json.dumps({"id": 1, "text": "Ann in Oslo", "label": [[0, 3, "PER"], [7, 11, "LOC"]],
-                             "Comments": []}) + "\n"
-                 + json.dumps({"id": 2, "text": "Bob 🙂 Oslo", "entities": [
-                     {"id": 5, "start_offset": 6, "end_offset": 10, "label": "LOC"}], "relations": []}) + "\n"
-                 + json.dumps({"text": "plain"}) + "\n", encoding="utf-8")
+    p.write_text(
+        json.dumps({"id": 1, "text": "Ann in Oslo", "label": [[0, 3, "PER"], [7, 11, "LOC"]], "Comments": []})
+        + "\n"
+        + json.dumps(
+            {
+                "id": 2,
+                "text": "Bob 🙂 Oslo",
+                "entities": [{"id": 5, "start_offset": 6, "end_offset": 10, "label": "LOC"}],
+                "relations": [],
+            }
+        )
+        + "\n"
+        + json.dumps({"text": "plain"})
+        + "\n",
+        encoding="utf-8",
+    )
     a, b, c = doccano.read(p)
     assert a.spans == [Span(0, 3, "PER"), Span(7, 11, "LOC")] and a.meta == {"id": 1, "Comments": []}
     assert b.spans == [Span(6, 10, "LOC")] and b.meta == {"id": 2, "relations": []}
@@ -463,15 +593,18 @@ def test_doccano_both_label_styles(tmp_path):
 
 # ---------------------------------------------------------------- CSV / TSV
 
+
 def test_csv_columns_meta_and_multiline_cells(tmp_path):
     p = tmp_path / "c.csv"
-    p.write_bytes('id,body,lang\r\n1,"Hello, ""world""",en\r\n\r\n2,"two\r\nlines",de\r\n3,,fr\r\n4,last,\r\n'
-                  .encode("utf-8"))
+    p.write_bytes(
+        'id,body,lang\r\n1,"Hello, ""world""",en\r\n\r\n2,"two\r\nlines",de\r\n3,,fr\r\n4,last,\r\n'.encode("utf-8")
+    )
     recs = list(FORMATS["csv"].read(p, text_column="body"))
     assert [(r.text, r.meta, r.line) for r in recs] == [
         ('Hello, "world"', {"id": "1", "lang": "en"}, 2),
         ("two\r\nlines", {"id": "2", "lang": "de"}, 4),
-        ("last", {"id": "4"}, 7)]
+        ("last", {"id": "4"}, 7),
+    ]
     from nerdesk.core.errors import NerdeskError
 
     with pytest.raises(NerdeskError) as e:
@@ -484,6 +617,7 @@ def test_csv_columns_meta_and_multiline_cells(tmp_path):
 
 
 # ---------------------------------------------------------------- detection
+
 
 def test_detect_each_format(tmp_path):
     samples = {
@@ -501,9 +635,21 @@ def test_detect_each_format(tmp_path):
         "l.data": "-DOCSTART- -X- O\n\nEU B-ORG\n",
         "m.json": json.dumps({"text": "x", "spans": []}) + "\n",
     }
-    expected = {"a.jsonl": "jsonl", "b.jsonl": "jsonl", "c.jsonl": "prodigy", "d.jsonl": "doccano",
-                "e.json": "labelstudio", "f.conll": "conll", "g.txt": "conll", "h.txt": "text", "i.csv": "csv",
-                "j.tsv": "tsv", "k.tsv": "conll", "l.data": "conll", "m.json": "jsonl"}
+    expected = {
+        "a.jsonl": "jsonl",
+        "b.jsonl": "jsonl",
+        "c.jsonl": "prodigy",
+        "d.jsonl": "doccano",
+        "e.json": "labelstudio",
+        "f.conll": "conll",
+        "g.txt": "conll",
+        "h.txt": "text",
+        "i.csv": "csv",
+        "j.tsv": "tsv",
+        "k.tsv": "conll",
+        "l.data": "conll",
+        "m.json": "jsonl",
+    }
     for name, content in samples.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
         assert detect_format(tmp_path / name) == expected[name], name
@@ -521,9 +667,18 @@ def test_detect_each_format(tmp_path):
 
 def test_labelstudio_one_task_per_line(tmp_path):
     p = tmp_path / "ls.jsonl"
-    p.write_text(json.dumps({"data": {"text": "Ann"}, "annotations": [{"result": [
-        {"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER"]}}]}]}) + "\n"
-        + json.dumps({"data": {"text": "Bob"}}) + "\n", encoding="utf-8")
+    p.write_text(
+        json.dumps(
+            {
+                "data": {"text": "Ann"},
+                "annotations": [{"result": [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER"]}}]}],
+            }
+        )
+        + "\n"
+        + json.dumps({"data": {"text": "Bob"}})
+        + "\n",
+        encoding="utf-8",
+    )
     assert detect_format(p) == "labelstudio"
     assert [(r.text, r.spans) for r in read_records(p)] == [("Ann", [Span(0, 3, "PER")]), ("Bob", None)]
 
@@ -539,13 +694,20 @@ def test_jsonl_fast_path_equals_general_path():
 
 
 def test_jsonl_keeps_spans_tags_cannot_express(tmp_path):
-    recs = [DocRecord(text="New York City", spans=[Span(0, 8, "LOC"), Span(4, 13, "LOC")],
-                      tokens=[(0, 3), (4, 8), (9, 13)], sentences=[(0, 13)])]
+    recs = [
+        DocRecord(
+            text="New York City",
+            spans=[Span(0, 8, "LOC"), Span(4, 13, "LOC")],
+            tokens=[(0, 3), (4, 8), (9, 13)],
+            sentences=[(0, 13)],
+        )
+    ]
     jsonl.write(recs, tmp_path / "o.jsonl")
     assert "tags" not in (tmp_path / "o.jsonl").read_text(encoding="utf-8")
     back = list(jsonl.read(tmp_path / "o.jsonl"))
-    assert [(b.text, b.spans, b.tokens, b.sentences) for b in back] == \
-        [(r.text, r.spans, r.tokens, r.sentences) for r in recs]
+    assert [(b.text, b.spans, b.tokens, b.sentences) for b in back] == [
+        (r.text, r.spans, r.tokens, r.sentences) for r in recs
+    ]
 
 
 def test_conll_block_fast_path_equals_line_parser(tmp_path, real_records):
@@ -557,8 +719,10 @@ def test_conll_block_fast_path_equals_line_parser(tmp_path, real_records):
     conll.write(real_records, p, docstart=False)
     assert list(_read_blocks(p)) == list(_read_lines(p))
     odd = tmp_path / "odd.conll"
-    odd.write_bytes("Ann\tB-PER\r\nlives\tO\r\n\r\n  \nRome\tS-LOC\n \nx y\tO\nz\tI-ORG\n\n\n\nsolo\nword\n\n"
-                    "last\tB-LOC\ntoken\tE-LOC".encode())
+    odd.write_bytes(
+        "Ann\tB-PER\r\nlives\tO\r\n\r\n  \nRome\tS-LOC\n \nx y\tO\nz\tI-ORG\n\n\n\nsolo\nword\n\n"
+        "last\tB-LOC\ntoken\tE-LOC".encode()
+    )
     fast, slow = list(_read_blocks(odd)), list(_read_lines(odd))
     assert fast == slow and len(fast) == 5
     bad = tmp_path / "bad.conll"
@@ -577,8 +741,9 @@ def test_reading_without_spans_keeps_text_tokens_and_checks_tags(tmp_path, real_
     assert [(r.text, r.tokens, r.sentences) for r in lean] == [(r.text, r.tokens, r.sentences) for r in full]
     assert all(r.spans is None for r in lean) and any(r.spans for r in full)
     bad = tmp_path / f"bad.{fmt}"
-    bad.write_text('{"tokens": ["a", "b"], "tags": ["O", "B-"]}\n' if fmt == "jsonl" else "a\tO\nb\tB-\n",
-                   encoding="utf-8")
+    bad.write_text(
+        '{"tokens": ["a", "b"], "tags": ["O", "B-"]}\n' if fmt == "jsonl" else "a\tO\nb\tB-\n", encoding="utf-8"
+    )
     with pytest.raises(NerdeskError) as e:
         list(read_records(bad, fmt, spans=False))
     assert e.value.code == "E111"

@@ -34,8 +34,11 @@ _EMPTY = {"zero": b"", "bom": b"\xef\xbb\xbf", "blank": b"\n  \n\r\n"}
 
 
 # a DocBin is binary: only the zero-byte case applies to it
-@pytest.mark.parametrize("fmt,content", [(f, c) for f in _TEXT_FORMATS for c in _EMPTY.values()]
-                         + [("spacy", b"")], ids=[f"{f}-{k}" for f in _TEXT_FORMATS for k in _EMPTY] + ["spacy-zero"])
+@pytest.mark.parametrize(
+    "fmt,content",
+    [(f, c) for f in _TEXT_FORMATS for c in _EMPTY.values()] + [("spacy", b"")],
+    ids=[f"{f}-{k}" for f in _TEXT_FORMATS for k in _EMPTY] + ["spacy-zero"],
+)
 def test_empty_file_e103(fmt, content, tmp_path):
     p = tmp_path / "empty.dat"
     p.write_bytes(content)
@@ -48,19 +51,22 @@ def test_empty_brat_txt_e103(tmp_path):
     assert read_err(tmp_path / "a.txt", "brat").code == "E103"
 
 
-@pytest.mark.parametrize("fmt,lines", [
-    ("jsonl", ['{"text": "ok"}', '{"text": "fine"}', '{"text": "bad \xff here"}']),
-    ("doccano", ['{"text": "ok"}', '{"text": "fine"}', '{"text": "bad \xff here"}']),
-    ("conll", ["A\tO", "", "B\tO\xff"]),
-    ("csv", ["text", "ok", "bad \xff"]),
-    ("text", ["ok", "fine", "bad \xff"]),
-])
+@pytest.mark.parametrize(
+    "fmt,lines",
+    [
+        ("jsonl", ['{"text": "ok"}', '{"text": "fine"}', '{"text": "bad \xff here"}']),
+        ("doccano", ['{"text": "ok"}', '{"text": "fine"}', '{"text": "bad \xff here"}']),
+        ("conll", ["A\tO", "", "B\tO\xff"]),
+        ("csv", ["text", "ok", "bad \xff"]),
+        ("text", ["ok", "fine", "bad \xff"]),
+    ],
+)
 def test_not_utf8_e104_with_byte_position(fmt, lines, tmp_path):
     raw = "\n".join(lines).encode("utf-8").replace(b"\xc3\xbf", b"\xff") + b"\n"
     pos = raw.index(b"\xff")
     p = tmp_path / "bad.dat"
     p.write_bytes(raw)
-    for opts in ([{}, {"lines": True}] if fmt == "text" else [{}]):
+    for opts in [{}, {"lines": True}] if fmt == "text" else [{}]:
         err = read_err(p, fmt, **opts)
         assert err.code == "E104", err
         assert f"byte {pos}" in err.message and err.line == 3 and err.file == str(p)
@@ -120,14 +126,17 @@ def test_malformed_conll_and_brat_e106(tmp_path):
     assert (err.code, err.line, err.file) == ("E106", 2, str(tmp_path / "a.ann"))
 
 
-@pytest.mark.parametrize("fmt,obj", [
-    ("jsonl", {"text": "abc", "spans": [{"start": 1, "end": 4, "label": "X"}]}),
-    ("jsonl", {"text": "abc", "spans": [{"start": -1, "end": 2, "label": "X"}]}),
-    ("jsonl", {"text": "abc", "spans": [{"start": 2, "end": 2, "label": "X"}]}),
-    ("doccano", {"text": "abc", "label": [[0, 9, "X"]]}),
-    ("doccano", {"text": "abc", "entities": [{"start_offset": 5, "end_offset": 6, "label": "X"}]}),
-    ("prodigy", {"text": "abc", "spans": [{"start": 0, "end": 4, "label": "X"}]}),
-])
+@pytest.mark.parametrize(
+    "fmt,obj",
+    [
+        ("jsonl", {"text": "abc", "spans": [{"start": 1, "end": 4, "label": "X"}]}),
+        ("jsonl", {"text": "abc", "spans": [{"start": -1, "end": 2, "label": "X"}]}),
+        ("jsonl", {"text": "abc", "spans": [{"start": 2, "end": 2, "label": "X"}]}),
+        ("doccano", {"text": "abc", "label": [[0, 9, "X"]]}),
+        ("doccano", {"text": "abc", "entities": [{"start_offset": 5, "end_offset": 6, "label": "X"}]}),
+        ("prodigy", {"text": "abc", "spans": [{"start": 0, "end": 4, "label": "X"}]}),
+    ],
+)
 def test_span_out_of_range_e107(fmt, obj, tmp_path):
     p = tmp_path / "r.jsonl"
     p.write_text('{"text": "fine"}\n' + json.dumps(obj) + "\n", encoding="utf-8")
@@ -137,8 +146,17 @@ def test_span_out_of_range_e107(fmt, obj, tmp_path):
 
 def test_span_out_of_range_e107_labelstudio_and_brat(tmp_path):
     p = tmp_path / "ls.json"
-    p.write_text(json.dumps([{"data": {"text": "abc"}, "annotations": [{"result": [
-        {"type": "labels", "value": {"start": 1, "end": 7, "labels": ["X"]}}]}]}]), encoding="utf-8")
+    p.write_text(
+        json.dumps(
+            [
+                {
+                    "data": {"text": "abc"},
+                    "annotations": [{"result": [{"type": "labels", "value": {"start": 1, "end": 7, "labels": ["X"]}}]}],
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
     err = read_err(p, "labelstudio")
     assert err.code == "E107" and "task 1" in err.details
     (tmp_path / "a.txt").write_text("Ann\r\n", encoding="utf-8", newline="")
@@ -157,8 +175,10 @@ def test_tokens_tags_length_e110(tmp_path):
 @pytest.mark.parametrize("tag", ["B_PER", "X-PER", "B-", "PER", "b-PER", "", "B- PER"])
 def test_invalid_tag_e111(tag, tmp_path):
     p = tmp_path / "t.jsonl"
-    p.write_text('{"tokens": ["a"], "tags": ["B-X"]}\n' + json.dumps({"tokens": ["a", "b"], "tags": ["O", tag]})
-                 + "\n", encoding="utf-8")
+    p.write_text(
+        '{"tokens": ["a"], "tags": ["B-X"]}\n' + json.dumps({"tokens": ["a", "b"], "tags": ["O", tag]}) + "\n",
+        encoding="utf-8",
+    )
     err = read_err(p, "jsonl")
     assert (err.code, err.line) == ("E111", 2) and repr(tag)[1:-1] in err.message
     if tag.strip():
@@ -174,14 +194,17 @@ def test_non_string_tag_e111(tmp_path):
     assert read_err(p, "jsonl").code == "E111"
 
 
-@pytest.mark.parametrize("fmt,obj,field", [
-    ("jsonl", {"meta": {}}, "text"),
-    ("jsonl", {"text": "abc", "spans": [{"start": 0, "end": 1}]}, "label"),
-    ("prodigy", {"tokens": []}, "text"),
-    ("prodigy", {"text": "a", "tokens": [{"start": 0}]}, "end"),
-    ("doccano", {"label": []}, "text"),
-    ("doccano", {"text": "abc", "entities": [{"start_offset": 0, "label": "X"}]}, "end_offset"),
-])
+@pytest.mark.parametrize(
+    "fmt,obj,field",
+    [
+        ("jsonl", {"meta": {}}, "text"),
+        ("jsonl", {"text": "abc", "spans": [{"start": 0, "end": 1}]}, "label"),
+        ("prodigy", {"tokens": []}, "text"),
+        ("prodigy", {"text": "a", "tokens": [{"start": 0}]}, "end"),
+        ("doccano", {"label": []}, "text"),
+        ("doccano", {"text": "abc", "entities": [{"start_offset": 0, "label": "X"}]}, "end_offset"),
+    ],
+)
 def test_missing_field_e114(fmt, obj, field, tmp_path):
     p = tmp_path / "f.jsonl"
     p.write_text('{"text": "fine"}\n' + json.dumps(obj) + "\n", encoding="utf-8")
@@ -201,14 +224,24 @@ def test_missing_field_e114_labelstudio(tmp_path):
 
 def test_misaligned_spans_on_pretokenised_input_e108(tmp_path):
     p = tmp_path / "a.jsonl"
-    p.write_text(json.dumps({"tokens": ["New", "York"], "spans": [{"start": 0, "end": 6, "label": "LOC"}]}) + "\n",
-                 encoding="utf-8")
+    p.write_text(
+        json.dumps({"tokens": ["New", "York"], "spans": [{"start": 0, "end": 6, "label": "LOC"}]}) + "\n",
+        encoding="utf-8",
+    )
     err = read_err(p, "jsonl")
     assert (err.code, err.line) == ("E108", 1) and "New Yo" in err.message
     q = tmp_path / "p.jsonl"
-    q.write_text(json.dumps({"text": "New York", "tokens": [{"text": "New", "start": 0, "end": 3},
-                                                             {"text": "York", "start": 4, "end": 8}],
-                             "spans": [{"start": 1, "end": 8, "label": "LOC"}]}) + "\n", encoding="utf-8")
+    q.write_text(
+        json.dumps(
+            {
+                "text": "New York",
+                "tokens": [{"text": "New", "start": 0, "end": 3}, {"text": "York", "start": 4, "end": 8}],
+                "spans": [{"start": 1, "end": 8, "label": "LOC"}],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     assert read_err(q, "prodigy").code == "E108"
 
 

@@ -19,4 +19,3 @@ CASES = int(os.environ.get("NERDESK_FUZZ_CASES") or 8)
 def test_fuzz_bundles_quick(tmp_path):
     failures = check("bundle", range(CASES), tmp_path)
     assert not failures, f"{len(failures)} of {CASES} cases failed:\n" + "\n".join(failures)
-

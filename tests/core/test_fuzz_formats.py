@@ -21,4 +21,3 @@ CASES = int(os.environ.get("NERDESK_FUZZ_CASES") or 4)
 def test_fuzz_quick(fmt, tmp_path):
     failures = check(fmt, range(CASES), tmp_path)
     assert not failures, f"{len(failures)} of {CASES} cases failed:\n" + "\n".join(failures)
-

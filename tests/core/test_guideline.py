@@ -34,8 +34,9 @@ def first_span(p: Project, label: str) -> tuple[int, int, int]:
 
 def test_fields_versions_and_diff(proj):
     v0 = proj.guideline()["version"]
-    proj.guidelines.set_fields("PER", definition="A named person, real or fictional.",
-                               boundaries="Titles (Mr, Dr) are outside the span.")
+    proj.guidelines.set_fields(
+        "PER", definition="A named person, real or fictional.", boundaries="Titles (Mr, Dr) are outside the span."
+    )
     proj.guidelines.set_fields("PER", nested="A person inside an organisation name is not tagged.")
     vs = proj.guidelines.versions()
     assert [v["version"] for v in vs][-2:] == [v0 + 1, v0 + 2]
@@ -62,7 +63,7 @@ def test_examples_come_from_real_segments_and_do_not_make_work_stale(proj):
     proj.guidelines.add_example("PER", sid, a, b, note="a handle counts")
     proj.guidelines.add_example("PER", sid, seg_start, seg_start + 1, negative=True)
     g = proj.guidelines.guide("PER")
-    assert g["positive"][0]["text"] == text[a - seg_start:b - seg_start] and g["positive"][0]["segment_id"] == sid
+    assert g["positive"][0]["text"] == text[a - seg_start : b - seg_start] and g["positive"][0]["segment_id"] == sid
     assert g["negative"][0]["text"] == text[0]
     assert proj.taxonomy.stale_queue(100) == []  # an example does not change what the label means
     with pytest.raises(NerdeskError) as e:
@@ -77,8 +78,11 @@ def test_a_new_definition_makes_older_annotations_stale_until_accepted_again(pro
     assert n_per > 5 and proj.taxonomy.stale_queue(1000) == []
     proj.guidelines.set_fields("PER", definition="Only real people.")
     stale = proj.taxonomy.stale_queue(1000)
-    assert len(stale) == n_per and proj.taxonomy.currency()["PER"] == {"annotations": n_per, "stale": n_per,
-                                                                      "current": 0}
+    assert len(stale) == n_per and proj.taxonomy.currency()["PER"] == {
+        "annotations": n_per,
+        "stale": n_per,
+        "current": 0,
+    }
     assert proj.taxonomy.currency()["ORG"]["stale"] == 0
     assert proj.taxonomy.stale_queue(1000, label="ORG") == []
     proj.accept(stale[0])
@@ -131,8 +135,9 @@ def test_a_bundle_from_an_older_guideline_merges_with_its_annotations_marked_so(
         assert n_per and other.taxonomy.currency()["PER"]["stale"] == n_per
         assert other.taxonomy.currency()["ORG"]["stale"] == 0  # ORG did not change since
         # annotations imported from a plain file are made under today's guideline
-        drain(other.import_records([DocRecord(text="Ada Lovelace wrote.", spans=[Span(0, 12, "PER")])],
-                                   annotations=True))
+        drain(
+            other.import_records([DocRecord(text="Ada Lovelace wrote.", spans=[Span(0, 12, "PER")])], annotations=True)
+        )
         assert other.taxonomy.currency()["PER"]["current"] == 1
 
 

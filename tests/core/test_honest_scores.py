@@ -19,9 +19,13 @@ class _Model:
     def predict(self, batch, **_):
         from types import SimpleNamespace
 
-        return [SimpleNamespace(spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t == "Ada"],
-                                scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1))
-                for toks in batch]
+        return [
+            SimpleNamespace(
+                spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t == "Ada"],
+                scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1),
+            )
+            for toks in batch
+        ]
 
 
 def test_trained_on_segments_are_left_out_of_a_models_score(tmp_path):
@@ -75,9 +79,13 @@ def test_error_categories_stay_measured_against_the_pre_annotating_model(tmp_pat
         def predict(self, batch, **_):
             from types import SimpleNamespace
 
-            return [SimpleNamespace(spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t in ("Ada", "Bob")],
-                                    scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1))
-                    for toks in batch]
+            return [
+                SimpleNamespace(
+                    spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t in ("Ada", "Bob")],
+                    scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1),
+                )
+                for toks in batch
+            ]
 
     with Project.create(tmp_path / "c.nerdesk", labels=["PER"], user="r") as p:
         drain(p.import_records([DocRecord("Ada met Bob .")]))
@@ -104,9 +112,13 @@ class _Both(_Model):
     def predict(self, batch, **_):
         from types import SimpleNamespace
 
-        return [SimpleNamespace(spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t in ("Ada", "Bob")],
-                                scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1))
-                for toks in batch]
+        return [
+            SimpleNamespace(
+                spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t in ("Ada", "Bob")],
+                scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1),
+            )
+            for toks in batch
+        ]
 
 
 def _cost_project(tmp_path, name, easy, hard, trained):

@@ -62,14 +62,17 @@ OK = '{"text": "Ann met Bob.", "spans": [{"start": 0, "end": 3, "label": "PER"}]
 
 
 # --------------------------------------------------------------------------- lone surrogates
-@pytest.mark.parametrize("line", [
-    '{"text": "a \\ud800 b"}',
-    '{"text": "a b", "meta": {"x": "\\udc00"}}',
-    '{"text": "ab cd", "spans": [{"start": 0, "end": 2, "label": "\\ud800"}]}',
-    '{"text": "ab cd", "spans": [], "annotator": "x\\ud800"}',
-    '{"text": "ab cd", "predictions": [{"start": 0, "end": 2, "label": "P\\udfff", "confidence": 0.5}]}',
-    '{"tokens": ["a", "\\ud800"], "tags": ["O", "O"]}',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"text": "a \\ud800 b"}',
+        '{"text": "a b", "meta": {"x": "\\udc00"}}',
+        '{"text": "ab cd", "spans": [{"start": 0, "end": 2, "label": "\\ud800"}]}',
+        '{"text": "ab cd", "spans": [], "annotator": "x\\ud800"}',
+        '{"text": "ab cd", "predictions": [{"start": 0, "end": 2, "label": "P\\udfff", "confidence": 0.5}]}',
+        '{"tokens": ["a", "\\ud800"], "tags": ["O", "O"]}',
+    ],
+)
 def test_lone_surrogate_escape_e118(project, tmp_path, line):
     p = write(tmp_path, "s.jsonl", OK + line + "\n")
     e = import_error(project, p, add_labels=True)
@@ -83,11 +86,14 @@ def test_lone_surrogate_raw_bytes(project, tmp_path):
     assert e.code in ("E104", "E118") and e.line == 2
 
 
-@pytest.mark.parametrize("fmt,name,data", [
-    ("doccano", "d.jsonl", '{"text": "ok"}\n{"text": "\\ud800", "label": []}\n'),
-    ("prodigy", "p.jsonl", '{"text": "ok", "answer": "accept"}\n{"text": "x\\ud800", "answer": "accept"}\n'),
-    ("labelstudio", "l.json", '[\n{"data": {"text": "ok"}},\n{"data": {"text": "\\ud800"}}\n]\n'),
-])
+@pytest.mark.parametrize(
+    "fmt,name,data",
+    [
+        ("doccano", "d.jsonl", '{"text": "ok"}\n{"text": "\\ud800", "label": []}\n'),
+        ("prodigy", "p.jsonl", '{"text": "ok", "answer": "accept"}\n{"text": "x\\ud800", "answer": "accept"}\n'),
+        ("labelstudio", "l.json", '[\n{"data": {"text": "ok"}},\n{"data": {"text": "\\ud800"}}\n]\n'),
+    ],
+)
 def test_lone_surrogate_other_json_formats(project, tmp_path, fmt, name, data):
     e = import_error(project, write(tmp_path, name, data), fmt)
     assert e.code == "E118" and e.line == (3 if fmt == "labelstudio" else 2)
@@ -97,13 +103,16 @@ def test_lone_surrogate_other_json_formats(project, tmp_path, fmt, name, data):
 DEEP = "[" * 5000 + "]" * 5000
 
 
-@pytest.mark.parametrize("fmt,name,data,line", [
-    ("jsonl", "d.jsonl", OK + '{"text": "a", "x": ' + DEEP + "}\n", 2),
-    ("prodigy", "p.jsonl", '{"text": "a", "answer": "accept"}\n{"text": "a", "meta": ' + DEEP + "}\n", 2),
-    ("doccano", "d.jsonl", '{"text": "a"}\n{"text": "a", "label": ' + DEEP + "}\n", 2),
-    ("labelstudio", "l.json", '[\n{"data": {"text": "a"}},\n{"data": {"text": "a", "x": ' + DEEP + "}}\n]", 3),
-    ("jsonl", "d.jsonl", OK + "[" * 999 + "]" * 999 + "\n", 2),
-])
+@pytest.mark.parametrize(
+    "fmt,name,data,line",
+    [
+        ("jsonl", "d.jsonl", OK + '{"text": "a", "x": ' + DEEP + "}\n", 2),
+        ("prodigy", "p.jsonl", '{"text": "a", "answer": "accept"}\n{"text": "a", "meta": ' + DEEP + "}\n", 2),
+        ("doccano", "d.jsonl", '{"text": "a"}\n{"text": "a", "label": ' + DEEP + "}\n", 2),
+        ("labelstudio", "l.json", '[\n{"data": {"text": "a"}},\n{"data": {"text": "a", "x": ' + DEEP + "}}\n]", 3),
+        ("jsonl", "d.jsonl", OK + "[" * 999 + "]" * 999 + "\n", 2),
+    ],
+)
 def test_deep_nesting_e106(project, tmp_path, fmt, name, data, line):
     e = import_error(project, write(tmp_path, name, data), fmt)
     assert (e.code, e.line) == ("E106", line)
@@ -117,8 +126,17 @@ def test_tags_of_lists(project, tmp_path, annotations):
     assert (e.code, e.line) == ("E111", 2)
 
 
-@pytest.mark.parametrize("field,value", [("status", ["x"]), ("status", {"a": 1}), ("status", 3),
-                                         ("annotator", {"x": 1}), ("annotator", ["a"]), ("annotator", 7)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("status", ["x"]),
+        ("status", {"a": 1}),
+        ("status", 3),
+        ("annotator", {"x": 1}),
+        ("annotator", ["a"]),
+        ("annotator", 7),
+    ],
+)
 def test_odd_status_and_annotator(project, tmp_path, field, value):
     bad = json.dumps({"text": "Ann met Bob.", "spans": [], field: value})
     e = import_error(project, write(tmp_path, "o.jsonl", OK + bad + "\n"))
@@ -139,8 +157,11 @@ def test_prodigy_answer_of_the_wrong_type(project, tmp_path):
 
 
 def test_ignored_answers_are_not_stored_as_accepted(project, tmp_path):
-    p = write(tmp_path, "p.jsonl", '{"text": "Ann left.", "answer": "ignore", '
-                                   '"spans": [{"start": 0, "end": 3, "label": "PER"}]}\n')
+    p = write(
+        tmp_path,
+        "p.jsonl",
+        '{"text": "Ann left.", "answer": "ignore", "spans": [{"start": 0, "end": 3, "label": "PER"}]}\n',
+    )
     drain(project.import_file(p, "prodigy", annotations=True))
     status = project.store.conn.execute("SELECT status FROM annotations").fetchone()[0]
     assert status == "skipped"
@@ -152,8 +173,10 @@ def _docbin(tmp_path: Path, user_data: object) -> Path:
 
     from nerdesk.core.formats.spacybin import KEY, record_to_doc
 
-    docs = [record_to_doc(DocRecord("Ann met Bob.", spans=[Span(0, 3, "PER")])),
-            record_to_doc(DocRecord("Bob left.", spans=[]))]
+    docs = [
+        record_to_doc(DocRecord("Ann met Bob.", spans=[Span(0, 3, "PER")])),
+        record_to_doc(DocRecord("Bob left.", spans=[])),
+    ]
     docs[1].user_data[KEY] = user_data
     db = DocBin(store_user_data=True)
     for d in docs:
@@ -163,13 +186,29 @@ def _docbin(tmp_path: Path, user_data: object) -> Path:
     return p
 
 
-@pytest.mark.parametrize("user_data", [
-    5, b"bytes", "not json", "[1, 2]", "null", '{"meta": 3}', '{"meta": [1]}',
-    '{"predictions": 7}', '{"predictions": [[1]]}', '{"predictions": [[0, 99, "PER", null]]}',
-    '{"predictions": [["a", 2, "PER", null]]}', '{"predictions": [[0, 2, 5, null]]}',
-    '{"predictions": [[0, 2, "PER", "high"]]}', '{"annotator": {"x": 1}}', '{"status": "banana"}',
-    '{"status": ["x"]}', '{"meta": {"x": "\\ud800"}}', '{"annotated": true, "meta": ' + DEEP + "}",
-])
+@pytest.mark.parametrize(
+    "user_data",
+    [
+        5,
+        b"bytes",
+        "not json",
+        "[1, 2]",
+        "null",
+        '{"meta": 3}',
+        '{"meta": [1]}',
+        '{"predictions": 7}',
+        '{"predictions": [[1]]}',
+        '{"predictions": [[0, 99, "PER", null]]}',
+        '{"predictions": [["a", 2, "PER", null]]}',
+        '{"predictions": [[0, 2, 5, null]]}',
+        '{"predictions": [[0, 2, "PER", "high"]]}',
+        '{"annotator": {"x": 1}}',
+        '{"status": "banana"}',
+        '{"status": ["x"]}',
+        '{"meta": {"x": "\\ud800"}}',
+        '{"annotated": true, "meta": ' + DEEP + "}",
+    ],
+)
 def test_spacy_odd_user_data(project, tmp_path, user_data):
     p = _docbin(tmp_path, user_data)
     e = import_error(project, p, "spacy")
@@ -212,9 +251,21 @@ def test_a_docbin_under_the_cap_still_imports(project, tmp_path):
 
 
 # --------------------------------------------------------------------------- FIFOs, devices, folders
-@pytest.mark.parametrize("name,fmt", [("f.jsonl", None), ("f.jsonl", "jsonl"), ("f.txt", None), ("f", None),
-                                      ("f.conll", "conll"), ("f.spacy", None), ("f.json", "labelstudio"),
-                                      ("f.zip", None), ("f.zip", "bundle"), ("f.txt", "brat")])
+@pytest.mark.parametrize(
+    "name,fmt",
+    [
+        ("f.jsonl", None),
+        ("f.jsonl", "jsonl"),
+        ("f.txt", None),
+        ("f", None),
+        ("f.conll", "conll"),
+        ("f.spacy", None),
+        ("f.json", "labelstudio"),
+        ("f.zip", None),
+        ("f.zip", "bundle"),
+        ("f.txt", "brat"),
+    ],
+)
 def test_fifo_is_refused_before_reading(project, tmp_path, name, fmt):
     p = tmp_path / name
     os.mkfifo(p)
@@ -229,8 +280,9 @@ def test_device_is_refused(project, tmp_path, fmt):
     assert import_error(project, p, fmt).code == "E117"
 
 
-@pytest.mark.parametrize("name,fmt", [("d.jsonl", "jsonl"), ("d.zip", None), ("d.zip", "bundle"),
-                                      ("d.csv", "csv"), ("d.spacy", "spacy")])
+@pytest.mark.parametrize(
+    "name,fmt", [("d.jsonl", "jsonl"), ("d.zip", None), ("d.zip", "bundle"), ("d.csv", "csv"), ("d.spacy", "spacy")]
+)
 def test_directory_is_refused(project, tmp_path, name, fmt):
     (tmp_path / name).mkdir()
     e = import_error(project, tmp_path / name, fmt)
@@ -258,11 +310,14 @@ def test_cr_only_conll_is_an_error_not_silent_loss(project, tmp_path, fmt, name,
     assert e.code == "E124"
 
 
-@pytest.mark.parametrize("fmt,name,body", [
-    ("jsonl", "j.jsonl", '{"text": "a"}\r{"text": "b"}\r'),
-    ("text", "t.txt", "one\rtwo\rthree\r"),
-    ("csv", "c.csv", "text\rone\rtwo\r"),
-])
+@pytest.mark.parametrize(
+    "fmt,name,body",
+    [
+        ("jsonl", "j.jsonl", '{"text": "a"}\r{"text": "b"}\r'),
+        ("text", "t.txt", "one\rtwo\rthree\r"),
+        ("csv", "c.csv", "text\rone\rtwo\r"),
+    ],
+)
 def test_cr_only_line_files(project, tmp_path, fmt, name, body):
     opts = {"lines": True} if fmt == "text" else {}
     assert import_error(project, write(tmp_path, name, body), fmt, **opts).code == "E124"
@@ -271,8 +326,12 @@ def test_cr_only_line_files(project, tmp_path, fmt, name, body):
 # --------------------------------------------------------------------------- Label Studio lines
 def test_labelstudio_error_names_the_line_where_the_task_starts(project, tmp_path):
     tasks = [{"data": {"text": "abc"}} for _ in range(6)]
-    tasks.append({"data": {"text": "abc"}, "annotations": [
-        {"result": [{"type": "labels", "value": {"start": 0, "end": 9, "labels": ["PER"]}}]}]})
+    tasks.append(
+        {
+            "data": {"text": "abc"},
+            "annotations": [{"result": [{"type": "labels", "value": {"start": 0, "end": 9, "labels": ["PER"]}}]}],
+        }
+    )
     raw = json.dumps(tasks, indent=2)
     p = write(tmp_path, "ls.json", raw)
     e = import_error(project, p)
@@ -295,12 +354,15 @@ def test_labelstudio_one_task_per_line(project, tmp_path):
 
 
 # --------------------------------------------------------------------------- brat: the .ann line
-@pytest.mark.parametrize("ann,code,line", [
-    ("T1\tPER 0 3\tAnn\nT2\tXYZ 8 11\tBob\n", "E109", 2),
-    ("T1\tPER 0 3\tAnn\n#1\tAnnotatorNotes T1\tnote\nT2\tPER 7 11\t Bob\n", "E108", 3),
-    ("T1\tPER 0 3\tAnn\nT2\tPER 0 7\tAnn met\n", "E126", 2),
-    ("T1\tPER 0 3\tAnn\nT2\tPER 0 " + "9" * 5000 + "\tx\n", "E106", 2),
-])
+@pytest.mark.parametrize(
+    "ann,code,line",
+    [
+        ("T1\tPER 0 3\tAnn\nT2\tXYZ 8 11\tBob\n", "E109", 2),
+        ("T1\tPER 0 3\tAnn\n#1\tAnnotatorNotes T1\tnote\nT2\tPER 7 11\t Bob\n", "E108", 3),
+        ("T1\tPER 0 3\tAnn\nT2\tPER 0 7\tAnn met\n", "E126", 2),
+        ("T1\tPER 0 3\tAnn\nT2\tPER 0 " + "9" * 5000 + "\tx\n", "E106", 2),
+    ],
+)
 def test_brat_errors_name_the_ann_file_and_line(project, tmp_path, ann, code, line):
     write(tmp_path, "a.txt", "Ann met Bob.")
     write(tmp_path, "a.ann", ann)
@@ -309,9 +371,11 @@ def test_brat_errors_name_the_ann_file_and_line(project, tmp_path, ann, code, li
 
 
 # --------------------------------------------------------------------------- overlapping spans
-OVERLAP = ('{"text": "Ann met Bob.", "spans": [{"start": 0, "end": 3, "label": "PER"}]}\n'
-           '{"text": "New York City", "spans": [{"start": 0, "end": 8, "label": "LOC"}, '
-           '{"start": 4, "end": 13, "label": "LOC"}]}\n')
+OVERLAP = (
+    '{"text": "Ann met Bob.", "spans": [{"start": 0, "end": 3, "label": "PER"}]}\n'
+    '{"text": "New York City", "spans": [{"start": 0, "end": 8, "label": "LOC"}, '
+    '{"start": 4, "end": 13, "label": "LOC"}]}\n'
+)
 
 
 def test_overlapping_spans_refused_when_the_project_forbids_them(project, tmp_path):
@@ -396,32 +460,45 @@ def bundle_error(tmp_path: Path, data: bytes, *, reader_too: bool = True) -> Ner
     return e
 
 
-@pytest.mark.parametrize("manifest", [b"[1, 2]", b"null", b'"x"', b"{}", b'{"bundle_format": 1}',
-                                      b'{"bundle_format": 1, "files": [], "segments": 2}',
-                                      b"[" * 5000 + b"]" * 5000, b'{"bundle_format": 1, "x": "\xff"}'])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b"[1, 2]",
+        b"null",
+        b'"x"',
+        b"{}",
+        b'{"bundle_format": 1}',
+        b'{"bundle_format": 1, "files": [], "segments": 2}',
+        b"[" * 5000 + b"]" * 5000,
+        b'{"bundle_format": 1, "x": "\xff"}',
+    ],
+)
 def test_bundle_manifest_not_an_object(tmp_path, good_bundle, manifest):
     m = _members(good_bundle)
     m["manifest.json"] = manifest
     assert bundle_error(tmp_path, _zip(m, rehash=False)).code in ("E120", "E122")  # deep nesting: 200:1
 
 
-@pytest.mark.parametrize("change", [
-    lambda ln: ln.pop("document"),
-    lambda ln: ln.pop("text"),
-    lambda ln: ln.pop("final"),
-    lambda ln: ln.update(document=[1]),
-    lambda ln: ln["document"].update(start="0"),
-    lambda ln: ln["document"].update(meta=5),
-    lambda ln: ln.update(text=5),
-    lambda ln: ln.update(tokens=[[0]]),
-    lambda ln: ln.update(tokens="abc"),
-    lambda ln: ln.update(final=[{"start": 0, "end": 2}]),
-    lambda ln: ln.update(final=[[0, 2, "PER"]]),
-    lambda ln: ln.update(final=[{"start": 0, "end": 999, "label": "PER"}]),
-    lambda ln: ln.update(annotator={"x": 1}),
-    lambda ln: ln.update(tier=5),
-    lambda ln: ln.update(text="\ud800"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda ln: ln.pop("document"),
+        lambda ln: ln.pop("text"),
+        lambda ln: ln.pop("final"),
+        lambda ln: ln.update(document=[1]),
+        lambda ln: ln["document"].update(start="0"),
+        lambda ln: ln["document"].update(meta=5),
+        lambda ln: ln.update(text=5),
+        lambda ln: ln.update(tokens=[[0]]),
+        lambda ln: ln.update(tokens="abc"),
+        lambda ln: ln.update(final=[{"start": 0, "end": 2}]),
+        lambda ln: ln.update(final=[[0, 2, "PER"]]),
+        lambda ln: ln.update(final=[{"start": 0, "end": 999, "label": "PER"}]),
+        lambda ln: ln.update(annotator={"x": 1}),
+        lambda ln: ln.update(tier=5),
+        lambda ln: ln.update(text="\ud800"),
+    ],
+)
 def test_bundle_line_with_missing_or_odd_fields(tmp_path, good_bundle, change):
     e = bundle_error(tmp_path, _with_line(good_bundle, change))
     assert e.line == 2 and e.file.endswith("!corrections.jsonl")
@@ -452,7 +529,7 @@ def _patch(data: bytes, name: str, offset_local: int, offset_central: int, fmt: 
     pos = 0
     while (pos := out.find(b"PK\x01\x02", pos)) >= 0:
         n = struct.unpack_from("<H", out, pos + 28)[0]
-        if out[pos + 46:pos + 46 + n] == name.encode():
+        if out[pos + 46 : pos + 46 + n] == name.encode():
             struct.pack_into(fmt, out, pos + offset_central, value)
         pos += 4
     return bytes(out)
@@ -464,8 +541,10 @@ def test_bundle_with_a_lying_compressed_size_but_intact_data_imports(tmp_path, g
     assert len(bundle.read_bundle(path)[1]) == 2
 
 
-@pytest.mark.parametrize("what", ["crc", "size-smaller", "size-larger", "encrypted",
-                                  "method-bzip2", "method-unknown", "data-flipped", "truncated"])
+@pytest.mark.parametrize(
+    "what",
+    ["crc", "size-smaller", "size-larger", "encrypted", "method-bzip2", "method-unknown", "data-flipped", "truncated"],
+)
 def test_corrupt_bundle_zip(tmp_path, good_bundle, what):
     n = "corrections.jsonl"
     data = {

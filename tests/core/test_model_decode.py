@@ -54,8 +54,10 @@ def test_viterbi_finds_the_best_valid_path_exhaustively():
     for _ in range(20):
         lg = rng.normal(size=(1, 4, k)).astype(np.float32) * 3
         logp = lg - np.log(np.exp(lg).sum(-1, keepdims=True))
-        best = max((p for p in itertools.product(range(k), repeat=4) if _valid(p, 1)),
-                   key=lambda p: sum(logp[0, i, t] for i, t in enumerate(p)))
+        best = max(
+            (p for p in itertools.product(range(k), repeat=4) if _valid(p, 1)),
+            key=lambda p: sum(logp[0, i, t] for i, t in enumerate(p)),
+        )
         assert tuple(viterbi(logp, np.array([4]), 1)[0]) == best
 
 
@@ -122,17 +124,26 @@ def test_an_unwanted_label_counts_as_its_nearest_wanted_ancestor():
     assert decode_batch(lg, [3], labels, parents=parents)[0].spans[0][2] == "politician"  # all asked for
     lg[0, 0, 5], lg[0, 1, 6], lg[0, 0, 7], lg[0, 1, 8] = -5.0, -5.0, 6.0, 6.0  # now a senator
     assert [s[:3] for s in decode_batch(lg, [3], labels, only=["PER"], parents=parents)[0].spans] == [(0, 2, "PER")]
-    assert [s[:3] for s in decode_batch(lg, [3], labels, only=["PER", "politician"],
-                                        parents=parents)[0].spans] == [(0, 2, "politician")]
+    assert [s[:3] for s in decode_batch(lg, [3], labels, only=["PER", "politician"], parents=parents)[0].spans] == [
+        (0, 2, "politician")
+    ]
     assert fold_target("senator", {"ORG"}, parents) is None
     assert fold_target("a", {"PER"}, {"a": "b", "b": "a"}) is None
 
 
 def test_bio_helpers():
     assert spans_from_bio(["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "B-ORG", "I-ORG"]) == [
-        (0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 7, "ORG")]
+        (0, 2, "PER"),
+        (3, 4, "LOC"),
+        (4, 5, "ORG"),
+        (5, 7, "ORG"),
+    ]
     assert spans_from_tag_ids([1, 2, 0, 5, 3, 3, 4], LABELS) == [
-        (0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 7, "ORG")]
+        (0, 2, "PER"),
+        (3, 4, "LOC"),
+        (4, 5, "ORG"),
+        (5, 7, "ORG"),
+    ]
 
 
 def test_training_and_import_read_bioes_alike(tmp_path):
@@ -146,8 +157,10 @@ def test_training_and_import_read_bioes_alike(tmp_path):
     offsets = [(i, i + 1) for i in range(len(tags))]
     assert spans_from_bio(tags) == [(s.start, s.end, s.label) for s in tags_to_spans(tags, offsets)]
     p = tmp_path / "d.jsonl"
-    p.write_text('{"tokens": ["Ann", "Lee", "in", "Rome"], "tags": ["B-PER", "E-PER", "O", "S-LOC"]}\n'
-                 '{"tokens": ["x"], "tags": ["Q-PER"]}\n')
+    p.write_text(
+        '{"tokens": ["Ann", "Lee", "in", "Rome"], "tags": ["B-PER", "E-PER", "O", "S-LOC"]}\n'
+        '{"tokens": ["x"], "tags": ["Q-PER"]}\n'
+    )
     with pytest.raises(NerdeskError) as e:
         list(read_jsonl(p, {}))
     assert e.value.code == "E111" and e.value.line == 2
@@ -171,7 +184,9 @@ def test_score_spans_exact_partial_per_label_and_ece():
 def test_label_map():
     m = parse_label_map("person=PER,place=LOC,organization=ORG,organisation=ORG,location=LOC")
     assert apply_label_map([(0, 1, "person"), (1, 2, "abstract"), (2, 3, "organisation")], m) == [
-        (0, 1, "PER"), (2, 3, "ORG")]
+        (0, 1, "PER"),
+        (2, 3, "ORG"),
+    ]
     assert parse_label_map("default")["place"] == "LOC"
     assert apply_label_map([(0, 1, "x")], parse_label_map("identity")) == [(0, 1, "x")]
     with pytest.raises(NerdeskError) as e:

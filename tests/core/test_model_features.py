@@ -19,16 +19,25 @@ def test_fast_features_equal_lexeme_features():
     got = fe._compute(words)
     vocab = fe._vocab
     attrs = {"NORM": "norm", "PREFIX": "prefix", "SUFFIX": "suffix", "SHAPE": "shape"}
-    raw = np.array([[getattr(vocab[w], attrs[a]) if a in attrs else
-                     vocab.strings.add("GAZ=" + fe.gazetteer.get(w.lower(), "")) for a in fe.attrs]
-                    for w in words], dtype=np.uint64)
+    raw = np.array(
+        [
+            [
+                getattr(vocab[w], attrs[a])
+                if a in attrs
+                else vocab.strings.add("GAZ=" + fe.gazetteer.get(w.lower(), ""))
+                for a in fe.attrs
+            ]
+            for w in words
+        ],
+        dtype=np.uint64,
+    )
     from nerdesk.core.model.features import _mix
 
     want = np.empty((len(words), len(fe.attrs) * fe.hashes), dtype=np.int64)
     for j in range(len(fe.attrs)):
         for k in range(fe.hashes):
             want[:, j * fe.hashes + k] = (_mix(raw[:, j], fe.seed * 1000 + j * 16 + k) % fe.rows[j]).astype(np.int64)
-    assert np.array_equal(got[:, :want.shape[1]], want)
+    assert np.array_equal(got[:, : want.shape[1]], want)
     if fe.vectors is not None:  # the last column: the lower-cased word's row in the vector table
         assert got.shape[1] == want.shape[1] + 1
         assert got[:, -1].tolist() == [fe.vectors.index.get(w.lower(), 0) for w in words]
@@ -64,9 +73,14 @@ def test_vectors_are_int8_per_row_and_looked_up_lower_cased(tmp_path):
 
 def test_vector_ids_column_and_onnx_feed(tmp_path):
     cfg, _ = tiny_vectors(tmp_path)
-    config = {"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [100, 10], "hashes": 2, "seed": 1,
-              "vectors": {**cfg, "file": str(tmp_path / "vec" / cfg["file"]),
-                          "words": str(tmp_path / "vec" / cfg["words"])}}
+    config = {
+        "type": "spacy-hash",
+        "attrs": ["NORM", "SHAPE"],
+        "rows": [100, 10],
+        "hashes": 2,
+        "seed": 1,
+        "vectors": {**cfg, "file": str(tmp_path / "vec" / cfg["file"]), "words": str(tmp_path / "vec" / cfg["words"])},
+    }
     fe = FeatureExtractor(config)
     assert fe.width == 5  # 2 attributes x 2 hashes + the vector row
     ids, mask = fe.batch([["Obama", "visited", "Paris"], ["nowhere"]])

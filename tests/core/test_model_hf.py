@@ -11,8 +11,30 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "john", "smith", "lives", "in",
-         "lon", "##don", "##s", ".", "'", "s", "new", "york", "cafe", "un", "##believ", "##able"]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "john",
+    "smith",
+    "lives",
+    "in",
+    "lon",
+    "##don",
+    "##s",
+    ".",
+    "'",
+    "s",
+    "new",
+    "york",
+    "cafe",
+    "un",
+    "##believ",
+    "##able",
+]
 ID2LABEL = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}
 
 
@@ -40,11 +62,21 @@ class TinyBert(torch.nn.Module):
 def _tokenizer_json() -> dict:
     return {
         "version": "1.0",
-        "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
-                       "strip_accents": None, "lowercase": True},
+        "normalizer": {
+            "type": "BertNormalizer",
+            "clean_text": True,
+            "handle_chinese_chars": True,
+            "strip_accents": None,
+            "lowercase": True,
+        },
         "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-                  "max_input_chars_per_word": 100, "vocab": {w: i for i, w in enumerate(VOCAB)}},
+        "model": {
+            "type": "WordPiece",
+            "unk_token": "[UNK]",
+            "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 100,
+            "vocab": {w: i for i, w in enumerate(VOCAB)},
+        },
     }
 
 
@@ -57,13 +89,19 @@ def hf_dir(tmp_path_factory):
     import warnings
 
     warnings.simplefilter("ignore", DeprecationWarning)
-    torch.onnx.export(net, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(d / "model.onnx"),
-                      dynamo=False, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["logits"], opset_version=17,
-                      dynamic_axes={n: {0: "batch", 1: "seq"} for n in
-                                    ("input_ids", "attention_mask", "token_type_ids", "logits")})
-    (d / "config.json").write_text(json.dumps({"model_type": "bert", "id2label": ID2LABEL,
-                                               "label2id": {v: k for k, v in ID2LABEL.items()}}))
+    torch.onnx.export(
+        net,
+        (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+        str(d / "model.onnx"),
+        dynamo=False,
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["logits"],
+        opset_version=17,
+        dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "logits")},
+    )
+    (d / "config.json").write_text(
+        json.dumps({"model_type": "bert", "id2label": ID2LABEL, "label2id": {v: k for k, v in ID2LABEL.items()}})
+    )
     (d / "tokenizer.json").write_text(json.dumps(_tokenizer_json()))
     return d, net
 
@@ -91,8 +129,7 @@ def test_hf_model_loads_and_aligns_pieces_to_words(hf_dir):
     assert m.kind == "hf" and m.labels == ["PER", "LOC"] and m.id.endswith(m.id.split("+")[1])
     words = ["John", "Smith", "lives", "in", "Londons", "."]
     v = {w: i for i, w in enumerate(VOCAB)}
-    pieces = [[v["john"]], [v["smith"]], [v["lives"]], [v["in"]], [v["lon"], v["##don"], v["##s"]],
-              [v["."]]]
+    pieces = [[v["john"]], [v["smith"]], [v["lives"]], [v["in"]], [v["lon"], v["##don"], v["##s"]], [v["."]]]
     row = [v["[CLS]"]] + [p for ps in pieces for p in ps] + [v["[SEP]"]]
     first = [1, 2, 3, 4, 5, 8]
     ids = torch.tensor([row])
@@ -147,11 +184,13 @@ def test_the_shipped_accurate_model_runs_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from nerdesk.core.model import load_model, list_models; m = load_model('en-accurate'); "
-            "p = m.predict([['Angela', 'Merkel', 'visited', 'Paris', '.']])[0]; print(p.spans); "
-            "assert m.labels == ['LOC', 'ORG', 'PER'] and 'casing_ids' in m._inputs and m.temperature > 0; "
-            "assert [s[2] for s in p.spans] == ['PER', 'LOC'], p.spans; "
-            "assert any(e['name'] == 'en-accurate' and e['labels'] == m.labels for e in list_models()); "
-            "sys.exit(1 if [x for x in sys.modules if x.split('.')[0] == 'torch'] else 0)")
+    code = (
+        "import sys; from nerdesk.core.model import load_model, list_models; m = load_model('en-accurate'); "
+        "p = m.predict([['Angela', 'Merkel', 'visited', 'Paris', '.']])[0]; print(p.spans); "
+        "assert m.labels == ['LOC', 'ORG', 'PER'] and 'casing_ids' in m._inputs and m.temperature > 0; "
+        "assert [s[2] for s in p.spans] == ['PER', 'LOC'], p.spans; "
+        "assert any(e['name'] == 'en-accurate' and e['labels'] == m.labels for e in list_models()); "
+        "sys.exit(1 if [x for x in sys.modules if x.split('.')[0] == 'torch'] else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

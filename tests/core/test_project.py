@@ -9,8 +9,6 @@ from nerdesk.core.project import Project
 from nerdesk.core.types import DocRecord, Span, drain as _run
 
 
-
-
 TEXT = "Angela Merkel visited Paris. She met Emmanuel Macron at the Élysée."
 
 
@@ -42,8 +40,10 @@ def test_import_segments_tokens_and_dedup(project):
     res = _run(project.import_records([DocRecord(TEXT, source="t.txt")]))
     assert (res.documents, res.segments) == (1, 2)
     doc = project.document(1)
-    assert [TEXT[s["start"]:s["end"]] for s in doc["segments"]] == [
-        "Angela Merkel visited Paris.", "She met Emmanuel Macron at the Élysée."]
+    assert [TEXT[s["start"] : s["end"]] for s in doc["segments"]] == [
+        "Angela Merkel visited Paris.",
+        "She met Emmanuel Macron at the Élysée.",
+    ]
     toks = [TEXT[a:b] for a, b in doc["segments"][0]["tokens"]]
     assert toks == ["Angela", "Merkel", "visited", "Paris", "."]
     again = _run(project.import_records([DocRecord(TEXT, source="t.txt")]))
@@ -153,8 +153,10 @@ def test_a_project_without_misc_gets_no_misc_words_as_other_labels(tmp_path):
     Olympic Games -> ORG, French -> LOC when MISC was ruled out instead)."""
     from nerdesk.core.types import DocRecord, drain
 
-    texts = ["The American and French delegations watched the Olympic Games in London .",
-             "He speaks English and reads the Bible every Christmas ."]
+    texts = [
+        "The American and French delegations watched the Olympic Games in London .",
+        "He speaks English and reads the Bible every Christmas .",
+    ]
     with Project.create(tmp_path / "p.nerdesk", labels=["PER", "ORG", "LOC"]) as p:
         drain(p.import_records([DocRecord(t) for t in texts]))
         drain(p.predict())
@@ -201,12 +203,16 @@ def test_segments_with_text_slices_each_document_once(tmp_path):
     from nerdesk.core.types import DocRecord, drain
 
     p = Project.create(tmp_path / "s.nerdesk", labels=["PER"])
-    drain(p.import_records([DocRecord("Ann met Bob. Bob left.", source="a.txt"),
-                            DocRecord("Cy came.", source="b.txt")]))
+    drain(
+        p.import_records([DocRecord("Ann met Bob. Bob left.", source="a.txt"), DocRecord("Cy came.", source="b.txt")])
+    )
     ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id DESC")]
     rows = p.store.segments_with_text(ids)
     assert [r["id"] for r in rows] == ids
-    assert [(r["text"], r["source"]) for r in rows] == [("Cy came.", "b.txt"), ("Bob left.", "a.txt"),
-                                                        ("Ann met Bob.", "a.txt")]
+    assert [(r["text"], r["source"]) for r in rows] == [
+        ("Cy came.", "b.txt"),
+        ("Bob left.", "a.txt"),
+        ("Ann met Bob.", "a.txt"),
+    ]
     doc = p.document(1)
     assert [doc["text"][a:b] for a, b in doc["segments"][1]["tokens"]] == ["Bob", "left", "."]

@@ -9,14 +9,14 @@ from nerdesk.core.types import DocRecord, drain
 MODEL = "filter-model@1"
 
 
-
-
 def make(tmp_path, n_extra=0):
     p = Project.create(tmp_path / "q.nerdesk", labels=["PER", "ORG", "LOC"])
-    recs = [DocRecord("Alice met Bob.", source="/data/a/people.txt"),
-            DocRecord("Acme hired Carol.", source="C:\\data\\orgs.txt"),
-            DocRecord("Rain in Spain.", source="/data/b/places.txt"),
-            DocRecord("nothing here at all.", source="/data/b/places.txt")]
+    recs = [
+        DocRecord("Alice met Bob.", source="/data/a/people.txt"),
+        DocRecord("Acme hired Carol.", source="C:\\data\\orgs.txt"),
+        DocRecord("Rain in Spain.", source="/data/b/places.txt"),
+        DocRecord("nothing here at all.", source="/data/b/places.txt"),
+    ]
     recs += [DocRecord(f"Filler {i} text.", source="fill_%.txt") for i in range(n_extra)]
     drain(p.import_records(recs))
     st = p.store
@@ -30,15 +30,19 @@ def make(tmp_path, n_extra=0):
         return [a, a + len(word), label, conf]
 
     rows = {
-        by_text["Alice met Bob."]["id"]: [sp("Alice met Bob.", "Alice", "PER", 0.9), sp("Alice met Bob.", "Bob", "PER", 0.4)],
+        by_text["Alice met Bob."]["id"]: [
+            sp("Alice met Bob.", "Alice", "PER", 0.9),
+            sp("Alice met Bob.", "Bob", "PER", 0.4),
+        ],
         by_text["Acme hired Carol."]["id"]: [sp("Acme hired Carol.", "Acme", "ORG", 0.7)],
         by_text["Rain in Spain."]["id"]: [sp("Rain in Spain.", "Spain", "LOC", 0.95)],
     }
     with st.transaction():
         st.register_model(MODEL, "m", "1", "", "", ["PER", "ORG", "LOC"], {})
         st.set_active_model(MODEL)
-        st.insert_predictions(MODEL, [(sid, spans, 0, 0, 0, 0, 1 - min(x[3] for x in spans))
-                                      for sid, spans in rows.items()])
+        st.insert_predictions(
+            MODEL, [(sid, spans, 0, 0, 0, 0, 1 - min(x[3] for x in spans)) for sid, spans in rows.items()]
+        )
     return p, {t: s["id"] for t, s in by_text.items()}
 
 
@@ -101,17 +105,32 @@ def test_no_model(tmp_path):
 def test_filtered_queue_on_many_segments(tmp_path):
     """Filters combine in SQL and keep the uncertainty order (speed is measured in bench/, not here)."""
     p = Project.create(tmp_path / "big.nerdesk", labels=["PER", "ORG"])
-    drain(p.import_records([DocRecord(f"Person{i} joined Org{i % 50} today.", source=f"s{i % 7}.txt")
-                            for i in range(20_000)]))
+    drain(
+        p.import_records(
+            [DocRecord(f"Person{i} joined Org{i % 50} today.", source=f"s{i % 7}.txt") for i in range(20_000)]
+        )
+    )
     st = p.store
     all_ids = [i for i, _ in p.next_items(100_000, order="document")]
     segs = st.segments_with_text(all_ids)
     with st.transaction():
         st.register_model(MODEL, "m", "1", "", "", ["PER", "ORG"], {})
         st.set_active_model(MODEL)
-        st.insert_predictions(MODEL, [(s["id"], [[s["start"], s["start"] + 6, "PER" if s["id"] % 3 else "ORG",
-                                                  (s["id"] % 100) / 100]], 0, 0, 0, 0, (s["id"] % 997) / 997)
-                                      for s in segs])
+        st.insert_predictions(
+            MODEL,
+            [
+                (
+                    s["id"],
+                    [[s["start"], s["start"] + 6, "PER" if s["id"] % 3 else "ORG", (s["id"] % 100) / 100]],
+                    0,
+                    0,
+                    0,
+                    0,
+                    (s["id"] % 997) / 997,
+                )
+                for s in segs
+            ],
+        )
     page = p.next_items(200, label="ORG", source="s3.txt", max_confidence=0.5)
     assert page and all(sid % 3 == 0 for sid, _ in page)
     assert [u for _, u in page] == sorted((u for _, u in page), reverse=True)

@@ -44,8 +44,10 @@ def codes(fn, *args, **kw) -> str:
 
 def snapshot(p: Project) -> list:
     c = p.store.conn
-    return [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
-            for t in ("annotations", "reviews", "adjudications", "person_errors")]
+    return [
+        c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+        for t in ("annotations", "reviews", "adjudications", "person_errors")
+    ]
 
 
 @pytest.fixture
@@ -463,12 +465,30 @@ def test_three_laptops_merge_agree_adjudicate_and_export(tmp_path, shared_data):
 
     def make(name, user, tier, part, version):
         p = Project.create(tmp_path / f"{name}.nerdesk", labels=labels, user=user, tier=tier)
-        drain(p.import_records([DocRecord(t, tokens=_offsets(d), sentences=[(0, len(t))], source="wikigold.txt")
-                                for t, d in zip(texts, sents)]))
+        drain(
+            p.import_records(
+                [
+                    DocRecord(t, tokens=_offsets(d), sentences=[(0, len(t))], source="wikigold.txt")
+                    for t, d in zip(texts, sents)
+                ]
+            )
+        )
         if part:
-            drain(p.import_records([DocRecord(texts[i], spans=[Span(*x) for x in version[i]], annotator=user,
-                                              status="accepted", source="wikigold.txt") for i in part],
-                                   annotations=True))
+            drain(
+                p.import_records(
+                    [
+                        DocRecord(
+                            texts[i],
+                            spans=[Span(*x) for x in version[i]],
+                            annotator=user,
+                            status="accepted",
+                            source="wikigold.txt",
+                        )
+                        for i in part
+                    ],
+                    annotations=True,
+                )
+            )
         return p
 
     a = make("alice", "alice", "annotator", range(0, 40), gold)
@@ -547,9 +567,14 @@ def test_sigkill_in_the_middle_of_adjudication_loses_nothing_acknowledged(team):
     path = str(r.path)
     r.close()
     env = dict(os.environ, NERDESK_USER="rob")
-    proc = subprocess.Popen([sys.executable, "-c", KILL_WORKER, path, f"{s1},{s2}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_WORKER, path, f"{s1},{s2}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     acks = []
     try:
         while len(acks) < 30:

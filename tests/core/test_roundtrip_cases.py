@@ -34,7 +34,7 @@ def content(project: Project) -> list[tuple[str, list[tuple[int, int, str, str]]
     """Every document's text and its spans as (start, end, label, surface text), sorted."""
     out = []
     for rec in project.export_records():
-        out.append((rec.text, sorted((s.start, s.end, s.label, rec.text[s.start:s.end]) for s in rec.spans or [])))
+        out.append((rec.text, sorted((s.start, s.end, s.label, rec.text[s.start : s.end]) for s in rec.spans or [])))
     return sorted(out)
 
 
@@ -85,9 +85,14 @@ def test_brat_reads_a_tab_in_the_covered_text(tmp_path):
     assert r.spans == [Span(3, 12, "PER")]
 
 
-@pytest.mark.parametrize("text,surface", [("Hi Ann\nSmith went", "Ann\nSmith"),
-                                          ("Hi Ann\r\nSmith went", "Ann\r\nSmith"),
-                                          ("Hi Ann \r\n\tSmith went", "Ann \r\n\tSmith")])
+@pytest.mark.parametrize(
+    "text,surface",
+    [
+        ("Hi Ann\nSmith went", "Ann\nSmith"),
+        ("Hi Ann\r\nSmith went", "Ann\r\nSmith"),
+        ("Hi Ann \r\n\tSmith went", "Ann \r\n\tSmith"),
+    ],
+)
 def test_brat_span_across_a_line_break_reimports_identically(tmp_path, text, surface):
     before, after = exact(tmp_path, "brat", [rec(text, (surface, "PER"))])
     assert before == after and after[0][1][0][3] == surface
@@ -102,12 +107,16 @@ def test_brat_reads_fragments_of_a_span_across_lines(tmp_path):
 
 
 # --------------------------------------------------------------------------- CoNLL
-CLUSTERS = [rec("I love 🇫🇷 and Paris", ("🇫🇷", "LOC"), ("Paris", "LOC")),
-            rec("we 👩‍👩‍👧 met Bob", ("👩‍👩‍👧", "ORG"), ("Bob", "PER")),
-            rec("hi 👋🏽 Bob", ("Bob", "PER")),
-            rec("Rene\u0301e and Zoe\u0308 cafe\u0301", ("Rene\u0301e", "PER"), ("cafe\u0301", "LOC")),
-            rec("flags 🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F 1\uFE0F\u20E3 ok",
-                ("🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", "LOC"))]
+CLUSTERS = [
+    rec("I love 🇫🇷 and Paris", ("🇫🇷", "LOC"), ("Paris", "LOC")),
+    rec("we 👩‍👩‍👧 met Bob", ("👩‍👩‍👧", "ORG"), ("Bob", "PER")),
+    rec("hi 👋🏽 Bob", ("Bob", "PER")),
+    rec("Rene\u0301e and Zoe\u0308 cafe\u0301", ("Rene\u0301e", "PER"), ("cafe\u0301", "LOC")),
+    rec(
+        "flags 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f 1\ufe0f\u20e3 ok",
+        ("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", "LOC"),
+    ),
+]
 
 
 def test_brat_refuses_a_label_with_whitespace(tmp_path):
@@ -123,10 +132,17 @@ def test_conll_keeps_grapheme_clusters_whole(tmp_path):
     before, after = exact(tmp_path, "conll", CLUSTERS)
     assert after == before  # single spaces between the tokens: nothing to normalise
     words = [ln.split("\t")[0] for ln in (tmp_path / "out.conll").read_text(encoding="utf-8").splitlines()]
-    for w in ("🇫🇷", "👩‍👩‍👧", "👋🏽", "Rene\u0301e", "cafe\u0301", "1\uFE0F\u20E3",
-              "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"):
+    for w in (
+        "🇫🇷",
+        "👩‍👩‍👧",
+        "👋🏽",
+        "Rene\u0301e",
+        "cafe\u0301",
+        "1\ufe0f\u20e3",
+        "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    ):
         assert w in words
-    assert "🇫" not in words and "\U0001F3FD" not in words and "\u200d" not in words
+    assert "🇫" not in words and "\U0001f3fd" not in words and "\u200d" not in words
 
 
 def test_conll_pairs_regional_indicators(tmp_path):
@@ -157,8 +173,7 @@ def test_conll_normalises_only_the_whitespace_between_tokens(tmp_path):
 
 
 def test_conll_refuses_a_docstart_token(tmp_path):
-    with new_project(tmp_path, "a", [rec("see -DOCSTART- now", ("now", "LOC"))]) as a, \
-            pytest.raises(NerdeskError) as e:
+    with new_project(tmp_path, "a", [rec("see -DOCSTART- now", ("now", "LOC"))]) as a, pytest.raises(NerdeskError) as e:
         write_records(a.export_records(), tmp_path / "o.conll", "conll")
     assert e.value.code == "E115" and "-DOCSTART-" in str(e.value)
 
@@ -185,10 +200,14 @@ def test_labelstudio_export_writes_utf16_offsets(tmp_path):
     (task,) = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))
     values = [x["value"] for x in task["annotations"][0]["result"] + task["predictions"][0]["result"]]
     for v, s in zip(values, r.spans + r.predictions):
-        assert (v["start"], v["end"], v["text"]) == (u16(LS_TEXT, s.start), u16(LS_TEXT, s.end), LS_TEXT[s.start:s.end])
+        assert (v["start"], v["end"], v["text"]) == (
+            u16(LS_TEXT, s.start),
+            u16(LS_TEXT, s.end),
+            LS_TEXT[s.start : s.end],
+        )
     # what a browser sees: JavaScript's text.substring(start, end) counts UTF-16 code units
     units = LS_TEXT.encode("utf-16-le")
-    assert [units[2 * v["start"]:2 * v["end"]].decode("utf-16-le") for v in values] == ["Bob", "Ann", "Paris", "Ann"]
+    assert [units[2 * v["start"] : 2 * v["end"]].decode("utf-16-le") for v in values] == ["Bob", "Ann", "Paris", "Ann"]
 
 
 def test_labelstudio_import_reads_utf16_offsets(tmp_path):

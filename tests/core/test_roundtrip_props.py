@@ -41,18 +41,39 @@ CASES = int(os.environ.get("NERDESK_FUZZ_CASES") or 0)
 
 
 def _settings(default: int):
-    return settings(max_examples=CASES or default, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+    return settings(
+        max_examples=CASES or default,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 # each word as its grapheme clusters (the generator knows where a cluster may not be cut)
 WORDS: list[tuple[str, ...]] = [
-    ("A", "n", "n"), ("B", "o", "b"), ("P", "a", "r", "i", "s"), ("A", "C", "M", "E"), ("m", "e", "t"),
-    ("🇫🇷",), ("👩\u200d👩\u200d👧",), ("👋🏽",), ("😀",), ("1\ufe0f\u20e3",),
-    ("e\u0301",), ("R", "e", "n", "e\u0301", "e"), ("c", "a", "f", "e\u0301"), ("Z", "o", "e\u0308"),
-    ("ש", "ל", "ו", "ם"), ("י", "ר", "ו", "ש", "ל", "י", "ם"), ("م", "ر", "ح", "ب", "ا"),
+    ("A", "n", "n"),
+    ("B", "o", "b"),
+    ("P", "a", "r", "i", "s"),
+    ("A", "C", "M", "E"),
+    ("m", "e", "t"),
+    ("🇫🇷",),
+    ("👩\u200d👩\u200d👧",),
+    ("👋🏽",),
+    ("😀",),
+    ("1\ufe0f\u20e3",),
+    ("e\u0301",),
+    ("R", "e", "n", "e\u0301", "e"),
+    ("c", "a", "f", "e\u0301"),
+    ("Z", "o", "e\u0308"),
+    ("ש", "ל", "ו", "ם"),
+    ("י", "ר", "ו", "ש", "ל", "י", "ם"),
+    ("م", "ر", "ح", "ب", "ا"),
     ("ا", "ل", "ق", "ا", "ه", "ر", "ة"),
-    ("東", "京"), ("𠮷", "野", "家"), ("北", "京"), ("𠮷",),
+    ("東", "京"),
+    ("𠮷", "野", "家"),
+    ("北", "京"),
+    ("𠮷",),
     (".",),
 ]
 SEPARATORS = [" ", " ", " ", "  ", "\t", " \t ", "\n", "\r\n", "\r\n\r\n"]
@@ -76,8 +97,11 @@ def documents(draw, inside_words: bool = False) -> tuple[str, list[Span], set[in
         text += sep
     spans = []
     if not inside_words:  # per word: outside, a new span, or the span goes on
-        marks = draw(st.lists(st.sampled_from([None, None, "PER", "ORG", "LOC", "+", "+"]),
-                              min_size=len(words), max_size=len(words)))
+        marks = draw(
+            st.lists(
+                st.sampled_from([None, None, "PER", "ORG", "LOC", "+", "+"]), min_size=len(words), max_size=len(words)
+            )
+        )
         going = False  # the previous word ends a span
         for (s, e), mark in zip(bounds, marks):
             if mark == "+" and going:
@@ -88,8 +112,11 @@ def documents(draw, inside_words: bool = False) -> tuple[str, list[Span], set[in
             else:
                 going = False
     else:  # edges at any non-whitespace position, consecutive pairs of them
-        edges = [i for i in range(len(text) + 1)
-                 if (i < len(text) and not text[i].isspace()) or (i and not text[i - 1].isspace())]
+        edges = [
+            i
+            for i in range(len(text) + 1)
+            if (i < len(text) and not text[i].isspace()) or (i and not text[i - 1].isspace())
+        ]
         cuts = draw(st.lists(st.sampled_from(edges), max_size=6, unique=True))
         cuts.sort()
         for a, b in zip(cuts[::2], cuts[1::2]):
@@ -123,8 +150,9 @@ def conll_view(project) -> list:
                     starts[x] = len(new)
                     new += text[x:y]
                     ends[y] = len(new)
-        out.append((new, sorted((starts[s.start], ends[s.end], s.label, new[starts[s.start]:ends[s.end]])
-                                for s in spans)))
+        out.append(
+            (new, sorted((starts[s.start], ends[s.end], s.label, new[starts[s.start] : ends[s.end]]) for s in spans))
+        )
     return sorted(out)
 
 
@@ -134,7 +162,7 @@ def labelstudio_as_a_browser_reads_it(path: Path) -> None:
         units = task["data"]["text"].encode("utf-16-le")
         for item in [r for a in task["annotations"] + task["predictions"] for r in a["result"]]:
             v = item["value"]
-            assert units[2 * v["start"]:2 * v["end"]].decode("utf-16-le") == v["text"]
+            assert units[2 * v["start"] : 2 * v["end"]].decode("utf-16-le") == v["text"]
 
 
 def _records(corpus) -> list[DocRecord]:

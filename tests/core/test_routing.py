@@ -24,11 +24,11 @@ MODEL = "test-model@1"
 PINNED = "f50502f2fee41aff05f6f7fb02eff316"
 
 
-
-
 def make_project(tmp_path, n=120, source="politics.jsonl"):
     p = Project.create(tmp_path / "r.nerdesk", labels=["PER", "ORG", "LOC", "politicalparty"])
-    recs = [DocRecord(" ".join(s["tokens"]), source=source) for s in read_shared("adapt/crossner_politics/dev.jsonl", n)]
+    recs = [
+        DocRecord(" ".join(s["tokens"]), source=source) for s in read_shared("adapt/crossner_politics/dev.jsonl", n)
+    ]
     drain(p.import_records(recs))
     p.store.register_model(MODEL, "test", "1", "", "", ["PER", "ORG", "LOC", "politicalparty"], {})
     p.store.set_active_model(MODEL)
@@ -42,8 +42,9 @@ def seg_ids(p):
 def predict(p, rows):
     """rows: {segment_id: (spans, least_confidence, margin, entropy, mnlp)}"""
     with p.store.transaction():
-        p.store.insert_predictions(MODEL, [(sid, spans, lc, mg, en, mn, mn) for sid, (spans, lc, mg, en, mn)
-                                           in rows.items()])
+        p.store.insert_predictions(
+            MODEL, [(sid, spans, lc, mg, en, mn, mn) for sid, (spans, lc, mg, en, mn) in rows.items()]
+        )
 
 
 @pytest.mark.parametrize("key", ["least_confidence", "margin", "entropy", "mnlp"])
@@ -105,8 +106,16 @@ def test_novelty_prefers_unseen_words_and_new_sources(tmp_path):
     for i in ids[:40]:  # review two thirds of the corpus
         p.accept(i)
     drain(p.import_records([DocRecord("Quasars emit ultraviolet radiation copiously .", source="astro.txt")]))
-    drain(p.import_records([DocRecord(" ".join(read_shared("adapt/crossner_politics/dev.jsonl", 41)[40]["tokens"])
-                                      + " again", source="politics.jsonl")]))
+    drain(
+        p.import_records(
+            [
+                DocRecord(
+                    " ".join(read_shared("adapt/crossner_politics/dev.jsonl", 41)[40]["tokens"]) + " again",
+                    source="politics.jsonl",
+                )
+            ]
+        )
+    )
     items = route(p, "novelty", 5, diverse=False)
     top = p.segment(items[0].id)
     assert top["text"].startswith("Quasars")
@@ -125,9 +134,13 @@ def test_novelty_measures_distance_in_feature_space(tmp_path):
     home, away = rng.normal(size=320), rng.normal(size=320)
     far = set(ids[30:])  # 10 unreviewed segments whose embeddings lie elsewhere
     with p.store.transaction():
-        p.store.insert_predictions(MODEL, [
-            (i, [], 0.1, 0.9, 0.1, 0.1, 0.1,
-             sketch((away if i in far else home) + 0.3 * rng.normal(size=320))) for i in ids])
+        p.store.insert_predictions(
+            MODEL,
+            [
+                (i, [], 0.1, 0.9, 0.1, 0.1, 0.1, sketch((away if i in far else home) + 0.3 * rng.normal(size=320)))
+                for i in ids
+            ],
+        )
     for i in ids[:15]:
         p.accept(i)
     items = route(p, "novelty", 10, diverse=False)
@@ -149,8 +162,8 @@ def test_novelty_sketches_separate_domains_with_the_default_model(tmp_path):
         p.accept(i)
     dist = _feature_distance(p, p.store.active_model_id(), [{"id": i} for i in ids[40:]])
     n_pol = 120 - 40
-    d_pol = np.mean([dist[i] for i in ids[40:40 + n_pol]])
-    d_bio = np.mean([dist[i] for i in ids[40 + n_pol:]])
+    d_pol = np.mean([dist[i] for i in ids[40 : 40 + n_pol]])
+    d_bio = np.mean([dist[i] for i in ids[40 + n_pol :]])
     assert d_bio > d_pol + 0.1, (d_pol, d_bio)
     p.close()
 
@@ -176,11 +189,13 @@ def test_rare_labels_first(tmp_path):
         p.add_span(i, a, b, "PER")
         p.accept(i)
     rest = ids[30:]
-    rows = {i: ([[p.segment(i)["tokens"][0][0], p.segment(i)["tokens"][0][1], "PER", 0.9]], .5, .5, .5, .5)
-            for i in rest}
+    rows = {
+        i: ([[p.segment(i)["tokens"][0][0], p.segment(i)["tokens"][0][1], "PER", 0.9]], 0.5, 0.5, 0.5, 0.5)
+        for i in rest
+    }
     for i in rest[5:8]:
         t = p.segment(i)["tokens"][0]
-        rows[i] = ([[t[0], t[1], "politicalparty", 0.9]], .5, .5, .5, .5)
+        rows[i] = ([[t[0], t[1], "politicalparty", 0.9]], 0.5, 0.5, 0.5, 0.5)
     predict(p, rows)
     items = route(p, "rare", 3, diverse=False)
     assert sorted(it.id for it in items) == sorted(rest[5:8])
@@ -196,7 +211,7 @@ def test_error_clusters_first(tmp_path):
     labour = [i for i in ids if "Labour" in texts[i]]
     assert len(labour) >= 3
     first = labour[0]
-    predict(p, {i: ([], .5, .5, .5, .5) for i in ids})
+    predict(p, {i: ([], 0.5, 0.5, 0.5, 0.5) for i in ids})
     s = texts[first].index("Labour") + p.segment(first)["start"]
     p.add_span(first, s, s + 6, "politicalparty")
     p.accept(first)
@@ -210,8 +225,9 @@ def test_error_clusters_first(tmp_path):
 def test_diversity_holds_back_near_duplicates(tmp_path):
     p = Project.create(tmp_path / "d.nerdesk", labels=["PER"])
     base = "The minister of finance met the committee on tuesday to discuss the budget"
-    recs = [DocRecord(base + f" {k}") for k in range(10)] + [DocRecord(f"Completely different sentence number {w}")
-                                                              for w in ("one", "two", "three")]
+    recs = [DocRecord(base + f" {k}") for k in range(10)] + [
+        DocRecord(f"Completely different sentence number {w}") for w in ("one", "two", "three")
+    ]
     drain(p.import_records(recs))
     items = route(p, "random", 4, seed=3)
     texts = [p.segment(i.id)["text"] for i in items]
@@ -242,7 +258,7 @@ def test_auto_accept_and_audit_estimate_is_sound(tmp_path):
     for i in ids:
         t = p.segment(i)["tokens"][0]
         conf = rng.choice([0.99, 0.97, 0.6])
-        rows[i] = ([[t[0], t[1], "PER", conf]], 1 - conf, .1, .1, 1 - conf)
+        rows[i] = ([[t[0], t[1], "PER", conf]], 1 - conf, 0.1, 0.1, 1 - conf)
     predict(p, rows)
     n_eligible = eligible_count(p, 0.95)
     assert n_eligible == sum(1 for r in rows.values() if r[0][0][3] >= 0.95)
@@ -283,13 +299,19 @@ def test_wilson_interval_coverage():
 def test_route_filters_in_sql(tmp_path):
     """label / source / max_confidence restrict the candidates of every strategy."""
     p = make_project(tmp_path, 60)
-    drain(p.import_records([DocRecord("Quasars emit light .", source="astro.txt"),
-                            DocRecord("Pulsars spin fast .", source="astro.txt")]))
+    drain(
+        p.import_records(
+            [
+                DocRecord("Quasars emit light .", source="astro.txt"),
+                DocRecord("Pulsars spin fast .", source="astro.txt"),
+            ]
+        )
+    )
     ids = seg_ids(p)
     rows = {}
     for n, i in enumerate(ids):
         t = p.segment(i)["tokens"][0]
-        rows[i] = ([[t[0], t[1], "LOC" if n % 3 == 0 else "PER", 0.4 if n % 2 else 0.9]], .5, .5, .5, n / 100)
+        rows[i] = ([[t[0], t[1], "LOC" if n % 3 == 0 else "PER", 0.4 if n % 2 else 0.9]], 0.5, 0.5, 0.5, n / 100)
     predict(p, rows)
     for strategy in ("blend", "random", "mnlp"):
         loc = route(p, strategy, 100, label="LOC")
@@ -305,7 +327,7 @@ def test_auto_accept_guard_rails(tmp_path):
     threshold were seen, and while too many of them needed corrections; allowed once they show it safe."""
     p = make_project(tmp_path, 120)
     ids = seg_ids(p)
-    predict(p, {i: ([[*p.segment(i)["tokens"][0], "PER", 0.99]], 0.01, .1, .1, 0.01) for i in ids})
+    predict(p, {i: ([[*p.segment(i)["tokens"][0], "PER", 0.99]], 0.01, 0.1, 0.1, 0.01) for i in ids})
     p.add_labels(["Disease"])  # a label the active model cannot predict
     check = readiness(p, 0.95)
     assert not check["ok"] and "cannot predict Disease" in check["reasons"][0]

@@ -79,12 +79,19 @@ def test_the_checker_agrees_with_jsonschema(tmp_path, name):
 
 
 def test_problems_name_the_field():
-    compiled = compile_schema({"type": "object", "required": ["a"], "additionalProperties": False,
-                            "properties": {"a": {"type": "array", "items": {"type": "integer", "minimum": 0}}}})
+    compiled = compile_schema(
+        {
+            "type": "object",
+            "required": ["a"],
+            "additionalProperties": False,
+            "properties": {"a": {"type": "array", "items": {"type": "integer", "minimum": 0}}},
+        }
+    )
 
     def check(value, _):
         bad = compiled(value, None)
         return None if bad is None else (where(bad[0]), bad[1])
+
     assert check({"a": [1, 2]}, "") is None
     assert check({}, "") == ("a", "is missing")
     assert check({"a": [1, -2]}, "") == ("a[1]", "must be at least 0")

@@ -15,8 +15,21 @@ from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
 from nerdesk.core.types import drain
 
-TABLES = ("annotations", "predictions", "corrections", "labels", "terms", "project", "guidelines",
-          "label_change_rows", "segments", "effort", "adjudications", "person_errors", "reviews")
+TABLES = (
+    "annotations",
+    "predictions",
+    "corrections",
+    "labels",
+    "terms",
+    "project",
+    "guidelines",
+    "label_change_rows",
+    "segments",
+    "effort",
+    "adjudications",
+    "person_errors",
+    "reviews",
+)
 
 
 def dump(p: Project) -> dict[str, list]:
@@ -43,7 +56,7 @@ def pred_counts(p: Project) -> Counter:
 
 
 def exported(p: Project) -> list[list[tuple[str, str]]]:
-    return [[(r.text[s.start:s.end], s.label) for s in r.spans or []] for r in p.export_records()]
+    return [[(r.text[s.start : s.end], s.label) for s in r.spans or []] for r in p.export_records()]
 
 
 @pytest.fixture(scope="module")
@@ -231,20 +244,23 @@ def test_parent_edit_add_and_overlaps_are_undoable(proj):
     assert dump(proj) == before
 
 
-@pytest.mark.parametrize("change, code", [
-    (lambda p: p.taxonomy.rename_label("PER", "ORG"), "E422"),
-    (lambda p: p.taxonomy.rename_label("NOPE", "X"), "E009"),
-    (lambda p: p.taxonomy.rename_label("PER", "A,B"), "E420"),
-    (lambda p: p.taxonomy.merge_labels(["PER"], "X"), "E423"),
-    (lambda p: p.taxonomy.merge_labels(["PER", "LOC"], "ORG"), "E423"),
-    (lambda p: p.taxonomy.split_label("PER", ["PER", "X"]), "E424"),
-    (lambda p: p.taxonomy.split_label("PER", ["X", "Y", " bad"]), "E420"),
-    (lambda p: p.taxonomy.retire_label("NOPE"), "E009"),
-    (lambda p: p.taxonomy.edit_label("PER", shortcut="2"), "E427"),
-    (lambda p: p.taxonomy.edit_label("PER", color="red"), "E428"),
-    (lambda p: p.taxonomy.edit_label("PER", severity="huge"), "E430"),
-    (lambda p: p.taxonomy.edit_label("PER"), "E431"),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        (lambda p: p.taxonomy.rename_label("PER", "ORG"), "E422"),
+        (lambda p: p.taxonomy.rename_label("NOPE", "X"), "E009"),
+        (lambda p: p.taxonomy.rename_label("PER", "A,B"), "E420"),
+        (lambda p: p.taxonomy.merge_labels(["PER"], "X"), "E423"),
+        (lambda p: p.taxonomy.merge_labels(["PER", "LOC"], "ORG"), "E423"),
+        (lambda p: p.taxonomy.split_label("PER", ["PER", "X"]), "E424"),
+        (lambda p: p.taxonomy.split_label("PER", ["X", "Y", " bad"]), "E420"),
+        (lambda p: p.taxonomy.retire_label("NOPE"), "E009"),
+        (lambda p: p.taxonomy.edit_label("PER", shortcut="2"), "E427"),
+        (lambda p: p.taxonomy.edit_label("PER", color="red"), "E428"),
+        (lambda p: p.taxonomy.edit_label("PER", severity="huge"), "E430"),
+        (lambda p: p.taxonomy.edit_label("PER"), "E431"),
+    ],
+)
 def test_bad_input_is_a_coded_error_that_changes_nothing(proj, change, code):
     before = dump(proj)
     events = proj.store.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
@@ -279,8 +295,12 @@ def test_merges_of_merges_undo_exactly_and_an_edit_in_between_does_not_confuse_t
     with Project.open(proj.path, user=who) as them:
         sp = next(x for x in them.store.annotation(sid, who)["spans"] if x["label"] == "THING" and "was" in x)
         them.relabel_span(sid, sp["start"], sp["end"], "PER")
-        assert '"was"' in them.store.conn.execute("SELECT spans FROM annotations WHERE segment_id = ? AND "
-                                                  "annotator = ?", (sid, who)).fetchone()[0]
+        assert (
+            '"was"'
+            in them.store.conn.execute(
+                "SELECT spans FROM annotations WHERE segment_id = ? AND annotator = ?", (sid, who)
+            ).fetchone()[0]
+        )
         them.undo()
     proj.undo()
 
@@ -299,14 +319,26 @@ def test_a_merge_of_many_labels_keeps_the_prediction_rows_past_the_forms(proj):
     # give each new label some predicted and annotated spans: relabel PER spans in turn
     rows = proj.store.conn.execute("SELECT segment_id, model_id, spans FROM predictions").fetchall()
     with proj.store.transaction():
-        proj.store.conn.executemany("UPDATE predictions SET spans = ? WHERE segment_id = ? AND model_id = ?", [
-            (json.dumps([[a, b, names[(sid + i) % 9] if lab == "PER" else lab, c]
-                         for i, (a, b, lab, c) in enumerate(json.loads(js))]), sid, mid) for sid, mid, js in rows])
+        proj.store.conn.executemany(
+            "UPDATE predictions SET spans = ? WHERE segment_id = ? AND model_id = ?",
+            [
+                (
+                    json.dumps(
+                        [
+                            [a, b, names[(sid + i) % 9] if lab == "PER" else lab, c]
+                            for i, (a, b, lab, c) in enumerate(json.loads(js))
+                        ]
+                    ),
+                    sid,
+                    mid,
+                )
+                for sid, mid, js in rows
+            ],
+        )
     before, preds = dump(proj), pred_counts(proj)
     proj.taxonomy.merge_labels(["LOC", *names], "ALL")  # 9 others: more forms than MAX_FORMS
     assert pred_counts(proj)["ALL"] == preds["LOC"] + sum(preds[n] for n in names)
-    assert proj.store.conn.execute("SELECT COUNT(*) FROM label_change_rows WHERE tbl = 'predictions'"
-                                   ).fetchone()[0] > 0
+    assert proj.store.conn.execute("SELECT COUNT(*) FROM label_change_rows WHERE tbl = 'predictions'").fetchone()[0] > 0
     undo_redo_round_trip(proj, before, dump(proj))
 
 
@@ -314,8 +346,9 @@ def test_a_merge_copies_no_annotation_or_prediction_row(proj):
     proj.taxonomy.merge_labels(["LOC", "MISC"], "PLACE")
     kept = proj.store.conn.execute("SELECT tbl, COUNT(*) FROM label_change_rows GROUP BY tbl").fetchall()
     assert not {t for t, _ in kept} & {"annotations", "predictions"}
-    ev = proj.store.conn.execute("SELECT length(before) + length(after) FROM events ORDER BY id DESC LIMIT 1"
-                                 ).fetchone()[0]
+    ev = proj.store.conn.execute(
+        "SELECT length(before) + length(after) FROM events ORDER BY id DESC LIMIT 1"
+    ).fetchone()[0]
     assert ev < 5000  # the event holds the change and the label table, not the rows
 
 
@@ -331,8 +364,10 @@ def test_adjudications_and_people_s_errors_follow_a_rename_merge_and_retire(tmp_
     with Project.create(path, labels=["PER", "ORG", "LOC"]) as p:
         drain(p.import_records([DocRecord("Alice Smith flew to Paris with Acme staff.")]))
         sid = p.document(1)["segments"][0]["id"]
-    for who, spans in (("ann", [Span(0, 11, "PER"), Span(20, 25, "LOC")]),
-                       ("bob", [Span(0, 11, "PER"), Span(20, 25, "ORG")])):
+    for who, spans in (
+        ("ann", [Span(0, 11, "PER"), Span(20, 25, "LOC")]),
+        ("bob", [Span(0, 11, "PER"), Span(20, 25, "ORG")]),
+    ):
         with Project.open(path, user=who, tier="annotator") as a:
             a.set_spans(sid, spans)
             a.accept(sid)

@@ -40,16 +40,26 @@ def write(tmp_path, name, text):
 
 def shown(p, text_part):
     """(surface, label, origin) of the spans shown for the segment containing ``text_part``."""
-    sid = next(r[0] for r in p.store.conn.execute(
-        "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text LIKE ?", (f"%{text_part}%",)))
+    sid = next(
+        r[0]
+        for r in p.store.conn.execute(
+            "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text LIKE ?", (f"%{text_part}%",)
+        )
+    )
     seg = p.segment(sid)
-    return [(seg["text"][sp["start"] - seg["start"]:sp["end"] - seg["start"]], sp["label"], sp["origin"])
-            for sp in seg["spans"]]
+    return [
+        (seg["text"][sp["start"] - seg["start"] : sp["end"] - seg["start"]], sp["label"], sp["origin"])
+        for sp in seg["spans"]
+    ]
 
 
 def seg_of(p, text_part):
-    return next(r[0] for r in p.store.conn.execute(
-        "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text LIKE ?", (f"%{text_part}%",)))
+    return next(
+        r[0]
+        for r in p.store.conn.execute(
+            "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text LIKE ?", (f"%{text_part}%",)
+        )
+    )
 
 
 DISEASES = "# a MeSH extract\nbreast cancer\novarian cancer\n\nhereditary breast cancer\nAT\nataxia telangiectasia\nBreast Cancer\n"
@@ -66,7 +76,9 @@ def test_plain_text_list_is_one_term_per_line_with_the_label_given(tmp_path):
 def test_csv_and_tsv_with_or_without_a_header(tmp_path):
     _, rows = T.read_list(write(tmp_path, "a.csv", 'term,label,note\n"cancer, breast",Disease,C50\naspirin,Drug,\n'))
     assert [(e.pattern, e.label, e.note, e.line) for e in rows] == [
-        ("cancer, breast", "Disease", "C50", 2), ("aspirin", "Drug", "", 3)]
+        ("cancer, breast", "Disease", "C50", 2),
+        ("aspirin", "Drug", "", 3),
+    ]
     _, rows = T.read_list(write(tmp_path, "b.tsv", "aspirin\tDrug\nibuprofen\t\n"), label="Drug")
     assert [(e.pattern, e.label) for e in rows] == [("aspirin", "Drug"), ("ibuprofen", "Drug")]
     _, rows = T.read_list(write(tmp_path, "c.csv", "Label,Term\nDrug,aspirin\n"))
@@ -74,8 +86,12 @@ def test_csv_and_tsv_with_or_without_a_header(tmp_path):
 
 
 def test_entityruler_patterns_jsonl_phrases_and_token_patterns(tmp_path):
-    path = write(tmp_path, "p.jsonl", '{"label": "Disease", "pattern": "breast cancer", "id": "C50"}\n\n'
-                                      '{"label": "Disease", "pattern": [{"lower": "tumour"}, {"LOWER": "grew"}]}\n')
+    path = write(
+        tmp_path,
+        "p.jsonl",
+        '{"label": "Disease", "pattern": "breast cancer", "id": "C50"}\n\n'
+        '{"label": "Disease", "pattern": [{"lower": "tumour"}, {"LOWER": "grew"}]}\n',
+    )
     fmt, rows = T.read_list(path)
     assert fmt == "patterns"
     assert rows[0] == T.Entry("Disease", "breast cancer", "phrase", "C50", 1)
@@ -83,21 +99,25 @@ def test_entityruler_patterns_jsonl_phrases_and_token_patterns(tmp_path):
     assert rows[1].line == 3
 
 
-@pytest.mark.parametrize("name,text,label,code,line", [
-    ("e.txt", "# only a comment\n\n", "Disease", "E300", None),
-    ("n.txt", "breast cancer\n", None, "E301", 1),
-    ("n.csv", "aspirin,Drug\nibuprofen\n", None, "E301", 2),
-    ("j.jsonl", '{"label": "Disease", "pattern": "x"}\n{"label": "Disease", "pattern": [}\n', None, "E302", 2),
-    ("m.jsonl", '{"label": "Disease", "pattern": [{"LOWER": "x", "FOO": 1}]}\n', None, "E303", 1),
-    ("o.jsonl", '{"label": "Disease", "pattern": [{"LOWER": "x", "OP": "~"}]}\n', None, "E303", 1),
-    ("z.jsonl", '{"label": "Disease", "pattern": []}\n', None, "E303", 1),
-    ("s.jsonl", '{"label": "Disease", "pattern": [{"POS": "NOUN"}]}\n', None, "E307", 1),
-    ("l.jsonl", '{"pattern": "x"}\n', None, "E302", 1),
-    ("q.jsonl", '["Disease", "x"]\n', None, "E302", 1),
-    ("b.txt", "x\x00y\n", "Disease", "E105", None),
-])
-def test_bad_input_is_a_coded_error_naming_file_and_line_and_nothing_is_written(tmp_path, name, text, label,
-                                                                                  code, line):
+@pytest.mark.parametrize(
+    "name,text,label,code,line",
+    [
+        ("e.txt", "# only a comment\n\n", "Disease", "E300", None),
+        ("n.txt", "breast cancer\n", None, "E301", 1),
+        ("n.csv", "aspirin,Drug\nibuprofen\n", None, "E301", 2),
+        ("j.jsonl", '{"label": "Disease", "pattern": "x"}\n{"label": "Disease", "pattern": [}\n', None, "E302", 2),
+        ("m.jsonl", '{"label": "Disease", "pattern": [{"LOWER": "x", "FOO": 1}]}\n', None, "E303", 1),
+        ("o.jsonl", '{"label": "Disease", "pattern": [{"LOWER": "x", "OP": "~"}]}\n', None, "E303", 1),
+        ("z.jsonl", '{"label": "Disease", "pattern": []}\n', None, "E303", 1),
+        ("s.jsonl", '{"label": "Disease", "pattern": [{"POS": "NOUN"}]}\n', None, "E307", 1),
+        ("l.jsonl", '{"pattern": "x"}\n', None, "E302", 1),
+        ("q.jsonl", '["Disease", "x"]\n', None, "E302", 1),
+        ("b.txt", "x\x00y\n", "Disease", "E105", None),
+    ],
+)
+def test_bad_input_is_a_coded_error_naming_file_and_line_and_nothing_is_written(
+    tmp_path, name, text, label, code, line
+):
     p = make(tmp_path)
     path = write(tmp_path, name, text)
     with pytest.raises(NerdeskError) as e:
@@ -150,10 +170,15 @@ def test_case_sensitive_lists_and_base_forms(tmp_path):
 
 def test_token_patterns_with_operators_and_lemma(tmp_path):
     p = make(tmp_path)
-    p.terms.add_file(write(tmp_path, "p.jsonl",
-                           '{"label": "Disease", "pattern": [{"LEMMA": "tumour"}, {"LOWER": "grew"}]}\n'
-                           '{"label": "Disease", "pattern": [{"LOWER": {"IN": ["breast", "ovarian"]}}, '
-                           '{"LOWER": "cancer"}]}\n'))
+    p.terms.add_file(
+        write(
+            tmp_path,
+            "p.jsonl",
+            '{"label": "Disease", "pattern": [{"LEMMA": "tumour"}, {"LOWER": "grew"}]}\n'
+            '{"label": "Disease", "pattern": [{"LOWER": {"IN": ["breast", "ovarian"]}}, '
+            '{"LOWER": "cancer"}]}\n',
+        )
+    )
     drain(p.terms.match())
     assert shown(p, "tumours") == [("tumour grew", "Disease", "terms")]
     assert shown(p, "ovarian") == [("Breast cancer", "Disease", "terms"), ("ovarian cancer", "Disease", "terms")]
@@ -168,8 +193,10 @@ def test_matching_uses_the_stored_tokens_of_pre_tokenised_input(tmp_path):
     p.terms.add_file(write(tmp_path, "d.txt", "linked\nX-linked adrenoleukodystrophy\n"), label="Disease")
     drain(p.terms.match())
     seg = p.segment(seg_of(p, "adreno"))
-    assert [(text[sp["start"]:sp["end"]], sp["start"]) for sp in seg["spans"]] == [
-        ("X-linked adrenoleukodystrophy", 0), ("linked", 33)]
+    assert [(text[sp["start"] : sp["end"]], sp["start"]) for sp in seg["spans"]] == [
+        ("X-linked adrenoleukodystrophy", 0),
+        ("linked", 33),
+    ]
 
 
 def test_overlaps_of_different_labels_follow_the_project_rule(tmp_path):
@@ -225,26 +252,28 @@ def _m(start, end, label, conf):
 
 
 def _t(start, end, label):
-    return {"start": start, "end": end, "label": label, "confidence": None, "origin": "terms",
-            "source": "terms:x"}
+    return {"start": start, "end": end, "label": label, "confidence": None, "origin": "terms", "source": "terms:x"}
 
 
-@pytest.mark.parametrize("model,term,known,allow,want", [
-    # the model knows the label and is confident: it wins
-    ([_m(0, 5, "Disease", 0.9)], _t(0, 9, "Disease"), {"Disease"}, False, ["model"]),
-    # ... and of another label it knows, confident, over the same text
-    ([_m(0, 5, "PER", 0.9)], _t(0, 9, "Disease"), {"PER", "Disease"}, False, ["model"]),
-    # ... not confident: the term wins, the model's competing span is not shown
-    ([_m(0, 5, "Disease", 0.4)], _t(0, 9, "Disease"), {"Disease"}, False, ["terms"]),
-    # the model does not know the label: the term wins even over a confident span of another label
-    ([_m(0, 5, "PER", 0.99)], _t(0, 9, "Disease"), {"PER"}, False, ["terms"]),
-    # the model knows the label and predicted nothing there: the term
-    ([], _t(0, 9, "Disease"), {"Disease"}, False, ["terms"]),
-    # overlaps allowed: a span of another label does not compete, both are shown
-    ([_m(0, 5, "Anatomy", 0.99)], _t(0, 9, "Disease"), {"Anatomy", "Disease"}, True, ["model", "terms"]),
-    # model spans elsewhere stay
-    ([_m(20, 25, "PER", 0.5)], _t(0, 9, "Disease"), set(), False, ["terms", "model"]),
-])
+@pytest.mark.parametrize(
+    "model,term,known,allow,want",
+    [
+        # the model knows the label and is confident: it wins
+        ([_m(0, 5, "Disease", 0.9)], _t(0, 9, "Disease"), {"Disease"}, False, ["model"]),
+        # ... and of another label it knows, confident, over the same text
+        ([_m(0, 5, "PER", 0.9)], _t(0, 9, "Disease"), {"PER", "Disease"}, False, ["model"]),
+        # ... not confident: the term wins, the model's competing span is not shown
+        ([_m(0, 5, "Disease", 0.4)], _t(0, 9, "Disease"), {"Disease"}, False, ["terms"]),
+        # the model does not know the label: the term wins even over a confident span of another label
+        ([_m(0, 5, "PER", 0.99)], _t(0, 9, "Disease"), {"PER"}, False, ["terms"]),
+        # the model knows the label and predicted nothing there: the term
+        ([], _t(0, 9, "Disease"), {"Disease"}, False, ["terms"]),
+        # overlaps allowed: a span of another label does not compete, both are shown
+        ([_m(0, 5, "Anatomy", 0.99)], _t(0, 9, "Disease"), {"Anatomy", "Disease"}, True, ["model", "terms"]),
+        # model spans elsewhere stay
+        ([_m(20, 25, "PER", 0.5)], _t(0, 9, "Disease"), set(), False, ["terms", "model"]),
+    ],
+)
 def test_merge_rule(model, term, known, allow, want):
     got = T.merge(model, [term], known=known, threshold=0.8, allow_overlaps=allow)
     assert [sp["origin"] for sp in got] == want
@@ -295,8 +324,15 @@ def test_every_change_is_a_version_with_author_time_and_guideline(tmp_path):
     assert p.store.conn.execute("SELECT COUNT(*) FROM term_matches").fetchone()[0] == 0
     hist = p.terms.history("mesh")
     assert [(h["version"], h["action"]) for h in hist] == [
-        (1, "add list"), (2, "add terms"), (3, "disable terms"), (4, "enable terms"), (5, "disable list"),
-        (6, "enable list"), (7, "remove terms"), (8, "remove list")]
+        (1, "add list"),
+        (2, "add terms"),
+        (3, "disable terms"),
+        (4, "enable terms"),
+        (5, "disable list"),
+        (6, "enable list"),
+        (7, "remove terms"),
+        (8, "remove list"),
+    ]
     assert all(h["author"] == p.user and h["ts"] and h["guideline_version"] == 1 for h in hist)
     with pytest.raises(NerdeskError) as e:
         p.terms.get("mesh")
@@ -312,14 +348,20 @@ def test_precision_on_reviewed_segments_flags_a_mostly_rejected_term_and_it_can_
     ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id")]
     for sid in ids:  # the reviewer keeps "breast cancer" and deletes "home" (a bad term)
         seg = p.segment(sid)
-        home = next(sp for sp in seg["spans"] if seg["text"][sp["start"] - seg["start"]:sp["end"] - seg["start"]] == "home")
+        home = next(
+            sp for sp in seg["spans"] if seg["text"][sp["start"] - seg["start"] : sp["end"] - seg["start"]] == "home"
+        )
         p.remove_span(sid, home["start"], home["end"], home["label"])
         ann = p.store.annotation(sid, p.user)
         assert [sp["origin"] for sp in ann["spans"]] == ["terms"] and ann["spans"][0]["source"] == "terms:d"
         p.accept(sid)
     rep = p.terms.report()[0]
     rows = {t["pattern"]: t for t in rep["term_rows"]}
-    assert (rows["breast cancer"]["hits"], rows["breast cancer"]["precision"], rows["breast cancer"]["flagged"]) == (6, 1.0, False)
+    assert (rows["breast cancer"]["hits"], rows["breast cancer"]["precision"], rows["breast cancer"]["flagged"]) == (
+        6,
+        1.0,
+        False,
+    )
     assert (rows["home"]["hits"], rows["home"]["precision"], rows["home"]["flagged"]) == (6, 0.0, True)
     assert (rep["hits"], rep["correct"], rep["flagged"]) == (12, 6, 1)
     assert list(rows) == ["home", "breast cancer"]  # flagged first
@@ -355,7 +397,10 @@ def test_forms_reviewers_add_often_are_suggested_as_terms(tmp_path):
 # ------------------------------------------------------------------------------------------ routing
 def test_routing_starts_from_term_hits_while_no_model_knows_the_label(tmp_path):
     texts = [f"Filler sentence number {i} says nothing." for i in range(60)] + [
-        "A rare case of gout.", "Breast cancer again.", "Here breast cancer is named twice: breast cancer."]
+        "A rare case of gout.",
+        "Breast cancer again.",
+        "Here breast cancer is named twice: breast cancer.",
+    ]
     p = make(tmp_path, texts=texts, labels=("PER", "Disease"))
     p.store.register_model(MODEL, "test", "1", "", "", ["PER"], {})  # knows PER, not Disease
     p.store.set_active_model(MODEL)
@@ -371,8 +416,11 @@ def test_routing_starts_from_term_hits_while_no_model_knows_the_label(tmp_path):
     items = route(p, "mnlp", 5, pool=40)
     # conflicting matches (gout as Disease and as PER) first, and the reasons say why
     assert items[0].id == seg_of(p, "gout") and items[0].reasons[0].startswith("conflicting terms")
-    assert any(r.startswith(("term hit: 'breast cancer'", "term hit: 'Breast cancer'"))
-               for it in items[1:3] for r in it.reasons)
+    assert any(
+        r.startswith(("term hit: 'breast cancer'", "term hit: 'Breast cancer'"))
+        for it in items[1:3]
+        for r in it.reasons
+    )
     # without lists, the cold start is random again
     for lst in p.terms.lists():
         p.terms.remove(lst["id"])
@@ -387,8 +435,9 @@ def test_export_suggestions_writes_unreviewed_segments_with_their_sources(tmp_pa
     sid = seg_of(p, "tumours")
     seg = p.store.segment(sid)
     with p.store.transaction():
-        p.store.insert_predictions(MODEL, [(sid, [[seg["start"] + 4, seg["start"] + 11, "Disease", 0.7]],
-                                            0.5, 0.5, 0.5, 0.5, 0.5)])
+        p.store.insert_predictions(
+            MODEL, [(sid, [[seg["start"] + 4, seg["start"] + 11, "Disease", 0.7]], 0.5, 0.5, 0.5, 0.5, 0.5)]
+        )
     p.terms.add_file(write(tmp_path, "d.txt", DISEASES), label="Disease")
     drain(p.terms.match())
     p.accept(seg_of(p, "Hereditary"))  # reviewed: not a suggestion any more

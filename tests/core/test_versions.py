@@ -34,8 +34,6 @@ class Gazetteer:
         return out
 
 
-
-
 TEXTS = ["Anna lives in Rome .", "Marco visited Paris .", "Anna and Marco met in Oslo .", "Nothing here ."]
 
 
@@ -51,7 +49,7 @@ def test_promote_rollback_compare_report(tmp_path):
     for seg_id, _ in p.next_items(10, order="document"):
         seg = p.segment(seg_id)
         for a, b in seg["tokens"]:
-            w = seg["text"][a - seg["start"]:b - seg["start"]]
+            w = seg["text"][a - seg["start"] : b - seg["start"]]
             shown = {(s["start"], s["end"]): s["label"] for s in p.segment(seg_id)["spans"]}
             if w in truth and shown.get((a, b)) != truth[w]:
                 if (a, b) in shown:

@@ -31,8 +31,12 @@ def main() -> int:
     print(json.dumps({"log": f"read {n} segments from the bundle"}), flush=True)
     if mode == "small":
         if "--allow-small" not in argv:
-            print(f"Error: [E214] Too little to fine-tune on in {bundle}: {n} reviewed segments, 20 needed "
-                  f"({20 - n} more).", file=sys.stderr, flush=True)
+            print(
+                f"Error: [E214] Too little to fine-tune on in {bundle}: {n} reviewed segments, 20 needed "
+                f"({20 - n} more).",
+                file=sys.stderr,
+                flush=True,
+            )
             return 1
         mode = "ok"
     if mode == "fail":
@@ -47,11 +51,23 @@ def main() -> int:
         if mode == "ok" and i >= 5:
             break
     shutil.copytree(os.environ["FAKE_FT_MODEL"], out, dirs_exist_ok=True)
-    print(json.dumps({"result": {"model": out, "name": "fake-ft", "version": "1.0.1", "labels": ["PER"],
-                                  "held_out": {"before": {"f1": 0.5}, "after": {"f1": 0.6}},
-                                  "forgetting": {"before": 0.65, "after": 0.64}, "seconds": 0.3,
-                                  "new_labels": {"politician": "PER", "election": None}}}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "result": {
+                    "model": out,
+                    "name": "fake-ft",
+                    "version": "1.0.1",
+                    "labels": ["PER"],
+                    "held_out": {"before": {"f1": 0.5}, "after": {"f1": 0.6}},
+                    "forgetting": {"before": 0.65, "after": 0.64},
+                    "seconds": 0.3,
+                    "new_labels": {"politician": "PER", "election": None},
+                }
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -19,8 +19,6 @@ TEXTS = [
 ]
 
 
-
-
 def add_fake_predictions(project: Project, seed: int = 0, labels=("PER", "ORG", "LOC")) -> None:
     """Capitalised tokens become single-token spans with a pseudo-random confidence."""
     rnd = random.Random(seed)
@@ -31,8 +29,9 @@ def add_fake_predictions(project: Project, seed: int = 0, labels=("PER", "ORG", 
         rows = []
         last = 0
         while True:
-            ids = [r[0] for r in store.conn.execute(
-                "SELECT id FROM segments WHERE id > ? ORDER BY id LIMIT 1000", (last,))]
+            ids = [
+                r[0] for r in store.conn.execute("SELECT id FROM segments WHERE id > ? ORDER BY id LIMIT 1000", (last,))
+            ]
             if not ids:
                 break
             for seg in store.segments_with_text(ids):
@@ -40,16 +39,16 @@ def add_fake_predictions(project: Project, seed: int = 0, labels=("PER", "ORG", 
                 spans = []
                 for a, b in zip(flat[::2], flat[1::2]):
                     if text[a:b][:1].isupper() and a > 0:
-                        spans.append([base + a, base + b, labels[(a + b) % len(labels)],
-                                      round(rnd.uniform(0.3, 0.99), 3)])
+                        spans.append(
+                            [base + a, base + b, labels[(a + b) % len(labels)], round(rnd.uniform(0.3, 0.99), 3)]
+                        )
                 unc = 1 - min((s[3] for s in spans), default=1.0)
                 rows.append((seg["id"], spans, unc, unc, unc, unc, unc))
             last = ids[-1]
         store.insert_predictions(FAKE_MODEL, rows)
 
 
-def make_project(path: Path, texts: list[str], labels=("PER", "ORG", "LOC"), predictions: bool = True
-                 ) -> Path:
+def make_project(path: Path, texts: list[str], labels=("PER", "ORG", "LOC"), predictions: bool = True) -> Path:
     p = Project.create(path, labels=list(labels))
     run(p.import_records([DocRecord(t, source=f"doc{i}.txt") for i, t in enumerate(texts)]))
     if predictions:

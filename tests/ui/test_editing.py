@@ -114,8 +114,9 @@ def test_tab_cycles_spans_and_enter_accepts(opened, qtbot):
     assert db_status(win, sid) == "accepted"
     assert win.session.current != sid  # moved on to the next item
     # accepted spans are the model's, now confirmed
-    assert [(a, b) for a, b, _ in db_spans(win, sid)] == [(s["start"], s["end"]) for s in
-                                                           sorted(seg["spans"], key=lambda s: s["start"])]
+    assert [(a, b) for a, b, _ in db_spans(win, sid)] == [
+        (s["start"], s["end"]) for s in sorted(seg["spans"], key=lambda s: s["start"])
+    ]
     qtbot.keyClick(view, Qt.Key.Key_P)
     assert win.session.current == sid
     assert all(sp["confirmed"] for sp in win.session.segment()["spans"])

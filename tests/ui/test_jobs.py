@@ -39,8 +39,10 @@ def test_import_runs_off_thread_with_progress(opened, qtbot, tmp_path):
 def test_cancel_rolls_back(opened, qtbot, tmp_path):
     win = opened
     f = tmp_path / "big.jsonl"
-    f.write_text("\n".join(json.dumps({"text": f"Doc {i}: Ada Lovelace met Charles Babbage in London."})
-                           for i in range(30000)) + "\n")
+    f.write_text(
+        "\n".join(json.dumps({"text": f"Doc {i}: Ada Lovelace met Charles Babbage in London."}) for i in range(30000))
+        + "\n"
+    )
     before = win.session.project.stats()["documents"]
     job = win.import_file(f)
     with qtbot.waitSignal(job.progress, timeout=30000):
@@ -79,6 +81,7 @@ def test_excepthook_shows_unexpected_errors(window, qtbot, errors_sink):
 
     install_excepthook()
     try:
+
         def boom():
             raise RuntimeError("kaboom")
 
@@ -144,8 +147,10 @@ def test_predict_job_updates_the_view(window, qtbot, tmp_path):
     _wait_job(qtbot, job)
     assert job.outcome == "done", job.outcome
     spans = window.session.segment()["spans"]
-    assert [(window.view.text[s["start"]:s["end"]], s["confidence"]) for s in spans] == [
-        ("Bob", 0.42), ("Paris", 0.42)]
+    assert [(window.view.text[s["start"] : s["end"]], s["confidence"]) for s in spans] == [
+        ("Bob", 0.42),
+        ("Paris", 0.42),
+    ]
     assert "model: ui-test-model@1" in window.model_label.text()
 
 
@@ -153,8 +158,10 @@ def test_import_dialog_values_and_annotations(opened, qtbot, tmp_path):
     from nerdesk.ui.widgets.import_dialog import ImportDialog
 
     f = tmp_path / "ann.jsonl"
-    f.write_text(json.dumps({"text": "Grace Hopper worked at Harvard.",
-                             "spans": [{"start": 0, "end": 12, "label": "PER"}]}) + "\n")
+    f.write_text(
+        json.dumps({"text": "Grace Hopper worked at Harvard.", "spans": [{"start": 0, "end": 12, "label": "PER"}]})
+        + "\n"
+    )
     dlg = ImportDialog(opened)
     qtbot.addWidget(dlg)
     dlg.path.setText(str(f))
@@ -177,16 +184,16 @@ def test_import_is_pre_annotated_in_the_background(window, qtbot, tmp_path):
     the default), and the menu names the model it uses."""
     from fakes import make_project
 
-    path = make_project(tmp_path / "pre.nerdesk", ["Ada Lovelace met Charles Babbage in London."],
-                        predictions=False)
+    path = make_project(tmp_path / "pre.nerdesk", ["Ada Lovelace met Charles Babbage in London."], predictions=False)
     assert window.open_project(path)
     f = tmp_path / "more.txt"
     f.write_text("Marie Curie lived in Warsaw .\nAlan Turing worked in Manchester .\n", encoding="utf-8")
     job = window.import_file(f, "text", lines=True)
     _wait_job(qtbot, job)
     p = window.session.project
-    qtbot.waitUntil(lambda: "Pre-annotated 3 segments with en-base" in window.statusBar().currentMessage(),
-                    timeout=30000)
+    qtbot.waitUntil(
+        lambda: "Pre-annotated 3 segments with en-base" in window.statusBar().currentMessage(), timeout=30000
+    )
     model = p.active_model_id()
     assert model.startswith("en-base")
     assert p.store.count_segments_without_prediction(model) == 0

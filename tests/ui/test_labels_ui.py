@@ -103,8 +103,9 @@ def test_guideline_editor_fields_examples_history_and_the_definition_where_you_a
     start = goto_text(win, "Olaf Scholz")
     select(view, start, start + len("Olaf Scholz"))
     qtbot.keyClick(view, Qt.Key.Key_1)  # PER
-    view.set_focus_span(view.current_segment(), next(sp for sp in view.current_segment()["spans"]
-                                                     if sp["start"] == start))
+    view.set_focus_span(
+        view.current_segment(), next(sp for sp in view.current_segment()["spans"] if sp["start"] == start)
+    )
     win.inspector.refresh_now()
     assert "A named person" in win.inspector.body.toPlainText()
     # one click: the focused span becomes an example; F2 shows it beside the span
@@ -128,12 +129,15 @@ def test_a_boundary_move_stops_at_the_neighbour_and_the_history_names_what_was_r
     win, view = opened, opened.view
     start = goto_text(win, "Emmanuel Macron")
     sid = win.session.current
-    spans = {(a, b): lab for a, b, lab in [(sp["start"], sp["end"], sp["label"])
-                                           for sp in view.current_segment()["spans"]]}
+    spans = {
+        (a, b): lab for a, b, lab in [(sp["start"], sp["end"], sp["label"]) for sp in view.current_segment()["spans"]]
+    }
     emmanuel, macron = (start, start + 8), (start + 9, start + 15)
     assert emmanuel in spans and macron in spans  # the model's two neighbouring suggestions
-    view.set_focus_span(view.current_segment(), next(sp for sp in view.current_segment()["spans"]
-                                                     if (sp["start"], sp["end"]) == emmanuel))
+    view.set_focus_span(
+        view.current_segment(),
+        next(sp for sp in view.current_segment()["spans"] if (sp["start"], sp["end"]) == emmanuel),
+    )
     # Shift+Right would grow "Emmanuel" over "Macron": it stops at the neighbour, nothing is lost
     qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     assert db_spans(win, sid) is None  # nothing written
@@ -182,8 +186,7 @@ def test_the_core_clamps_a_move_at_the_neighbour(tmp_path):
 
 def test_contrast_of_context_text_spans_and_tags():
     from nerdesk.core.labels import PALETTE
-    from nerdesk.ui.theme import (COLOUR_BLIND_SAFE, DARK, LIGHT, MIN_CONTRAST, contrast, ink_for,
-                                  span_background)
+    from nerdesk.ui.theme import COLOUR_BLIND_SAFE, DARK, LIGHT, MIN_CONTRAST, contrast, ink_for, span_background
 
     assert round(contrast("#000000", "#ffffff"), 1) == 21.0
     assert contrast("#7A7A7A", "#ffffff") < 4.5  # what the context text was
@@ -246,8 +249,7 @@ def test_screenshots_of_label_tags_in_light_and_dark(window, tmp_path, qtbot):
     per = QColor(view.colors["PER"]).rgb()
 
     def count(img, rgb):
-        return sum(1 for y in range(0, img.height(), 2) for x in range(0, img.width(), 2)
-                   if img.pixel(x, y) == rgb)
+        return sum(1 for y in range(0, img.height(), 2) for x in range(0, img.width(), 2) if img.pixel(x, y) == rgb)
 
     # a tag is the label colour at full strength: there with tags, absent without
     assert count(shots[(False, True)], per) > 20 and count(shots[(False, False)], per) == 0

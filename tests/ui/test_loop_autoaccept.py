@@ -6,8 +6,7 @@ from PySide6.QtCore import Qt
 
 from fakes import make_project
 
-TEXTS = [f"Report {i}: Alice Smith met Bob Jones in Paris." if i % 3 else f"Report {i} was short."
-         for i in range(60)]
+TEXTS = [f"Report {i}: Alice Smith met Bob Jones in Paris." if i % 3 else f"Report {i} was short." for i in range(60)]
 
 
 def _wait_job(qtbot, job, timeout=30000):

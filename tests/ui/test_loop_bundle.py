@@ -52,7 +52,8 @@ def test_bundle_preview_then_write(opened, qtbot, tmp_path):
     manifest, lines = read_bundle(path)
     # the zip holds exactly the previewed lines
     assert [(x["segment_id"], x["text"], x["final"], x["errors"]) for x in lines] == [
-        (x["segment_id"], x["text"], x["final"], x["errors"]) for x in dlg.lines]
+        (x["segment_id"], x["text"], x["final"], x["errors"]) for x in dlg.lines
+    ]
     assert manifest["segments"] == 2 and manifest["annotators"] == ["tester"]
     assert {x["segment_id"] for x in lines} == {sid, other}
     assert "Wrote my-bundle.zip: 2 segments" in win.statusBar().currentMessage()

@@ -12,7 +12,7 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     start = goto_text(win, "Angela Merkel")
     sid = s.current
     seg = s.segment()
-    merkel = next(sp for sp in seg["spans"] if win.view.text[sp["start"]:sp["end"]] == "Merkel")
+    merkel = next(sp for sp in seg["spans"] if win.view.text[sp["start"] : sp["end"]] == "Merkel")
     qtbot.wait(50)
     s.add_span(sid, start, start + len("Angela Merkel"), merkel["label"])
     qtbot.waitUntil(lambda: "Angela Merkel" in win.statusBar().currentMessage(), timeout=3000)
@@ -30,7 +30,7 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     s.undo()
     qtbot.waitUntil(lambda: "Matches the model" in win.statusBar().currentMessage(), timeout=3000)
     # make an error, accept: it is recorded
-    paris = next(sp for sp in s.segment()["spans"] if win.view.text[sp["start"]:sp["end"]] == "Paris")
+    paris = next(sp for sp in s.segment()["spans"] if win.view.text[sp["start"] : sp["end"]] == "Paris")
     s.remove_span(sid, paris["start"], paris["end"], paris["label"])
     qtbot.waitUntil(lambda: "false positive: 'Paris'" in win.statusBar().currentMessage(), timeout=3000)
     s.accept(advance=False)
@@ -57,7 +57,10 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     dlg.override_button.click()
     row = p.corrections(segment_id=sid)[0]
     assert (row["category"], row["auto_category"], row["reason"]) == (
-        "boundary", "false_positive", "a guideline question, not a model error")
+        "boundary",
+        "false_positive",
+        "a guideline question, not a model error",
+    )
     assert any(h["action"] == "override category" for h in p.history(sid))
     # the filter now finds it under its new category, marked as overridden
     assert dlg.table.rowCount() == 0  # still filtered by false positive

@@ -80,8 +80,15 @@ def test_promote_and_roll_back(window, qtbot, tmp_path, errors_sink):
     try:
         qtbot.waitUntil(lambda: dlg.job is None and dlg.report and dlg.report["active"] == new, timeout=8000)
     except Exception:
-        raise AssertionError((errors_sink, dlg.job, dlg.job and dlg.job.outcome, dlg.report and dlg.report["active"],
-                              [(j.name, j.outcome) for j in window.jobs.jobs]))
+        raise AssertionError(
+            (
+                errors_sink,
+                dlg.job,
+                dlg.job and dlg.job.outcome,
+                dlg.report and dlg.report["active"],
+                [(j.name, j.outcome) for j in window.jobs.jobs],
+            )
+        )
     assert dlg.versions.rowCount() == 2
     # cost per point between them: too few reviewed segments to compare the two on, and it says so
     (c,) = dlg.report["cost_per_point"]
@@ -104,7 +111,9 @@ def test_dashboard_shows_drift_alerts_and_the_retraining_trigger(window, qtbot, 
     from nerdesk.core import retrain
     from nerdesk.core.project import Project
 
-    path = make_project(tmp_path / "al.nerdesk", [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(12)])
+    path = make_project(
+        tmp_path / "al.nerdesk", [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(12)]
+    )
     with Project.open(path) as p:
         retrain.configure(p, every=1)
         sid = p.next_items(1, order="document")[0][0]
@@ -121,7 +130,9 @@ def test_dashboard_shows_drift_alerts_and_the_retraining_trigger(window, qtbot, 
 
 
 def test_dashboard_shows_recurrence_and_severity(window, qtbot, tmp_path):
-    path = make_project(tmp_path / "rec.nerdesk", [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(6)])
+    path = make_project(
+        tmp_path / "rec.nerdesk", [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(6)]
+    )
     from nerdesk.core.project import Project
 
     with Project.open(path) as p:
@@ -148,11 +159,18 @@ class _Tagger:
     def predict(self, batch, **_):
         from types import SimpleNamespace
 
-        return [SimpleNamespace(
-            spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t == "Ada"]
-            + [(i, i + 1, "PER", 0.6) for i, t in enumerate(toks[:-1]) if self.bob and t == "Bob"
-               and toks[i + 1] == "number"],
-            scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1)) for toks in batch]
+        return [
+            SimpleNamespace(
+                spans=[(i, i + 1, "PER", 0.9) for i, t in enumerate(toks) if t == "Ada"]
+                + [
+                    (i, i + 1, "PER", 0.6)
+                    for i, t in enumerate(toks[:-1])
+                    if self.bob and t == "Bob" and toks[i + 1] == "number"
+                ],
+                scores=dict.fromkeys(["least_confidence", "margin", "entropy", "mnlp"], 0.1),
+            )
+            for toks in batch
+        ]
 
 
 def _two_versions(tmp_path):
@@ -163,8 +181,11 @@ def _two_versions(tmp_path):
     from nerdesk.core.types import DocRecord, Span, drain
     from nerdesk.core.versions import promote
 
-    texts = ([f"Ada slept {i} ." for i in range(10)] + [f"Ada met Bob number {i} ." for i in range(30)]
-             + [f"Ada saw Bob again {i} ." for i in range(10)])
+    texts = (
+        [f"Ada slept {i} ." for i in range(10)]
+        + [f"Ada met Bob number {i} ." for i in range(30)]
+        + [f"Ada saw Bob again {i} ." for i in range(10)]
+    )
     path = tmp_path / "two.nerdesk"
     with Project.create(path, labels=["PER"], user="r") as p:
         drain(p.import_records([DocRecord(t, source="a.txt" if i < 25 else "b.txt") for i, t in enumerate(texts)]))
@@ -256,8 +277,11 @@ def test_label_mix_chart_carries_the_label_shift_alert(qtbot):
     from nerdesk.ui.widgets.charts import StackedBarChart
     from nerdesk.ui.widgets.dashboard import _mix_alert
 
-    wins = [{"labels": {"PER": 0.8, "LOC": 0.2}}, {"labels": {"PER": 0.5, "LOC": 0.5}},
-            {"labels": {"PER": 0.3, "LOC": 0.7}}]
+    wins = [
+        {"labels": {"PER": 0.8, "LOC": 0.2}},
+        {"labels": {"PER": 0.5, "LOC": 0.5}},
+        {"labels": {"PER": 0.3, "LOC": 0.7}},
+    ]
     alert = _mix_alert(wins)
     assert alert and "shifted by 50%" in alert  # total variation 0.5 > 0.2
     assert _mix_alert(wins[:2]) is not None and _mix_alert([wins[0], wins[0]]) is None

@@ -49,8 +49,9 @@ def test_offer_after_n_corrections_then_run_and_promote(opened, qtbot, tmp_path,
     _wait(qtbot, lambda: win.finetune_offer.isVisible(), 3000)
     assert "corrections since the last fine-tune" in win.finetune.offer
     asked = []
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    )
     progress = []
     out = tmp_path / "ft-model"
     job = win.finetune.start(out)

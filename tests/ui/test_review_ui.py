@@ -50,8 +50,9 @@ def test_first_open_asks_who_is_working_and_the_status_bar_shows_it(window, tmp_
     monkeypatch.setenv("NERDESK_CONFIG", str(tmp_path / "none.toml"))
     path = make_project(tmp_path / "p.nerdesk", TEXTS)
     assert window.open_project(path)
-    qtbot.waitUntil(lambda: getattr(window, "_user_dialog", None) is not None and window._user_dialog.isVisible(),
-                    timeout=3000)
+    qtbot.waitUntil(
+        lambda: getattr(window, "_user_dialog", None) is not None and window._user_dialog.isVisible(), timeout=3000
+    )
     dlg = window._user_dialog
     shot(dlg, tmp_path, "user_dialog")
     dlg.name.selectAll()
@@ -64,7 +65,8 @@ def test_first_open_asks_who_is_working_and_the_status_bar_shows_it(window, tmp_
     assert (p.user, p.tier) == ("zoe", "reviewer")
     assert window.identity_label.text() == "zoe · reviewer"
     assert p.store.conn.execute("SELECT actor, tier FROM events WHERE action = 'set identity'").fetchall() == [
-        ("zoe", "reviewer")]
+        ("zoe", "reviewer")
+    ]
     shot(window, tmp_path, "status_bar_identity")
     window.close_project()
     assert window.open_project(path)  # remembered: not asked again
@@ -93,21 +95,28 @@ def test_tier_queue_by_keys(window, tmp_path, qtbot, monkeypatch, errors_sink):
     p = window.session.project
     first = dlg.items[0]
     QTest.keyClick(dlg.table, Qt.Key.Key_A)  # approve
-    assert [r["decision"] for r in review_store.reviews_of(p.store, [first.segment_id])[first.segment_id]] == ["approve"]
+    assert [r["decision"] for r in review_store.reviews_of(p.store, [first.segment_id])[first.segment_id]] == [
+        "approve"
+    ]
     assert dlg.table.rowCount() == 5
     # B without a note: nothing happens but the note field gets the focus; type, Enter sends back
     target = dlg.current()
     QTest.keyClick(dlg.table, Qt.Key.Key_B)
+
     def decisions_on(item):
-        return [r for r in review_store.reviews_of(p.store, [item.segment_id]).get(item.segment_id, [])
-                if r["annotator"] == item.annotator]
+        return [
+            r
+            for r in review_store.reviews_of(p.store, [item.segment_id]).get(item.segment_id, [])
+            if r["annotator"] == item.annotator
+        ]
 
     assert dlg.note.hasFocus() and decisions_on(target) == []
     QTest.keyClicks(dlg.note, "check the first span")
     QTest.keyClick(dlg.note, Qt.Key.Key_Return)
     sent = decisions_on(target)
     assert [(r["decision"], r["annotator"], r["note"]) for r in sent] == [
-        ("send_back", target.annotator, "check the first span")]
+        ("send_back", target.annotator, "check the first span")
+    ]
     with Project.open(path, user=target.annotator, tier="annotator") as ann:
         assert [i.note for i in ann.team.queue()] == ["check the first span"]
     # Enter opens the segment; the reviewer edits it, C records the edited version as the correction

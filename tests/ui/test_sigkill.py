@@ -18,10 +18,14 @@ WORKER = Path(__file__).resolve().parent / "kill_worker.py"
 def test_sigkill_loses_no_acknowledged_action(tmp_path):
     texts = [f"Text number {i}. Alice met Bob in Paris on day {i}. Carol stayed home." for i in range(60)]
     path = make_project(tmp_path / "k.nerdesk", texts)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NERDESK_USER="killer",
-               NERDESK_DATA_DIR=str(tmp_path / "data"))
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(path), str(tmp_path / "ui.ini")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NERDESK_USER="killer", NERDESK_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), str(path), str(tmp_path / "ui.ini")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     acks: list[str] = []
     deadline = time.monotonic() + 60
     try:

@@ -11,8 +11,12 @@ def wait_jobs(win, qtbot):
 
 
 def term_spans(win):
-    return [(win.view.text[sp["start"]:sp["end"]], sp["label"], sp.get("source"))
-            for seg in win.view.segs for sp in seg["spans"] if sp.get("origin") == "terms"]
+    return [
+        (win.view.text[sp["start"] : sp["end"]], sp["label"], sp.get("source"))
+        for seg in win.view.segs
+        for sp in seg["spans"]
+        if sp.get("origin") == "terms"
+    ]
 
 
 @pytest.fixture
@@ -32,8 +36,10 @@ def test_add_dialog_values(opened):
     dlg.path.setText("/x/drugs.txt")
     dlg.label.setCurrentIndex(dlg.label.findData("LOC"))
     dlg.case.setChecked(True)
-    assert dlg.values() == ("/x/drugs.txt", {"label": "LOC", "fmt": None, "name": None, "case_sensitive": True,
-                                             "lemma": False, "add_labels": False})
+    assert dlg.values() == (
+        "/x/drugs.txt",
+        {"label": "LOC", "fmt": None, "name": None, "case_sensitive": True, "lemma": False, "add_labels": False},
+    )
     dlg.label.setCurrentIndex(0)
     assert dlg.values()[1]["label"] is None  # the file's label column
     dlg.label.setEditText("Drug")
@@ -96,7 +102,12 @@ def test_term_lists_dialog_switches_off_on_and_removes(with_terms, qtbot, monkey
     dlg.remove_button.click()
     assert dlg.lists.rowCount() == 0 and not term_spans(win)
     assert [h["action"] for h in s.project.terms.history("places")] == [
-        "add list", "disable list", "enable list", "disable terms", "remove list"]
+        "add list",
+        "disable list",
+        "enable list",
+        "disable terms",
+        "remove list",
+    ]
     dlg.close()
 
 

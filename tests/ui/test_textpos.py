@@ -128,7 +128,7 @@ def test_highlights_land_on_the_stored_characters(window, tmp_path, name):
     for seg in window.session.doc["segments"]:
         for sp in seg["spans"]:
             a, b = view.tp.to_utf16(sp["start"]), view.tp.to_utf16(sp["end"])
-            assert all(painted.get(u) == colors[sp["label"]] for u in range(a, b)), (sp, text[sp["start"]:sp["end"]])
+            assert all(painted.get(u) == colors[sp["label"]] for u in range(a, b)), (sp, text[sp["start"] : sp["end"]])
             # the characters just outside are not painted in this span's colour (unless adjacent spans)
             n += 1
     assert n > 0
@@ -163,7 +163,7 @@ def test_a_huge_line_is_shown_as_blocks_with_exact_positions(name):
     units = shown.encode("utf-16-le")
     for cp in range(0, len(text), 997):
         a, b = tp.range16(cp, cp + 1)
-        ch = units[2 * a:2 * b].decode("utf-16-le")
+        ch = units[2 * a : 2 * b].decode("utf-16-le")
         assert ch == text[cp] or (text[cp] == " " and ch == "\n")
     if name == "nospace":
         for piece in shown.split("\n")[1:]:
@@ -224,7 +224,8 @@ def test_only_the_blocks_on_screen_are_formatted_until_they_scroll_into_view(win
     last = max(window.session.doc["segments"], key=lambda s: s["start"])
     window.session.goto(last["id"])  # scrolls to the end of the document
     assert far.blockNumber() not in hl.pending
-    paris = [sp for sp in last["spans"] if text[sp["start"]:sp["end"]] == "Paris"]
-    colours = {r.format.background().color().rgb() for r in doc.findBlock(view.tp.to_utf16(last["start"]))
-               .layout().formats()}
+    paris = [sp for sp in last["spans"] if text[sp["start"] : sp["end"]] == "Paris"]
+    colours = {
+        r.format.background().color().rgb() for r in doc.findBlock(view.tp.to_utf16(last["start"])).layout().formats()
+    }
     assert paris and QColor(view.colors[paris[0]["label"]]).rgb() in colours

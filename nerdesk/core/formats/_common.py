@@ -23,8 +23,9 @@ except ImportError:  # pragma: no cover - srsly comes with spaCy
     _fast_loads = json.loads
 
 
-def make_span(text: str, start: Any, end: Any, label: Any, path: PathLike, line: int | None,
-              confidence: Any = None) -> Span:
+def make_span(
+    text: str, start: Any, end: Any, label: Any, path: PathLike, line: int | None, confidence: Any = None
+) -> Span:
     """A checked Span: integer offsets (E106), a label (E106), inside the text (E107)."""
     if type(start) is not int or type(end) is not int:
         raise malformed(path, line, f"span offsets must be integers, got {start!r}, {end!r}")
@@ -37,8 +38,14 @@ def make_span(text: str, start: Any, end: Any, label: Any, path: PathLike, line:
     return Span(start, end, label, None if confidence is None else float(confidence))
 
 
-def parse_span_list(text: str, items: Any, path: PathLike, line: int | None, key: str = "spans",
-                    fields: tuple[str, str, str] = ("start", "end", "label")) -> list[Span]:
+def parse_span_list(
+    text: str,
+    items: Any,
+    path: PathLike,
+    line: int | None,
+    key: str = "spans",
+    fields: tuple[str, str, str] = ("start", "end", "label"),
+) -> list[Span]:
     """``[{"start", "end", "label"[, "confidence"|"score"]}, ...]`` or ``[[start, end, label], ...]``
     (``fields`` names the objects' keys: doccano says start_offset, end_offset)."""
     if not isinstance(items, list):

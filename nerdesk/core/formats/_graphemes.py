@@ -20,8 +20,12 @@ ZWJ = "\u200d"
 def _attaches(ch: str) -> bool:
     """Extend or SpacingMark: the character joins the cluster before it."""
     o = ord(ch)
-    return (unicodedata.category(ch) in ("Mn", "Me", "Mc") or o in (0x200C, 0x200D)
-            or 0x1F3FB <= o <= 0x1F3FF or 0xE0020 <= o <= 0xE007F)  # skin tones, tag characters
+    return (
+        unicodedata.category(ch) in ("Mn", "Me", "Mc")
+        or o in (0x200C, 0x200D)
+        or 0x1F3FB <= o <= 0x1F3FF
+        or 0xE0020 <= o <= 0xE007F
+    )  # skin tones, tag characters
 
 
 def _regional(ch: str) -> bool:
@@ -72,7 +76,7 @@ def whole_clusters(text: str, tokens: Sequence[tuple[int, int]]) -> tuple[list[t
         else:
             breaks = set(boundaries(text, tokens[i][0], tokens[j][1]))
             cur = tokens[i]
-            for tok in tokens[i + 1:j + 1]:
+            for tok in tokens[i + 1 : j + 1]:
                 if tok[0] in breaks:
                     out.append(cur)
                     cur = tok

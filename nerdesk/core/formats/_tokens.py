@@ -41,8 +41,14 @@ def parse_tag(tag: Any) -> tuple[str, str]:
         return _TAGS[tag]
     except (KeyError, TypeError):
         pass
-    if (not isinstance(tag, str) or len(tag) < 3 or tag[1] != "-" or tag[0] not in "BIESLU"
-            or not tag[2:].strip() or tag[2:] != tag[2:].strip()):
+    if (
+        not isinstance(tag, str)
+        or len(tag) < 3
+        or tag[1] != "-"
+        or tag[0] not in "BIESLU"
+        or not tag[2:].strip()
+        or tag[2:] != tag[2:].strip()
+    ):
         raise ValueError(tag)
     prefix = {"L": "E", "U": "S"}.get(tag[0], tag[0])
     _TAGS[tag] = (prefix, tag[2:])
@@ -78,8 +84,7 @@ def tags_to_spans(tags: Sequence[str], offsets: Sequence[tuple[int, int]]) -> li
                 prefix, label = parse_tag(tag)
             except ValueError:
                 raise InvalidTag(tag, i) from None
-        if cur_label is not None and (i != prev + 1 or prefix == "B" or prefix == "S"
-                                      or label != cur_label):
+        if cur_label is not None and (i != prev + 1 or prefix == "B" or prefix == "S" or label != cur_label):
             spans.append(Span(cur_start, cur_end, cur_label))
             cur_label = None
         prev = i
@@ -162,8 +167,9 @@ def aligned_tokens(record: DocRecord, *, with_predictions: bool = False, lang: s
     return split_tokens_at(tokens, cuts) if cuts else tokens
 
 
-def span_token_range(tokens: Sequence[tuple[int, int]], span: Span,
-                     ends: list[int] | None = None, starts: list[int] | None = None) -> tuple[int, int]:
+def span_token_range(
+    tokens: Sequence[tuple[int, int]], span: Span, ends: list[int] | None = None, starts: list[int] | None = None
+) -> tuple[int, int]:
     """Indices ``[first, last]`` (inclusive) of the tokens that overlap ``span``."""
     ends = ends if ends is not None else [e for _, e in tokens]
     starts = starts if starts is not None else [s for s, _ in tokens]
@@ -183,9 +189,11 @@ def spans_to_tags(tokens: Sequence[tuple[int, int]], spans: Sequence[Span]) -> l
     ends = [e for _, e in tokens]
     for span in sorted(spans):
         first, last = span_token_range(tokens, span, ends, starts)
-        if any(t != "O" for t in tags[first:last + 1]):
-            raise ExportError(f"span {span.start}-{span.end} '{span.label}' overlaps another span; "
-                              "token tags cannot express overlapping entities")
+        if any(t != "O" for t in tags[first : last + 1]):
+            raise ExportError(
+                f"span {span.start}-{span.end} '{span.label}' overlaps another span; "
+                "token tags cannot express overlapping entities"
+            )
         tags[first] = "B-" + span.label
         for j in range(first + 1, last + 1):
             tags[j] = "I-" + span.label
@@ -204,8 +212,9 @@ def check_aligned(tokens: Sequence[tuple[int, int]], spans: Sequence[Span]) -> S
     return None
 
 
-def group_by_sentence(tokens: Sequence[tuple[int, int]],
-                      sentences: Sequence[tuple[int, int]] | None) -> list[list[int]]:
+def group_by_sentence(
+    tokens: Sequence[tuple[int, int]], sentences: Sequence[tuple[int, int]] | None
+) -> list[list[int]]:
     """Token indices grouped by sentence: a token belongs to the last sentence starting at or
     before it. Without sentences all tokens are one group. Empty groups are dropped."""
     if not sentences:

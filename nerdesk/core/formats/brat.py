@@ -94,9 +94,16 @@ def _read_ann(ann: Path, text: str, mode: str, lines: dict[Span, tuple[str, int]
             given = parts[2]
             if covered != given and _norm(covered) != _norm(given):
                 s, e = frags[0][0], frags[-1][1]
-                raise err(Errors.E108, file=src, line=lineno, start=s, end=e, text=text[s:e],
-                          details=f"the .ann gives the text {given!r}; are the offsets for another "
-                                  "version of the text (e.g. LF instead of CRLF line ends)?")
+                raise err(
+                    Errors.E108,
+                    file=src,
+                    line=lineno,
+                    start=s,
+                    end=e,
+                    text=text[s:e],
+                    details=f"the .ann gives the text {given!r}; are the offsets for another "
+                    "version of the text (e.g. LF instead of CRLF line ends)?",
+                )
         if len(frags) > 1:
             if mode == "error":
                 raise malformed(src, lineno, f"discontinuous entity {parts[0]} ({m.group(2)})")
@@ -144,10 +151,16 @@ def write(records: Iterable[DocRecord], path: PathLike) -> None:
         for j, s in enumerate(sorted(rec.spans), 1):
             label = s.label
             if not label or re.search(r"\s", label):
-                raise export_error("brat", rec, i - 1, ExportError(
-                    f"the label {label!r} holds whitespace, which a brat .ann line cannot hold (it would "
-                    "read back as another label); rename the label (e.g. with '_' or '-') and export again"))
-            covered = _WS.sub(" ", rec.text[s.start:s.end])
+                raise export_error(
+                    "brat",
+                    rec,
+                    i - 1,
+                    ExportError(
+                        f"the label {label!r} holds whitespace, which a brat .ann line cannot hold (it would "
+                        "read back as another label); rename the label (e.g. with '_' or '-') and export again"
+                    ),
+                )
+            covered = _WS.sub(" ", rec.text[s.start : s.end])
             lines.append(f"T{j}\t{label} {s.start} {s.end}\t{covered}\n")
         with open_for_write(out / f"{name}.ann") as fh:
             fh.write("".join(lines))

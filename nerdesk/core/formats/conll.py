@@ -40,8 +40,16 @@ from nerdesk.core.types import DocRecord, Span
 
 from ._common import export_error
 from ._graphemes import boundaries, whole_clusters
-from ._io import (SNIFF_BYTES, PathLike, _check_head, check_file, check_line_ends, iter_text_lines, malformed,
-                  open_for_write)
+from ._io import (
+    SNIFF_BYTES,
+    PathLike,
+    _check_head,
+    check_file,
+    check_line_ends,
+    iter_text_lines,
+    malformed,
+    open_for_write,
+)
 from ._tokens import _TAGS, ExportError, aligned_tokens, group_by_sentence, parse_tag, spans_to_tags, tags_to_spans
 
 DOCSTART = "-DOCSTART-"
@@ -182,8 +190,14 @@ def _build(src: str, sentences, line, with_spans: bool = True) -> DocRecord:
             raise malformed(src, line, "some sentences of this document have tags and some do not")
         if has and with_spans and ts.count("O") != len(ts):
             spans.extend(tags_to_spans(ts, tokens[first:]))
-    return DocRecord(text="\n".join(text_parts), spans=spans if annotated and with_spans else None,
-                     tokens=tokens, sentences=sent_offsets, source=src, line=line)
+    return DocRecord(
+        text="\n".join(text_parts),
+        spans=spans if annotated and with_spans else None,
+        tokens=tokens,
+        sentences=sent_offsets,
+        source=src,
+        line=line,
+    )
 
 
 def _read_lines(path: PathLike, with_spans: bool = True) -> Iterator[DocRecord]:
@@ -251,8 +265,11 @@ def write(records: Iterable[DocRecord], path: PathLike, *, docstart: bool = True
                     word = text[s:e]
                     if "\n" in word or "\t" in word or "\r" in word or word.isspace() or word.startswith(DOCSTART):
                         name = rec.source or f"document {i + 1}"
-                        why = "would be read as a document break" if word.startswith(DOCSTART) else \
-                            "contains a tab or line break"
+                        why = (
+                            "would be read as a document break"
+                            if word.startswith(DOCSTART)
+                            else "contains a tab or line break"
+                        )
                         raise err(Errors.E115, fmt="conll", reason=f"{name}: token {word!r} {why}")
                     lines.append(f"{word}\t{tags[j]}\n" if tags is not None else f"{word}\n")
                 lines.append("\n")
@@ -271,5 +288,13 @@ def _check_cluster_edges(rec: DocRecord, i: int, tokens: list[tuple[int, int]], 
         first = max(x for x in bounds if x < edge)
         last = min(x for x in bounds if x > edge)
         doc = f"document {i + 1}" + (f" ({rec.source})" if rec.source else "")
-        raise err(Errors.E129, fmt="conll", doc=doc, start=span.start, end=span.end, label=span.label,
-                  text=rec.text[span.start:span.end], cluster=rec.text[first:last])
+        raise err(
+            Errors.E129,
+            fmt="conll",
+            doc=doc,
+            start=span.start,
+            end=span.end,
+            label=span.label,
+            text=rec.text[span.start : span.end],
+            cluster=rec.text[first:last],
+        )

@@ -55,8 +55,13 @@ def read_delimited(path: PathLike, delimiter: str, text_column: str = "text") ->
             raise err(Errors.E103, file=src)
         header = [h.strip() for h in header]
         if text_column not in header:
-            raise err(Errors.E112, file=src, line=state["line"], column=text_column,
-                      columns=", ".join(repr(h) for h in header))
+            raise err(
+                Errors.E112,
+                file=src,
+                line=state["line"],
+                column=text_column,
+                columns=", ".join(repr(h) for h in header),
+            )
         ti = header.index(text_column)
         start = state["line"] + 1
         for row in reader:
@@ -83,8 +88,7 @@ def _cell(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def write_delimited(records: Iterable[DocRecord], path: PathLike, delimiter: str,
-                    text_column: str = "text") -> None:
+def write_delimited(records: Iterable[DocRecord], path: PathLike, delimiter: str, text_column: str = "text") -> None:
     recs = list(records)
     columns: dict[str, None] = {text_column: None}
     for r in recs:

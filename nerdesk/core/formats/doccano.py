@@ -48,8 +48,10 @@ def write(records: Iterable[DocRecord], path: PathLike, *, style: str = "label")
                 if style == "label":
                     obj["label"] = [[s.start, s.end, s.label] for s in spans]
                 else:
-                    obj["entities"] = [{"id": j, "start_offset": s.start, "end_offset": s.end, "label": s.label}
-                                       for j, s in enumerate(spans, 1)]
+                    obj["entities"] = [
+                        {"id": j, "start_offset": s.start, "end_offset": s.end, "label": s.label}
+                        for j, s in enumerate(spans, 1)
+                    ]
             for k, v in rec.meta.items():
                 if k != "text" and k not in _SPAN_KEYS:
                     obj[k] = v

@@ -34,11 +34,21 @@ from nerdesk.core.types import DocRecord, Span
 
 from ._common import converted, iter_json_lines, parse_span_list, span_dict, write_json_lines
 from ._io import PathLike, malformed
-from ._tokens import (_TAGS, ExportError, InvalidTag, aligned_tokens, check_aligned, spans_to_tags,
-                      tags_to_spans, trailing_ws, words_to_offsets)
+from ._tokens import (
+    _TAGS,
+    ExportError,
+    InvalidTag,
+    aligned_tokens,
+    check_aligned,
+    spans_to_tags,
+    tags_to_spans,
+    trailing_ws,
+    words_to_offsets,
+)
 
-_KNOWN = frozenset({"text", "tokens", "tags", "ws", "spaces", "spans", "meta", "sentences",
-                    "predictions", "annotator", "status"})
+_KNOWN = frozenset(
+    {"text", "tokens", "tags", "ws", "spaces", "spans", "meta", "sentences", "predictions", "annotator", "status"}
+)
 
 
 def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
@@ -71,8 +81,13 @@ def read(path: PathLike, *, spans: bool = True) -> Iterator[DocRecord]:
                         try:
                             found = tags_to_spans(tags, offsets)
                         except InvalidTag as exc:
-                            raise err(Errors.E111, file=src, line=lineno, tag=exc.tag,
-                                      details=f"token {exc.index + 1} ({words[exc.index]!r})") from None
+                            raise err(
+                                Errors.E111,
+                                file=src,
+                                line=lineno,
+                                tag=exc.tag,
+                                details=f"token {exc.index + 1} ({words[exc.index]!r})",
+                            ) from None
                     # positional for speed: text, spans, tokens, sentences, predictions, meta, source, line
                     yield DocRecord(text, found if spans else None, offsets, [(0, len(text))], None, {}, src, lineno)
                     continue
@@ -89,8 +104,7 @@ def _known_tags(tags: list[Any]) -> bool:
 def _offset_pairs(items: Any, text: str, path: str, line: int) -> list[tuple[int, int]]:
     out = []
     for item in items:
-        if not (isinstance(item, (list, tuple)) and len(item) == 2 and type(item[0]) is int
-                and type(item[1]) is int):
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and type(item[0]) is int and type(item[1]) is int):
             raise malformed(path, line, f"'tokens' with 'text' must be [start, end] pairs, got {item!r}")
         s, e = item
         if not 0 <= s <= e <= len(text):
@@ -135,8 +149,13 @@ def record_from_obj(obj: dict[str, Any], path: str, line: int) -> DocRecord:
             try:
                 spans = tags_to_spans(tags, tokens)
             except InvalidTag as exc:
-                raise err(Errors.E111, file=path, line=line, tag=exc.tag,
-                          details=f"token {exc.index + 1} ({words[exc.index]!r})") from None
+                raise err(
+                    Errors.E111,
+                    file=path,
+                    line=line,
+                    tag=exc.tag,
+                    details=f"token {exc.index + 1} ({words[exc.index]!r})",
+                ) from None
     else:
         raise err(Errors.E114, file=path, line=line, field="text' or 'tokens")
 
@@ -165,16 +184,24 @@ def record_from_obj(obj: dict[str, Any], path: str, line: int) -> DocRecord:
             meta = dict(meta)
             for k in extra:
                 meta[k] = obj[k]
-    return DocRecord(text=text, spans=spans, tokens=tokens, sentences=sentences,
-                     predictions=predictions, meta=meta, source=path, line=line,
-                     annotator=obj.get("annotator"), status=obj.get("status"))
+    return DocRecord(
+        text=text,
+        spans=spans,
+        tokens=tokens,
+        sentences=sentences,
+        predictions=predictions,
+        meta=meta,
+        source=path,
+        line=line,
+        annotator=obj.get("annotator"),
+        status=obj.get("status"),
+    )
 
 
 def _check_alignment(text, tokens, spans, path, line) -> None:
     bad = check_aligned(tokens, spans)
     if bad is not None:
-        raise err(Errors.E108, file=path, line=line, start=bad.start, end=bad.end,
-                  text=text[bad.start:bad.end])
+        raise err(Errors.E108, file=path, line=line, start=bad.start, end=bad.end, text=text[bad.start : bad.end])
 
 
 def record_to_obj(record: DocRecord) -> dict[str, Any]:
@@ -190,8 +217,7 @@ def record_to_obj(record: DocRecord) -> dict[str, Any]:
         except ExportError:  # overlapping spans: tags cannot say it, the text shape can
             pretokenised = False
         else:  # a span edge in whitespace would move: keep exact offsets instead
-            pretokenised = tags_to_spans(tags, tokens) == sorted(Span(s.start, s.end, s.label)
-                                                                   for s in record.spans)
+            pretokenised = tags_to_spans(tags, tokens) == sorted(Span(s.start, s.end, s.label) for s in record.spans)
     if pretokenised:
         tokens = aligned_tokens(record)
         obj = {"tokens": [text[s:e] for s, e in tokens]}

@@ -93,8 +93,13 @@ def _tasks(raw: str, src: str) -> list[tuple[int, Any]]:
             pos = _skip_ws(raw, pos + 1)
         elif not raw.startswith("]", pos):
             where = raw.count("\n", 0, pos) + 1
-            raise malformed(src, where, "invalid JSON (expected ',' or ']' after a task)" if pos < len(raw)
-                            else "invalid JSON (the array is not closed: the file is cut short)")
+            raise malformed(
+                src,
+                where,
+                "invalid JSON (expected ',' or ']' after a task)"
+                if pos < len(raw)
+                else "invalid JSON (the array is not closed: the file is cut short)",
+            )
     if _skip_ws(raw, pos + 1) < len(raw):
         raise malformed(src, raw.count("\n", 0, pos + 1) + 1, "invalid JSON (extra data after the array)")
     return tasks
@@ -114,7 +119,7 @@ def _json_lines(raw: str, src: str) -> list[tuple[int, Any]]:
     return tasks
 
 
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def astral_offsets(text: str) -> list[int]:
@@ -162,14 +167,20 @@ def _spans(items: Any, text: str, src: str, line: int, where: str, default_score
     return spans
 
 
-def _offsets(wide: list[int], u_start: int, u_end: int, label_text: Any, text: str, src: str, line: int,
-             where: str) -> tuple[int, int]:
+def _offsets(
+    wide: list[int], u_start: int, u_end: int, label_text: Any, text: str, src: str, line: int, where: str
+) -> tuple[int, int]:
     """Code-point offsets for a result's UTF-16 ``start``/``end``. When its ``text`` is not what
     they cover but is what they cover as code points (a tool that counts those, nerdesk before it
     counted UTF-16), they are taken as code points."""
     start, end = from_utf16(wide, u_start), from_utf16(wide, u_end)
-    if (wide and isinstance(label_text, str) and (start is None or end is None or text[start:end] != label_text)
-            and 0 <= u_start < u_end <= len(text) and text[u_start:u_end] == label_text):
+    if (
+        wide
+        and isinstance(label_text, str)
+        and (start is None or end is None or text[start:end] != label_text)
+        and 0 <= u_start < u_end <= len(text)
+        and text[u_start:u_end] == label_text
+    ):
         return u_start, u_end
     if start is None or end is None:  # an offset between the two halves of a surrogate pair
         units = u_start if start is None else u_end
@@ -177,11 +188,25 @@ def _offsets(wide: list[int], u_start: int, u_end: int, label_text: Any, text: s
         assert first is not None  # one unit back is where the pair starts: a character's offset
         raise err(Errors.E128, file=src, line=line, where=where, offset=units, char=text[first])
     if not 0 <= start < end <= len(text):
-        raise err(Errors.E107, file=src, line=line, start=u_start, end=u_end, length=to_utf16(wide, len(text)),
-                  details=f"{where} (Label Studio offsets count UTF-16 code units)" if wide else where)
+        raise err(
+            Errors.E107,
+            file=src,
+            line=line,
+            start=u_start,
+            end=u_end,
+            length=to_utf16(wide, len(text)),
+            details=f"{where} (Label Studio offsets count UTF-16 code units)" if wide else where,
+        )
     if isinstance(label_text, str) and text[start:end] != label_text:
-        raise err(Errors.E108, file=src, line=line, start=u_start, end=u_end, text=text[start:end],
-                  details=f"{where}: the label's text is {label_text!r}")
+        raise err(
+            Errors.E108,
+            file=src,
+            line=line,
+            start=u_start,
+            end=u_end,
+            text=text[start:end],
+            details=f"{where}: the label's text is {label_text!r}",
+        )
     return start, end
 
 
@@ -227,21 +252,38 @@ def _record(task: Any, n: int, line: int, src: str, text_key: str) -> DocRecord:
         raise malformed(src, line, f"{where}: 'predictions' must be a list")
     for p in preds:
         if isinstance(p, dict):
-            predictions = (predictions or []) + _spans(p.get("result", []), text, src, line,
-                                                       f"{where} prediction", p.get("score"))
-    return DocRecord(text=text, spans=spans, predictions=predictions, meta=meta, source=src, line=line,
-                     annotator=annotator, status=status)
+            predictions = (predictions or []) + _spans(
+                p.get("result", []), text, src, line, f"{where} prediction", p.get("score")
+            )
+    return DocRecord(
+        text=text,
+        spans=spans,
+        predictions=predictions,
+        meta=meta,
+        source=src,
+        line=line,
+        annotator=annotator,
+        status=status,
+    )
 
 
-def _result(spans: list[Span], text: str, from_name: str, to_name: str, prefix: str,
-            scores: bool) -> list[dict[str, Any]]:
+def _result(
+    spans: list[Span], text: str, from_name: str, to_name: str, prefix: str, scores: bool
+) -> list[dict[str, Any]]:
     out = []
     wide = astral_offsets(text)
     for j, s in enumerate(sorted(spans)):
         item: dict[str, Any] = {
-            "id": f"{prefix}{j}", "from_name": from_name, "to_name": to_name, "type": "labels",
-            "value": {"start": to_utf16(wide, s.start), "end": to_utf16(wide, s.end), "text": text[s.start:s.end],
-                      "labels": [s.label]},
+            "id": f"{prefix}{j}",
+            "from_name": from_name,
+            "to_name": to_name,
+            "type": "labels",
+            "value": {
+                "start": to_utf16(wide, s.start),
+                "end": to_utf16(wide, s.end),
+                "text": text[s.start : s.end],
+                "labels": [s.label],
+            },
         }
         if scores and s.confidence is not None:
             item["score"] = s.confidence
@@ -249,27 +291,38 @@ def _result(spans: list[Span], text: str, from_name: str, to_name: str, prefix: 
     return out
 
 
-def record_to_task(rec: DocRecord, n: int, *, text_key: str = "text", from_name: str = "label",
-                   to_name: str = "text") -> dict[str, Any]:
+def record_to_task(
+    rec: DocRecord, n: int, *, text_key: str = "text", from_name: str = "label", to_name: str = "text"
+) -> dict[str, Any]:
     data = {text_key: rec.text}
     data.update((k, v) for k, v in rec.meta.items() if k != text_key)
     task: dict[str, Any] = {"id": n, "data": data, "annotations": [], "predictions": []}
     if rec.spans is not None:
-        ann: dict[str, Any] = {"id": n, "result": _result(rec.spans, rec.text, from_name, to_name, "a", False),
-                               "was_cancelled": False}
+        ann: dict[str, Any] = {
+            "id": n,
+            "result": _result(rec.spans, rec.text, from_name, to_name, "a", False),
+            "was_cancelled": False,
+        }
         if rec.annotator is not None:
             ann["completed_by"] = rec.annotator
         task["annotations"].append(ann)
     elif rec.status == "ignored":
         task["annotations"].append({"id": n, "result": [], "was_cancelled": True})
     if rec.predictions is not None:
-        task["predictions"].append({"model_version": "nerdesk",
-                                    "result": _result(rec.predictions, rec.text, from_name, to_name, "p", True)})
+        task["predictions"].append(
+            {"model_version": "nerdesk", "result": _result(rec.predictions, rec.text, from_name, to_name, "p", True)}
+        )
     return task
 
 
-def write(records: Iterable[DocRecord], path: PathLike, *, text_key: str = "text",
-          from_name: str = "label", to_name: str = "text") -> None:
+def write(
+    records: Iterable[DocRecord],
+    path: PathLike,
+    *,
+    text_key: str = "text",
+    from_name: str = "label",
+    to_name: str = "text",
+) -> None:
     """Write a JSON array, one task per line-block, streaming (records are not held in memory)."""
     with open_for_write(path) as fh:
         fh.write("[")
@@ -277,6 +330,9 @@ def write(records: Iterable[DocRecord], path: PathLike, *, text_key: str = "text
             if n > 1:
                 fh.write(",")
             fh.write("\n")
-            fh.write(json.dumps(record_to_task(rec, n, text_key=text_key, from_name=from_name,
-                                               to_name=to_name), ensure_ascii=False))
+            fh.write(
+                json.dumps(
+                    record_to_task(rec, n, text_key=text_key, from_name=from_name, to_name=to_name), ensure_ascii=False
+                )
+            )
         fh.write("\n]\n")

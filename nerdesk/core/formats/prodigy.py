@@ -78,10 +78,18 @@ def _record(obj: dict[str, Any], path: str, line: int) -> DocRecord:
                 ts, te = starts.get(span.start), ends.get(span.end)
                 given_ts, given_te = item.get("token_start", ts), item.get("token_end", te)
                 if ts is None or te is None or given_ts != ts or given_te != te:
-                    raise err(Errors.E108, file=path, line=line, start=span.start, end=span.end,
-                              text=text[span.start:span.end],
-                              details=(f"token_start={item.get('token_start')}, token_end={item.get('token_end')} "
-                                       "(token_end is inclusive)"))
+                    raise err(
+                        Errors.E108,
+                        file=path,
+                        line=line,
+                        start=span.start,
+                        end=span.end,
+                        text=text[span.start : span.end],
+                        details=(
+                            f"token_start={item.get('token_start')}, token_end={item.get('token_end')} "
+                            "(token_end is inclusive)"
+                        ),
+                    )
             spans.append(span)
     answer = obj.get("answer")
     if answer is not None and (not isinstance(answer, str) or answer not in ANSWERS):
@@ -97,9 +105,16 @@ def _record(obj: dict[str, Any], path: str, line: int) -> DocRecord:
         if k not in _KNOWN:
             meta[k] = obj[k]
     annotator = obj.get("_annotator_id")
-    return DocRecord(text=text, spans=spans, tokens=tokens, meta=meta, source=path, line=line,
-                     annotator=None if annotator is None else str(annotator),
-                     status=ANSWERS.get(answer) if answer is not None else None)
+    return DocRecord(
+        text=text,
+        spans=spans,
+        tokens=tokens,
+        meta=meta,
+        source=path,
+        line=line,
+        annotator=None if annotator is None else str(annotator),
+        status=ANSWERS.get(answer) if answer is not None else None,
+    )
 
 
 def record_to_task(rec: DocRecord) -> dict[str, Any]:
@@ -107,8 +122,13 @@ def record_to_task(rec: DocRecord) -> dict[str, Any]:
     tokens = aligned_tokens(rec)
     task: dict[str, Any] = {"text": text}
     task["tokens"] = [
-        {"text": text[s:e], "start": s, "end": e, "id": i,
-         "ws": (tokens[i + 1][0] if i + 1 < len(tokens) else len(text)) > e}
+        {
+            "text": text[s:e],
+            "start": s,
+            "end": e,
+            "id": i,
+            "ws": (tokens[i + 1][0] if i + 1 < len(tokens) else len(text)) > e,
+        }
         for i, (s, e) in enumerate(tokens)
     ]
     if rec.spans is not None:
@@ -117,8 +137,13 @@ def record_to_task(rec: DocRecord) -> dict[str, Any]:
         out = []
         for span in sorted(rec.spans):
             ts, te = span_token_range(tokens, span, ends, starts)
-            d: dict[str, Any] = {"start": span.start, "end": span.end, "token_start": ts,
-                                 "token_end": te, "label": span.label}
+            d: dict[str, Any] = {
+                "start": span.start,
+                "end": span.end,
+                "token_start": ts,
+                "token_end": te,
+                "label": span.label,
+            }
             if span.confidence is not None:
                 d["score"] = span.confidence
             out.append(d)

@@ -105,14 +105,21 @@ def _record(doc, src: str, n: int) -> DocRecord:
         spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] if extra.get("annotated") else None
     else:
         extra = {}
-        spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] \
-            if doc.has_annotation("ENT_IOB") else None
+        spans = [Span(e.start_char, e.end_char, e.label_) for e in doc.ents] if doc.has_annotation("ENT_IOB") else None
     predictions = extra.get("predictions")
     if predictions is not None:
         predictions = _predictions(predictions, len(doc.text), src, n)
-    return DocRecord(text=doc.text, spans=spans, tokens=tokens, sentences=sentences,
-                     predictions=predictions, meta=dict(extra.get("meta") or {}), source=src,
-                     annotator=extra.get("annotator"), status=extra.get("status"))
+    return DocRecord(
+        text=doc.text,
+        spans=spans,
+        tokens=tokens,
+        sentences=sentences,
+        predictions=predictions,
+        meta=dict(extra.get("meta") or {}),
+        source=src,
+        annotator=extra.get("annotator"),
+        status=extra.get("status"),
+    )
 
 
 def _extra(doc, src: str, n: int) -> dict[str, Any] | None:

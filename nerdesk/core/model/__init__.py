@@ -36,8 +36,9 @@ __all__ = [
 ]
 
 
-def load_model(path: str | os.PathLike | None = None, threads: int = 1, *,
-               variant: str | None = None, verify: bool = True):
+def load_model(
+    path: str | os.PathLike | None = None, threads: int = 1, *, variant: str | None = None, verify: bool = True
+):
     """Load a model package (nerdesk card) or a Hugging Face ONNX export (optimum layout).
 
     ``path=None`` loads the shipped default. ``variant`` picks "fp32" or "int8" (the card's

@@ -16,9 +16,16 @@ from nerdesk.core.model.decode import spans_from_bio
 
 # Common corpus names -> PER/ORG/LOC/MISC. Anything else is dropped (becomes O).
 DEFAULT_LABEL_MAP: dict[str, str] = {
-    "PER": "PER", "PERSON": "PER", "person": "PER",
-    "ORG": "ORG", "organization": "ORG", "organisation": "ORG",
-    "LOC": "LOC", "place": "LOC", "location": "LOC", "GPE": "LOC",
+    "PER": "PER",
+    "PERSON": "PER",
+    "person": "PER",
+    "ORG": "ORG",
+    "organization": "ORG",
+    "organisation": "ORG",
+    "LOC": "LOC",
+    "place": "LOC",
+    "location": "LOC",
+    "GPE": "LOC",
     "MISC": "MISC",
 }
 
@@ -68,8 +75,9 @@ def apply_label_map(spans, label_map: dict[str, str]) -> list[tuple[int, int, st
     return out
 
 
-def read_jsonl(path: str | Path, label_map: dict[str, str] | None = None,
-               limit: int | None = None) -> Iterator[Sentence]:
+def read_jsonl(
+    path: str | Path, label_map: dict[str, str] | None = None, limit: int | None = None
+) -> Iterator[Sentence]:
     """Sentences from a JSONL file, labels mapped (``None`` -> default map)."""
     label_map = DEFAULT_LABEL_MAP if label_map is None else label_map
     path = Path(path)
@@ -93,8 +101,9 @@ def read_jsonl(path: str | Path, label_map: dict[str, str] | None = None,
                 spans = spans_from_bio(tags)
             except InvalidTag as exc:
                 raise err(Errors.E111, tag=exc.tag, file=str(path), line=n) from None
-            yield Sentence([str(t) for t in tokens], apply_label_map(spans, label_map),
-                           frozenset(lab for _, _, lab in spans))
+            yield Sentence(
+                [str(t) for t in tokens], apply_label_map(spans, label_map), frozenset(lab for _, _, lab in spans)
+            )
 
 
 HOLDOUT_BLOCK = 20  # sentences; held-out slices are whole blocks, so a document rarely straddles them
@@ -109,8 +118,9 @@ def held_out(index: int, fraction: float) -> bool:
     return ((index // HOLDOUT_BLOCK) * 0.6180339887498949) % 1.0 < fraction
 
 
-def load_records(path: str | Path, label_map: dict[str, str] | None = None,
-                 limit: int | None = None) -> list[tuple[list[str], list[tuple[int, int, str]]]]:
+def load_records(
+    path: str | Path, label_map: dict[str, str] | None = None, limit: int | None = None
+) -> list[tuple[list[str], list[tuple[int, int, str]]]]:
     """(tokens, gold spans) pairs, the input of :func:`nerdesk.core.model.evaluate.evaluate`."""
     return [(s.tokens, s.spans) for s in read_jsonl(path, label_map, limit)]
 
@@ -123,9 +133,14 @@ def model_label_map(spec: str | None, model_labels: Sequence[str]) -> dict[str, 
     return parse_label_map(spec)
 
 
-def check_scorable(path: str | Path, records: Sequence[tuple[list[str], list[tuple[int, int, str]]]],
-                   model_labels: Sequence[str], label_map: dict[str, str], spec: str | None,
-                   labels: Sequence[str] | None = None) -> None:
+def check_scorable(
+    path: str | Path,
+    records: Sequence[tuple[list[str], list[tuple[int, int, str]]]],
+    model_labels: Sequence[str],
+    label_map: dict[str, str],
+    spec: str | None,
+    labels: Sequence[str] | None = None,
+) -> None:
     """E213 when the gold holds no entity the model could be scored on (it would score 0 silently)."""
     wanted = set(labels or model_labels)
     if any(lab in wanted for _, spans in records for _, _, lab in spans):
@@ -134,9 +149,14 @@ def check_scorable(path: str | Path, records: Sequence[tuple[list[str], list[tup
     for s in read_jsonl(path, {}):
         for _, _, lab in s.spans:
             raw[lab] = raw.get(lab, 0) + 1
-    raise err(Errors.E213, file=str(path), spec=spec or "default", scored=", ".join(sorted(wanted)),
-              data=", ".join(f"{k} ({v})" for k, v in sorted(raw.items(), key=lambda kv: -kv[1])) or "none",
-              model=", ".join(model_labels))
+    raise err(
+        Errors.E213,
+        file=str(path),
+        spec=spec or "default",
+        scored=", ".join(sorted(wanted)),
+        data=", ".join(f"{k} ({v})" for k, v in sorted(raw.items(), key=lambda kv: -kv[1])) or "none",
+        model=", ".join(model_labels),
+    )
 
 
 def corpus_labels(path: str | Path, label_map: dict[str, str] | None = None) -> set[str]:

@@ -163,10 +163,16 @@ def fold_target(label: str, wanted: set[str], parents: Mapping[str, str]) -> str
     return label
 
 
-def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[str],
-                 temperature: float = 1.0, keep_probs: bool = False,
-                 span_calibration=None, only: Iterable[str] | None = None,
-                 parents: Mapping[str, str] | None = None) -> list[SegmentPrediction]:
+def decode_batch(
+    logits: np.ndarray,
+    lengths: Sequence[int],
+    labels: Sequence[str],
+    temperature: float = 1.0,
+    keep_probs: bool = False,
+    span_calibration=None,
+    only: Iterable[str] | None = None,
+    parents: Mapping[str, str] | None = None,
+) -> list[SegmentPrediction]:
     """Turn raw logits (B, L, K) into SegmentPredictions.
 
     ``only``: the labels asked for (a project's label set). The other labels' probability goes
@@ -202,8 +208,7 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
     # token-level quantities, vectorised over the whole batch
     path_idx = np.maximum(paths, 0)
     path_logp = np.take_along_axis(logp, path_idx[..., None], axis=-1)[..., 0]
-    top2 = np.sort(probs, axis=-1)[..., -2:] if k >= 2 else np.concatenate(
-        [np.zeros_like(probs), probs], axis=-1)
+    top2 = np.sort(probs, axis=-1)[..., -2:] if k >= 2 else np.concatenate([np.zeros_like(probs), probs], axis=-1)
     tok_margin = top2[..., 1] - top2[..., 0]
     tok_ent = -(probs * logp).sum(axis=-1) / max(np.log(k), 1e-9)
     label_index = {lab: j for j, lab in enumerate(labels)}
@@ -222,7 +227,7 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
             j = label_index[lab]
             conf = float(p[s, 1 + 2 * j])
             if e - s > 1:
-                conf *= float(np.prod(p[s + 1:e, 2 + 2 * j]))
+                conf *= float(np.prod(p[s + 1 : e, 2 + 2 * j]))
             if e < n:
                 conf *= float(1.0 - p[e, 2 + 2 * j])
             found.append((b, s, e, lab, min(max(conf, 0.0), 1.0)))
@@ -235,8 +240,13 @@ def decode_batch(logits: np.ndarray, lengths: Sequence[int], labels: Sequence[st
         if n == 0:
             out.append(SegmentPrediction(token_probs=probs[b, :0] if keep_probs else None))
             continue
-        scores = {"least_confidence": float(least[b]), "margin": float(margin[b]),
-                  "entropy": float(entropy[b]), "mnlp": float(mnlp[b])}
-        out.append(SegmentPrediction(spans=per_seg[b], scores=scores,
-                                     token_probs=probs[b, :n].copy() if keep_probs else None))
+        scores = {
+            "least_confidence": float(least[b]),
+            "margin": float(margin[b]),
+            "entropy": float(entropy[b]),
+            "mnlp": float(mnlp[b]),
+        }
+        out.append(
+            SegmentPrediction(spans=per_seg[b], scores=scores, token_probs=probs[b, :n].copy() if keep_probs else None)
+        )
     return out

@@ -37,9 +37,11 @@ def ece(confidences: Sequence[float], correct: Sequence[bool], bins: int = 15) -
     return float(total)
 
 
-def score_spans(golds: Iterable[Sequence[tuple[int, int, str]]],
-                preds: Iterable[Sequence[tuple]],
-                labels: Sequence[str] | None = None) -> dict[str, Any]:
+def score_spans(
+    golds: Iterable[Sequence[tuple[int, int, str]]],
+    preds: Iterable[Sequence[tuple]],
+    labels: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Scores from gold spans and predicted spans (with an optional 4th item, the confidence)."""
     keep = set(labels) if labels is not None else None
     per: dict[str, list[float]] = {}
@@ -78,16 +80,19 @@ def score_spans(golds: Iterable[Sequence[tuple[int, int, str]]],
             per.setdefault(s[2], [0, 0, 0])[2] += 1
         n_pred += len(p)
         n_gold += len(g)
-    out: dict[str, Any] = {"exact": prf(tp, n_pred, n_gold),
-                           "partial": prf(partial_tp, n_pred, n_gold),
-                           "per_label": {lab: prf(*v) for lab, v in sorted(per.items())}}
+    out: dict[str, Any] = {
+        "exact": prf(tp, n_pred, n_gold),
+        "partial": prf(partial_tp, n_pred, n_gold),
+        "per_label": {lab: prf(*v) for lab, v in sorted(per.items())},
+    }
     out["ece"] = ece(confs, correct) if confs else None
     out["n_spans_with_confidence"] = len(confs)
     return out
 
 
-def evaluate(model, records: Sequence[Record], *, labels: Sequence[str] | None = None,
-             batch_size: int = 1024) -> dict[str, Any]:
+def evaluate(
+    model, records: Sequence[Record], *, labels: Sequence[str] | None = None, batch_size: int = 1024
+) -> dict[str, Any]:
     """Run ``model`` over ``records`` ((tokens, gold spans) pairs) and score it.
 
     ``labels`` restricts scoring to those labels on both sides (e.g. a corpus without MISC);
@@ -99,7 +104,7 @@ def evaluate(model, records: Sequence[Record], *, labels: Sequence[str] | None =
         labels = sorted(set(model.labels) & gold_labels) if gold_labels else list(model.labels)
     preds: list[Sequence[tuple]] = []
     for i in range(0, len(records), batch_size):
-        preds.extend(p.spans for p in model.predict([list(t) for t, _ in records[i:i + batch_size]]))
+        preds.extend(p.spans for p in model.predict([list(t) for t, _ in records[i : i + batch_size]]))
     out = score_spans([g for _, g in records], preds, labels)
     out["labels"] = list(labels)
     out["n_segments"] = len(records)

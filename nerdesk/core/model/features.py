@@ -59,17 +59,20 @@ def validate_config(config: dict[str, Any]) -> str | None:
     rows = config.get("rows")
     if not isinstance(attrs, list) or not attrs or any(a not in SUPPORTED_ATTRS for a in attrs):
         return f"features.attrs must be a non-empty list drawn from {list(SUPPORTED_ATTRS)}"
-    if not isinstance(rows, list) or len(rows) != len(attrs) or any(
-            not isinstance(r, int) or r < 1 for r in rows):
+    if not isinstance(rows, list) or len(rows) != len(attrs) or any(not isinstance(r, int) or r < 1 for r in rows):
         return "features.rows must give a positive table size per attribute"
     if not isinstance(config.get("hashes"), int) or config["hashes"] < 1:
         return "features.hashes must be a positive integer"
     if "GAZ" in attrs and not isinstance(config.get("gazetteer"), str):
         return "features.gazetteer must name the gazetteer file when GAZ is used"
     vec = config.get("vectors")
-    if vec is not None and not (isinstance(vec, dict) and isinstance(vec.get("file"), str)
-                                and isinstance(vec.get("words"), str)
-                                and isinstance(vec.get("dim"), int) and vec["dim"] > 0):
+    if vec is not None and not (
+        isinstance(vec, dict)
+        and isinstance(vec.get("file"), str)
+        and isinstance(vec.get("words"), str)
+        and isinstance(vec.get("dim"), int)
+        and vec["dim"] > 0
+    ):
         return "features.vectors must give file, words and a positive dim"
     return None
 
@@ -97,8 +100,7 @@ class VectorTable:
         if words and words[-1] == "":
             words.pop()
         if self.q.shape != (len(words) + 1, self.dim) or self.scale.shape != (len(words) + 1,):
-            raise ValueError(f"{config['file']}: {self.q.shape} rows for {len(words)} words of "
-                             f"width {self.dim}")
+            raise ValueError(f"{config['file']}: {self.q.shape} rows for {len(words)} words of width {self.dim}")
         self.index = {w: i + 1 for i, w in enumerate(words)}
 
     def rows(self, words: Sequence[str]) -> list[int]:
@@ -140,8 +142,7 @@ class FeatureExtractor:
         self.rows = np.asarray(config["rows"], dtype=np.uint64)
         self.hashes = int(config["hashes"])
         self.seed = int(config.get("seed", 1))
-        self.vectors: VectorTable | None = (VectorTable(config["vectors"], base_dir)
-                                            if config.get("vectors") else None)
+        self.vectors: VectorTable | None = VectorTable(config["vectors"], base_dir) if config.get("vectors") else None
         self.width = len(self.attrs) * self.hashes + (1 if self.vectors else 0)
         self.gazetteer: dict[str, str] = {}
         if "GAZ" in self.attrs:
@@ -164,8 +165,7 @@ class FeatureExtractor:
         vocab = self._vocab
         add = vocab.strings.add
         getters = vocab.lex_attr_getters
-        by_name = {"NORM": getters[NORM], "PREFIX": getters[PREFIX], "SUFFIX": getters[SUFFIX],
-                   "SHAPE": getters[SHAPE]}
+        by_name = {"NORM": getters[NORM], "PREFIX": getters[PREFIX], "SUFFIX": getters[SUFFIX], "SHAPE": getters[SHAPE]}
         cols = []
         for a in self.attrs:
             if a == "GAZ":
@@ -216,7 +216,7 @@ class FeatureExtractor:
         mask = np.zeros((len(batch), max_len), dtype=np.float32)
         pos = 0
         for b, n in enumerate(lengths):
-            ids[b, :n] = feats[pos:pos + n]
+            ids[b, :n] = feats[pos : pos + n]
             mask[b, :n] = 1.0
             pos += n
         return ids, mask

@@ -55,8 +55,14 @@ def _is_punct(ch: str) -> bool:
 
 
 def _is_cjk(cp: int) -> bool:
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-            or 0x2A700 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x2F800 <= cp <= 0x2FA1F
+    )
 
 
 class WordPiece:
@@ -65,16 +71,17 @@ class WordPiece:
     def __init__(self, tj: dict[str, Any], where: str):
         model = tj.get("model") or {}
         if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
-            raise err(Errors.E205, path=where,
-                      reason="only WordPiece tokenizers work without the 'tokenizers' package "
-                             "(pip install tokenizers)")
+            raise err(
+                Errors.E205,
+                path=where,
+                reason="only WordPiece tokenizers work without the 'tokenizers' package (pip install tokenizers)",
+            )
         self.vocab: dict[str, int] = model["vocab"]
         self.unk = model.get("unk_token", "[UNK]")
         self.prefix = model.get("continuing_subword_prefix", "##")
         self.max_chars = int(model.get("max_input_chars_per_word", 100))
         norm = tj.get("normalizer") or {}
-        self.lowercase = bool(norm.get("lowercase", False)) if norm.get("type") == "BertNormalizer" \
-            else False
+        self.lowercase = bool(norm.get("lowercase", False)) if norm.get("type") == "BertNormalizer" else False
         strip = norm.get("strip_accents")
         self.strip_accents = self.lowercase if strip is None else bool(strip)
         self.cls_id = self.vocab.get("[CLS]")
@@ -96,8 +103,7 @@ class WordPiece:
         if self.lowercase:
             text = text.lower()
         if self.strip_accents:
-            text = "".join(c for c in unicodedata.normalize("NFD", text)
-                           if unicodedata.category(c) != "Mn")
+            text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
         return text
 
     def _pieces(self, chunk: str) -> list[int]:
@@ -206,8 +212,7 @@ class HFModel:
 
     kind = "hf"
 
-    def __init__(self, model_dir: Path, *, threads: int = 1, max_pieces: int = 512,
-                 batch_size: int = 32):
+    def __init__(self, model_dir: Path, *, threads: int = 1, max_pieces: int = 512, batch_size: int = 32):
         from nerdesk.core.model.onnx_model import make_session
 
         self.path = Path(model_dir)
@@ -245,9 +250,12 @@ class HFModel:
         ins = {i.name for i in self.session.get_inputs()}
         outs = self.session.get_outputs()
         if "input_ids" not in ins or not ins <= {"input_ids", "attention_mask", "token_type_ids", "casing_ids"}:
-            raise err(Errors.E203, path=str(onnx_path),
-                      reason=f"expected input_ids[, attention_mask, token_type_ids, casing_ids]; found "
-                             f"{', '.join(sorted(ins))}")
+            raise err(
+                Errors.E203,
+                path=str(onnx_path),
+                reason=f"expected input_ids[, attention_mask, token_type_ids, casing_ids]; found "
+                f"{', '.join(sorted(ins))}",
+            )
         self._inputs = ins
         if len(outs[0].shape) != 3:
             raise err(Errors.E203, path=str(onnx_path), reason="the first output must be (batch, pieces, tags)")
@@ -256,8 +264,9 @@ class HFModel:
         if not isinstance(dim, int):
             dim = self._run([[self.tokenizer.cls_id, self.tokenizer.sep_id]], [[PAD_SHAPE, PAD_SHAPE]]).shape[2]
         if dim != self.n_out:
-            raise err(Errors.E204, path=str(cfg_path),
-                      reason=f"id2label has {self.n_out} tags, the model outputs {dim}")
+            raise err(
+                Errors.E204, path=str(cfg_path), reason=f"id2label has {self.n_out} tags, the model outputs {dim}"
+            )
         extra = self.path / "nerdesk.json"
         meta = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else {}
         self.temperature = float(meta.get("temperature", 1.0))
@@ -267,9 +276,14 @@ class HFModel:
         sha = sha256_file(onnx_path)
         self.card: dict[str, Any] = {
             **{k: v for k, v in meta.items() if k not in ("temperature", "span_calibration")},
-            "format": "hf-onnx", "name": str(name).replace("/", "_"), "version": str(meta.get("version", "hf")),
-            "labels": self.labels, "tag_scheme": "BIO", "tags": self.tags,
-            "temperature": self.temperature, "id2label": {str(k): v for k, v in id2label.items()},
+            "format": "hf-onnx",
+            "name": str(name).replace("/", "_"),
+            "version": str(meta.get("version", "hf")),
+            "labels": self.labels,
+            "tag_scheme": "BIO",
+            "tags": self.tags,
+            "temperature": self.temperature,
+            "id2label": {str(k): v for k, v in id2label.items()},
             "files": {"model.onnx": {"sha256": sha}},
         }
         self.sha256 = sha
@@ -282,9 +296,9 @@ class HFModel:
         mask = np.zeros((len(rows), n), dtype=np.int64)
         cas = np.full((len(rows), n), PAD_SHAPE, dtype=np.int64)
         for i, (r, c) in enumerate(zip(rows, casing)):
-            ids[i, :len(r)] = r
-            mask[i, :len(r)] = 1
-            cas[i, :len(c)] = c
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+            cas[i, : len(c)] = c
         feed = {"input_ids": ids}
         if "attention_mask" in self._inputs:
             feed["attention_mask"] = mask
@@ -326,7 +340,7 @@ class HFModel:
         raw = [np.zeros((len(seg), self.n_out), dtype=np.float32) for seg in batch]
         order = sorted(range(len(wins)), key=lambda k: len(wins[k][1][2]))
         for c in range(0, len(order), self.batch_size):
-            part = [wins[k] for k in order[c:c + self.batch_size]]
+            part = [wins[k] for k in order[c : c + self.batch_size]]
             lg = self._run([w[2] for _, w in part], [w[3] for _, w in part])
             for r, (si, (s, e, _, _, first)) in enumerate(part):
                 raw[si][s:e] = lg[r, first]
@@ -339,21 +353,29 @@ class HFModel:
             out.append(mapped)
         return out
 
-    def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False,
-                only: Sequence[str] | None = None) -> list[SegmentPrediction]:
+    def predict(
+        self, batch: Sequence[Sequence[str]], *, token_probs: bool = False, only: Sequence[str] | None = None
+    ) -> list[SegmentPrediction]:
         """One prediction per segment; ``only``: the labels asked for (see ``decode_batch``)."""
         out: list[SegmentPrediction | None] = [None] * len(batch)
         lgs = self.logits(batch)
         order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
         for c in range(0, len(order), 256):  # decode in padded, length-sorted batches
-            idx = order[c:c + 256]
+            idx = order[c : c + 256]
             n = max(1, max(len(batch[i]) for i in idx))
             arr = np.zeros((len(idx), n, len(self.tags)), dtype=np.float32)
             for r, i in enumerate(idx):
-                arr[r, :len(batch[i])] = lgs[i]
-            preds = decode_batch(arr, [len(batch[i]) for i in idx], self.labels, self.temperature,
-                                 keep_probs=token_probs, span_calibration=self.span_calibration,
-                                 only=only, parents=self.parents)
+                arr[r, : len(batch[i])] = lgs[i]
+            preds = decode_batch(
+                arr,
+                [len(batch[i]) for i in idx],
+                self.labels,
+                self.temperature,
+                keep_probs=token_probs,
+                span_calibration=self.span_calibration,
+                only=only,
+                parents=self.parents,
+            )
             for i, pr in zip(idx, preds):
                 out[i] = pr
         return out  # type: ignore[return-value]

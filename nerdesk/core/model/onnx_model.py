@@ -42,8 +42,16 @@ class OnnxModel:
 
     kind = "nerdesk"
 
-    def __init__(self, model_dir: Path, *, threads: int = 1, variant: str | None = None,
-                 verify: bool = True, batch_tokens: int = 8192, max_batch: int = 512):
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        threads: int = 1,
+        variant: str | None = None,
+        verify: bool = True,
+        batch_tokens: int = 8192,
+        max_batch: int = 512,
+    ):
         self.path = Path(model_dir)
         self.card: dict[str, Any] = load_card(self.path, verify=verify)
         self.labels: list[str] = list(self.card["labels"])
@@ -54,8 +62,7 @@ class OnnxModel:
         onnx = self.card["onnx"]
         variant = variant or onnx.get("default", "fp32")
         if variant not in ("fp32", "int8") or not onnx.get(variant):
-            raise err(Errors.E205, path=str(self.path / "model.json"),
-                      reason=f"no ONNX file for variant '{variant}'")
+            raise err(Errors.E205, path=str(self.path / "model.json"), reason=f"no ONNX file for variant '{variant}'")
         self.variant = variant
         self.onnx_path = self.path / onnx[variant]
         self.threads = threads
@@ -81,23 +88,31 @@ class OnnxModel:
         where = str(self.onnx_path)
         want = {"ids", "mask"} | ({"vectors"} if self.features.vectors is not None else set())
         if set(ins) != want:
-            raise err(Errors.E203, path=where,
-                      reason=f"expected inputs {', '.join(sorted(want))}; "
-                             f"found {', '.join(sorted(ins)) or 'none'}")
+            raise err(
+                Errors.E203,
+                path=where,
+                reason=f"expected inputs {', '.join(sorted(want))}; found {', '.join(sorted(ins)) or 'none'}",
+            )
         if ins["ids"].type != "tensor(int64)" or len(ins["ids"].shape) != 3:
             raise err(Errors.E203, path=where, reason="input 'ids' must be int64 (batch, length, features)")
         if ins["mask"].type != "tensor(float)" or len(ins["mask"].shape) != 2:
             raise err(Errors.E203, path=where, reason="input 'mask' must be float32 (batch, length)")
         width = ins["ids"].shape[2]
         if isinstance(width, int) and width != self.features.width:
-            raise err(Errors.E204, path=where,
-                      reason=f"the graph takes {width} features per token, the card's config gives "
-                             f"{self.features.width}")
+            raise err(
+                Errors.E204,
+                path=where,
+                reason=f"the graph takes {width} features per token, the card's config gives {self.features.width}",
+            )
         names = [o.name for o in outs]
         if not outs or len(outs[0].shape) != 3 or len(outs) > 2 or (len(outs) == 2 and names[1] != "embedding"):
-            raise err(Errors.E203, path=where, reason="expected an output 'logits' (batch, length, tags) "
-                                                      "and optionally 'embedding' (batch, width); "
-                                                      f"found {', '.join(names) or 'none'}")
+            raise err(
+                Errors.E203,
+                path=where,
+                reason="expected an output 'logits' (batch, length, tags) "
+                "and optionally 'embedding' (batch, width); "
+                f"found {', '.join(names) or 'none'}",
+            )
         self._out_name = outs[0].name
         self._outputs = names
         n_out = outs[0].shape[2]
@@ -107,9 +122,11 @@ class OnnxModel:
             except Exception as exc:  # noqa: BLE001
                 raise err(Errors.E203, path=where, reason=f"test run failed: {exc}") from None
         if n_out != len(self.tags):
-            raise err(Errors.E204, path=str(self.path / "model.json"),
-                      reason=f"{len(self.labels)} labels need {len(self.tags)} BIO tags, "
-                             f"the model outputs {n_out}")
+            raise err(
+                Errors.E204,
+                path=str(self.path / "model.json"),
+                reason=f"{len(self.labels)} labels need {len(self.tags)} BIO tags, the model outputs {n_out}",
+            )
 
     # -- inference ------------------------------------------------------------------------
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -128,7 +145,7 @@ class OnnxModel:
             ids, mask = self.features.batch(sub)
             lg = self._run(ids, mask)
             for j, i in enumerate(idx):
-                out[i] = lg[j, :len(batch[i])]
+                out[i] = lg[j, : len(batch[i])]
         return out  # type: ignore[return-value]
 
     def _batches(self, batch: Sequence[Sequence[str]]) -> list[list[int]]:
@@ -145,17 +162,25 @@ class OnnxModel:
             groups.append(cur)
         return groups
 
-    def predict(self, batch: Sequence[Sequence[str]], *, token_probs: bool = False,
-                only: Sequence[str] | None = None) -> list[SegmentPrediction]:
+    def predict(
+        self, batch: Sequence[Sequence[str]], *, token_probs: bool = False, only: Sequence[str] | None = None
+    ) -> list[SegmentPrediction]:
         """One prediction per segment; ``only``: the labels asked for (see ``decode_batch``)."""
         out: list[SegmentPrediction | None] = [None] * len(batch)
         for idx in self._batches(batch):
             sub = [list(batch[i]) for i in idx]
             ids, mask = self.features.batch(sub)
             lg, emb = self._run_all(ids, mask)
-            preds = decode_batch(lg, [len(s) for s in sub], self.labels, self.temperature,
-                                 keep_probs=token_probs, span_calibration=self.span_calibration,
-                                 only=only, parents=self.parents)
+            preds = decode_batch(
+                lg,
+                [len(s) for s in sub],
+                self.labels,
+                self.temperature,
+                keep_probs=token_probs,
+                span_calibration=self.span_calibration,
+                only=only,
+                parents=self.parents,
+            )
             for j, i in enumerate(idx):
                 if emb is not None:
                     preds[j].embedding = emb[j]

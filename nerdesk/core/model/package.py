@@ -77,8 +77,11 @@ def _valid_span_calibration(sc: Any) -> bool:
     if isinstance(sc, list):
         return sc[0] > 0
     x, y = sc["x"], sc["y"]
-    return (len(x) == len(y) and all(a < b for a, b in zip(x, x[1:]))
-            and all(_valid_span_calibration(v) for v in sc.get("per_label", {}).values()))
+    return (
+        len(x) == len(y)
+        and all(a < b for a, b in zip(x, x[1:]))
+        and all(_valid_span_calibration(v) for v in sc.get("per_label", {}).values())
+    )
 
 
 def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
@@ -99,19 +102,22 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
         raise err(Errors.E205, path=str(card_path), reason=f"'{wrong[0]}' {wrong[1]}")
     labels = card["labels"]
     if "-" in "".join(labels) or len(set(labels)) != len(labels):
-        raise err(Errors.E205, path=str(card_path),
-                  reason="labels must be distinct non-empty names without '-'")
+        raise err(Errors.E205, path=str(card_path), reason="labels must be distinct non-empty names without '-'")
     if not card.get("temperature", 1.0) > 0:
         raise err(Errors.E205, path=str(card_path), reason="temperature must be a positive number")
     if not _valid_span_calibration(card.get("span_calibration")):
-        raise err(Errors.E205, path=str(card_path),
-                  reason="span_calibration must be null, [a > 0, b] or {x: [...], y: [...]} "
-                         "with increasing x, as many y")
+        raise err(
+            Errors.E205,
+            path=str(card_path),
+            reason="span_calibration must be null, [a > 0, b] or {x: [...], y: [...]} with increasing x, as many y",
+        )
     parents = card.get("label_parents") or {}
-    if not isinstance(parents, dict) or any(
-            k not in labels or v not in labels or k == v for k, v in parents.items()):
-        raise err(Errors.E205, path=str(card_path),
-                  reason="label_parents must map labels of the card to other labels of the card")
+    if not isinstance(parents, dict) or any(k not in labels or v not in labels or k == v for k, v in parents.items()):
+        raise err(
+            Errors.E205,
+            path=str(card_path),
+            reason="label_parents must map labels of the card to other labels of the card",
+        )
     reason = validate_config(card.get("features") or {})  # no features reads as {}: not a config either
     if reason:
         raise err(Errors.E205, path=str(card_path), reason=reason)
@@ -143,8 +149,7 @@ def write_card(model_dir: Path, card: dict[str, Any]) -> None:
             files[fp.name] = {"sha256": sha256_file(fp), "bytes": fp.stat().st_size}
     card = dict(card)
     card["files"] = files
-    (model_dir / CARD_NAME).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+    (model_dir / CARD_NAME).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def list_models(extra_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
@@ -160,21 +165,34 @@ def list_models(extra_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
             entry: dict[str, Any] = {"path": str(d), "name": d.name}
             if not (d / CARD_NAME).is_file() and (d / "config.json").is_file():  # a Hugging Face package
                 try:
-                    meta = json.loads((d / "nerdesk.json").read_text(encoding="utf-8")) \
-                        if (d / "nerdesk.json").is_file() else {}
+                    meta = (
+                        json.loads((d / "nerdesk.json").read_text(encoding="utf-8"))
+                        if (d / "nerdesk.json").is_file()
+                        else {}
+                    )
                     cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
-                    labels = meta.get("labels") or sorted({str(t).split("-", 1)[-1] for t in
-                                                           (cfg.get("id2label") or {}).values() if t != "O"})
-                    entry.update(name=meta.get("name", d.name), version=meta.get("version", "hf"),
-                                 labels=labels, default=False, kind="hf")
+                    labels = meta.get("labels") or sorted(
+                        {str(t).split("-", 1)[-1] for t in (cfg.get("id2label") or {}).values() if t != "O"}
+                    )
+                    entry.update(
+                        name=meta.get("name", d.name),
+                        version=meta.get("version", "hf"),
+                        labels=labels,
+                        default=False,
+                        kind="hf",
+                    )
                 except (OSError, ValueError, AttributeError) as exc:
                     entry["error"] = str(exc)
                 out.append(entry)
                 continue
             try:
                 card = load_card(d, verify=False)
-                entry.update(name=card["name"], version=card["version"], labels=card["labels"],
-                             default=d.resolve() == default_model_path().resolve())
+                entry.update(
+                    name=card["name"],
+                    version=card["version"],
+                    labels=card["labels"],
+                    default=d.resolve() == default_model_path().resolve(),
+                )
             except Exception as exc:  # noqa: BLE001 - listing must not stop at a broken package
                 entry["error"] = str(exc)
             out.append(entry)

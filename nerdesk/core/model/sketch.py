@@ -62,5 +62,5 @@ def distance_to_nearest(candidates: np.ndarray, reviewed: np.ndarray) -> np.ndar
     c, r = unit(candidates), unit(reviewed)
     best = np.full(len(c), -1.0, np.float32)
     for i in range(0, len(r), 2048):  # bounded memory: 4,000 x 2,048 floats at a time
-        best = np.maximum(best, (c @ r[i:i + 2048].T).max(1))
+        best = np.maximum(best, (c @ r[i : i + 2048].T).max(1))
     return np.clip(1.0 - best, 0.0, 2.0)

@@ -116,8 +116,7 @@ class Store:
 
     def set_setting(self, key: str, value: Any) -> None:
         self.conn.execute(
-            "INSERT INTO project (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO project (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, json.dumps(value)),
         )
 
@@ -128,8 +127,7 @@ class Store:
 
         return label_sql.labels(self)
 
-    def upsert_label(self, name: str, color: str, shortcut: str | None, description: str,
-                     position: int) -> None:
+    def upsert_label(self, name: str, color: str, shortcut: str | None, description: str, position: int) -> None:
         self.conn.execute(
             "INSERT INTO labels (name, color, shortcut, description, position) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET color = excluded.color, shortcut = excluded.shortcut, "
@@ -143,8 +141,7 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return {"version": row[0], "created": row[1], "author": row[2],
-                "labels": json.loads(row[3]), "text": row[4]}
+        return {"version": row[0], "created": row[1], "author": row[2], "labels": json.loads(row[3]), "text": row[4]}
 
     def add_guideline(self, author: str, labels: list[dict[str, Any]], text: str) -> int:
         cur = self.conn.execute(
@@ -152,8 +149,7 @@ class Store:
             "VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM guidelines), ?, ?, ?, ?)",
             (now(), author, json.dumps(labels, ensure_ascii=False), text),
         )
-        return int(self.conn.execute("SELECT version FROM guidelines WHERE rowid = ?",
-                                     (cur.lastrowid,)).fetchone()[0])
+        return int(self.conn.execute("SELECT version FROM guidelines WHERE rowid = ?", (cur.lastrowid,)).fetchone()[0])
 
     # ---------------------------------------------------------------- documents and segments
     def existing_documents(self, hashes: Sequence[str]) -> dict[str, int]:
@@ -196,8 +192,14 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return {"id": row[0], "text": row[1], "source": row[2], "meta": json.loads(row[3]),
-                "content_hash": row[4], "created": row[5]}
+        return {
+            "id": row[0],
+            "text": row[1],
+            "source": row[2],
+            "meta": json.loads(row[3]),
+            "content_hash": row[4],
+            "created": row[5],
+        }
 
     def document_ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM documents ORDER BY id")]
@@ -219,8 +221,15 @@ class Store:
 
     @staticmethod
     def _segment_row(r: Sequence[Any]) -> dict[str, Any]:
-        return {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4],
-                "tokens": json.loads(r[5]), "status": r[6]}
+        return {
+            "id": r[0],
+            "doc_id": r[1],
+            "idx": r[2],
+            "start": r[3],
+            "end": r[4],
+            "tokens": json.loads(r[5]),
+            "status": r[6],
+        }
 
     def segments_of(self, doc_id: int, *, tokens_json: bool = False) -> list[dict[str, Any]]:
         """The document's segments in order; ``tokens_json``: their tokens as the stored JSON text,
@@ -230,8 +239,10 @@ class Store:
         ).fetchall()
         # one parse for a 13,000-segment document, not 13,000
         tokens = [r[5] for r in rows] if tokens_json else _loads_all([r[5] for r in rows])
-        return [{"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4], "tokens": t, "status": r[6]}
-                for r, t in zip(rows, tokens)]
+        return [
+            {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4], "tokens": t, "status": r[6]}
+            for r, t in zip(rows, tokens)
+        ]
 
     def segments_of_documents(self, doc_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {}
@@ -244,9 +255,7 @@ class Store:
         return out
 
     def segment(self, segment_id: int) -> dict[str, Any] | None:
-        r = self.conn.execute(
-            f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id = ?", (segment_id,)
-        ).fetchone()
+        r = self.conn.execute(f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id = ?", (segment_id,)).fetchone()
         return self._segment_row(r) if r else None
 
     def segments_with_text(self, segment_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -254,17 +263,31 @@ class Store:
         text is read once per call (a page of a 1M-character line is one read, not one per segment)."""
         out: dict[int, dict[str, Any]] = {}
         for chunk, marks in chunked(segment_ids):
-            rows = self.conn.execute(f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id IN ({marks})",
-                                     chunk).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id IN ({marks})", chunk
+            ).fetchall()
             doc_ids = sorted({r[1] for r in rows})
             docs: dict[int, tuple[str, str]] = {}
             for part, part_marks in chunked(doc_ids):
-                docs.update((d, (text, source)) for d, text, source in self.conn.execute(
-                    f"SELECT id, text, source FROM documents WHERE id IN ({part_marks})", part))
+                docs.update(
+                    (d, (text, source))
+                    for d, text, source in self.conn.execute(
+                        f"SELECT id, text, source FROM documents WHERE id IN ({part_marks})", part
+                    )
+                )
             for r, tokens in zip(rows, _loads_all([r[5] for r in rows])):
                 text, source = docs[r[1]]
-                out[r[0]] = {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4],
-                             "tokens": tokens, "status": r[6], "text": text[r[3]:r[4]], "source": source}
+                out[r[0]] = {
+                    "id": r[0],
+                    "doc_id": r[1],
+                    "idx": r[2],
+                    "start": r[3],
+                    "end": r[4],
+                    "tokens": tokens,
+                    "status": r[6],
+                    "text": text[r[3] : r[4]],
+                    "source": source,
+                }
         return [out[i] for i in segment_ids if i in out]
 
     def segments_without_prediction(self, model_id: str, after_id: int, limit: int) -> list[int]:
@@ -318,8 +341,9 @@ class Store:
         return [{"doc_id": r[0], "source": r[1], "snippet": r[2], "score": -r[3]} for r in rows]
 
     # ---------------------------------------------------------------- models and predictions
-    def register_model(self, model_id: str, name: str, version: str, path: str, sha256: str,
-                       labels: list[str], card: dict[str, Any]) -> None:
+    def register_model(
+        self, model_id: str, name: str, version: str, path: str, sha256: str, labels: list[str], card: dict[str, Any]
+    ) -> None:
         self.conn.execute(
             "INSERT INTO models (id, name, version, path, sha256, labels, card, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET path = excluded.path",
@@ -330,8 +354,19 @@ class Store:
         rows = self.conn.execute(
             "SELECT id, name, version, path, sha256, labels, created, active FROM models ORDER BY created"
         ).fetchall()
-        return [{"id": r[0], "name": r[1], "version": r[2], "path": r[3], "sha256": r[4],
-                 "labels": json.loads(r[5]), "created": r[6], "active": bool(r[7])} for r in rows]
+        return [
+            {
+                "id": r[0],
+                "name": r[1],
+                "version": r[2],
+                "path": r[3],
+                "sha256": r[4],
+                "labels": json.loads(r[5]),
+                "created": r[6],
+                "active": bool(r[7]),
+            }
+            for r in rows
+        ]
 
     def model_card(self, model_id: str) -> dict[str, Any]:
         """The card a registered model had when it was registered ({} for an unknown id)."""
@@ -352,27 +387,44 @@ class Store:
             "INSERT OR REPLACE INTO predictions (segment_id, model_id, spans, least_confidence, margin, "
             "entropy, mnlp, uncertainty, min_confidence, sketch, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((r[0], model_id, json.dumps(r[1], ensure_ascii=False), *r[2:7],
-              min((sp[3] if sp[3] is not None else 1.0 for sp in r[1]), default=1.0),
-              r[7] if len(r) > 7 else None, ts)
-             for r in rows),
+            (
+                (
+                    r[0],
+                    model_id,
+                    json.dumps(r[1], ensure_ascii=False),
+                    *r[2:7],
+                    min((sp[3] if sp[3] is not None else 1.0 for sp in r[1]), default=1.0),
+                    r[7] if len(r) > 7 else None,
+                    ts,
+                )
+                for r in rows
+            ),
         )
 
     def sketches(self, model_id: str, segment_ids: Sequence[int]) -> dict[int, bytes]:
         """Stored sketches (nerdesk.core.model.sketch) of these segments by this model."""
         out: dict[int, bytes] = {}
         for chunk, marks in chunked(segment_ids):
-            out.update(self.conn.execute(
-                f"SELECT segment_id, sketch FROM predictions WHERE model_id = ? AND sketch IS NOT NULL "
-                f"AND segment_id IN ({marks})", [model_id, *chunk]).fetchall())
+            out.update(
+                self.conn.execute(
+                    f"SELECT segment_id, sketch FROM predictions WHERE model_id = ? AND sketch IS NOT NULL "
+                    f"AND segment_id IN ({marks})",
+                    [model_id, *chunk],
+                ).fetchall()
+            )
         return out
 
     def reviewed_sketches(self, model_id: str, limit: int) -> list[bytes]:
         """Sketches of the most recently imported reviewed (accepted or auto) segments."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT p.sketch FROM segments s CROSS JOIN predictions p ON p.segment_id = s.id "
-            "WHERE s.status IN ('accepted', 'auto') AND p.model_id = ? AND p.sketch IS NOT NULL "
-            "ORDER BY s.id DESC LIMIT ?", (model_id, limit))]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT p.sketch FROM segments s CROSS JOIN predictions p ON p.segment_id = s.id "
+                "WHERE s.status IN ('accepted', 'auto') AND p.model_id = ? AND p.sketch IS NOT NULL "
+                "ORDER BY s.id DESC LIMIT ?",
+                (model_id, limit),
+            )
+        ]
 
     def reviewed_above(self, model_id: str, threshold: float, *, exclude: str) -> list[tuple[list, list]]:
         """(final spans, predicted spans) of accepted annotations (not by ``exclude``) of segments the
@@ -380,7 +432,9 @@ class Store:
         rows = self.conn.execute(
             "SELECT a.spans, p.spans FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id "
             "AND p.model_id = ? WHERE a.status = 'accepted' AND a.annotator != ? AND p.min_confidence >= ? "
-            "AND 1 - p.least_confidence >= ? GROUP BY a.segment_id", (model_id, exclude, threshold, threshold))
+            "AND 1 - p.least_confidence >= ? GROUP BY a.segment_id",
+            (model_id, exclude, threshold, threshold),
+        )
         return [(json.loads(final), json.loads(pred)) for final, pred in rows]
 
     def reviewed_predictions(self, model_id: str) -> list[tuple[str, list, list]]:
@@ -394,45 +448,74 @@ class Store:
             "SELECT substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, d.source, s.start, "
             "MAX(a.updated) FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
             "JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
-            "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
-        return [(text, json.loads(final), json.loads(pred), source or "", start)
-                for text, final, pred, source, start, _ in rows]
+            "WHERE a.status = 'accepted' GROUP BY a.segment_id",
+            (model_id,),
+        ).fetchall()
+        return [
+            (text, json.loads(final), json.loads(pred), source or "", start)
+            for text, final, pred, source, start, _ in rows
+        ]
 
     def reviewed_spans(self) -> list[tuple[str, int, list]]:
         """(segment text, segment start, final spans) of every accepted segment (its latest annotation)."""
         rows = self.conn.execute(
             "SELECT substr(d.text, s.start + 1, s.end - s.start), s.start, a.spans, MAX(a.updated) "
             "FROM annotations a JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
-            "WHERE a.status = 'accepted' GROUP BY a.segment_id").fetchall()
+            "WHERE a.status = 'accepted' GROUP BY a.segment_id"
+        ).fetchall()
         return [(text, start, json.loads(spans)) for text, start, spans, _ in rows]
 
     def document_texts(self, first: int, last: int, limit: int) -> list[str]:
         """Texts of documents ``first``..``last`` (ids, import order), at most ``limit``."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT text FROM documents WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?", (first, last, limit))]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT text FROM documents WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?", (first, last, limit)
+            )
+        ]
 
     def efforts_between(self, after: str | None, until: str | None) -> int:
         """Edit actions taken on annotations last updated in (after, until] (ISO times; None: open)."""
-        return int(self.conn.execute(
-            "SELECT COALESCE(SUM(e.actions_taken), 0) FROM effort e JOIN annotations a ON a.segment_id = "
-            "e.segment_id AND a.annotator = e.annotator WHERE (? IS NULL OR a.updated > ?) AND "
-            "(? IS NULL OR a.updated <= ?)", (after, after, until, until)).fetchone()[0])
+        return int(
+            self.conn.execute(
+                "SELECT COALESCE(SUM(e.actions_taken), 0) FROM effort e JOIN annotations a ON a.segment_id = "
+                "e.segment_id AND a.annotator = e.annotator WHERE (? IS NULL OR a.updated > ?) AND "
+                "(? IS NULL OR a.updated <= ?)",
+                (after, after, until, until),
+            ).fetchone()[0]
+        )
 
     def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         for chunk, marks in chunked(segment_ids):
             rows = self.conn.execute(
                 "SELECT segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty "
-                f"FROM predictions WHERE model_id = ? AND segment_id IN ({marks})", [model_id, *chunk]
+                f"FROM predictions WHERE model_id = ? AND segment_id IN ({marks})",
+                [model_id, *chunk],
             ).fetchall()
             for r, spans in zip(rows, _loads_all([r[1] for r in rows])):
-                out[r[0]] = {"spans": spans, "least_confidence": r[2], "margin": r[3],
-                             "entropy": r[4], "mnlp": r[5], "uncertainty": r[6]}
+                out[r[0]] = {
+                    "spans": spans,
+                    "least_confidence": r[2],
+                    "margin": r[3],
+                    "entropy": r[4],
+                    "mnlp": r[5],
+                    "uncertainty": r[6],
+                }
         return out
 
-    def queue(self, model_id: str | None, status: str, limit: int, offset: int = 0,
-              order: str = "uncertainty", *, label: str | None = None, source: str | None = None,
-              max_confidence: float | None = None) -> list[tuple[int, float]]:
+    def queue(
+        self,
+        model_id: str | None,
+        status: str,
+        limit: int,
+        offset: int = 0,
+        order: str = "uncertainty",
+        *,
+        label: str | None = None,
+        source: str | None = None,
+        max_confidence: float | None = None,
+    ) -> list[tuple[int, float]]:
         """Segment ids with their routing score, most uncertain first (or in document order).
 
         Optional filters, all in SQL: ``label`` (the active model predicted a span with this
@@ -465,34 +548,54 @@ class Store:
             args += [source, "%/" + esc, "%\\\\" + esc]
         by_uncertainty = model_id is not None and order != "document"
         if model_id is not None:
-            joins.insert(0, ("JOIN" if by_uncertainty or max_confidence is not None else "LEFT JOIN")
-                         + " predictions p ON p.segment_id = s.id AND p.model_id = ?")
+            joins.insert(
+                0,
+                ("JOIN" if by_uncertainty or max_confidence is not None else "LEFT JOIN")
+                + " predictions p ON p.segment_id = s.id AND p.model_id = ?",
+            )
         if max_confidence is not None:
             if model_id is None:
                 return []  # no model, no confidences
             where.append("p.min_confidence <= ?")
             args.append(float(max_confidence))
         if label is not None:
-            ors = ["EXISTS (SELECT 1 FROM annotations a, json_each(a.spans) j WHERE a.segment_id = s.id "
-                   "AND json_extract(j.value, '$.label') = ?)"]
+            ors = [
+                "EXISTS (SELECT 1 FROM annotations a, json_each(a.spans) j WHERE a.segment_id = s.id "
+                "AND json_extract(j.value, '$.label') = ?)"
+            ]
             largs: list[Any] = [label]
             if model_id is not None:
-                ors.insert(0, "(p.spans IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(p.spans) j "
-                              "WHERE json_extract(j.value, '$[2]') = ?))")
+                ors.insert(
+                    0,
+                    "(p.spans IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(p.spans) j "
+                    "WHERE json_extract(j.value, '$[2]') = ?))",
+                )
                 largs.insert(0, label)
             where.append("(" + " OR ".join(ors) + ")")
             args += largs
         head = [model_id] if model_id is not None else []
         score = "p.uncertainty" if by_uncertainty else "0.0"
         order_by = "p.uncertainty DESC, s.id" if by_uncertainty else "s.id"
-        sql = (f"SELECT s.id, {score} FROM segments s {' '.join(joins)} WHERE {' AND '.join(where)} "
-               f"ORDER BY {order_by} LIMIT ? OFFSET ?")
+        sql = (
+            f"SELECT s.id, {score} FROM segments s {' '.join(joins)} WHERE {' AND '.join(where)} "
+            f"ORDER BY {order_by} LIMIT ? OFFSET ?"
+        )
         rows = self.conn.execute(sql, [*head, *args, limit, offset])
         return [(r[0], r[1]) for r in rows]
 
     # ---------------------------------------------------------------- annotations
-    _ANN_COLS = ("segment_id", "annotator", "tier", "status", "spans", "note",
-                 "guideline_version", "model_id", "created", "updated")
+    _ANN_COLS = (
+        "segment_id",
+        "annotator",
+        "tier",
+        "status",
+        "spans",
+        "note",
+        "guideline_version",
+        "model_id",
+        "created",
+        "updated",
+    )
 
     def annotation(self, segment_id: int, annotator: str) -> dict[str, Any] | None:
         r = self.conn.execute(
@@ -505,8 +608,8 @@ class Store:
         out: dict[int, list[dict[str, Any]]] = {}
         for chunk, marks in chunked(segment_ids):
             for r in self.conn.execute(
-                f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id IN ({marks}) "
-                "ORDER BY updated", chunk
+                f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id IN ({marks}) ORDER BY updated",
+                chunk,
             ):
                 row = self._annotation_row(r)
                 out.setdefault(row["segment_id"], []).append(row)
@@ -521,21 +624,21 @@ class Store:
         self.conn.execute(
             f"INSERT OR REPLACE INTO annotations ({', '.join(self._ANN_COLS)}) "
             f"VALUES ({', '.join('?' * len(self._ANN_COLS))})",
-            [json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c)
-             for c in self._ANN_COLS],
+            [json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c) for c in self._ANN_COLS],
         )
 
     def put_annotations(self, rows: Iterable[dict[str, Any]]) -> None:
         self.conn.executemany(
             f"INSERT OR REPLACE INTO annotations ({', '.join(self._ANN_COLS)}) "
             f"VALUES ({', '.join('?' * len(self._ANN_COLS))})",
-            ([json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c)
-              for c in self._ANN_COLS] for row in rows),
+            (
+                [json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c) for c in self._ANN_COLS]
+                for row in rows
+            ),
         )
 
     def delete_annotation(self, segment_id: int, annotator: str) -> None:
-        self.conn.execute("DELETE FROM annotations WHERE segment_id = ? AND annotator = ?",
-                          (segment_id, annotator))
+        self.conn.execute("DELETE FROM annotations WHERE segment_id = ? AND annotator = ?", (segment_id, annotator))
 
     def refresh_segment_status(self, segment_ids: Iterable[int]) -> None:
         """A segment's status is that of its most recently updated annotation, else 'new'."""
@@ -548,14 +651,30 @@ class Store:
         )
 
     # ---------------------------------------------------------------- event log
-    def log_event(self, actor: str, action: str, kind: str, segment_id: int | None,
-                  before: Any, after: Any, ref: int | None = None) -> int:
+    def log_event(
+        self,
+        actor: str,
+        action: str,
+        kind: str,
+        segment_id: int | None,
+        before: Any,
+        after: Any,
+        ref: int | None = None,
+    ) -> int:
         cur = self.conn.execute(
             "INSERT INTO events (ts, actor, tier, action, kind, ref, segment_id, before, after) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (now(), actor, self.acting_tier, action, kind, ref, segment_id,
-             None if before is None else json.dumps(before, ensure_ascii=False),
-             None if after is None else json.dumps(after, ensure_ascii=False)),
+            (
+                now(),
+                actor,
+                self.acting_tier,
+                action,
+                kind,
+                ref,
+                segment_id,
+                None if before is None else json.dumps(before, ensure_ascii=False),
+                None if after is None else json.dumps(after, ensure_ascii=False),
+            ),
         )
         if cur.lastrowid is None:  # sqlite always sets it after an INSERT
             raise RuntimeError("no event id after INSERT INTO events")
@@ -566,9 +685,17 @@ class Store:
             "SELECT id, ts, actor, action, kind, ref, segment_id, before, after FROM events WHERE id = ?",
             (event_id,),
         ).fetchone()
-        return {"id": r[0], "ts": r[1], "actor": r[2], "action": r[3], "kind": r[4], "ref": r[5],
-                "segment_id": r[6], "before": json.loads(r[7]) if r[7] else None,
-                "after": json.loads(r[8]) if r[8] else None}
+        return {
+            "id": r[0],
+            "ts": r[1],
+            "actor": r[2],
+            "action": r[3],
+            "kind": r[4],
+            "ref": r[5],
+            "segment_id": r[6],
+            "before": json.loads(r[7]) if r[7] else None,
+            "after": json.loads(r[8]) if r[8] else None,
+        }
 
     def undo_log(self, actor: str) -> list[tuple[int, str, int | None]]:
         """All the actor's do/undo/redo events, oldest first: (id, kind, ref). The whole history, so
@@ -585,17 +712,31 @@ class Store:
         return [dict(zip(("id", "ts", "actor", "action", "kind"), r)) for r in rows]
 
     # ---------------------------------------------------------------- corrections and effort
-    _CORR_COLS = ("id", "segment_id", "annotator", "tier", "category", "auto_category", "reason", "label",
-                  "predicted", "final", "predicted_label", "final_label", "surface", "severity",
-                  "model_id", "guideline_version", "created")
+    _CORR_COLS = (
+        "id",
+        "segment_id",
+        "annotator",
+        "tier",
+        "category",
+        "auto_category",
+        "reason",
+        "label",
+        "predicted",
+        "final",
+        "predicted_label",
+        "final_label",
+        "surface",
+        "severity",
+        "model_id",
+        "guideline_version",
+        "created",
+    )
 
     def replace_corrections(self, segment_id: int, annotator: str, rows: list[dict[str, Any]]) -> None:
         """Set the corrections of one segment by one annotator (keeping user overrides of a
         category where the same error is found again)."""
-        old = {(r["predicted"], r["final"]): r for r in self.corrections(segment_id=segment_id,
-                                                                          annotator=annotator)}
-        self.conn.execute("DELETE FROM corrections WHERE segment_id = ? AND annotator = ?",
-                          (segment_id, annotator))
+        old = {(r["predicted"], r["final"]): r for r in self.corrections(segment_id=segment_id, annotator=annotator)}
+        self.conn.execute("DELETE FROM corrections WHERE segment_id = ? AND annotator = ?", (segment_id, annotator))
         cols = [c for c in self._CORR_COLS if c != "id"]
         for row in rows:
             row = dict(row, predicted=_j(row["predicted"]), final=_j(row["final"]))
@@ -607,8 +748,14 @@ class Store:
                 [row.get(c) for c in cols],
             )
 
-    def corrections(self, *, segment_id: int | None = None, annotator: str | None = None,
-                    category: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def corrections(
+        self,
+        *,
+        segment_id: int | None = None,
+        annotator: str | None = None,
+        category: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         where, args = [], []
         for col, val in (("segment_id", segment_id), ("annotator", annotator), ("category", category)):
             if val is not None:
@@ -623,8 +770,9 @@ class Store:
         return [dict(zip(self._CORR_COLS, r)) for r in self.conn.execute(sql, args)]
 
     def override_correction(self, correction_id: int, category: str, reason: str) -> int | None:
-        self.conn.execute("UPDATE corrections SET category = ?, reason = ? WHERE id = ?",
-                          (category, reason, correction_id))
+        self.conn.execute(
+            "UPDATE corrections SET category = ?, reason = ? WHERE id = ?", (category, reason, correction_id)
+        )
         row = self.conn.execute("SELECT segment_id FROM corrections WHERE id = ?", (correction_id,)).fetchone()
         return row[0] if row else None
 
@@ -634,26 +782,50 @@ class Store:
         per_label: dict[str, dict[str, int]] = {}
         for label, cat, n in c.execute("SELECT label, category, COUNT(*) FROM corrections GROUP BY label, category"):
             per_label.setdefault(label, {})[cat] = n
-        confused = [{"predicted": a, "final": b, "count": n} for a, b, n in c.execute(
-            "SELECT predicted_label, final_label, COUNT(*) AS n FROM corrections "
-            "WHERE category IN ('label', 'boundary_label') GROUP BY predicted_label, final_label "
-            "ORDER BY n DESC, predicted_label LIMIT ?", (top,))]
-        missed = [{"text": t, "label": lab, "count": n} for t, lab, n in c.execute(
-            "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_negative' "
-            "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?", (top,))]
-        false_pos = [{"text": t, "label": lab, "count": n} for t, lab, n in c.execute(
-            "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_positive' "
-            "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?", (top,))]
+        confused = [
+            {"predicted": a, "final": b, "count": n}
+            for a, b, n in c.execute(
+                "SELECT predicted_label, final_label, COUNT(*) AS n FROM corrections "
+                "WHERE category IN ('label', 'boundary_label') GROUP BY predicted_label, final_label "
+                "ORDER BY n DESC, predicted_label LIMIT ?",
+                (top,),
+            )
+        ]
+        missed = [
+            {"text": t, "label": lab, "count": n}
+            for t, lab, n in c.execute(
+                "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_negative' "
+                "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?",
+                (top,),
+            )
+        ]
+        false_pos = [
+            {"text": t, "label": lab, "count": n}
+            for t, lab, n in c.execute(
+                "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_positive' "
+                "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?",
+                (top,),
+            )
+        ]
         per_model = dict(c.execute("SELECT COALESCE(model_id, ''), COUNT(*) FROM corrections GROUP BY model_id"))
-        return {"total": sum(per_category.values()), "per_category": per_category, "per_label": per_label,
-                "confused_pairs": confused, "missed_surface_forms": missed,
-                "false_positive_surface_forms": false_pos, "per_model": per_model}
+        return {
+            "total": sum(per_category.values()),
+            "per_category": per_category,
+            "per_label": per_label,
+            "confused_pairs": confused,
+            "missed_surface_forms": missed,
+            "false_positive_surface_forms": false_pos,
+            "per_model": per_model,
+        }
 
-    def put_effort(self, segment_id: int, annotator: str, with_model: int, from_scratch: int,
-                   actions_taken: int) -> None:
+    def put_effort(
+        self, segment_id: int, annotator: str, with_model: int, from_scratch: int, actions_taken: int
+    ) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO effort (segment_id, annotator, with_model, from_scratch, actions_taken) "
-            "VALUES (?, ?, ?, ?, ?)", (segment_id, annotator, with_model, from_scratch, actions_taken))
+            "VALUES (?, ?, ?, ?, ?)",
+            (segment_id, annotator, with_model, from_scratch, actions_taken),
+        )
 
     def delete_effort(self, segment_id: int, annotator: str) -> None:
         self.conn.execute("DELETE FROM effort WHERE segment_id = ? AND annotator = ?", (segment_id, annotator))
@@ -661,9 +833,15 @@ class Store:
     def effort_report(self) -> dict[str, Any]:
         n, wm, fs, taken = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(with_model), 0), COALESCE(SUM(from_scratch), 0), "
-            "COALESCE(SUM(actions_taken), 0) FROM effort").fetchone()
-        return {"segments": n, "with_model": wm, "from_scratch": fs, "actions_taken": taken,
-                "saved": (1 - wm / fs) if fs else None}
+            "COALESCE(SUM(actions_taken), 0) FROM effort"
+        ).fetchone()
+        return {
+            "segments": n,
+            "with_model": wm,
+            "from_scratch": fs,
+            "actions_taken": taken,
+            "saved": (1 - wm / fs) if fs else None,
+        }
 
     def actions_since_last_accept(self, segment_id: int, annotator: str) -> int:
         """Edit actions on a segment (undos excluded) since it was last accepted."""
@@ -671,7 +849,8 @@ class Store:
             "SELECT COUNT(*) FROM events WHERE segment_id = ? AND actor = ? AND kind = 'do' AND id > "
             "COALESCE((SELECT MAX(id) FROM events WHERE segment_id = ? AND actor = ? AND kind = 'do' "
             "AND action = 'accept' AND id < (SELECT MAX(id) FROM events WHERE segment_id = ? AND actor = ?)), 0)",
-            (segment_id, annotator, segment_id, annotator, segment_id, annotator)).fetchone()
+            (segment_id, annotator, segment_id, annotator, segment_id, annotator),
+        ).fetchone()
         return int(row[0])
 
     def reviewed_predictions_by_segment(self, model_id: str) -> dict[int, tuple[str, list, list]]:
@@ -680,16 +859,23 @@ class Store:
             "SELECT a.segment_id, substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, MAX(a.updated) "
             "FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
             "JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
-            "WHERE a.status = 'accepted' GROUP BY a.segment_id", (model_id,)).fetchall()
+            "WHERE a.status = 'accepted' GROUP BY a.segment_id",
+            (model_id,),
+        ).fetchall()
         return {sid: (text, json.loads(final), json.loads(pred)) for sid, text, final, pred, _ in rows}
 
     def unreviewed_segment_ids(self, limit: int) -> list[int]:
         """Up to ``limit`` segments no one has touched (status new, no annotation), spread over the
         project in a fixed pseudo-random order (the same every call)."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT s.id FROM segments s WHERE s.status = 'new' AND NOT EXISTS "
-            "(SELECT 1 FROM annotations a WHERE a.segment_id = s.id) "
-            "ORDER BY (s.id * 2654435761) % 4294967296 LIMIT ?", (limit,))]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT s.id FROM segments s WHERE s.status = 'new' AND NOT EXISTS "
+                "(SELECT 1 FROM annotations a WHERE a.segment_id = s.id) "
+                "ORDER BY (s.id * 2654435761) % 4294967296 LIMIT ?",
+                (limit,),
+            )
+        ]
 
 
 #: Ids per ``IN (...)`` query: well under SQLite's limit on bound parameters.
@@ -699,7 +885,7 @@ CHUNK = 500
 def chunked(ids: Sequence[Any], size: int = CHUNK) -> Iterator[tuple[list[Any], str]]:
     """``(chunk, marks)`` for each run of ``size`` ids: the ids as a list and ``"?,?,..."`` for them."""
     for i in range(0, len(ids), size):
-        chunk = list(ids[i:i + size])
+        chunk = list(ids[i : i + size])
         yield chunk, ",".join("?" * len(chunk))
 
 

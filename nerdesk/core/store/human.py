@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 def accepted_span_lists(store: Store) -> Iterator[list[dict]]:
     """The spans of every accepted annotation."""
-    return (json.loads(spans) for (spans,) in store.conn.execute(
-        "SELECT spans FROM annotations WHERE status = 'accepted'"))
+    return (
+        json.loads(spans) for (spans,) in store.conn.execute("SELECT spans FROM annotations WHERE status = 'accepted'")
+    )
 
 
 def correction_surfaces(store: Store) -> Iterator[str]:
@@ -30,5 +31,7 @@ def reviewed_and_corrected(store: Store, first_doc: int, last_doc: int) -> tuple
     reviewed, corrected = store.conn.execute(
         "SELECT COUNT(DISTINCT a.segment_id), COUNT(DISTINCT c.segment_id) FROM annotations a "
         "JOIN segments s ON s.id = a.segment_id LEFT JOIN corrections c ON c.segment_id = a.segment_id "
-        "WHERE a.status = 'accepted' AND s.doc_id BETWEEN ? AND ?", (first_doc, last_doc)).fetchone()
+        "WHERE a.status = 'accepted' AND s.doc_id BETWEEN ? AND ?",
+        (first_doc, last_doc),
+    ).fetchone()
     return reviewed, corrected

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
 
-LABEL_COLS = ("name", "color", "shortcut", "description", "position", "status", "parent",
-              "changed_version", "guide")
+LABEL_COLS = ("name", "color", "shortcut", "description", "position", "status", "parent", "changed_version", "guide")
 
 
 def _q(label: str) -> str:
@@ -53,8 +52,11 @@ def put_labels(store: Store, rows: Iterable[dict[str, Any]]) -> None:
     store.conn.execute("DELETE FROM labels")
     store.conn.executemany(
         f"INSERT INTO labels ({', '.join(LABEL_COLS)}) VALUES ({', '.join('?' * len(LABEL_COLS))})",
-        ([json.dumps(r.get("guide") or {}, ensure_ascii=False) if c == "guide" else r.get(c) for c in LABEL_COLS]
-         for r in rows))
+        (
+            [json.dumps(r.get("guide") or {}, ensure_ascii=False) if c == "guide" else r.get(c) for c in LABEL_COLS]
+            for r in rows
+        ),
+    )
 
 
 def update_label(store: Store, name: str, **fields: Any) -> None:
@@ -70,8 +72,10 @@ def insert_label(store: Store, row: dict[str, Any]) -> None:
     put = {c: row.get(c) for c in LABEL_COLS}
     put["status"] = put["status"] or "active"
     put["guide"] = json.dumps(put["guide"] or {}, ensure_ascii=False)
-    store.conn.execute(f"INSERT INTO labels ({', '.join(LABEL_COLS)}) VALUES ({', '.join('?' * len(LABEL_COLS))})",
-                       [put[c] for c in LABEL_COLS])
+    store.conn.execute(
+        f"INSERT INTO labels ({', '.join(LABEL_COLS)}) VALUES ({', '.join('?' * len(LABEL_COLS))})",
+        [put[c] for c in LABEL_COLS],
+    )
 
 
 def delete_label(store: Store, name: str) -> None:
@@ -96,12 +100,12 @@ def guideline_versions(store: Store) -> list[dict[str, Any]]:
 
 
 def guideline_version(store: Store, version: int) -> dict[str, Any] | None:
-    r = store.conn.execute("SELECT version, created, author, labels, text, summary FROM guidelines WHERE version = ?",
-                           (version,)).fetchone()
+    r = store.conn.execute(
+        "SELECT version, created, author, labels, text, summary FROM guidelines WHERE version = ?", (version,)
+    ).fetchone()
     if r is None:
         return None
-    return {"version": r[0], "created": r[1], "author": r[2], "labels": json.loads(r[3]), "text": r[4],
-            "summary": r[5]}
+    return {"version": r[0], "created": r[1], "author": r[2], "labels": json.loads(r[3]), "text": r[4], "summary": r[5]}
 
 
 def set_summary(store: Store, version: int, summary: str) -> None:
@@ -110,8 +114,9 @@ def set_summary(store: Store, version: int, summary: str) -> None:
 
 def delete_guideline_version(store: Store, version: int) -> None:
     """Drop a version that an undone change made (only the latest one is ever dropped)."""
-    store.conn.execute("DELETE FROM guidelines WHERE version = ? AND version = (SELECT MAX(version) FROM guidelines)",
-                       (version,))
+    store.conn.execute(
+        "DELETE FROM guidelines WHERE version = ? AND version = (SELECT MAX(version) FROM guidelines)", (version,)
+    )
 
 
 # ---------------------------------------------------------------- renaming in the work
@@ -159,8 +164,9 @@ def _any_of(col: str, needles: list[str]) -> tuple[str, list[str]]:
 
 def _rename_annotations(store: Store, old: str, new: str) -> int:
     a_old, a_new = ann_needle(old), ann_needle(new)
-    return store.conn.execute("UPDATE annotations SET spans = replace(spans, ?, ?) WHERE instr(spans, ?) > 0",
-                              (a_old, a_new, a_old)).rowcount
+    return store.conn.execute(
+        "UPDATE annotations SET spans = replace(spans, ?, ?) WHERE instr(spans, ?) > 0", (a_old, a_new, a_old)
+    ).rowcount
 
 
 def _rename_predictions(store: Store, pairs: list[tuple[str, int, str, int]]) -> int:
@@ -177,13 +183,16 @@ def _rename_corrections_and_terms(store: Store, old: str, new: str) -> dict[str,
     c = store.conn
     p_old, p_new = pred_form(old, 1), pred_form(new, 1)
     f_old, f_new = final_needle(old), final_needle(new)
-    n = {"corrections": c.execute(
-        "UPDATE corrections SET label = CASE WHEN label = ? THEN ? ELSE label END, "
-        "predicted_label = CASE WHEN predicted_label = ? THEN ? ELSE predicted_label END, "
-        "final_label = CASE WHEN final_label = ? THEN ? ELSE final_label END, "
-        "predicted = replace(predicted, ?, ?), final = replace(final, ?, ?) "
-        "WHERE label = ? OR predicted_label = ? OR final_label = ?",
-        (old, new, old, new, old, new, p_old, p_new, f_old, f_new, old, old, old)).rowcount}
+    n = {
+        "corrections": c.execute(
+            "UPDATE corrections SET label = CASE WHEN label = ? THEN ? ELSE label END, "
+            "predicted_label = CASE WHEN predicted_label = ? THEN ? ELSE predicted_label END, "
+            "final_label = CASE WHEN final_label = ? THEN ? ELSE final_label END, "
+            "predicted = replace(predicted, ?, ?), final = replace(final, ?, ?) "
+            "WHERE label = ? OR predicted_label = ? OR final_label = ?",
+            (old, new, old, new, old, new, p_old, p_new, f_old, f_new, old, old, old),
+        ).rowcount
+    }
     n["terms"] = c.execute("UPDATE terms SET label = ? WHERE label = ?", (new, old)).rowcount
     return n
 
@@ -193,16 +202,19 @@ def rename_in_work(store: Store, old: str, new: str) -> dict[str, int]:
     reverse rename gives back the same bytes; each form of a prediction keeps its form). Returns the rows
     changed per table."""
     n_forms = forms_of(store, old)
-    n = {"annotations": _rename_annotations(store, old, new),
-         "predictions": _rename_predictions(store, [(old, k, new, k) for k in range(1, n_forms + 1)]),
-         **_rename_corrections_and_terms(store, old, new)}
+    n = {
+        "annotations": _rename_annotations(store, old, new),
+        "predictions": _rename_predictions(store, [(old, k, new, k) for k in range(1, n_forms + 1)]),
+        **_rename_corrections_and_terms(store, old, new),
+    }
     _set_forms(store, old, None)
     _set_forms(store, new, n_forms)
     return n
 
 
-def merge_plan(forms_before: dict[str, int], base: str | None, others: list[str], target: str
-               ) -> tuple[list[list[Any]], bool]:
+def merge_plan(
+    forms_before: dict[str, int], base: str | None, others: list[str], target: str
+) -> tuple[list[list[Any]], bool]:
     """The prediction forms a merge gives the others' spans: ([[label, form, target form], ...], whether
     they fit in MAX_FORMS). A pure function of the forms before the merge, so undo works it out again."""
     n = int(forms_before.get(base if base is not None and base != target else target, 1))
@@ -234,8 +246,9 @@ def merge_in_work(store: Store, event_id: int, base: str | None, others: list[st
     expr, args = _nested_replace("spans", pairs)
     where, wargs = _any_of("spans", ([ann_needle(old)] if renamed else []) + [ann_needle(o) for o in others])
     n_ann = c.execute(f"UPDATE annotations SET spans = {expr} WHERE {where}", [*args, *wargs]).rowcount
-    keep_rows(store, event_id, others, tables=("corrections", "terms") if fits else
-              ("corrections", "terms", "predictions"))
+    keep_rows(
+        store, event_id, others, tables=("corrections", "terms") if fits else ("corrections", "terms", "predictions")
+    )
     n_base = int(before.get(old, 1)) if renamed else 0
     moves = [(old, k, target, k) for k in range(1, n_base + 1)]
     moves += [(o, k, target, kt if fits else 1) for o, k, kt in plan]
@@ -247,8 +260,9 @@ def merge_in_work(store: Store, event_id: int, base: str | None, others: list[st
     return {"annotations": n_ann, "predictions": n_pred}
 
 
-def unmerge_in_work(store: Store, event_id: int, base: str | None, others: list[str], target: str,
-                    forms_before: dict[str, int]) -> None:
+def unmerge_in_work(
+    store: Store, event_id: int, base: str | None, others: list[str], target: str, forms_before: dict[str, int]
+) -> None:
     """The reverse of :func:`merge_in_work`, given the forms before it (the caller then puts back the label
     table and the settings). One UPDATE per table."""
     c = store.conn
@@ -258,8 +272,10 @@ def unmerge_in_work(store: Store, event_id: int, base: str | None, others: list[
     a_t = ann_needle(target)
     pairs = []
     for o in others:
-        pairs += [(a_t + ', "was": ' + _q(o), ann_needle(o)),
-                  (a_t + ', "was": ' + _q(o)[:-1] + WAS_SEP, ann_needle(o) + ', "was": "')]
+        pairs += [
+            (a_t + ', "was": ' + _q(o), ann_needle(o)),
+            (a_t + ', "was": ' + _q(o)[:-1] + WAS_SEP, ann_needle(o) + ', "was": "'),
+        ]
     if renamed:  # what is left of the target was the base
         pairs.append((a_t, ann_needle(old)))
     expr, args = _nested_replace("spans", pairs)
@@ -288,38 +304,69 @@ def counts_in_annotations(store: Store, labels_: Sequence[str]) -> dict[str, int
 
 
 # ---------------------------------------------------------------- rows kept for undo
-def keep_rows(store: Store, event_id: int, labels_: Sequence[str],
-              tables: Sequence[str] = ("annotations", "predictions", "corrections", "terms")) -> None:
+def keep_rows(
+    store: Store,
+    event_id: int,
+    labels_: Sequence[str],
+    tables: Sequence[str] = ("annotations", "predictions", "corrections", "terms"),
+) -> None:
     """Keep (for undo) every annotation, prediction, correction and term row that holds one of
     ``labels_``, as it is now. One INSERT ... SELECT per table."""
     c = store.conn
     for label in labels_:
         a = ann_needle(label)
         if "annotations" in tables:
-            c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) "
-                      "SELECT ?, 'annotations', segment_id, annotator, spans FROM annotations WHERE instr(spans, ?) > 0",
-                      (event_id, a))
+            c.execute(
+                "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) "
+                "SELECT ?, 'annotations', segment_id, annotator, spans FROM annotations WHERE instr(spans, ?) > 0",
+                (event_id, a),
+            )
         if "predictions" in tables:
             where, wargs = _any_of("spans", [pred_form(label, k) for k in range(1, forms_of(store, label) + 1)])
-            c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value, extra) "
-                      f"SELECT ?, 'predictions', segment_id, model_id, spans, min_confidence FROM predictions "
-                      f"WHERE {where}", (event_id, *wargs))
+            c.execute(
+                "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value, extra) "
+                f"SELECT ?, 'predictions', segment_id, model_id, spans, min_confidence FROM predictions "
+                f"WHERE {where}",
+                (event_id, *wargs),
+            )
         if "corrections" in tables:
             # every correction of each (segment, annotator) that has one of the label: undo puts back the
             # whole set (an edit in between may have categorised that annotation again)
-            c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) "
-                      "SELECT ?, 'corrections', id, json_object(" + _corr_json() + ") FROM corrections "
-                      "WHERE (segment_id, annotator) IN (SELECT segment_id, annotator FROM corrections "
-                      "WHERE label = ? OR predicted_label = ? OR final_label = ?)", (event_id, label, label, label))
+            c.execute(
+                "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) "
+                "SELECT ?, 'corrections', id, json_object(" + _corr_json() + ") FROM corrections "
+                "WHERE (segment_id, annotator) IN (SELECT segment_id, annotator FROM corrections "
+                "WHERE label = ? OR predicted_label = ? OR final_label = ?)",
+                (event_id, label, label, label),
+            )
         if "terms" in tables:
-            c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) "
-                      "SELECT ?, 'terms', id, json_object('label', label, 'enabled', enabled) FROM terms "
-                      "WHERE label = ?", (event_id, label))
+            c.execute(
+                "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) "
+                "SELECT ?, 'terms', id, json_object('label', label, 'enabled', enabled) FROM terms "
+                "WHERE label = ?",
+                (event_id, label),
+            )
 
 
-_CORR = ("id", "segment_id", "annotator", "tier", "category", "auto_category", "reason", "label", "predicted",
-         "final", "predicted_label", "final_label", "surface", "severity", "model_id", "guideline_version",
-         "created")
+_CORR = (
+    "id",
+    "segment_id",
+    "annotator",
+    "tier",
+    "category",
+    "auto_category",
+    "reason",
+    "label",
+    "predicted",
+    "final",
+    "predicted_label",
+    "final_label",
+    "surface",
+    "severity",
+    "model_id",
+    "guideline_version",
+    "created",
+)
 
 
 def _corr_json() -> str:
@@ -330,15 +377,22 @@ def rewrite_annotations(store: Store, event_id: int, rows: Iterable[tuple[str, i
     """Write new span lists (spans JSON, segment id, annotator), keeping the old text of each row for undo:
     the rows go through a temporary table, then two set-based statements keep and update them."""
     c = store.conn
-    c.execute("CREATE TEMP TABLE IF NOT EXISTS label_rewrite (segment_id INTEGER NOT NULL, annotator TEXT NOT NULL, "
-              "spans TEXT NOT NULL, PRIMARY KEY (segment_id, annotator)) WITHOUT ROWID")
+    c.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS label_rewrite (segment_id INTEGER NOT NULL, annotator TEXT NOT NULL, "
+        "spans TEXT NOT NULL, PRIMARY KEY (segment_id, annotator)) WITHOUT ROWID"
+    )
     c.execute("DELETE FROM label_rewrite")
     c.executemany("INSERT INTO label_rewrite (spans, segment_id, annotator) VALUES (?, ?, ?)", rows)
-    c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'annotations', "
-              "a.segment_id, a.annotator, a.spans FROM label_rewrite r JOIN annotations a "
-              "ON a.segment_id = r.segment_id AND a.annotator = r.annotator", (event_id,))
-    n = c.execute("UPDATE annotations SET spans = r.spans FROM label_rewrite r WHERE annotations.segment_id = "
-                  "r.segment_id AND annotations.annotator = r.annotator").rowcount
+    c.execute(
+        "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'annotations', "
+        "a.segment_id, a.annotator, a.spans FROM label_rewrite r JOIN annotations a "
+        "ON a.segment_id = r.segment_id AND a.annotator = r.annotator",
+        (event_id,),
+    )
+    n = c.execute(
+        "UPDATE annotations SET spans = r.spans FROM label_rewrite r WHERE annotations.segment_id = "
+        "r.segment_id AND annotations.annotator = r.annotator"
+    ).rowcount
     c.execute("DELETE FROM label_rewrite")
     return n
 
@@ -346,21 +400,28 @@ def rewrite_annotations(store: Store, event_id: int, rows: Iterable[tuple[str, i
 def capture_redo(store: Store, event_id: int) -> None:
     """Before an undo puts the kept rows back: keep what the change wrote in them, for a redo (a split
     whose spans a model placed cannot ask the model again)."""
-    store.conn.execute("INSERT OR REPLACE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'redo', "
-                       "a.segment_id, a.annotator, a.spans FROM label_change_rows k JOIN annotations a ON "
-                       "a.segment_id = k.k1 AND a.annotator = k.k2 WHERE k.event_id = ? AND k.tbl = 'annotations'",
-                       (event_id, event_id))
+    store.conn.execute(
+        "INSERT OR REPLACE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'redo', "
+        "a.segment_id, a.annotator, a.spans FROM label_change_rows k JOIN annotations a ON "
+        "a.segment_id = k.k1 AND a.annotator = k.k2 WHERE k.event_id = ? AND k.tbl = 'annotations'",
+        (event_id, event_id),
+    )
 
 
 def redo_annotations(store: Store, event_id: int) -> int:
     """Write again what :func:`capture_redo` kept (keeping the rows as they are now for the next undo)."""
     c = store.conn
-    c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'annotations', "
-              "a.segment_id, a.annotator, a.spans FROM label_change_rows k JOIN annotations a ON "
-              "a.segment_id = k.k1 AND a.annotator = k.k2 WHERE k.event_id = ? AND k.tbl = 'redo'", (event_id, event_id))
-    n = c.execute("UPDATE annotations SET spans = k.value FROM label_change_rows k WHERE k.event_id = ? AND "
-                  "k.tbl = 'redo' AND annotations.segment_id = k.k1 AND annotations.annotator = k.k2",
-                  (event_id,)).rowcount
+    c.execute(
+        "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'annotations', "
+        "a.segment_id, a.annotator, a.spans FROM label_change_rows k JOIN annotations a ON "
+        "a.segment_id = k.k1 AND a.annotator = k.k2 WHERE k.event_id = ? AND k.tbl = 'redo'",
+        (event_id, event_id),
+    )
+    n = c.execute(
+        "UPDATE annotations SET spans = k.value FROM label_change_rows k WHERE k.event_id = ? AND "
+        "k.tbl = 'redo' AND annotations.segment_id = k.k1 AND annotations.annotator = k.k2",
+        (event_id,),
+    ).rowcount
     c.execute("DELETE FROM label_change_rows WHERE event_id = ? AND tbl = 'redo'", (event_id,))
     return n
 
@@ -370,27 +431,42 @@ def kept_count(store: Store, event_id: int) -> int:
 
 
 def kept_rows(store: Store, event_id: int, tbl: str) -> list[tuple[int, str, str | None, float | None]]:
-    return store.conn.execute("SELECT k1, k2, value, extra FROM label_change_rows WHERE event_id = ? AND tbl = ?",
-                              (event_id, tbl)).fetchall()
+    return store.conn.execute(
+        "SELECT k1, k2, value, extra FROM label_change_rows WHERE event_id = ? AND tbl = ?", (event_id, tbl)
+    ).fetchall()
 
 
 def restore_rows(store: Store, event_id: int) -> None:
     """Put back every row kept for this event, then forget them."""
     c = store.conn
-    c.execute("UPDATE annotations SET spans = k.value FROM label_change_rows k WHERE k.event_id = ? AND "
-              "k.tbl = 'annotations' AND annotations.segment_id = k.k1 AND annotations.annotator = k.k2", (event_id,))
-    c.execute("UPDATE predictions SET spans = k.value, min_confidence = k.extra FROM label_change_rows k "
-              "WHERE k.event_id = ? AND k.tbl = 'predictions' AND predictions.segment_id = k.k1 "
-              "AND predictions.model_id = k.k2", (event_id,))
-    c.execute("UPDATE terms SET label = json_extract(k.value, '$.label'), enabled = json_extract(k.value, '$.enabled') "
-              "FROM label_change_rows k WHERE k.event_id = ? AND k.tbl = 'terms' AND terms.id = k.k1", (event_id,))
-    c.execute("DELETE FROM corrections WHERE id IN (SELECT k1 FROM label_change_rows WHERE event_id = ? "
-              "AND tbl = 'corrections') OR (segment_id, annotator) IN (SELECT json_extract(value, '$.segment_id'), "
-              "json_extract(value, '$.annotator') FROM label_change_rows WHERE event_id = ? AND tbl = 'corrections')",
-              (event_id, event_id))
-    c.execute(f"INSERT INTO corrections ({', '.join(_CORR)}) SELECT "
-              + ", ".join(f"json_extract(value, '$.{col}')" for col in _CORR)
-              + " FROM label_change_rows WHERE event_id = ? AND tbl = 'corrections'", (event_id,))
+    c.execute(
+        "UPDATE annotations SET spans = k.value FROM label_change_rows k WHERE k.event_id = ? AND "
+        "k.tbl = 'annotations' AND annotations.segment_id = k.k1 AND annotations.annotator = k.k2",
+        (event_id,),
+    )
+    c.execute(
+        "UPDATE predictions SET spans = k.value, min_confidence = k.extra FROM label_change_rows k "
+        "WHERE k.event_id = ? AND k.tbl = 'predictions' AND predictions.segment_id = k.k1 "
+        "AND predictions.model_id = k.k2",
+        (event_id,),
+    )
+    c.execute(
+        "UPDATE terms SET label = json_extract(k.value, '$.label'), enabled = json_extract(k.value, '$.enabled') "
+        "FROM label_change_rows k WHERE k.event_id = ? AND k.tbl = 'terms' AND terms.id = k.k1",
+        (event_id,),
+    )
+    c.execute(
+        "DELETE FROM corrections WHERE id IN (SELECT k1 FROM label_change_rows WHERE event_id = ? "
+        "AND tbl = 'corrections') OR (segment_id, annotator) IN (SELECT json_extract(value, '$.segment_id'), "
+        "json_extract(value, '$.annotator') FROM label_change_rows WHERE event_id = ? AND tbl = 'corrections')",
+        (event_id, event_id),
+    )
+    c.execute(
+        f"INSERT INTO corrections ({', '.join(_CORR)}) SELECT "
+        + ", ".join(f"json_extract(value, '$.{col}')" for col in _CORR)
+        + " FROM label_change_rows WHERE event_id = ? AND tbl = 'corrections'",
+        (event_id,),
+    )
     _restore_review_tables(store, event_id)
     forget_rows(store, event_id)
 
@@ -401,8 +477,21 @@ def forget_rows(store: Store, event_id: int) -> None:
 
 
 # ---------------------------------------------------------------- review tables (issue 16) under a label change
-_PE = ("id", "segment_id", "annotator", "by_user", "by_tier", "source", "ref", "category", "label", "annotated",
-       "final", "surface", "created")
+_PE = (
+    "id",
+    "segment_id",
+    "annotator",
+    "by_user",
+    "by_tier",
+    "source",
+    "ref",
+    "category",
+    "label",
+    "annotated",
+    "final",
+    "surface",
+    "created",
+)
 
 
 def adjudication_rows(store: Store) -> list[tuple[int, int, str, str]]:
@@ -414,8 +503,11 @@ def keep_and_set_adjudications(store: Store, event_id: int, rows: Iterable[tuple
     """rows: (id, new spans JSON, new basis): the old values are kept for undo first."""
     c = store.conn
     for adj_id, spans, basis in rows:
-        c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) SELECT ?, 'adjudications', id, "
-                  "json_object('spans', spans, 'basis', basis) FROM adjudications WHERE id = ?", (event_id, adj_id))
+        c.execute(
+            "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) SELECT ?, 'adjudications', id, "
+            "json_object('spans', spans, 'basis', basis) FROM adjudications WHERE id = ?",
+            (event_id, adj_id),
+        )
         c.execute("UPDATE adjudications SET spans = ?, basis = ? WHERE id = ?", (spans, basis, adj_id))
 
 
@@ -424,37 +516,64 @@ def migrate_person_errors(store: Store, event_id: int, mapping: dict[str, str | 
     label, or None where the label was retired (its errors go). The rows touched are kept for undo."""
     c = store.conn
     for old, new in mapping.items():
-        c.execute("INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) SELECT ?, 'person_errors', id, "
-                  "json_object(" + ", ".join(f"'{col}', {col}" for col in _PE) + ") FROM person_errors WHERE label = ? "
-                  "OR instr(COALESCE(annotated, ''), ?) > 0 OR instr(COALESCE(final, ''), ?) > 0",
-                  (event_id, old, _q(old), _q(old)))
+        c.execute(
+            "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, value) SELECT ?, 'person_errors', id, "
+            "json_object(" + ", ".join(f"'{col}', {col}" for col in _PE) + ") FROM person_errors WHERE label = ? "
+            "OR instr(COALESCE(annotated, ''), ?) > 0 OR instr(COALESCE(final, ''), ?) > 0",
+            (event_id, old, _q(old), _q(old)),
+        )
         if new is None:
             c.execute("DELETE FROM person_errors WHERE label = ?", (old,))
             continue
-        c.execute("UPDATE person_errors SET label = CASE WHEN label = ? THEN ? ELSE label END, "
-                  "annotated = replace(replace(annotated, ?, ?), ?, ?), final = replace(replace(final, ?, ?), ?, ?) "
-                  "WHERE label = ? OR instr(COALESCE(annotated, ''), ?) > 0 OR instr(COALESCE(final, ''), ?) > 0",
-                  (old, new, pred_form(old, 1), pred_form(new, 1), final_needle(old), final_needle(new),
-                   pred_form(old, 1), pred_form(new, 1), final_needle(old), final_needle(new), old, _q(old), _q(old)))
+        c.execute(
+            "UPDATE person_errors SET label = CASE WHEN label = ? THEN ? ELSE label END, "
+            "annotated = replace(replace(annotated, ?, ?), ?, ?), final = replace(replace(final, ?, ?), ?, ?) "
+            "WHERE label = ? OR instr(COALESCE(annotated, ''), ?) > 0 OR instr(COALESCE(final, ''), ?) > 0",
+            (
+                old,
+                new,
+                pred_form(old, 1),
+                pred_form(new, 1),
+                final_needle(old),
+                final_needle(new),
+                pred_form(old, 1),
+                pred_form(new, 1),
+                final_needle(old),
+                final_needle(new),
+                old,
+                _q(old),
+                _q(old),
+            ),
+        )
 
 
 def _restore_review_tables(store: Store, event_id: int) -> None:
     c = store.conn
-    c.execute("UPDATE adjudications SET spans = json_extract(k.value, '$.spans'), basis = json_extract(k.value, "
-              "'$.basis') FROM label_change_rows k WHERE k.event_id = ? AND k.tbl = 'adjudications' AND "
-              "adjudications.id = k.k1", (event_id,))
-    c.execute("DELETE FROM person_errors WHERE id IN (SELECT k1 FROM label_change_rows WHERE event_id = ? AND "
-              "tbl = 'person_errors')", (event_id,))
-    c.execute(f"INSERT INTO person_errors ({', '.join(_PE)}) SELECT "
-              + ", ".join(f"json_extract(value, '$.{col}')" for col in _PE)
-              + " FROM label_change_rows WHERE event_id = ? AND tbl = 'person_errors'", (event_id,))
+    c.execute(
+        "UPDATE adjudications SET spans = json_extract(k.value, '$.spans'), basis = json_extract(k.value, "
+        "'$.basis') FROM label_change_rows k WHERE k.event_id = ? AND k.tbl = 'adjudications' AND "
+        "adjudications.id = k.k1",
+        (event_id,),
+    )
+    c.execute(
+        "DELETE FROM person_errors WHERE id IN (SELECT k1 FROM label_change_rows WHERE event_id = ? AND "
+        "tbl = 'person_errors')",
+        (event_id,),
+    )
+    c.execute(
+        f"INSERT INTO person_errors ({', '.join(_PE)}) SELECT "
+        + ", ".join(f"json_extract(value, '$.{col}')" for col in _PE)
+        + " FROM label_change_rows WHERE event_id = ? AND tbl = 'person_errors'",
+        (event_id,),
+    )
 
 
 # ---------------------------------------------------------------- reading rows of one label
 def annotation_rows_with(store: Store, label: str) -> list[tuple[int, str, str]]:
     """(segment id, annotator, spans JSON) of the annotations holding ``label``."""
-    return store.conn.execute("SELECT segment_id, annotator, spans FROM annotations WHERE instr(spans, ?) > 0",
-                              (ann_needle(label),)).fetchall()
+    return store.conn.execute(
+        "SELECT segment_id, annotator, spans FROM annotations WHERE instr(spans, ?) > 0", (ann_needle(label),)
+    ).fetchall()
 
 
 def prediction_rows_with(store: Store, label: str) -> list[tuple[int, str, str]]:
@@ -470,7 +589,8 @@ def predicted_among(store: Store, model_id: str, labels_: Sequence[str], annotat
     rows = store.conn.execute(
         f"SELECT DISTINCT p.segment_id, p.spans FROM predictions p JOIN annotations a ON a.segment_id = p.segment_id "
         f"WHERE p.model_id = ? AND ({where}) AND instr(a.spans, ?) > 0",
-        [model_id, *wargs, ann_needle(annotated_with)]).fetchall()
+        [model_id, *wargs, ann_needle(annotated_with)],
+    ).fetchall()
     return {sid: json.loads(spans) for sid, spans in rows}
 
 
@@ -481,8 +601,9 @@ def set_annotation_spans(store: Store, rows: Iterable[tuple[str, int, str]]) -> 
 
 def set_prediction_spans(store: Store, rows: Iterable[tuple[str, float, int, str]]) -> None:
     """rows: (spans JSON, min confidence, segment id, model id)."""
-    store.conn.executemany("UPDATE predictions SET spans = ?, min_confidence = ? WHERE segment_id = ? AND model_id = ?",
-                           rows)
+    store.conn.executemany(
+        "UPDATE predictions SET spans = ?, min_confidence = ? WHERE segment_id = ? AND model_id = ?", rows
+    )
 
 
 def delete_corrections_of(store: Store, label: str) -> int:
@@ -498,11 +619,13 @@ def _stale_sql() -> str:
     # a segment is stale for a label when an annotation holds a span of it made under a guideline
     # version older than the one that last changed what the label means, and no one has accepted
     # the segment since (under that version or a later one)
-    return ("SELECT DISTINCT a.segment_id, l.name FROM labels l JOIN annotations a "
-            "ON instr(a.spans, '\"label\": ' || json_quote(l.name)) > 0 "
-            "WHERE l.changed_version IS NOT NULL AND COALESCE(a.guideline_version, 0) < l.changed_version "
-            "AND NOT EXISTS (SELECT 1 FROM annotations b WHERE b.segment_id = a.segment_id AND "
-            "b.status = 'accepted' AND COALESCE(b.guideline_version, 0) >= l.changed_version)")
+    return (
+        "SELECT DISTINCT a.segment_id, l.name FROM labels l JOIN annotations a "
+        "ON instr(a.spans, '\"label\": ' || json_quote(l.name)) > 0 "
+        "WHERE l.changed_version IS NOT NULL AND COALESCE(a.guideline_version, 0) < l.changed_version "
+        "AND NOT EXISTS (SELECT 1 FROM annotations b WHERE b.segment_id = a.segment_id AND "
+        "b.status = 'accepted' AND COALESCE(b.guideline_version, 0) >= l.changed_version)"
+    )
 
 
 def stale_segments(store: Store, limit: int, offset: int = 0, label: str | None = None) -> list[int]:
@@ -519,8 +642,9 @@ def currency_per_label(store: Store) -> dict[str, dict[str, int]]:
     """Per label: segments annotated with it ('annotations') and how many of them are stale ('stale')."""
     out: dict[str, dict[str, int]] = {}
     for name, n in store.conn.execute(
-            "SELECT l.name, COUNT(DISTINCT a.segment_id) FROM labels l LEFT JOIN annotations a "
-            "ON instr(a.spans, '\"label\": ' || json_quote(l.name)) > 0 GROUP BY l.name"):
+        "SELECT l.name, COUNT(DISTINCT a.segment_id) FROM labels l LEFT JOIN annotations a "
+        "ON instr(a.spans, '\"label\": ' || json_quote(l.name)) > 0 GROUP BY l.name"
+    ):
         out[name] = {"annotations": n, "stale": 0}
     for name, n in store.conn.execute(f"SELECT name, COUNT(*) FROM ({_stale_sql()}) GROUP BY name"):
         out.setdefault(name, {"annotations": n, "stale": 0})["stale"] = n
@@ -529,6 +653,8 @@ def currency_per_label(store: Store) -> dict[str, dict[str, int]]:
 
 def span_counts(store: Store) -> dict[str, int]:
     """Spans per label over every annotation."""
-    rows = store.conn.execute("SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM annotations a, "
-                              "json_each(a.spans) j GROUP BY label")
+    rows = store.conn.execute(
+        "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM annotations a, "
+        "json_each(a.spans) j GROUP BY label"
+    )
     return {r[0]: r[1] for r in rows}

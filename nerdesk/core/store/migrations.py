@@ -179,7 +179,6 @@ def m004_prediction_sketch(db: Database) -> None:
     db.execute("ALTER TABLE predictions ADD COLUMN sketch BLOB")
 
 
-
 @migrations()
 def m005_term_lists(db: Database) -> None:
     # term lists and patterns that pre-annotate before a model knows a label (issue 18; the SQL
@@ -316,7 +315,6 @@ def m006_review_tiers(db: Database) -> None:
         CREATE INDEX person_errors_ref ON person_errors (source, ref);
         """
     )
-
 
 
 @migrations()

@@ -15,11 +15,23 @@ from nerdesk.core.store import chunked, now
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
 
-_REVIEW_COLS = ("id", "segment_id", "annotator", "reviewed_updated", "reviewer", "tier", "decision", "note",
-                "created")
+_REVIEW_COLS = ("id", "segment_id", "annotator", "reviewed_updated", "reviewer", "tier", "decision", "note", "created")
 _ADJ_COLS = ("id", "segment_id", "adjudicator", "tier", "method", "sources", "spans", "reason", "basis", "created")
-_ERR_COLS = ("id", "segment_id", "annotator", "by_user", "by_tier", "source", "ref", "category", "label",
-             "annotated", "final", "surface", "created")
+_ERR_COLS = (
+    "id",
+    "segment_id",
+    "annotator",
+    "by_user",
+    "by_tier",
+    "source",
+    "ref",
+    "category",
+    "label",
+    "annotated",
+    "final",
+    "surface",
+    "created",
+)
 
 
 # ------------------------------------------------------------------ people
@@ -27,12 +39,15 @@ def upsert_person(store: Store, name: str, tier: str, source: str) -> None:
     store.conn.execute(
         "INSERT INTO people (name, tier, source, updated) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
         "SET tier = excluded.tier, source = excluded.source, updated = excluded.updated",
-        (name, tier, source, now()))
+        (name, tier, source, now()),
+    )
 
 
 def people(store: Store) -> list[dict[str, Any]]:
-    return [dict(zip(("name", "tier", "source", "updated"), r)) for r in store.conn.execute(
-        "SELECT name, tier, source, updated FROM people ORDER BY name")]
+    return [
+        dict(zip(("name", "tier", "source", "updated"), r))
+        for r in store.conn.execute("SELECT name, tier, source, updated FROM people ORDER BY name")
+    ]
 
 
 def set_imported_tiers(store: Store, tiers: dict[str, str]) -> int:
@@ -45,19 +60,28 @@ def set_imported_tiers(store: Store, tiers: dict[str, str]) -> int:
         esc = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         n += store.conn.execute(
             "UPDATE annotations SET tier = ? WHERE tier = 'annotator' AND (annotator = ? OR annotator LIKE ? "
-            "ESCAPE '\\')", (tier, name, esc + "~%")).rowcount
+            "ESCAPE '\\')",
+            (tier, name, esc + "~%"),
+        ).rowcount
     return n
 
 
 # ------------------------------------------------------------------ annotations by several people
 def multi_annotated_ids(store: Store, *, min_people: int = 2) -> list[int]:
     """Segments with at least ``min_people`` accepted annotations."""
-    return [r[0] for r in store.conn.execute(
-        "SELECT segment_id FROM annotations WHERE status = 'accepted' GROUP BY segment_id "
-        "HAVING COUNT(*) >= ? ORDER BY segment_id", (min_people,))]
+    return [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT segment_id FROM annotations WHERE status = 'accepted' GROUP BY segment_id "
+            "HAVING COUNT(*) >= ? ORDER BY segment_id",
+            (min_people,),
+        )
+    ]
 
 
-def iter_multi_annotated(store: Store, batch: int = 5000) -> Iterator[tuple[int, int, list, list[tuple[str, str, list]]]]:
+def iter_multi_annotated(
+    store: Store, batch: int = 5000
+) -> Iterator[tuple[int, int, list, list[tuple[str, str, list]]]]:
     """(segment id, segment start, flat token offsets, [(annotator, tier, spans), ...]) of every
     segment with two or more accepted annotations, in segment order: one pass over the
     annotations, JSON parsed a batch at a time."""
@@ -67,7 +91,8 @@ def iter_multi_annotated(store: Store, batch: int = 5000) -> Iterator[tuple[int,
         "SELECT a.segment_id, s.start, s.tokens, a.annotator, a.tier, a.spans FROM annotations a "
         "JOIN segments s ON s.id = a.segment_id WHERE a.status = 'accepted' AND a.segment_id IN "
         "(SELECT segment_id FROM annotations WHERE status = 'accepted' GROUP BY segment_id HAVING COUNT(*) >= 2) "
-        "ORDER BY a.segment_id, a.annotator")
+        "ORDER BY a.segment_id, a.annotator"
+    )
     pending: list[tuple] = []
 
     def flush(rows: list[tuple]) -> Iterator[tuple[int, int, list, list[tuple[str, str, list]]]]:
@@ -101,8 +126,9 @@ def iter_multi_annotated(store: Store, batch: int = 5000) -> Iterator[tuple[int,
 # ------------------------------------------------------------------ reviews
 def insert_review(store: Store, row: dict[str, Any]) -> int:
     cols = [c for c in _REVIEW_COLS if c != "id" or row.get("id") is not None]
-    cur = store.conn.execute(f"INSERT INTO reviews ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                             [row[c] for c in cols])
+    cur = store.conn.execute(
+        f"INSERT INTO reviews ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [row[c] for c in cols]
+    )
     if cur.lastrowid is None:
         raise RuntimeError("INSERT INTO reviews did not report a row id")
     return cur.lastrowid
@@ -120,8 +146,9 @@ def review(store: Store, review_id: int) -> dict[str, Any] | None:
 def reviews_of(store: Store, segment_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     for chunk, marks in chunked(segment_ids):
-        for r in store.conn.execute(f"SELECT {', '.join(_REVIEW_COLS)} FROM reviews WHERE segment_id IN ({marks}) "
-                                    "ORDER BY id", chunk):
+        for r in store.conn.execute(
+            f"SELECT {', '.join(_REVIEW_COLS)} FROM reviews WHERE segment_id IN ({marks}) ORDER BY id", chunk
+        ):
             row = dict(zip(_REVIEW_COLS, r))
             out.setdefault(row["segment_id"], []).append(row)
     return out
@@ -144,7 +171,9 @@ def sent_back(store: Store, annotator: str) -> list[dict[str, Any]]:
         f"SELECT {', '.join('r.' + c for c in _REVIEW_COLS)} FROM reviews r JOIN annotations a ON "
         "a.segment_id = r.segment_id AND a.annotator = r.annotator AND a.updated = r.reviewed_updated "
         "WHERE r.annotator = ? AND r.decision = 'send_back' AND r.id = (SELECT MAX(r2.id) FROM reviews r2 "
-        "WHERE r2.segment_id = r.segment_id AND r2.annotator = r.annotator) ORDER BY r.id", (annotator,))
+        "WHERE r2.segment_id = r.segment_id AND r2.annotator = r.annotator) ORDER BY r.id",
+        (annotator,),
+    )
     return [dict(zip(_REVIEW_COLS, r)) for r in rows]
 
 
@@ -156,24 +185,39 @@ def current_send_backs(store: Store) -> list[dict[str, Any]]:
         "FROM reviews r JOIN annotations a ON a.segment_id = r.segment_id AND a.annotator = r.annotator "
         "AND a.updated = r.reviewed_updated JOIN segments s ON s.id = r.segment_id JOIN documents d ON d.id = s.doc_id "
         "WHERE r.decision = 'send_back' AND r.id = (SELECT MAX(r2.id) FROM reviews r2 WHERE "
-        "r2.segment_id = r.segment_id AND r2.annotator = r.annotator) ORDER BY r.id").fetchall()
+        "r2.segment_id = r.segment_id AND r2.annotator = r.annotator) ORDER BY r.id"
+    ).fetchall()
     n = len(_REVIEW_COLS)
-    return [{**dict(zip(_REVIEW_COLS, r[:n])), "hash": r[n], "start": r[n + 1], "end": r[n + 2],
-             "spans": json.loads(r[n + 3])} for r in rows]
+    return [
+        {
+            **dict(zip(_REVIEW_COLS, r[:n])),
+            "hash": r[n],
+            "start": r[n + 1],
+            "end": r[n + 2],
+            "spans": json.loads(r[n + 3]),
+        }
+        for r in rows
+    ]
 
 
 def segment_at(store: Store, content_hash: str, start: int, end: int) -> int | None:
     """The segment of the document with this content hash at these offsets."""
     r = store.conn.execute(
         "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.content_hash = ? AND s.start = ? "
-        "AND s.end = ?", (content_hash, start, end)).fetchone()
+        "AND s.end = ?",
+        (content_hash, start, end),
+    ).fetchone()
     return r[0] if r else None
 
 
 def has_review(store: Store, segment_id: int, annotator: str, reviewer: str, created: str) -> bool:
-    return store.conn.execute(
-        "SELECT 1 FROM reviews WHERE segment_id = ? AND annotator = ? AND reviewer = ? AND created = ?",
-        (segment_id, annotator, reviewer, created)).fetchone() is not None
+    return (
+        store.conn.execute(
+            "SELECT 1 FROM reviews WHERE segment_id = ? AND annotator = ? AND reviewer = ? AND created = ?",
+            (segment_id, annotator, reviewer, created),
+        ).fetchone()
+        is not None
+    )
 
 
 def open_segments_for(store: Store, annotator: str, after_id: int, limit: int) -> list[tuple[int, str, int]]:
@@ -182,7 +226,9 @@ def open_segments_for(store: Store, annotator: str, after_id: int, limit: int) -
     return store.conn.execute(
         "SELECT s.id, d.content_hash, s.start FROM segments s JOIN documents d ON d.id = s.doc_id WHERE s.id > ? "
         "AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = s.id AND a.annotator = ? AND a.status IN "
-        "('accepted', 'skipped')) ORDER BY s.id LIMIT ?", (after_id, annotator, limit)).fetchall()
+        "('accepted', 'skipped')) ORDER BY s.id LIMIT ?",
+        (after_id, annotator, limit),
+    ).fetchall()
 
 
 def flagged(store: Store) -> list[tuple[int, str, str, str]]:
@@ -192,15 +238,17 @@ def flagged(store: Store) -> list[tuple[int, str, str, str]]:
         "SELECT f.segment_id, f.annotator, f.tier, f.note FROM annotations f WHERE f.status = 'flagged' "
         "AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = f.segment_id AND a.annotator != f.annotator "
         "AND a.status = 'accepted' AND a.tier IN ('reviewer', 'expert') AND a.updated > f.updated) "
-        "ORDER BY f.segment_id, f.annotator").fetchall()
+        "ORDER BY f.segment_id, f.annotator"
+    ).fetchall()
 
 
 # ------------------------------------------------------------------ adjudications
 def insert_adjudication(store: Store, row: dict[str, Any]) -> int:
     cols = [c for c in _ADJ_COLS if c != "id" or row.get("id") is not None]
     vals = [json.dumps(row[c], ensure_ascii=False) if c in ("sources", "spans") else row[c] for c in cols]
-    cur = store.conn.execute(f"INSERT INTO adjudications ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                             vals)
+    cur = store.conn.execute(
+        f"INSERT INTO adjudications ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals
+    )
     if cur.lastrowid is None:
         raise RuntimeError("INSERT INTO adjudications did not report a row id")
     return cur.lastrowid
@@ -210,8 +258,11 @@ def insert_adjudications(store: Store, rows: list[dict[str, Any]]) -> None:
     cols = [c for c in _ADJ_COLS if c != "id"]
     store.conn.executemany(
         f"INSERT INTO adjudications ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-        ([json.dumps(row[c], ensure_ascii=False) if c in ("sources", "spans") else row[c] for c in cols]
-         for row in rows))
+        (
+            [json.dumps(row[c], ensure_ascii=False) if c in ("sources", "spans") else row[c] for c in cols]
+            for row in rows
+        ),
+    )
 
 
 def delete_adjudication(store: Store, adjudication_id: int) -> None:
@@ -226,8 +277,9 @@ def _adj_row(r: Sequence[Any]) -> dict[str, Any]:
 
 
 def adjudication(store: Store, adjudication_id: int) -> dict[str, Any] | None:
-    r = store.conn.execute(f"SELECT {', '.join(_ADJ_COLS)} FROM adjudications WHERE id = ?",
-                           (adjudication_id,)).fetchone()
+    r = store.conn.execute(
+        f"SELECT {', '.join(_ADJ_COLS)} FROM adjudications WHERE id = ?", (adjudication_id,)
+    ).fetchone()
     return _adj_row(r) if r else None
 
 
@@ -236,7 +288,8 @@ def latest_adjudications(store: Store, segment_ids: Sequence[int]) -> dict[int, 
     out: dict[int, dict[str, Any]] = {}
     for chunk, marks in chunked(segment_ids):
         for r in store.conn.execute(
-                f"SELECT {', '.join(_ADJ_COLS)} FROM adjudications WHERE segment_id IN ({marks}) ORDER BY id", chunk):
+            f"SELECT {', '.join(_ADJ_COLS)} FROM adjudications WHERE segment_id IN ({marks}) ORDER BY id", chunk
+        ):
             row = _adj_row(r)
             out[row["segment_id"]] = row
     return out
@@ -255,16 +308,18 @@ def insert_person_errors(store: Store, rows: list[dict[str, Any]]) -> None:
     cols = [c for c in _ERR_COLS if c != "id"]
     store.conn.executemany(
         f"INSERT INTO person_errors ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-        ([json.dumps(row[c]) if c in ("annotated", "final") and row[c] is not None else row[c] for c in cols]
-         for row in rows))
+        (
+            [json.dumps(row[c]) if c in ("annotated", "final") and row[c] is not None else row[c] for c in cols]
+            for row in rows
+        ),
+    )
 
 
 def delete_person_errors(store: Store, source: str, ref: int) -> None:
     store.conn.execute("DELETE FROM person_errors WHERE source = ? AND ref = ?", (source, ref))
 
 
-def person_errors(store: Store, *, annotator: str | None = None, segment_id: int | None = None
-                  ) -> list[dict[str, Any]]:
+def person_errors(store: Store, *, annotator: str | None = None, segment_id: int | None = None) -> list[dict[str, Any]]:
     where, args = [], []
     for col, val in (("annotator", annotator), ("segment_id", segment_id)):
         if val is not None:
@@ -291,19 +346,21 @@ def error_profiles(store: Store) -> dict[str, dict[str, Any]]:
         return out.setdefault(name, {"total": 0, "per_category": {}, "per_label": {}, "per_week": {}})
 
     for name, cat, n in store.conn.execute(
-            "SELECT annotator, category, COUNT(*) FROM person_errors GROUP BY annotator, category"):
+        "SELECT annotator, category, COUNT(*) FROM person_errors GROUP BY annotator, category"
+    ):
         p = prof(name)
         p["per_category"][cat] = n
         p["total"] += n
     for name, label, cat, n in store.conn.execute(
-            "SELECT annotator, label, category, COUNT(*) FROM person_errors GROUP BY annotator, label, category"):
+        "SELECT annotator, label, category, COUNT(*) FROM person_errors GROUP BY annotator, label, category"
+    ):
         prof(name)["per_label"].setdefault(label, {})[cat] = n
     for name, week, cat, n in store.conn.execute(
-            "SELECT annotator, strftime('%Y-W%W', substr(created, 1, 19)), category, COUNT(*) FROM person_errors "
-            "GROUP BY 1, 2, 3 ORDER BY 2"):
+        "SELECT annotator, strftime('%Y-W%W', substr(created, 1, 19)), category, COUNT(*) FROM person_errors "
+        "GROUP BY 1, 2, 3 ORDER BY 2"
+    ):
         prof(name)["per_week"].setdefault(week, {})[cat] = n
-    reviewed = dict(store.conn.execute(
-        "SELECT annotator, COUNT(DISTINCT segment_id) FROM reviews GROUP BY annotator"))
+    reviewed = dict(store.conn.execute("SELECT annotator, COUNT(DISTINCT segment_id) FROM reviews GROUP BY annotator"))
     for name, n in reviewed.items():
         prof(name)["reviewed_segments"] = n
     for p in out.values():

@@ -27,22 +27,32 @@ def random_ids(store: Store, status: str, k: int, seed: int) -> list[int]:
     want = list(dict.fromkeys(rng.randint(lo, hi) for _ in range(min(3 * k, hi - lo + 1))))
     found: list[int] = []
     for chunk, marks in chunked(want, 500):
-        ok = {r[0] for r in conn.execute(f"SELECT id FROM segments WHERE status = ? AND id IN ({marks})",
-                                         [status, *chunk])}
+        ok = {
+            r[0]
+            for r in conn.execute(f"SELECT id FROM segments WHERE status = ? AND id IN ({marks})", [status, *chunk])
+        }
         found += [x for x in chunk if x in ok]
         if len(found) >= k:
             return found[:k]
-    return [r[0] for r in conn.execute(
-        "SELECT id FROM segments WHERE status = ? ORDER BY (id * 2654435761 + ?) % 4294967296 LIMIT ?",
-        (status, seed, k))]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM segments WHERE status = ? ORDER BY (id * 2654435761 + ?) % 4294967296 LIMIT ?",
+            (status, seed, k),
+        )
+    ]
 
 
 def reviewed_texts(store: Store, limit: int = 200_000) -> Iterator[tuple[str, str]]:
     """(text, document source) of up to ``limit`` reviewed (accepted or auto-accepted) segments."""
     # CROSS JOIN keeps SQLite from scanning every document: start from the (few) reviewed segments
-    return iter(store.conn.execute(
-        "SELECT substr(d.text, s.start + 1, s.end - s.start), d.source FROM segments s "
-        "CROSS JOIN documents d ON d.id = s.doc_id WHERE s.status IN ('accepted', 'auto') LIMIT ?", (limit,)))
+    return iter(
+        store.conn.execute(
+            "SELECT substr(d.text, s.start + 1, s.end - s.start), d.source FROM segments s "
+            "CROSS JOIN documents d ON d.id = s.doc_id WHERE s.status IN ('accepted', 'auto') LIMIT ?",
+            (limit,),
+        )
+    )
 
 
 def count_status(store: Store, status: str) -> int:

@@ -51,8 +51,14 @@ class QueueModel(QAbstractTableModel):
         self._exhausted = True
 
     # ---------------------------------------------------------------- paging
-    def reset(self, status: str | None = None, order: str | None = None, *, strategy: str | None = None,
-              filters: dict[str, Any] | None = None) -> None:
+    def reset(
+        self,
+        status: str | None = None,
+        order: str | None = None,
+        *,
+        strategy: str | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> None:
         """Reload. ``strategy``: a routing strategy, or 'uncertainty'/'document' (SQL order)."""
         if status is not None:
             self.status = status
@@ -145,9 +151,12 @@ class QueueModel(QAbstractTableModel):
             pred = seg.get("prediction") or {}
             pconfs = [c for _, _, _, c in pred.get("spans", []) if c is not None]
             self._info[seg["id"]] = {
-                "status": seg["status"], "source": _short(seg.get("source") or ""),
-                "source_full": seg.get("source") or "", "text": text[:160],
-                "labels": ", ".join(sorted(labels)), "label_set": labels,
+                "status": seg["status"],
+                "source": _short(seg.get("source") or ""),
+                "source_full": seg.get("source") or "",
+                "text": text[:160],
+                "labels": ", ".join(sorted(labels)),
+                "label_set": labels,
                 "pred_labels": {lab for _, _, lab, _ in pred.get("spans", [])},
                 "pred_min_conf": min(pconfs) if pconfs else None,
                 "min_conf": min(confs) if confs else None,

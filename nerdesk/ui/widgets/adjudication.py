@@ -85,10 +85,12 @@ class TierQueueDialog(QDialog):
         self.note.setPlaceholderText("Note for the annotator (needed to send back)")
         row.addWidget(self.note, 1)
         self.buttons = {}
-        for name, text, slot in (("approve", "&Approve", lambda: self.decide("approve")),
-                                 ("correct", "&Correct", lambda: self.decide("correct")),
-                                 ("send_back", "Send &back", lambda: self.decide("send_back")),
-                                 ("adjudicate", "Ad&judicate", self.adjudicate_current)):
+        for name, text, slot in (
+            ("approve", "&Approve", lambda: self.decide("approve")),
+            ("correct", "&Correct", lambda: self.decide("correct")),
+            ("send_back", "Send &back", lambda: self.decide("send_back")),
+            ("adjudicate", "Ad&judicate", self.adjudicate_current),
+        ):
             b = QPushButton(text)
             b.setObjectName(f"queue_{name}")
             b.setAutoDefault(False)
@@ -125,8 +127,9 @@ class TierQueueDialog(QDialog):
         self.buttons["adjudicate"].setEnabled(reviewer)
         self.table.setRowCount(len(self.items))
         for i, item in enumerate(self.items):
-            for j, v in enumerate((str(item.segment_id), item.kind.replace("_", " "), item.annotator or "",
-                                   "; ".join(item.reasons))):
+            for j, v in enumerate(
+                (str(item.segment_id), item.kind.replace("_", " "), item.annotator or "", "; ".join(item.reasons))
+            ):
                 self.table.setItem(i, j, QTableWidgetItem(v))
         if self.items:
             self.table.selectRow(min(max(row, 0), len(self.items) - 1) if keep_row else 0)
@@ -168,8 +171,9 @@ class TierQueueDialog(QDialog):
         ch = self.session.review_decision(item.segment_id, item.annotator, decision, note=self.note.text())
         if ch is not None:
             self.note.clear()
-            self.session.message.emit(f"{decision.replace('_', ' ').capitalize()}: segment {item.segment_id} "
-                                      f"by {item.annotator}")
+            self.session.message.emit(
+                f"{decision.replace('_', ' ').capitalize()}: segment {item.segment_id} by {item.annotator}"
+            )
             self.reload(keep_row=True)
 
 
@@ -180,8 +184,10 @@ class AdjudicationDialog(QDialog):
     between columns, Enter decides (the checked spans: one version taken, or combined), E edits the
     spans as text, PageDown / PageUp the next / previous conflict, Ctrl+Z undoes."""
 
-    KEYS = ("1-9 take a version · Space toggle a span · Enter decide · E edit as text · "
-            "PgDn/PgUp next/previous conflict · Ctrl+Z undo")
+    KEYS = (
+        "1-9 take a version · Space toggle a span · Enter decide · E edit as text · "
+        "PgDn/PgUp next/previous conflict · Ctrl+Z undo"
+    )
 
     def __init__(self, win):
         super().__init__(win)
@@ -259,17 +265,25 @@ class AdjudicationDialog(QDialog):
             return
         keep = segment_id if segment_id is not None else (self.data or {}).get("segment_id")
         s = p.adjudication.summary()
-        self.summary.setText(f"<b>{s['conflicts']} conflict(s), {s['unresolved']} unresolved</b> · protocol: "
-                             f"{s['protocol']['rule']}" + (f", experts decide {', '.join(s['protocol']['expert_labels'])}"
-                                                           if s["protocol"]["expert_labels"] else "")
-                             + f" · you: {html.escape(p.user)} ({p.tier})")
+        self.summary.setText(
+            f"<b>{s['conflicts']} conflict(s), {s['unresolved']} unresolved</b> · protocol: "
+            f"{s['protocol']['rule']}"
+            + (
+                f", experts decide {', '.join(s['protocol']['expert_labels'])}"
+                if s["protocol"]["expert_labels"]
+                else ""
+            )
+            + f" · you: {html.escape(p.user)} ({p.tier})"
+        )
         self.conflicts = p.adjudication.conflicts(unresolved_only=not self.show_resolved.isChecked())
         if keep is not None and keep not in [c["segment_id"] for c in self.conflicts]:
             try:
                 if p.adjudication.versions(keep)["resolution"]:
-                    self.conflicts = sorted(self.conflicts + [
-                        {"segment_id": keep, "resolution": p.adjudication.versions(keep)["resolution"]}],
-                        key=lambda c: c["segment_id"])
+                    self.conflicts = sorted(
+                        self.conflicts
+                        + [{"segment_id": keep, "resolution": p.adjudication.versions(keep)["resolution"]}],
+                        key=lambda c: c["segment_id"],
+                    )
             except NerdeskError:
                 pass
         self.list.blockSignals(True)
@@ -277,7 +291,9 @@ class AdjudicationDialog(QDialog):
         for c in self.conflicts:
             r = c["resolution"]
             mark = "✓" if r["resolved"] else "•"
-            self.list.addItem(f"{mark} segment {c['segment_id']}: {r['how']}" + (f" ({r['reason']})" if r["reason"] else ""))
+            self.list.addItem(
+                f"{mark} segment {c['segment_id']}: {r['how']}" + (f" ({r['reason']})" if r["reason"] else "")
+            )
         self.list.blockSignals(False)
         ids = [c["segment_id"] for c in self.conflicts]
         row = ids.index(keep) if keep in ids else 0
@@ -319,8 +335,10 @@ class AdjudicationDialog(QDialog):
             for sp in spans:
                 conf = f" {sp['confidence']:.2f}" if sp.get("confidence") is not None else ""
                 disputed = who != "model" and _key(sp) not in common  # not everyone marked it
-                it = QListWidgetItem(f"{'≠ ' if disputed else ''}{text[sp['start'] - base:sp['end'] - base]!r} "
-                                     f"{sp['label']} [{sp['start']}-{sp['end']}]{conf}")
+                it = QListWidgetItem(
+                    f"{'≠ ' if disputed else ''}{text[sp['start'] - base : sp['end'] - base]!r} "
+                    f"{sp['label']} [{sp['start']}-{sp['end']}]{conf}"
+                )
                 if disputed:
                     it.setToolTip("Not every person marked this span")
                     font = it.font()
@@ -328,8 +346,9 @@ class AdjudicationDialog(QDialog):
                     it.setFont(font)
                 it.setData(Qt.ItemDataRole.UserRole, _key(sp))
                 it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                it.setCheckState(Qt.CheckState.Checked if _key(sp) in decided and who != "model"
-                                 else Qt.CheckState.Unchecked)
+                it.setCheckState(
+                    Qt.CheckState.Checked if _key(sp) in decided and who != "model" else Qt.CheckState.Unchecked
+                )
                 lw.addItem(it)
             if lw.count():
                 lw.setCurrentRow(0)
@@ -341,8 +360,11 @@ class AdjudicationDialog(QDialog):
         if self.columns:
             self.columns[0][1].setFocus()
         res = data["resolution"]
-        self.resolution.setText(f"Resolution: <b>{res['how']}</b>" + (f" by {html.escape(res['by'])}" if res["by"] else "")
-                                + (f" — {html.escape(res['reason'])}" if res["reason"] else ""))
+        self.resolution.setText(
+            f"Resolution: <b>{res['how']}</b>"
+            + (f" by {html.escape(res['by'])}" if res["by"] else "")
+            + (f" — {html.escape(res['reason'])}" if res["reason"] else "")
+        )
         self._paint()
 
     def checked(self) -> list[tuple[str, tuple[int, int, str]]]:
@@ -412,8 +434,14 @@ class AdjudicationDialog(QDialog):
         else:
             picks = self.checked()
             keys = {k for _, k in picks}
-            whole = next((who for who, lw in self.columns if who != "model" and keys == {
-                lw.item(i).data(Qt.ItemDataRole.UserRole) for i in range(lw.count())}), None)
+            whole = next(
+                (
+                    who
+                    for who, lw in self.columns
+                    if who != "model" and keys == {lw.item(i).data(Qt.ItemDataRole.UserRole) for i in range(lw.count())}
+                ),
+                None,
+            )
             if whole is not None:
                 ch = self.session.adjudicate(sid, take=whole, reason=reason)
             elif any(who == "model" for who, _ in picks):
@@ -430,7 +458,7 @@ class AdjudicationDialog(QDialog):
             self.session.message.emit(f"Adjudicated segment {sid}.")
             rows = [c["segment_id"] for c in self.conflicts]
             i = rows.index(sid) if sid in rows else 0
-            nxt = next((c["segment_id"] for c in self.conflicts[i + 1:] if not c["resolution"]["resolved"]), None)
+            nxt = next((c["segment_id"] for c in self.conflicts[i + 1 :] if not c["resolution"]["resolved"]), None)
             self.reload(nxt if nxt is not None else sid)
 
 
@@ -455,25 +483,41 @@ class TeamPanel(QWidget):
         self.agreement = _table("agreementTable", ["", "span F1 exact", "span F1 partial", "kappa", "alpha"])
         lay.addWidget(self.agreement, 1)
         lay.addWidget(QLabel("<b>Errors found in each person's work</b> (by reviewers' corrections and adjudications)"))
-        self.profiles = _table("profilesTable", ["Person", "Reviewed", "Errors", *[CATEGORY_NAMES[c] for c in CATEGORIES]])
+        self.profiles = _table(
+            "profilesTable", ["Person", "Reviewed", "Errors", *[CATEGORY_NAMES[c] for c in CATEGORIES]]
+        )
         lay.addWidget(self.profiles, 1)
 
     def show_data(self, r: dict[str, Any], profiles: dict[str, dict[str, Any]]) -> None:
-        self.head.setText(f"<b>Agreement</b> over {r['segments']} segment(s) annotated by two or more of "
-                          f"{len(r['raters'])} people ({html.escape(', '.join(r['raters'])) or 'none'})")
-        rows = [("overall", r["overall"]), *sorted(r["per_label"].items()),
-                *[(f"{x['a']} / {x['b']}", x) for x in r["pairs"]]]
+        self.head.setText(
+            f"<b>Agreement</b> over {r['segments']} segment(s) annotated by two or more of "
+            f"{len(r['raters'])} people ({html.escape(', '.join(r['raters'])) or 'none'})"
+        )
+        rows = [
+            ("overall", r["overall"]),
+            *sorted(r["per_label"].items()),
+            *[(f"{x['a']} / {x['b']}", x) for x in r["pairs"]],
+        ]
         self.agreement.setRowCount(len(rows))
         for i, (name, v) in enumerate(rows):
-            cells = [name, *["—" if v.get(k) is None else f"{v[k]:.3f}"
-                             for k in ("span_f1_exact", "span_f1_partial", "kappa", "alpha")]]
+            cells = [
+                name,
+                *[
+                    "—" if v.get(k) is None else f"{v[k]:.3f}"
+                    for k in ("span_f1_exact", "span_f1_partial", "kappa", "alpha")
+                ],
+            ]
             for j, c in enumerate(cells):
                 self.agreement.setItem(i, j, QTableWidgetItem(c))
         prof = sorted(profiles.items())
         self.profiles.setRowCount(len(prof))
         for i, (name, v) in enumerate(prof):
-            cells = [name, str(v["reviewed_segments"]), str(v["total"]), *[str(v["per_category"].get(c, 0))
-                                                                           for c in CATEGORIES]]
+            cells = [
+                name,
+                str(v["reviewed_segments"]),
+                str(v["total"]),
+                *[str(v["per_category"].get(c, 0)) for c in CATEGORIES],
+            ]
             for j, c in enumerate(cells):
                 self.profiles.setItem(i, j, QTableWidgetItem(c))
 

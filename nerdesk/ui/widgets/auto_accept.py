@@ -25,27 +25,41 @@ from nerdesk.ui.jobs import project_job
 def auto_accept_factory(project_path, threshold: float, audit_rate: float, seed=None, force: bool = False):
     from nerdesk.core.autoaccept import auto_accept
 
-    return project_job(project_path, lambda p: auto_accept(p, threshold, audit_rate=audit_rate, seed=seed,
-                                                             force=force), f"Auto-accepting at {threshold:.2f}")
+    return project_job(
+        project_path,
+        lambda p: auto_accept(p, threshold, audit_rate=audit_rate, seed=seed, force=force),
+        f"Auto-accepting at {threshold:.2f}",
+    )
 
 
 def count_factory(project_path, threshold: float):
     from nerdesk.core.autoaccept import audit_estimate, eligible_count, readiness
 
     def work(p):
-        return {"eligible": eligible_count(p, threshold), "model": p.active_model_id(),
-                "new": p.store.counts()["by_status"].get("new", 0), "estimate": audit_estimate(p),
-                "check": readiness(p, threshold)}
+        return {
+            "eligible": eligible_count(p, threshold),
+            "model": p.active_model_id(),
+            "new": p.store.counts()["by_status"].get("new", 0),
+            "estimate": audit_estimate(p),
+            "check": readiness(p, threshold),
+        }
+
     return project_job(project_path, work, "Counting eligible segments")
 
 
 def describe_check(check: dict) -> str:
     """The guard rails' evidence, and why auto-accept is refused at this threshold, if it is."""
     n, c = check["reviewed"], check["corrected"]
-    text = (f"Of the reviewed segments the model predicted at or above {check['threshold']:.2f}, "
-            f"<b>{c} of {n}</b> needed a correction" +
-            (f" ({check['rate']:.1%}, 95% interval {check['low']:.1%} – {check['high']:.1%}; "
-             f"accepted: {check['max_error_rate']:.0%})." if n else "."))
+    text = (
+        f"Of the reviewed segments the model predicted at or above {check['threshold']:.2f}, "
+        f"<b>{c} of {n}</b> needed a correction"
+        + (
+            f" ({check['rate']:.1%}, 95% interval {check['low']:.1%} – {check['high']:.1%}; "
+            f"accepted: {check['max_error_rate']:.0%})."
+            if n
+            else "."
+        )
+    )
     if check["reasons"]:
         text += "<br><span style='color:#b00020'>Refused: " + "; ".join(check["reasons"]) + ".</span>"
     return text
@@ -53,12 +67,16 @@ def describe_check(check: dict) -> str:
 
 def describe_estimate(est: dict) -> str:
     if not est["audited"]:
-        return (f"No audited segment reviewed yet ({est['pending_audits']} waiting in the "
-                f"<b>audit</b> queue). {est['auto_accepted']} segments are auto-accepted.")
-    return (f"Estimated error rate of auto-accepted segments: <b>{est['rate']:.1%}</b> "
-            f"(95% interval {est['low']:.1%} – {est['high']:.1%}), from {est['audited']} audited "
-            f"segments with {est['errors']} wrong. {est['pending_audits']} audits waiting; "
-            f"{est['auto_accepted']} segments auto-accepted.")
+        return (
+            f"No audited segment reviewed yet ({est['pending_audits']} waiting in the "
+            f"<b>audit</b> queue). {est['auto_accepted']} segments are auto-accepted."
+        )
+    return (
+        f"Estimated error rate of auto-accepted segments: <b>{est['rate']:.1%}</b> "
+        f"(95% interval {est['low']:.1%} – {est['high']:.1%}), from {est['audited']} audited "
+        f"segments with {est['errors']} wrong. {est['pending_audits']} audits waiting; "
+        f"{est['auto_accepted']} segments auto-accepted."
+    )
 
 
 class AutoAcceptDialog(QDialog):
@@ -74,10 +92,12 @@ class AutoAcceptDialog(QDialog):
         self.setObjectName("autoAcceptDialog")
         self.setWindowTitle("Auto-accept confident segments")
         lay = QVBoxLayout(self)
-        intro = QLabel("New segments whose every predicted span, and the whole tag sequence, are at "
-                       "least as confident as the threshold are accepted as the model predicted them. "
-                       "A random sample goes to the <b>audit</b> queue instead: reviewing it measures "
-                       "how often auto-accepted segments are wrong.")
+        intro = QLabel(
+            "New segments whose every predicted span, and the whole tag sequence, are at "
+            "least as confident as the threshold are accepted as the model predicted them. "
+            "A random sample goes to the <b>audit</b> queue instead: reviewing it measures "
+            "how often auto-accepted segments are wrong."
+        )
         intro.setWordWrap(True)
         lay.addWidget(intro)
         form = QFormLayout()
@@ -167,9 +187,12 @@ class AutoAcceptDialog(QDialog):
             return
         self._recount = False
         t = self.threshold
-        self.count_job = self.win.run_job("Counting eligible segments", count_factory(p.path, t),
-                                          on_done=lambda res, t=t: self._counted(t, res),
-                                          on_finished=self._count_finished)
+        self.count_job = self.win.run_job(
+            "Counting eligible segments",
+            count_factory(p.path, t),
+            on_done=lambda res, t=t: self._counted(t, res),
+            on_finished=self._count_finished,
+        )
 
     def _count_finished(self) -> None:
         self.count_job = None
@@ -184,8 +207,10 @@ class AutoAcceptDialog(QDialog):
             self.force_button.setVisible(False)
         else:
             n = res["eligible"]
-            self.eligible.setText(f"<b>{n}</b> of {res['new']} new segments would skip review at {threshold:.2f} "
-                                  f"(about {round(n * self.audit.value() / 100)} of them audited).")
+            self.eligible.setText(
+                f"<b>{n}</b> of {res['new']} new segments would skip review at {threshold:.2f} "
+                f"(about {round(n * self.audit.value() / 100)} of them audited)."
+            )
             ok = res["check"]["ok"]
             self.run_button.setEnabled(n > 0 and ok and self.job is None)
             self.force_button.setVisible(not ok)
@@ -201,17 +226,27 @@ class AutoAcceptDialog(QDialog):
         t, r = self.threshold, self.audit.value() / 100
         self.run_button.setEnabled(False)
         self.force_button.setEnabled(False)
-        self.job = self.win.run_job("Auto-accepting", auto_accept_factory(p.path, t, r, force=force),
-                                    on_done=self._done, on_finished=self._finished)
+        self.job = self.win.run_job(
+            "Auto-accepting",
+            auto_accept_factory(p.path, t, r, force=force),
+            on_done=self._done,
+            on_finished=self._finished,
+        )
         return self.job
 
     def confirm_force(self) -> bool:  # tests replace this (a modal box blocks)
         reasons = "\n• ".join((self.checked or {}).get("reasons", []))
-        return QMessageBox.warning(
-            self, "Auto-accept anyway?", f"Auto-accept is refused at {self.threshold:.2f}:\n• {reasons}\n\n"
-            "Accept these segments without review anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
+        return (
+            QMessageBox.warning(
+                self,
+                "Auto-accept anyway?",
+                f"Auto-accept is refused at {self.threshold:.2f}:\n• {reasons}\n\n"
+                "Accept these segments without review anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            == QMessageBox.StandardButton.Yes
+        )
 
     def run_anyway(self):
         return self.run(force=True) if self.confirm_force() else None
@@ -222,7 +257,8 @@ class AutoAcceptDialog(QDialog):
 
     def _done(self, result: dict) -> None:
         self.win.statusBar().showMessage(
-            f"Auto-accepted {result['auto']} segments; {result['audit']} sent to the audit queue.", 8000)
+            f"Auto-accepted {result['auto']} segments; {result['audit']} sent to the audit queue.", 8000
+        )
         self.session.reload()
         self.win.queue.reset()
         self.win.update_counts()

@@ -42,31 +42,50 @@ def write_factory(project_path, out):
 
 
 def spans_text(text: str, spans: list[dict]) -> str:
-    return ", ".join(f"'{text[s['start']:s['end']]}' {s['label']}" for s in spans) or "(no entities)"
+    return ", ".join(f"'{text[s['start'] : s['end']]}' {s['label']}" for s in spans) or "(no entities)"
 
 
 def errors_text(errors: list[dict]) -> str:
-    return "; ".join(f"{CATEGORY_NAMES.get(e['category'], e['category'])} '{e['surface']}' {e['label']}"
-                     for e in errors) or "—"
+    return (
+        "; ".join(f"{CATEGORY_NAMES.get(e['category'], e['category'])} '{e['surface']}' {e['label']}" for e in errors)
+        or "—"
+    )
 
 
 def manifest_html(m: dict) -> str:
     g = m.get("guideline") or {}
     labels = ", ".join(html.escape(lab["name"]) for lab in g.get("labels", [])) or "—"
-    models = "<br>".join(f"{html.escape(x['id'])} <small>sha256 {html.escape((x.get('sha256') or '—')[:16])}…</small>"
-                         for x in m.get("models", [])) or "—"
+    models = (
+        "<br>".join(
+            f"{html.escape(x['id'])} <small>sha256 {html.escape((x.get('sha256') or '—')[:16])}…</small>"
+            for x in m.get("models", [])
+        )
+        or "—"
+    )
     errs = ", ".join(f"{CATEGORY_NAMES.get(k, k)} {v}" for k, v in sorted(m.get("error_counts", {}).items())) or "none"
     rows = [
-        ("Project", f"{html.escape(m.get('project_name', ''))} <small>({html.escape(m.get('project_id', ''))})</small>"),
-        ("Segments", f"<b>{m.get('segments', 0)}</b> reviewed segments (their text, tokens, the model's and the "
-                     "final spans, error tags, annotator, document source and metadata)"),
+        (
+            "Project",
+            f"{html.escape(m.get('project_name', ''))} <small>({html.escape(m.get('project_id', ''))})</small>",
+        ),
+        (
+            "Segments",
+            f"<b>{m.get('segments', 0)}</b> reviewed segments (their text, tokens, the model's and the "
+            "final spans, error tags, annotator, document source and metadata)",
+        ),
         ("Annotators", html.escape(", ".join(m.get("annotators", [])) or "—")),
-        ("Guideline", f"version {g.get('version')}; labels {labels}"
-                      + (f"; text of {len(g.get('text') or '')} characters" if g.get("text") else "")),
+        (
+            "Guideline",
+            f"version {g.get('version')}; labels {labels}"
+            + (f"; text of {len(g.get('text') or '')} characters" if g.get("text") else ""),
+        ),
         ("Models", models),
         ("Error tags", errs),
-        ("Format", f"bundle format {m.get('bundle_format')}, nerdesk {html.escape(str(m.get('nerdesk_version')))}; "
-                   "the bundle id, time and file hashes are set when it is written"),
+        (
+            "Format",
+            f"bundle format {m.get('bundle_format')}, nerdesk {html.escape(str(m.get('nerdesk_version')))}; "
+            "the bundle id, time and file hashes are set when it is written",
+        ),
     ]
     return "<table cellspacing=3>" + "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
@@ -127,8 +146,12 @@ class BundleDialog(QDialog):
         p = self.session.project
         if p is None or self.job is not None:
             return self.job
-        self.job = self.win.run_job("Preparing the bundle preview", preview_factory(p.path),
-                                    on_done=self.show_preview, on_finished=self._finished)
+        self.job = self.win.run_job(
+            "Preparing the bundle preview",
+            preview_factory(p.path),
+            on_done=self.show_preview,
+            on_finished=self._finished,
+        )
         return self.job
 
     def _finished(self) -> None:
@@ -140,23 +163,32 @@ class BundleDialog(QDialog):
         self.table.setRowCount(len(self.lines))
         for i, line in enumerate(self.lines):
             doc = line.get("document") or {}
-            cells = (" ".join(line["text"].split()), spans_text(line["text"], line["final"]),
-                     errors_text(line["errors"]), f"{line['annotator']} ({line['tier']})",
-                     str(doc.get("source") or ""), line.get("note") or "")
+            cells = (
+                " ".join(line["text"].split()),
+                spans_text(line["text"], line["final"]),
+                errors_text(line["errors"]),
+                f"{line['annotator']} ({line['tier']})",
+                str(doc.get("source") or ""),
+                line.get("note") or "",
+            )
             for j, v in enumerate(cells):
                 item = QTableWidgetItem(v)
                 item.setToolTip(v)
                 self.table.setItem(i, j, item)
         self.save_button.setEnabled(bool(self.lines))
         if not self.lines:
-            self.summary.setText(self.summary.text() + "<p><b>Nothing to export yet:</b> a bundle holds accepted "
-                                 "segments only.</p>")
+            self.summary.setText(
+                self.summary.text() + "<p><b>Nothing to export yet:</b> a bundle holds accepted segments only.</p>"
+            )
 
     def _show_raw(self, row: int) -> None:
         if 0 <= row < len(self.lines):
             line = self.lines[row]
-            self.raw.setPlainText("{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
-                                                     for k, v in line.items()) + "\n}")
+            self.raw.setPlainText(
+                "{\n"
+                + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in line.items())
+                + "\n}"
+            )
 
     def save_dialog(self):
         p = self.session.project
@@ -180,9 +212,14 @@ class BundleDialog(QDialog):
         def done(manifest):
             self.written = manifest
             self.win.statusBar().showMessage(
-                f"Wrote {path.name}: {manifest['segments']} segments (bundle {manifest['bundle_id'][:8]}).", 10000)
+                f"Wrote {path.name}: {manifest['segments']} segments (bundle {manifest['bundle_id'][:8]}).", 10000
+            )
             self.accept()
 
         self.save_button.setEnabled(False)
-        return self.win.run_job(f"Writing {path.name}", write_factory(p.path, path), on_done=done,
-                                on_finished=lambda: self.save_button.setEnabled(bool(self.lines)))
+        return self.win.run_job(
+            f"Writing {path.name}",
+            write_factory(p.path, path),
+            on_done=done,
+            on_finished=lambda: self.save_button.setEnabled(bool(self.lines)),
+        )

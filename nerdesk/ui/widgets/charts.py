@@ -83,14 +83,16 @@ class _Chart(QWidget):
             p.setPen(grid)
             p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
             p.setPen(self.palette().text().color())
-            p.drawText(QRectF(0, y - 8, plot.left() - 4, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       fmt.format(v))
+            p.drawText(
+                QRectF(0, y - 8, plot.left() - 4, 16),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                fmt.format(v),
+            )
         p.setPen(QPen(self.palette().text().color(), 1))
         p.drawLine(plot.bottomLeft(), plot.bottomRight())
         p.drawLine(plot.bottomLeft(), plot.topLeft())
 
-    def _legend(self, p: QPainter, names: list[str], *, lines: bool = False, colors: list[str] | None = None
-                ) -> None:
+    def _legend(self, p: QPainter, names: list[str], *, lines: bool = False, colors: list[str] | None = None) -> None:
         x, y = 46.0, self.height() - 18.0
         colors = colors or PALETTE
         fm = p.fontMetrics()
@@ -136,8 +138,16 @@ class BarChart(_Chart):
         self.integer = False  # counts: whole-number ticks and values
         self.percent = False  # shares: ticks and values in %
 
-    def set_data(self, groups: list[str], series: list[str], values: dict[tuple[str, str], float | None],
-                 hi: float = 1.0, *, texts: dict | None = None, notes: dict | None = None) -> None:
+    def set_data(
+        self,
+        groups: list[str],
+        series: list[str],
+        values: dict[tuple[str, str], float | None],
+        hi: float = 1.0,
+        *,
+        texts: dict | None = None,
+        notes: dict | None = None,
+    ) -> None:
         self.groups, self.series, self.values, self.hi = groups, series, values, hi
         self.texts, self.notes = texts or {}, notes or {}
         self.update()
@@ -180,15 +190,18 @@ class BarChart(_Chart):
                 r = QRectF(x + 1, plot.bottom() - h, bw - 2, h)
                 p.fillRect(r, QColor(colors[si % len(colors)]))
                 text = self.texts.get((g, s), self._value_text(v))
-                self._tip(QRectF(x, min(r.top(), plot.bottom() - 8) - 16, bw, max(h, 8) + 16),
-                          f"{g} · {s}: {text}" + (f"\n{note}" if note else ""))
+                self._tip(
+                    QRectF(x, min(r.top(), plot.bottom() - 8) - 16, bw, max(h, 8) + 16),
+                    f"{g} · {s}: {text}" + (f"\n{note}" if note else ""),
+                )
                 room = gw if len(self.series) == 1 else bw + 12
                 if fm.horizontalAdvance(text) > room:
                     text = self._value_text(v)  # the long form stays in the tooltip
                 if fm.horizontalAdvance(text) <= room:
                     p.setPen(self.palette().text().color())
-                    p.drawText(QRectF(x + bw / 2 - room / 2, r.top() - 15, room, 14), Qt.AlignmentFlag.AlignCenter,
-                               text)
+                    p.drawText(
+                        QRectF(x + bw / 2 - room / 2, r.top() - 15, room, 14), Qt.AlignmentFlag.AlignCenter, text
+                    )
             self._xlabel(p, QRectF(plot.left() + gi * gw, plot.bottom() + 2, gw, 16), g)
         self._legend(p, self.series, colors=colors)
         p.end()
@@ -268,8 +281,13 @@ class LineChart(_Chart):
         self.thresholds: list[tuple[float, str | None, str]] = []
         self.hi = 1.0
 
-    def set_data(self, xlabels: list[str], lines: dict[str, list[float | None]], hi: float = 1.0,
-                 thresholds: list[tuple[float, str | None, str]] | None = None) -> None:
+    def set_data(
+        self,
+        xlabels: list[str],
+        lines: dict[str, list[float | None]],
+        hi: float = 1.0,
+        thresholds: list[tuple[float, str | None, str]] | None = None,
+    ) -> None:
         self.xlabels, self.lines, self.hi = xlabels, lines, hi
         self.thresholds = thresholds or []
         self.update()
@@ -329,8 +347,10 @@ class LineChart(_Chart):
                 p.setBrush(c)
                 p.setPen(Qt.PenStyle.NoPen)
                 p.drawEllipse(pt, 3.5, 3.5)
-                self._tip(QRectF(pt.x() - 8, pt.y() - 8, 16, 16),
-                          f"{self.xlabels[i]} · {name}: {v:.3f}" + (" (above its alert line)" if over else ""))
+                self._tip(
+                    QRectF(pt.x() - 8, pt.y() - 8, 16, 16),
+                    f"{self.xlabels[i]} · {name}: {v:.3f}" + (" (above its alert line)" if over else ""),
+                )
         p.setBrush(Qt.BrushStyle.NoBrush)
         self._legend(p, list(self.lines), lines=True)
         p.end()
@@ -339,8 +359,11 @@ class LineChart(_Chart):
         """Each point's value, above it, or below it where the line above (or the title) took the room."""
         h = p.fontMetrics().height()
         for i in range(len(self.xlabels)):
-            pts = sorted((xy(i, vals[i]).y(), li, vals[i]) for li, vals in enumerate(self.lines.values())
-                         if i < len(vals) and vals[i] is not None)
+            pts = sorted(
+                (xy(i, vals[i]).y(), li, vals[i])
+                for li, vals in enumerate(self.lines.values())
+                if i < len(vals) and vals[i] is not None
+            )
             bottom = plot.top() - 4  # the lowest edge of what is above: the title, then the labels placed here
             for y, li, v in pts:
                 top = y - 6 - h  # above the point
@@ -382,7 +405,9 @@ class ReliabilityChart(_Chart):
             x = plot.left() + i * bw
             p.setPen(self.palette().text().color())
             if i % 2 == 0 or k <= 10:
-                p.drawText(QRectF(x - bw / 2, plot.bottom() + 2, bw, 14), Qt.AlignmentFlag.AlignCenter, f"{b['low']:.1f}")
+                p.drawText(
+                    QRectF(x - bw / 2, plot.bottom() + 2, bw, 14), Qt.AlignmentFlag.AlignCenter, f"{b['low']:.1f}"
+                )
             if not b["n"]:
                 continue
             h = plot.height() * b["accuracy"]
@@ -394,9 +419,11 @@ class ReliabilityChart(_Chart):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.setPen(self.palette().text().color())
             p.drawText(QRectF(x, plot.bottom() + 16, bw, 14), Qt.AlignmentFlag.AlignCenter, f"n{b['n']}")
-            self._tip(QRectF(x, plot.top(), bw, plot.height() + 30),
-                      f"confidence {b['low']:.1f}–{b['high']:.1f}: {b['n']} spans, {b['accuracy']:.0%} exactly "
-                      f"right, mean confidence {b['confidence']:.2f}")
+            self._tip(
+                QRectF(x, plot.top(), bw, plot.height() + 30),
+                f"confidence {b['low']:.1f}–{b['high']:.1f}: {b['n']} spans, {b['accuracy']:.0%} exactly "
+                f"right, mean confidence {b['confidence']:.2f}",
+            )
         self._legend(p, ["accuracy (share exactly right)", "mean confidence"])
         if self.ece is not None:
             text = f"ECE {self.ece:.3f}"

@@ -108,13 +108,15 @@ class CorrectionsDialog(QDialog):
         self.label.blockSignals(True)
         self.label.clear()
         self.label.addItem("all labels", None)
-        for name in (p.label_names() if p else []):
+        for name in p.label_names() if p else []:
             self.label.addItem(name, name)
         self.label.blockSignals(False)
 
     def _changed(self, changes) -> None:
-        if self.isVisible() and (changes.action in ("accept", "override category")
-                                 or changes.action.startswith(("undo accept", "redo accept"))):
+        if self.isVisible() and (
+            changes.action in ("accept", "override category")
+            or changes.action.startswith(("undo accept", "redo accept"))
+        ):
             self.reload()
 
     def reload(self) -> None:
@@ -133,8 +135,17 @@ class CorrectionsDialog(QDialog):
             cat_text = CATEGORY_NAMES.get(r["category"], r["category"])
             if r["category"] != r["auto_category"]:
                 cat_text += f" (auto: {CATEGORY_NAMES.get(r['auto_category'], r['auto_category'])})"
-            cells = (str(r["id"]), cat_text, r["label"], r["surface"], _span(r["predicted"]), _span(r["final"]),
-                     r["annotator"], str(r["segment_id"]), r["reason"])
+            cells = (
+                str(r["id"]),
+                cat_text,
+                r["label"],
+                r["surface"],
+                _span(r["predicted"]),
+                _span(r["final"]),
+                r["annotator"],
+                str(r["segment_id"]),
+                r["reason"],
+            )
             for j, v in enumerate(cells):
                 item = QTableWidgetItem(v)
                 if j == 0:

@@ -42,8 +42,13 @@ from nerdesk.ui.jobs import project_job
 from nerdesk.ui.widgets.charts import BarChart, LineChart, ReliabilityChart, StackedBarChart, count_top
 
 
-SHORT = {"false_positive": "false positive", "false_negative": "missed", "boundary": "boundary",
-         "label": "label", "boundary_label": "bound.+label"}
+SHORT = {
+    "false_positive": "false positive",
+    "false_negative": "missed",
+    "boundary": "boundary",
+    "label": "label",
+    "boundary_label": "bound.+label",
+}
 
 
 def report_factory(project_path):
@@ -59,6 +64,7 @@ def report_factory(project_path):
         rep["team"] = {"agreement": p.agreement(), "profiles": p.team.error_profiles()}  # issue 16
         rep["label_currency"] = p.taxonomy.currency()  # how much of each label is current (issue 17)
         return rep
+
     return project_job(project_path, work, "Computing the dashboard")
 
 
@@ -93,18 +99,29 @@ def _monitoring_html(rep: dict) -> str:
     out = []
     rec = [r for r in rep.get("recurrence", []) if r["corrections"]]
     if rec:
-        out.append("<h3>Recurring errors</h3><p>" + "<br>".join(
-            f"{html.escape(_short(r['model_id']))}: {r['recurring']} of {r['corrections']} corrections "
-            f"({r['share']:.0%}) had been corrected before it" for r in rec) + "</p>")
+        out.append(
+            "<h3>Recurring errors</h3><p>"
+            + "<br>".join(
+                f"{html.escape(_short(r['model_id']))}: {r['recurring']} of {r['corrections']} corrections "
+                f"({r['share']:.0%}) had been corrected before it"
+                for r in rec
+            )
+            + "</p>"
+        )
     high = sum(d["high"] for d in rep.get("severity", []))
     if rep.get("severity"):
         out.append(f"<p>High-severity corrections: <b>{high}</b> over {len(rep['severity'])} day(s).</p>")
-    tails = [(m["id"], m["long_tail"]) for m in rep.get("models", []) if m.get("long_tail")
-             and m["long_tail"]["surface_spans"]]
+    tails = [
+        (m["id"], m["long_tail"])
+        for m in rep.get("models", [])
+        if m.get("long_tail") and m["long_tail"]["surface_spans"]
+    ]
     if tails:
         mid, lt = tails[-1]
-        out.append(f"<p>Long tail ({html.escape(_short(mid))}): recall <b>{lt['surface_recall']:.2f}</b> on "
-                   f"{lt['surface_spans']} spans whose surface form its training held fewer than 5 times.</p>")
+        out.append(
+            f"<p>Long tail ({html.escape(_short(mid))}): recall <b>{lt['surface_recall']:.2f}</b> on "
+            f"{lt['surface_spans']} spans whose surface form its training held fewer than 5 times.</p>"
+        )
     if out:
         out.append("<p><i>As charts, per version and per day: the Monitoring tab.</i></p>")
     return "".join(out)
@@ -117,8 +134,11 @@ def _mix_alert(wins: list[dict]) -> str | None:
         return None
     a, b = wins[0]["labels"], wins[-1]["labels"]
     tv = 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
-    return (f"⚠ first → last window: shifted by {tv:.0%} (alert above {LABEL_SHIFT_ALERT:.0%})"
-            if tv > LABEL_SHIFT_ALERT else None)
+    return (
+        f"⚠ first → last window: shifted by {tv:.0%} (alert above {LABEL_SHIFT_ALERT:.0%})"
+        if tv > LABEL_SHIFT_ALERT
+        else None
+    )
 
 
 def _interval(ci) -> str | None:
@@ -177,10 +197,13 @@ class Dashboard(QDialog):
         pick.addWidget(self.reliability_model, 1)
         rl.addLayout(pick)
         rl.addWidget(self.reliability, 1)
-        self.quality_table = _table(["Model", "Active", "Unseen reviewed", "Precision", "Recall", "F1",
-                                     "F1 95% interval", "Partial F1", "ECE"], "qualityTable")
+        self.quality_table = _table(
+            ["Model", "Active", "Unseen reviewed", "Precision", "Recall", "F1", "F1 95% interval", "Partial F1", "ECE"],
+            "qualityTable",
+        )
         self.quality_table.horizontalHeaderItem(2).setToolTip(
-            "Reviewed segments the model was not trained on: the only ones it is scored on")
+            "Reviewed segments the model was not trained on: the only ones it is scored on"
+        )
         g.addWidget(self.f1_chart, 0, 0)
         g.addWidget(rel, 0, 1)
         g.addWidget(self.quality_table, 1, 0, 1, 2)
@@ -204,8 +227,18 @@ class Dashboard(QDialog):
         self.alerts = QLabel()
         self.alerts.setObjectName("driftAlerts")
         self.alerts.setWordWrap(True)
-        self.drift_table = _table(["Documents", "Segments", "Mean confidence", "Mean uncertainty", "Reviewed",
-                                   "Correction rate", "Unseen words"], "driftTable")
+        self.drift_table = _table(
+            [
+                "Documents",
+                "Segments",
+                "Mean confidence",
+                "Mean uncertainty",
+                "Reviewed",
+                "Correction rate",
+                "Unseen words",
+            ],
+            "driftTable",
+        )
         dl.addLayout(charts, 3)
         dl.addWidget(self.psi)
         dl.addWidget(self.alerts)
@@ -248,12 +281,24 @@ class Dashboard(QDialog):
         self.cost_chart.setObjectName("costChart")
         self.cost_chart.integer = True
         self.cost_chart.empty_text = "Needs two versions compared on enough shared segments"
-        self.cost_table = _table(["From", "To", "Edit actions", "Shared segments", "F1 from → to", "F1 points",
-                                  "Actions per point", "Why no figure"], "costTable")
+        self.cost_table = _table(
+            [
+                "From",
+                "To",
+                "Edit actions",
+                "Shared segments",
+                "F1 from → to",
+                "F1 points",
+                "Actions per point",
+                "Why no figure",
+            ],
+            "costTable",
+        )
         self.cost_table.verticalHeader().setDefaultSectionSize(24)
         self.cost_table.horizontalHeaderItem(3).setToolTip(
             f"Reviewed segments both versions predicted and neither trained on: the one set both are scored on "
-            f"(at least {MIN_COST_SEGMENTS} for a figure)")
+            f"(at least {MIN_COST_SEGMENTS} for a figure)"
+        )
         mg.addWidget(self.recurrence_chart, 0, 0)
         mg.addWidget(self.severity_chart, 0, 1)
         mg.addWidget(self.long_tail_chart, 1, 0)
@@ -267,11 +312,25 @@ class Dashboard(QDialog):
         # model versions
         m = QWidget()
         ml = QVBoxLayout(m)
-        self.versions = _table(["Model", "Name", "Version", "Active", "Unseen reviewed", "F1", "F1 95% interval",
-                                "ECE", "Base domain F1", "Created"], "versionsTable")
+        self.versions = _table(
+            [
+                "Model",
+                "Name",
+                "Version",
+                "Active",
+                "Unseen reviewed",
+                "F1",
+                "F1 95% interval",
+                "ECE",
+                "Base domain F1",
+                "Created",
+            ],
+            "versionsTable",
+        )
         self.versions.horizontalHeaderItem(8).setToolTip(
             "Fine-tuned models: the base model's F1 → this model's, on held-out data of the base "
-            "model's own domain (what it may have forgotten)")
+            "model's own domain (what it may have forgotten)"
+        )
         ml.addWidget(self.versions, 1)
         self.history = QLabel()
         self.history.setObjectName("historyLabel")
@@ -293,8 +352,9 @@ class Dashboard(QDialog):
         self.team_panel = TeamPanel()  # agreement and each person's errors (issue 16)
         self.tabs.addTab(self.team_panel, "Team")
         # labels: how much of each label's work was made under its current definition (issue 17)
-        self.currency = _table(["Label", "Segments annotated", "Current", "Stale (to re-review)", "Current share"],
-                               "labelCurrencyTable")
+        self.currency = _table(
+            ["Label", "Segments annotated", "Current", "Stale (to re-review)", "Current share"], "labelCurrencyTable"
+        )
         self.tabs.addTab(self.currency, "Labels")
 
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -313,8 +373,9 @@ class Dashboard(QDialog):
             return self.job
         self.headline.setText("<i>Computing…</i>")
         self.refresh_button.setEnabled(False)
-        self.job = self.win.run_job("Computing the dashboard", report_factory(p.path), on_done=self.show_report,
-                                    on_finished=self._finished)
+        self.job = self.win.run_job(
+            "Computing the dashboard", report_factory(p.path), on_done=self.show_report, on_finished=self._finished
+        )
         return self.job
 
     def _finished(self) -> None:
@@ -323,74 +384,137 @@ class Dashboard(QDialog):
 
     def show_report(self, rep: dict) -> None:
         self.report = rep
-        _fill(self.currency, [(name, c["annotations"], c["current"], c["stale"],
-                               f"{c['current'] / c['annotations']:.0%}" if c["annotations"] else "—")
-                              for name, c in sorted(rep.get("label_currency", {}).items())])
+        _fill(
+            self.currency,
+            [
+                (
+                    name,
+                    c["annotations"],
+                    c["current"],
+                    c["stale"],
+                    f"{c['current'] / c['annotations']:.0%}" if c["annotations"] else "—",
+                )
+                for name, c in sorted(rep.get("label_currency", {}).items())
+            ],
+        )
         if "team" in rep:
             self.team_panel.show_data(rep["team"]["agreement"], rep["team"]["profiles"])
         models = rep["models"]
         active = rep["active"]
         lab = _labels([m["id"] for m in models] + [r["model_id"] for r in rep.get("recurrence", [])])
         self.f1_chart.set_data(
-            [lab[m["id"]] for m in models], ["F1 exact", "ECE"],
-            {**{(lab[m["id"]], "F1 exact"): m["exact"]["f1"] if m["reviewed_segments"] else None for m in models},
-             **{(lab[m["id"]], "ECE"): m["ece"] for m in models}},
-            notes={**{(lab[m["id"]], "F1 exact"): f"{m['id']}: on {m['reviewed_segments']} reviewed segments it did "
-                      "not train on" + (f", 95% {_interval(m['f1_interval'])}" if m["f1_interval"] else "")
-                      for m in models},
-                   **{(lab[m["id"]], "ECE"): m["id"] for m in models}})
+            [lab[m["id"]] for m in models],
+            ["F1 exact", "ECE"],
+            {
+                **{(lab[m["id"]], "F1 exact"): m["exact"]["f1"] if m["reviewed_segments"] else None for m in models},
+                **{(lab[m["id"]], "ECE"): m["ece"] for m in models},
+            },
+            notes={
+                **{
+                    (lab[m["id"]], "F1 exact"): f"{m['id']}: on {m['reviewed_segments']} reviewed segments it did "
+                    "not train on" + (f", 95% {_interval(m['f1_interval'])}" if m["f1_interval"] else "")
+                    for m in models
+                },
+                **{(lab[m["id"]], "ECE"): m["id"] for m in models},
+            },
+        )
         act = next((m for m in models if m["id"] == active), None)
         # the active model's diagram, or (when it trained on every reviewed segment) the newest scored one's
-        shown = act if act and act["reviewed_segments"] else next(
-            (m for m in reversed(models) if m["reviewed_segments"]), act)
+        shown = (
+            act
+            if act and act["reviewed_segments"]
+            else next((m for m in reversed(models) if m["reviewed_segments"]), act)
+        )
         self.reliability_model.blockSignals(True)
         self.reliability_model.clear()
         for m in models:
             self.reliability_model.addItem(
                 f"{m['id']}{' (active)' if m['id'] == active else ''}: {m['reviewed_segments']} unseen "
-                "reviewed segments", m["id"])
+                "reviewed segments",
+                m["id"],
+            )
         self.reliability_model.setCurrentIndex(models.index(shown) if shown else -1)
         self.reliability_model.blockSignals(False)
         self._show_reliability()
-        _fill(self.quality_table, [
-            (m["id"], "✔" if m["id"] == active else "", m["reviewed_segments"], m["exact"]["precision"],
-             m["exact"]["recall"], m["exact"]["f1"], _interval(m["f1_interval"]), m["partial"]["f1"], m["ece"])
-            for m in models])
+        _fill(
+            self.quality_table,
+            [
+                (
+                    m["id"],
+                    "✔" if m["id"] == active else "",
+                    m["reviewed_segments"],
+                    m["exact"]["precision"],
+                    m["exact"]["recall"],
+                    m["exact"]["f1"],
+                    _interval(m["f1_interval"]),
+                    m["partial"]["f1"],
+                    m["ece"],
+                )
+                for m in models
+            ],
+        )
         # drift
         dr = rep["drift"]
         wins = dr["windows"]
         xs = [f"{w['documents'][0]}–{w['documents'][1]}" for w in wins]
-        self.drift_chart.set_data(xs, {"mean confidence": [w["mean_confidence"] for w in wins],
-                                       "correction rate": [w["correction_rate"] for w in wins],
-                                       "unseen-word rate": [w.get("unseen_word_rate") for w in wins]},
-                                  thresholds=[(UNSEEN_ALERT, "unseen-word rate",
-                                               f"unseen-word alert {UNSEEN_ALERT:.0%}")])
+        self.drift_chart.set_data(
+            xs,
+            {
+                "mean confidence": [w["mean_confidence"] for w in wins],
+                "correction rate": [w["correction_rate"] for w in wins],
+                "unseen-word rate": [w.get("unseen_word_rate") for w in wins],
+            },
+            thresholds=[(UNSEEN_ALERT, "unseen-word rate", f"unseen-word alert {UNSEEN_ALERT:.0%}")],
+        )
         self.label_mix.set_data(xs, {x: w.get("labels") or {} for x, w in zip(xs, wins)}, alert=_mix_alert(wins))
-        _fill(self.drift_table, [(f"{w['documents'][0]}–{w['documents'][1]}", w["segments"], w["mean_confidence"],
-                                  w["mean_uncertainty"], w["reviewed"], w["correction_rate"],
-                                  w.get("unseen_word_rate")) for w in wins])
+        _fill(
+            self.drift_table,
+            [
+                (
+                    f"{w['documents'][0]}–{w['documents'][1]}",
+                    w["segments"],
+                    w["mean_confidence"],
+                    w["mean_uncertainty"],
+                    w["reviewed"],
+                    w["correction_rate"],
+                    w.get("unseen_word_rate"),
+                )
+                for w in wins
+            ],
+        )
         psi = dr["psi"]
         if psi is None:
-            self.psi.setText("PSI of the uncertainty, first vs last window: — (needs two windows with predictions, "
-                             f"{PSI_MIN_SEGMENTS}+ segments each)")
+            self.psi.setText(
+                "PSI of the uncertainty, first vs last window: — (needs two windows with predictions, "
+                f"{PSI_MIN_SEGMENTS}+ segments each)"
+            )
         else:
-            verdict = ("a shift worth acting on (&gt; 0.2)" if psi > 0.2 else
-                       "a moderate shift (0.1–0.2)" if psi > 0.1 else "stable (&lt; 0.1)")
+            verdict = (
+                "a shift worth acting on (&gt; 0.2)"
+                if psi > 0.2
+                else "a moderate shift (0.1–0.2)"
+                if psi > 0.1
+                else "stable (&lt; 0.1)"
+            )
             self.psi.setText(f"PSI of the uncertainty, first vs last window: <b>{psi:.3f}</b>: {verdict}")
         alerts = list(dr.get("alerts") or [])
         rt = rep.get("retrain")
         if rt and rt["due"]:
             alerts.insert(0, f"fine-tune due: {rt['reason']}")
-        self.alerts.setText("".join(f"<p style='color:#b00020'><b>⚠ {html.escape(a)}</b></p>" for a in alerts)
-                            or "No drift alert.")
+        self.alerts.setText(
+            "".join(f"<p style='color:#b00020'><b>⚠ {html.escape(a)}</b></p>" for a in alerts) or "No drift alert."
+        )
         # errors
         err = rep["errors"]
         cats = list(CATEGORY_NAMES)
         per = err["per_category"]
         any_ = any(per.values())
-        self.categories.set_data([SHORT[c] for c in cats], ["corrections"],
-                                 {(SHORT[c], "corrections"): float(per.get(c, 0)) if any_ else None
-                                  for c in cats}, hi=count_top(per.values()))
+        self.categories.set_data(
+            [SHORT[c] for c in cats],
+            ["corrections"],
+            {(SHORT[c], "corrections"): float(per.get(c, 0)) if any_ else None for c in cats},
+            hi=count_top(per.values()),
+        )
         _fill(self.missed, [(x["text"], x["label"], x["count"]) for x in err["missed_surface_forms"]])
         _fill(self.confused, [(x["predicted"], x["final"], x["count"]) for x in err["confused_pairs"]])
         _fill(self.false_pos, [(x["text"], x["label"], x["count"]) for x in err["false_positive_surface_forms"]])
@@ -400,16 +524,33 @@ class Dashboard(QDialog):
             f"<h3>Effort</h3><p>{ef['segments']} reviewed segments took <b>{ef['with_model']}</b> edit actions "
             f"with the model's pre-annotation, against <b>{ef['from_scratch']}</b> from nothing: "
             f"<b>{saved}</b> saved. Actions actually taken: {ef['actions_taken']}.</p>"
-            f"<p>{err['total']} corrections in all.</p>" + _monitoring_html(rep))
+            f"<p>{err['total']} corrections in all.</p>" + _monitoring_html(rep)
+        )
         self._show_monitoring(rep)
         # versions
         vs = rep["versions"]
-        _fill(self.versions, [(v["id"], v["name"], v["version"], "✔ active" if v["active"] else "",
-                               v["reviewed_segments"], v["f1"] if v["reviewed_segments"] else None,
-                               _interval(v["f1_interval"]), v["ece"],
-                               (f"{v['base_domain_f1']['before']:.3f} → {v['base_domain_f1']['after']:.3f}"
-                                if v["base_domain_f1"] else None),
-                               (v["created"] or "")[:19]) for v in vs])
+        _fill(
+            self.versions,
+            [
+                (
+                    v["id"],
+                    v["name"],
+                    v["version"],
+                    "✔ active" if v["active"] else "",
+                    v["reviewed_segments"],
+                    v["f1"] if v["reviewed_segments"] else None,
+                    _interval(v["f1_interval"]),
+                    v["ece"],
+                    (
+                        f"{v['base_domain_f1']['before']:.3f} → {v['base_domain_f1']['after']:.3f}"
+                        if v["base_domain_f1"]
+                        else None
+                    ),
+                    (v["created"] or "")[:19],
+                )
+                for v in vs
+            ],
+        )
         hist = rep["history"]
         self.history.setText("Activation history: " + (" → ".join(html.escape(h) for h in hist) if hist else "—"))
         self.rollback_button.setEnabled(len([h for h in hist if h != active]) > 0)
@@ -417,12 +558,24 @@ class Dashboard(QDialog):
         ci = act["f1_interval"] if act else None
         self.headline.setText(
             f"<b>{len(models)}</b> model version(s); active: <b>{html.escape(active or 'none')}</b>"
-            + (f"; F1 {act['exact']['f1']:.3f}" + (f" (95% {ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
-               + f" on {act['reviewed_segments']} reviewed segments it did not train on" if act and
-               act["reviewed_segments"] else "")
-            + (f" (best: {html.escape(best['model_id'])})" if best and act and best["model_id"] != act["id"] else
-               "" if best else f"; no version is ahead beyond doubt yet ({MIN_SEGMENTS_FOR_BEST}+ unseen "
-               "segments and separate 95% intervals needed)" if len(models) > 1 else ""))
+            + (
+                f"; F1 {act['exact']['f1']:.3f}"
+                + (f" (95% {ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+                + f" on {act['reviewed_segments']} reviewed segments it did not train on"
+                if act and act["reviewed_segments"]
+                else ""
+            )
+            + (
+                f" (best: {html.escape(best['model_id'])})"
+                if best and act and best["model_id"] != act["id"]
+                else ""
+                if best
+                else f"; no version is ahead beyond doubt yet ({MIN_SEGMENTS_FOR_BEST}+ unseen "
+                "segments and separate 95% intervals needed)"
+                if len(models) > 1
+                else ""
+            )
+        )
 
     def _show_reliability(self) -> None:
         mid = self.reliability_model.currentData()
@@ -432,9 +585,11 @@ class Dashboard(QDialog):
             self.reliability.title = "No model version"
         else:
             spans = sum(b["n"] for b in m["reliability"])
-            self.reliability.title = (f"Reliability of {m['id'].split('+', 1)[0]}"
-                                      f"{' (active)' if m['id'] == self.report.get('active') else ''}: "
-                                      f"{spans} spans on {m['reviewed_segments']} unseen segments")
+            self.reliability.title = (
+                f"Reliability of {m['id'].split('+', 1)[0]}"
+                f"{' (active)' if m['id'] == self.report.get('active') else ''}: "
+                f"{spans} spans on {m['reviewed_segments']} unseen segments"
+            )
         self.reliability.update()
 
     def _show_monitoring(self, rep: dict) -> None:
@@ -445,21 +600,35 @@ class Dashboard(QDialog):
         names = [lab[r["model_id"]] for r in rec]
         key = "recurring share"
         self.recurrence_chart.set_data(
-            names, [key], {(n, key): r["share"] for n, r in zip(names, rec)},
-            texts={(n, key): f"{r['share']:.0%} ({r['recurring']}/{r['corrections']})" for n, r in zip(names, rec)
-                   if r["share"] is not None},
-            notes={(n, key): f"{r['recurring']} of {r['corrections']} corrections against {r['model_id']} had "
-                             "been corrected before it was registered" for n, r in zip(names, rec)},
-            hi=next(t for t in (0.1, 0.25, 0.5, 1.0) if t >= max([0.0, *[r["share"] or 0.0 for r in rec]]) * 1.15
-                    or t == 1.0))
+            names,
+            [key],
+            {(n, key): r["share"] for n, r in zip(names, rec)},
+            texts={
+                (n, key): f"{r['share']:.0%} ({r['recurring']}/{r['corrections']})"
+                for n, r in zip(names, rec)
+                if r["share"] is not None
+            },
+            notes={
+                (n, key): f"{r['recurring']} of {r['corrections']} corrections against {r['model_id']} had "
+                "been corrected before it was registered"
+                for n, r in zip(names, rec)
+            },
+            hi=next(
+                t
+                for t in (0.1, 0.25, 0.5, 1.0)
+                if t >= max([0.0, *[r["share"] or 0.0 for r in rec]]) * 1.15 or t == 1.0
+            ),
+        )
         # corrections per day by severity
         days = rep.get("severity", [])
         sev = ["high", "normal", "low"]
-        self.severity_chart.set_data([d["day"][5:] or "?" for d in days], sev,
-                                     {(d["day"][5:] or "?", s): float(d[s]) for d in days for s in sev},
-                                     hi=count_top([d[s] for d in days for s in sev]),
-                                     notes={(d["day"][5:] or "?", s): f"{d['day']}: {d[s]} {s}-severity corrections"
-                                            for d in days for s in sev})
+        self.severity_chart.set_data(
+            [d["day"][5:] or "?" for d in days],
+            sev,
+            {(d["day"][5:] or "?", s): float(d[s]) for d in days for s in sev},
+            hi=count_top([d[s] for d in days for s in sev]),
+            notes={(d["day"][5:] or "?", s): f"{d['day']}: {d[s]} {s}-severity corrections" for d in days for s in sev},
+        )
         # long-tail recall per fine-tuned version (a base model names no training segment)
         tails = [(m, m["long_tail"]) for m in models if m.get("long_tail")]
         names = [lab[m["id"]] for m, _ in tails]
@@ -467,30 +636,52 @@ class Dashboard(QDialog):
         vals, notes = {}, {}
         for n, (m, lt) in zip(names, tails):
             vals[(n, series[0])], vals[(n, series[1])] = lt["surface_recall"], lt["label_recall"]
-            notes[(n, series[0])] = f"{m['id']}: {lt['surface_spans']} unseen gold spans of surface forms its training held " \
-                                    f"fewer than {LONG_TAIL} times"
-            notes[(n, series[1])] = (f"{m['id']}: {lt['label_spans']} unseen gold spans of rare labels "
-                                     f"({', '.join(lt['rare_labels']) or 'none'})")
+            notes[(n, series[0])] = (
+                f"{m['id']}: {lt['surface_spans']} unseen gold spans of surface forms its training held "
+                f"fewer than {LONG_TAIL} times"
+            )
+            notes[(n, series[1])] = (
+                f"{m['id']}: {lt['label_spans']} unseen gold spans of rare labels "
+                f"({', '.join(lt['rare_labels']) or 'none'})"
+            )
         self.long_tail_chart.set_data(names, series, vals, notes=notes)
         # cost per F1 point, both versions on the segments neither trained on
         cost = rep.get("cost_per_point", [])
         names = [f"→ {lab.get(c['to'], c['to'])}" for c in cost]
         key = "actions per point"
         self.cost_chart.set_data(
-            names, [key], {(n, key): c["actions_per_point"] for n, c in zip(names, cost)},
+            names,
+            [key],
+            {(n, key): c["actions_per_point"] for n, c in zip(names, cost)},
             hi=count_top([c["actions_per_point"] for c in cost]),
-            texts={(n, key): f"{c['actions_per_point']:.1f}" for n, c in zip(names, cost)
-                   if c["actions_per_point"] is not None},
-            notes={(n, key): f"{c['from']} → {c['to']}: {c['actions']} edit actions; {c['segments']} shared segments"
-                             + (f", F1 {c['f1_from']:.3f} → {c['f1_to']:.3f}" if c["f1_points"] is not None else "")
-                             + (f"\nno figure: {c['reason']}" if c["reason"] else "")
-                   for n, c in zip(names, cost)})
-        _fill(self.cost_table, [
-            (lab.get(c["from"], c["from"]), lab.get(c["to"], c["to"]), c["actions"], c["segments"],
-             f"{c['f1_from']:.3f} → {c['f1_to']:.3f}" if c["f1_points"] is not None else None,
-             f"{c['f1_points']:+.1f}" if c["f1_points"] is not None else None,
-             f"{c['actions_per_point']:.1f}" if c["actions_per_point"] is not None else None, c["reason"])
-            for c in cost])
+            texts={
+                (n, key): f"{c['actions_per_point']:.1f}"
+                for n, c in zip(names, cost)
+                if c["actions_per_point"] is not None
+            },
+            notes={
+                (n, key): f"{c['from']} → {c['to']}: {c['actions']} edit actions; {c['segments']} shared segments"
+                + (f", F1 {c['f1_from']:.3f} → {c['f1_to']:.3f}" if c["f1_points"] is not None else "")
+                + (f"\nno figure: {c['reason']}" if c["reason"] else "")
+                for n, c in zip(names, cost)
+            },
+        )
+        _fill(
+            self.cost_table,
+            [
+                (
+                    lab.get(c["from"], c["from"]),
+                    lab.get(c["to"], c["to"]),
+                    c["actions"],
+                    c["segments"],
+                    f"{c['f1_from']:.3f} → {c['f1_to']:.3f}" if c["f1_points"] is not None else None,
+                    f"{c['f1_points']:+.1f}" if c["f1_points"] is not None else None,
+                    f"{c['actions_per_point']:.1f}" if c["actions_per_point"] is not None else None,
+                    c["reason"],
+                )
+                for c in cost
+            ],
+        )
         for i, c in enumerate(cost):
             self.cost_table.item(i, 0).setToolTip(c["from"])
             self.cost_table.item(i, 1).setToolTip(c["to"])

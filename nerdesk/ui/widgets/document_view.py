@@ -127,8 +127,9 @@ class SpanHighlighter(QSyntaxHighlighter):
                 self.rehighlightBlock(block)
             block = block.next()
 
-    def span_format(self, label: str, conf: float | None, confirmed: bool, current: bool,
-                    nested: bool, term: bool = False) -> QTextCharFormat:
+    def span_format(
+        self, label: str, conf: float | None, confirmed: bool, current: bool, nested: bool, term: bool = False
+    ) -> QTextCharFormat:
         low = conf is not None and conf < LOW_CONFIDENCE and not confirmed
         key = (label, low, confirmed, current, nested, term)
         fmt = self._formats.get(key)
@@ -197,8 +198,14 @@ class SpanHighlighter(QSyntaxHighlighter):
                 for ss, se, sp, nested in view.spans16(seg):
                     a, b = max(ss, bs), min(se, be)
                     if a < b:
-                        fmt = self.span_format(sp["label"], sp.get("confidence"), sp.get("confirmed", False),
-                                               is_cur, nested, sp.get("origin") == "terms")
+                        fmt = self.span_format(
+                            sp["label"],
+                            sp.get("confidence"),
+                            sp.get("confirmed", False),
+                            is_cur,
+                            nested,
+                            sp.get("origin") == "terms",
+                        )
                         self.setFormat(a - bs, b - a, fmt)
                         if view.show_tags and bs <= se - 1 < be:  # room for the tag after the last character
                             ls, le = view.tp.range16(sp["end"] - 1, sp["end"])
@@ -218,8 +225,9 @@ class DocumentView(QPlainTextEdit):
         self.session = session
         self.setObjectName("documentView")
         self.setReadOnly(True)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                     | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.setTabChangesFocus(False)
         self.setMouseTracking(True)
@@ -256,12 +264,16 @@ class DocumentView(QPlainTextEdit):
         p = self.session.project
         labels = p.labels() if p else []
         self.colors = label_colors(labels, colour_blind_safe=self.view_settings.colour_blind_safe)
-        self.definitions = {lab["name"]: (lab.get("guide") or {}).get("definition") or lab.get("description") or ""
-                            for lab in labels}
+        self.definitions = {
+            lab["name"]: (lab.get("guide") or {}).get("definition") or lab.get("description") or "" for lab in labels
+        }
         self.offered = [lab["name"] for lab in labels if lab.get("status", "active") == "active"]
         # command keys win over a label's letter shortcut (that label stays on the palette)
-        self.shortcuts = {str(lab["shortcut"]).lower(): lab["name"] for lab in labels
-                          if lab["shortcut"] and str(lab["shortcut"]).lower() not in COMMAND_KEYS}
+        self.shortcuts = {
+            str(lab["shortcut"]).lower(): lab["name"]
+            for lab in labels
+            if lab["shortcut"] and str(lab["shortcut"]).lower() not in COMMAND_KEYS
+        }
         self.highlighter._formats.clear()
 
     # ------------------------------------------------------------------ view settings
@@ -319,14 +331,20 @@ class DocumentView(QPlainTextEdit):
         except Exception:  # a label the project no longer has
             return ""
         out = [f"<b>{html.escape(label)}</b>"]
-        for field, title in (("definition", "Definition"), ("boundaries", "Boundaries"), ("nested", "Nested"),
-                             ("exceptions", "Exceptions")):
+        for field, title in (
+            ("definition", "Definition"),
+            ("boundaries", "Boundaries"),
+            ("nested", "Nested"),
+            ("exceptions", "Exceptions"),
+        ):
             if g.get(field):
                 out.append(f"<i>{title}:</i> {html.escape(g[field])}")
         for kind, mark in (("positive", "✓"), ("negative", "✗")):
             for ex in g[kind]:
-                out.append(f"{mark} …{html.escape(ex.get('before', ''))}<b>{html.escape(ex['text'])}</b>"
-                           f"{html.escape(ex.get('after', ''))}…")
+                out.append(
+                    f"{mark} …{html.escape(ex.get('before', ''))}<b>{html.escape(ex['text'])}</b>"
+                    f"{html.escape(ex.get('after', ''))}…"
+                )
         if len(out) == 1:
             out.append("<i>No guideline yet: Labels › Guideline…</i>")
         return "<br>".join(out)
@@ -356,16 +374,26 @@ class DocumentView(QPlainTextEdit):
             spans = sorted(seg["spans"], key=lambda sp: (-(sp["end"] - sp["start"]), sp["start"]))
             out = []
             for k, sp in enumerate(spans):
-                nested = any(o["start"] <= sp["start"] and sp["end"] <= o["end"] or
-                             (o["start"] < sp["end"] and sp["start"] < o["end"]) for o in spans[:k])
+                nested = any(
+                    o["start"] <= sp["start"]
+                    and sp["end"] <= o["end"]
+                    or (o["start"] < sp["end"] and sp["start"] < o["end"])
+                    for o in spans[:k]
+                )
                 out.append((*tp.range16(sp["start"], sp["end"]), sp, nested))
             seg["_spans16"] = out
         return out
 
     def set_document(self, doc: dict[str, Any] | None) -> None:
         # the same document read again (after a label change): keep the focused span
-        kept = self.focus if doc is not None and self.segs and self.focus is not None and any(
-            s["id"] == self.focus["segment_id"] for s in doc["segments"]) else None
+        kept = (
+            self.focus
+            if doc is not None
+            and self.segs
+            and self.focus is not None
+            and any(s["id"] == self.focus["segment_id"] for s in doc["segments"])
+            else None
+        )
         self.focus = None
         self._drag = None
         if not self.colors and self.session.project is not None:
@@ -470,8 +498,13 @@ class DocumentView(QPlainTextEdit):
         if seg is None or sp is None:
             self.focus = None
         else:
-            self.focus = {"segment_id": seg["id"], "start": sp["start"], "end": sp["end"],
-                          "label": sp["label"], "span": sp}
+            self.focus = {
+                "segment_id": seg["id"],
+                "start": sp["start"],
+                "end": sp["end"],
+                "label": sp["label"],
+                "span": sp,
+            }
             self._show_range16(*self.tp.range16(sp["start"], sp["end"]))
         self.focusChanged.emit(self.focus)
         self.viewport().update()
@@ -570,8 +603,7 @@ class DocumentView(QPlainTextEdit):
         seg = self.seg_by_id(f["segment_id"])
         nxt = None
         if ch is not None and seg is not None:
-            nxt = next((sp for sp in sorted(seg["spans"], key=lambda s: s["start"])
-                        if sp["start"] >= f["start"]), None)
+            nxt = next((sp for sp in sorted(seg["spans"], key=lambda s: s["start"]) if sp["start"] >= f["start"]), None)
         self.set_focus_span(seg if nxt else None, nxt)
         return ch is not None
 
@@ -583,9 +615,15 @@ class DocumentView(QPlainTextEdit):
         spans = sorted(seg["spans"], key=lambda s: (s["start"], s["end"], s["label"]))
         idx = -1
         if self.focus is not None and self.focus["segment_id"] == seg["id"]:
-            idx = next((i for i, s in enumerate(spans)
-                        if (s["start"], s["end"], s["label"]) ==
-                        (self.focus["start"], self.focus["end"], self.focus["label"])), -1)
+            idx = next(
+                (
+                    i
+                    for i, s in enumerate(spans)
+                    if (s["start"], s["end"], s["label"])
+                    == (self.focus["start"], self.focus["end"], self.focus["label"])
+                ),
+                -1,
+            )
         if idx == -1:
             idx = 0 if step > 0 else len(spans) - 1
         else:
@@ -675,12 +713,25 @@ class DocumentView(QPlainTextEdit):
     def _handles(self, e: QKeyEvent) -> bool:
         mods = e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         key = e.key()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Delete, Qt.Key.Key_Backspace,
-                   Qt.Key.Key_Space, Qt.Key.Key_Escape) and mods == Qt.KeyboardModifier.NoModifier:
+        if (
+            key
+            in (
+                Qt.Key.Key_Return,
+                Qt.Key.Key_Enter,
+                Qt.Key.Key_Delete,
+                Qt.Key.Key_Backspace,
+                Qt.Key.Key_Space,
+                Qt.Key.Key_Escape,
+            )
+            and mods == Qt.KeyboardModifier.NoModifier
+        ):
             return True
         t = e.text().lower()
-        if mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier) and t and (
-                t in self.shortcuts or t in "nspfr"):
+        if (
+            mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
+            and t
+            and (t in self.shortcuts or t in "nspfr")
+        ):
             return True
         return False
 
@@ -923,8 +974,13 @@ class DocumentView(QPlainTextEdit):
                 label_color = self.colors.get(sp["label"], "#888888")
                 color = QColor(label_color).darker(150) if self.theme.name == "light" else QColor(label_color)
                 confirmed = sp.get("confirmed", False)
-                style = (Qt.PenStyle.SolidLine if confirmed else Qt.PenStyle.DashLine
-                         if sp.get("origin") == "terms" else Qt.PenStyle.DotLine)
+                style = (
+                    Qt.PenStyle.SolidLine
+                    if confirmed
+                    else Qt.PenStyle.DashLine
+                    if sp.get("origin") == "terms"
+                    else Qt.PenStyle.DotLine
+                )
                 pen = QPen(color, 1.6 if confirmed else 1.0, style)
                 painter.setPen(pen)
                 rects = self.range_rects16(ss, se)
@@ -933,8 +989,10 @@ class DocumentView(QPlainTextEdit):
                 conf = sp.get("confidence")
                 if rects and conf is not None and not confirmed:  # confidence: a bar as long as it is sure
                     r = rects[0]
-                    painter.fillRect(QRectF(r.left() + 1, r.bottom() - 3, max(2.0, (r.width() - 2) * conf), 2.5),
-                                     QColor(self.theme.text))
+                    painter.fillRect(
+                        QRectF(r.left() + 1, r.bottom() - 3, max(2.0, (r.width() - 2) * conf), 2.5),
+                        QColor(self.theme.text),
+                    )
                 if rects and self.show_tags:
                     self._paint_tag(painter, rects[-1], sp, label_color)
 

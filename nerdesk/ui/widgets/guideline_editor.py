@@ -65,10 +65,11 @@ class GuidelineEditor(QDialog):
         form.addRow("Examples", self.positive)
         form.addRow("Counter-examples", self.negative)
         ex = QHBoxLayout()
-        for text, name, slot in (("Add the focused span as an example", "addExample", lambda: self.add_example()),
-                                 ("… as a counter-example", "addCounterExample",
-                                  lambda: self.add_example(negative=True)),
-                                 ("Remove the selected example", "removeExample", self.remove_selected)):
+        for text, name, slot in (
+            ("Add the focused span as an example", "addExample", lambda: self.add_example()),
+            ("… as a counter-example", "addCounterExample", lambda: self.add_example(negative=True)),
+            ("Remove the selected example", "removeExample", self.remove_selected),
+        ):
             b = QPushButton(text)
             b.setObjectName(name)
             b.clicked.connect(lambda _=False, f=slot: f())
@@ -125,7 +126,7 @@ class GuidelineEditor(QDialog):
         self.text.setPlainText(g["text"] if g else "")
         self.versions.blockSignals(True)
         self.versions.clear()
-        for v in (p.guidelines.versions() if p else []):
+        for v in p.guidelines.versions() if p else []:
             self.versions.addItem(f"v{v['version']}  {v['created'][:16]}  {v['author']}: {v['summary']}")
         self.versions.blockSignals(False)
         target = keep if keep in names else (names[0] if names else None)
@@ -154,8 +155,10 @@ class GuidelineEditor(QDialog):
             lst.clear()
             for ex in g[kind]:
                 item = QListWidgetItem(f"…{ex.get('before', '')}[{ex['text']}]{ex.get('after', '')}…")
-                item.setToolTip(f"segment {ex['segment_id']}, {ex['start']}-{ex['end']}" + (
-                    f": {ex['note']}" if ex.get("note") else ""))
+                item.setToolTip(
+                    f"segment {ex['segment_id']}, {ex['start']}-{ex['end']}"
+                    + (f": {ex['note']}" if ex.get("note") else "")
+                )
                 lst.addItem(item)
         self._shown = {f: g.get(f, "") for f in FIELDS}
 
@@ -174,8 +177,11 @@ class GuidelineEditor(QDialog):
 
     # ------------------------------------------------------------------ changes
     def edited_fields(self) -> dict[str, str]:
-        return {f: box.toPlainText().strip() for f, box in self.fields.items()
-                if box.toPlainText().strip() != (self._shown.get(f) or "").strip()}
+        return {
+            f: box.toPlainText().strip()
+            for f, box in self.fields.items()
+            if box.toPlainText().strip() != (self._shown.get(f) or "").strip()
+        }
 
     def save(self) -> Any:
         """Save the shown label's fields and the text for every label as one new version."""
@@ -189,9 +195,12 @@ class GuidelineEditor(QDialog):
         if not fields and not text_changed:
             self.status.setText("Nothing changed.")
             return None
-        changes = self.session.change_labels("taxonomy.set_guides", {self._label: fields} if fields else {},
-                                             text=text if text_changed else None,
-                                             summary=self.summary.text().strip() or None)
+        changes = self.session.change_labels(
+            "taxonomy.set_guides",
+            {self._label: fields} if fields else {},
+            text=text if text_changed else None,
+            summary=self.summary.text().strip() or None,
+        )
         if changes is not None:
             self.summary.clear()
             self.status.setText(f"Saved: {changes.action}")
@@ -204,8 +213,9 @@ class GuidelineEditor(QDialog):
         if focus is None or self._label is None:
             self.status.setText("Focus a span in the document first (click it, or Tab).")
             return None
-        changes = self.session.change_labels("guidelines.add_example", self._label, focus["segment_id"],
-                                             focus["start"], focus["end"], negative=negative)
+        changes = self.session.change_labels(
+            "guidelines.add_example", self._label, focus["segment_id"], focus["start"], focus["end"], negative=negative
+        )
         if changes is not None:
             self.status.setText(changes.action)
             self.refresh(keep=self._label)

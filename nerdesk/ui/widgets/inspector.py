@@ -67,9 +67,11 @@ class SpanInspector(QWidget):
         rows = []
         f = self._focus
         if f is not None and f.get("segment_id") == seg["id"]:
-            sp = next((x for x in seg["spans"] if (x["start"], x["end"], x["label"]) ==
-                       (f["start"], f["end"], f["label"])), f.get("span") or {})
-            text = s.doc["text"][f["start"]:f["end"]] if s.doc else ""
+            sp = next(
+                (x for x in seg["spans"] if (x["start"], x["end"], x["label"]) == (f["start"], f["end"], f["label"])),
+                f.get("span") or {},
+            )
+            text = s.doc["text"][f["start"] : f["end"]] if s.doc else ""
             conf = sp.get("confidence")
             rows += [
                 ("Span", f"“{html.escape(text)}” [{f['start']}, {f['end']})"),
@@ -102,13 +104,22 @@ class SpanInspector(QWidget):
         for sp in sorted(seg["spans"], key=lambda x: (x["start"], x["end"])):
             conf = sp.get("confidence")
             is_focus = f is not None and (sp["start"], sp["end"], sp["label"]) == (f["start"], f["end"], f["label"])
-            cue = "✔ confirmed" if sp.get("confirmed") else (
-                html.escape(_origin(sp)) if sp.get("origin") == "terms" else
-                "model " + (f"{conf:.2f}" if conf is not None else "")
-                + (" ⚠ low" if conf is not None and conf < LOW_CONFIDENCE else ""))
+            cue = (
+                "✔ confirmed"
+                if sp.get("confirmed")
+                else (
+                    html.escape(_origin(sp))
+                    if sp.get("origin") == "terms"
+                    else "model "
+                    + (f"{conf:.2f}" if conf is not None else "")
+                    + (" ⚠ low" if conf is not None and conf < LOW_CONFIDENCE else "")
+                )
+            )
             color = html.escape(self.colors.get(sp["label"], "#bbb"))
-            cells = (f"<td><span style='background:{color}'>&nbsp;&nbsp;</span> {html.escape(sp['label'])}</td>"
-                     f"<td>{html.escape(text[sp['start']:sp['end']])}</td><td>{cue}</td>")
+            cells = (
+                f"<td><span style='background:{color}'>&nbsp;&nbsp;</span> {html.escape(sp['label'])}</td>"
+                f"<td>{html.escape(text[sp['start'] : sp['end']])}</td><td>{cue}</td>"
+            )
             span_rows.append(f"<tr style='font-weight:{'bold' if is_focus else 'normal'}'>{cells}</tr>")
         live = s.live_corrections(seg["id"])
         if pred is not None:
@@ -122,11 +133,20 @@ class SpanInspector(QWidget):
         table = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
         hist_html = "".join(
             f"<li>{html.escape(h['ts'][:19])} {html.escape(h['actor'])}: {html.escape(h['kind'])} "
-            f"{html.escape(h['action'])}</li>" for h in reversed(hist))
-        spans_html = (f"<p><b>Spans in this segment</b> (Tab cycles)</p><table cellspacing=2>{''.join(span_rows)}</table>"
-                      if span_rows else "<p><i>No spans in this segment.</i></p>")
-        self.body.setHtml(f"<table cellspacing=3>{table}</table>" + spans_html + rows_html_changes
-                          + (f"<p><b>History</b></p><ul>{hist_html}</ul>" if hist_html else ""))
+            f"{html.escape(h['action'])}</li>"
+            for h in reversed(hist)
+        )
+        spans_html = (
+            f"<p><b>Spans in this segment</b> (Tab cycles)</p><table cellspacing=2>{''.join(span_rows)}</table>"
+            if span_rows
+            else "<p><i>No spans in this segment.</i></p>"
+        )
+        self.body.setHtml(
+            f"<table cellspacing=3>{table}</table>"
+            + spans_html
+            + rows_html_changes
+            + (f"<p><b>History</b></p><ul>{hist_html}</ul>" if hist_html else "")
+        )
 
 
 def _origin(sp: dict) -> str:

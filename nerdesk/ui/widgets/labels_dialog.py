@@ -40,22 +40,30 @@ class LabelsDialog(QDialog):
         self.setWindowTitle("Labels")
         self.resize(860, 420)
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("Double-click a name, key or description to edit it. Every change rewrites the work "
-                             "(annotations, predictions, corrections, term lists) and can be undone (Ctrl+Z)."))
+        lay.addWidget(
+            QLabel(
+                "Double-click a name, key or description to edit it. Every change rewrites the work "
+                "(annotations, predictions, corrections, term lists) and can be undone (Ctrl+Z)."
+            )
+        )
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("labelsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
         self.table.itemChanged.connect(self._edited)
         lay.addWidget(self.table)
         row = QHBoxLayout()
-        for text, name, slot in (("Add…", "addLabel", self._add_clicked), ("Merge…", "mergeLabels", self._merge_clicked),
-                                 ("Split…", "splitLabel", self._split_clicked),
-                                 ("Retire", "retireLabel", self._retire_clicked),
-                                 ("Guideline…", "openGuideline", self._guideline_clicked)):
+        for text, name, slot in (
+            ("Add…", "addLabel", self._add_clicked),
+            ("Merge…", "mergeLabels", self._merge_clicked),
+            ("Split…", "splitLabel", self._split_clicked),
+            ("Retire", "retireLabel", self._retire_clicked),
+            ("Guideline…", "openGuideline", self._guideline_clicked),
+        ):
             b = QPushButton(text)
             b.setObjectName(name)
             b.clicked.connect(lambda _=False, f=slot: f())
@@ -96,9 +104,17 @@ class LabelsDialog(QDialog):
                 name = lab["name"]
                 active = lab["status"] == "active"
                 c = cur.get(name, {"annotations": 0, "stale": 0, "current": 0})
-                cells = [name, lab["color"], lab["shortcut"] or "", lab["description"], "", lab["status"],
-                         lab["parent"] or "", f"{c['current']} of {c['annotations']} current"
-                         + (f" ({c['stale']} to re-review)" if c["stale"] else "")]
+                cells = [
+                    name,
+                    lab["color"],
+                    lab["shortcut"] or "",
+                    lab["description"],
+                    "",
+                    lab["status"],
+                    lab["parent"] or "",
+                    f"{c['current']} of {c['annotations']} current"
+                    + (f" ({c['stale']} to re-review)" if c["stale"] else ""),
+                ]
                 for j, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     if j not in EDITABLE or not active:
@@ -159,9 +175,11 @@ class LabelsDialog(QDialog):
 
             self.status.setText(f"Placing the spans of {old} with the model…")
             factory = project_job(p.path, lambda proj: taxonomy.placements(proj, old, targets))
-            return win.run_job(f"Placing the spans of {old}", factory,
-                               on_done=lambda found: self._do("split_label", old, targets,
-                                                              sorter=lambda ids, t: found))
+            return win.run_job(
+                f"Placing the spans of {old}",
+                factory,
+                on_done=lambda found: self._do("split_label", old, targets, sorter=lambda ids, t: found),
+            )
         return self._do("split_label", old, targets)
 
     def retire(self, name: str) -> bool:

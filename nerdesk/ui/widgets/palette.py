@@ -21,14 +21,17 @@ class LabelButton(QPushButton):
         self.setObjectName(f"label_{name}")
         self.setText(f"  {name}" + (f"   [{shortcut}]" if shortcut else ""))
         self.definition = definition
-        self.setToolTip((f"<b>{html.escape(name)}</b>: {html.escape(definition)}<br>" if definition else "")
-                        + f"Apply {html.escape(name)} to the selection or the focused span"
-                        + (f" (key {shortcut})" if shortcut else ""))
+        self.setToolTip(
+            (f"<b>{html.escape(name)}</b>: {html.escape(definition)}<br>" if definition else "")
+            + f"Apply {html.escape(name)} to the selection or the focused span"
+            + (f" (key {shortcut})" if shortcut else "")
+        )
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the keyboard in the document
         self.setStyleSheet(
             f"QPushButton {{ text-align: left; padding: 4px 6px; border: 1px solid #888;"
             f" border-left: 14px solid {color}; border-radius: 3px; background: #fafafa; color: #111111; }}"
-            "QPushButton:hover { background: #eef; }")  # its own ink: legible in the dark theme too
+            "QPushButton:hover { background: #eef; }"
+        )  # its own ink: legible in the dark theme too
 
 
 class Legend(QWidget):
@@ -116,8 +119,9 @@ class LabelPalette(QWidget):
         for i, lab in enumerate(labels):
             key = lab.get("shortcut")
             definition = (lab.get("guide") or {}).get("definition") or lab.get("description") or ""
-            b = LabelButton(lab["name"], lab["color"], None if key and key.lower() in COMMAND_KEYS else key,
-                            definition=definition)
+            b = LabelButton(
+                lab["name"], lab["color"], None if key and key.lower() in COMMAND_KEYS else key, definition=definition
+            )
             b.clicked.connect(lambda _=False, n=lab["name"]: self.labelChosen.emit(n))
             self._layout.insertWidget(1 + i, b)
             self._buttons.append(b)

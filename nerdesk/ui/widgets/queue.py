@@ -45,8 +45,11 @@ def route_factory(project_path, strategy: str, status: str, limit: int, filters:
     """A job factory: ``route()`` on its own connection, in the worker thread."""
     from nerdesk.core.routing import route
 
-    return project_job(project_path, lambda p: route(p, strategy, limit, status=status, **(filters or {})),
-                       f"Routing the queue ({strategy})")
+    return project_job(
+        project_path,
+        lambda p: route(p, strategy, limit, status=status, **(filters or {})),
+        f"Routing the queue ({strategy})",
+    )
 
 
 class QueuePanel(QWidget):
@@ -189,8 +192,9 @@ class QueuePanel(QWidget):
         strategy = self.strategy.currentData()
         if self.status.currentText() == "stale":  # a re-review list, in document order (no routing)
             strategy = "document"
-        self.session.set_queue(status=self.status.currentText(), filters=f,
-                               order=strategy if strategy in SQL_ORDERS else "uncertainty")
+        self.session.set_queue(
+            status=self.status.currentText(), filters=f, order=strategy if strategy in SQL_ORDERS else "uncertainty"
+        )
         self.model.reset(status=self.status.currentText(), strategy=strategy, filters=f)
 
     def _project_changed(self) -> None:
@@ -198,7 +202,7 @@ class QueuePanel(QWidget):
         self.label_filter.blockSignals(True)
         self.label_filter.clear()
         self.label_filter.addItem("any label", None)
-        for name in (p.label_names() if p else []):
+        for name in p.label_names() if p else []:
             self.label_filter.addItem(name, name)
         self.label_filter.blockSignals(False)
         self.reset()  # the session's walk and the list use this project's filters
@@ -253,14 +257,17 @@ class QueuePanel(QWidget):
         if self.jobs is None or p is None or generation != self.model.generation:
             return
         self.routing_label.setText(f"<i>Routing ({strategy})…</i>")
+
         def connect(job):
             job.succeeded.connect(lambda items, g=generation: self._routed(g, items))
             job.failed.connect(lambda exc, tb, g=generation: self._route_failed(g, exc))
             job.cancelled.connect(lambda g=generation: self._route_failed(g, None))
 
-        self.route_job = self.jobs.start(f"Routing the queue ({strategy})",
-                                         route_factory(p.path, strategy, status, ROUTE_LIMIT,
-                                                       dict(self.model.filters)), connect)
+        self.route_job = self.jobs.start(
+            f"Routing the queue ({strategy})",
+            route_factory(p.path, strategy, status, ROUTE_LIMIT, dict(self.model.filters)),
+            connect,
+        )
 
     def _routed(self, generation: int, items) -> None:
         if self.model.set_routed(generation, items):
@@ -270,8 +277,9 @@ class QueuePanel(QWidget):
         if generation != self.model.generation:
             return
         self.model.routing = False
-        self.routing_label.setText("" if exc is not None else "<i>Routing cancelled: the list below is "
-                                   "in uncertainty order.</i>")
+        self.routing_label.setText(
+            "" if exc is not None else "<i>Routing cancelled: the list below is in uncertainty order.</i>"
+        )
         if exc is None:
             return
         from nerdesk.core.errors import NerdeskError
@@ -289,8 +297,11 @@ class QueuePanel(QWidget):
             self.strategy.blockSignals(False)
         if routed:
             n = m.rowCount()
-            self.routing_label.setText(f"{n} item{'s' if n != 1 else ''} routed by <b>{m.strategy}</b>"
-                                       + (" (filtered)" if m.filters else "") + "; hover a row for why")
+            self.routing_label.setText(
+                f"{n} item{'s' if n != 1 else ''} routed by <b>{m.strategy}</b>"
+                + (" (filtered)" if m.filters else "")
+                + "; hover a row for why"
+            )
         elif m.strategy in SQL_ORDERS:
             self.routing_label.setText("")
             self.session.set_routed(None, m.reasons)

@@ -43,8 +43,10 @@ class AddTermListDialog(QDialog):
         self.setWindowTitle("Add a term list")
         self.start_dir = start_dir or str(Path.home())
         form = QFormLayout(self)
-        intro = QLabel("Terms pre-annotate every segment before a model knows their label: a plain list "
-                       "(one term per line), CSV/TSV (term, label, note) or spaCy / Prodigy patterns (JSONL).")
+        intro = QLabel(
+            "Terms pre-annotate every segment before a model knows their label: a plain list "
+            "(one term per line), CSV/TSV (term, label, note) or spaCy / Prodigy patterns (JSONL)."
+        )
         intro.setWordWrap(True)
         form.addRow(intro)
         row, self.path = file_row("termListPath", self._browse)
@@ -85,17 +87,26 @@ class AddTermListDialog(QDialog):
         form.addRow(bb)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Term list", self.start_dir,
-                                              "Term lists (*.txt *.csv *.tsv *.jsonl *.json);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Term list", self.start_dir, "Term lists (*.txt *.csv *.tsv *.jsonl *.json);;All files (*)"
+        )
         if path:
             self.path.setText(path)
 
     def values(self) -> tuple[str, dict]:
-        label = self.label.currentData() if self.label.currentText() == self.label.itemText(
-            self.label.currentIndex()) else self.label.currentText().strip() or None
-        opts = {"label": label, "fmt": self.fmt.currentData(), "name": self.name.text().strip() or None,
-                "case_sensitive": self.case.isChecked(), "lemma": self.lemma.isChecked(),
-                "add_labels": self.add_labels.isChecked()}
+        label = (
+            self.label.currentData()
+            if self.label.currentText() == self.label.itemText(self.label.currentIndex())
+            else self.label.currentText().strip() or None
+        )
+        opts = {
+            "label": label,
+            "fmt": self.fmt.currentData(),
+            "name": self.name.text().strip() or None,
+            "case_sensitive": self.case.isChecked(),
+            "lemma": self.lemma.isChecked(),
+            "add_labels": self.add_labels.isChecked(),
+        }
         return self.path.text().strip(), opts
 
 
@@ -117,7 +128,9 @@ def add_term_list(win, path: str, **opts):
             f"Term list '{res['name']}' (version {res['version']}): {res['added']} terms added"
             + (f", {res['duplicates']} repeated ones left out" if res["duplicates"] else "")
             + (f"; labels added: {', '.join(res['labels_added'])}" if res["labels_added"] else "")
-            + ". Its matches are suggested in every unreviewed segment.", 10000)
+            + ". Its matches are suggested in every unreviewed segment.",
+            10000,
+        )
         if res["labels_added"]:
             win.session.changed.emit(_labels_changed())
         win.session.reload()
@@ -162,8 +175,7 @@ class TermListsDialog(QDialog):
     """The project's lists (versions, matches, reviewed hits, precision, flagged terms) and the terms
     of the selected one; switch off or on, remove, add suggested terms."""
 
-    LIST_COLS = ("Id", "List", "Version", "On", "Terms", "Labels", "Matches", "Reviewed hits", "Precision",
-                 "Flagged")
+    LIST_COLS = ("Id", "List", "Version", "On", "Terms", "Labels", "Matches", "Reviewed hits", "Precision", "Flagged")
     TERM_COLS = ("Id", "Term", "Label", "Matches", "Hits", "Precision", "On", "")
     #: terms shown per list: the flagged, then most reviewed hits, then most matches
     TERM_ROWS = 2000
@@ -256,11 +268,18 @@ class TermListsDialog(QDialog):
         self.lists.setRowCount(len(self._report))
         for i, r in enumerate(self._report):
             labels = ", ".join(f"{k} {v}" for k, v in sorted(r["labels"].items()))
-            cells = (_item(str(r["id"]), r["id"], True), _item(r["name"]), _item(str(r["version"]), None, True),
-                     _item("on" if r["enabled"] else "off"), _item(f"{r['terms']:,}", None, True), _item(labels),
-                     _item(f"{r['matches']:,}", None, True), _item(f"{r['hits']:,}", None, True),
-                     _item("—" if r["precision"] is None else f"{r['precision']:.2f}", None, True),
-                     _item(str(r["flagged"]) if r["flagged"] else "", None, True))
+            cells = (
+                _item(str(r["id"]), r["id"], True),
+                _item(r["name"]),
+                _item(str(r["version"]), None, True),
+                _item("on" if r["enabled"] else "off"),
+                _item(f"{r['terms']:,}", None, True),
+                _item(labels),
+                _item(f"{r['matches']:,}", None, True),
+                _item(f"{r['hits']:,}", None, True),
+                _item("—" if r["precision"] is None else f"{r['precision']:.2f}", None, True),
+                _item(str(r["flagged"]) if r["flagged"] else "", None, True),
+            )
             for j, c in enumerate(cells):
                 self.lists.setItem(i, j, c)
         n = len(self._report)
@@ -275,10 +294,11 @@ class TermListsDialog(QDialog):
         self.summary.setText(
             (f"{n} term list{'s' if n != 1 else ''}. " if n else "No term list yet. ")
             + "Their matches are suggested beside the model's (italic, dashed frame). The model wins where it "
-              f"knows the label and is at least {model_confidence(p) if p else 0.8:.2f} confident "
-              f"(it knows: {', '.join(known) or 'none'}); otherwise the term does. A hit is a match in an "
-              f"accepted segment; a term with {FLAG_MIN_HITS}+ hits and a precision below {FLAG_PRECISION} is "
-              "flagged (mostly rejected).")
+            f"knows the label and is at least {model_confidence(p) if p else 0.8:.2f} confident "
+            f"(it knows: {', '.join(known) or 'none'}); otherwise the term does. A hit is a match in an "
+            f"accepted segment; a term with {FLAG_MIN_HITS}+ hits and a precision below {FLAG_PRECISION} is "
+            "flagged (mostly rejected)."
+        )
         row = next((i for i, r in enumerate(self._report) if r["id"] == keep), 0 if n else -1)
         if row >= 0:
             self.lists.selectRow(row)
@@ -308,14 +328,21 @@ class TermListsDialog(QDialog):
         rows = rep["term_rows"] if rep else []
         self.terms.setRowCount(len(rows))
         if rep and rep["term_rows_total"] > len(rows):
-            self.terms.setToolTip(f"The {len(rows):,} of {rep['term_rows_total']:,} terms with the most reviewed "
-                                  "hits and matches (flagged ones first)")
+            self.terms.setToolTip(
+                f"The {len(rows):,} of {rep['term_rows_total']:,} terms with the most reviewed "
+                "hits and matches (flagged ones first)"
+            )
         for i, t in enumerate(rows):
-            cells = (_item(str(t["id"]), t["id"], True), _item(t["pattern"]), _item(t["label"]),
-                     _item(f"{t['matches']:,}", None, True), _item(f"{t['hits']:,}", None, True),
-                     _item("—" if t["precision"] is None else f"{t['precision']:.2f}", None, True),
-                     _item("on" if t["enabled"] else "off"),
-                     _item("⚑ flagged: mostly rejected" if t["flagged"] else ""))
+            cells = (
+                _item(str(t["id"]), t["id"], True),
+                _item(t["pattern"]),
+                _item(t["label"]),
+                _item(f"{t['matches']:,}", None, True),
+                _item(f"{t['hits']:,}", None, True),
+                _item("—" if t["precision"] is None else f"{t['precision']:.2f}", None, True),
+                _item("on" if t["enabled"] else "off"),
+                _item("⚑ flagged: mostly rejected" if t["flagged"] else ""),
+            )
             for j, c in enumerate(cells):
                 self.terms.setItem(i, j, c)
         self._update_buttons()
@@ -324,8 +351,9 @@ class TermListsDialog(QDialog):
         rep = self._selected_report()
         self.toggle_button.setEnabled(rep is not None)
         self.remove_button.setEnabled(rep is not None)
-        self.toggle_button.setText("Switch the list on" if rep is not None and not rep["enabled"] else
-                                   "Switch the list off")
+        self.toggle_button.setText(
+            "Switch the list on" if rep is not None and not rep["enabled"] else "Switch the list off"
+        )
         self.flagged_button.setEnabled(rep is not None and rep["flagged"] > 0)
         t = self.selected_term()
         self.term_button.setEnabled(t is not None)
@@ -338,7 +366,10 @@ class TermListsDialog(QDialog):
         self.suggest_button.setEnabled(bool(rows))
         self.suggested.setText(
             ", ".join(f"{r['text']} ({r['label']}, {r['count']}×)" for r in rows[:30])
-            + (f" … {len(rows) - 30} more" if len(rows) > 30 else "") if rows else "<i>none yet</i>")
+            + (f" … {len(rows) - 30} more" if len(rows) > 30 else "")
+            if rows
+            else "<i>none yet</i>"
+        )
 
     # ------------------------------------------------------------------ changing
     def _apply(self, fn) -> bool:
@@ -370,10 +401,15 @@ class TermListsDialog(QDialog):
             self._apply(lambda: self.project.terms.set_enabled(rep["id"], not t["enabled"], [t["id"]]))
 
     def confirm_remove(self, rep: dict) -> bool:  # tests replace this (a modal box blocks)
-        return QMessageBox.question(
-            self, "Remove the term list",
-            f"Remove '{rep['name']}' with its {rep['terms']:,} terms and their matches? Its history stays; "
-            "spans reviewers kept stay in their annotations.") == QMessageBox.StandardButton.Yes
+        return (
+            QMessageBox.question(
+                self,
+                "Remove the term list",
+                f"Remove '{rep['name']}' with its {rep['terms']:,} terms and their matches? Its history stays; "
+                "spans reviewers kept stay in their annotations.",
+            )
+            == QMessageBox.StandardButton.Yes
+        )
 
     def remove_list(self) -> None:
         rep = self._selected_report()
@@ -390,8 +426,9 @@ class TermListsDialog(QDialog):
         self.win.run_job(f"Adding suggested terms to {name}", factory, on_done=lambda res: self._added(res))
 
     def _added(self, res) -> None:
-        self.win.statusBar().showMessage(f"Added {res['added']} suggested terms to '{res['name']}' "
-                                         f"(version {res['version']}).", 8000)
+        self.win.statusBar().showMessage(
+            f"Added {res['added']} suggested terms to '{res['name']}' (version {res['version']}).", 8000
+        )
         self.win.session.reload()
         self.refresh()
 

@@ -22,9 +22,10 @@ class UserDialog(QDialog):
         self.setWindowTitle("Who is working?")
         p = win.session.project
         form = QFormLayout(self)
-        intro = QLabel("Your name and tier are recorded on every action, annotation and bundle, and decide "
-                       "what your queue holds." + (" (Asked once per project; Team › Who am I changes it.)"
-                                                   if first else ""))
+        intro = QLabel(
+            "Your name and tier are recorded on every action, annotation and bundle, and decide "
+            "what your queue holds." + (" (Asked once per project; Team › Who am I changes it.)" if first else "")
+        )
         intro.setWordWrap(True)
         form.addRow(intro)
         self.name = QLineEdit(p.user if p else "")
