@@ -39,6 +39,8 @@ bundle: $(STAMP)
 	$(PY) -m PyInstaller --noconfirm --clean packaging/nerdesk.spec --distpath dist --workpath build
 	! ls dist/nerdesk/_internal | grep -E '^(torch|transformers|pytest|_pytest)$$'
 	du -sh dist/nerdesk
+	QT_QPA_PLATFORM=offscreen dist/nerdesk/nerdesk finetune --help > /dev/null  # the CLI's training options load
+	QT_QPA_PLATFORM=offscreen dist/nerdesk/nerdesk train x.jsonl --out build/no-train 2>&1 | grep -q E210  # a clear error
 	QT_QPA_PLATFORM=offscreen $(PY) packaging/offline_check.py dist/nerdesk/nerdesk --selftest --hold 12
 
 bench: $(STAMP)

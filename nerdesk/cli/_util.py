@@ -91,3 +91,10 @@ def run_with_progress(gen: Generator[Progress, None, T], label: str, *, quiet: b
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def train_extra_missing(exc: ModuleNotFoundError) -> bool:
+    """Whether a failed import means the ``train`` extra is not here: torch and the exporters, or the
+    training modules themselves (the PyInstaller bundle ships only nerdesk.train.config)."""
+    name = exc.name or ""
+    return name.split(".")[0] in ("torch", "safetensors", "onnx", "onnxscript") or name.startswith("nerdesk.train")

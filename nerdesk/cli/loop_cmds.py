@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
+from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress, train_extra_missing
 from nerdesk.core.project import Project
 from nerdesk.train.config import FinetuneConfig, HFFinetuneConfig, config_options, pick
 
@@ -272,7 +272,7 @@ def finetune(
     try:
         from nerdesk.train.finetune import finetune_iter
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in ("torch", "safetensors", "onnx", "onnxscript"):
+        if train_extra_missing(exc):
             from nerdesk.core.errors import Errors, err
 
             raise err(Errors.E210) from None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress
+from nerdesk.cli._util import cli, echo_json, handle_errors, run_with_progress, train_extra_missing
 from nerdesk.train.config import DEFAULT_ARCH, TrainConfig, config_options
 
 
@@ -120,7 +120,7 @@ def train_cmd(
     try:
         from nerdesk.train.train import train_iter
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in ("torch", "safetensors", "onnx", "onnxscript"):
+        if train_extra_missing(exc):
             from nerdesk.core.errors import Errors, err
 
             raise err(Errors.E210) from None
