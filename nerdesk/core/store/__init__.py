@@ -712,7 +712,7 @@ class Store:
         return [dict(zip(("id", "ts", "actor", "action", "kind"), r)) for r in rows]
 
     # ---------------------------------------------------------------- corrections and effort
-    _CORR_COLS = (
+    CORRECTION_COLUMNS = (
         "id",
         "segment_id",
         "annotator",
@@ -737,7 +737,7 @@ class Store:
         category where the same error is found again)."""
         old = {(r["predicted"], r["final"]): r for r in self.corrections(segment_id=segment_id, annotator=annotator)}
         self.conn.execute("DELETE FROM corrections WHERE segment_id = ? AND annotator = ?", (segment_id, annotator))
-        cols = [c for c in self._CORR_COLS if c != "id"]
+        cols = [c for c in self.CORRECTION_COLUMNS if c != "id"]
         for row in rows:
             row = dict(row, predicted=_j(row["predicted"]), final=_j(row["final"]))
             prev = old.get((row["predicted"], row["final"]))
@@ -761,13 +761,13 @@ class Store:
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
-        sql = f"SELECT {', '.join(self._CORR_COLS)} FROM corrections"
+        sql = f"SELECT {', '.join(self.CORRECTION_COLUMNS)} FROM corrections"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [dict(zip(self._CORR_COLS, r)) for r in self.conn.execute(sql, args)]
+        return [dict(zip(self.CORRECTION_COLUMNS, r)) for r in self.conn.execute(sql, args)]
 
     def override_correction(self, correction_id: int, category: str, reason: str) -> int | None:
         self.conn.execute(

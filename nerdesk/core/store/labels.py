@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from nerdesk.core.store import Store
+from nerdesk.core.store import Store
+from nerdesk.core.store import review as review_sql
 
 LABEL_COLS = ("name", "color", "shortcut", "description", "position", "status", "parent", "changed_version", "guide")
 
@@ -348,25 +348,7 @@ def keep_rows(
             )
 
 
-_CORR = (
-    "id",
-    "segment_id",
-    "annotator",
-    "tier",
-    "category",
-    "auto_category",
-    "reason",
-    "label",
-    "predicted",
-    "final",
-    "predicted_label",
-    "final_label",
-    "surface",
-    "severity",
-    "model_id",
-    "guideline_version",
-    "created",
-)
+_CORR = Store.CORRECTION_COLUMNS  # the corrections table, as the Store reads and writes it
 
 
 def _corr_json() -> str:
@@ -477,21 +459,7 @@ def forget_rows(store: Store, event_id: int) -> None:
 
 
 # ---------------------------------------------------------------- review tables (issue 16) under a label change
-_PE = (
-    "id",
-    "segment_id",
-    "annotator",
-    "by_user",
-    "by_tier",
-    "source",
-    "ref",
-    "category",
-    "label",
-    "annotated",
-    "final",
-    "surface",
-    "created",
-)
+_PE = review_sql.ERROR_COLUMNS  # the person_errors table (store/review.py)
 
 
 def adjudication_rows(store: Store) -> list[tuple[int, int, str, str]]:

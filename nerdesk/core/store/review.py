@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 _REVIEW_COLS = ("id", "segment_id", "annotator", "reviewed_updated", "reviewer", "tier", "decision", "note", "created")
 _ADJ_COLS = ("id", "segment_id", "adjudicator", "tier", "method", "sources", "spans", "reason", "basis", "created")
-_ERR_COLS = (
+ERROR_COLUMNS = (
     "id",
     "segment_id",
     "annotator",
@@ -305,7 +305,7 @@ def max_adjudication_id(store: Store) -> int:
 
 # ------------------------------------------------------------------ errors people made
 def insert_person_errors(store: Store, rows: list[dict[str, Any]]) -> None:
-    cols = [c for c in _ERR_COLS if c != "id"]
+    cols = [c for c in ERROR_COLUMNS if c != "id"]
     store.conn.executemany(
         f"INSERT INTO person_errors ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
         (
@@ -325,12 +325,12 @@ def person_errors(store: Store, *, annotator: str | None = None, segment_id: int
         if val is not None:
             where.append(f"{col} = ?")
             args.append(val)
-    sql = f"SELECT {', '.join(_ERR_COLS)} FROM person_errors"
+    sql = f"SELECT {', '.join(ERROR_COLUMNS)} FROM person_errors"
     if where:
         sql += " WHERE " + " AND ".join(where)
     rows = []
     for r in store.conn.execute(sql + " ORDER BY id", args):
-        row = dict(zip(_ERR_COLS, r))
+        row = dict(zip(ERROR_COLUMNS, r))
         row["annotated"] = json.loads(row["annotated"]) if row["annotated"] else None
         row["final"] = json.loads(row["final"]) if row["final"] else None
         rows.append(row)
