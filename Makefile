@@ -41,7 +41,7 @@ bundle: $(STAMP)
 	du -sh dist/nerdesk
 	QT_QPA_PLATFORM=offscreen dist/nerdesk/nerdesk finetune --help > /dev/null  # the CLI's training options load
 	QT_QPA_PLATFORM=offscreen dist/nerdesk/nerdesk train x.jsonl --out build/no-train 2>&1 | grep -q E210  # a clear error
-	QT_QPA_PLATFORM=offscreen $(PY) packaging/offline_check.py dist/nerdesk/nerdesk --selftest --hold 12
+	QT_QPA_PLATFORM=offscreen $(PY) packaging/offline_check.py dist/nerdesk/nerdesk --selftest --hold 30
 
 bench: $(STAMP)
 	$(PY) bench/import_bench.py

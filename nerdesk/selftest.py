@@ -4,7 +4,7 @@ It creates a throw-away project, imports two sentences, pre-annotates them with 
 model, checks that entities were found, and (unless ``--no-ui``) builds the main window
 offscreen, makes a correction and undoes it. ``--hold SECONDS`` then keeps the default model
 loaded that long, predicting at both ends: onnxruntime's telemetry, were it on, would call home
-about 9 s after a session starts, so ``packaging/offline_check.py`` runs ``--selftest --hold 12``
+about 9 s after a session starts, so ``packaging/offline_check.py`` runs ``--selftest --hold 30``
 under strace inside a network namespace to prove that nothing tries to.
 """
 

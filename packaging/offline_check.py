@@ -4,7 +4,7 @@ The command runs inside a fresh network namespace (``unshare -n``: no interface 
 down, so nothing could leave the machine even if it tried) and under ``strace -f -e trace=network``
 (which also sees native code, e.g. onnxruntime's C++ telemetry). It fails (exit 1) when the command
 fails or when any process of it calls connect/sendto/sendmsg on a socket other than AF_UNIX or
-AF_NETLINK. ``make bundle`` runs it on the bundle: ``dist/nerdesk/nerdesk --selftest --hold 12``
+AF_NETLINK. ``make bundle`` runs it on the bundle: ``dist/nerdesk/nerdesk --selftest --hold 30``
 (a model held past onnxruntime's ~9 s telemetry delay); ``tests/core/test_no_network.py`` on the
 installed package.
 
