@@ -32,7 +32,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import review as review_store
 from nerdesk.core.tiers import TIERS, best_annotation, tier_rank
-from nerdesk.core.types import Changes, Span
+from nerdesk.core.types import ChangeKind, Changes, Span, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -312,7 +312,7 @@ def set_protocol(project: Project, rule: str | None = None, expert_labels: Itera
     with project.store.transaction():
         project.store.set_setting("protocol", new)
         project.store.log_event(project.user, "set protocol", "log", None, current, new)
-    return Changes(action="set protocol")
+    return Changes(ChangeKind.PROTOCOL, action="set protocol")
 
 
 def _require_adjudicator(project: Project, accepted: list[dict[str, Any]], spans: list[Key], segment_id: int) -> None:
@@ -456,7 +456,7 @@ def adjudicate(
             project.user, "adjudicate", "do", segment_id, None, {"adjudications": [row], "errors": errors}
         )
     project._did(event_id)
-    return project._changes(segment_id, "adjudicate")
+    return project._changes(segment_id, "adjudicate", ChangeKind.ADJUDICATE)
 
 
 def _key(sp: Span | Key | dict[str, Any]) -> Key:
@@ -524,13 +524,14 @@ def apply_protocol(project: Project, *, reason: str = "") -> Changes:
                 errors += _error_rows(project, segs[sid], accepted, decided, row["id"], project.tier, row["created"])
         review_store.insert_person_errors(store, errors)
         if not rows:
-            return Changes(action="adjudicate by protocol")
+            return Changes(ChangeKind.ADJUDICATE, action="adjudicate by protocol")
         event_id = store.log_event(
             project.user, "adjudicate by protocol", "do", None, None, {"adjudications": rows, "errors": errors}
         )
     project._did(event_id)
     ids_done = {r["segment_id"] for r in rows}
     return Changes(
+        ChangeKind.ADJUDICATE,
         segments=ids_done,
         documents={s["doc_id"] for s in store.segments_with_text(sorted(ids_done))},
         action="adjudicate by protocol",
@@ -554,7 +555,9 @@ def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
         store.log_event(project.user, event["action"], kind, event["segment_id"], None, None, ref=event["id"])
     ids = sorted({r["segment_id"] for r in rows})
     docs = {s["doc_id"] for s in store.segments_with_text(ids)}
-    return Changes(segments=set(ids), documents=docs, action=f"{kind} {event['action']}")
+    return Changes(
+        ChangeKind.ADJUDICATE, segments=set(ids), documents=docs, action=f"{kind} {event['action']}", step=Step(kind)
+    )
 
 
 _SPAN = re.compile(r"^\s*(?:(?P<who>[^:,]+):)?(?P<start>\d+)-(?P<end>\d+):(?P<label>[^,]+?)\s*$")

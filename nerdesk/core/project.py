@@ -19,7 +19,7 @@ from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import Store, now
 from nerdesk.core.tiers import best_annotation
-from nerdesk.core.types import Changes, DocRecord, Progress, Span, TokenOffsets
+from nerdesk.core.types import ChangeKind, Changes, DocRecord, Progress, Span, Step, TokenOffsets
 
 STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
 SEVERITIES = ("low", "normal", "high")
@@ -133,7 +133,7 @@ class Project:
         """Add labels (new ones get a colour and a free shortcut key) and version the guideline."""
         with self.store.transaction():
             added = self._add_labels(names, description)
-        return Changes(labels=bool(added), action="add labels")
+        return Changes(ChangeKind.LABELS, labels=bool(added), action="add labels")
 
     def _add_labels(self, names: Iterable[str], description: str = "") -> list[str]:
         existing = self.store.labels()
@@ -168,7 +168,7 @@ class Project:
                 label["position"],
             )
             self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
-        return Changes(labels=True, action="edit label")
+        return Changes(ChangeKind.LABELS, labels=True, action="edit label")
 
     def guideline(self) -> dict[str, Any] | None:
         return self.store.guideline()
@@ -326,9 +326,10 @@ class Project:
         self._undo.append(event_id)
         self._redo.clear()
 
-    def _changes(self, segment_id: int, action: str) -> Changes:
+    def _changes(self, segment_id: int, action: str, kind: ChangeKind, step: Step = Step.DO) -> Changes:
         seg = self.store.segment(segment_id)
-        return Changes(segments={segment_id}, documents={seg["doc_id"]} if seg else set(), action=action)
+        documents = {seg["doc_id"]} if seg else set()
+        return Changes(kind, segments={segment_id}, documents=documents, action=action, step=step)
 
     def _snap(self, seg: dict[str, Any], start: int, end: int, snap: bool) -> tuple[int, int]:
         if not seg["start"] <= start < end <= seg["end"]:
@@ -365,7 +366,7 @@ class Project:
                 row["spans"] = [sp for sp in row["spans"] if sp["end"] <= start or sp["start"] >= end]
             row["spans"] = [sp for sp in row["spans"] if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
             row["spans"].append({"start": start, "end": end, "label": label, "confidence": None, "origin": "human"})
-        return self._changes(segment_id, "add span")
+        return self._changes(segment_id, "add span", ChangeKind.EDIT_SPANS)
 
     def _find(self, row: dict[str, Any], start: int, end: int, label: str | None = None) -> dict[str, Any]:
         for sp in row["spans"]:
@@ -376,13 +377,13 @@ class Project:
     def remove_span(self, segment_id: int, start: int, end: int, label: str | None = None) -> Changes:
         with self._editing(segment_id, "delete span") as (_, row):
             row["spans"].remove(self._find(row, start, end, label))
-        return self._changes(segment_id, "delete span")
+        return self._changes(segment_id, "delete span", ChangeKind.EDIT_SPANS)
 
     def relabel_span(self, segment_id: int, start: int, end: int, label: str) -> Changes:
         self._check_label(label)
         with self._editing(segment_id, "relabel span") as (_, row):
             self._find(row, start, end).update(label=label, origin="human", confidence=None)
-        return self._changes(segment_id, "relabel span")
+        return self._changes(segment_id, "relabel span", ChangeKind.EDIT_SPANS)
 
     def move_span(
         self,
@@ -423,7 +424,7 @@ class Project:
                 others = [o for o in others if o["end"] <= new_start or o["start"] >= new_end]
             sp.update(start=new_start, end=new_end, origin="human", confidence=None)
             row["spans"] = [*others, sp]
-        return self._changes(segment_id, "move boundary")
+        return self._changes(segment_id, "move boundary", ChangeKind.EDIT_SPANS)
 
     def set_spans(self, segment_id: int, spans: list[Span], *, action: str = "set spans") -> Changes:
         for sp in spans:
@@ -433,7 +434,7 @@ class Project:
             for sp in spans:
                 s, e = self._snap(seg, sp.start, sp.end, False)
                 row["spans"].append({"start": s, "end": e, "label": sp.label, "confidence": None, "origin": "human"})
-        return self._changes(segment_id, action)
+        return self._changes(segment_id, action, ChangeKind.EDIT_SPANS)
 
     def accept(self, segment_id: int) -> Changes:
         with self._editing(segment_id, "accept") as (_, row):
@@ -454,18 +455,18 @@ class Project:
             row["status"] = "accepted"
             g = self.store.guideline()  # accepted now: made under today's guideline (no longer stale)
             row["guideline_version"] = g["version"] if g else row["guideline_version"]
-        return self._changes(segment_id, "accept")
+        return self._changes(segment_id, "accept", ChangeKind.ACCEPT)
 
     def skip(self, segment_id: int) -> Changes:
         with self._editing(segment_id, "skip") as (_, row):
             row["status"] = "skipped"
-        return self._changes(segment_id, "skip")
+        return self._changes(segment_id, "skip", ChangeKind.SKIP)
 
     def flag(self, segment_id: int, note: str) -> Changes:
         with self._editing(segment_id, "flag") as (_, row):
             row["status"] = "flagged"
             row["note"] = note
-        return self._changes(segment_id, "flag")
+        return self._changes(segment_id, "flag", ChangeKind.FLAG)
 
     # ------------------------------------------------------------------ error categories
     def severity(self) -> dict[str, str]:
@@ -584,7 +585,9 @@ class Project:
                 None,
                 {"correction": correction_id, "category": category, "reason": reason},
             )
-        return Changes(segments={segment_id} if segment_id else set(), action="override category")
+        return Changes(
+            ChangeKind.OVERRIDE_CATEGORY, segments={segment_id} if segment_id else set(), action="override category"
+        )
 
     def error_report(self, top: int = 20) -> dict[str, Any]:
         report = self.store.error_report(top)
@@ -625,7 +628,7 @@ class Project:
             changes = self._restore_merge(event, "undo")
         else:
             self._restore(event, event["before"], "undo")
-            changes = self._changes(event["segment_id"], f"undo {event['action']}")
+            changes = self._changes(event["segment_id"], f"undo {event['action']}", _edit_kind(event), Step.UNDO)
         self._redo.append(self._undo.pop())
         return changes
 
@@ -643,7 +646,7 @@ class Project:
             changes = self._restore_merge(event, "redo")
         else:
             self._restore(event, event["after"], "redo")
-            changes = self._changes(event["segment_id"], f"redo {event['action']}")
+            changes = self._changes(event["segment_id"], f"redo {event['action']}", _edit_kind(event), Step.REDO)
         self._undo.append(self._redo.pop())
         return changes
 
@@ -668,7 +671,9 @@ class Project:
             for r in rows:
                 self._refresh_corrections(r["segment_id"], r["annotator"])
         docs = {seg["doc_id"] for seg in self.store.segments_with_text(ids)}
-        return Changes(segments=set(ids), documents=docs, action=f"{kind} {event['action']}")
+        return Changes(
+            ChangeKind.IMPORT, segments=set(ids), documents=docs, action=f"{kind} {event['action']}", step=Step(kind)
+        )
 
     def _restore(self, event: dict[str, Any], row: dict[str, Any] | None, kind: str) -> None:
         segment_id = event["segment_id"]
@@ -775,6 +780,14 @@ class Project:
 
 #: Event actions undone and redone by nerdesk.core.review / nerdesk.core.adjudicate.
 _TEAM_ACTIONS = ("review approve", "review correct", "review send back", "adjudicate", "adjudicate by protocol")
+
+
+#: The kind of a segment edit by the action its event logged (any other action edited the spans).
+_STATUS_KINDS = {"accept": ChangeKind.ACCEPT, "skip": ChangeKind.SKIP, "flag": ChangeKind.FLAG}
+
+
+def _edit_kind(event: dict[str, Any]) -> ChangeKind:
+    return _STATUS_KINDS.get(event["action"], ChangeKind.EDIT_SPANS)
 
 
 def _team_restore(project: Project, event: dict[str, Any], kind: str) -> Changes:

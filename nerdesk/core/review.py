@@ -31,7 +31,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import review as review_store
 from nerdesk.core.tiers import TIERS, tier_rank
-from nerdesk.core.types import Changes, Span
+from nerdesk.core.types import ChangeKind, Changes, Span, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -166,7 +166,7 @@ def remember_identity(project: Project, user: str, tier: str) -> Changes:
         store.acting_tier = tier
         store.log_event(user, "set identity", "log", None, before, {"user": user, "tier": tier})
     project._rebuild_undo()
-    return Changes(action="set identity")
+    return Changes(ChangeKind.IDENTITY, action="set identity")
 
 
 def people(project: Project) -> list[dict[str, Any]]:
@@ -264,7 +264,7 @@ def set_assignment(project: Project, annotators: Sequence[str], *, double: float
         before = assignment(project)
         project.store.set_setting("assignment", new)
         project.store.log_event(project.user, "assign work", "log", None, before, new)
-    return Changes(action="assign work")
+    return Changes(ChangeKind.ASSIGNMENT, action="assign work")
 
 
 def assignees(content_hash: str, start: int, plan: dict[str, Any]) -> list[str]:
@@ -463,7 +463,7 @@ def review(
         )
         project._refresh_corrections(segment_id, project.user)
     project._did(event_id)
-    return project._changes(segment_id, action)
+    return project._changes(segment_id, action, ChangeKind.REVIEW)
 
 
 def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
@@ -487,7 +487,7 @@ def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
         store.refresh_segment_status([segment_id])
         store.log_event(project.user, event["action"], kind, segment_id, None, None, ref=event["id"])
         project._refresh_corrections(segment_id, project.user)
-    return project._changes(segment_id, f"{kind} {event['action']}")
+    return project._changes(segment_id, f"{kind} {event['action']}", ChangeKind.REVIEW, Step(kind))
 
 
 # ------------------------------------------------------------------ errors of people

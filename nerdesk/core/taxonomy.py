@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import labels as sql
-from nerdesk.core.types import Changes, Progress
+from nerdesk.core.types import ChangeKind, Changes, Progress, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -234,7 +234,7 @@ def _run(
         event_id = store.log_event(project.user, action, "do", None, before, {"taxonomy": op})
         summary = _apply(project, op if sorted_ is None else dict(op, _found=sorted_), event_id, before)
     project._did(event_id)
-    return Changes(labels=True, action=summary or action)
+    return Changes(_kind(op), labels=True, action=summary or action)
 
 
 def _apply(project: Project, op: dict[str, Any], event_id: int, before: dict[str, Any]) -> str:
@@ -770,7 +770,12 @@ def revert(project: Project, event: dict[str, Any], kind: str) -> Changes:
         else:
             _apply(project, op, event["id"], before)
         store.log_event(project.user, event["action"], kind, None, None, None, ref=event["id"])
-    return Changes(labels=True, action=f"{kind} {event['action']}")
+    return Changes(_kind(op), labels=True, action=f"{kind} {event['action']}", step=Step(kind))
+
+
+def _kind(op: dict[str, Any]) -> ChangeKind:
+    """A guideline edit, or a change of the labels themselves."""
+    return ChangeKind.GUIDELINE if op["op"] in ("guide", "guides") else ChangeKind.LABELS
 
 
 def is_label_change(event: dict[str, Any]) -> bool:

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.store import now
 from nerdesk.core.store import terms as sql
-from nerdesk.core.types import Changes, Progress
+from nerdesk.core.types import ChangeKind, Changes, Progress
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -793,7 +793,7 @@ class TermLists:
                     guideline_version=gv,
                     detail={"terms": lst["terms"]},
                 )
-        return Changes(models=True, action="remove term list" if not term_ids else "remove terms")
+        return Changes(ChangeKind.TERMS, models=True, action="remove term list" if not term_ids else "remove terms")
 
     def set_enabled(
         self, ref: int | str, enabled: bool, term_ids: Sequence[int] = (), flagged: bool = False
@@ -812,7 +812,7 @@ class TermLists:
                 self._own_terms(lst, ids)
                 sql.set_terms_enabled(store, ids, enabled)
             elif flagged:
-                return Changes(action="no flagged term")
+                return Changes(ChangeKind.TERMS, action="no flagged term")
             else:
                 sql.set_list_enabled(store, lst["id"], enabled)
             version = sql.bump_version(store, lst["id"], ts=ts, guideline_version=gv)
@@ -828,7 +828,7 @@ class TermLists:
                 guideline_version=gv,
                 detail={"terms": ids} if ids else {},
             )
-        return Changes(models=True, action=f"{'enable' if enabled else 'disable'} term {what}")
+        return Changes(ChangeKind.TERMS, models=True, action=f"{'enable' if enabled else 'disable'} term {what}")
 
     def _own_terms(self, lst: dict[str, Any], term_ids: Sequence[int]) -> None:
         found = sql.terms_by_id(self.store, list(term_ids))

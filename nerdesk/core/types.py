@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 
@@ -111,15 +112,49 @@ class Progress:
     message: str = ""
 
 
+class ChangeKind(Enum):
+    """What kind of operation a :class:`Changes` comes from: the UI matches on it (never on ``action``,
+    the sentence for people). An undo or redo carries the kind of the operation it reverts or replays."""
+
+    EDIT_SPANS = "edit spans"  # add, delete, relabel, move a span; set a segment's spans
+    ACCEPT = "accept"
+    SKIP = "skip"
+    FLAG = "flag"
+    OVERRIDE_CATEGORY = "override category"  # a human's verdict on a correction's error category
+    LABELS = "labels"  # add or edit labels; rename, merge, split, retire, parent; overlapping spans
+    GUIDELINE = "guideline"  # a label's guideline or the project-wide text, its examples
+    TERMS = "terms"  # remove or switch a term list (or some of its terms)
+    IMPORT = "import"  # annotations merged into segments already in the project (undone, redone)
+    IDENTITY = "identity"  # who is acting in this project, at which tier
+    ASSIGNMENT = "assignment"  # how the work is split between annotators
+    REVIEW = "review"  # a reviewer's decision: approve, correct, send back
+    ADJUDICATE = "adjudicate"  # a conflict decided, one by one or by the protocol
+    PROTOCOL = "protocol"  # the adjudication protocol
+    RELOAD = "reload"  # the UI re-read a file that a background job changed
+
+
+class Step(Enum):
+    """Whether a :class:`Changes` is the operation itself or its undo or redo."""
+
+    DO = "do"
+    UNDO = "undo"
+    REDO = "redo"
+
+
 @dataclass
 class Changes:
-    """What a mutation touched, so views refresh only what changed (Anki's OpChanges)."""
+    """What a mutation touched, so views refresh only what changed (Anki's OpChanges).
 
+    ``kind`` says what the operation was (``step`` whether it was done, undone or redone);
+    ``action`` is the same in words for the status bar and the history (``"undo add span"``)."""
+
+    kind: ChangeKind
     segments: set[int] = field(default_factory=set)
     documents: set[int] = field(default_factory=set)
     labels: bool = False
     models: bool = False
     action: str = ""
+    step: Step = Step.DO
 
 
 def drain(gen):

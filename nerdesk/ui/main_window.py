@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from nerdesk.core.errors import NerdeskError
+from nerdesk.core.types import ChangeKind, Changes
 from nerdesk.ui.errors import show_error
 from nerdesk.ui.jobs import JobManager, project_job
 from nerdesk.ui.session import Session
@@ -531,8 +532,6 @@ class MainWindow(QMainWindow):
         if p is not None:
             self.view.setFocus()
 
-    EDIT_ACTIONS = ("add span", "delete span", "relabel span", "move boundary", "set spans")
-
     def _remember_live(self, sid: int) -> None:
         if sid is not None and sid >= 0 and sid not in self._live:
             self._live[sid] = self.session.live_corrections(sid)
@@ -560,18 +559,18 @@ class MainWindow(QMainWindow):
             self.last_category_message = msg
             self.statusBar().showMessage(msg, 8000)
 
-    def _changed(self, changes) -> None:
-        act = changes.action.removeprefix("undo ").removeprefix("redo ")
-        if act in self.EDIT_ACTIONS and changes.segments:
+    def _changed(self, changes: Changes) -> None:
+        kind = changes.kind  # an undo or redo has the kind of what it reverted
+        if kind is ChangeKind.EDIT_SPANS and changes.segments:
             self._live_pending |= set(changes.segments)
             self._live_timer.start()
         if changes.labels:
             self.palette.set_labels(self._palette_labels())
-        if act == "set identity":
+        if kind is ChangeKind.IDENTITY:
             self._update_identity()
         if changes.models or changes.labels:
             self.update_counts()
-        if act in ("accept", "auto-accept", "reload") or changes.models:
+        if kind in (ChangeKind.ACCEPT, ChangeKind.RELOAD) or changes.models:
             self._offer_due = True
         self._stats_timer.start()  # counts and undo labels lag a little; edits stay fast
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
 from nerdesk.core.store import busy_error, is_busy
-from nerdesk.core.types import Changes
+from nerdesk.core.types import ChangeKind, Changes
 
 #: Coded errors that only tell the reviewer something (the status bar), not a failure (a dialog):
 #: E436, a boundary that stops at the neighbouring span.
@@ -121,7 +121,7 @@ class Session(QObject):
         doc_id = self.doc["id"] if self.doc else None
         self.doc = None
         self.goto(self.current, remember=False, force_doc=doc_id)
-        self.changed.emit(Changes(models=True, labels=True, action="reload"))
+        self.changed.emit(Changes(ChangeKind.RELOAD, models=True, labels=True, action="reload"))
 
     # ------------------------------------------------------------------ reading
     def segment(self, segment_id: int | None = None) -> dict[str, Any] | None:

@@ -71,3 +71,32 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     dlg.table.cellDoubleClicked.emit(0, 0)
     assert s.current == sid
     dlg.close()
+
+
+def test_open_panel_follows_accepts_their_undo_and_redo_by_kind(opened, qtbot, monkeypatch):
+    """The panel re-reads on an accept (done, undone, redone) and an override, matched on the change's
+    kind; other changes (an edit, a skip) leave it as it is."""
+    win, s = opened, opened.session
+    p = s.project
+    win.act_corrections.trigger()
+    dlg = win._corrections
+    assert dlg.isVisible() and dlg.table.rowCount() == len(p.corrections()) == 0
+    reloads = []
+    real = dlg.reload
+    monkeypatch.setattr(dlg, "reload", lambda *a, **kw: (reloads.append(1), real(*a, **kw)))
+    goto_text(win, "Angela Merkel")
+    sid = s.current
+    paris = next(sp for sp in s.segment()["spans"] if win.view.text[sp["start"] : sp["end"]] == "Paris")
+    s.remove_span(sid, paris["start"], paris["end"], paris["label"])  # an edit: not a reason to re-read
+    assert reloads == []
+    s.accept(advance=False)
+    assert len(reloads) == 1 and dlg.table.rowCount() == 1 and dlg.table.item(0, 3).text() == "Paris"
+    assert s.undo().action == "undo accept"
+    assert len(reloads) == 2 and dlg.table.rowCount() == 0
+    s.redo()
+    assert len(reloads) == 3 and dlg.table.rowCount() == 1
+    s.next()
+    s.skip(advance=False)
+    assert len(reloads) == 3
+    s.undo()  # an undone skip is a skip too
+    assert len(reloads) == 3

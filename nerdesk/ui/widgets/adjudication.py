@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from nerdesk.core.categorize import CATEGORIES, CATEGORY_NAMES
 from nerdesk.core.errors import NerdeskError
+from nerdesk.core.types import ChangeKind, Changes
 
 
 def _key(sp: dict[str, Any]) -> tuple[int, int, str]:
@@ -112,8 +113,8 @@ class TierQueueDialog(QDialog):
         self.session.changed.connect(self._changed)
         self.resize(900, 460)
 
-    def _changed(self, changes) -> None:
-        if self.isVisible() and changes.action != "reload":
+    def _changed(self, changes: Changes) -> None:
+        if self.isVisible() and changes.kind is not ChangeKind.RELOAD:
             self.reload(keep_row=True)
 
     def reload(self, keep_row: bool = False) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from nerdesk.core.categorize import CATEGORIES, CATEGORY_NAMES
+from nerdesk.core.types import ChangeKind, Changes
 
 COLUMNS = ("Id", "Category", "Label", "Text", "Model", "Final", "Annotator", "Segment", "Reason")
 LIMIT = 2000
@@ -112,11 +113,8 @@ class CorrectionsDialog(QDialog):
             self.label.addItem(name, name)
         self.label.blockSignals(False)
 
-    def _changed(self, changes) -> None:
-        if self.isVisible() and (
-            changes.action in ("accept", "override category")
-            or changes.action.startswith(("undo accept", "redo accept"))
-        ):
+    def _changed(self, changes: Changes) -> None:
+        if self.isVisible() and changes.kind in (ChangeKind.ACCEPT, ChangeKind.OVERRIDE_CATEGORY):
             self.reload()
 
     def reload(self) -> None:

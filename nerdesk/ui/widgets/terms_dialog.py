@@ -143,9 +143,9 @@ def add_term_list(win, path: str, **opts):
 
 
 def _labels_changed():
-    from nerdesk.core.types import Changes
+    from nerdesk.core.types import ChangeKind, Changes
 
-    return Changes(labels=True, action="add labels")
+    return Changes(ChangeKind.LABELS, labels=True, action="add labels")
 
 
 def add_term_list_dialog(win) -> None:
