@@ -26,7 +26,9 @@ Offsets: the core's code points become Qt's UTF-16 positions only through
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -53,35 +55,246 @@ CURRENT_BAR = QColor(LIGHT.current_bar)
 LOW_MARK = QColor(LIGHT.low_mark)
 COMMAND_KEYS = frozenset("nspfr ")
 
-# Key bindings (also shown in Help > Keyboard shortcuts).
-KEYMAP: list[tuple[str, str]] = [
-    ("1-9, 0, letters", "Label the selected text (or relabel the focused span) with that label"),
-    ("Ctrl + label key", "Label the selection exactly, without snapping to tokens"),
-    ("Enter", "Accept the segment and go to the next item"),
-    ("Space / N", "Next item, in the queue's order (its routing strategy and filters)"),
-    ("P", "Previous item"),
-    ("S", "Skip the segment"),
-    ("F", "Flag the segment for escalation, with a note"),
-    ("Tab / Shift+Tab", "Focus the next / previous span in the segment"),
-    ("Esc", "Clear the focused span and the selection"),
-    ("Del / Backspace", "Delete the focused span"),
-    ("R", "Relabel the focused span (menu)"),
-    ("Shift+Right / Shift+Left", "Move the focused span's end one token right / left"),
-    ("Alt+Shift+Right / Alt+Shift+Left", "Move the focused span's start one token right / left"),
-    ("add Ctrl (Ctrl+Shift+Arrow, Ctrl+Alt+Shift+Arrow)", "Move the boundary one character instead of one token"),
-    ("Arrows, Shift+Arrows (no span focused)", "Move the cursor, select text to label"),
-    ("Mouse: drag over text, then label key or palette click", "Add a span"),
-    ("Mouse: click a span; drag its left or right edge", "Focus it; move that boundary (Ctrl: exact)"),
-    ("Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y)", "Undo / redo (survives a restart)"),
-    ("Ctrl+F", "Search the project's documents"),
-    ("Ctrl+O / Ctrl+N / Ctrl+I / Ctrl+W", "Open / new project / import a file / close the project"),
-    ("Ctrl+D", "Dashboard: quality per model version, calibration, drift, errors, effort"),
-    ("Ctrl+L / Ctrl+G", "Labels: add, rename, merge, split, retire, colour, key, severity / the guideline"),
-    ("F2", "The focused span's label: its definition, rules and examples, beside the span"),
-    ("Ctrl+T", "Label names on spans (tags) on or off"),
-    ("Ctrl+= / Ctrl+- / Ctrl+0", "Larger / smaller / default text (View menu: dark theme, colour-blind-safe colours)"),
-    ("F1", "This list"),
-]
+K = Qt.Key
+NO, SHIFT = Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier
+
+
+class Press(NamedTuple):
+    """A key press as the bindings read it: the key, the character typed (lower case), the modifiers."""
+
+    key: int
+    text: str
+    mods: Qt.KeyboardModifier
+    ctrl: bool
+    shift: bool
+    alt: bool
+
+    @classmethod
+    def of(cls, e: QKeyEvent) -> Press:
+        mods = e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        return cls(
+            e.key(),
+            e.text().lower() if e.text() else "",
+            mods,
+            bool(mods & Qt.KeyboardModifier.ControlModifier),
+            bool(mods & Qt.KeyboardModifier.ShiftModifier),
+            bool(mods & Qt.KeyboardModifier.AltModifier),
+        )
+
+
+@dataclass(frozen=True)
+class Chord:
+    """The presses a binding takes: one of ``keys``, or the character ``text`` typed, or (``label``) a
+    label's key: ``"typed"`` (the character typed is a label's shortcut) or ``"digit"`` (the digit key
+    is one, read from the key: Ctrl+digit types no digit everywhere). ``ctrl``/``shift``/``alt``: what
+    that modifier must be (None: either). ``first``: with these modifiers the view takes the key before
+    the window's shortcuts (a ShortcutOverride)."""
+
+    keys: tuple[int, ...] = ()
+    text: str = ""
+    label: str = ""
+    ctrl: bool | None = False
+    shift: bool | None = None
+    alt: bool | None = False
+    first: tuple[Qt.KeyboardModifier, ...] = ()
+
+    def hits(self, view: DocumentView, p: Press) -> bool:
+        """The key itself (modifiers aside)."""
+        if self.label == "typed":
+            return bool(p.text) and p.text in view.shortcuts
+        if self.label == "digit":
+            return K.Key_0 <= p.key <= K.Key_9 and chr(p.key) in view.shortcuts
+        return p.key in self.keys or (bool(self.text) and p.text == self.text)
+
+    def takes(self, view: DocumentView, p: Press) -> bool:
+        wanted = ((self.ctrl, p.ctrl), (self.shift, p.shift), (self.alt, p.alt))
+        return all(w is None or w == have for w, have in wanted) and self.hits(view, p)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One row of Help › Keyboard shortcuts (``keys``, ``does``) and, where the view handles it, what it
+    takes (``chords``), ``when`` it applies (else the key goes on) and what it does (``run``). A row
+    without chords is the window's (``window``: its actions' key sequences), the mouse's, or the text
+    editor's own keys (``where``)."""
+
+    keys: str
+    does: str
+    chords: tuple[Chord, ...] = ()
+    run: Callable[[DocumentView, Press], object] | None = None
+    when: Callable[[DocumentView], bool] | None = None
+    where: str = "view"  # "view", "window", "mouse", "editor"
+    window: tuple[str, ...] = ()
+
+    def takes(self, view: DocumentView, p: Press) -> bool:
+        return any(c.takes(view, p) for c in self.chords) and (self.when is None or self.when(view))
+
+
+def _focused(view: DocumentView) -> bool:
+    return view.focus is not None
+
+
+def _letter(ch: str) -> Chord:  # a command letter, Shift or not; taken before the window's shortcuts
+    return Chord(text=ch, first=(NO, SHIFT))
+
+
+def _plain(*keys: int) -> Chord:  # Shift or not; taken before the window's shortcuts when alone
+    return Chord(keys=keys, first=(NO,))
+
+
+def _arrows(*, ctrl: bool | None, alt: bool | None) -> Chord:
+    return Chord(keys=(K.Key_Right, K.Key_Left), ctrl=ctrl, shift=True, alt=alt)
+
+
+def _step(p: Press) -> int:
+    return 1 if p.key == K.Key_Right else -1
+
+
+def _clear(view: DocumentView) -> None:
+    c = view.textCursor()
+    c.clearSelection()
+    view.setTextCursor(c)
+    view.set_focus_span(None, None)
+
+
+#: The view's keys, in the order Help › Keyboard shortcuts lists them (and the window's keys and the
+#: mouse, for the help). A press goes to the first row that takes it; the label keys come last: a
+#: key of this table wins over a label's shortcut (as COMMAND_KEYS keep labels off n, s, p, f, r).
+KEYS: tuple[Binding, ...] = (
+    Binding(
+        "1-9, 0, letters",
+        "Label the selected text (or relabel the focused span) with that label",
+        (Chord(label="typed", shift=False, first=(NO, SHIFT)),),
+        lambda v, p: v.apply_label(v.shortcuts[p.text]),
+    ),
+    Binding(
+        "Ctrl + label key",
+        "Label the selection exactly, without snapping to tokens",
+        (Chord(label="typed", ctrl=True, shift=False), Chord(label="digit", ctrl=True, shift=False)),
+        lambda v, p: v.apply_label(v.shortcuts.get(p.text) or v.shortcuts[chr(p.key)], exact=True),
+    ),
+    Binding(
+        "Enter",
+        "Accept the segment and go to the next item",
+        (_plain(K.Key_Return, K.Key_Enter),),
+        lambda v, p: v.session.accept(),
+    ),
+    Binding(
+        "Space / N",
+        "Next item, in the queue's order (its routing strategy and filters)",
+        (_plain(K.Key_Space), _letter("n")),
+        lambda v, p: v.session.next(),
+    ),
+    Binding("P", "Previous item", (_letter("p"),), lambda v, p: v.session.previous()),
+    Binding("S", "Skip the segment", (_letter("s"),), lambda v, p: v.session.skip()),
+    Binding("F", "Flag the segment for escalation, with a note", (_letter("f"),), lambda v, p: v.flag_dialog()),
+    Binding(
+        "Tab / Shift+Tab",
+        "Focus the next / previous span in the segment",
+        (Chord(keys=(K.Key_Tab, K.Key_Backtab), ctrl=None, alt=None),),
+        lambda v, p: v.cycle_focus(-1 if (p.key == K.Key_Backtab or p.shift) else 1),
+    ),
+    Binding("Esc", "Clear the focused span and the selection", (_plain(K.Key_Escape),), lambda v, p: _clear(v)),
+    Binding(
+        "Del / Backspace",
+        "Delete the focused span",
+        (_plain(K.Key_Delete, K.Key_Backspace),),
+        lambda v, p: v.delete_focused(),
+    ),
+    Binding("R", "Relabel the focused span (menu)", (_letter("r"),), lambda v, p: v.relabel_menu()),
+    Binding(
+        "Shift+Right / Shift+Left",
+        "Move the focused span's end one token right / left",
+        (_arrows(ctrl=False, alt=False),),
+        lambda v, p: v.move_boundary("end", _step(p)),
+        _focused,
+    ),
+    Binding(
+        "Alt+Shift+Right / Alt+Shift+Left",
+        "Move the focused span's start one token right / left",
+        (_arrows(ctrl=False, alt=True),),
+        lambda v, p: v.move_boundary("start", _step(p)),
+        _focused,
+    ),
+    Binding(
+        "add Ctrl (Ctrl+Shift+Arrow, Ctrl+Alt+Shift+Arrow)",
+        "Move the boundary one character instead of one token",
+        (_arrows(ctrl=True, alt=None),),
+        lambda v, p: v.move_boundary("start" if p.alt else "end", _step(p), exact=True),
+        _focused,
+    ),
+    Binding("Arrows, Shift+Arrows (no span focused)", "Move the cursor, select text to label", where="editor"),
+    Binding("Mouse: drag over text, then label key or palette click", "Add a span", where="mouse"),
+    Binding(
+        "Mouse: click a span; drag its left or right edge",
+        "Focus it; move that boundary (Ctrl: exact)",
+        where="mouse",
+    ),
+    Binding(
+        "Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y)",
+        "Undo / redo (survives a restart)",
+        (Chord(keys=(K.Key_Z, K.Key_Y), ctrl=True, alt=None),),
+        lambda v, p: v.session.redo() if (p.shift or p.key == K.Key_Y) else v.session.undo(),
+    ),
+    Binding(  # the window's too; the view's where the window misses it (not active: no window manager)
+        "Ctrl+F",
+        "Search the project's documents",
+        (Chord(keys=(K.Key_F,), ctrl=True, alt=None),),
+        lambda v, p: v.commandRequested.emit("search"),
+    ),
+    Binding(
+        "Ctrl+O / Ctrl+N / Ctrl+I / Ctrl+W",
+        "Open / new project / import a file / close the project",
+        where="window",
+        window=("Ctrl+O", "Ctrl+N", "Ctrl+I", "Ctrl+W"),
+    ),
+    Binding(
+        "Ctrl+D",
+        "Dashboard: quality per model version, calibration, drift, errors, effort",
+        where="window",
+        window=("Ctrl+D",),
+    ),
+    Binding(
+        "Ctrl+L / Ctrl+G",
+        "Labels: add, rename, merge, split, retire, colour, key, severity / the guideline",
+        where="window",
+        window=("Ctrl+L", "Ctrl+G"),
+    ),
+    Binding(
+        "F2",
+        "The focused span's label: its definition, rules and examples, beside the span",
+        where="window",
+        window=("F2",),
+    ),
+    Binding("Ctrl+T", "Label names on spans (tags) on or off", where="window", window=("Ctrl+T",)),
+    Binding(
+        "Ctrl+= / Ctrl+- / Ctrl+0",
+        "Larger / smaller / default text (View menu: dark theme, colour-blind-safe colours)",
+        where="window",
+        window=("Ctrl+=", "Ctrl+-", "Ctrl+0"),
+    ),
+    Binding(
+        "F1", "This list", (Chord(keys=(K.Key_F1,), ctrl=None, alt=None),), lambda v, p: v.commandRequested.emit("help")
+    ),
+)
+
+#: The order a press is offered to the rows: the fixed keys, then the label keys.
+_DISPATCH = tuple(b for b in KEYS if b.chords and not b.chords[0].label) + tuple(
+    b for b in KEYS if b.chords and b.chords[0].label
+)
+
+#: Help › Keyboard shortcuts: (keys, what they do), one per row of KEYS.
+KEYMAP: list[tuple[str, str]] = [(b.keys, b.does) for b in KEYS]
+
+
+def binding_for(view: DocumentView, p: Press) -> Binding | None:
+    """The row of KEYS that handles this press in the view, if one does."""
+    return next((b for b in _DISPATCH if b.takes(view, p)), None)
+
+
+def taken_first(view: DocumentView, p: Press) -> bool:
+    """Whether the view takes this key before the window's shortcuts (its single keys, Shift or not)."""
+    return any(p.mods in c.first and c.hits(view, p) for b in KEYS for c in b.chords)
 
 
 def _x(line: QTextLine, pos: int) -> float:
@@ -705,105 +918,20 @@ class DocumentView(QPlainTextEdit):
             self.keyPressEvent(e)
             return True
         if e.type() == e.Type.ShortcutOverride:
-            if self._handles(e):
+            if taken_first(self, Press.of(e)):
                 e.accept()
                 return True
         return super().event(e)
 
-    def _handles(self, e: QKeyEvent) -> bool:
-        mods = e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        key = e.key()
-        if (
-            key
-            in (
-                Qt.Key.Key_Return,
-                Qt.Key.Key_Enter,
-                Qt.Key.Key_Delete,
-                Qt.Key.Key_Backspace,
-                Qt.Key.Key_Space,
-                Qt.Key.Key_Escape,
-            )
-            and mods == Qt.KeyboardModifier.NoModifier
-        ):
-            return True
-        t = e.text().lower()
-        if (
-            mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
-            and t
-            and (t in self.shortcuts or t in "nspfr")
-        ):
-            return True
-        return False
-
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        """A press goes to its row of :data:`KEYS`; any other to the (read-only) text editor."""
         if self.session.project is None:
             return super().keyPressEvent(e)
-        key = e.key()
-        mods = e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
-        alt = bool(mods & Qt.KeyboardModifier.AltModifier)
-        s = self.session
-        if ctrl and key == Qt.Key.Key_Z:
-            s.redo() if shift else s.undo()
-            return
-        if ctrl and key == Qt.Key.Key_Y:
-            s.redo()
-            return
-        if ctrl and key == Qt.Key.Key_F:
-            self.commandRequested.emit("search")
-            return
-        if key == Qt.Key.Key_F1:
-            self.commandRequested.emit("help")
-            return
-        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and shift and self.focus is not None:
-            self.move_boundary("start" if alt else "end", 1 if key == Qt.Key.Key_Right else -1, exact=ctrl)
-            return
-        if key == Qt.Key.Key_Tab or key == Qt.Key.Key_Backtab:
-            self.cycle_focus(-1 if (key == Qt.Key.Key_Backtab or shift) else 1)
-            return
-        if not ctrl and not alt:
-            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                s.accept()
-                return
-            if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-                self.delete_focused()
-                return
-            if key == Qt.Key.Key_Escape:
-                c = self.textCursor()
-                c.clearSelection()
-                self.setTextCursor(c)
-                self.set_focus_span(None, None)
-                return
-            if key == Qt.Key.Key_Space:
-                s.next()
-                return
-        t = e.text().lower() if e.text() else ""
-        if not alt and t and t in self.shortcuts and not shift:
-            self.apply_label(self.shortcuts[t], exact=ctrl)
-            return
-        if ctrl and not alt and not shift and Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
-            digit = chr(key)
-            if digit in self.shortcuts:
-                self.apply_label(self.shortcuts[digit], exact=True)
-                return
-        if not ctrl and not alt and t:
-            if t == "n":
-                s.next()
-                return
-            if t == "p":
-                s.previous()
-                return
-            if t == "s":
-                s.skip()
-                return
-            if t == "f":
-                self.flag_dialog()
-                return
-            if t == "r":
-                self.relabel_menu()
-                return
-        super().keyPressEvent(e)
+        p = Press.of(e)
+        b = binding_for(self, p)
+        if b is None or b.run is None:
+            return super().keyPressEvent(e)
+        b.run(self, p)
 
     # ------------------------------------------------------------------ mouse
     def _pos16(self, p: QPointF) -> int:
