@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from nerdesk.core.adjudicate import resolutions
+from nerdesk.core.store import human
 from nerdesk.core.tiers import best_annotation
 from nerdesk.core.types import DocRecord, Span
 
@@ -82,14 +83,7 @@ def export_suggestions(project: Project, *, batch: int = 1000) -> Iterator[DocRe
     model_id = store.active_model_id()
     last = 0
     while True:
-        ids = [
-            r[0]
-            for r in store.conn.execute(
-                "SELECT s.id FROM segments s WHERE s.id > ? AND NOT EXISTS (SELECT 1 FROM annotations a "
-                "WHERE a.segment_id = s.id) ORDER BY s.id LIMIT ?",
-                (last, batch),
-            )
-        ]
+        ids = human.unannotated_ids(store, last, batch)
         if not ids:
             return
         last = ids[-1]

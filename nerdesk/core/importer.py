@@ -223,7 +223,7 @@ class _Writer:
         self.labels = set(project.label_names())
         self.add_labels = add_labels if add_labels is not None else not self.labels
         self.next_doc = self.store.max_document_id() + 1
-        self.next_seg = self.store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM segments").fetchone()[0] + 1
+        self.next_seg = self.store.max_segment_id() + 1
         g = self.store.guideline()
         self.guideline_version = g["version"] if g else None
         self.created = now()
@@ -328,11 +328,8 @@ class _Writer:
                 self.result.tokens += len(toks)
             self.result.segments += len(pieces)
         self.store.insert_documents(docs)
-        self.store.conn.executemany(
-            "INSERT INTO segments (id, doc_id, idx, start, end, tokens, n_tokens, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            segs,
-        ) if segs else None
+        if segs:
+            self.store.insert_segments(segs)
         merged = []
         for doc_id, rec, spans in attach:  # texts already in the project (or earlier in this batch)
             merged.extend(self._attach_to_existing(doc_id, rec, spans))

@@ -172,10 +172,14 @@ class Store:
             rows,
         )
 
-    def insert_segments(self, rows: Iterable[tuple[int, int, int, int, str, int]]) -> None:
-        """rows: (doc_id, idx, start, end, tokens_json, n_tokens)."""
+    def max_segment_id(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM segments").fetchone()[0]
+
+    def insert_segments(self, rows: Iterable[tuple[int, int, int, int, int, str, int, str]]) -> None:
+        """rows: (id, doc_id, idx, start, end, tokens_json, n_tokens, status)."""
         self.conn.executemany(
-            "INSERT INTO segments (doc_id, idx, start, end, tokens, n_tokens) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO segments (id, doc_id, idx, start, end, tokens, n_tokens, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

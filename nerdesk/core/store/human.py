@@ -21,6 +21,18 @@ def accepted_span_lists(store: Store) -> Iterator[list[dict]]:
     )
 
 
+def unannotated_ids(store: Store, after: int, limit: int) -> list[int]:
+    """Up to ``limit`` ids of segments that nobody annotated yet, in id order, after id ``after``."""
+    return [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT s.id FROM segments s WHERE s.id > ? AND NOT EXISTS (SELECT 1 FROM annotations a "
+            "WHERE a.segment_id = s.id) ORDER BY s.id LIMIT ?",
+            (after, limit),
+        )
+    ]
+
+
 def correction_surfaces(store: Store) -> Iterator[str]:
     """The lower-cased text of every correction."""
     return (s for (s,) in store.conn.execute("SELECT lower(surface) FROM corrections"))
