@@ -18,6 +18,10 @@ def _f(x: float | None) -> str:
     return "   -  " if x is None else f"{x:6.3f}"
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
 @cli.command()
 @project_arg
 @json_opt
@@ -97,6 +101,7 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
     from datetime import datetime
 
     from nerdesk.core import retrain
+    from nerdesk.core.metrics import NOVEL_SEGMENT
     from nerdesk.core.metrics import report as make_report
     from nerdesk.core.report_html import write_html
 
@@ -136,10 +141,34 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
     d = r["drift"]
     if d["windows"]:
         click.echo("Drift (documents in import order):")
+        tv = d.get("training_vocabulary")
+        if tv:
+            ref = tv.get("held_out_rate")
+            click.echo(
+                f"  training vocabulary of the active model: {tv['words']} words ({tv['source'] or 'none shipped'}"
+                + (
+                    f" + {tv['trained_segments']} trained-on segments of this project"
+                    if tv.get("trained_segments")
+                    else ""
+                )
+                + ")"
+                + (f"; its own held-out sentences: {ref:.1%} unseen" if ref is not None else "")
+            )
+        else:
+            click.echo("  training vocabulary of the active model: not known (no vocab.txt.gz, no training sample)")
         for w in d["windows"]:
+            nov = w.get("novelty")
             click.echo(
                 f"  docs {w['documents'][0]}-{w['documents'][1]}: confidence {_f(w['mean_confidence'])}, "
-                f"uncertainty {_f(w['mean_uncertainty'])}, correction rate {_f(w['correction_rate'])}"
+                f"uncertainty {_f(w['mean_uncertainty'])}, correction rate {_f(w['correction_rate'])}, "
+                f"unseen words {_pct(w['unseen_word_rate'])} (earlier documents) / "
+                f"{_pct(w.get('unseen_in_training_rate'))} (training)"
+                + (
+                    f", segment novelty p50 {nov['p50']:.0%} p90 {nov['p90']:.0%}, "
+                    f"{nov['novel_share']:.0%} over {NOVEL_SEGMENT:.0%}"
+                    if nov
+                    else ""
+                )
             )
         if d["psi"] is not None:
             click.echo(

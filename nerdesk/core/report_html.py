@@ -122,7 +122,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: str) -> str:
-    from nerdesk.core.metrics import best_model
+    from nerdesk.core.metrics import NOVEL_SEGMENT, UNSEEN_IN_TRAINING_ALERT, best_model
     from nerdesk.core.retrain import describe
 
     models = rep["models"]
@@ -219,16 +219,62 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
                     "mean confidence": [w["mean_confidence"] for w in wins],
                     "correction rate": [w["correction_rate"] for w in wins],
                     "unseen-word rate": [w["unseen_word_rate"] for w in wins],
+                    "unseen in training": [w.get("unseen_in_training_rate") for w in wins],
                 },
                 "Input and output drift per window",
             )
         )
+        tv = d.get("training_vocabulary")
+        if tv:
+            ref = tv.get("held_out_rate")
+            parts.append(
+                f"<p>Unseen in training: words the active model's training data never holds "
+                f"({tv['words']} words: {_e(tv['source'] or 'none shipped')}"
+                + (
+                    f" + {tv['trained_segments']} trained-on segments of this project"
+                    if tv.get("trained_segments")
+                    else ""
+                )
+                + ")"
+                + (f"; its own held-out sentences show {_f(ref, True)}" if ref is not None else "")
+                + f". Alert above {UNSEEN_IN_TRAINING_ALERT:.0%} in the newest window.</p>"
+            )
+        else:
+            parts.append(
+                "<p>Unseen in training: not known (the active model ships no vocabulary or training sample).</p>"
+            )
+        newest = next((w for w in reversed(wins) if w.get("novelty")), None)
+        if newest:
+            nov = newest["novelty"]
+            parts.append(
+                bars(
+                    [(f"{k * 10}–{k * 10 + 10}%", n / nov["segments"], None) for k, n in enumerate(nov["histogram"])],
+                    f"Novelty of the newest window's segments (docs {newest['documents'][0]}–"
+                    f"{newest['documents'][1]}): share of segments by their words unseen in training",
+                )
+            )
         labels = sorted({k for w in wins for k in w["labels"]})
         parts.append(
             table(
-                ["Documents", *[f"{lab} share" for lab in labels], "Unseen words"],
                 [
-                    [x, *[_f(w["labels"].get(lab), True) for lab in labels], _f(w["unseen_word_rate"], True)]
+                    "Documents",
+                    *[f"{lab} share" for lab in labels],
+                    "Unseen words (earlier documents)",
+                    "Unseen in training",
+                    "Novelty p50 / p90",
+                    f"Segments over {NOVEL_SEGMENT:.0%} unseen",
+                ],
+                [
+                    [
+                        x,
+                        *[_f(w["labels"].get(lab), True) for lab in labels],
+                        _f(w["unseen_word_rate"], True),
+                        _f(w.get("unseen_in_training_rate"), True),
+                        f"{_f(w['novelty']['p50'], True)} / {_f(w['novelty']['p90'], True)}"
+                        if w.get("novelty")
+                        else "—",
+                        _f(w["novelty"]["novel_share"], True) if w.get("novelty") else "—",
+                    ]
                     for x, w in zip(xs, wins)
                 ],
             )

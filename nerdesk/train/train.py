@@ -31,6 +31,7 @@ from nerdesk.core.model.decode import bio_tags, decode_batch
 from nerdesk.core.model.evaluate import score_spans
 from nerdesk.core.model.features import DEFAULT_FEATURES, FeatureExtractor
 from nerdesk.core.model.package import CARD_FORMAT, write_card
+from nerdesk.core.model.vocab import count_words, training_vocabulary, write_vocab
 from nerdesk.core.types import Progress
 from nerdesk.train.config import DEFAULT_ARCH, TrainConfig, card_config, configure
 from nerdesk.train.export import export_onnx, fit_temperature, quantize_int8
@@ -338,6 +339,7 @@ def train_iter(
         card_extra=card_extra,
         calibration=calibration,
         t_start=t_start,
+        base_vocab=(training_vocabulary(init) or ({}, ""))[0] if init is not None else None,
         log=log,
     )
     log(f"model written to {out_dir} ({time.time() - t_start:.0f}s)")
@@ -641,11 +643,13 @@ def package(
     card_extra: dict[str, Any] | None = None,
     calibration: tuple[float, dict[str, Any]] | None = None,
     t_start: float | None = None,
+    base_vocab: dict[str, int] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Write the package into a staging directory, then move it into place: weights, ONNX (and int8
     where dev F1 holds), the embedding projection, the temperature and span calibration (fitted on
-    the dev data unless ``calibration`` is given), the scores, the card."""
+    the dev data unless ``calibration`` is given), the scores, the training vocabulary (the trained
+    sentences' words plus ``base_vocab``, a fine-tune's base's: ``vocab.txt.gz``), the card."""
     t_start = t_start if t_start is not None else time.time()
     features, labels, train_c, dev_c, items = prep.features, prep.labels, prep.train_c, prep.dev_c, prep.items
     fe = prep.fe
@@ -664,6 +668,13 @@ def package(
         if features.get("gazetteer") or features.get("vectors"):
             fe = FeatureExtractor(features, base_dir=tmp)
         replay_note = _write_replay(tmp, train_c, dev_c, cfg.ship_replay, cfg.seed) if cfg.ship_replay else None
+        vocab = count_words(" ".join(t) for c in train_c for t in c.tokens)
+        vocab.update(base_vocab or {})
+        vocab_note = {
+            **write_vocab(tmp, vocab),
+            "sentences": sum(len(c.tokens) for c in train_c),
+            **({"base_words": len(base_vocab)} if base_vocab else {}),
+        }
         save_file({k_: v.contiguous() for k_, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
         os.chmod(tmp / "model.safetensors", 0o644)
         sample = random.Random(cfg.seed).sample(items, min(len(items), EMBEDDING_SAMPLE))
@@ -739,6 +750,7 @@ def package(
                 **({"vectors": ["batch", "length", fe.vectors.dim]} if fe.vectors else {}),
             },
             "replay": replay_note,
+            "vocab": vocab_note,
             "outputs": {"logits": ["batch", "length", prep.k], "embedding": ["batch", int(embedding[1].shape[1])]},
             "gazetteer": _gazetteer_note(features),
             "licences": {

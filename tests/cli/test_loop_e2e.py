@@ -80,3 +80,13 @@ def test_finetune_on_a_tiny_bundle_without_held_out_data(tmp_path, shared_data):
     ).splitlines()
     result = json.loads(out[-1])["result"]
     assert result["held_out"]["before"] is None and "Disease" in result["labels"]
+    # its training vocabulary travels with it: the base's words and the bundle's (issue 14, input drift)
+    from nerdesk.core.model.package import models_dir
+    from nerdesk.core.model.vocab import read_vocab, words
+
+    base, new = read_vocab(models_dir() / "en-base"), read_vocab(tmp_path / "ft")
+    lines = (shared_data / "adapt" / "ncbi_disease" / "train.jsonl").read_text(encoding="utf-8").splitlines()[:7]
+    bundle_words = {w for line in lines for w in words(" ".join(json.loads(line)["tokens"]))}
+    assert base and new and set(base) <= set(new) and set(new) - set(base) == bundle_words - set(base) != set()
+    note = json.loads((tmp_path / "ft" / "model.json").read_text(encoding="utf-8"))["vocab"]
+    assert note["base_words"] == len(base) and note["words"] == len(new)

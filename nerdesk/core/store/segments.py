@@ -62,3 +62,15 @@ def count_status(store: Store, status: str) -> int:
 def set_statuses(store: Store, segment_ids: Iterable[int], status: str) -> None:
     """Set the status of these segments (inside the caller's transaction)."""
     store.conn.executemany("UPDATE segments SET status = ? WHERE id = ?", [(status, sid) for sid in segment_ids])
+
+
+def window_texts(store: Store, first_doc: int, last_doc: int, limit: int) -> list[str]:
+    """Texts of up to ``limit`` segments of documents first_doc..last_doc (ids, import order)."""
+    return [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT substr(d.text, s.start + 1, s.end - s.start) FROM segments s CROSS JOIN documents d "
+            "ON d.id = s.doc_id WHERE s.doc_id BETWEEN ? AND ? ORDER BY s.doc_id, s.idx LIMIT ?",
+            (first_doc, last_doc, limit),
+        )
+    ]
