@@ -17,7 +17,7 @@ from typing import Any
 
 from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
-from nerdesk.core.store import Store, now
+from nerdesk.core.store import Store, human, now
 from nerdesk.core.tiers import best_annotation
 from nerdesk.core.types import ChangeKind, Changes, DocRecord, Progress, Span, Step, TokenOffsets
 
@@ -541,15 +541,7 @@ class Project:
         """Categorise accepted annotations that have not been yet (imported ones, or ones reviewed
         before any model predicted); ``all_`` recomputes every one. Edits made in the app are
         categorised as they are accepted, so this stays cheap on big projects."""
-        sql = "SELECT a.segment_id, a.annotator FROM annotations a"
-        if not all_:
-            sql += (
-                " LEFT JOIN effort e ON e.segment_id = a.segment_id AND e.annotator = a.annotator"
-                " WHERE e.segment_id IS NULL AND a.status = 'accepted'"
-            )
-        else:
-            sql += " WHERE a.status = 'accepted'"
-        rows = self.store.conn.execute(sql).fetchall()
+        rows = human.accepted_keys(self.store, uncategorised_only=not all_)
         with self.store.transaction():
             for segment_id, annotator in rows:
                 self._refresh_corrections(segment_id, annotator)

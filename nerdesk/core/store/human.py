@@ -33,6 +33,20 @@ def unannotated_ids(store: Store, after: int, limit: int) -> list[int]:
     ]
 
 
+def accepted_keys(store: Store, *, uncategorised_only: bool) -> list[tuple[int, str]]:
+    """(segment id, annotator) of the accepted annotations; ``uncategorised_only``: those without an
+    effort row yet (never categorised: imported, or accepted before any model predicted)."""
+    sql = "SELECT a.segment_id, a.annotator FROM annotations a"
+    if uncategorised_only:
+        sql += (
+            " LEFT JOIN effort e ON e.segment_id = a.segment_id AND e.annotator = a.annotator"
+            " WHERE e.segment_id IS NULL AND a.status = 'accepted'"
+        )
+    else:
+        sql += " WHERE a.status = 'accepted'"
+    return store.conn.execute(sql).fetchall()
+
+
 def correction_surfaces(store: Store) -> Iterator[str]:
     """The lower-cased text of every correction."""
     return (s for (s,) in store.conn.execute("SELECT lower(surface) FROM corrections"))
