@@ -292,3 +292,44 @@ def test_label_mix_chart_carries_the_label_shift_alert(qtbot):
     chart.grab()
     tips = [t for _, t in chart.tips]
     assert alert in tips and "c: LOC 70.0% of predicted spans" in tips and chart.parts == ["LOC", "PER"]
+
+
+def test_drift_tab_shows_words_unseen_in_the_models_training_data(window, qtbot, tmp_path):
+    """Input drift against the training data (issue 14): the active model's package vocabulary
+    (en-base's vocab.txt.gz), the unseen-in-training line with its alert, the newest window's
+    novelty histogram and the table's columns."""
+    from nerdesk.core.metrics import UNSEEN_IN_TRAINING_ALERT, report
+    from nerdesk.core.project import Project
+
+    texts = [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(6)] + [
+        f"Case {i}: hypokalaemic periodic paralysis and thyrotoxicosis." for i in range(6)
+    ]
+    path = make_project(tmp_path / "voc.nerdesk", texts)
+    with Project.open(path) as p:
+        p.store.conn.execute("UPDATE models SET path = ?", (str(MODEL_DIR),))
+    assert window.open_project(path)
+    dlg = window.show_dashboard()
+    _wait_job(qtbot, dlg.job)
+    qtbot.waitUntil(lambda: dlg.report is not None, timeout=8000)
+    rep = report(window.session.project)
+    wins = rep["drift"]["windows"]
+    rates = [w["unseen_in_training_rate"] for w in wins]
+    assert rates[0] == 0.0 and rates[-1] > UNSEEN_IN_TRAINING_ALERT  # the clinical text is new to it
+    assert dlg.drift_chart.lines["unseen in training"] == rates
+    assert [t[1] for t in dlg.drift_chart.thresholds] == ["unseen-word rate", "unseen in training"]
+    assert "vocab.txt.gz of en-base" in dlg.vocab_note.text() and "held-out sentences: 8.0%" in dlg.vocab_note.text()
+    assert "never occur in the active model&#x27;s training data" in dlg.alerts.text()
+    nov = wins[-1]["novelty"]
+    assert sum(dlg.novelty_chart.values.values()) == pytest.approx(1.0)
+    assert dlg.novelty_chart.values[("50–60%", "segments")] == pytest.approx(nov["histogram"][5] / nov["segments"])
+    assert [dlg.drift_table.horizontalHeaderItem(j).text() for j in (7, 8, 9)] == [
+        "Unseen in training",
+        "Novelty p50",
+        "Novelty p90",
+    ]
+    assert dlg.drift_table.item(len(wins) - 1, 7).text() == f"{rates[-1]:.3f}"
+    dlg.tabs.setCurrentIndex(1)
+    qtbot.wait(10)
+    dlg.novelty_chart.grab()
+    assert dlg.novelty_chart.tips  # it painted its bars
+    dlg.close()

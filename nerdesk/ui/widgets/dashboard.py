@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,8 +35,10 @@ from nerdesk.core.metrics import (
     LONG_TAIL,
     MIN_COST_SEGMENTS,
     MIN_SEGMENTS_FOR_BEST,
+    NOVEL_SEGMENT,
     PSI_MIN_SEGMENTS,
     UNSEEN_ALERT,
+    UNSEEN_IN_TRAINING_ALERT,
     best_model,
 )
 from nerdesk.ui.jobs import project_job
@@ -218,9 +221,17 @@ class Dashboard(QDialog):
         self.drift_chart.setObjectName("driftChart")
         self.label_mix = StackedBarChart("Predicted label mix per window (output drift)")
         self.label_mix.setObjectName("labelMixChart")
+        self.novelty_chart = BarChart("Novelty of the newest window's segments (words unseen in training)")
+        self.novelty_chart.setObjectName("noveltyChart")
+        self.novelty_chart.percent = True
         charts = QHBoxLayout()
         charts.addWidget(self.drift_chart, 3)
         charts.addWidget(self.label_mix, 2)
+        charts.addWidget(self.novelty_chart, 2)
+        self.vocab_note = QLabel()
+        self.vocab_note.setObjectName("trainingVocabulary")
+        self.vocab_note.setWordWrap(True)
+        self.vocab_note.setTextFormat(Qt.TextFormat.PlainText)
         self.psi = QLabel()
         self.psi.setObjectName("psiLabel")
         self.psi.setWordWrap(True)
@@ -236,10 +247,19 @@ class Dashboard(QDialog):
                 "Reviewed",
                 "Correction rate",
                 "Unseen words",
+                "Unseen in training",
+                "Novelty p50",
+                "Novelty p90",
+                f"Segments > {NOVEL_SEGMENT:.0%} new",
             ],
             "driftTable",
         )
+        self.drift_table.horizontalHeaderItem(6).setToolTip("Share of the window's words no earlier document used")
+        self.drift_table.horizontalHeaderItem(7).setToolTip(
+            "Share of the window's words the active model's training data never holds"
+        )
         dl.addLayout(charts, 3)
+        dl.addWidget(self.vocab_note)
         dl.addWidget(self.psi)
         dl.addWidget(self.alerts)
         dl.addWidget(self.drift_table, 1)
@@ -463,9 +483,53 @@ class Dashboard(QDialog):
                 "mean confidence": [w["mean_confidence"] for w in wins],
                 "correction rate": [w["correction_rate"] for w in wins],
                 "unseen-word rate": [w.get("unseen_word_rate") for w in wins],
+                "unseen in training": [w.get("unseen_in_training_rate") for w in wins],
             },
-            thresholds=[(UNSEEN_ALERT, "unseen-word rate", f"unseen-word alert {UNSEEN_ALERT:.0%}")],
+            thresholds=[
+                (UNSEEN_ALERT, "unseen-word rate", f"unseen-word alert {UNSEEN_ALERT:.0%}"),
+                (
+                    UNSEEN_IN_TRAINING_ALERT,
+                    "unseen in training",
+                    f"unseen-in-training alert {UNSEEN_IN_TRAINING_ALERT:.0%}",
+                ),
+            ],
         )
+        newest = next((w for w in reversed(wins) if w.get("novelty")), None)
+        bins = [f"{k * 10}–{k * 10 + 10}%" for k in range(10)]
+        if newest:
+            nov = newest["novelty"]
+            self.novelty_chart.title = (
+                f"Novelty, docs {newest['documents'][0]}–{newest['documents'][1]}: "
+                f"segments by share of words unseen in training"
+            )
+            self.novelty_chart.set_data(
+                bins,
+                ["segments"],
+                {(b, "segments"): n / nov["segments"] for b, n in zip(bins, nov["histogram"])},
+                hi=max(0.05, max(nov["histogram"]) / nov["segments"]),
+                notes={(b, "segments"): f"{n} of {nov['segments']} segments" for b, n in zip(bins, nov["histogram"])},
+            )
+        else:
+            self.novelty_chart.set_data([], ["segments"], {})
+        tv = dr.get("training_vocabulary")
+        if tv:
+            ref = tv.get("held_out_rate")
+            self.vocab_note.setText(
+                f"Unseen in training: words the active model's training data never holds ({tv['words']:,} words, "
+                f"{tv['source'] or 'none shipped'}"
+                + (
+                    f" + {tv['trained_segments']} trained-on segments of this project"
+                    if tv.get("trained_segments")
+                    else ""
+                )
+                + ")"
+                + (f"; its own held-out sentences: {ref:.1%}" if ref is not None else "")
+                + f". Alert above {UNSEEN_IN_TRAINING_ALERT:.0%} in the newest window."
+            )
+        else:
+            self.vocab_note.setText(
+                "Unseen in training: not known (the active model ships no vocabulary and no training sample)."
+            )
         self.label_mix.set_data(xs, {x: w.get("labels") or {} for x, w in zip(xs, wins)}, alert=_mix_alert(wins))
         _fill(
             self.drift_table,
@@ -478,6 +542,10 @@ class Dashboard(QDialog):
                     w["reviewed"],
                     w["correction_rate"],
                     w.get("unseen_word_rate"),
+                    w.get("unseen_in_training_rate"),
+                    (w.get("novelty") or {}).get("p50"),
+                    (w.get("novelty") or {}).get("p90"),
+                    (w.get("novelty") or {}).get("novel_share"),
                 )
                 for w in wins
             ],
