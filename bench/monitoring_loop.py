@@ -124,6 +124,19 @@ def main() -> int:
             for w in rep["drift"]["windows"]
         ],
     )
+    print(
+        "drift windows (unseen in the active model's training data, novelty p50/p90, segments over 25%):",
+        [
+            (
+                w["documents"],
+                w["unseen_in_training_rate"] and round(w["unseen_in_training_rate"], 3),
+                w["novelty"] and (round(w["novelty"]["p50"], 3), round(w["novelty"]["p90"], 3)),
+                w["novelty"] and round(w["novelty"]["novel_share"], 3),
+            )
+            for w in rep["drift"]["windows"]
+        ],
+    )
+    print("training vocabulary:", rep["drift"]["training_vocabulary"])
     print("alerts:", rep["drift"]["alerts"])
     print("retrain:", retrain.describe(rep["retrain"]))
     print(f"wrote {out / 'report.html'} ({time.time() - t0:.0f} s)")

@@ -225,7 +225,7 @@ class Dashboard(QDialog):
         self.novelty_chart.setObjectName("noveltyChart")
         self.novelty_chart.percent = True
         charts = QHBoxLayout()
-        charts.addWidget(self.drift_chart, 3)
+        charts.addWidget(self.drift_chart, 4)
         charts.addWidget(self.label_mix, 2)
         charts.addWidget(self.novelty_chart, 2)
         self.vocab_note = QLabel()
@@ -495,19 +495,20 @@ class Dashboard(QDialog):
             ],
         )
         newest = next((w for w in reversed(wins) if w.get("novelty")), None)
-        bins = [f"{k * 10}–{k * 10 + 10}%" for k in range(10)]
+        bins = ["<20%", "20-40%", "40-60%", "60-80%", "≥80%"]  # of a segment's words unseen in training
         if newest:
             nov = newest["novelty"]
+            fifths = [sum(nov["histogram"][2 * k : 2 * k + 2]) for k in range(5)]
             self.novelty_chart.title = (
                 f"Novelty, docs {newest['documents'][0]}–{newest['documents'][1]}: "
-                f"segments by share of words unseen in training"
+                f"segments by % of their words unseen in training"
             )
             self.novelty_chart.set_data(
                 bins,
                 ["segments"],
-                {(b, "segments"): n / nov["segments"] for b, n in zip(bins, nov["histogram"])},
-                hi=max(0.05, max(nov["histogram"]) / nov["segments"]),
-                notes={(b, "segments"): f"{n} of {nov['segments']} segments" for b, n in zip(bins, nov["histogram"])},
+                {(b, "segments"): n / nov["segments"] for b, n in zip(bins, fifths)},
+                hi=max(0.05, max(fifths) / nov["segments"]),
+                notes={(b, "segments"): f"{n} of {nov['segments']} segments" for b, n in zip(bins, fifths)},
             )
         else:
             self.novelty_chart.set_data([], ["segments"], {})
