@@ -249,8 +249,8 @@ def render(name: str, rep: dict[str, Any], retrain: dict[str, Any], generated: s
             parts.append(
                 bars(
                     [(f"{k * 10}–{k * 10 + 10}%", n / nov["segments"], None) for k, n in enumerate(nov["histogram"])],
-                    f"Novelty of the newest window's segments (docs {newest['documents'][0]}–"
-                    f"{newest['documents'][1]}): share of segments by their words unseen in training",
+                    f"Newest documents ({newest['documents'][0]}–{newest['documents'][1]}): "
+                    "segments by unseen-in-training share",
                 )
             )
         labels = sorted({k for w in wins for k in w["labels"]})
