@@ -189,7 +189,7 @@ def _switch(project: Path, list_ref: str, term_ids: tuple[int, ...], flagged: bo
         lst = p.terms.get(list_ref)
         ch = p.terms.set_enabled(list_ref, enabled, term_ids, flagged=flagged)
     word = "on" if enabled else "off"
-    if ch.action == "no flagged term":
+    if not ch.models:  # nothing switched: no term of the list is flagged
         click.echo(
             f"No flagged term in '{lst['name']}' (flagged: {FLAG_MIN_HITS}+ reviewed hits, precision "
             f"below {FLAG_PRECISION})"
