@@ -292,7 +292,9 @@ def versions(project: Project, segment_id: int) -> dict[str, Any]:
             }
             for a in accepted_of(seg["annotations"])
         ],
-        "model": [{"start": a, "end": b, "label": lab, "confidence": c} for a, b, lab, c in pred["spans"]]
+        "model": [
+            {"start": sp.start, "end": sp.end, "label": sp.label, "confidence": sp.confidence} for sp in pred.spans
+        ]
         if pred
         else None,
         "resolution": res.as_dict() if res else None,

@@ -192,8 +192,8 @@ def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
         "text": text,
         "tokens": [[a, b] for a, b in zip(flat[::2], flat[1::2])],
         "predicted": [
-            {"start": a - start, "end": b - start, "label": lab, "confidence": c}
-            for a, b, lab, c in (pred["spans"] if pred else [])
+            {"start": sp.start - start, "end": sp.end - start, "label": sp.label, "confidence": sp.confidence}
+            for sp in (pred.spans if pred else ())
         ],
         "final": [
             {"start": sp["start"] - start, "end": sp["end"] - start, "label": sp["label"]} for sp in json.loads(spans)

@@ -58,7 +58,7 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
                     spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in best["spans"])
                 pred = preds.get(seg["id"])
                 if pred:
-                    predictions.extend(Span(a, b, lab, c) for a, b, lab, c in pred["spans"])
+                    predictions.extend(pred.spans)
             if reviewed_only and (not segs or reviewed < len(segs)):
                 continue
             yield DocRecord(

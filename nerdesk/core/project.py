@@ -277,8 +277,15 @@ class Project:
                 s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown["spans"]]
             elif pred is not None:
                 s["spans"] = [
-                    {"start": a, "end": b, "label": lab, "confidence": c, "origin": "model", "confirmed": False}
-                    for a, b, lab, c in pred["spans"]
+                    {
+                        "start": sp.start,
+                        "end": sp.end,
+                        "label": sp.label,
+                        "confidence": sp.confidence,
+                        "origin": "model",
+                        "confirmed": False,
+                    }
+                    for sp in pred.spans
                 ]
             else:
                 s["spans"] = []
@@ -495,7 +502,7 @@ class Project:
             self.store.replace_corrections(segment_id, annotator, [])
             self.store.delete_effort(segment_id, annotator)
             return
-        predicted = [Span(a, b, lab, c) for a, b, lab, c in pred["spans"]]
+        predicted = list(pred.spans)
         seg = self.store.segments_with_text([segment_id])[0]
         text, base = seg["text"], seg["start"]
         severity = self.severity()
@@ -555,7 +562,7 @@ class Project:
         pred = seg["prediction"]
         if pred is None:
             return []
-        predicted = [Span(a, b, lab, c) for a, b, lab, c in pred["spans"]]
+        predicted = list(pred.spans)
         final = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg["spans"]]
         return categorize(predicted, final)
 

@@ -287,8 +287,8 @@ def _rows(project: Project, model_id: str | None, ids: list[int]) -> list[dict]:
                 "start": r["start"],
                 "source": r["source"],
                 "words": words(r["text"]),
-                "spans": p["spans"] if p else [],
-                **{k: (p[k] if p else None) for k in UNCERTAINTY},
+                "spans": p.span_lists() if p else [],
+                **{k: (getattr(p, k) if p else None) for k in UNCERTAINTY},
             }
         )
     return out

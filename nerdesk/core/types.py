@@ -26,6 +26,26 @@ class Span:
         return (self.start, self.end, self.label)
 
 
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A model's output for one segment, as the store holds it: its spans (with confidences) and
+    the segment's uncertainty scores (nerdesk/core/model/decode.py; higher ``uncertainty`` is less
+    sure). Made only by the store's reads (``Store.predictions_for``)."""
+
+    segment_id: int
+    model_id: str
+    spans: tuple[Span, ...]
+    least_confidence: float | None = None
+    margin: float | None = None
+    entropy: float | None = None
+    mnlp: float | None = None
+    uncertainty: float | None = None
+
+    def span_lists(self) -> list[list[Any]]:
+        """The spans in their stored JSON shape, ``[start, end, label, confidence]`` each."""
+        return [[sp.start, sp.end, sp.label, sp.confidence] for sp in self.spans]
+
+
 class TokenOffsets(Sequence):
     """A segment's tokens as ``(start, end)`` document offsets, made on access from the stored flat
     list ``[s0, e0, s1, e1, ...]`` relative to the segment start, or from its JSON text, parsed on

@@ -6,7 +6,7 @@ import pytest
 
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
-from nerdesk.core.types import DocRecord, Span, drain as _run
+from nerdesk.core.types import DocRecord, Prediction, Span, drain as _run
 
 
 TEXT = "Angela Merkel visited Paris. She met Emmanuel Macron at the Élysée."
@@ -136,15 +136,16 @@ def test_the_model_is_asked_for_the_project_labels_only(tmp_path):
     with Project.create(tmp_path / "loc.nerdesk", labels=["LOC"]) as p:
         drain(p.import_records([DocRecord(text)]))
         drain(p.predict())
-        spans = p.store.predictions_for([1], p.store.active_model_id())[1]["spans"]
-        assert [text[s:e] for s, e, lab, _ in spans] == ["Paris"] and spans[0][2] == "LOC"
+        pred = p.store.predictions_for([1], p.store.active_model_id())[1]
+        assert isinstance(pred, Prediction) and all(isinstance(sp, Span) for sp in pred.spans)
+        assert [text[sp.start : sp.end] for sp in pred.spans] == ["Paris"] and pred.spans[0].label == "LOC"
         assert p.label_names() == ["LOC"]  # the model's other labels were not added
     with Project.create(tmp_path / "all.nerdesk") as p:  # no labels yet: it takes the model's
         drain(p.import_records([DocRecord(text)]))
         drain(p.predict())
         assert set(p.label_names()) == {"PER", "ORG", "LOC", "MISC"}
-        spans = p.store.predictions_for([1], p.store.active_model_id())[1]["spans"]
-        assert {lab for _, _, lab, _ in spans} >= {"PER", "LOC"}
+        spans = p.store.predictions_for([1], p.store.active_model_id())[1].spans
+        assert {sp.label for sp in spans} >= {"PER", "LOC"}
 
 
 def test_a_project_without_misc_gets_no_misc_words_as_other_labels(tmp_path):
@@ -161,7 +162,7 @@ def test_a_project_without_misc_gets_no_misc_words_as_other_labels(tmp_path):
         drain(p.import_records([DocRecord(t) for t in texts]))
         drain(p.predict())
         preds = p.store.predictions_for([1, 2], p.store.active_model_id())
-        found = {texts[i - 1][s:e]: lab for i in (1, 2) for s, e, lab, _ in preds[i]["spans"]}
+        found = {texts[i - 1][s:e]: lab for i in (1, 2) for s, e, lab in (sp.key() for sp in preds[i].spans)}
         assert found.get("London") == "LOC"
         assert not {"French", "Olympic Games", "English", "Bible", "Christmas"} & set(found)
 

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store.migrations import SCHEMA_VERSION, migrations
+from nerdesk.core.types import Prediction, Span
 
 
 #: Seconds a write waits for another program's write lock (SQLite's busy handler retries until then).
@@ -489,8 +490,9 @@ class Store:
             ).fetchone()[0]
         )
 
-    def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, dict[str, Any]]:
-        out: dict[int, dict[str, Any]] = {}
+    def predictions_for(self, segment_ids: Sequence[int], model_id: str) -> dict[int, Prediction]:
+        """The model's :class:`Prediction` of each of these segments that it predicted."""
+        out: dict[int, Prediction] = {}
         for chunk, marks in chunked(segment_ids):
             rows = self.conn.execute(
                 "SELECT segment_id, spans, least_confidence, margin, entropy, mnlp, uncertainty "
@@ -498,14 +500,9 @@ class Store:
                 [model_id, *chunk],
             ).fetchall()
             for r, spans in zip(rows, _loads_all([r[1] for r in rows])):
-                out[r[0]] = {
-                    "spans": spans,
-                    "least_confidence": r[2],
-                    "margin": r[3],
-                    "entropy": r[4],
-                    "mnlp": r[5],
-                    "uncertainty": r[6],
-                }
+                out[r[0]] = Prediction(
+                    r[0], model_id, tuple(Span(a, b, lab, c) for a, b, lab, c in spans), r[2], r[3], r[4], r[5], r[6]
+                )
         return out
 
     def queue(

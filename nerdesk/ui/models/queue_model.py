@@ -148,8 +148,9 @@ class QueueModel(QAbstractTableModel):
             text = " ".join(seg["text"].split())
             labels = {sp["label"] for sp in seg["spans"]}
             confs = [sp["confidence"] for sp in seg["spans"] if sp.get("confidence") is not None]
-            pred = seg.get("prediction") or {}
-            pconfs = [c for _, _, _, c in pred.get("spans", []) if c is not None]
+            pred = seg.get("prediction")
+            pspans = pred.spans if pred is not None else ()
+            pconfs = [sp.confidence for sp in pspans if sp.confidence is not None]
             self._info[seg["id"]] = {
                 "status": seg["status"],
                 "source": _short(seg.get("source") or ""),
@@ -157,7 +158,7 @@ class QueueModel(QAbstractTableModel):
                 "text": text[:160],
                 "labels": ", ".join(sorted(labels)),
                 "label_set": labels,
-                "pred_labels": {lab for _, _, lab, _ in pred.get("spans", [])},
+                "pred_labels": {sp.label for sp in pspans},
                 "pred_min_conf": min(pconfs) if pconfs else None,
                 "min_conf": min(confs) if confs else None,
             }

@@ -89,8 +89,8 @@ class SpanInspector(QWidget):
             ("Segment", f"#{seg['id']} — {html.escape(seg['status'])}"),
             ("Model", html.escape(str((ann or {}).get("model_id") or s.project.active_model_id() or "none"))),
         ]
-        if pred is not None and pred.get("uncertainty") is not None:
-            rows.append(("Uncertainty", f"{pred['uncertainty']:.3f}"))
+        if pred is not None and pred.uncertainty is not None:
+            rows.append(("Uncertainty", f"{pred.uncertainty:.3f}"))
         why = s.reasons.get(seg["id"])
         if why:
             rows.append(("Routed because", "<br>".join(html.escape(r) for r in why)))
