@@ -67,28 +67,71 @@ def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def viterbi(logp: np.ndarray, lengths: np.ndarray, n_labels: int) -> np.ndarray:
-    """Best valid BIO path per row. logp (B, L, K); returns int tags (B, L), -1 beyond length."""
+    """Best valid BIO path per row. logp (B, L, K); returns int tags (B, L), -1 beyond length.
+
+    The search over ``transition_mask``'s constraints, in O(B K) a step instead of O(B K^2): O and
+    every B-X may follow any tag, so their best predecessor is the best tag overall; I-X may follow
+    only B-X or I-X, so its best predecessor is the better of the two. Ties go to the lower tag
+    index, as an argmax over all predecessors would."""
     bsz, max_len, k = logp.shape
     out = np.full((bsz, max_len), -1, dtype=np.int64)
     if bsz == 0 or max_len == 0:
         return out
-    start, trans = transition_mask(n_labels)
-    score = logp[:, 0] + start[None]
-    back = np.zeros((bsz, max_len, k), dtype=np.int64)
-    ident = np.arange(k)[None].repeat(bsz, 0)
+    if k != 1 + 2 * n_labels:
+        raise ValueError(f"{k} tags for {n_labels} labels")
+    lengths = np.asarray(lengths)
+    rows = np.arange(bsz)
+    score = logp[:, 0].copy()
+    score[:, 2::2] = -np.inf  # no I-X at the start
+    back = np.empty((bsz, max_len, k), dtype=np.int16 if k < 2**15 else np.int32)
+    back[:, 0] = np.arange(k)
+    b_tags = np.arange(1, k, 2, dtype=back.dtype)
+    i_tags = b_tags + 1
+    new = np.empty_like(score)
+    best = np.empty((bsz, k), dtype=back.dtype)
     for t in range(1, max_len):
-        cand = score[:, :, None] + trans[None]  # (B, prev, cur)
-        best = cand.argmax(axis=1)
-        new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + logp[:, t]
-        live = (t < lengths)[:, None]
-        score = np.where(live, new, score)
-        back[:, t] = np.where(live, best, ident)
+        top = score.argmax(axis=1)
+        top_score = score[rows, top]
+        b_score, i_score = score[:, 1::2], score[:, 2::2]
+        from_i = i_score > b_score  # a tie goes to B-X (the lower index)
+        new[:, 0] = top_score
+        new[:, 1::2] = top_score[:, None]
+        new[:, 2::2] = np.where(from_i, i_score, b_score)
+        new += logp[:, t]
+        best[:, 0] = top
+        best[:, 1::2] = top[:, None]
+        best[:, 2::2] = np.where(from_i, i_tags, b_tags)
+        live = t < lengths
+        if live.all():
+            score, new = new, score
+            back[:, t] = best
+        else:
+            score[live] = new[live]
+            back[:, t] = np.where(live[:, None], best, np.arange(k, dtype=back.dtype))
     cur = score.argmax(axis=1)
     for t in range(max_len - 1, -1, -1):
         out[:, t] = cur
-        cur = back[np.arange(bsz), t, cur]
+        cur = back[rows, t, cur]
     out[np.arange(max_len)[None] >= lengths[:, None]] = -1
     return out
+
+
+def span_arrays(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The spans of a batch of valid BIO tag-id paths (B, L), -1 beyond each length, as arrays
+    ``(segment, start, end, label index)`` in segment then start order: what
+    :func:`spans_from_tag_ids` gives row by row, vectorised."""
+    bsz, max_len = paths.shape
+    lab = (paths - 1) // 2  # the label of B-X and I-X; -1 for O and padding
+    prev = np.full_like(lab, -1)
+    prev[:, 1:] = lab[:, :-1]
+    cont = np.zeros((bsz, max_len + 1), dtype=bool)  # the token carries on the span before it
+    cont[:, :max_len] = (paths > 0) & (paths % 2 == 0) & (prev == lab)
+    starts = (paths > 0) & ~cont[:, :max_len]
+    seg, start = np.nonzero(starts)
+    stops = np.flatnonzero(~cont)  # a span ends at the first token after it that does not carry on
+    flat = seg * (max_len + 1) + start
+    end = stops[np.searchsorted(stops, flat, side="right")] - seg * (max_len + 1)
+    return seg, start, end, lab[seg, start]
 
 
 def spans_from_tag_ids(tag_ids: Sequence[int] | np.ndarray, labels: Sequence[str]) -> list[tuple[int, int, str]]:
@@ -136,19 +179,29 @@ def calibrate_span(conf: float, span_calibration, label: str | None = None) -> f
 
 def calibrate_spans(confs: Sequence[float], labels: Sequence[str], span_calibration) -> list[float]:
     """:func:`calibrate_span` for many spans at once (one interpolation per label)."""
-    if span_calibration is None or not confs:
+    if span_calibration is None or not len(confs):
         return [float(c) for c in confs]
+    names = sorted(set(labels))
+    index = {lab: i for i, lab in enumerate(names)}
+    return _calibrate(
+        np.asarray(confs, dtype=np.float64), np.array([index[lab] for lab in labels]), names, span_calibration
+    ).tolist()
+
+
+def _calibrate(confs: np.ndarray, label_ids: np.ndarray, labels: Sequence[str], span_calibration) -> np.ndarray:
+    """Calibrated confidences (float64) of spans given as raw confidences and indices into ``labels``."""
+    if span_calibration is None or not len(confs):
+        return confs.astype(np.float64)
     if not isinstance(span_calibration, dict):
-        return [calibrate_span(c, span_calibration, lab) for c, lab in zip(confs, labels)]
+        return np.array([calibrate_span(float(c), span_calibration, labels[j]) for c, j in zip(confs, label_ids)])
     c = np.asarray(confs, dtype=np.float64)
     out = np.empty_like(c)
-    lab_arr = np.asarray(labels, dtype=object)
     per = span_calibration.get("per_label") or {}
-    for lab in set(labels):
-        sel = lab_arr == lab
-        m = per.get(lab, span_calibration)
+    for j in np.unique(label_ids).tolist():
+        sel = label_ids == j
+        m = per.get(labels[j], span_calibration)
         out[sel] = np.interp(c[sel], m["x"], m["y"])
-    return np.clip(out, 0.0, 1.0).tolist()
+    return np.clip(out, 0.0, 1.0)
 
 
 def fold_target(label: str, wanted: set[str], parents: Mapping[str, str]) -> str | None:
@@ -211,7 +264,6 @@ def decode_batch(
     top2 = np.sort(probs, axis=-1)[..., -2:] if k >= 2 else np.concatenate([np.zeros_like(probs), probs], axis=-1)
     tok_margin = top2[..., 1] - top2[..., 0]
     tok_ent = -(probs * logp).sum(axis=-1) / max(np.log(k), 1e-9)
-    label_index = {lab: j for j, lab in enumerate(labels)}
     # segment scores, vectorised with a mask of the real tokens
     live = np.arange(logp.shape[1])[None, :] < lens[:, None]
     n_tok = np.maximum(lens, 1)
@@ -220,32 +272,31 @@ def decode_batch(
     mnlp = 1.0 - np.exp(lp_sum / n_tok)
     margin = 1.0 - np.where(live, tok_margin, np.inf).min(axis=1)
     entropy = np.clip(np.where(live, tok_ent, -np.inf).max(axis=1), 0.0, 1.0)
-    found = []  # (segment, start, end, label, raw confidence)
-    for b, n in enumerate(lens.tolist()):
-        p = probs[b]
-        for s, e, lab in spans_from_tag_ids(paths[b, :n], labels):
-            j = label_index[lab]
-            conf = float(p[s, 1 + 2 * j])
-            if e - s > 1:
-                conf *= float(np.prod(p[s + 1 : e, 2 + 2 * j]))
-            if e < n:
-                conf *= float(1.0 - p[e, 2 + 2 * j])
-            found.append((b, s, e, lab, min(max(conf, 0.0), 1.0)))
-    confs = calibrate_spans([f[4] for f in found], [f[3] for f in found], span_calibration)
-    per_seg: list[list] = [[] for _ in range(len(lens))]
-    for (b, s, e, lab, _), c in zip(found, confs):
-        per_seg[b].append((s, e, lab, c))
+    # spans and their raw confidence p(B-X at start) * prod p(I-X inside) * (1 - p(I-X after)),
+    # multiplied in the order (and the float32 inside product) of one span at a time
+    seg, start, end, span_label = span_arrays(paths)
+    conf = probs[seg, start, 1 + 2 * span_label].astype(np.float64)
+    i_tag = 2 + 2 * span_label
+    inside = np.ones(len(seg), dtype=np.float32)
+    for d in range(1, int((end - start).max(initial=1))):
+        sel = np.flatnonzero(end - start > d)
+        inside[sel] *= probs[seg[sel], start[sel] + d, i_tag[sel]]
+    after = np.ones(len(seg), dtype=np.float32)
+    sel = np.flatnonzero(end < lens[seg])
+    after[sel] = np.float32(1.0) - probs[seg[sel], end[sel], i_tag[sel]]
+    conf = np.clip(conf * inside.astype(np.float64) * after.astype(np.float64), 0.0, 1.0)
+    confs = _calibrate(conf, span_label, labels, span_calibration).tolist()
+    names = [labels[j] for j in span_label.tolist()]
+    found = list(zip(start.tolist(), end.tolist(), names, confs))
+    bounds = np.searchsorted(seg, np.arange(len(lens) + 1)).tolist()
+    per_seg = [found[bounds[b] : bounds[b + 1]] for b in range(len(lens))]
     out = []
-    for b, n in enumerate(lens.tolist()):
+    seg_scores = zip(least.tolist(), margin.tolist(), entropy.tolist(), mnlp.tolist())
+    for b, (n, (lc, mg, en, mn)) in enumerate(zip(lens.tolist(), seg_scores)):
         if n == 0:
             out.append(SegmentPrediction(token_probs=probs[b, :0] if keep_probs else None))
             continue
-        scores = {
-            "least_confidence": float(least[b]),
-            "margin": float(margin[b]),
-            "entropy": float(entropy[b]),
-            "mnlp": float(mnlp[b]),
-        }
+        scores = {"least_confidence": lc, "margin": mg, "entropy": en, "mnlp": mn}
         out.append(
             SegmentPrediction(spans=per_seg[b], scores=scores, token_probs=probs[b, :n].copy() if keep_probs else None)
         )

@@ -187,9 +187,15 @@ class FeatureExtractor:
         return out
 
     def __call__(self, tokens: Sequence[str]) -> np.ndarray:
+        rows = self._rows(tokens)  # first: it may grow the table
+        return self._table[rows]
+
+    def _rows(self, tokens: Sequence[str]) -> np.ndarray:
+        """The cache rows of ``tokens`` (int64), computing the features of words not seen before."""
         index = self._index
-        missing = [w for w in dict.fromkeys(tokens) if w not in index]
-        if missing:
+        rows = list(map(index.get, tokens))
+        if None in rows:
+            missing = [w for w in dict.fromkeys(tokens) if w not in index]
             if len(index) + len(missing) > self.MAX_CACHE:
                 index.clear()
                 missing = list(dict.fromkeys(tokens))
@@ -201,25 +207,21 @@ class FeatureExtractor:
                 grown[:start] = self._table[:start]
                 self._table = grown
             self._table[start:need] = feats
-            for i, w in enumerate(missing):
-                index[w] = start + i
-        rows = np.fromiter((index[w] for w in tokens), dtype=np.int64, count=len(tokens))
-        return self._table[rows]
+            index.update(zip(missing, range(start, need)))
+            rows = list(map(index.__getitem__, tokens))
+        return np.array(rows, dtype=np.int64)
 
     def batch(self, batch: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """Padded ids (B, L, width) and a float32 mask (B, L) for a batch of token lists."""
-        lengths = [len(t) for t in batch]
-        max_len = max(lengths, default=0) or 1
-        flat = [w for toks in batch for w in toks]
-        feats = self(flat) if flat else np.zeros((0, self.width), dtype=np.int64)
+        lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+        max_len = int(lengths.max(initial=0)) or 1
+        live = np.arange(max_len)[None, :] < lengths[:, None]
         ids = np.zeros((len(batch), max_len, self.width), dtype=np.int64)
-        mask = np.zeros((len(batch), max_len), dtype=np.float32)
-        pos = 0
-        for b, n in enumerate(lengths):
-            ids[b, :n] = feats[pos : pos + n]
-            mask[b, :n] = 1.0
-            pos += n
-        return ids, mask
+        flat = [w for toks in batch for w in toks]
+        if flat:
+            rows = self._rows(flat)  # first: it may grow the table
+            ids[live] = self._table[rows]  # row-major order: segment by segment
+        return ids, live.astype(np.float32)
 
     def feed(self, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         """The ONNX graph's inputs for a batch: ids and mask, plus ``vectors`` where the

@@ -168,7 +168,7 @@ class OnnxModel:
         """One prediction per segment; ``only``: the labels asked for (see ``decode_batch``)."""
         out: list[SegmentPrediction | None] = [None] * len(batch)
         for idx in self._batches(batch):
-            sub = [list(batch[i]) for i in idx]
+            sub = [batch[i] for i in idx]
             ids, mask = self.features.batch(sub)
             lg, emb = self._run_all(ids, mask)
             preds = decode_batch(

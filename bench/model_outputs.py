@@ -1,0 +1,84 @@
+"""Dump or compare a model's predictions on the four test splits (a refactor's before/after check).
+
+    .venv/bin/python bench/model_outputs.py --save /tmp/before.npz [--model DIR] [--variant int8]
+    .venv/bin/python bench/model_outputs.py --compare /tmp/before.npz [--model DIR] [--variant int8]
+
+Saved per segment: the spans (start, end, label) and their confidences, and the four uncertainty
+scores. ``--compare`` reports the segments whose spans differ (must be 0) and the largest absolute
+difference of a confidence and of a score (float tolerance: 1e-5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nerdesk.core.model import SCORE_KEYS, load_model  # noqa: E402
+from nerdesk.core.model.data import load_records  # noqa: E402
+
+TESTS = ["gum_ne/test", "btc/test", "uner_en_ewt/test", "redocred/test"]
+TOL = 1e-5
+
+
+def predictions(model, data: Path) -> dict[str, dict]:
+    out = {}
+    for name in TESTS:
+        toks = [t for t, _ in load_records(data / f"{name}.jsonl")]
+        preds = model.predict(toks)
+        out[name] = {
+            "spans": [[[s, e, lab] for s, e, lab, _ in p.spans] for p in preds],
+            "conf": np.array([c for p in preds for *_, c in p.spans], dtype=np.float64),
+            "scores": np.array([[p.scores[k] for k in SCORE_KEYS] for p in preds], dtype=np.float64),
+            "tokens": sum(map(len, toks)),
+        }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--variant", default=None)
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "train"))
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--save")
+    g.add_argument("--compare")
+    args = ap.parse_args()
+    m = load_model(args.model, threads=1, variant=args.variant)
+    got = predictions(m, Path(args.data))
+    if args.save:
+        arrays = {}
+        for name, p in got.items():
+            arrays[f"{name}/spans"] = np.array(json.dumps(p["spans"]))
+            arrays[f"{name}/conf"] = p["conf"]
+            arrays[f"{name}/scores"] = p["scores"]
+        np.savez_compressed(args.save, model=np.array(m.id), **arrays)
+        for name, p in got.items():
+            print(f"{name}: {len(p['spans'])} segments, {p['tokens']} tokens, {len(p['conf'])} spans saved")
+        return
+    ref = np.load(args.compare)
+    print(f"model {m.id} ({m.variant}) against {args.compare} (model {ref['model']})")
+    ok = True
+    for name, p in got.items():
+        spans = json.loads(str(ref[f"{name}/spans"]))
+        diff = sum(a != b for a, b in zip(spans, p["spans"])) + abs(len(spans) - len(p["spans"]))
+        same = diff == 0
+        dc = float(np.abs(ref[f"{name}/conf"] - p["conf"]).max(initial=0.0)) if same else float("nan")
+        ds = float(np.abs(ref[f"{name}/scores"] - p["scores"]).max(initial=0.0))
+        print(
+            f"{name:18} {len(p['spans']):5} segments {len(p['conf']):5} spans: "
+            f"{diff} segments with other spans, max |d conf| {dc:.2e}, max |d score| {ds:.2e}"
+        )
+        ok = ok and same and dc <= TOL and ds <= TOL
+    print("same predictions" if ok else "PREDICTIONS DIFFER")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
