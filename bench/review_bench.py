@@ -36,7 +36,7 @@ from import_bench import corpus  # noqa: E402  (every sentence of ../shared/data
 
 from nerdesk.core.project import Project  # noqa: E402
 from nerdesk.core.store import now  # noqa: E402
-from nerdesk.core.types import Span, drain  # noqa: E402
+from nerdesk.core.types import Annotation, Span, drain  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -102,7 +102,7 @@ def build(path: Path, sentences: list[dict], annotators: dict, *, third_share: f
                 }
             )
     with store.transaction():
-        store.put_annotations(rows)
+        store.put_annotations(map(Annotation.from_dict, rows))
         store.refresh_segment_status(seg_ids)
     return p, seg_ids, labels
 
@@ -153,9 +153,9 @@ def bench_adjudication(sentences: list[dict], n: int, work: Path, seed: int) -> 
         elif k % 3 == 1:
             p.adjudication.adjudicate(sid, take="bob", reason="bench")
         else:
-            v = {a["annotator"]: a for a in p.store.annotations_of([sid])[sid]}
-            picks = [("bob", Span(*(sp["start"], sp["end"], sp["label"]))) for sp in v["bob"]["spans"][:1]] + [
-                ("alice", Span(sp["start"], sp["end"], sp["label"])) for sp in v["alice"]["spans"][1:]
+            v = {a.annotator: a for a in p.store.annotations_of([sid])[sid]}
+            picks = [("bob", Span(*(sp["start"], sp["end"], sp["label"]))) for sp in v["bob"].spans[:1]] + [
+                ("alice", Span(sp["start"], sp["end"], sp["label"])) for sp in v["alice"].spans[1:]
             ]
             p.adjudication.adjudicate(sid, combine=picks, reason="bench")
         times.append((time.perf_counter() - t0) * 1000)

@@ -35,6 +35,7 @@ from nerdesk.core import taxonomy  # noqa: E402
 from nerdesk.core.project import Project  # noqa: E402
 from nerdesk.core.store import labels as label_sql  # noqa: E402
 from nerdesk.core.store import now  # noqa: E402
+from nerdesk.core.types import Annotation  # noqa: E402
 
 LABELS = ["PER", "ORG", "LOC", "MISC"]
 SENTENCE = "Ann Lee of Acme met them in Paris ."
@@ -99,7 +100,7 @@ def build(path: Path, n: int, per_doc: int) -> Project:
         with store.transaction():
             store.insert_documents(docs)
             store.insert_segments(segs)
-            store.put_annotations(anns)
+            store.put_annotations(map(Annotation.from_dict, anns))
             store.insert_predictions(model, preds)
             store.conn.execute(
                 "UPDATE segments SET status = 'accepted' WHERE id > ? AND id <= ?", (sid - len(segs), sid)

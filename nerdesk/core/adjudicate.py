@@ -32,7 +32,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import review as review_store
 from nerdesk.core.tiers import TIERS, best_annotation, tier_rank
-from nerdesk.core.types import ChangeKind, Changes, Span, Step
+from nerdesk.core.types import Annotation, ChangeKind, Changes, Span, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -56,7 +56,7 @@ class Resolution:
     tier: str | None = None
     reason: str = ""
     conflict: bool = False
-    annotation: dict[str, Any] | None = None  # the annotation row when one person's version counts
+    annotation: Annotation | None = None  # the annotation when one person's version counts
     adjudication: dict[str, Any] | None = None
     needs_expert: list[str] = field(default_factory=list)
 
@@ -85,23 +85,23 @@ def keys(spans: Iterable[dict[str, Any]]) -> frozenset[Key]:
     return frozenset((sp["start"], sp["end"], sp["label"]) for sp in spans)
 
 
-def basis(accepted: Sequence[dict[str, Any]]) -> str:
+def basis(accepted: Sequence[Annotation]) -> str:
     """A digest of who accepted which spans: a decision holds while this is unchanged."""
-    data = sorted((a["annotator"], sorted(keys(a["spans"]))) for a in accepted)
+    data = sorted((a.annotator, sorted(keys(a.spans))) for a in accepted)
     return hashlib.sha1(json.dumps(data, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def accepted_of(annotations: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [a for a in annotations if a["status"] == "accepted"]
+def accepted_of(annotations: Iterable[Annotation]) -> list[Annotation]:
+    return [a for a in annotations if a.status == "accepted"]
 
 
-def is_conflict(annotations: Iterable[dict[str, Any]]) -> bool:
-    return len({keys(a["spans"]) for a in accepted_of(annotations)}) > 1
+def is_conflict(annotations: Iterable[Annotation]) -> bool:
+    return len({keys(a.spans) for a in accepted_of(annotations)}) > 1
 
 
-def disputed_labels(accepted: Sequence[dict[str, Any]]) -> set[str]:
+def disputed_labels(accepted: Sequence[Annotation]) -> set[str]:
     """Labels of the spans not everyone marked."""
-    sets = [keys(a["spans"]) for a in accepted]
+    sets = [keys(a.spans) for a in accepted]
     common = frozenset.intersection(*sets) if sets else frozenset()
     return {k[2] for s in sets for k in s - common}
 
@@ -110,7 +110,7 @@ def _spans_of(ks: Iterable[Key]) -> list[dict[str, Any]]:
     return [{"start": s, "end": e, "label": lab, "confidence": None, "origin": "human"} for s, e, lab in sorted(ks)]
 
 
-def _best_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _best_of(rows: list[Annotation]) -> Annotation:
     """:func:`best_annotation` of rows known to be there (an empty list is a bug of the caller)."""
     best = best_annotation(rows)
     if best is None:
@@ -119,20 +119,20 @@ def _best_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def resolve(
-    annotations: Sequence[dict[str, Any]], decision: dict[str, Any] | None, protocol: dict[str, Any]
+    annotations: Sequence[Annotation], decision: dict[str, Any] | None, protocol: dict[str, Any]
 ) -> Resolution | None:
     """The resolution of a segment from all its annotation rows (None: no accepted annotation; then
     the segment is not reviewed, and its best annotation, if any, is a draft)."""
     accepted = accepted_of(annotations)
     if not accepted:
         return None
-    if len({keys(a["spans"]) for a in accepted}) == 1:
+    if len({keys(a.spans) for a in accepted}) == 1:
         best = _best_of(accepted)
         return Resolution(
-            best["spans"],
+            list(best.spans),
             "single" if len(accepted) == 1 else "agreement",
-            best["annotator"],
-            best["tier"],
+            best.annotator,
+            best.tier,
             annotation=best,
         )
     if decision is not None and decision["basis"] == basis(accepted):
@@ -148,13 +148,13 @@ def resolve(
     expert_labels = set(protocol.get("expert_labels") or ())
     needs = sorted(disputed_labels(accepted) & expert_labels)
     if needs:
-        experts = [a for a in accepted if a["tier"] == "expert"]
-        if experts and len({keys(a["spans"]) for a in experts}) == 1:
+        experts = [a for a in accepted if a.tier == "expert"]
+        if experts and len({keys(a.spans) for a in experts}) == 1:
             best = _best_of(experts)
             return Resolution(
-                best["spans"],
+                list(best.spans),
                 "expert",
-                best["annotator"],
+                best.annotator,
                 "expert",
                 f"the protocol leaves {', '.join(needs)} to experts",
                 conflict=True,
@@ -166,16 +166,16 @@ def resolve(
         )
     rule = protocol.get("rule", "highest_tier")
     if rule == "highest_tier":
-        top = max(tier_rank(a["tier"]) for a in accepted)
-        tops = [a for a in accepted if tier_rank(a["tier"]) == top]
-        if len({keys(a["spans"]) for a in tops}) == 1:
+        top = max(tier_rank(a.tier) for a in accepted)
+        tops = [a for a in accepted if tier_rank(a.tier) == top]
+        if len({keys(a.spans) for a in tops}) == 1:
             best = _best_of(tops)
             return Resolution(
-                best["spans"],
+                list(best.spans),
                 "highest_tier",
-                best["annotator"],
-                best["tier"],
-                f"{best['annotator']} ({best['tier']}) is the highest tier",
+                best.annotator,
+                best.tier,
+                f"{best.annotator} ({best.tier}) is the highest tier",
                 conflict=True,
                 annotation=best,
             )
@@ -185,7 +185,7 @@ def resolve(
     if rule == "majority":
         votes: dict[Key, int] = {}
         for a in accepted:
-            for k in keys(a["spans"]):
+            for k in keys(a.spans):
                 votes[k] = votes.get(k, 0) + 1
         n = len(accepted)
         ties = [k for k, v in votes.items() if 2 * v == n]
@@ -196,7 +196,7 @@ def resolve(
         kept = [k for k, v in votes.items() if 2 * v > n]
         best = _best_of(accepted)
         return Resolution(
-            _spans_of(kept), "majority", best["annotator"], best["tier"], f"majority of {n} people", conflict=True
+            _spans_of(kept), "majority", best.annotator, best.tier, f"majority of {n} people", conflict=True
         )
     return Resolution(None, "unresolved", reason="the protocol resolves nothing by default", conflict=True)
 
@@ -207,7 +207,7 @@ def protocol(project: Project) -> dict[str, Any]:
 
 
 def resolutions(
-    project: Project, segment_ids: Sequence[int], annotations: dict[int, list[dict[str, Any]]] | None = None
+    project: Project, segment_ids: Sequence[int], annotations: dict[int, list[Annotation]] | None = None
 ) -> dict[int, Resolution]:
     """The resolution of each of these segments that has an accepted annotation."""
     anns = annotations if annotations is not None else project.store.annotations_of(segment_ids)
@@ -241,10 +241,10 @@ def conflicts(project: Project, *, unresolved_only: bool = False, limit: int | N
                     "resolution": r.as_dict(),
                     "versions": [
                         {
-                            "annotator": a["annotator"],
-                            "tier": a["tier"],
-                            "spans": [_plain(sp) for sp in a["spans"]],
-                            "note": a["note"],
+                            "annotator": a.annotator,
+                            "tier": a.tier,
+                            "spans": [_plain(sp) for sp in a.spans],
+                            "note": a.note,
                         }
                         for a in accepted_of(anns[sid])
                     ],
@@ -284,11 +284,11 @@ def versions(project: Project, segment_id: int) -> dict[str, Any]:
         "end": seg["end"],
         "versions": [
             {
-                "annotator": a["annotator"],
-                "tier": a["tier"],
-                "status": a["status"],
-                "note": a["note"],
-                "spans": [_plain(sp) for sp in a["spans"]],
+                "annotator": a.annotator,
+                "tier": a.tier,
+                "status": a.status,
+                "note": a.note,
+                "spans": [_plain(sp) for sp in a.spans],
             }
             for a in accepted_of(seg["annotations"])
         ],
@@ -317,7 +317,7 @@ def set_protocol(project: Project, rule: str | None = None, expert_labels: Itera
     return Changes(ChangeKind.PROTOCOL, action="set protocol")
 
 
-def _require_adjudicator(project: Project, accepted: list[dict[str, Any]], spans: list[Key], segment_id: int) -> None:
+def _require_adjudicator(project: Project, accepted: list[Annotation], spans: list[Key], segment_id: int) -> None:
     if tier_rank(project.tier) < tier_rank("reviewer"):
         raise err(Errors.E401, user=project.user, tier=project.tier, action="adjudication", needed="reviewer or expert")
     expert_labels = set(protocol(project)["expert_labels"])
@@ -329,7 +329,7 @@ def _require_adjudicator(project: Project, accepted: list[dict[str, Any]], spans
 def _decision_row(
     project: Project,
     segment_id: int,
-    accepted: list[dict[str, Any]],
+    accepted: list[Annotation],
     spans: Iterable[Key],
     method: str,
     sources: list[str],
@@ -351,7 +351,7 @@ def _decision_row(
 def _error_rows(
     project: Project,
     seg: dict[str, Any],
-    accepted: list[dict[str, Any]],
+    accepted: list[Annotation],
     decided: list[Key],
     ref: int,
     by_tier: str,
@@ -362,11 +362,11 @@ def _error_rows(
     final = [Span(*k) for k in decided]
     rows = []
     for a in accepted:
-        if a["annotator"] == project.user:
+        if a.annotator == project.user:
             continue
-        mine = [Span(sp["start"], sp["end"], sp["label"]) for sp in a["spans"]]
+        mine = [Span(sp["start"], sp["end"], sp["label"]) for sp in a.spans]
         rows += person_error_rows(
-            seg, a["annotator"], project.user, by_tier, "adjudication", ref, categorize(mine, final), created
+            seg, a.annotator, project.user, by_tier, "adjudication", ref, categorize(mine, final), created
         )
     return rows
 
@@ -426,20 +426,20 @@ def adjudicate(
     with store.transaction():
         seg = project.segment(segment_id)  # E005
         accepted = accepted_of(seg["annotations"])
-        if len({keys(a["spans"]) for a in accepted}) < 2:
+        if len({keys(a.spans) for a in accepted}) < 2:
             raise err(Errors.E411, segment=segment_id)
-        by_name = {a["annotator"]: a for a in accepted}
+        by_name = {a.annotator: a for a in accepted}
         if take is not None:
             if take not in by_name:
                 raise err(Errors.E406, segment=segment_id, annotator=take, annotators=", ".join(by_name))
-            decided, method, sources = sorted(keys(by_name[take]["spans"])), "take", [take]
+            decided, method, sources = sorted(keys(by_name[take].spans)), "take", [take]
         elif combine is not None:
             picked: set[Key] = set()
             for name, sp in combine:
                 k = _key(sp)
                 if name not in by_name:
                     raise err(Errors.E406, segment=segment_id, annotator=name, annotators=", ".join(by_name))
-                if k not in keys(by_name[name]["spans"]):
+                if k not in keys(by_name[name].spans):
                     raise err(
                         Errors.E412, reason=f"{name}'s version of segment {segment_id} has no span {k[0]}-{k[1]} {k[2]}"
                     )

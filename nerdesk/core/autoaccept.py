@@ -27,6 +27,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import predictions as predictions_sql
 from nerdesk.core.store import segments as segments_sql
+from nerdesk.core.types import Annotation
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -126,20 +127,20 @@ def auto_accept(
         (audit if rng.random() < audit_rate else auto).append((segment_id, spans))
     with store.transaction():
         store.put_annotations(
-            {
-                "segment_id": sid,
-                "annotator": AUTO_ANNOTATOR,
-                "tier": "annotator",
-                "status": "auto",
-                "spans": [
+            Annotation(
+                sid,
+                AUTO_ANNOTATOR,
+                "annotator",
+                "auto",
+                tuple(
                     {"start": a, "end": b, "label": lab, "confidence": c, "origin": "model"} for a, b, lab, c in spans
-                ],
-                "note": f"auto-accepted at threshold {threshold}",
-                "guideline_version": g["version"] if g else None,
-                "model_id": model_id,
-                "created": ts,
-                "updated": ts,
-            }
+                ),
+                f"auto-accepted at threshold {threshold}",
+                g["version"] if g else None,
+                model_id,
+                ts,
+                ts,
+            )
             for sid, spans in auto
         )
         segments_sql.set_statuses(store, [sid for sid, _ in auto], "auto")

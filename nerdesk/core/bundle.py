@@ -33,7 +33,7 @@ from nerdesk import __version__
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.formats._io import check_file
 from nerdesk.core.schema import problem
-from nerdesk.core.types import DocRecord, Span
+from nerdesk.core.types import Annotation, DocRecord, Span
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -100,13 +100,15 @@ def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
     from nerdesk.core import adjudicate as adj
     from nerdesk.core.store import review as review_store
 
-    anns = [dict(zip(_ROW_COLS, r[:10]), spans=json.loads(r[4])) for r in rows]
+    anns = [
+        Annotation(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], r[8], r[9]) for r in rows
+    ]  # r: _ROW_COLS
     sid = rows[0][0]
     res = adj.resolve(anns, review_store.latest_adjudications(project.store, [sid]).get(sid), adj.protocol(project))
     if res is None or not res.resolved:
         return None
     if res.annotation is not None:
-        return next(r for r in rows if r[1] == res.annotation["annotator"])
+        return next(r for r in rows if r[1] == res.annotation.annotator)
     base = next((r for r in rows if r[1] == res.by), rows[0])
     decided = res.adjudication
     spans = json.dumps([{"start": sp["start"], "end": sp["end"], "label": sp["label"]} for sp in res.spans or []])
@@ -554,9 +556,9 @@ def _import_send_backs(project: Project, reviews: list[dict[str, Any]]) -> int:
         if sid is None:
             continue
         ann = store.annotation(sid, r["annotator"])
-        if ann is None or ann["status"] != "accepted":
+        if ann is None or ann.status != "accepted":
             continue
-        seen = {(sp["start"] - doc["start"], sp["end"] - doc["start"], sp["label"]) for sp in ann["spans"]}
+        seen = {(sp["start"] - doc["start"], sp["end"] - doc["start"], sp["label"]) for sp in ann.spans}
         if seen != {(sp["start"], sp["end"], sp["label"]) for sp in r["spans"]} or review_store.has_review(
             store, sid, r["annotator"], r["reviewer"], r["created"]
         ):
@@ -566,7 +568,7 @@ def _import_send_backs(project: Project, reviews: list[dict[str, Any]]) -> int:
             {
                 "segment_id": sid,
                 "annotator": r["annotator"],
-                "reviewed_updated": ann["updated"],
+                "reviewed_updated": ann.updated,
                 "reviewer": r["reviewer"],
                 "tier": r["tier"],
                 "decision": r["decision"],

@@ -53,9 +53,9 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
                     spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in res.spans or [])
                 elif (best := best_annotation(anns.get(seg["id"], []))) is not None:
                     annotated += 1
-                    reviewed += best["status"] in REVIEWED
-                    annotators.add(best["annotator"])
-                    spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in best["spans"])
+                    reviewed += best.status in REVIEWED
+                    annotators.add(best.annotator)
+                    spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in best.spans)
                 pred = preds.get(seg["id"])
                 if pred:
                     predictions.extend(pred.spans)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.store import now
 from nerdesk.core.tokenize import MAX_SEGMENT_TOKENS, segment_tokens, split_tokens_at, tokenize_texts
-from nerdesk.core.types import DocRecord, Progress, Span
+from nerdesk.core.types import Annotation, DocRecord, Progress, Span
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -82,13 +82,13 @@ class ImportResult:
 MERGE = "merge annotations"
 
 
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two annotation rows say the same: the same spans (position and label) and status."""
+def _same(a: Annotation, b: dict[str, Any]) -> bool:
+    """A stored annotation and an incoming row say the same: the same spans (position and label) and status."""
 
-    def key(r: dict[str, Any]) -> tuple:
-        return r["status"], sorted((sp["start"], sp["end"], sp["label"]) for sp in r["spans"])
+    def key(status: str, spans: Iterable[dict[str, Any]]) -> tuple:
+        return status, sorted((sp["start"], sp["end"], sp["label"]) for sp in spans)
 
-    return key(a) == key(b)
+    return key(a.status, a.spans) == key(b["status"], b["spans"])
 
 
 def content_hash(text: str) -> str:
@@ -335,7 +335,7 @@ class _Writer:
             merged.extend(self._attach_to_existing(doc_id, rec, spans))
         anns.extend(self._merge(merged))
         if anns:
-            self.store.put_annotations(anns)
+            self.store.put_annotations(map(Annotation.from_dict, anns))
             self.store.refresh_segment_status([a["segment_id"] for a in anns])
             self.result.annotated_segments += len(anns)
         if preds:
@@ -519,7 +519,7 @@ class _Writer:
         local = self.store.annotations_of(list({r["segment_id"] for r in rows}))
         out = []
         for row in rows:
-            mine = {a["annotator"]: a for a in local.get(row["segment_id"], [])}
+            mine = {a.annotator: a for a in local.get(row["segment_id"], [])}
             old = mine.get(row["annotator"])
             if old is None:
                 self.result.merged_added += 1

@@ -19,7 +19,7 @@ from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import Store, human, now
 from nerdesk.core.tiers import best_annotation
-from nerdesk.core.types import ChangeKind, Changes, DocRecord, Progress, Span, Step, TokenOffsets
+from nerdesk.core.types import Annotation, ChangeKind, Changes, DocRecord, Progress, Span, Step, TokenOffsets
 
 STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
 SEVERITIES = ("low", "normal", "high")
@@ -269,12 +269,12 @@ class Project:
             pred = preds.get(s["id"])
             s["prediction"] = pred
             s["annotations"] = anns.get(s["id"], [])
-            mine = next((a for a in s["annotations"] if a["annotator"] == self.user), None)
+            mine = next((a for a in s["annotations"] if a.annotator == self.user), None)
             shown = mine or best_annotation(s["annotations"])
             s["annotation"] = shown
             if shown is not None:
-                confirmed = shown["status"] == "accepted"
-                s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown["spans"]]
+                confirmed = shown.status == "accepted"
+                s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown.spans]
             elif pred is not None:
                 s["spans"] = [
                     {
@@ -320,13 +320,13 @@ class Project:
                     "created": now(),
                 }
             else:
-                row = dict(before, spans=[dict(sp) for sp in before["spans"]])
+                row = before.to_dict()
             yield seg, row
             action = row.pop("_action", action)  # an edit may name what it removed in the history
             row["updated"] = now()
             row["tier"] = self.tier
             row["spans"].sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
-            self.store.put_annotation(row)
+            self.store.put_annotation(Annotation.from_dict(row))
             self.store.refresh_segment_status([segment_id])
             event_id = self.store.log_event(self.user, action, "do", segment_id, before, row)
             self._refresh_corrections(segment_id, self.user)
@@ -491,13 +491,13 @@ class Project:
         from nerdesk.core.categorize import categorize, effort
 
         row = self.store.annotation(segment_id, annotator)
-        if row is None or row["status"] != "accepted":
+        if row is None or row.status != "accepted":
             self.store.replace_corrections(segment_id, annotator, [])
             self.store.delete_effort(segment_id, annotator)
             return
-        model_id = row["model_id"] or self.store.active_model_id()
+        model_id = row.model_id or self.store.active_model_id()
         pred = self.store.predictions_for([segment_id], model_id).get(segment_id) if model_id else None
-        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in row["spans"]]
+        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in row.spans]
         if pred is None:  # no pre-annotation to compare with (yet): nothing to categorise
             self.store.replace_corrections(segment_id, annotator, [])
             self.store.delete_effort(segment_id, annotator)
@@ -516,7 +516,7 @@ class Project:
                 {
                     "segment_id": segment_id,
                     "annotator": annotator,
-                    "tier": row["tier"],
+                    "tier": row.tier,
                     "category": c.category,
                     "auto_category": c.category,
                     "reason": "",
@@ -530,7 +530,7 @@ class Project:
                     "surface": text[ref.start - base : ref.end - base],
                     "severity": severity.get(c.label, "normal"),
                     "model_id": model_id,
-                    "guideline_version": row["guideline_version"],
+                    "guideline_version": row.guideline_version,
                     "created": created,
                 }
             )
@@ -659,7 +659,7 @@ class Project:
                 for r in rows:
                     self.store.delete_annotation(r["segment_id"], r["annotator"])
             else:
-                self.store.put_annotations(rows)
+                self.store.put_annotations(map(Annotation.from_dict, rows))
                 from nerdesk.core.store import review as review_store
 
                 review_store.set_imported_tiers(
@@ -681,7 +681,7 @@ class Project:
             if row is None:
                 self.store.delete_annotation(segment_id, self.user)
             else:
-                self.store.put_annotation(row)
+                self.store.put_annotation(Annotation.from_dict(row))
             self.store.refresh_segment_status([segment_id])
             self.store.log_event(self.user, event["action"], kind, segment_id, current, row, ref=event["id"])
             self._refresh_corrections(segment_id, self.user)

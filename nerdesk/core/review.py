@@ -31,7 +31,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import review as review_store
 from nerdesk.core.tiers import TIERS, tier_rank
-from nerdesk.core.types import ChangeKind, Changes, Span, Step
+from nerdesk.core.types import Annotation, ChangeKind, Changes, Span, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -336,18 +336,17 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
             if r is None or not r.conflict or r.how == "adjudicated" or (r.resolved and r.tier == "expert"):
                 continue  # decided, or an expert's version counts already
             accepted = adj.accepted_of(anns[sid])
-            lower = [a for a in accepted if a["tier"] == "annotator"]
-            higher = [a for a in accepted if tier_rank(a["tier"]) >= tier_rank("reviewer")]
+            lower = [a for a in accepted if a.tier == "annotator"]
+            higher = [a for a in accepted if tier_rank(a.tier) >= tier_rank("reviewer")]
             for a in lower:
                 for b in higher:
-                    diff = len(adj.keys(a["spans"]) ^ adj.keys(b["spans"]))
+                    diff = len(adj.keys(a.spans) ^ adj.keys(b.spans))
                     if diff:
                         add(
                             sid,
                             "disagreement",
-                            f"{a['annotator']} (annotator) and {b['annotator']} ({b['tier']}) "
-                            f"disagree: {diff} span(s) differ",
-                            a["annotator"],
+                            f"{a.annotator} (annotator) and {b.annotator} ({b.tier}) disagree: {diff} span(s) differ",
+                            a.annotator,
                         )
             for lab in sorted(adj.disputed_labels(accepted) & set(low)):
                 add(
@@ -394,7 +393,7 @@ def review(
     with store.transaction():
         seg = project.segment(segment_id)  # E005
         target = store.annotation(segment_id, annotator)
-        if target is None or target["status"] != "accepted":
+        if target is None or target.status != "accepted":
             raise err(Errors.E402, annotator=annotator, segment=segment_id)
         if annotator == project.user:
             raise err(
@@ -413,32 +412,32 @@ def review(
             if spans is not None:
                 ks = adj._checked_edit(project, seg, [adj._key(sp) for sp in spans])
             elif mine_before is not None:
-                ks = sorted(adj.keys(mine_before["spans"]))
+                ks = sorted(adj.keys(mine_before.spans))
             else:
                 raise err(
                     Errors.E412,
                     reason=f"a correction needs the corrected spans (or your edited draft of segment {segment_id})",
                 )
             g = store.guideline()
-            mine_after = {
-                "segment_id": segment_id,
-                "annotator": project.user,
-                "tier": project.tier,
-                "status": "accepted",
-                "spans": adj._spans_of(ks),
-                "note": f"corrects {annotator}" + (f": {note}" if note else ""),
-                "guideline_version": g["version"] if g else None,
-                "model_id": target["model_id"],
-                "created": mine_before["created"] if mine_before else created,
-                "updated": created,
-            }
+            mine_after = Annotation(
+                segment_id,
+                project.user,
+                project.tier,
+                "accepted",
+                tuple(adj._spans_of(ks)),
+                f"corrects {annotator}" + (f": {note}" if note else ""),
+                g["version"] if g else None,
+                target.model_id,
+                mine_before.created if mine_before else created,
+                created,
+            )
             store.put_annotation(mine_after)
             store.refresh_segment_status([segment_id])
-            final = [Span(sp["start"], sp["end"], sp["label"]) for sp in mine_after["spans"]]
-        row = {
+            final = [Span(sp["start"], sp["end"], sp["label"]) for sp in mine_after.spans]
+        row: dict[str, Any] = {
             "segment_id": segment_id,
             "annotator": annotator,
-            "reviewed_updated": target["updated"],
+            "reviewed_updated": target.updated,
             "reviewer": project.user,
             "tier": project.tier,
             "decision": decision,
@@ -447,7 +446,7 @@ def review(
         }
         row["id"] = review_store.insert_review(store, row)
         if decision == "correct":
-            theirs = [Span(sp["start"], sp["end"], sp["label"]) for sp in target["spans"]]
+            theirs = [Span(sp["start"], sp["end"], sp["label"]) for sp in target.spans]
             errors = adj.person_error_rows(
                 seg, annotator, project.user, project.tier, "review", row["id"], categorize(theirs, final), created
             )
@@ -483,7 +482,7 @@ def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
         if ann is None:
             store.delete_annotation(segment_id, project.user)
         else:
-            store.put_annotation(ann)
+            store.put_annotation(Annotation.from_dict(ann))
         store.refresh_segment_status([segment_id])
         store.log_event(project.user, event["action"], kind, segment_id, None, None, ref=event["id"])
         project._refresh_corrections(segment_id, project.user)

@@ -46,6 +46,58 @@ class Prediction:
         return [[sp.start, sp.end, sp.label, sp.confidence] for sp in self.spans]
 
 
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One person's annotation of one segment, as the store holds it. ``spans`` are in their stored
+    JSON shape: ``start``, ``end``, ``label`` and, where known, ``confidence``, ``origin`` (human,
+    model, term) and ``source``; ``status`` is draft, accepted, skipped or flagged. Made only by the
+    store's reads (``Store.annotation``, ``Store.annotations_of``); an edit works on
+    :meth:`to_dict`'s copy and writes a new one."""
+
+    segment_id: int
+    annotator: str
+    tier: str | None
+    status: str
+    spans: tuple[dict[str, Any], ...]
+    note: str | None = ""
+    guideline_version: int | None = None
+    model_id: str | None = None
+    created: str | None = None
+    updated: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as the event log and bundles write it (fields in order, spans copied)."""
+        return {
+            "segment_id": self.segment_id,
+            "annotator": self.annotator,
+            "tier": self.tier,
+            "status": self.status,
+            "spans": [dict(sp) for sp in self.spans],
+            "note": self.note,
+            "guideline_version": self.guideline_version,
+            "model_id": self.model_id,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Annotation:
+        """An annotation from :meth:`to_dict`'s shape (the event log's, an edit's or an import's row;
+        a field it lacks takes its default)."""
+        return cls(
+            row["segment_id"],
+            row["annotator"],
+            row.get("tier"),
+            row["status"],
+            tuple(row["spans"]),
+            row.get("note"),
+            row.get("guideline_version"),
+            row.get("model_id"),
+            row.get("created"),
+            row.get("updated"),
+        )
+
+
 class TokenOffsets(Sequence):
     """A segment's tokens as ``(start, end)`` document offsets, made on access from the stored flat
     list ``[s0, e0, s1, e1, ...]`` relative to the segment start, or from its JSON text, parsed on

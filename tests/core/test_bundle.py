@@ -74,8 +74,8 @@ def test_merge_is_idempotent_and_keeps_conflicts(tmp_path):
     res = drain(b.import_file(tmp_path / "a.zip"))
     assert res.documents == 0 and res.annotated_segments == 2
     anns = b.store.annotations_of([s1])[s1]
-    assert sorted(a_["annotator"] for a_ in anns) == ["alice", "bob"]
-    labels = {a_["annotator"]: [s["label"] for s in a_["spans"]] for a_ in anns}
+    assert sorted(a_.annotator for a_ in anns) == ["alice", "bob"]
+    labels = {a_.annotator: [s["label"] for s in a_.spans] for a_ in anns}
     assert labels == {"alice": ["PER", "LOC"], "bob": ["PER", "ORG"]}
     before = b.store.conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0]
     drain(b.import_file(tmp_path / "a.zip"))
@@ -102,16 +102,16 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     res = drain(b.import_file(tmp_path / "a.zip"))
     assert (res.merged_added, res.merged_unchanged, res.conflicts) == (0, 1, 1)
     assert b.store.annotation(s1, "alice") == local  # not replaced
-    anns = {x["annotator"]: x for x in b.store.annotations_of([s1])[s1]}
+    anns = {x.annotator: x for x in b.store.annotations_of([s1])[s1]}
     twin = next(n for n in anns if n.startswith("alice~"))
-    assert [sp["label"] for sp in anns[twin]["spans"]] == ["PER", "LOC"] and "adjudication" in anns[twin]["note"]
+    assert [sp["label"] for sp in anns[twin].spans] == ["PER", "LOC"] and "adjudication" in anns[twin].note
     # the merge is one undoable step: undo removes what it added, redo puts it back; local work stays
     assert b.undo_status()[0] == "merge annotations"
     b.undo()
-    assert [x["annotator"] for x in b.store.annotations_of([s1])[s1]] == ["alice"]
+    assert [x.annotator for x in b.store.annotations_of([s1])[s1]] == ["alice"]
     assert b.store.annotation(s1, "alice") == local
     b.redo()
-    assert sorted(x["annotator"] for x in b.store.annotations_of([s1])[s1]) == sorted(anns)
+    assert sorted(x.annotator for x in b.store.annotations_of([s1])[s1]) == sorted(anns)
     with Project.open(tmp_path / "b.nerdesk", user="alice") as again:  # and after a restart
         assert again.undo_status()[0] == "merge annotations"
     res = drain(b.import_file(tmp_path / "a.zip"))  # again: nothing new
@@ -123,7 +123,7 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     bundle.write_bundle(c, tmp_path / "c.zip")
     res = drain(b.import_file(tmp_path / "c.zip"))
     assert res.conflicts == 1
-    names = sorted(x["annotator"] for x in b.store.annotations_of([s1])[s1])
+    names = sorted(x.annotator for x in b.store.annotations_of([s1])[s1])
     assert names[0] == "alice" and len(names) == 3 and all(n.startswith("alice~") for n in names[1:])
     a.close(), b.close(), c.close()
 

@@ -29,7 +29,7 @@ def _project(path: Path) -> int:
 def _spans(path: Path, sid: int, user: str) -> set[tuple[int, int]]:
     with Project.open(path) as p:
         ann = p.store.annotation(sid, user)
-        return {(s["start"], s["end"]) for s in ann["spans"]}
+        return {(s["start"], s["end"]) for s in ann.spans}
 
 
 def test_same_user_in_two_processes_loses_no_span(tmp_path):

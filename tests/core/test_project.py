@@ -129,6 +129,39 @@ def test_overlapping_add_replaces(project):
     assert e.value.code == "E009"
 
 
+def test_the_store_hands_out_typed_annotations_and_predictions(tmp_path):
+    """Rows become objects in the store, never plain dicts: Annotation and Prediction (spans as Span);
+    an edit's event still holds the annotation row as JSON, in the order of its fields."""
+    import json
+    from dataclasses import fields
+
+    from nerdesk.core.types import Annotation
+
+    with Project.create(tmp_path / "t.nerdesk", labels=["PER", "LOC"], user="alice") as p:
+        _run(p.import_records([DocRecord(TEXT)]))
+        _run(p.predict())
+        p.add_span(1, 0, 13, "PER")
+        ann = p.store.annotation(1, "alice")
+        assert isinstance(ann, Annotation) and (ann.annotator, ann.status) == ("alice", "draft")
+        assert [(sp["start"], sp["end"], sp["label"]) for sp in ann.spans if sp["origin"] == "human"] == [
+            (0, 13, "PER")
+        ]
+        assert all(isinstance(a, Annotation) for rows in p.store.annotations_of([1, 2]).values() for a in rows)
+        preds = p.store.predictions_for([1, 2], p.store.active_model_id())
+        assert preds and all(
+            isinstance(x, Prediction) and all(isinstance(sp, Span) for sp in x.spans) for x in preds.values()
+        )
+        seg = p.segment(1)
+        assert isinstance(seg["annotation"], Annotation) and isinstance(seg["prediction"], Prediction)
+        after = p.store.conn.execute("SELECT after FROM events ORDER BY id DESC LIMIT 1").fetchone()[0]
+        assert list(json.loads(after)) == [f.name for f in fields(Annotation)]
+        assert Annotation.from_dict(json.loads(after)) == ann
+        p.undo()
+        assert p.store.annotation(1, "alice") is None
+        p.redo()
+        assert p.store.annotation(1, "alice") == ann
+
+
 def test_the_model_is_asked_for_the_project_labels_only(tmp_path):
     from nerdesk.core.types import DocRecord, drain
 

@@ -122,10 +122,10 @@ def test_bad_identity_is_a_coded_error(tmp_path, monkeypatch):
 
 def test_every_event_annotation_and_bundle_records_the_tier(team, tmp_path):
     r, s1, s2 = team
-    tiers = {a["annotator"]: a["tier"] for a in r.store.annotations_of([s1])[s1]}
+    tiers = {a.annotator: a.tier for a in r.store.annotations_of([s1])[s1]}
     assert tiers == {"alice": "annotator", "bob": "annotator"}
     r.team.review(s2, "alice", "correct", spans=[Span(*S2_PER, "PER")])
-    assert r.store.annotation(s2, "rob")["tier"] == "reviewer"
+    assert r.store.annotation(s2, "rob").tier == "reviewer"
     rows = r.store.conn.execute("SELECT actor, tier FROM events WHERE actor = 'rob' AND kind = 'do'").fetchall()
     assert rows and all(t == "reviewer" for _, t in rows)
     manifest = bundle.write_bundle(r, tmp_path / "r.zip")
@@ -133,13 +133,13 @@ def test_every_event_annotation_and_bundle_records_the_tier(team, tmp_path):
     # the reviewer's tier survives the trip to another laptop
     c = laptop(tmp_path / "c.nerdesk", "carol")
     drain(c.import_file(tmp_path / "r.zip"))
-    assert c.store.annotation(s2, "rob")["tier"] == "reviewer"
+    assert c.store.annotation(s2, "rob").tier == "reviewer"
     assert {x["name"]: x["tier"] for x in c.team.people()}["rob"] == "reviewer"
     assert c.undo_status()[0] == "merge annotations"  # and after undoing and redoing the merge
     c.undo()
     assert c.store.annotation(s2, "rob") is None
     c.redo()
-    assert c.store.annotation(s2, "rob")["tier"] == "reviewer"
+    assert c.store.annotation(s2, "rob").tier == "reviewer"
     c.close()
 
 

@@ -205,11 +205,11 @@ def test_split_without_a_model_leaves_the_spans_to_re_review_and_accept_asks_for
         proj.accept(seg)
     assert e.value.code == "E425"
     s = proj.segment(seg)
-    for sp in [sp for sp in s["annotation"]["spans"] if sp["label"] == "MISC"]:
+    for sp in [sp for sp in s["annotation"].spans if sp["label"] == "MISC"]:
         proj.relabel_span(seg, sp["start"], sp["end"], "WORK")
     proj.accept(seg)
     assert seg not in proj.taxonomy.stale_queue(1000)  # re-reviewed: current
-    for _ in range(1 + sum(1 for sp in s["annotation"]["spans"] if sp["label"] == "MISC")):
+    for _ in range(1 + sum(1 for sp in s["annotation"].spans if sp["label"] == "MISC")):
         proj.undo()
     proj.undo()
     assert dump(proj) == before
@@ -293,7 +293,7 @@ def test_merges_of_merges_undo_exactly_and_an_edit_in_between_does_not_confuse_t
     # (as the annotator whose row it is: the row itself is read, changed and written back)
     sid, who = next((r[0], r[1]) for r in dump(proj)["annotations"] if '"was"' in r[4])
     with Project.open(proj.path, user=who) as them:
-        sp = next(x for x in them.store.annotation(sid, who)["spans"] if x["label"] == "THING" and "was" in x)
+        sp = next(x for x in them.store.annotation(sid, who).spans if x["label"] == "THING" and "was" in x)
         them.relabel_span(sid, sp["start"], sp["end"], "PER")
         assert (
             '"was"'

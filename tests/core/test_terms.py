@@ -353,7 +353,7 @@ def test_precision_on_reviewed_segments_flags_a_mostly_rejected_term_and_it_can_
         )
         p.remove_span(sid, home["start"], home["end"], home["label"])
         ann = p.store.annotation(sid, p.user)
-        assert [sp["origin"] for sp in ann["spans"]] == ["terms"] and ann["spans"][0]["source"] == "terms:d"
+        assert [sp["origin"] for sp in ann.spans] == ["terms"] and ann.spans[0]["source"] == "terms:d"
         p.accept(sid)
     rep = p.terms.report()[0]
     rows = {t["pattern"]: t for t in rep["term_rows"]}

@@ -14,7 +14,7 @@ TEXT = TEXTS[0]
 def db_spans(win, seg_id=None):
     p = win.session.project
     ann = p.store.annotation(seg_id or win.session.current, "tester")
-    return None if ann is None else [(s["start"], s["end"], s["label"]) for s in ann["spans"]]
+    return None if ann is None else [(s["start"], s["end"], s["label"]) for s in ann.spans]
 
 
 def db_status(win, seg_id=None):
@@ -134,7 +134,7 @@ def test_skip_flag_next_previous(opened, qtbot, monkeypatch):
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("ask the expert", True)))
     qtbot.keyClick(view, Qt.Key.Key_F)
     assert db_status(win, second) == "flagged"
-    assert win.session.project.store.annotation(second, "tester")["note"] == "ask the expert"
+    assert win.session.project.store.annotation(second, "tester").note == "ask the expert"
     third = win.session.current
     qtbot.keyClick(view, Qt.Key.Key_N)
     fourth = win.session.current

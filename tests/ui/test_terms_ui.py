@@ -72,7 +72,7 @@ def test_term_suggestions_have_their_own_cue_and_source(with_terms, qtbot):
     # an edit keeps the term span's origin in the annotation; accepting counts a hit
     s.accept(advance=False)
     ann = s.project.store.annotation(seg["id"], s.project.user)
-    assert any(x.get("source") == "terms:places" for x in ann["spans"])
+    assert any(x.get("source") == "terms:places" for x in ann.spans)
     rep = s.project.terms.report()[0]
     assert rep["hits"] >= 1 and rep["precision"] == 1.0
 

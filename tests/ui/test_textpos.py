@@ -87,7 +87,7 @@ def test_view_selection_to_store_offsets(window, qtbot, tmp_path, name, entity, 
     qtbot.keyClick(view, key)
     ann = window.session.project.store.annotation(seg["id"], "tester")
     assert ann is not None
-    spans = [(s["start"], s["end"], s["label"]) for s in ann["spans"]]
+    spans = [(s["start"], s["end"], s["label"]) for s in ann.spans]
     assert (cp_start, cp_end, label) in spans
     assert text[cp_start:cp_end] == entity
     # and the view shows it where Qt has it
@@ -194,7 +194,7 @@ def test_labelling_in_a_huge_line_lands_on_the_stored_characters(window, qtbot, 
     qtbot.keyClick(view, Qt.Key.Key_3)
     seg = window.session.segment_at(cp)
     ann = window.session.project.store.annotation(seg["id"], "tester")
-    assert (cp, cp + 5, "LOC") in [(s["start"], s["end"], s["label"]) for s in ann["spans"]]
+    assert (cp, cp + 5, "LOC") in [(s["start"], s["end"], s["label"]) for s in ann.spans]
     assert view.span_at16(a)[1]["label"] == "LOC"
 
 

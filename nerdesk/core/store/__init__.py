@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store.migrations import SCHEMA_VERSION, migrations
-from nerdesk.core.types import Prediction, Span
+from nerdesk.core.types import Annotation, Prediction, Span
 
 
 #: Seconds a write waits for another program's write lock (SQLite's busy handler retries until then).
@@ -598,44 +598,52 @@ class Store:
         "updated",
     )
 
-    def annotation(self, segment_id: int, annotator: str) -> dict[str, Any] | None:
+    def annotation(self, segment_id: int, annotator: str) -> Annotation | None:
         r = self.conn.execute(
             f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id = ? AND annotator = ?",
             (segment_id, annotator),
         ).fetchone()
         return self._annotation_row(r) if r else None
 
-    def annotations_of(self, segment_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        out: dict[int, list[dict[str, Any]]] = {}
+    def annotations_of(self, segment_ids: Sequence[int]) -> dict[int, list[Annotation]]:
+        """Every annotation of these segments, per segment, oldest update first."""
+        out: dict[int, list[Annotation]] = {}
         for chunk, marks in chunked(segment_ids):
             for r in self.conn.execute(
                 f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id IN ({marks}) ORDER BY updated",
                 chunk,
             ):
                 row = self._annotation_row(r)
-                out.setdefault(row["segment_id"], []).append(row)
+                out.setdefault(row.segment_id, []).append(row)
         return out
 
-    def _annotation_row(self, r: Sequence[Any]) -> dict[str, Any]:
-        row = dict(zip(self._ANN_COLS, r))
-        row["spans"] = json.loads(row["spans"])
-        return row
+    @staticmethod
+    def _annotation_row(r: Sequence[Any]) -> Annotation:
+        return Annotation(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], r[8], r[9])
 
-    def put_annotation(self, row: dict[str, Any]) -> None:
-        self.conn.execute(
-            f"INSERT OR REPLACE INTO annotations ({', '.join(self._ANN_COLS)}) "
-            f"VALUES ({', '.join('?' * len(self._ANN_COLS))})",
-            [json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c) for c in self._ANN_COLS],
+    @staticmethod
+    def _annotation_values(a: Annotation) -> tuple[Any, ...]:
+        return (
+            a.segment_id,
+            a.annotator,
+            a.tier,
+            a.status,
+            json.dumps(list(a.spans), ensure_ascii=False),
+            a.note,
+            a.guideline_version,
+            a.model_id,
+            a.created,
+            a.updated,
         )
 
-    def put_annotations(self, rows: Iterable[dict[str, Any]]) -> None:
+    def put_annotation(self, ann: Annotation) -> None:
+        self.put_annotations([ann])
+
+    def put_annotations(self, anns: Iterable[Annotation]) -> None:
         self.conn.executemany(
             f"INSERT OR REPLACE INTO annotations ({', '.join(self._ANN_COLS)}) "
             f"VALUES ({', '.join('?' * len(self._ANN_COLS))})",
-            (
-                [json.dumps(row["spans"], ensure_ascii=False) if c == "spans" else row.get(c) for c in self._ANN_COLS]
-                for row in rows
-            ),
+            map(self._annotation_values, anns),
         )
 
     def delete_annotation(self, segment_id: int, annotator: str) -> None:
@@ -673,8 +681,8 @@ class Store:
                 kind,
                 ref,
                 segment_id,
-                None if before is None else json.dumps(before, ensure_ascii=False),
-                None if after is None else json.dumps(after, ensure_ascii=False),
+                None if before is None else json.dumps(before, ensure_ascii=False, default=_event_value),
+                None if after is None else json.dumps(after, ensure_ascii=False, default=_event_value),
             ),
         )
         if cur.lastrowid is None:  # sqlite always sets it after an INSERT
@@ -893,6 +901,13 @@ def chunked(ids: Sequence[Any], size: int = CHUNK) -> Iterator[tuple[list[Any], 
 def _loads_all(texts: list[str]) -> list[Any]:
     """Many JSON values parsed in one call (the per-call overhead dominates for small values)."""
     return json.loads("[" + ",".join(texts) + "]") if texts else []
+
+
+def _event_value(value: Any) -> Any:
+    """An event's before/after may hold annotations: written as their rows (:meth:`Annotation.to_dict`)."""
+    if isinstance(value, Annotation):
+        return value.to_dict()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _j(value: Any) -> str | None:

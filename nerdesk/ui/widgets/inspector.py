@@ -87,7 +87,7 @@ class SpanInspector(QWidget):
         pred = seg.get("prediction")
         rows += [
             ("Segment", f"#{seg['id']} — {html.escape(seg['status'])}"),
-            ("Model", html.escape(str((ann or {}).get("model_id") or s.project.active_model_id() or "none"))),
+            ("Model", html.escape(str((ann.model_id if ann else None) or s.project.active_model_id() or "none"))),
         ]
         if pred is not None and pred.uncertainty is not None:
             rows.append(("Uncertainty", f"{pred.uncertainty:.3f}"))
@@ -95,9 +95,9 @@ class SpanInspector(QWidget):
         if why:
             rows.append(("Routed because", "<br>".join(html.escape(r) for r in why)))
         if ann is not None:
-            rows.append(("Last change", f"{html.escape(ann['annotator'])} ({ann['tier']}), {ann['updated'][:19]}"))
-            if ann.get("note"):
-                rows.append(("Note", html.escape(ann["note"])))
+            rows.append(("Last change", f"{html.escape(ann.annotator)} ({ann.tier}), {(ann.updated or '')[:19]}"))
+            if ann.note:
+                rows.append(("Note", html.escape(ann.note)))
         # every span of the segment, named: the label is never told by colour alone
         text = s.doc["text"] if s.doc else ""
         span_rows = []
