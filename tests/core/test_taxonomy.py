@@ -396,3 +396,76 @@ def test_adjudications_and_people_s_errors_follow_a_rename_merge_and_retire(tmp_
         assert sid in r.taxonomy.stale_queue()  # and the segment waits for re-review
         r.undo()
         assert dump(r) == before and r.store.conn.execute("SELECT * FROM adjudications").fetchall() == adj_before
+
+
+def _placed_by_parsing(spans_json: str, old: str, preds: list, targets: list[str]) -> str | None:
+    """What a split writes for one annotation, the long way: parse, place, sort, dump."""
+    spans = json.loads(spans_json)
+    changed = False
+    for sp in spans:
+        best = taxonomy._best_overlap(sp["start"], sp["end"], preds, targets) if sp["label"] == old else None
+        if best is not None:
+            sp["label"], changed = best[2], True
+    spans.sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
+    return json.dumps(spans, ensure_ascii=False) if changed else None
+
+
+def _span(s, e, label, **more):
+    return {"start": s, "end": e, "label": label, "confidence": None, "origin": "human", **more}
+
+
+@pytest.mark.parametrize(
+    "spans, preds, canonical",
+    [
+        ([_span(0, 4, "ORG")], [(0, 4, "TEAM", 0.9)], True),  # one span: read by hand
+        ([_span(0, 4, "ORG")], [(5, 9, "TEAM", 0.9)], True),  # no overlap: nothing placed
+        ([_span(0, 4, "ORG")], [(0, 4, "PER", 0.9)], True),  # not a target
+        (
+            [_span(0, 4, "ORG"), _span(6, 9, "ORG"), _span(12, 15, "PER")],
+            [(1, 3, "TEAM", 0.5), (6, 9, "CLUB", 1)],
+            True,
+        ),
+        ([_span(0, 4, "ORG"), _span(0, 4, "ABC")], [(0, 4, "TEAM", 0.9)], True),  # placed: the order changes
+        ([_span(0, 4, "ORG"), _span(0, 2, "PER")], [(0, 4, "CLUB", 0.9)], True),  # stored out of order
+        ([_span(0, 4, "ORG", was="LOC\u001fMISC"), _span(5, 9, "ÉTÉ")], [(0, 9, "CLUB", 0.2)], True),
+        ([_span(0, 4, "ORG", source="terms:{x}")], [(2, 3, "TEAM", 0.9), (0, 4, "CLUB", 0.1)], True),
+        ([{"label": "ORG", "start": 0, "end": 4}], [(0, 4, "TEAM", 0.9)], True),  # another key order
+        ([_span(0, 4, "ORG")], [(0, 4, "TEAM", 0.9)], False),  # written without json.dumps' spaces
+        ([_span(0, 4, "ORG"), _span(5, 8, "ORG")], [(0, 8, "TEAM", 0.9)], False),
+    ],
+)
+def test_a_split_rewrites_each_annotation_as_parsing_it_would(spans, preds, canonical):
+    """The split's fast paths (a one-span list read by hand, several spans by a regular expression, the
+    label's text rewritten in place) give what parsing, placing, sorting and dumping gives; text that
+    json.dumps did not write is parsed (and then written as json.dumps writes it)."""
+    targets = ["TEAM", "CLUB"]
+    text = json.dumps(spans, ensure_ascii=False) if canonical else json.dumps(spans, separators=(",", ":"))
+    needles = {lab: f'"label": {json.dumps(lab, ensure_ascii=False)}' for lab in ["ORG", *targets]}
+    got = taxonomy._place_row(text, "ORG", preds, targets, needles)
+    assert got == _placed_by_parsing(text, "ORG", preds, targets)
+    if canonical and spans == [_span(0, 4, "ORG")] and preds[0][:3] == (0, 4, "TEAM"):
+        assert got == text.replace('"ORG"', '"TEAM"')
+
+
+def test_a_split_reads_again_what_changed_while_the_model_placed_it(proj):
+    """The spans a model places are read before the write lock; an edit of one of those annotations
+    meanwhile (by another program) is not overwritten: the split sees the change and reads the rows again
+    under the lock."""
+    sid, who, spans = next(
+        (r[0], r[1], json.loads(r[4]))
+        for r in dump(proj)["annotations"]
+        if '"label": "ORG"' in r[4] and '"label": "MISC"' in r[4]
+    )
+    org = next(sp for sp in spans if sp["label"] == "ORG")
+    misc = next(sp for sp in spans if sp["label"] == "MISC")
+
+    def sorter(ids, targets):
+        assert sid in ids
+        with Project.open(proj.path, user=who) as them:  # an edit while the model runs
+            them.relabel_span(sid, misc["start"], misc["end"], "PER")
+        return {i: [(org["start"], org["end"], "TEAM", 0.9)] for i in ids}
+
+    proj.taxonomy.split_label("ORG", ["TEAM", "CLUB"], sorter=sorter)
+    now = {(sp["start"], sp["end"]): sp["label"] for sp in proj.store.annotation(sid, who).spans}
+    assert now[misc["start"], misc["end"]] == "PER"  # the edit is kept
+    assert now[org["start"], org["end"]] == "TEAM"  # and the span placed

@@ -355,28 +355,33 @@ def _corr_json() -> str:
     return ", ".join(f"'{col}', {col}" for col in _CORR)
 
 
-def rewrite_annotations(store: Store, event_id: int, rows: Iterable[tuple[str, int, str]]) -> int:
-    """Write new span lists (spans JSON, segment id, annotator), keeping the old text of each row for undo:
-    the rows go through a temporary table, then two set-based statements keep and update them."""
+def change_stamp(store: Store) -> tuple[int, int]:
+    """What tells whether the project changed between two moments: commits by other connections
+    (``PRAGMA data_version``) and this connection's own writes (``total_changes``). Equal stamps: rows
+    read at the first moment are still what is stored (a split reads its rows before the write lock,
+    while a model places them, and writes them under it without reading them again)."""
+    return store.conn.execute("PRAGMA data_version").fetchone()[0], store.conn.total_changes
+
+
+def annotation_rows_of(store: Store, label: str) -> list[tuple[int, int, str, str]]:
+    """(rowid, segment id, annotator, spans JSON) of the annotations holding ``label``."""
+    return store.conn.execute(
+        "SELECT rowid, segment_id, annotator, spans FROM annotations WHERE instr(spans, ?) > 0", (ann_needle(label),)
+    ).fetchall()
+
+
+def rewrite_annotations(store: Store, event_id: int, rows: Sequence[tuple[int, int, str, str, str]]) -> int:
+    """Write new span lists, keeping the old text of each row for undo. rows: (rowid, segment id, annotator,
+    spans JSON as stored now, new spans JSON), read by :func:`annotation_rows_of` in this transaction or
+    under the same :func:`change_stamp`. Two executemany: the kept rows go in from the text already read
+    (no join back to annotations), the update finds each row by its rowid (no index lookup)."""
     c = store.conn
-    c.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS label_rewrite (segment_id INTEGER NOT NULL, annotator TEXT NOT NULL, "
-        "spans TEXT NOT NULL, PRIMARY KEY (segment_id, annotator)) WITHOUT ROWID"
+    c.executemany(
+        "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) VALUES (?, 'annotations', ?, ?, ?)",
+        ((event_id, sid, annotator, old) for _rowid, sid, annotator, old, _new in rows),
     )
-    c.execute("DELETE FROM label_rewrite")
-    c.executemany("INSERT INTO label_rewrite (spans, segment_id, annotator) VALUES (?, ?, ?)", rows)
-    c.execute(
-        "INSERT OR IGNORE INTO label_change_rows (event_id, tbl, k1, k2, value) SELECT ?, 'annotations', "
-        "a.segment_id, a.annotator, a.spans FROM label_rewrite r JOIN annotations a "
-        "ON a.segment_id = r.segment_id AND a.annotator = r.annotator",
-        (event_id,),
-    )
-    n = c.execute(
-        "UPDATE annotations SET spans = r.spans FROM label_rewrite r WHERE annotations.segment_id = "
-        "r.segment_id AND annotations.annotator = r.annotator"
-    ).rowcount
-    c.execute("DELETE FROM label_rewrite")
-    return n
+    c.executemany("UPDATE annotations SET spans = ? WHERE rowid = ?", ((new, rowid) for rowid, *_, new in rows))
+    return len(rows)
 
 
 def capture_redo(store: Store, event_id: int) -> None:
