@@ -152,34 +152,12 @@ class Project:
         set_summary(self.store, version, "added label" + ("s " if len(added) > 1 else " ") + ", ".join(added))
         return added
 
-    def set_label(
-        self, name: str, *, color: str | None = None, shortcut: str | None = None, description: str | None = None
-    ) -> Changes:
-        with self.store.transaction():
-            current = {label["name"]: label for label in self.store.labels()}
-            if name not in current:
-                raise err(Errors.E009, label=name, labels=", ".join(current) or "(none)")
-            label = current[name]
-            self.store.upsert_label(
-                name,
-                color or label["color"],
-                shortcut if shortcut is not None else label["shortcut"],
-                description if description is not None else label["description"],
-                label["position"],
-            )
-            self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
-        return Changes(ChangeKind.LABELS, labels=True, action="edit label")
-
     def guideline(self) -> dict[str, Any] | None:
         return self.store.guideline()
 
     def guideline_text(self) -> str:
         g = self.store.guideline()
         return g["text"] if g else ""
-
-    def set_guideline_text(self, text: str) -> int:
-        with self.store.transaction():
-            return self.store.add_guideline(self.user, self.store.labels(), text)
 
     def _check_label(self, label: str) -> None:
         names = self.label_names()
@@ -480,11 +458,10 @@ class Project:
         """Severity per label ('low', 'normal', 'high'); labels not named are 'normal'."""
         return self.store.get_setting("severity", {})
 
-    def set_severity(self, label: str, severity: str) -> None:
-        if severity not in SEVERITIES:
-            raise ValueError(f"severity must be one of {SEVERITIES}")
-        with self.store.transaction():
-            self.store.set_setting("severity", {**self.severity(), label: severity})
+    def set_severity(self, label: str, severity: str) -> Changes:
+        """A label's severity, one undoable label change (``taxonomy.edit_label``): an unknown label is
+        E009, a severity not in SEVERITIES E430, the one it has already E431."""
+        return self.taxonomy.edit_label(label, severity=severity)
 
     def _refresh_corrections(self, segment_id: int, annotator: str) -> None:
         """Recompute the corrections and effort of one accepted annotation (inside a transaction)."""

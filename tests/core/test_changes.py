@@ -19,7 +19,7 @@ K = ChangeKind
 #: (where, name) -> (the call, the kind it returns, whether it is one undoable step)
 CASES = {
     ("Project", "add_labels"): (lambda c: c.p.add_labels(["MISC"]), K.LABELS, False),
-    ("Project", "set_label"): (lambda c: c.p.set_label("MISC", color="#123456"), K.LABELS, False),
+    ("Project", "set_severity"): (lambda c: c.p.set_severity("MISC", "high"), K.LABELS, True),
     ("Project", "add_span"): (lambda c: c.p.add_span(c.s1, 0, 13, "PER"), K.EDIT_SPANS, True),
     ("Project", "relabel_span"): (lambda c: c.p.relabel_span(c.s1, 0, 13, "ORG"), K.EDIT_SPANS, True),
     ("Project", "move_span"): (lambda c: c.p.move_span(c.s1, 0, 13, 7, 13), K.EDIT_SPANS, True),
