@@ -111,6 +111,53 @@ class _Windows:
         return HFModel.windows(self, words)  # type: ignore[arg-type]
 
 
+def _batches(examples: list, size: int, rng: random.Random, by_length: bool) -> list[list]:
+    """One epoch's batches: the examples shuffled and cut into ``size``; ``by_length``: the shuffled
+    examples sorted by length first (stable: equal lengths keep the shuffle) and the batches shuffled,
+    so a batch pads its windows to a length close to their own."""
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    if by_length:
+        order.sort(key=lambda i: len(examples[i][0]))
+    out = [[examples[i] for i in order[c : c + size]] for c in range(0, len(order), size)]
+    if by_length:
+        rng.shuffle(out)
+    return out
+
+
+def _with_base_targets(examples: list, base_model, known: list[bool], share: float, pad_id: int) -> list:
+    """Replay windows with a soft target per scored piece: ``share`` of it the base model's own
+    distribution over the tags it has (``known``), the rest the gold tag."""
+    mask = torch.tensor([0.0 if k else float("-inf") for k in known])
+    base_model.eval()
+    out = []
+    with torch.no_grad():
+        for c in range(0, len(examples), 32):
+            part = examples[c : c + 32]
+            ids = torch.from_numpy(_pad([p[0] for p in part], pad_id))
+            cas = torch.from_numpy(_pad([p[1] for p in part], 5))
+            probs = torch.softmax(base_model(ids, (ids != pad_id).long(), cas) + mask, dim=-1)
+            for k, (i, cs, y, w) in enumerate(part):
+                pos = [j for j, t in enumerate(y) if t >= 0]
+                gold = torch.nn.functional.one_hot(torch.tensor([y[j] for j in pos]), len(known)).float()
+                soft = (1 - share) * gold + share * probs[k, pos]
+                out.append((i, cs, y, w, (pos, soft.numpy().astype(np.float32))))
+    return out
+
+
+def _soft_loss(tok_loss: torch.Tensor, logits: torch.Tensor, part: list) -> torch.Tensor:
+    """``tok_loss`` with the scored pieces of windows that carry soft targets replaced by the cross
+    entropy against those targets."""
+    logp = torch.log_softmax(logits, dim=-1)
+    tok_loss = tok_loss.clone()
+    for k, p in enumerate(part):
+        if len(p) > 4:
+            pos, soft = p[4]
+            idx = torch.tensor(pos, dtype=torch.long)
+            tok_loss[k, idx] = -(torch.from_numpy(soft) * logp[k, idx]).sum(-1)
+    return tok_loss
+
+
 def _pad(rows: list[list[int]], fill: int) -> np.ndarray:
     n = max(len(r) for r in rows)
     out = np.full((len(rows), n), fill, dtype=np.int64)
@@ -225,6 +272,14 @@ def finetune_hf_iter(
             for t, sp in zip(c.tokens, c.spans)
         ]
     replay_examples = _examples(replay_seg, tok, tags, cfg.max_pieces, [1.0] * len(replay_seg))
+    if replay_examples and cfg.replay_distill > 0:
+        replay_examples = _with_base_targets(
+            replay_examples,
+            build_classifier(bert_cfg, sd, len(tags), rows_from),
+            [r is not None for r in rows_from],
+            cfg.replay_distill,
+            tok.pad_id,
+        )
     if cfg.augment > 0:  # extra copies with other mentions of the same labels (mention replacement)
         train_seg, weights = mention_replacement(train_seg, weights, cfg.augment, cfg.seed)
     steps_per_epoch = math.ceil(len(_examples(train_seg, tok, tags, cfg.max_pieces, weights)) / cfg.batch_size)
@@ -272,26 +327,32 @@ def finetune_hf_iter(
         model.train()
         for epoch in range(1, n_epochs + 1):
             examples = own + (rng.sample(replay_examples, n_replay) if n_replay else [])
-            order = list(range(len(examples)))
-            rng.shuffle(order)
             tot, n_tok = 0.0, 0
-            for c in range(0, len(order), cfg.batch_size):
-                part = [examples[i] for i in order[c : c + cfg.batch_size]]
+            batches = _batches(examples, cfg.batch_size, rng, cfg.length_buckets)
+            # batches of like length hold unlike numbers of words: each word weighs the same when every
+            # batch's loss is divided by the epoch's mean word weight per batch, not by its own
+            per_batch = (
+                sum(p[3] * sum(t >= 0 for t in p[2]) for p in examples) / len(batches) if cfg.length_buckets else None
+            )
+            for part in batches:
                 ids = torch.from_numpy(_pad([p[0] for p in part], tok.pad_id))
                 cas = torch.from_numpy(_pad([p[1] for p in part], 5))
                 y = torch.from_numpy(_pad([p[2] for p in part], -100))
                 w = torch.tensor([p[3] for p in part], dtype=torch.float32).unsqueeze(1).expand_as(y)
                 logits = model(ids, (ids != tok.pad_id).long(), cas)
                 tok_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y.clamp(min=0), reduction="none")
+                if any(len(p) > 4 for p in part):  # soft targets of replay windows replace their gold ones
+                    tok_loss = _soft_loss(tok_loss, logits, part)
                 valid = y >= 0
-                loss = (tok_loss * w)[valid].sum() / w[valid].sum()
+                summed = (tok_loss * w)[valid].sum()
+                loss = summed / (per_batch or w[valid].sum())
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
                 sched.step()
                 step += 1
-                tot += float(loss.detach()) * int(valid.sum())
+                tot += float(summed.detach() / w[valid].sum()) * int(valid.sum())
                 n_tok += int(valid.sum())
                 yield Progress(step, total, f"{prefix}epoch {epoch} loss {tot / max(n_tok, 1):.4f}")
             history.append(
@@ -431,6 +492,14 @@ def finetune_hf_iter(
                 "seconds": round(time.time() - t0, 1),
             },
         }
+        if segments is None:  # the words it has learnt from: its base's and the bundles' (input drift)
+            from nerdesk.core.model.vocab import count_words, training_vocabulary, write_vocab
+
+            base_vocab = (training_vocabulary(base_dir, base_meta) or ({}, ""))[0]
+            learnt = real_seg + (dev_seg if refit else [])
+            vocab = count_words(" ".join(w) for w, _ in learnt)
+            vocab.update(base_vocab)
+            meta["vocab"] = {**write_vocab(tmp, vocab), "sentences": len(learnt), "base_words": len(base_vocab)}
         if replay_note and (base_dir / str(replay_note.get("file"))).is_file():  # for the next fine-tune
             shutil.copyfile(base_dir / replay_note["file"], tmp / replay_note["file"])
             meta["replay"] = replay_note

@@ -61,8 +61,10 @@ def test_finetune_minilm_writes_a_package_the_app_runs(accurate):
         "tokenizer.json",
         "model.safetensors",
         "nerdesk.json",
+        "vocab.txt.gz",  # the words of the 34 segments it trained on (a bare encoder has no base vocabulary)
     }
     meta = json.loads((out / "nerdesk.json").read_text())
+    assert meta["vocab"]["sentences"] == 34 and meta["vocab"]["base_words"] == 0
     assert meta["kind"] == "nerdesk-bert-tagger" and meta["finetune"]["segments"] == {"train": 34, "held_out": 6}
     assert meta["finetune"]["recipe"]["epochs"] == 3 and meta["temperature"] > 0
     assert "Apache-2.0" in meta["licences"]["base"]
@@ -235,3 +237,11 @@ def test_a_finetune_of_en_accurate_replays_its_shipped_sample_and_measures_forge
     assert any("base domain, held-out F1" in x for x in lines)
     # a new label the base model called PER counts as PER where a project asks for the base labels
     assert meta["label_parents"]["politician"] == "PER" == meta["finetune"]["label_parents"]["politician"]["parent"]
+    # the recipe's switches are on the card (replay targets: gold only by default)
+    assert meta["finetune"]["config"]["replay_distill"] == 0.0 and "length_buckets" in meta["finetune"]["config"]
+    # the words it learnt from: the base's and its 34 trained segments' (input drift reads them)
+    from nerdesk.core.model.vocab import read_vocab
+
+    vocab, base_vocab = read_vocab(tmp_path / "ft"), read_vocab("resources/models/en-accurate")
+    assert vocab is not None and base_vocab is not None and set(base_vocab) < set(vocab)
+    assert meta["vocab"]["sentences"] == 34 and meta["vocab"]["base_words"] == len(base_vocab)
