@@ -304,6 +304,12 @@ def models_show(model, as_json):
     click.echo(f"labels: {', '.join(m.labels)}   tag scheme: {card.get('tag_scheme', 'BIO')}")
     if card.get("label_parents"):  # what a project without the label gets its entities as
         click.echo("a kind of: " + ", ".join(f"{a} -> {b}" for a, b in card["label_parents"].items()))
+    for u in (card.get("finetune") or {}).get("term_lists") or []:  # suggestions it learnt from
+        versions = ", ".join(f"v{v}" for v in u.get("versions") or []) or "version unknown"
+        click.echo(
+            f"term list {u['name']} ({versions}): {u['accepted']} spans kept as suggested, {u['edited']} edited, "
+            f"in {u['segments']} segments"
+        )
     if m.kind == "nerdesk":
         onnx = card.get("onnx", {})
         click.echo(

@@ -24,7 +24,7 @@ import struct
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,9 +197,7 @@ def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
             {"start": sp.start - start, "end": sp.end - start, "label": sp.label, "confidence": sp.confidence}
             for sp in (pred.spans if pred else ())
         ],
-        "final": [
-            {"start": sp["start"] - start, "end": sp["end"] - start, "label": sp["label"]} for sp in json.loads(spans)
-        ],
+        "final": [_final_span(sp, start) for sp in json.loads(spans)],
         "errors": [_error(c, start) for c in reversed(corrections)],
         "annotator": annotator,
         "tier": tier,
@@ -219,6 +217,44 @@ def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
             "meta": json.loads(meta),
         },
     }
+
+
+TERMS_SOURCE = "terms:"
+
+
+def _final_span(sp: dict[str, Any], base: int) -> dict[str, Any]:
+    """A reviewed span as a bundle line carries it; one a term list suggested keeps its ``source``
+    ("terms:NAME") and ``origin`` ("terms" if the reviewer kept it as suggested, "human" if edited)."""
+    out = {"start": sp["start"] - base, "end": sp["end"] - base, "label": sp["label"]}
+    source = sp.get("source") or ""
+    if source.startswith(TERMS_SOURCE):
+        out["source"], out["origin"] = source, sp.get("origin")
+    return out
+
+
+def term_list_use(lines: Iterable[dict[str, Any]], manifests: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Which term lists the reviewed spans of these bundle lines came from: per list its version(s) at
+    bundle time (from the manifests), the segments holding its spans, and its spans kept as suggested
+    (``accepted``) or edited by the reviewer (``edited``). A fine-tune's card records it."""
+    versions: dict[str, set[int]] = {}
+    for m in manifests:
+        for u in m.get("term_lists") or []:
+            if u.get("version") is not None:
+                versions.setdefault(u["name"], set()).add(u["version"])
+    use: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        seen: set[str] = set()
+        for sp in line.get("final") or []:
+            source = sp.get("source") or ""
+            if not source.startswith(TERMS_SOURCE):
+                continue
+            name = source[len(TERMS_SOURCE) :]
+            u = use.setdefault(name, {"name": name, "segments": 0, "accepted": 0, "edited": 0})
+            u["accepted" if sp.get("origin") == "terms" else "edited"] += 1
+            seen.add(name)
+        for name in seen:
+            use[name]["segments"] += 1
+    return [{**use[n], "versions": sorted(versions.get(n, ()))} for n in sorted(use)]
 
 
 def _error(c: dict[str, Any], base: int) -> dict[str, Any]:
@@ -253,6 +289,7 @@ def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
             counts[e["category"]] = counts.get(e["category"], 0) + 1
     model_ids = sorted({line["model_id"] for line in lines if line["model_id"]})
     models = {m["id"]: m for m in project.store.models()}
+    list_versions = {x["name"]: x["version"] for x in project.terms.lists()}
     return {
         "bundle_format": BUNDLE_FORMAT,
         "nerdesk_version": __version__,
@@ -282,6 +319,11 @@ def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
             ],
         },
         "models": [{"id": m, "sha256": models[m]["sha256"] if m in models else ""} for m in model_ids],
+        # the term lists whose suggestions reviewers kept or edited here, with each list's version now
+        "term_lists": [
+            {k: v for k, v in u.items() if k != "versions"} | {"version": list_versions.get(u["name"])}
+            for u in term_list_use(lines)
+        ],
         "error_counts": counts,
         "files": {},
     }

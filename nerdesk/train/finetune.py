@@ -50,7 +50,7 @@ from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from nerdesk.core.bundle import read_bundle
+from nerdesk.core.bundle import read_bundle, term_list_use
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.metrics import trained_segments
 from nerdesk.core.tiers import tier_rank
@@ -398,6 +398,7 @@ def finetune_iter(
                 }
                 for m in manifests
             ],
+            "term_lists": term_list_use(lines, manifests),  # the lists whose suggestions reviewers kept or edited
             "segments": {"train": len(train_lines), "held_out": len(dev_lines)},
             "replay": {
                 "sentences": sum(len(c.tokens) for c in replay_c),

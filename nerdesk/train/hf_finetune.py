@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nerdesk.core.bundle import term_list_use
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.metrics import trained_segments
 from nerdesk.core.model.decode import bio_tags
@@ -470,6 +471,7 @@ def finetune_hf_iter(
                     }
                     for mf in manifests
                 ],
+                "term_lists": term_list_use(lines, manifests) if segments is None else [],
                 "segments": {"train": len(real_seg), "held_out": len(dev_seg)},
                 "augmented": len(train_seg) - len(real_seg),
                 "recipe": {

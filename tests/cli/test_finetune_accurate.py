@@ -237,6 +237,7 @@ def test_a_finetune_of_en_accurate_replays_its_shipped_sample_and_measures_forge
     assert any("base domain, held-out F1" in x for x in lines)
     # a new label the base model called PER counts as PER where a project asks for the base labels
     assert meta["label_parents"]["politician"] == "PER" == meta["finetune"]["label_parents"]["politician"]["parent"]
+    assert meta["finetune"]["term_lists"] == []  # a gold bundle: no term list's suggestion in it
     # the recipe's switches are on the card (replay targets: gold only by default)
     assert meta["finetune"]["config"]["replay_distill"] == 0.0 and "length_buckets" in meta["finetune"]["config"]
     # the words it learnt from: the base's and its 34 trained segments' (input drift reads them)

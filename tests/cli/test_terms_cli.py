@@ -131,3 +131,40 @@ def test_flagged_terms_suggestions_rule_and_import(tmp_path):
             "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text = 'More gout.'"
         ).fetchone()[0]
         assert [(sp["label"], sp["source"]) for sp in proj.segment(sid)["spans"]] == [("Disease", "terms:suggested")]
+
+
+def test_a_finetune_records_the_term_lists_its_reviewed_spans_came_from(tmp_path):
+    """Term suggestions a reviewer kept (or edited) travel in the bundle with their list, the manifest
+    sums them per list with its version, and the fine-tuned model's card records which lists took part."""
+    from nerdesk.core.bundle import read_bundle
+    from nerdesk.core.project import Project
+
+    p = setup(tmp_path)
+    terms = tmp_path / "mesh.txt"
+    terms.write_text("breast cancer\novarian cancer\nhereditary breast cancer\n")
+    run("terms", "add", p, terms, "--label", "Disease")
+    with Project.open(p) as proj:
+        segs = [proj.segment(sid) for sid in (1, 3, 4)]
+        assert [len(s["spans"]) for s in segs] == [2, 1, 0]
+        proj.accept(1)  # both suggestions kept as they were
+        sp = segs[1]["spans"][0]  # "Hereditary breast cancer": the reviewer keeps only "breast cancer"
+        proj.move_span(3, sp["start"], sp["end"], sp["start"] + len("Hereditary "), sp["end"], snap=False)
+        proj.accept(3)
+        proj.accept(4)  # no suggestion there
+    bundle = tmp_path / "b.zip"
+    run("export", p, "--format", "bundle", "--out", bundle)
+    manifest, lines = read_bundle(bundle)
+    assert manifest["term_lists"] == [{"name": "mesh", "segments": 2, "accepted": 2, "edited": 1, "version": 1}]
+    first = next(x for x in lines if x["text"].startswith("Breast"))
+    assert first["final"][0] == {"start": 0, "end": 13, "label": "Disease", "source": "terms:mesh", "origin": "terms"}
+    edited = next(x for x in lines if x["text"].startswith("Hereditary"))
+    assert edited["final"] == [{"start": 11, "end": 24, "label": "Disease", "source": "terms:mesh", "origin": "human"}]
+    plain = next(x for x in lines if x["text"].startswith("The weather"))
+    assert plain["final"] == []
+    run("finetune", bundle, "--out", tmp_path / "ft", "--epochs", "1", "--replay", "0", "--allow-small")
+    card = json.loads((tmp_path / "ft" / "model.json").read_text(encoding="utf-8"))
+    assert card["finetune"]["term_lists"] == [
+        {"name": "mesh", "segments": 2, "accepted": 2, "edited": 1, "versions": [1]}
+    ]
+    out = run("models", "show", tmp_path / "ft")
+    assert "term list mesh (v1): 2 spans kept as suggested, 1 edited, in 2 segments" in out
