@@ -46,7 +46,7 @@ def build_nospace(path: Path, chars: int) -> None:
     for k, a in enumerate(range(0, chars, 200)):
         b = min(chars, a + 200)
         flat = [x for t in range(a, b, 20) for x in (t - a, min(b, t + 20) - a)]
-        segs.append((1, k, a, b, json.dumps(flat), len(flat) // 2))
+        segs.append((k + 1, 1, k, a, b, json.dumps(flat), len(flat) // 2, "new"))
         spans = [[a + 40, a + 80, LABELS[k % len(LABELS)], 0.6]] if k % 2 == 0 else []
         preds.append((k + 1, spans, 0.5, 0.5, 0.5, 0.5, 0.5))
     with st.transaction():

@@ -78,7 +78,7 @@ def build(path: Path, n: int, per_doc: int) -> Project:
                     break
                 sid += 1
                 base = k * step
-                segs.append((doc_id, k, base, base + len(SENTENCE), flat, len(WORDS)))
+                segs.append((sid, doc_id, k, base, base + len(SENTENCE), flat, len(WORDS), "new"))
                 label = LABELS[sid % 4]
                 a, b = SPAN[label]
                 s, e = base + offs[a][0], base + offs[b - 1][1]

@@ -97,8 +97,8 @@ def build(
             offset += len(sep)
             parts.append(sep + text)
             flat = [x for a, b in toks for x in (a, b)]
-            segs.append((d, k, offset, offset + len(text), json.dumps(flat), len(toks)))
             seg_id += 1
+            segs.append((seg_id, d, k, offset, offset + len(text), json.dumps(flat), len(toks), "new"))
             want = min(len(caps), max(1, int(rnd.expovariate(1 / spans_per_seg)))) if caps else 0
             spans = [
                 [offset + toks[i][0], offset + toks[i][1], rnd.choice(LABELS), round(rnd.uniform(0.3, 1), 3)]
