@@ -33,6 +33,7 @@ from nerdesk import __version__
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.formats._io import check_file
 from nerdesk.core.schema import problem
+from nerdesk.core.store import human as human_sql
 from nerdesk.core.types import Annotation, DocRecord, Span
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def bundle_lines(project: Project, *, reviewed_only: bool = True) -> Iterator[di
     :func:`unresolved_count`)."""
     from itertools import groupby
 
-    for _, group in groupby(_accepted_rows(project), key=lambda r: r[0]):
+    for _, group in groupby(human_sql.accepted_rows(project.store), key=lambda r: r[0]):
         rows = list(group)
         row = rows[0] if len(rows) == 1 else _resolved_row(project, rows)
         if row is not None:
@@ -151,15 +152,6 @@ def _send_backs(project: Project) -> list[dict[str, Any]]:
         }
         for r in review_store.current_send_backs(project.store)
     ]
-
-
-def _accepted_rows(project: Project) -> Iterator[tuple]:
-    return project.store.conn.execute(
-        "SELECT a.segment_id, a.annotator, a.tier, a.status, a.spans, a.note, a.guideline_version, a.model_id, "
-        "a.created, a.updated, s.doc_id, s.start, s.end, s.tokens, d.source, d.meta, d.content_hash, "
-        "substr(d.text, s.start + 1, s.end - s.start) FROM annotations a JOIN segments s ON s.id = a.segment_id "
-        "JOIN documents d ON d.id = s.doc_id WHERE a.status = 'accepted' ORDER BY a.segment_id, a.annotator"
-    )
 
 
 def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
