@@ -34,7 +34,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.formats._io import check_file
 from nerdesk.core.schema import problem
 from nerdesk.core.store import human as human_sql
-from nerdesk.core.types import Annotation, DocRecord, Span
+from nerdesk.core.types import DocRecord, Span
 
 if TYPE_CHECKING:
     from nerdesk.core.project import Project
@@ -82,28 +82,12 @@ def unresolved_count(project: Project) -> int:
     return summary(project)["unresolved"]
 
 
-_ROW_COLS = (
-    "segment_id",
-    "annotator",
-    "tier",
-    "status",
-    "spans",
-    "note",
-    "guideline_version",
-    "model_id",
-    "created",
-    "updated",
-)
-
-
 def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
     """Of several people's accepted rows of one segment, the one to bundle (None: unresolved)."""
     from nerdesk.core import adjudicate as adj
     from nerdesk.core.store import review as review_store
 
-    anns = [
-        Annotation(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], r[8], r[9]) for r in rows
-    ]  # r: _ROW_COLS
+    anns = [project.store.annotation_row(r) for r in rows]  # rows of store/human.accepted_rows
     sid = rows[0][0]
     res = adj.resolve(anns, review_store.latest_adjudications(project.store, [sid]).get(sid), adj.protocol(project))
     if res is None or not res.resolved:

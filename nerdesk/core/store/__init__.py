@@ -585,7 +585,8 @@ class Store:
         return [(r[0], r[1]) for r in rows]
 
     # ---------------------------------------------------------------- annotations
-    _ANN_COLS = (
+    #: the annotations table's columns, in the order an Annotation's fields and its event rows keep
+    ANNOTATION_COLUMNS = (
         "segment_id",
         "annotator",
         "tier",
@@ -600,25 +601,26 @@ class Store:
 
     def annotation(self, segment_id: int, annotator: str) -> Annotation | None:
         r = self.conn.execute(
-            f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id = ? AND annotator = ?",
+            f"SELECT {', '.join(self.ANNOTATION_COLUMNS)} FROM annotations WHERE segment_id = ? AND annotator = ?",
             (segment_id, annotator),
         ).fetchone()
-        return self._annotation_row(r) if r else None
+        return self.annotation_row(r) if r else None
 
     def annotations_of(self, segment_ids: Sequence[int]) -> dict[int, list[Annotation]]:
         """Every annotation of these segments, per segment, oldest update first."""
         out: dict[int, list[Annotation]] = {}
         for chunk, marks in chunked(segment_ids):
             for r in self.conn.execute(
-                f"SELECT {', '.join(self._ANN_COLS)} FROM annotations WHERE segment_id IN ({marks}) ORDER BY updated",
+                f"SELECT {', '.join(self.ANNOTATION_COLUMNS)} FROM annotations WHERE segment_id IN ({marks}) ORDER BY updated",
                 chunk,
             ):
-                row = self._annotation_row(r)
+                row = self.annotation_row(r)
                 out.setdefault(row.segment_id, []).append(row)
         return out
 
     @staticmethod
-    def _annotation_row(r: Sequence[Any]) -> Annotation:
+    def annotation_row(r: Sequence[Any]) -> Annotation:
+        """An Annotation from a row whose first columns are ANNOTATION_COLUMNS."""
         return Annotation(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], r[8], r[9])
 
     @staticmethod
@@ -641,8 +643,8 @@ class Store:
 
     def put_annotations(self, anns: Iterable[Annotation]) -> None:
         self.conn.executemany(
-            f"INSERT OR REPLACE INTO annotations ({', '.join(self._ANN_COLS)}) "
-            f"VALUES ({', '.join('?' * len(self._ANN_COLS))})",
+            f"INSERT OR REPLACE INTO annotations ({', '.join(self.ANNOTATION_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(self.ANNOTATION_COLUMNS))})",
             map(self._annotation_values, anns),
         )
 

@@ -18,9 +18,9 @@ def accepted_rows(store: Store) -> Iterator[tuple]:
     """Every accepted annotation with its segment and document, in segment then annotator order, as a
     bundle line needs them: (segment_id, annotator, tier, status, spans, note, guideline_version, model_id,
     created, updated, doc_id, start, end, tokens, source, meta, content_hash, the segment's text)."""
+    ann = ", ".join(f"a.{c}" for c in store.ANNOTATION_COLUMNS)
     return store.conn.execute(
-        "SELECT a.segment_id, a.annotator, a.tier, a.status, a.spans, a.note, a.guideline_version, a.model_id, "
-        "a.created, a.updated, s.doc_id, s.start, s.end, s.tokens, d.source, d.meta, d.content_hash, "
+        f"SELECT {ann}, s.doc_id, s.start, s.end, s.tokens, d.source, d.meta, d.content_hash, "
         "substr(d.text, s.start + 1, s.end - s.start) FROM annotations a JOIN segments s ON s.id = a.segment_id "
         "JOIN documents d ON d.id = s.doc_id WHERE a.status = 'accepted' ORDER BY a.segment_id, a.annotator"
     )
