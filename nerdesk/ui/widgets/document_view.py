@@ -45,6 +45,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QInputDialog, QMenu, QPlainTextEdit, QToolTip
 
+from nerdesk.core import boundaries
+from nerdesk.core.boundaries import Edge
 from nerdesk.ui.textpos import TextPos, display
 from nerdesk.ui.theme import LIGHT, THEMES, ViewSettings, ink_for, label_colors, span_alpha, span_background
 
@@ -843,43 +845,19 @@ class DocumentView(QPlainTextEdit):
             idx = (idx + step) % len(spans)
         self.set_focus_span(seg, spans[idx])
 
-    def move_boundary(self, which: str, direction: int, *, exact: bool = False) -> bool:
-        """Move the focused span's start or end one token (or one character) left or right."""
+    def move_boundary(self, which: Edge, direction: int, *, exact: bool = False) -> bool:
+        """Move the focused span's start or end one token (or one character) left or right: where it
+        goes is nerdesk.core.boundaries' rule."""
         f = self.focus
         seg = self.seg_by_id(f["segment_id"]) if f else None
         if f is None or seg is None:
             return False
-        start, end = f["start"], f["end"]
-        text = self.text
-        if exact:
-            if which == "end":
-                end += direction
-                while direction > 0 and end < seg["end"] and text[end - 1].isspace():
-                    end += 1
-                while direction < 0 and end > start + 1 and text[end - 1].isspace():
-                    end -= 1
-            else:
-                start += direction
-                while direction > 0 and start < end - 1 and text[start].isspace():
-                    start += 1
-                while direction < 0 and start > seg["start"] and text[start].isspace():
-                    start -= 1
-        else:
-            toks = seg["tokens"]
-            if which == "end":
-                if direction > 0:
-                    end = next((b for a, b in toks if b > end), end)
-                else:
-                    end = next((b for a, b in reversed(toks) if b < end and b > start), end)
-            else:
-                if direction > 0:
-                    start = next((a for a, b in toks if a > start and a < end), start)
-                else:
-                    start = next((a for a, b in reversed(toks) if a < start), start)
-        start = max(seg["start"], start)
-        end = min(seg["end"], end)
-        if (start, end) == (f["start"], f["end"]) or start >= end:
+        span = boundaries.step(
+            self.text, (seg["start"], seg["end"]), seg["tokens"], (f["start"], f["end"]), which, direction, exact=exact
+        )
+        if span is None:
             return False
+        start, end = span
         ch = self.session.move_span(f["segment_id"], f["start"], f["end"], start, end, snap=not exact)
         if ch is not None:
             self._restore_focus((start, end, f["label"]))
