@@ -1,7 +1,8 @@
 """SQL for labels, their guidelines and label changes (tables ``labels``, ``guidelines``,
-``label_change_rows``, migration m007). Plain functions over a :class:`~nerdesk.core.store.Store`;
-the rules (what a rename, merge, split or retire does, what undo puts back) are in
-:mod:`nerdesk.core.taxonomy`, the guideline's fields in :mod:`nerdesk.core.guideline`.
+``label_change_rows``, migration m007): :class:`LabelTables`, the Store's methods for labels and the
+guideline, and plain functions over a :class:`~nerdesk.core.store.Store` for the rest; the rules (what
+a rename, merge, split or retire does, what undo puts back) are in :mod:`nerdesk.core.taxonomy`, the
+guideline's fields in :mod:`nerdesk.core.guideline`.
 
 A label change rewrites span lists in SQL, never row by row in Python: every span list is written by
 ``json.dumps`` with its default separators, so a label appears in the stored text exactly as
@@ -13,10 +14,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store import Store
 from nerdesk.core.store import review as review_sql
+from nerdesk.core.store.base import Tables, now
+from nerdesk.core.store.human import AnnotationTables
+
+if TYPE_CHECKING:
+    from nerdesk.core.store import Store
 
 LABEL_COLS = ("name", "color", "shortcut", "description", "position", "status", "parent", "changed_version", "guide")
 
@@ -35,16 +40,48 @@ def final_needle(label: str) -> str:
     return ", " + _q(label) + "]"
 
 
+class LabelTables(Tables):
+    """The Store's methods over labels and the guideline's versions (label changes: the functions below)."""
+
+    def labels(self) -> list[dict[str, Any]]:
+        """Every label, retired and split ones included, in palette order; ``guide`` parsed."""
+        rows = self.conn.execute(f"SELECT {', '.join(LABEL_COLS)} FROM labels ORDER BY position, name")
+        out = []
+        for r in rows:
+            row = dict(zip(LABEL_COLS, r))
+            row["guide"] = json.loads(row["guide"] or "{}")
+            out.append(row)
+        return out
+
+    def upsert_label(self, name: str, color: str, shortcut: str | None, description: str, position: int) -> None:
+        self.conn.execute(
+            "INSERT INTO labels (name, color, shortcut, description, position) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET color = excluded.color, shortcut = excluded.shortcut, "
+            "description = excluded.description, position = excluded.position",
+            (name, color, shortcut, description, position),
+        )
+
+    def guideline(self) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT version, created, author, labels, text FROM guidelines ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return {"version": row[0], "created": row[1], "author": row[2], "labels": json.loads(row[3]), "text": row[4]}
+
+    def add_guideline(self, author: str, labels: list[dict[str, Any]], text: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO guidelines (version, created, author, labels, text) "
+            "VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM guidelines), ?, ?, ?, ?)",
+            (now(), author, json.dumps(labels, ensure_ascii=False), text),
+        )
+        return int(self.conn.execute("SELECT version FROM guidelines WHERE rowid = ?", (cur.lastrowid,)).fetchone()[0])
+
+
 # ---------------------------------------------------------------- labels
 def labels(store: Store) -> list[dict[str, Any]]:
-    """Every label, retired and split ones included, in palette order; ``guide`` parsed."""
-    rows = store.conn.execute(f"SELECT {', '.join(LABEL_COLS)} FROM labels ORDER BY position, name")
-    out = []
-    for r in rows:
-        row = dict(zip(LABEL_COLS, r))
-        row["guide"] = json.loads(row["guide"] or "{}")
-        out.append(row)
-    return out
+    """Every label (:meth:`LabelTables.labels`), for the label-change code that speaks in functions."""
+    return store.labels()
 
 
 def put_labels(store: Store, rows: Iterable[dict[str, Any]]) -> None:
@@ -348,7 +385,7 @@ def keep_rows(
             )
 
 
-_CORR = Store.CORRECTION_COLUMNS  # the corrections table, as the Store reads and writes it
+_CORR = AnnotationTables.CORRECTION_COLUMNS  # the corrections table, as the Store reads and writes it
 
 
 def _corr_json() -> str:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store import chunked, now
+from nerdesk.core.store.base import chunked, loads_all, now
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -85,8 +85,6 @@ def iter_multi_annotated(
     """(segment id, segment start, flat token offsets, [(annotator, tier, spans), ...]) of every
     segment with two or more accepted annotations, in segment order: one pass over the
     annotations, JSON parsed a batch at a time."""
-    from nerdesk.core.store import _loads_all
-
     cur = store.conn.execute(
         "SELECT a.segment_id, s.start, s.tokens, a.annotator, a.tier, a.spans FROM annotations a "
         "JOIN segments s ON s.id = a.segment_id WHERE a.status = 'accepted' AND a.segment_id IN "
@@ -96,8 +94,8 @@ def iter_multi_annotated(
     pending: list[tuple] = []
 
     def flush(rows: list[tuple]) -> Iterator[tuple[int, int, list, list[tuple[str, str, list]]]]:
-        spans = _loads_all([r[5] for r in rows])
-        tokens = _loads_all([r[2] for r in rows])
+        spans = loads_all([r[5] for r in rows])
+        tokens = loads_all([r[2] for r in rows])
         k = 0
         while k < len(rows):
             sid, start = rows[k][0], rows[k][1]

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store import chunked
+from nerdesk.core.store.base import chunked
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
