@@ -223,7 +223,7 @@ def random_ids(store: Store, status: str, k: int, seed: int) -> list[int]:
     rng = random.Random(seed)
     want = list(dict.fromkeys(rng.randint(lo, hi) for _ in range(min(3 * k, hi - lo + 1))))
     found: list[int] = []
-    for chunk, marks in chunked(want, 500):
+    for chunk, marks in chunked(want):
         ok = {
             r[0]
             for r in conn.execute(f"SELECT id FROM segments WHERE status = ? AND id IN ({marks})", [status, *chunk])
