@@ -454,12 +454,6 @@ def kept_count(store: Store, event_id: int) -> int:
     return store.conn.execute("SELECT COUNT(*) FROM label_change_rows WHERE event_id = ?", (event_id,)).fetchone()[0]
 
 
-def kept_rows(store: Store, event_id: int, tbl: str) -> list[tuple[int, str, str | None, float | None]]:
-    return store.conn.execute(
-        "SELECT k1, k2, value, extra FROM label_change_rows WHERE event_id = ? AND tbl = ?", (event_id, tbl)
-    ).fetchall()
-
-
 def restore_rows(store: Store, event_id: int) -> None:
     """Put back every row kept for this event, then forget them."""
     c = store.conn

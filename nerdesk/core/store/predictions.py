@@ -149,13 +149,9 @@ class ModelTables(Tables):
         )
         return [(json.loads(final), json.loads(pred)) for final, pred in rows]
 
-    def reviewed_predictions(self, model_id: str) -> list[tuple[str, list, list]]:
-        """(segment text, final spans, the model's predicted spans) per accepted segment it predicted
-        (the latest accepted annotation of each)."""
-        return [row[:3] for row in self.reviewed_predictions_by_source(model_id)]
-
     def reviewed_predictions_by_source(self, model_id: str) -> list[tuple[str, list, list, str, int]]:
-        """As :meth:`reviewed_predictions`, with each segment's document source and start offset."""
+        """(segment text, final spans, the model's predicted spans, the document's source, the segment's
+        start) per accepted segment the model predicted (the latest accepted annotation of each)."""
         rows = self.conn.execute(
             "SELECT substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, d.source, s.start, "
             "MAX(a.updated) FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "
@@ -169,7 +165,8 @@ class ModelTables(Tables):
         ]
 
     def reviewed_predictions_by_segment(self, model_id: str) -> dict[int, tuple[str, list, list]]:
-        """As :meth:`reviewed_predictions`, keyed by segment id (to compare two models on the same segments)."""
+        """As :meth:`reviewed_predictions_by_source`, as (text, final spans, predicted spans) keyed by segment
+        id (to compare two models on the same segments)."""
         rows = self.conn.execute(
             "SELECT a.segment_id, substr(d.text, s.start + 1, s.end - s.start), a.spans, p.spans, MAX(a.updated) "
             "FROM annotations a JOIN predictions p ON p.segment_id = a.segment_id AND p.model_id = ? "

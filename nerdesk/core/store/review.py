@@ -252,17 +252,6 @@ def insert_adjudication(store: Store, row: dict[str, Any]) -> int:
     return cur.lastrowid
 
 
-def insert_adjudications(store: Store, rows: list[dict[str, Any]]) -> None:
-    cols = [c for c in _ADJ_COLS if c != "id"]
-    store.conn.executemany(
-        f"INSERT INTO adjudications ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-        (
-            [json.dumps(row[c], ensure_ascii=False) if c in ("sources", "spans") else row[c] for c in cols]
-            for row in rows
-        ),
-    )
-
-
 def delete_adjudication(store: Store, adjudication_id: int) -> None:
     store.conn.execute("DELETE FROM adjudications WHERE id = ?", (adjudication_id,))
 
@@ -291,14 +280,6 @@ def latest_adjudications(store: Store, segment_ids: Sequence[int]) -> dict[int, 
             row = _adj_row(r)
             out[row["segment_id"]] = row
     return out
-
-
-def adjudications_after(store: Store, after_id: int) -> list[int]:
-    return [r[0] for r in store.conn.execute("SELECT id FROM adjudications WHERE id > ? ORDER BY id", (after_id,))]
-
-
-def max_adjudication_id(store: Store) -> int:
-    return store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM adjudications").fetchone()[0]
 
 
 # ------------------------------------------------------------------ errors people made
