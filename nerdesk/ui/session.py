@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from nerdesk.core import queue_walk
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
 from nerdesk.core.store import busy_error, is_busy
@@ -176,38 +177,33 @@ class Session(QObject):
         seen = set(self._visited[self._seen_from :])
         if self.current is not None:
             seen.add(self.current)  # Next never stays put
+        project = self.project
         if self.routed:
-            for sid in self.routed:
-                if sid in seen:
-                    continue
-                row = self.project.store.segment(sid)
-                if row is not None and row["status"] == self.queue_status:
-                    self.goto(sid)
-                    return True
-        page = 64
-        # resume near where the last item was found (items reviewed since have left the queue,
-        # so start a page earlier); if nothing is left from there, look once from the top
-        for offset in dict.fromkeys((max(0, self._queue_offset - page), 0)):
-            while True:
-                items = self.project.next_items(
-                    page, status=self.queue_status, offset=offset, order=self.queue_order, **self.queue_filters
-                )
-                for k, (sid, _score) in enumerate(items):
-                    if sid not in seen:
-                        self._queue_offset = offset + k
-                        self.goto(sid)
-                        return True
-                if len(items) < page:
-                    break
-                offset += page
+            sid = queue_walk.next_routed(self.routed, seen, self._status_of, self.queue_status)
+            if sid is not None:
+                self.goto(sid)
+                return True
+
+        def page_of(limit: int, offset: int):
+            return project.next_items(
+                limit, status=self.queue_status, offset=offset, order=self.queue_order, **self.queue_filters
+            )
+
+        found = queue_walk.next_in_queue(page_of, seen, self._queue_offset)
+        if found is not None:
+            sid, self._queue_offset = found
+            self.goto(sid)
+            return True
         self.message.emit(f"No more '{self.queue_status}' items in the queue.")
         if self.current is None:  # nothing left to review: show something reviewed anyway
-            for status in ("draft", "flagged", "skipped", "accepted", "rejected"):
-                items = self.project.next_items(1, status=status, order="document")
-                if items:
-                    self.goto(items[0][0])
-                    break
+            sid = queue_walk.first_reviewed(lambda status: project.next_items(1, status=status, order="document"))
+            if sid is not None:
+                self.goto(sid)
         return False
+
+    def _status_of(self, segment_id: int) -> str | None:
+        row = self.project.store.segment(segment_id) if self.project else None
+        return None if row is None else row["status"]
 
     def set_queue(
         self, status: str | None = None, order: str | None = None, filters: dict[str, Any] | None = None
