@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -25,11 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from nerdesk.core.errors import NerdeskError
-from nerdesk.core.types import ChangeKind, Changes
+from nerdesk.core.types import ChangeKind, Changes, Step
 from nerdesk.ui.errors import show_error
 from nerdesk.ui.jobs import JobManager, project_job
 from nerdesk.ui.session import Session
-from nerdesk.ui.widgets.document_view import KEYMAP, DocumentView
+from nerdesk.ui.widgets.document_view import DocumentView
 from nerdesk.ui.widgets.inspector import SpanInspector
 from nerdesk.ui.widgets.palette import LabelPalette
 from nerdesk.ui.widgets.progress import ProgressStrip
@@ -182,9 +181,6 @@ class MainWindow(QMainWindow):
         s.projectChanged.connect(self._project_changed)
         s.changed.connect(self._changed)
         self.view.focusChanged.connect(self.inspector.show_span)
-        self.view.commandRequested.connect(
-            lambda c: self.focus_search() if c == "search" else self.show_keymap() if c == "help" else None
-        )
         self.palette.labelChosen.connect(self._palette_label)
         self.queue.segmentActivated.connect(self._goto)
         self.queue.documentActivated.connect(self._goto_document)
@@ -215,107 +211,17 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(st)
 
     # ------------------------------------------------------------------ menus
-    def _action(
-        self, menu, text: str, slot, shortcut=None, *, name: str | None = None, global_shortcut: bool = True
-    ) -> QAction:
-        act = QAction(text, self)
-        if name:
-            act.setObjectName(name)
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-            if global_shortcut:
-                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-                self.addAction(act)
-            else:
-                # shown in the menu; the document view handles the key itself
-                act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        act.triggered.connect(lambda _=False: slot())
-        menu.addAction(act)
-        return act
-
     def _make_actions(self) -> None:
-        mb = self.menuBar()
-        f = mb.addMenu("&File")
-        self._action(f, "&New project…", self.new_project_dialog, QKeySequence.StandardKey.New)
-        self._action(f, "&Open project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
-        self.recent_menu = f.addMenu("Open &recent")
-        self._action(f, "Open the &demo project", self.open_demo)
-        f.addSeparator()
-        self.act_import = self._action(f, "&Import file…", self.import_dialog, "Ctrl+I")
-        self.act_predict = self._action(f, "&Pre-annotate with the active model", lambda: self.preannotate())
-        self.act_add_terms = self._action(f, "Add a &term list…", self.add_term_list_dialog, name="addTermListAction")
-        self.act_terms = self._action(f, "Term &lists…", self.show_term_lists, name="termListsAction")
-        self.act_bundle = self._action(
-            f, "&Export correction bundle…", self.export_bundle_dialog, name="exportBundleAction"
-        )
-        f.addSeparator()
-        self._action(f, "&Close project", self.close_project, "Ctrl+W")
-        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        e = mb.addMenu("&Edit")
-        self.act_undo = self._action(e, "&Undo", self.session.undo, "Ctrl+Z", name="undo")
-        self.act_redo = self._action(e, "&Redo", self.session.redo, "Ctrl+Shift+Z", name="redo")
-        self._action(e, "&Find…", self.focus_search, "Ctrl+F")
-        r = mb.addMenu("&Review")
-        v = self.view
-        self._action(r, "&Accept segment", self.session.accept, "Return", global_shortcut=False)
-        self._action(r, "&Skip segment", self.session.skip, "S", global_shortcut=False)
-        self._action(r, "&Flag for escalation…", v.flag_dialog, "F", global_shortcut=False)
-        r.addSeparator()
-        self._action(r, "&Next item", self.session.next, "N", global_shortcut=False)
-        self._action(r, "&Previous item", self.session.previous, "P", global_shortcut=False)
-        r.addSeparator()
-        self._action(r, "&Delete span", v.delete_focused, "Del", global_shortcut=False)
-        self._action(r, "&Relabel span…", v.relabel_menu, "R", global_shortcut=False)
-        self._action(r, "Next span", lambda: v.cycle_focus(1), "Tab", global_shortcut=False)
-        self._action(r, "Previous span", lambda: v.cycle_focus(-1), "Shift+Tab", global_shortcut=False)
-        lp = mb.addMenu("&Loop")
-        self.act_auto = self._action(
-            lp, "&Auto-accept confident segments…", self.show_auto_accept, name="autoAcceptAction"
-        )
-        self.act_corrections = self._action(
-            lp, "&Corrections by error category…", self.show_corrections, name="correctionsAction"
-        )
-        self.act_dashboard = self._action(
-            lp, "&Dashboard and model versions…", self.show_dashboard, "Ctrl+D", name="dashboardAction"
-        )
-        lp.addSeparator()
-        self.act_finetune = self._action(
-            lp, "&Fine-tune on the corrections now", lambda: self.finetune.start(), name="fineTuneAction"
-        )
-        self.act_finetune_accurate = self._action(
-            lp,
-            "Fine-tune the &accurate model (en-accurate) on the corrections",
-            lambda: self.finetune.start(base="en-accurate"),
-            name="fineTuneAccurateAction",
-        )
-        self.act_finetune_accurate.setStatusTip(
-            "A BERT tagger (MiniLM): about 8 points more F1 after 200 "
-            "corrections, 15 times slower to predict, minutes to train"
-        )
-        self.act_finetune_settings = self._action(lp, "Fine-tune &settings…", self.finetune_settings_dialog)
-        self.loop_actions = [
-            self.act_auto,
-            self.act_corrections,
-            self.act_dashboard,
-            self.act_finetune,
-            self.act_finetune_accurate,
-        ]
-        t = mb.addMenu("&Team")
-        self.act_whoami = self._action(t, "&Who am I…", self.show_user_dialog, name="whoamiAction")
-        self.act_tier_queue = self._action(
-            t, "My tier's &queue…", self.show_tier_queue, "Ctrl+Shift+Q", name="tierQueueAction"
-        )
-        self.act_adjudicate = self._action(
-            t, "&Adjudicate conflicts…", self.show_adjudication, "Ctrl+Shift+J", name="adjudicateAction"
-        )
-        self.act_team_report = self._action(
-            t, "Agreement and error &profiles…", self.show_team_report, name="teamReportAction"
-        )
-        self.team_actions = [self.act_whoami, self.act_tier_queue, self.act_adjudicate, self.act_team_report]
-        self._make_label_and_view_menus(mb)
-        h = mb.addMenu("&Help")
-        self._action(h, "&Keyboard shortcuts", self.show_keymap, "F1")
-        self._action(h, "&About nerdesk", self.about)
+        """The menu bar and the window's keys, from the one table in nerdesk.ui.actions."""
+        from nerdesk.ui import actions
+        from nerdesk.ui.theme import ViewSettings
+
+        self.view_settings = ViewSettings.load(self.settings)
+        self.project_actions = actions.build(self)
+        self.act_tags.setChecked(bool(self.view_settings.tags))
+        self.act_cb.setChecked(bool(self.view_settings.colour_blind_safe))
+        self.act_dark.setChecked(self.view_settings.theme == "dark")
+        self._apply_view()
 
     def _refresh_recent(self) -> None:
         paths = self.recent_projects()
@@ -506,12 +412,7 @@ class MainWindow(QMainWindow):
         self._live = {}
         self.stack.setCurrentIndex(1 if p else 0)
         self.setWindowTitle(f"nerdesk — {p.name}" if p else "nerdesk")
-        self.act_import.setEnabled(p is not None)
-        self.act_predict.setEnabled(p is not None)
-        self.act_add_terms.setEnabled(p is not None)
-        self.act_terms.setEnabled(p is not None)
-        self.act_bundle.setEnabled(p is not None)
-        for act in self.loop_actions + self.team_actions:
+        for act in self.project_actions:
             act.setEnabled(p is not None)
         self._update_identity()
         for name in ("_tier_queue", "_adjudication", "_team_report"):
@@ -572,6 +473,9 @@ class MainWindow(QMainWindow):
             self.update_counts()
         if kind in (ChangeKind.ACCEPT, ChangeKind.RELOAD) or changes.models:
             self._offer_due = True
+        # what can be undone or redone now is known at once (Ctrl+Z right after an edit must reach Undo);
+        # the menu's wording of it lags with the counts
+        (self.act_redo if changes.step is Step.UNDO else self.act_undo).setEnabled(True)
         self._stats_timer.start()  # counts and undo labels lag a little; edits stay fast
 
     def _update_undo(self) -> None:
@@ -635,9 +539,12 @@ class MainWindow(QMainWindow):
         dlg.setObjectName("keymapDialog")
         dlg.setWindowTitle("Keyboard shortcuts")
         lay = QVBoxLayout(dlg)
-        t = QTableWidget(len(KEYMAP), 2)
+        from nerdesk.ui.actions import help_rows
+
+        rows = help_rows()
+        t = QTableWidget(len(rows), 2)
         t.setHorizontalHeaderLabels(["Keys", "Action"])
-        for i, (k, a) in enumerate(KEYMAP):
+        for i, (k, a) in enumerate(rows):
             t.setItem(i, 0, QTableWidgetItem(k))
             t.setItem(i, 1, QTableWidgetItem(a))
         t.resizeColumnsToContents()
@@ -649,65 +556,32 @@ class MainWindow(QMainWindow):
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         bb.rejected.connect(dlg.reject)
         lay.addWidget(bb)
-        dlg.resize(860, 24 * len(KEYMAP) + 90)
+        dlg.resize(860, min(24 * len(rows) + 90, 900))
         dlg.show()
         self._keymap = dlg
 
     # ------------------------------------------------------------------ the review loop
     # ------------------------------------------------------------------ labels, guideline, view (issue 17)
-    def _make_label_and_view_menus(self, mb) -> None:
-        from nerdesk.ui.theme import ViewSettings
+    def show_stale(self) -> None:
+        self.queue.set_status("stale")
 
-        lm = mb.addMenu("La&bels")
-        self.act_labels = self._action(lm, "&Manage labels…", self.show_labels, "Ctrl+L", name="labelsAction")
-        self.act_guideline = self._action(
-            lm, "&Guideline…", lambda: self.show_guideline(), "Ctrl+G", name="guidelineAction"
-        )
-        self.act_examples = self._action(
-            lm, "Show the focused span's guideline and &examples", self.view.show_examples, "F2", name="examplesAction"
-        )
-        self.act_stale = self._action(
-            lm,
-            "Review &stale work (annotated under an older definition)",
-            lambda: self.queue.set_status("stale"),
-            name="staleQueueAction",
-        )
-        vm = mb.addMenu("&View")
-        self.view_settings = ViewSettings.load(self.settings)
+    def set_tags(self, on: bool) -> None:
+        self._set_view(tags=on)
 
-        def toggle(text: str, attr: str, name: str, shortcut: str | None = None) -> QAction:
-            act = self._action(vm, text, lambda: self._set_view(**{attr: act.isChecked()}), shortcut, name=name)
-            act.setCheckable(True)
-            act.setChecked(bool(getattr(self.view_settings, attr)))
-            return act
+    def set_colour_blind(self, on: bool) -> None:
+        self._set_view(colour_blind_safe=on)
 
-        self.act_tags = toggle("Label &names on spans", "tags", "tagsAction", "Ctrl+T")
-        self.act_cb = toggle("&Colour-blind-safe colours", "colour_blind_safe", "colourBlindAction")
-        self.act_dark = self._action(
-            vm,
-            "&Dark theme",
-            lambda: self._set_view(theme="dark" if self.act_dark.isChecked() else "light"),
-            name="darkAction",
-        )
-        self.act_dark.setCheckable(True)
-        self.act_dark.setChecked(self.view_settings.theme == "dark")
-        vm.addSeparator()
-        self._action(
-            vm,
-            "&Larger text",
-            lambda: self._set_view(font_pt=self.view_settings.font_pt + 1),
-            "Ctrl+=",
-            name="largerTextAction",
-        )
-        self._action(
-            vm,
-            "&Smaller text",
-            lambda: self._set_view(font_pt=self.view_settings.font_pt - 1),
-            "Ctrl+-",
-            name="smallerTextAction",
-        )
-        self._action(vm, "&Default text size", lambda: self._set_view(font_pt=11.0), "Ctrl+0")
-        self._apply_view()
+    def set_dark(self, on: bool) -> None:
+        self._set_view(theme="dark" if on else "light")
+
+    def larger_text(self) -> None:
+        self._set_view(font_pt=self.view_settings.font_pt + 1)
+
+    def smaller_text(self) -> None:
+        self._set_view(font_pt=self.view_settings.font_pt - 1)
+
+    def default_text_size(self) -> None:
+        self._set_view(font_pt=11.0)
 
     def _set_view(self, **changes) -> None:
         """Change a View setting, remember it for this user (QSettings) and redraw."""
@@ -862,6 +736,9 @@ class MainWindow(QMainWindow):
         if reason:
             self.finetune_offer.setToolTip(f"Fine-tune a new model on the corrections: {reason}")
             self.statusBar().showMessage(f"Time to fine-tune: {reason}.", 10000)
+
+    def finetune_accurate(self) -> None:
+        self.finetune.start(base="en-accurate")
 
     def finetune_settings_dialog(self) -> None:
         from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QSpinBox

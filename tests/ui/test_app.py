@@ -48,9 +48,9 @@ def test_keymap_dialog_and_window_state(window, qtbot, tmp_path):
     win.show_keymap()
     dlg = win._keymap
     assert dlg.isVisible()
-    from nerdesk.ui.widgets.document_view import KEYMAP
+    from nerdesk.ui.actions import help_rows
 
-    assert any("Enter" in k for k, _ in KEYMAP)
+    assert any("Enter" in k for k, _ in help_rows()) and ("Ctrl+I", "Import a file") in help_rows()
     dlg.close()
     win.resize(1000, 700)
     win.close()

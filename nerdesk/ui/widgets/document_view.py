@@ -32,9 +32,11 @@ from typing import Any, NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QFont,
     QKeyEvent,
+    QKeySequence,
     QMouseEvent,
     QPainter,
     QPen,
@@ -117,16 +119,20 @@ class Chord:
 class Binding:
     """One row of Help › Keyboard shortcuts (``keys``, ``does``) and, where the view handles it, what it
     takes (``chords``), ``when`` it applies (else the key goes on) and what it does (``run``). A row
-    without chords is the window's (``window``: its actions' key sequences), the mouse's, or the text
-    editor's own keys (``where``)."""
+    without chords is the mouse's or the text editor's own keys (``where``). The window's keys are
+    not here: they are its menus' (nerdesk.ui.actions)."""
 
     keys: str
     does: str
     chords: tuple[Chord, ...] = ()
     run: Callable[[DocumentView, Press], object] | None = None
     when: Callable[[DocumentView], bool] | None = None
-    where: str = "view"  # "view", "window", "mouse", "editor"
-    window: tuple[str, ...] = ()
+    where: str = "view"  # "view", "mouse", "editor"
+
+    @property
+    def label_key(self) -> bool:
+        """A label's key (its chords read the project's label shortcuts), not a fixed key."""
+        return bool(self.chords) and bool(self.chords[0].label)
 
     def takes(self, view: DocumentView, p: Press) -> bool:
         return any(c.takes(view, p) for c in self.chords) and (self.when is None or self.when(view))
@@ -159,9 +165,10 @@ def _clear(view: DocumentView) -> None:
     view.set_focus_span(None, None)
 
 
-#: The view's keys, in the order Help › Keyboard shortcuts lists them (and the window's keys and the
-#: mouse, for the help). A press goes to the first row that takes it; the label keys come last: a
-#: key of this table wins over a label's shortcut (as COMMAND_KEYS keep labels off n, s, p, f, r).
+#: The view's keys, in the order Help › Keyboard shortcuts lists them (and the mouse's, for the help;
+#: the window's keys follow them there: nerdesk.ui.actions). A press goes to the first row that takes
+#: it, then to a window key, and the label keys come last: a fixed key wins over a label's shortcut
+#: (as COMMAND_KEYS keep labels off n, s, p, f, r).
 KEYS: tuple[Binding, ...] = (
     Binding(
         "1-9, 0, letters",
@@ -191,10 +198,16 @@ KEYS: tuple[Binding, ...] = (
     Binding("S", "Skip the segment", (_letter("s"),), lambda v, p: v.session.skip()),
     Binding("F", "Flag the segment for escalation, with a note", (_letter("f"),), lambda v, p: v.flag_dialog()),
     Binding(
-        "Tab / Shift+Tab",
-        "Focus the next / previous span in the segment",
-        (Chord(keys=(K.Key_Tab, K.Key_Backtab), ctrl=None, alt=None),),
-        lambda v, p: v.cycle_focus(-1 if (p.key == K.Key_Backtab or p.shift) else 1),
+        "Tab",
+        "Focus the next span in the segment",
+        (Chord(keys=(K.Key_Tab,), ctrl=None, shift=False, alt=None),),
+        lambda v, p: v.next_span(),
+    ),
+    Binding(
+        "Shift+Tab",
+        "Focus the previous span in the segment",
+        (Chord(keys=(K.Key_Backtab,), ctrl=None, alt=None), Chord(keys=(K.Key_Tab,), ctrl=None, shift=True, alt=None)),
+        lambda v, p: v.previous_span(),
     ),
     Binding("Esc", "Clear the focused span and the selection", (_plain(K.Key_Escape),), lambda v, p: _clear(v)),
     Binding(
@@ -232,66 +245,29 @@ KEYS: tuple[Binding, ...] = (
         "Focus it; move that boundary (Ctrl: exact)",
         where="mouse",
     ),
-    Binding(
-        "Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y)",
-        "Undo / redo (survives a restart)",
-        (Chord(keys=(K.Key_Z, K.Key_Y), ctrl=True, alt=None),),
-        lambda v, p: v.session.redo() if (p.shift or p.key == K.Key_Y) else v.session.undo(),
-    ),
-    Binding(  # the window's too; the view's where the window misses it (not active: no window manager)
-        "Ctrl+F",
-        "Search the project's documents",
-        (Chord(keys=(K.Key_F,), ctrl=True, alt=None),),
-        lambda v, p: v.commandRequested.emit("search"),
-    ),
-    Binding(
-        "Ctrl+O / Ctrl+N / Ctrl+I / Ctrl+W",
-        "Open / new project / import a file / close the project",
-        where="window",
-        window=("Ctrl+O", "Ctrl+N", "Ctrl+I", "Ctrl+W"),
-    ),
-    Binding(
-        "Ctrl+D",
-        "Dashboard: quality per model version, calibration, drift, errors, effort",
-        where="window",
-        window=("Ctrl+D",),
-    ),
-    Binding(
-        "Ctrl+L / Ctrl+G",
-        "Labels: add, rename, merge, split, retire, colour, key, severity / the guideline",
-        where="window",
-        window=("Ctrl+L", "Ctrl+G"),
-    ),
-    Binding(
-        "F2",
-        "The focused span's label: its definition, rules and examples, beside the span",
-        where="window",
-        window=("F2",),
-    ),
-    Binding("Ctrl+T", "Label names on spans (tags) on or off", where="window", window=("Ctrl+T",)),
-    Binding(
-        "Ctrl+= / Ctrl+- / Ctrl+0",
-        "Larger / smaller / default text (View menu: dark theme, colour-blind-safe colours)",
-        where="window",
-        window=("Ctrl+=", "Ctrl+-", "Ctrl+0"),
-    ),
-    Binding(
-        "F1", "This list", (Chord(keys=(K.Key_F1,), ctrl=None, alt=None),), lambda v, p: v.commandRequested.emit("help")
-    ),
 )
 
 #: The order a press is offered to the rows: the fixed keys, then the label keys.
-_DISPATCH = tuple(b for b in KEYS if b.chords and not b.chords[0].label) + tuple(
-    b for b in KEYS if b.chords and b.chords[0].label
-)
-
-#: Help › Keyboard shortcuts: (keys, what they do), one per row of KEYS.
-KEYMAP: list[tuple[str, str]] = [(b.keys, b.does) for b in KEYS]
+_DISPATCH = tuple(b for b in KEYS if b.chords and not b.label_key) + tuple(b for b in KEYS if b.label_key)
 
 
 def binding_for(view: DocumentView, p: Press) -> Binding | None:
     """The row of KEYS that handles this press in the view, if one does."""
     return next((b for b in _DISPATCH if b.takes(view, p)), None)
+
+
+def window_action(view: DocumentView, p: Press) -> QAction | None:
+    """The window's action (nerdesk.ui.actions) whose key this press is, if one is. The view passes
+    such a key on to it: a window that is not active (no window manager: Xvfb) gets no shortcuts, and
+    a disabled action's key comes to the view as well."""
+    try:
+        seq = QKeySequence(p.key | p.mods.value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    for act in view.window().actions():
+        if any(s.matches(seq) == QKeySequence.SequenceMatch.ExactMatch for s in act.shortcuts()):
+            return act
+    return None
 
 
 def taken_first(view: DocumentView, p: Press) -> bool:
@@ -432,7 +408,6 @@ class DocumentView(QPlainTextEdit):
     """Shows ``session.doc``; edits go through ``session``."""
 
     focusChanged = Signal(object)  # the focused span dict (with segment_id) or None
-    commandRequested = Signal(str)  # "search", "help": window shortcuts, if the window missed them
     labelRequested = Signal()  # R pressed: a relabel menu is shown
 
     def __init__(self, session, parent=None):
@@ -845,6 +820,12 @@ class DocumentView(QPlainTextEdit):
             idx = (idx + step) % len(spans)
         self.set_focus_span(seg, spans[idx])
 
+    def next_span(self) -> None:
+        self.cycle_focus(1)
+
+    def previous_span(self) -> None:
+        self.cycle_focus(-1)
+
     def move_boundary(self, which: Edge, direction: int, *, exact: bool = False) -> bool:
         """Move the focused span's start or end one token (or one character) left or right: where it
         goes is nerdesk.core.boundaries' rule."""
@@ -902,14 +883,24 @@ class DocumentView(QPlainTextEdit):
         return super().event(e)
 
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 (Qt API)
-        """A press goes to its row of :data:`KEYS`; any other to the (read-only) text editor."""
+        """A press goes to its row of :data:`KEYS`, or to the window's action with that key; any other to
+        the (read-only) text editor."""
         if self.session.project is None:
             return super().keyPressEvent(e)
         p = Press.of(e)
         b = binding_for(self, p)
+        if b is None or b.label_key:  # a window key wins over a label's key, as it does in an active window
+            act = window_action(self, p)
+            if act is not None:
+                if act.isEnabled():
+                    act.trigger()
+                else:
+                    self.session.message.emit(f"{act.text().replace('&', '')}: not available now.")
+                return None
         if b is None or b.run is None:
             return super().keyPressEvent(e)
         b.run(self, p)
+        return None
 
     # ------------------------------------------------------------------ mouse
     def _pos16(self, p: QPointF) -> int:
