@@ -311,13 +311,9 @@ def _with_final(store: Store, by_seg: dict[int, list[dict[str, Any]]]) -> list:
 
 
 def human_spans(store: Store) -> list[tuple[str, int, list]]:
-    """(segment text, segment start, final spans) of every accepted segment (latest annotation)."""
-    rows = store.conn.execute(
-        "SELECT substr(d.text, s.start + 1, s.end - s.start), s.start, a.spans, MAX(a.updated) "
-        "FROM annotations a JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
-        "WHERE a.status = 'accepted' GROUP BY a.segment_id"
-    ).fetchall()
-    return [(text, start, json.loads(spans)) for text, start, spans, _ in rows]
+    """(segment text, segment start, final spans) of every accepted segment (latest annotation): the
+    annotations' query, :meth:`~nerdesk.core.store.human.AnnotationTables.reviewed_spans`."""
+    return store.reviewed_spans()
 
 
 _HITS_SQL = (
