@@ -24,6 +24,7 @@ class AnnotationTables(Tables):
     #: The tier of the user acting through this store, written on every event (set by Project).
     acting_tier: str | None = None
 
+    # ---------------------------------------------------------------- annotations
     #: the annotations table's columns, in the order an Annotation's fields and its event rows keep
     ANNOTATION_COLUMNS = (
         "segment_id",
@@ -118,6 +119,7 @@ class AnnotationTables(Tables):
         ).fetchall()
         return [(text, start, json.loads(spans)) for text, start, spans, _ in rows]
 
+    # ---------------------------------------------------------------- event log (undo and redo read it)
     def log_event(
         self,
         actor: str,
@@ -188,6 +190,7 @@ class AnnotationTables(Tables):
         ).fetchone()
         return int(row[0])
 
+    # ---------------------------------------------------------------- corrections and effort
     CORRECTION_COLUMNS = (
         "id",
         "segment_id",
