@@ -556,7 +556,8 @@ class MainWindow(QMainWindow):
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         bb.rejected.connect(dlg.reject)
         lay.addWidget(bb)
-        dlg.resize(860, min(24 * len(rows) + 90, 900))
+        # every row if the screen has room; else as tall as it is, the table scrolling
+        dlg.resize(860, min(24 * len(rows) + 90, self.screen().availableGeometry().height() - 80))
         dlg.show()
         self._keymap = dlg
 
