@@ -66,7 +66,7 @@ def make_bundle(lines: list[str], tmp: Path, base: Path | None = None) -> Path:
     drain(p.predict(base))
     drain(p.import_file(src, "jsonl", annotations=True, annotator="expert", add_labels=True))
     out = tmp / "bundle.zip"
-    write_bundle(p, out)
+    write_bundle(p.store, p.identity, out)
     p.close()
     return out
 

@@ -44,7 +44,7 @@ def project(path: Path, model, parts: list[tuple[str, list]]) -> Project:
     p = Project.create(path, labels=list(model.labels), user="bench")
     for source, recs in parts:
         drain(p.import_records([DocRecord(r.text, None, r.tokens, r.sentences, source=source) for r in recs]))
-    drain(predict_project(p, model, activate=True))
+    drain(predict_project(p.store, p.identity, model, activate=True))
     return p
 
 
@@ -65,7 +65,7 @@ def main() -> int:
     for kind, name in CORPORA:
         recs[name] = list(jsonl.read(Path(a.data) / kind / name / "test.jsonl"))[: a.n]
         p = project(out / f"{name}.nerdesk", model, [(f"{name}/test.jsonl", recs[name])])
-        d = drift(p, windows=1)
+        d = drift(p.store, windows=1)
         w = d["windows"][0]
         nov = w["novelty"]
         print(
@@ -80,7 +80,7 @@ def main() -> int:
         model,
         [("gum_ne/test.jsonl", recs["gum_ne"]), ("ncbi_disease/test.jsonl", recs["ncbi_disease"])],
     )
-    d = drift(p)
+    d = drift(p.store)
     print(f"gum_ne then ncbi_disease, {len(recs['gum_ne'])} + {len(recs['ncbi_disease'])} sentences, 5 windows:")
     for w in d["windows"]:
         print(

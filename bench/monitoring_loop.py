@@ -57,36 +57,36 @@ def main() -> int:
         q.unlink(missing_ok=True)
     t0 = time.time()
     p = Project.create(path, labels=["Disease"], user="oracle")
-    retrain.configure(p, every=100)
+    retrain.configure(p.store, every=100)
     drain(p.import_records([DocRecord(r.text, None, r.tokens, r.sentences, source="train.jsonl") for r in train]))
     drain(p.preannotate())
     for rnd in range(a.rounds):
         if rnd == 2:
             drain(p.import_records([DocRecord(r.text, None, r.tokens, r.sentences, source="dev.jsonl") for r in dev]))
             drain(p.preannotate())
-        for it in route(p, "blend", a.batch, seed=rnd):
+        for it in route(p.store, "blend", a.batch, seed=rnd):
             seg = p.segment(it.id)
             g = [s for s in gold[p.document(seg["doc_id"])["text"]] if seg["start"] <= s.start < seg["end"]]
             if sorted((s["start"], s["end"], s["label"]) for s in seg["spans"]) != sorted(s.key() for s in g):
                 p.set_spans(it.id, g, action="oracle")
             p.accept(it.id)
         bundle = out / f"round{rnd + 1}.zip"
-        write_bundle(p, bundle)
+        write_bundle(p.store, p.identity, bundle)
         model_dir = out / f"model-round{rnd + 1}"
         base = next((m["path"] for m in p.store.models() if m["active"] and m["path"]), None)
         t = time.time()
         drain(finetune_iter([bundle], model_dir, base=base, seed=0, threads=a.threads, force=True, log=lambda s: None))
         ft = time.time() - t
-        retrain.mark_finetuned(p)
-        drain(promote(p, load_model(model_dir)))
+        retrain.mark_finetuned(p.store)
+        drain(promote(p.store, p.identity, load_model(model_dir)))
         st = p.stats()
         print(
             f"round {rnd + 1}: {st['by_status'].get('accepted', 0)} reviewed, fine-tune {ft:.0f} s, "
             f"active {p.active_model_id()} ({time.time() - t0:.0f} s)",
             flush=True,
         )
-    rep = report(p)
-    rep["retrain"] = retrain.state(p)
+    rep = report(p.store)
+    rep["retrain"] = retrain.state(p.store)
     (out / "report.json").write_text(json.dumps(rep, indent=1, default=str))
     write_html(out / "report.html", p.name, rep, rep["retrain"], datetime.now().isoformat(timespec="seconds"))
     print("\nversion                                   unseen   F1     95% interval   ECE")

@@ -67,7 +67,7 @@ def routing(data: Path, domain: str, n: int, batch: int, model, seed: int) -> di
             done = 0
             t = time.perf_counter()
             while done < n:
-                items = route(p, strategy, min(batch, n - done), seed=seed + done)
+                items = route(p.store, strategy, min(batch, n - done), seed=seed + done)
                 if not items:
                     break
                 for it in items:

@@ -190,7 +190,7 @@ def main() -> int:
         timed(
             "split ORG -> COMPANY|TEAM (model places every span)",
             p,
-            lambda: taxonomy.split_label(p, "ORG", ["COMPANY", "TEAM"], sorter=lambda ids, tg: found),
+            lambda: taxonomy.split_label(p.store, p.identity, "ORG", ["COMPANY", "TEAM"], sorter=lambda ids, tg: found),
             out,
             d0,
         )

@@ -141,7 +141,7 @@ def bench_speed(data: Path, n_segments: int, n_terms: int, work: Path) -> dict:
         pages.append(time.perf_counter() - t)
     log(f"  a page of 50 segments with merged suggestions: median {statistics.median(pages) * 1000:.1f} ms")
     t = time.perf_counter()
-    items = route(p, "mnlp", 50)
+    items = route(p.store, "mnlp", 50)
     t_route = time.perf_counter() - t
     log(f"  route 50 (term hits first, no model): {t_route:.2f} s; first: {items[0].reasons[0] if items else '-'}")
     T._CACHE.clear()  # a new process: the matcher is compiled again
@@ -149,7 +149,7 @@ def bench_speed(data: Path, n_segments: int, n_terms: int, work: Path) -> dict:
     drain(p.import_records(records(10_000, offset=n_segments)))
     t_imp = time.perf_counter() - t
     t = time.perf_counter()
-    n_new = drain(T.match_project(p))
+    n_new = drain(T.match_project(p.store))
     t_new = time.perf_counter() - t
     log(f"  an import of {n_new:,} new segments ({t_imp:.1f} s) is matched in {t_new:.2f} s (compile included)")
     size = path.stat().st_size
@@ -215,7 +215,7 @@ def review(p: Project, gold_by_text: dict[str, list[Span]], n: int, batch: int =
     actions from what was shown to the gold spans, per segment."""
     out = []
     while len(out) < n:
-        items = route(p, "blend", min(batch, n - len(out)), seed=len(out))
+        items = route(p.store, "blend", min(batch, n - len(out)), seed=len(out))
         if not items:
             break
         for it in items:
@@ -260,7 +260,7 @@ def finetune_and_score(p: Project, work: Path, name: str, test_path: Path, threa
     from nerdesk.train.finetune import finetune_iter
 
     bundle = work / f"{name}.zip"
-    write_bundle(p, bundle)
+    write_bundle(p.store, p.identity, bundle)
     out = work / f"{name}-model"
     t = time.perf_counter()
     drain(finetune_iter([bundle], out, threads=threads, quantize=False, log=lambda s: None))

@@ -46,8 +46,8 @@ def labels() -> None:
 def list_(project: Path, as_json: bool) -> None:
     """Every label with its key, colour, status, parent, severity, and how much of its work is current."""
     with Project.open(project) as p:
-        rows = taxonomy.labels(p)
-        cur = taxonomy.currency(p)
+        rows = taxonomy.labels(p.store)
+        cur = taxonomy.currency(p.store)
         sev = p.severity()
     for r in rows:
         r["severity"] = sev.get(r["name"], "normal")
@@ -79,7 +79,12 @@ def add(
 ) -> None:
     """Add the label NAME."""
     with Project.open(project) as p:
-        _done(p, taxonomy.add_label(p, name, color=color, shortcut=shortcut, description=description, parent=parent))
+        _done(
+            p,
+            taxonomy.add_label(
+                p.store, p.identity, name, color=color, shortcut=shortcut, description=description, parent=parent
+            ),
+        )
 
 
 @labels.command("rename")
@@ -90,7 +95,7 @@ def add(
 def rename(project: Path, old: str, new: str) -> None:
     """Rename OLD to NEW everywhere (NEW must be a new name; to join an existing label, merge)."""
     with Project.open(project) as p:
-        _done(p, taxonomy.rename_label(p, old, new))
+        _done(p, taxonomy.rename_label(p.store, p.identity, old, new))
 
 
 @labels.command("merge")
@@ -101,7 +106,7 @@ def rename(project: Path, old: str, new: str) -> None:
 def merge(project: Path, sources: str, target: str) -> None:
     """Merge the labels A,B,... into NEW (a new label, or one of them)."""
     with Project.open(project) as p:
-        _done(p, taxonomy.merge_labels(p, _names(sources), target))
+        _done(p, taxonomy.merge_labels(p.store, p.identity, _names(sources), target))
 
 
 @labels.command("split")
@@ -120,8 +125,8 @@ def split(project: Path, old: str, targets: str, no_model: bool) -> None:
     with Project.open(project) as p:
         sorter = None
         if not no_model and p.active_model_id():
-            sorter = taxonomy.model_sorter(p, names)
-        _done(p, taxonomy.split_label(p, old, names, sorter=sorter))
+            sorter = taxonomy.model_sorter(p.store, names)
+        _done(p, taxonomy.split_label(p.store, p.identity, old, names, sorter=sorter))
 
 
 @labels.command("retire")
@@ -131,7 +136,7 @@ def split(project: Path, old: str, targets: str, no_model: bool) -> None:
 def retire(project: Path, name: str) -> None:
     """Retire NAME: its spans and corrections leave the work (undo puts them back), models are not asked for it."""
     with Project.open(project) as p:
-        _done(p, taxonomy.retire_label(p, name))
+        _done(p, taxonomy.retire_label(p.store, p.identity, name))
 
 
 @labels.command("parent")
@@ -142,7 +147,7 @@ def retire(project: Path, name: str) -> None:
 def parent(project: Path, child: str, parent: str | None) -> None:
     """Make CHILD a kind of PARENT (no PARENT: of nothing)."""
     with Project.open(project) as p:
-        _done(p, taxonomy.set_parent(p, child, parent))
+        _done(p, taxonomy.set_parent(p.store, p.identity, child, parent))
 
 
 @labels.command("edit")
@@ -173,7 +178,14 @@ def edit(
         _done(
             p,
             taxonomy.edit_label(
-                p, name, new_name=new_name, color=color, shortcut=shortcut, description=description, severity=severity
+                p.store,
+                p.identity,
+                name,
+                new_name=new_name,
+                color=color,
+                shortcut=shortcut,
+                description=description,
+                severity=severity,
             ),
         )
 
@@ -185,7 +197,7 @@ def edit(
 def overlaps(project: Path, allow: str) -> None:
     """Allow or forbid overlapping (nested) spans in this project."""
     with Project.open(project) as p:
-        _done(p, taxonomy.set_allow_overlaps(p, allow == "allow"))
+        _done(p, taxonomy.set_allow_overlaps(p.store, p.identity, allow == "allow"))
 
 
 @labels.command("stale")
@@ -197,9 +209,9 @@ def overlaps(project: Path, allow: str) -> None:
 def stale(project: Path, label: str | None, limit: int, as_json: bool) -> None:
     """The re-review queue: segments annotated under an older definition of one of their labels."""
     with Project.open(project) as p:
-        ids = taxonomy.stale_queue(p, limit, label=label)
+        ids = taxonomy.stale_queue(p.store, limit, label=label)
         segs = p.segments(ids)
-        cur = taxonomy.currency(p)
+        cur = taxonomy.currency(p.store)
     if as_json:
         echo_json({"segments": ids, "per_label": cur})
         return
@@ -247,14 +259,14 @@ def show(project: Path, number: int | None, history: bool, as_json: bool) -> Non
     """Print the guideline (or its history)."""
     with Project.open(project) as p:
         if history:
-            rows = guide_mod.versions(p)
+            rows = guide_mod.versions(p.store)
             if as_json:
                 echo_json(rows)
                 return
             for r in rows:
                 click.echo(f"v{r['version']:<4} {r['created'][:19]}  {r['author']:<12} {r['summary']}")
             return
-        row = guide_mod.version(p, number)
+        row = guide_mod.version(p.store, number)
     if as_json:
         echo_json(row)
         return
@@ -321,31 +333,36 @@ def edit_guideline(
     }
     with Project.open(project) as p:
         if dump:
-            click.echo(guide_mod.to_editable(p), nl=False)
+            click.echo(guide_mod.to_editable(p.store), nl=False)
             return
         if path is not None:
-            _done(p, guide_mod.from_editable(p, path.read_text(encoding="utf-8"), summary=summary))
+            _done(p, guide_mod.from_editable(p.store, p.identity, path.read_text(encoding="utf-8"), summary=summary))
             return
         if (fields or examples or counters) and not label:
             raise click.UsageError("--label names the label these fields belong to")
         if fields:
-            _done(p, guide_mod.set_fields(p, label, summary=summary, **fields))
+            _done(p, guide_mod.set_fields(p.store, p.identity, label, summary=summary, **fields))
         for refs, negative in ((examples, False), (counters, True)):
             for ref in refs:
                 try:
                     seg, start, end = (int(x) for x in ref.split(":"))
                 except ValueError as exc:
                     raise click.BadParameter(f"{ref!r}: give SEGMENT:START:END") from exc
-                _done(p, guide_mod.add_example(p, label, seg, start, end, negative=negative, summary=summary))
+                _done(
+                    p,
+                    guide_mod.add_example(
+                        p.store, p.identity, label, seg, start, end, negative=negative, summary=summary
+                    ),
+                )
         if text is not None:
-            _done(p, guide_mod.set_text(p, text, summary=summary))
+            _done(p, guide_mod.set_text(p.store, p.identity, text, summary=summary))
         if fields or examples or counters or text is not None:
             return
-        edited = click.edit(guide_mod.to_editable(p), extension=".json")
+        edited = click.edit(guide_mod.to_editable(p.store), extension=".json")
         if edited is None:
             click.echo("Nothing changed.")
             return
-        _done(p, guide_mod.from_editable(p, edited, summary=summary))
+        _done(p, guide_mod.from_editable(p.store, p.identity, edited, summary=summary))
 
 
 @guideline.command("diff")
@@ -356,5 +373,5 @@ def edit_guideline(
 def diff(project: Path, old: int | None, new: int | None) -> None:
     """What changed between two versions (default: the latest and the one before)."""
     with Project.open(project) as p:
-        out = guide_mod.diff(p, old, new)
+        out = guide_mod.diff(p.store, old, new)
     click.echo(out or "No difference.", nl=not out)

@@ -34,7 +34,7 @@ def versions(project: Path, as_json: bool) -> None:
     from nerdesk.core.versions import compare
 
     with Project.open(project) as p:
-        rows = compare(p)
+        rows = compare(p.store)
     if as_json:
         echo_json(rows)
         return
@@ -69,7 +69,7 @@ def promote(project: Path, model: Path, threads: int) -> None:
     from nerdesk.core.versions import promote as promote_model
 
     with Project.open(project) as p:
-        model_id = run_with_progress(promote_model(p, model, threads=threads), "Predicting")
+        model_id = run_with_progress(promote_model(p.store, p.identity, model, threads=threads), "Predicting")
     click.echo(f"Active model: {model_id}")
 
 
@@ -81,7 +81,7 @@ def rollback(project: Path) -> None:
     from nerdesk.core.versions import rollback as rollback_model
 
     with Project.open(project) as p:
-        click.echo(f"Active model: {rollback_model(p)}")
+        click.echo(f"Active model: {rollback_model(p.store, p.identity)}")
 
 
 @cli.command()
@@ -107,8 +107,8 @@ def report(project: Path, html_out: Path | None, as_json: bool) -> None:
 
     with Project.open(project) as p:
         p.refresh_corrections()
-        r = make_report(p)
-        r["retrain"] = retrain.state(p)
+        r = make_report(p.store)
+        r["retrain"] = retrain.state(p.store)
         name = p.name
     if html_out is not None:
         write_html(html_out, name, r, r["retrain"], datetime.now().isoformat(timespec="seconds"))
@@ -364,7 +364,7 @@ def finetune(
             from nerdesk.core.project import Project
 
             with Project.open(unlabeled) as p:
-                data, texts = teacher_labels(p, teacher, silver)
+                data, texts = teacher_labels(p.store, teacher, silver)
             log(
                 f"teacher {teacher}: {sum(len(s) for _, s in data)} spans in {len(data)} unreviewed segments "
                 f"of {unlabeled}"

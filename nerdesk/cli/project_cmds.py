@@ -150,7 +150,7 @@ def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: boo
         from nerdesk.core.exporter import export_suggestions
 
         with Project.open(project) as p:
-            counter = _Counter(export_suggestions(p))
+            counter = _Counter(export_suggestions(p.store, p.identity))
             formats.write_records(counter, out, fmt)
         click.echo(f"Wrote {counter.n} unreviewed segments with their suggestions to {out}")
         return
@@ -160,10 +160,10 @@ def export(project: Path, fmt: str, out: Path, reviewed_only: bool, preview: boo
 
         with Project.open(project) as p:
             if preview:
-                manifest, lines = bundle.preview(p)
+                manifest, lines = bundle.preview(p.store)
                 echo_json({"manifest": manifest, "corrections": lines})
                 return
-            manifest = bundle.write_bundle(p, out)
+            manifest = bundle.write_bundle(p.store, p.identity, out)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(manifest["error_counts"].items())) or "no errors"
         click.echo(
             f"Wrote bundle {manifest['bundle_id']} with {manifest['segments']} reviewed segments ({counts}) to {out}"

@@ -54,7 +54,7 @@ def queue(
         return stale.callback(project, label, limit, as_json)
     with Project.open(project) as p:
         items = route(
-            p,
+            p.store,
             strategy,
             limit,
             status=status,
@@ -185,12 +185,21 @@ def auto_accept_cmd(
 
     with Project.open(project) as p:
         if dry_run:
-            out = {"eligible": eligible_count(p, threshold), "check": readiness(p, threshold, max_error_rate)}
+            out = {
+                "eligible": eligible_count(p.store, threshold),
+                "check": readiness(p.store, threshold, max_error_rate),
+            }
         else:
             out = auto_accept(
-                p, threshold, audit_rate=audit_rate, seed=seed, max_error_rate=max_error_rate, force=force
+                p.store,
+                p.identity,
+                threshold,
+                audit_rate=audit_rate,
+                seed=seed,
+                max_error_rate=max_error_rate,
+                force=force,
             )
-        out["estimate"] = audit_estimate(p)
+        out["estimate"] = audit_estimate(p.store)
     if as_json:
         echo_json(out)
         return

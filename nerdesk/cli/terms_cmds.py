@@ -312,8 +312,8 @@ def rule(project: Path, model_confidence: float | None) -> None:
     with Project.open(project) as p:
         if model_confidence is not None:
             p.terms.set_model_confidence(model_confidence)
-        t = threshold(p)
-        known = sorted(known_labels(p) & set(p.label_names()))
+        t = threshold(p.store)
+        known = sorted(known_labels(p.store) & set(p.label_names()))
     click.echo(
         f"The model wins over a term match where it knows the term's label and is confident: a span of "
         f"its own over that text at {t:.2f} or more. Otherwise the term wins, and the model's spans over "

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import edits, settings
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import review as review_store
@@ -35,7 +36,8 @@ from nerdesk.core.tiers import TIERS, best_annotation, tier_rank
 from nerdesk.core.types import Annotation, ChangeKind, Changes, Span, Step
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 RULES = ("highest_tier", "majority", "manual")
 DEFAULT_PROTOCOL: dict[str, Any] = {"rule": "highest_tier", "expert_labels": []}
@@ -202,18 +204,18 @@ def resolve(
 
 
 # ------------------------------------------------------------------ reading
-def protocol(project: Project) -> dict[str, Any]:
-    return {**DEFAULT_PROTOCOL, **(project.store.get_setting("protocol") or {})}
+def protocol(store: Store) -> dict[str, Any]:
+    return {**DEFAULT_PROTOCOL, **(store.get_setting("protocol") or {})}
 
 
 def resolutions(
-    project: Project, segment_ids: Sequence[int], annotations: dict[int, list[Annotation]] | None = None
+    store: Store, segment_ids: Sequence[int], annotations: dict[int, list[Annotation]] | None = None
 ) -> dict[int, Resolution]:
     """The resolution of each of these segments that has an accepted annotation."""
-    anns = annotations if annotations is not None else project.store.annotations_of(segment_ids)
+    anns = annotations if annotations is not None else store.annotations_of(segment_ids)
     multi = [sid for sid in segment_ids if len(accepted_of(anns.get(sid, []))) > 1]
-    decisions = review_store.latest_adjudications(project.store, multi) if multi else {}
-    proto = protocol(project)
+    decisions = review_store.latest_adjudications(store, multi) if multi else {}
+    proto = protocol(store)
     out = {}
     for sid in segment_ids:
         res = resolve(anns.get(sid, []), decisions.get(sid), proto)
@@ -222,15 +224,14 @@ def resolutions(
     return out
 
 
-def conflicts(project: Project, *, unresolved_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+def conflicts(store: Store, *, unresolved_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
     """Every segment in conflict, in segment order: its people's versions and its resolution."""
-    store = project.store
     ids = review_store.multi_annotated_ids(store)
     out = []
     for i in range(0, len(ids), 1000):
         part = ids[i : i + 1000]
         anns = store.annotations_of(part)
-        res = resolutions(project, part, anns)
+        res = resolutions(store, part, anns)
         for sid in part:
             r = res.get(sid)
             if r is None or not r.conflict or (unresolved_only and r.resolved):
@@ -255,9 +256,9 @@ def conflicts(project: Project, *, unresolved_only: bool = False, limit: int | N
     return out
 
 
-def summary(project: Project) -> dict[str, Any]:
+def summary(store: Store) -> dict[str, Any]:
     """Counts of conflicts by how they resolve, and the unresolved ones' segment ids."""
-    rows = conflicts(project)
+    rows = conflicts(store)
     how: dict[str, int] = {}
     for c in rows:
         how[c["resolution"]["how"]] = how.get(c["resolution"]["how"], 0) + 1
@@ -267,15 +268,15 @@ def summary(project: Project) -> dict[str, Any]:
         "unresolved": len(unresolved),
         "by_resolution": how,
         "unresolved_segments": unresolved,
-        "protocol": protocol(project),
+        "protocol": protocol(store),
     }
 
 
-def versions(project: Project, segment_id: int) -> dict[str, Any]:
+def versions(store: Store, actor: Identity, segment_id: int) -> dict[str, Any]:
     """One segment for the adjudication view: its text, each person's accepted version, the model's,
     the resolution and the decisions taken on it."""
-    seg = project.segment(segment_id)
-    res = resolutions(project, [segment_id], {segment_id: seg["annotations"]}).get(segment_id)
+    seg = edits.segment(store, actor.user, segment_id)
+    res = resolutions(store, [segment_id], {segment_id: seg["annotations"]}).get(segment_id)
     pred = seg["prediction"]
     return {
         "segment_id": segment_id,
@@ -302,32 +303,37 @@ def versions(project: Project, segment_id: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ writing
-def set_protocol(project: Project, rule: str | None = None, expert_labels: Iterable[str] | None = None) -> Changes:
+def set_protocol(
+    store: Store, actor: Identity, rule: str | None = None, expert_labels: Iterable[str] | None = None
+) -> Changes:
     """Change the project's protocol (one transaction, logged)."""
-    current = protocol(project)
+    current = protocol(store)
     if rule is not None and rule not in RULES:
         raise err(Errors.E405, rule=rule, rules=", ".join(RULES))
     labels = list(dict.fromkeys(expert_labels)) if expert_labels is not None else current["expert_labels"]
     for lab in labels:
-        project._check_label(lab)
+        settings.check_label(store, lab)
     new = {"rule": rule or current["rule"], "expert_labels": labels}
-    with project.store.transaction():
-        project.store.set_setting("protocol", new)
-        project.store.log_event(project.user, "set protocol", "log", None, current, new)
+    with store.transaction():
+        store.set_setting("protocol", new)
+        store.log_event(actor.user, "set protocol", "log", None, current, new)
     return Changes(ChangeKind.PROTOCOL, action="set protocol")
 
 
-def _require_adjudicator(project: Project, accepted: list[Annotation], spans: list[Key], segment_id: int) -> None:
-    if tier_rank(project.tier) < tier_rank("reviewer"):
-        raise err(Errors.E401, user=project.user, tier=project.tier, action="adjudication", needed="reviewer or expert")
-    expert_labels = set(protocol(project)["expert_labels"])
+def _require_adjudicator(
+    store: Store, actor: Identity, accepted: list[Annotation], spans: list[Key], segment_id: int
+) -> None:
+    if tier_rank(actor.tier) < tier_rank("reviewer"):
+        raise err(Errors.E401, user=actor.user, tier=actor.tier, action="adjudication", needed="reviewer or expert")
+    expert_labels = set(protocol(store)["expert_labels"])
     needs = sorted((disputed_labels(accepted) | {k[2] for k in spans}) & expert_labels)
-    if needs and project.tier != "expert":
-        raise err(Errors.E407, segment=segment_id, labels=", ".join(needs), user=project.user, tier=project.tier)
+    if needs and actor.tier != "expert":
+        raise err(Errors.E407, segment=segment_id, labels=", ".join(needs), user=actor.user, tier=actor.tier)
 
 
 def _decision_row(
-    project: Project,
+    store: Store,
+    actor: Identity,
     segment_id: int,
     accepted: list[Annotation],
     spans: Iterable[Key],
@@ -337,8 +343,8 @@ def _decision_row(
 ) -> dict[str, Any]:
     return {
         "segment_id": segment_id,
-        "adjudicator": project.user,
-        "tier": project.tier,
+        "adjudicator": actor.user,
+        "tier": actor.tier,
         "method": method,
         "sources": sources,
         "spans": _spans_of(set(spans)),
@@ -349,7 +355,8 @@ def _decision_row(
 
 
 def _error_rows(
-    project: Project,
+    store: Store,
+    actor: Identity,
     seg: dict[str, Any],
     accepted: list[Annotation],
     decided: list[Key],
@@ -362,11 +369,11 @@ def _error_rows(
     final = [Span(*k) for k in decided]
     rows = []
     for a in accepted:
-        if a.annotator == project.user:
+        if a.annotator == actor.user:
             continue
         mine = [Span(sp["start"], sp["end"], sp["label"]) for sp in a.spans]
         rows += person_error_rows(
-            seg, a.annotator, project.user, by_tier, "adjudication", ref, categorize(mine, final), created
+            seg, a.annotator, actor.user, by_tier, "adjudication", ref, categorize(mine, final), created
         )
     return rows
 
@@ -406,7 +413,8 @@ def person_error_rows(
 
 
 def adjudicate(
-    project: Project,
+    store: Store,
+    actor: Identity,
     segment_id: int,
     spans: Sequence[Span | Key] | None = None,
     *,
@@ -422,9 +430,8 @@ def adjudicate(
         raise err(
             Errors.E412, reason="give exactly one of: spans (an edit), take=ANNOTATOR, combine=[(ANNOTATOR, span), ...]"
         )
-    store = project.store
     with store.transaction():
-        seg = project.segment(segment_id)  # E005
+        seg = edits.segment(store, actor.user, segment_id)  # E005
         accepted = accepted_of(seg["annotations"])
         if len({keys(a.spans) for a in accepted}) < 2:
             raise err(Errors.E411, segment=segment_id)
@@ -445,20 +452,19 @@ def adjudicate(
                     )
                 picked.add(k)
             decided, method = sorted(picked), "combine"
-            _check_overlaps(project, decided)
+            _check_overlaps(store, decided)
             sources = list(dict.fromkeys(name for name, _ in combine))
         else:
-            decided, method, sources = _checked_edit(project, seg, [_key(sp) for sp in spans or []]), "edit", []
-        _require_adjudicator(project, accepted, decided, segment_id)
-        row = _decision_row(project, segment_id, accepted, decided, method, sources, reason)
+            decided, method, sources = _checked_edit(store, seg, [_key(sp) for sp in spans or []]), "edit", []
+        _require_adjudicator(store, actor, accepted, decided, segment_id)
+        row = _decision_row(store, actor, segment_id, accepted, decided, method, sources, reason)
         row["id"] = review_store.insert_adjudication(store, row)
-        errors = _error_rows(project, seg, accepted, decided, row["id"], project.tier, row["created"])
+        errors = _error_rows(store, actor, seg, accepted, decided, row["id"], actor.tier, row["created"])
         review_store.insert_person_errors(store, errors)
         event_id = store.log_event(
-            project.user, "adjudicate", "do", segment_id, None, {"adjudications": [row], "errors": errors}
+            actor.user, "adjudicate", "do", segment_id, None, {"adjudications": [row], "errors": errors}
         )
-    project._did(event_id)
-    return project._changes(segment_id, "adjudicate", ChangeKind.ADJUDICATE)
+    return edits.segment_changes(store, segment_id, "adjudicate", ChangeKind.ADJUDICATE, undoable=event_id)
 
 
 def _key(sp: Span | Key | dict[str, Any]) -> Key:
@@ -469,21 +475,21 @@ def _key(sp: Span | Key | dict[str, Any]) -> Key:
     return (int(sp[0]), int(sp[1]), str(sp[2]))
 
 
-def _checked_edit(project: Project, seg: dict[str, Any], ks: list[Key]) -> list[Key]:
-    names = project.label_names()
+def _checked_edit(store: Store, seg: dict[str, Any], ks: list[Key]) -> list[Key]:
+    names = settings.label_names(store)
     for s, e, lab in ks:
         if lab not in names:
             raise err(Errors.E009, label=lab, labels=", ".join(names) or "(none)")
         if not seg["start"] <= s < e <= seg["end"]:
             raise err(Errors.E008, start=s, end=e, segment=seg["id"], seg_start=seg["start"], seg_end=seg["end"])
     ks = sorted(set(ks))
-    _check_overlaps(project, ks)
+    _check_overlaps(store, ks)
     return ks
 
 
-def _check_overlaps(project: Project, ks: list[Key]) -> None:
+def _check_overlaps(store: Store, ks: list[Key]) -> None:
     """E126 for overlapping spans where the project does not allow them."""
-    if not project.allow_overlaps:
+    if not settings.allow_overlaps(store):
         for x, y in zip(ks, ks[1:]):
             if y[0] < x[1]:
                 raise err(
@@ -491,20 +497,19 @@ def _check_overlaps(project: Project, ks: list[Key]) -> None:
                 )
 
 
-def apply_protocol(project: Project, *, reason: str = "") -> Changes:
+def apply_protocol(store: Store, actor: Identity, *, reason: str = "") -> Changes:
     """Record a decision (method ``protocol``) for every conflict the protocol resolves and no
     adjudication holds yet, so that later changes of the protocol leave them as they are. One
     transaction, one undoable event (however many segments)."""
-    if tier_rank(project.tier) < tier_rank("reviewer"):
-        raise err(Errors.E401, user=project.user, tier=project.tier, action="adjudication", needed="reviewer or expert")
-    store = project.store
+    if tier_rank(actor.tier) < tier_rank("reviewer"):
+        raise err(Errors.E401, user=actor.user, tier=actor.tier, action="adjudication", needed="reviewer or expert")
     with store.transaction():
         ids = review_store.multi_annotated_ids(store)
         rows, errors = [], []
         for i in range(0, len(ids), 1000):
             part = ids[i : i + 1000]
             anns = store.annotations_of(part)
-            res = resolutions(project, part, anns)
+            res = resolutions(store, part, anns)
             segs = {s["id"]: s for s in store.segments_with_text(part)}
             for sid in part:
                 r = res.get(sid)
@@ -513,7 +518,8 @@ def apply_protocol(project: Project, *, reason: str = "") -> Changes:
                 accepted = accepted_of(anns[sid])
                 decided = sorted(keys(r.spans or []))
                 row = _decision_row(
-                    project,
+                    store,
+                    actor,
                     sid,
                     accepted,
                     decided,
@@ -523,27 +529,26 @@ def apply_protocol(project: Project, *, reason: str = "") -> Changes:
                 )
                 row["id"] = review_store.insert_adjudication(store, row)
                 rows.append(row)
-                errors += _error_rows(project, segs[sid], accepted, decided, row["id"], project.tier, row["created"])
+                errors += _error_rows(store, actor, segs[sid], accepted, decided, row["id"], actor.tier, row["created"])
         review_store.insert_person_errors(store, errors)
         if not rows:
             return Changes(ChangeKind.ADJUDICATE, action="adjudicate by protocol")
         event_id = store.log_event(
-            project.user, "adjudicate by protocol", "do", None, None, {"adjudications": rows, "errors": errors}
+            actor.user, "adjudicate by protocol", "do", None, None, {"adjudications": rows, "errors": errors}
         )
-    project._did(event_id)
     ids_done = {r["segment_id"] for r in rows}
     return Changes(
         ChangeKind.ADJUDICATE,
         segments=ids_done,
         documents={s["doc_id"] for s in store.segments_with_text(sorted(ids_done))},
         action="adjudicate by protocol",
+        undoable=event_id,
     )
 
 
-def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
+def restore(store: Store, actor: Identity, event: dict[str, Any], kind: str) -> Changes:
     """Undo (remove the decisions and the errors they found) or redo (put them back) an event of
     this module; one transaction."""
-    store = project.store
     rows = event["after"]["adjudications"]
     with store.transaction():
         for row in rows:
@@ -554,7 +559,7 @@ def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
                 review_store.insert_adjudication(store, row)
         if kind == "redo":
             review_store.insert_person_errors(store, event["after"]["errors"])
-        store.log_event(project.user, event["action"], kind, event["segment_id"], None, None, ref=event["id"])
+        store.log_event(actor.user, event["action"], kind, event["segment_id"], None, None, ref=event["id"])
     ids = sorted({r["segment_id"] for r in rows})
     docs = {s["doc_id"] for s in store.segments_with_text(ids)}
     return Changes(

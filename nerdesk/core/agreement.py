@@ -31,7 +31,7 @@ import numpy as np
 from nerdesk.core.store import review as review_store
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
 
 Key = tuple[int, int, str]
 FIGURES = ("span_f1_exact", "span_f1_partial", "kappa", "alpha")
@@ -190,7 +190,7 @@ class _Data:
 
 
 def agreement(
-    project: Project,
+    store: Store,
     *,
     tiers: Iterable[str] | None = None,
     people: Iterable[str] | None = None,
@@ -200,7 +200,7 @@ def agreement(
     ``pairs`` (each with the four figures), the raters, the segments and tokens compared.
     ``spans_only``: the span F1 figures alone (kappa and alpha None; no token is read)."""
     return agreement_of(
-        review_store.iter_multi_annotated(project.store),
+        review_store.iter_multi_annotated(store),
         tiers=set(tiers) if tiers else None,
         people=set(people) if people else None,
         spans_only=spans_only,

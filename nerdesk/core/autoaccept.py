@@ -23,6 +23,7 @@ import math
 import random
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import settings
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import predictions as predictions_sql
@@ -30,7 +31,8 @@ from nerdesk.core.store import segments as segments_sql
 from nerdesk.core.types import Annotation
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 AUTO_ANNOTATOR = "auto-accept"
 #: The share of segments above the threshold that may need a correction, by default.
@@ -39,12 +41,11 @@ MAX_ERROR_RATE = 0.05
 MIN_EVIDENCE = 20
 
 
-def readiness(project: Project, threshold: float, max_error_rate: float = MAX_ERROR_RATE) -> dict[str, Any]:
+def readiness(store: Store, threshold: float, max_error_rate: float = MAX_ERROR_RATE) -> dict[str, Any]:
     """Whether auto-accept may pass segments at ``threshold``: ``ok``, the ``reasons`` it may not
     (each readable as it stands), and the evidence: the human-reviewed segments the active model
     predicted at or above the threshold, how many needed a correction, the rate and its 95%
     (Wilson) interval."""
-    store = project.store
     model_id = store.active_model_id()
     reasons: list[str] = []
     out: dict[str, Any] = {
@@ -60,7 +61,7 @@ def readiness(project: Project, threshold: float, max_error_rate: float = MAX_ER
     if model_id is None:
         return {**out, "ok": False, "reasons": ["no model has pre-annotated the project yet"]}
     model_labels: list[str] = next((m["labels"] for m in store.models() if m["id"] == model_id), [])
-    missing = [lab for lab in project.label_names() if lab not in model_labels]
+    missing = [lab for lab in settings.label_names(store) if lab not in model_labels]
     if missing:
         reasons.append(
             f"the active model ({model_id}) cannot predict {', '.join(missing)}: a segment would "
@@ -88,16 +89,17 @@ def readiness(project: Project, threshold: float, max_error_rate: float = MAX_ER
     return {**out, "ok": not reasons, "reasons": reasons}
 
 
-def eligible_count(project: Project, threshold: float) -> int:
+def eligible_count(store: Store, threshold: float) -> int:
     """How many new segments the threshold would route past review (for the app's slider)."""
-    model_id = project.store.active_model_id()
+    model_id = store.active_model_id()
     if model_id is None:
         return 0
-    return predictions_sql.eligible_count(project.store, model_id, threshold)
+    return predictions_sql.eligible_count(store, model_id, threshold)
 
 
 def auto_accept(
-    project: Project,
+    store: Store,
+    actor: Identity,
     threshold: float,
     *,
     audit_rate: float = 0.1,
@@ -110,10 +112,9 @@ def auto_accept(
     Refused (E017) where :func:`readiness` says no, unless ``force``; the result holds the check."""
     if not 0.0 <= audit_rate <= 1.0:
         raise ValueError("audit_rate must be in [0, 1]")
-    check = readiness(project, threshold, max_error_rate)
+    check = readiness(store, threshold, max_error_rate)
     if not check["ok"] and not force:
         raise err(Errors.E017, reasons="; ".join(check["reasons"]))
-    store = project.store
     model_id = store.active_model_id()
     if model_id is None:
         return {"auto": 0, "audit": 0, "check": check}
@@ -148,7 +149,7 @@ def auto_accept(
         predictions_sql.add_audits(store, model_id, threshold, [sid for sid, _ in audit], ts)
         store.set_setting("auto_accept", {"threshold": threshold, "audit_rate": audit_rate, "model": model_id})
         store.log_event(
-            project.user,
+            actor.user,
             "auto-accept",
             "log",
             None,
@@ -168,9 +169,8 @@ def wilson(errors: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def audit_estimate(project: Project) -> dict[str, Any]:
+def audit_estimate(store: Store) -> dict[str, Any]:
     """Estimated error rate of auto-accepted segments from the audited ones reviewed so far."""
-    store = project.store
     n = errors = 0
     for _, final, pred in predictions_sql.reviewed_audits(store):
         n += 1

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nerdesk import __version__
+from nerdesk.core import edits, settings
+from nerdesk.core.store import terms as terms_sql
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.formats._io import check_file
 from nerdesk.core.schema import problem
@@ -37,7 +39,8 @@ from nerdesk.core.store import human as human_sql
 from nerdesk.core.types import DocRecord, Span
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -51,16 +54,16 @@ MAX_MANIFEST = 16 * 2**20
 MAX_RATIO = 200
 
 
-def project_id(project: Project) -> str:
-    pid = project.store.get_setting("project_id")
+def project_id(store: Store) -> str:
+    pid = store.get_setting("project_id")
     if pid is None:
         pid = str(uuid.uuid4())
-        with project.store.transaction():
-            project.store.set_setting("project_id", pid)
+        with store.transaction():
+            store.set_setting("project_id", pid)
     return pid
 
 
-def bundle_lines(project: Project, *, reviewed_only: bool = True) -> Iterator[dict[str, Any]]:
+def bundle_lines(store: Store, *, reviewed_only: bool = True) -> Iterator[dict[str, Any]]:
     """One dict per reviewed (accepted) segment: its resolved annotation (nerdesk.core.adjudicate),
     the lines of corrections.jsonl. A segment in conflict gives the version its adjudication or the
     project's protocol chose (an adjudicated or majority version is the adjudicator's, or the
@@ -68,28 +71,28 @@ def bundle_lines(project: Project, *, reviewed_only: bool = True) -> Iterator[di
     :func:`unresolved_count`)."""
     from itertools import groupby
 
-    for _, group in groupby(human_sql.accepted_rows(project.store), key=lambda r: r[0]):
+    for _, group in groupby(human_sql.accepted_rows(store), key=lambda r: r[0]):
         rows = list(group)
-        row = rows[0] if len(rows) == 1 else _resolved_row(project, rows)
+        row = rows[0] if len(rows) == 1 else _resolved_row(store, rows)
         if row is not None:
-            yield _bundle_line(project, row)
+            yield _bundle_line(store, row)
 
 
-def unresolved_count(project: Project) -> int:
+def unresolved_count(store: Store) -> int:
     """Conflicting segments that no adjudication and no protocol rule resolves (left out of bundles)."""
     from nerdesk.core.adjudicate import summary
 
-    return summary(project)["unresolved"]
+    return summary(store)["unresolved"]
 
 
-def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
+def _resolved_row(store: Store, rows: list[tuple]) -> tuple | None:
     """Of several people's accepted rows of one segment, the one to bundle (None: unresolved)."""
     from nerdesk.core import adjudicate as adj
     from nerdesk.core.store import review as review_store
 
-    anns = [project.store.annotation_row(r) for r in rows]  # rows of store/human.accepted_rows
+    anns = [store.annotation_row(r) for r in rows]  # rows of store/human.accepted_rows
     sid = rows[0][0]
-    res = adj.resolve(anns, review_store.latest_adjudications(project.store, [sid]).get(sid), adj.protocol(project))
+    res = adj.resolve(anns, review_store.latest_adjudications(store, [sid]).get(sid), adj.protocol(store))
     if res is None or not res.resolved:
         return None
     if res.annotation is not None:
@@ -114,7 +117,7 @@ def _resolved_row(project: Project, rows: list[tuple]) -> tuple | None:
     )
 
 
-def _send_backs(project: Project) -> list[dict[str, Any]]:
+def _send_backs(store: Store) -> list[dict[str, Any]]:
     """Reviewers' send-backs still waiting for their annotator, so that they reach the annotator's
     laptop: the segment (document hash and offsets), the annotator, the reviewer, the note, and the
     spans of the version sent back (relative to the segment)."""
@@ -134,12 +137,11 @@ def _send_backs(project: Project) -> list[dict[str, Any]]:
                 for sp in r["spans"]
             ],
         }
-        for r in review_store.current_send_backs(project.store)
+        for r in review_store.current_send_backs(store)
     ]
 
 
-def _bundle_line(project: Project, row: tuple) -> dict[str, Any]:
-    store = project.store
+def _bundle_line(store: Store, row: tuple) -> dict[str, Any]:
     active = store.active_model_id()
     (
         sid,
@@ -250,33 +252,33 @@ def _error(c: dict[str, Any], base: int) -> dict[str, Any]:
     }
 
 
-def preview(project: Project) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def preview(store: Store) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Exactly what a bundle of this project would contain: (manifest without hashes, lines)."""
-    project.refresh_corrections()
-    lines = list(bundle_lines(project))
-    return _manifest(project, lines), lines
+    edits.refresh_corrections(store)
+    lines = list(bundle_lines(store))
+    return _manifest(store, lines), lines
 
 
-def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
-    g = project.guideline() or {"version": None, "labels": [], "text": ""}
+def _manifest(store: Store, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    g = store.guideline() or {"version": None, "labels": [], "text": ""}
     counts: dict[str, int] = {}
     for line in lines:
         for e in line["errors"]:
             counts[e["category"]] = counts.get(e["category"], 0) + 1
     model_ids = sorted({line["model_id"] for line in lines if line["model_id"]})
-    models = {m["id"]: m for m in project.store.models()}
-    list_versions = {x["name"]: x["version"] for x in project.terms.lists()}
+    models = {m["id"]: m for m in store.models()}
+    list_versions = {x["name"]: x["version"] for x in terms_sql.lists(store)}
     return {
         "bundle_format": BUNDLE_FORMAT,
         "nerdesk_version": __version__,
-        "project_id": project_id(project),
-        "project_name": project.name,
+        "project_id": project_id(store),
+        "project_name": settings.project_name(store),
         "bundle_id": str(uuid.uuid4()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "annotators": sorted({line["annotator"] for line in lines}),
         "people": {line["annotator"]: line["tier"] for line in sorted(lines, key=lambda x: x["updated"])},
-        "unresolved_conflicts": unresolved_count(project),
-        "reviews": _send_backs(project),
+        "unresolved_conflicts": unresolved_count(store),
+        "reviews": _send_backs(store),
         "segments": len(lines),
         "guideline": {
             "version": g["version"],
@@ -305,9 +307,9 @@ def _manifest(project: Project, lines: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_bundle(project: Project, out: str | Path) -> dict[str, Any]:
+def write_bundle(store: Store, actor: Identity, out: str | Path) -> dict[str, Any]:
     """Write the bundle zip; returns its manifest."""
-    manifest, lines = preview(project)
+    manifest, lines = preview(store)
     body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode("utf-8")
     manifest["files"] = {CORRECTIONS: hashlib.sha256(body).hexdigest()}
     out = Path(out)
@@ -316,9 +318,9 @@ def write_bundle(project: Project, out: str | Path) -> dict[str, Any]:
         z.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
         z.writestr(CORRECTIONS, body)
     tmp.replace(out)
-    with project.store.transaction():
-        project.store.log_event(
-            project.user,
+    with store.transaction():
+        store.log_event(
+            actor.user,
             "export bundle",
             "log",
             None,
@@ -502,7 +504,7 @@ def _records(manifest: dict[str, Any], lines: list[dict[str, Any]]) -> Iterator[
         )
 
 
-def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None = None):
+def import_bundle(store: Store, actor: Identity, path: str | Path, *, add_labels: bool | None = None):
     """Merge a bundle into a project (a generator, like every import; one transaction).
 
     A segment whose original document is in this project attaches to it; any other becomes a
@@ -513,7 +515,6 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
 
     path = Path(path)
     manifest, lines = read_bundle(path)
-    store = project.store
     tiers = {line["annotator"]: line["tier"] for line in lines}  # each author's tier (the latest line's)
     records = []
     for rec in _records(manifest, lines):
@@ -534,7 +535,8 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
             )
         records.append(rec)
     gen = import_records(
-        project,
+        store,
+        actor,
         records,
         annotations=True,
         add_labels=add_labels,
@@ -542,31 +544,30 @@ def import_bundle(project: Project, path: str | Path, *, add_labels: bool | None
         log={"bundle_id": manifest["bundle_id"], "bundle_project": manifest["project_id"]},
         error_file=f"{path}!{CORRECTIONS}",
     )
-    return _with_tiers(project, gen, tiers, manifest)
+    return _with_tiers(store, gen, tiers, manifest)
 
 
-def _with_tiers(project: Project, gen, tiers: dict[str, str], manifest: dict[str, Any]):
+def _with_tiers(store: Store, gen, tiers: dict[str, str], manifest: dict[str, Any]):
     """Run the import and give the annotations it brought their authors' tiers (the importer reads
     every annotation at the annotator tier), in the same transaction; the authors join the
     project's people; the bundle's send-backs land in their annotators' queues."""
     from nerdesk.core.store import review as review_store
 
-    with project.store.transaction():
+    with store.transaction():
         result = yield from gen
         for name, tier in tiers.items():
             if tier in ("annotator", "reviewer", "expert"):
-                review_store.upsert_person(project.store, name, tier, f"bundle {manifest['bundle_id']}")
-        review_store.set_imported_tiers(project.store, {n: t for n, t in tiers.items() if t in ("reviewer", "expert")})
-        _import_send_backs(project, manifest.get("reviews") or [])
+                review_store.upsert_person(store, name, tier, f"bundle {manifest['bundle_id']}")
+        review_store.set_imported_tiers(store, {n: t for n, t in tiers.items() if t in ("reviewer", "expert")})
+        _import_send_backs(store, manifest.get("reviews") or [])
     return result
 
 
-def _import_send_backs(project: Project, reviews: list[dict[str, Any]]) -> int:
+def _import_send_backs(store: Store, reviews: list[dict[str, Any]]) -> int:
     """A send-back is recorded on the annotator's annotation here when it is the version the reviewer
     saw (the same spans); a newer local version, or one already recorded, is left alone."""
     from nerdesk.core.store import review as review_store
 
-    store = project.store
     n = 0
     for r in reviews:
         doc = r["document"]

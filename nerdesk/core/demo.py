@@ -27,28 +27,39 @@ def demo_files() -> list[Path]:
 
 
 def create_demo_project(path: str | Path, *, model=None, predict: bool = True) -> Generator[Progress, None, Path]:
-    from nerdesk.core.project import Project
+    """Made with the services over the store, as ``Project.create`` then ``import_file`` and ``predict``
+    would (the facade is above this module), acting as whoever opening the project would act as."""
+    from nerdesk.core import labels, settings
+    from nerdesk.core.importer import import_file
+    from nerdesk.core.predict import predict_project
+    from nerdesk.core.review import resolve_identity
+    from nerdesk.core.store import Store
 
     path = Path(path)
     files = demo_files()
     total = len(files) + 1
     path.parent.mkdir(parents=True, exist_ok=True)
-    project = Project.create(path, labels=DEMO_LABELS, name="nerdesk demo")
+    store = Store(path, create=True)
     ok = False
     try:
+        settings.initialise(store, name="nerdesk demo", lang="en", allow_overlaps=False)
+        actor = resolve_identity(store)
+        store.acting_tier = actor.tier
+        with store.transaction():
+            labels.add_labels(store, actor, DEMO_LABELS)
         for i, f in enumerate(files):
             yield Progress(i, total, f"importing {f.name}")
-            yield from _drain(project.import_file(f, "text"), i, total, f"importing {f.name}")
+            yield from _drain(import_file(store, actor, f, "text"), i, total, f"importing {f.name}")
         if predict:
             yield Progress(len(files), total, "pre-annotating with the default model")
             try:
-                yield from _drain(project.predict(model), len(files), total, "pre-annotating")
+                yield from _drain(predict_project(store, actor, model), len(files), total, "pre-annotating")
             except NerdeskError as exc:  # no model shipped (yet): a demo without suggestions
                 yield Progress(total, total, f"no model suggestions: {exc}")
         yield Progress(total, total, "done")
         ok = True
     finally:
-        project.close()
+        store.close()
         if not ok:  # cancelled or failed: leave nothing half-made
             for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
                 p.unlink(missing_ok=True)

@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from nerdesk.core import edits
 from nerdesk.core.adjudicate import resolutions
 from nerdesk.core.store import human
 from nerdesk.core.tiers import best_annotation
 from nerdesk.core.types import DocRecord, Span
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 REVIEWED = ("accepted",)
 
 
-def export_records(project: Project, *, reviewed_only: bool = False, batch: int = 1000) -> Iterator[DocRecord]:
+def export_records(store: Store, *, reviewed_only: bool = False, batch: int = 1000) -> Iterator[DocRecord]:
     """Each document with its tokens, sentence (segment) boundaries, the human spans where
     segments were annotated and the active model's predictions. ``reviewed_only`` keeps only
     documents whose every segment was accepted by a reviewer."""
-    store = project.store
     model_id = store.active_model_id()
     docs = store.iter_documents(batch)
     while True:
@@ -30,7 +31,7 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
         segs_by_doc = store.segments_of_documents([d["id"] for d in chunk])
         seg_ids = [s["id"] for segs in segs_by_doc.values() for s in segs]
         anns = store.annotations_of(seg_ids)
-        resolved = resolutions(project, [i for i in seg_ids if i in anns], anns)  # conflicts: the resolved version
+        resolved = resolutions(store, [i for i in seg_ids if i in anns], anns)  # conflicts: the resolved version
         preds = store.predictions_for(seg_ids, model_id) if model_id else {}
         for doc in chunk:
             segs = segs_by_doc.get(doc["id"], [])
@@ -74,12 +75,11 @@ def export_records(project: Project, *, reviewed_only: bool = False, batch: int 
             )
 
 
-def export_suggestions(project: Project, *, batch: int = 1000) -> Iterator[DocRecord]:
+def export_suggestions(store: Store, actor: Identity, *, batch: int = 1000) -> Iterator[DocRecord]:
     """Silver data: each unreviewed segment (no annotation yet) as its own record, its ``spans`` the
     current suggestions (the active model's merged with the term lists', as the app shows them), with
     their sources in ``meta["suggestions"]`` ([start, end, label, confidence, source] in the record's
     text: "model:ID" or "terms:LIST"), and the document and segment ids in ``meta``."""
-    store = project.store
     model_id = store.active_model_id()
     last = 0
     while True:
@@ -87,7 +87,7 @@ def export_suggestions(project: Project, *, batch: int = 1000) -> Iterator[DocRe
         if not ids:
             return
         last = ids[-1]
-        segs = project.segments(ids)
+        segs = edits.segments(store, actor.user, ids)
         docs = {d: store.document(d) for d in {s["doc_id"] for s in segs}}
         for seg in segs:
             base = seg["start"]

@@ -15,13 +15,14 @@ import difflib
 import json
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core import taxonomy
+from nerdesk.core import settings, taxonomy
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import labels as sql
 from nerdesk.core.types import Changes
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 FIELDS = taxonomy.GUIDE_FIELDS
 FIELD_TITLES = {
@@ -36,11 +37,11 @@ FIELD_TITLES = {
 CONTEXT = 40
 
 
-def guide(project: Project, label: str) -> dict[str, Any]:
+def guide(store: Store, label: str) -> dict[str, Any]:
     """The current guideline of one label: the fields (empty strings where unset) and both example lists."""
-    row = next((lab for lab in sql.labels(project.store) if lab["name"] == label), None)
+    row = next((lab for lab in sql.labels(store) if lab["name"] == label), None)
     if row is None:
-        raise err(Errors.E009, label=label, labels=", ".join(project.label_names()) or "(none)")
+        raise err(Errors.E009, label=label, labels=", ".join(settings.label_names(store)) or "(none)")
     g = row["guide"]
     return {
         **{f: g.get(f, "") for f in FIELDS},
@@ -49,27 +50,27 @@ def guide(project: Project, label: str) -> dict[str, Any]:
     }
 
 
-def definition(project: Project, label: str) -> str:
+def definition(store: Store, label: str) -> str:
     """What the palette and the inspector show: the definition, else the label's description."""
-    row = next((lab for lab in sql.labels(project.store) if lab["name"] == label), None)
+    row = next((lab for lab in sql.labels(store) if lab["name"] == label), None)
     if row is None:
         return ""
     return row["guide"].get("definition") or row["description"] or ""
 
 
-def set_fields(project: Project, label: str, *, summary: str | None = None, **fields: Any) -> Changes:
+def set_fields(store: Store, actor: Identity, label: str, *, summary: str | None = None, **fields: Any) -> Changes:
     """Set text fields of a label's guideline (definition=, boundaries=, nested=, exceptions=)."""
-    return taxonomy.set_guide(project, label, fields, summary=summary)
+    return taxonomy.set_guide(store, actor, label, fields, summary=summary)
 
 
-def set_text(project: Project, text: str, *, summary: str | None = None) -> Changes:
+def set_text(store: Store, actor: Identity, text: str, *, summary: str | None = None) -> Changes:
     """The project-wide guideline text (what applies to every label)."""
-    return taxonomy.set_guide(project, None, {"text": text}, summary=summary)
+    return taxonomy.set_guide(store, actor, None, {"text": text}, summary=summary)
 
 
-def example_from(project: Project, segment_id: int, start: int, end: int, note: str = "") -> dict[str, Any]:
+def example_from(store: Store, segment_id: int, start: int, end: int, note: str = "") -> dict[str, Any]:
     """An example from a real segment: its offsets (document characters), text and context."""
-    rows = project.store.segments_with_text([segment_id])
+    rows = store.segments_with_text([segment_id])
     if not rows:
         raise err(Errors.E005, id=segment_id)
     seg = rows[0]
@@ -90,7 +91,8 @@ def example_from(project: Project, segment_id: int, start: int, end: int, note: 
 
 
 def add_example(
-    project: Project,
+    store: Store,
+    actor: Identity,
     label: str,
     segment_id: int,
     start: int,
@@ -102,24 +104,26 @@ def add_example(
 ) -> Changes:
     """Add a positive (or negative) example of ``label`` taken from a segment: one click in the app."""
     kind = "negative" if negative else "positive"
-    current = guide(project, label)
-    ex = example_from(project, segment_id, start, end, note)
+    current = guide(store, label)
+    ex = example_from(store, segment_id, start, end, note)
     return taxonomy.set_guide(
-        project,
+        store,
+        actor,
         label,
         {kind: [*current[kind], ex]},
         summary=summary or f"{label}: {'counter-' if negative else ''}example '{ex['text']}' added",
     )
 
 
-def remove_example(project: Project, label: str, index: int, *, negative: bool = False) -> Changes:
+def remove_example(store: Store, actor: Identity, label: str, index: int, *, negative: bool = False) -> Changes:
     kind = "negative" if negative else "positive"
-    current = guide(project, label)[kind]
+    current = guide(store, label)[kind]
     if not 0 <= index < len(current):
         raise err(Errors.E432, fields=f"{kind}[{index}]", known=f"{kind}[0..{len(current) - 1}]")
     ex = current[index]
     return taxonomy.set_guide(
-        project,
+        store,
+        actor,
         label,
         {kind: current[:index] + current[index + 1 :]},
         summary=f"{label}: {kind} example '{ex['text']}' removed",
@@ -127,14 +131,13 @@ def remove_example(project: Project, label: str, index: int, *, negative: bool =
 
 
 # ---------------------------------------------------------------- versions
-def versions(project: Project) -> list[dict[str, Any]]:
+def versions(store: Store) -> list[dict[str, Any]]:
     """Every version, oldest first: version, created, author, summary (what changed)."""
-    return sql.guideline_versions(project.store)
+    return sql.guideline_versions(store)
 
 
-def version(project: Project, number: int | None = None) -> dict[str, Any]:
+def version(store: Store, number: int | None = None) -> dict[str, Any]:
     """One version (None: the latest) with its label snapshot and text."""
-    store = project.store
     latest = store.guideline()
     if number is None:
         if latest is None:
@@ -184,28 +187,28 @@ def render(row: dict[str, Any], *, with_examples: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
-def diff(project: Project, old: int | None = None, new: int | None = None) -> str:
+def diff(store: Store, old: int | None = None, new: int | None = None) -> str:
     """A unified diff of two versions (default: the one before the latest, and the latest)."""
-    b = version(project, new)
+    b = version(store, new)
     if old is None:
         old = max(b["version"] - 1, 0)
-    a = version(project, old) if old else {"version": 0, "labels": [], "text": "", "author": "", "created": ""}
+    a = version(store, old) if old else {"version": 0, "labels": [], "text": "", "author": "", "created": ""}
     la = render(a).splitlines(keepends=True)[1:]
     lb = render(b).splitlines(keepends=True)[1:]
     return "".join(difflib.unified_diff(la, lb, f"v{a['version']}", f"v{b['version']}"))
 
 
 # ---------------------------------------------------------------- the whole guideline as one editable text
-def to_editable(project: Project) -> str:
+def to_editable(store: Store) -> str:
     """The guideline as JSON for an editor (``nerdesk guideline edit``): the text and each label's fields."""
-    g = project.store.guideline()
+    g = store.guideline()
     doc = {
         "text": g["text"] if g else "",
         "labels": {
             lab["name"]: {
                 f: lab["guide"].get(f, "") or (lab["description"] if f == "definition" else "") for f in FIELDS
             }
-            for lab in sql.labels(project.store)
+            for lab in sql.labels(store)
             if lab["status"] == "active"
         },
         "summary": "",
@@ -213,7 +216,7 @@ def to_editable(project: Project) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
-def from_editable(project: Project, text: str, *, summary: str | None = None) -> Changes:
+def from_editable(store: Store, actor: Identity, text: str, *, summary: str | None = None) -> Changes:
     """Apply an edited :func:`to_editable` text as one change (a new version; E435 if it does not parse)."""
     try:
         doc = json.loads(text)
@@ -229,4 +232,4 @@ def from_editable(project: Project, text: str, *, summary: str | None = None) ->
     body = doc.get("text")
     if body is not None and not isinstance(body, str):
         raise err(Errors.E435, reason="'text' must be text")
-    return taxonomy.set_guides(project, labels_, text=body, summary=summary or doc.get("summary") or None)
+    return taxonomy.set_guides(store, actor, labels_, text=body, summary=summary or doc.get("summary") or None)

@@ -17,19 +17,22 @@ import hashlib
 import json
 import operator
 import re
-from itertools import chain
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import labels as labelset
+from nerdesk.core import settings
 from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.store import now
 from nerdesk.core.tokenize import MAX_SEGMENT_TOKENS, segment_tokens, split_tokens_at, tokenize_texts
 from nerdesk.core.types import Annotation, DocRecord, Progress, Span
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 #: Larger documents are refused (E113): split them (e.g. ``--lines``) first.
 MAX_DOC_CHARS = 10_000_000
@@ -96,7 +99,8 @@ def content_hash(text: str) -> str:
 
 
 def import_file(
-    project: Project,
+    store: Store,
+    actor: Identity,
     path: str | Path,
     fmt: str | None = None,
     *,
@@ -115,7 +119,8 @@ def import_file(
         read_options = {**read_options, "spans": False}  # nothing will use them: don't decode tags
     records = _reading(formats.read_records(path, fmt, **read_options), path)
     return import_records(
-        project,
+        store,
+        actor,
         records,
         annotations=annotations,
         annotator=annotator,
@@ -144,7 +149,8 @@ def _count_lines(path: Path) -> int | None:
 
 
 def import_records(
-    project: Project,
+    store: Store,
+    actor: Identity,
     records: Iterable[DocRecord],
     *,
     annotations: bool = False,
@@ -158,11 +164,11 @@ def import_records(
 ) -> Generator[Progress, None, ImportResult]:
     """Import records in one transaction; yields Progress per batch, returns an ImportResult.
     Errors name ``error_file`` (a bundle's member) if given, else each record's source."""
-    store = project.store
     result = ImportResult()
     with store.transaction():  # ids, labels and the guideline are read under the write lock
         writer = _Writer(
-            project,
+            store,
+            actor,
             result,
             annotations=annotations,
             annotator=annotator,
@@ -184,13 +190,9 @@ def import_records(
             writer.write(batch)
         store.index_documents_after(first_doc)
         store.set_setting("tokens_total", store.get_setting("tokens_total", 0) + result.tokens)
-        store.log_event(
-            project.user, "import", "log", None, None, {"source": source, **result.as_dict(), **(log or {})}
-        )
+        store.log_event(actor.user, "import", "log", None, None, {"source": source, **result.as_dict(), **(log or {})})
         if writer.merged_rows:  # annotations added to segments already here: one undoable event
-            store.log_event(project.user, MERGE, "do", None, None, {"rows": writer.merged_rows, "source": source})
-    if writer.merged_rows:
-        project._rebuild_undo()
+            store.log_event(actor.user, MERGE, "do", None, None, {"rows": writer.merged_rows, "source": source})
     yield Progress(result.read, result.read, f"{result.documents} documents")
     return result
 
@@ -198,7 +200,8 @@ def import_records(
 class _Writer:
     def __init__(
         self,
-        project: Project,
+        store: Store,
+        actor: Identity,
         result: ImportResult,
         *,
         annotations: bool,
@@ -208,19 +211,19 @@ class _Writer:
         source: str,
         error_file: str | None = None,
     ):
-        self.project = project
+        self.actor = actor
         self.error_file = error_file
         self.merged_rows: list[dict[str, Any]] = []  # annotations merged into segments already here
-        self.allow_overlaps = project.allow_overlaps
+        self.allow_overlaps = settings.allow_overlaps(store)
         self.batch: list[DocRecord] = []
         self.batch_start = 0
-        self.store = project.store
+        self.store = store
         self.result = result
         self.annotations = annotations
         self.annotator = annotator
         self.max_doc_chars = max_doc_chars
         self.source = source
-        self.labels = set(project.label_names())
+        self.labels = set(settings.label_names(store))
         self.add_labels = add_labels if add_labels is not None else not self.labels
         self.next_doc = self.store.max_document_id() + 1
         self.next_seg = self.store.max_segment_id() + 1
@@ -254,7 +257,7 @@ class _Writer:
         hashes = [content_hash(r.text) for r in recs]
         existing = self.store.existing_documents(list(dict.fromkeys(hashes)))
         need = {h: r.text for h, r in zip(hashes, recs) if h not in existing and r.tokens is None}
-        tokenized = dict(zip(need, tokenize_texts(list(need.values()), self.project.lang))) if need else {}
+        tokenized = dict(zip(need, tokenize_texts(list(need.values()), settings.lang(self.store)))) if need else {}
         docs, segs, anns, preds, attach = [], [], [], [], []
         in_batch: dict[str, int] = {}
         sentences: list[tuple[int, int]] | None  # None: the record gives no sentence boundaries
@@ -417,7 +420,7 @@ class _Writer:
                     raise err(
                         Errors.E109, **self._where(rec, sp), label=sp.label, labels=", ".join(sorted(self.labels))
                     )
-                self.result.labels_added.extend(self.project._add_labels([sp.label]))
+                self.result.labels_added.extend(labelset.add_labels(self.store, self.actor, [sp.label]))
                 self.labels.add(sp.label)
         spans = sorted(spans)
         if not self.allow_overlaps:  # sorted by start: an overlap shows between neighbours

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import edits
 from nerdesk.core.model.evaluate import ece, score_spans
 from nerdesk.core.model.vocab import held_out_rate, training_vocabulary
 from nerdesk.core.model.vocab import words as vocab_words
@@ -34,7 +35,7 @@ from nerdesk.core.store import predictions as predictions_sql
 from nerdesk.core.store import segments as segments_sql
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
 
 BINS = 10
 _WORD = re.compile(r"\w+")
@@ -53,22 +54,22 @@ def trained_segments(card: dict[str, Any], texts: Iterable[str] = ()) -> list[st
     return sorted(set(card.get("trained_segments") or []) | {segment_hash(t) for t in texts})
 
 
-def reviewed_pairs(project: Project, model_id: str) -> tuple[list, list, int]:
+def reviewed_pairs(store: Store, model_id: str) -> tuple[list, list, int]:
     """(gold spans, predicted spans) per reviewed segment this model predicted and was not trained
     on (its card's ``trained_segments``), and how many reviewed segments were left out for that."""
-    golds, preds, _, skipped = _reviewed(project, model_id)
+    golds, preds, _, skipped = _reviewed(store, model_id)
     return golds, preds, skipped
 
 
-def _reviewed(project: Project, model_id: str) -> tuple[list, list, list, int]:
-    golds, preds, sources, _, skipped = _reviewed_with_surfaces(project, model_id)
+def _reviewed(store: Store, model_id: str) -> tuple[list, list, list, int]:
+    golds, preds, sources, _, skipped = _reviewed_with_surfaces(store, model_id)
     return golds, preds, sources, skipped
 
 
-def _reviewed_with_surfaces(project: Project, model_id: str) -> tuple[list, list, list, list, int]:
-    trained = set(project.store.model_card(model_id).get("trained_segments") or [])
+def _reviewed_with_surfaces(store: Store, model_id: str) -> tuple[list, list, list, list, int]:
+    trained = set(store.model_card(model_id).get("trained_segments") or [])
     golds, preds, sources, surfaces, skipped = [], [], [], [], 0
-    for text, final, pred, source, start in project.store.reviewed_predictions_by_source(model_id):
+    for text, final, pred, source, start in store.reviewed_predictions_by_source(model_id):
         if trained and segment_hash(text) in trained:
             skipped += 1
             continue
@@ -83,24 +84,24 @@ def _reviewed_with_surfaces(project: Project, model_id: str) -> tuple[list, list
 LONG_TAIL = 5
 
 
-def long_tail(project: Project, model_id: str) -> dict[str, Any] | None:
+def long_tail(store: Store, model_id: str) -> dict[str, Any] | None:
     """Recall on the long tail: gold spans (of reviewed segments the model did not train on) whose
     surface form, or whose label, occurs fewer than LONG_TAIL times in the reviewed segments it did
     train on. None for a model that names no trained-on segment (a base model: its corpora are not
     in the project)."""
-    trained = set(project.store.model_card(model_id).get("trained_segments") or [])
+    trained = set(store.model_card(model_id).get("trained_segments") or [])
     if not trained:
         return None
     forms: dict[str, int] = {}
     labels: dict[str, int] = {}
-    for text, start, spans in project.store.reviewed_spans():
+    for text, start, spans in store.reviewed_spans():
         if segment_hash(text) not in trained:
             continue
         for sp in spans:
             k = text[sp["start"] - start : sp["end"] - start].lower()
             forms[k] = forms.get(k, 0) + 1
             labels[sp["label"]] = labels.get(sp["label"], 0) + 1
-    golds, preds, _, surfaces, _ = _reviewed_with_surfaces(project, model_id)
+    golds, preds, _, surfaces, _ = _reviewed_with_surfaces(store, model_id)
     rare_form = [0, 0]
     rare_label = [0, 0]
     for gold, pred, surf in zip(golds, preds, surfaces):
@@ -177,9 +178,9 @@ def reliability(golds: list, preds: list, bins: int = BINS) -> list[dict[str, An
     return table
 
 
-def model_quality(project: Project, model_id: str) -> dict[str, Any]:
+def model_quality(store: Store, model_id: str) -> dict[str, Any]:
     """Scores on reviewed segments the model did not train on, with their count and a 95% interval."""
-    golds, preds, sources, skipped = _reviewed(project, model_id)
+    golds, preds, sources, skipped = _reviewed(store, model_id)
     scores = score_spans(golds, preds)
     per_source = {}
     for src in sorted(set(sources)):
@@ -199,7 +200,7 @@ def model_quality(project: Project, model_id: str) -> dict[str, Any]:
         "ece": ece(confs, correct, BINS) if confs else None,
         "reliability": reliability(golds, preds),
         "per_source": per_source,
-        "long_tail": long_tail(project, model_id),
+        "long_tail": long_tail(store, model_id),
     }
 
 
@@ -224,12 +225,11 @@ def psi(expected: list[float], actual: list[float], bins: int = BINS) -> float |
 NOVELTY_BINS = 10
 
 
-def model_vocabulary(project: Project, model_id: str) -> tuple[set[str] | None, dict[str, Any]]:
+def model_vocabulary(store: Store, model_id: str) -> tuple[set[str] | None, dict[str, Any]]:
     """(the words model ``model_id`` was trained on, where they come from): its package's
     vocabulary (or its base's, or the training sample it ships; :func:`training_vocabulary`) and the
     words of the project's segments its card names as trained on (``trained_segments``: a fine-tune
     that wrote no vocabulary of its own still counts them). (None, ...) when nothing is known."""
-    store = project.store
     card = store.model_card(model_id)
     row = next((m for m in store.models() if m["id"] == model_id), None)
     path = row["path"] if row and row["path"] and Path(row["path"]).is_dir() else None
@@ -276,13 +276,12 @@ def novelty(rates: list[float]) -> dict[str, Any] | None:
     }
 
 
-def drift(project: Project, windows: int = 5, sample: int = 5000) -> dict[str, Any]:
-    store = project.store
+def drift(store: Store, windows: int = 5, sample: int = 5000) -> dict[str, Any]:
     model_id = store.active_model_id()
     n_docs = store.max_document_id()
     if not model_id or n_docs == 0:
         return {"model_id": model_id, "windows": [], "psi": None, "alerts": [], "training_vocabulary": None}
-    train_vocab, vocab_info = model_vocabulary(project, model_id)
+    train_vocab, vocab_info = model_vocabulary(store, model_id)
     size = max(1, math.ceil(n_docs / windows))
     out: list[dict[str, Any]] = []
     first_unc: list[float] = []
@@ -394,11 +393,11 @@ def drift_alerts(windows: list[dict[str, Any]], psi_value: float | None) -> list
     return alerts
 
 
-def recurrence(project: Project) -> list[dict[str, Any]]:
+def recurrence(store: Store) -> list[dict[str, Any]]:
     """Per model version: the share of its corrections whose surface form, label and error type had
     already been corrected before the version was registered (what it should have learnt)."""
-    models = project.store.models()
-    corr = sorted(project.store.corrections(), key=lambda c: c["created"] or "")
+    models = store.models()
+    corr = sorted(store.corrections(), key=lambda c: c["created"] or "")
     out = []
     for m in models:
         before = {
@@ -419,10 +418,10 @@ def recurrence(project: Project) -> list[dict[str, Any]]:
     return out
 
 
-def severity_over_time(project: Project) -> list[dict[str, Any]]:
+def severity_over_time(store: Store) -> list[dict[str, Any]]:
     """Corrections per day by severity (the label's severity when it was corrected)."""
     days: dict[str, dict[str, int]] = {}
-    for c in project.store.corrections():
+    for c in store.corrections():
         d = days.setdefault((c["created"] or "")[:10], {"low": 0, "normal": 0, "high": 0})
         d[c["severity"] if c["severity"] in d else "normal"] += 1
     return [{"day": k, **v} for k, v in sorted(days.items())]
@@ -433,10 +432,9 @@ def severity_over_time(project: Project) -> list[dict[str, Any]]:
 MIN_COST_SEGMENTS = 20
 
 
-def shared_unseen(project: Project, a: str, b: str) -> tuple[list, list, list]:
+def shared_unseen(store: Store, a: str, b: str) -> tuple[list, list, list]:
     """(gold, a's predictions, b's predictions) on the reviewed segments both models predicted and
     neither trained on: the one test set on which their F1 can be compared."""
-    store = project.store
     ta = set(store.model_card(a).get("trained_segments") or [])
     tb = set(store.model_card(b).get("trained_segments") or [])
     trained = ta | tb
@@ -452,7 +450,7 @@ def shared_unseen(project: Project, a: str, b: str) -> tuple[list, list, list]:
     return golds, preds_a, preds_b
 
 
-def cost_per_point(project: Project, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def cost_per_point(store: Store, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Between consecutive versions: edit actions taken in between, per exact-F1 point gained, both
     versions scored on the same segments (reviewed, predicted by both, trained on by neither).
     Each version's own score is on a different set of unseen segments, so their difference would
@@ -461,8 +459,8 @@ def cost_per_point(project: Project, models: list[dict[str, Any]]) -> list[dict[
     says why."""
     out = []
     for prev, cur in zip(models, models[1:]):
-        actions = project.store.efforts_between(prev["created"], cur["created"])
-        golds, pa, pb = shared_unseen(project, prev["id"], cur["id"])
+        actions = store.efforts_between(prev["created"], cur["created"])
+        golds, pa, pb = shared_unseen(store, prev["id"], cur["id"])
         n = len(golds)
         row: dict[str, Any] = {
             "from": prev["id"],
@@ -490,14 +488,14 @@ def cost_per_point(project: Project, models: list[dict[str, Any]]) -> list[dict[
     return out
 
 
-def report(project: Project, top: int = 10) -> dict[str, Any]:
+def report(store: Store, top: int = 10) -> dict[str, Any]:
     """Everything the dashboard shows: quality per model version, calibration, drift, errors."""
-    models = [{**m, **model_quality(project, m["id"])} for m in project.store.models()]
+    models = [{**m, **model_quality(store, m["id"])} for m in store.models()]
     return {
         "models": models,
-        "drift": drift(project),
-        "errors": project.error_report(top),
-        "recurrence": recurrence(project),
-        "severity": severity_over_time(project),
-        "cost_per_point": cost_per_point(project, models),
+        "drift": drift(store),
+        "errors": edits.error_report(store, top),
+        "recurrence": recurrence(store),
+        "severity": severity_over_time(store),
+        "cost_per_point": cost_per_point(store, models),
     }

@@ -12,12 +12,15 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import labels as labelset
+from nerdesk.core import settings
 from nerdesk.core.model.sketch import sketch
 from nerdesk.core.store import predictions as predictions_sql
 from nerdesk.core.types import Progress
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 BATCH = 512
 #: The default routing score stored with each prediction (see nerdesk.core.model.decode).
@@ -28,10 +31,9 @@ def model_sha256(model: Any) -> str:
     return str(getattr(model, "sha256", "") or "")
 
 
-def register(project: Project, model: Any, *, activate: bool | None = None) -> str:
+def register(store: Store, actor: Identity, model: Any, *, activate: bool | None = None) -> str:
     """Record the model in the project; make it active if asked, or if none is. A project without
     labels takes the model's; a project with labels keeps them (the model is asked for those)."""
-    store = project.store
     card = getattr(model, "card", {}) or {}
     with store.transaction():
         store.register_model(
@@ -48,37 +50,43 @@ def register(project: Project, model: Any, *, activate: bool | None = None) -> s
             history = store.get_setting("model_history", [])
             if not history or history[-1] != model.id:
                 store.set_setting("model_history", [*history, model.id])
-        if not project.label_names():
-            project._add_labels(list(model.labels))
+        if not settings.label_names(store):
+            labelset.add_labels(store, actor, list(model.labels))
     return model.id
 
 
-def active_model_source(project: Project) -> tuple[str | None, str]:
+def active_model_source(store: Store) -> tuple[str | None, str]:
     """(what to load: the active model's package path, or None for the shipped default; its id or
     name): :func:`nerdesk.core.store.predictions.active_model_source` of the project's store."""
-    return predictions_sql.active_model_source(project.store)
+    return predictions_sql.active_model_source(store)
 
 
-def preannotate(project: Project, *, threads: int = 1) -> Generator[Progress, None, int]:
+def preannotate(store: Store, actor: Identity, *, threads: int = 1) -> Generator[Progress, None, int]:
     """Pre-annotate every segment the active model (else the default) has not seen: what every
     import does afterwards, in the background in the app. Resumable: it only predicts what is
     missing."""
-    source, _ = active_model_source(project)
-    return _then_terms(project, predict_project(project, source, threads=threads))
+    source, _ = active_model_source(store)
+    return _then_terms(store, predict_project(store, actor, source, threads=threads))
 
 
-def _then_terms(project: Project, model_run: Generator[Progress, None, int]) -> Generator[Progress, None, int]:
+def _then_terms(store: Store, model_run: Generator[Progress, None, int]) -> Generator[Progress, None, int]:
     """The model's run, then the project's term lists over what they have not matched (nerdesk.core.terms):
     every import is pre-annotated by both. Returns the model's count."""
     from nerdesk.core.terms import match_project
 
     n = yield from model_run
-    yield from match_project(project)
+    yield from match_project(store)
     return n
 
 
 def predict_project(
-    project: Project, model: Any = None, *, threads: int = 1, batch_size: int = BATCH, activate: bool | None = None
+    store: Store,
+    actor: Identity,
+    model: Any = None,
+    *,
+    threads: int = 1,
+    batch_size: int = BATCH,
+    activate: bool | None = None,
 ) -> Generator[Progress, None, int]:
     """Predict every segment that has no prediction from ``model`` (a loaded model, a path, or
     None for the default model). Yields Progress; returns the number of segments predicted."""
@@ -86,16 +94,15 @@ def predict_project(
         from nerdesk.core.model import load_model
 
         model = load_model(model, threads=threads)
-    store = project.store
-    model_id = register(project, model, activate=activate)
+    model_id = register(store, actor, model, activate=activate)
     # the model is asked for the project's labels only: spans of others would be noise to delete,
     # and uncertainty about them would route segments for nothing
     # a label renamed or merged in the project keeps the model's outputs: the model-label map
     # (nerdesk.core.taxonomy) names them as the project does now
     from nerdesk.core.taxonomy import model_label_map
 
-    mapping = model_label_map(project)
-    wanted = set(project.label_names())
+    mapping = model_label_map(store)
+    wanted = set(settings.label_names(store))
     scope = [label for label in model.labels if mapping.get(label, label) in wanted]
     ask = {"only": scope} if len(scope) < len(model.labels) else {}
     total = store.count_segments_without_prediction(model_id)
@@ -149,14 +156,14 @@ def _sketch_of(pred: Any) -> bytes | None:
 
 
 def teacher_labels(
-    project: Project, teacher: str | Path, limit: int = 1000
+    store: Store, teacher: str | Path, limit: int = 1000
 ) -> tuple[list[tuple[list[str], list[tuple[int, int, str]]]], list[str]]:
     """What a teacher model (e.g. the accurate model fine-tuned on the same bundles) finds in up to
     ``limit`` unreviewed segments of the project: ((words, token spans) per segment, their texts),
     the silver data of ``nerdesk finetune --teacher`` (learning from the project's own text)."""
     from nerdesk.core.model import load_model
 
-    segs = project.store.segments_with_text(project.store.unreviewed_segment_ids(limit))
+    segs = store.segments_with_text(store.unreviewed_segment_ids(limit))
     words = [[seg["text"][a:b] for a, b in zip(seg["tokens"][::2], seg["tokens"][1::2])] for seg in segs]
     model = load_model(teacher)
     out: list[tuple[list[str], list[tuple[int, int, str]]]] = []

@@ -8,18 +8,21 @@ result; a caller that stops iterating (cancel) rolls the whole operation back.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import getpass
+import inspect
 import os
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nerdesk.core import adjudicate, edits, guideline, review, settings, taxonomy
 from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
-from nerdesk.core.store import Store, human, now
-from nerdesk.core.tiers import best_annotation
-from nerdesk.core.types import Annotation, ChangeKind, Changes, DocRecord, Progress, Span, Step, TokenOffsets
+from nerdesk.core.store import Store, now
+from nerdesk.core.types import Annotation, ChangeKind, Changes, DocRecord, Identity, Progress, Span, Step
 
 STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
 SEVERITIES = ("low", "normal", "high")
@@ -33,20 +36,29 @@ def default_user() -> str:
 
 
 class Project:
-    """One open project file, seen by one user at one review tier."""
+    """One open project file, seen by one user at one review tier.
+
+    It composes the services over the store (Anki's ``Collection``): each of them is a function of
+    the :class:`Store` and, where someone acts, the :class:`Identity`; the Project passes its own and
+    keeps this user's undo stack (a service's ``Changes.undoable`` goes on it)."""
 
     def __init__(self, store: Store, *, user: str | None = None, tier: str | None = None):
         """``user``/``tier`` not given: from the environment, the config file, what this OS user chose
         in this project before, else the login name as an annotator (:func:`nerdesk.core.review.resolve_identity`)."""
-        from nerdesk.core.review import resolve_identity
-
         self.store = store
-        self.identity = resolve_identity(store, user, tier)
-        self.user, self.tier = self.identity.user, self.identity.tier
+        self.identity: Identity = review.resolve_identity(store, user, tier)
         store.acting_tier = self.tier
         self._undo: list[int] = []
         self._redo: list[int] = []
         self._rebuild_undo()
+
+    @property
+    def user(self) -> str:
+        return self.identity.user
+
+    @property
+    def tier(self) -> str:
+        return self.identity.tier
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -61,11 +73,7 @@ class Project:
         **kw: Any,
     ) -> Project:
         store = Store(path, create=True)
-        with store.transaction():
-            store.set_setting("name", name or Path(path).stem)
-            store.set_setting("lang", lang)
-            store.set_setting("allow_overlaps", allow_overlaps)
-            store.set_setting("created", now())
+        settings.initialise(store, name=name or Path(path).stem, lang=lang, allow_overlaps=allow_overlaps)
         project = cls(store, **kw)
         if labels:
             project.add_labels(list(labels))
@@ -91,15 +99,15 @@ class Project:
 
     @property
     def name(self) -> str:
-        return self.store.get_setting("name", self.path.stem)
+        return settings.project_name(self.store)
 
     @property
     def lang(self) -> str:
-        return self.store.get_setting("lang", "en")
+        return settings.lang(self.store)
 
     @property
     def allow_overlaps(self) -> bool:
-        return bool(self.store.get_setting("allow_overlaps", False))
+        return settings.allow_overlaps(self.store)
 
     # ------------------------------------------------------------------ labels
     def labels(self) -> list[dict[str, Any]]:
@@ -107,83 +115,68 @@ class Project:
 
     def label_names(self) -> list[str]:
         """The labels offered for annotation (retired and split labels are not)."""
-        return [label["name"] for label in self.store.labels() if label.get("status", "active") == "active"]
+        return settings.label_names(self.store)
 
     @property
     def taxonomy(self):
         """Label changes that migrate the work (:mod:`nerdesk.core.taxonomy`): add, rename, merge,
         split, retire, parent, edit; each one transaction and one undoable event."""
-        from nerdesk.core import taxonomy
-
         return _Bound(taxonomy, self)
 
     @property
     def guidelines(self):
         """The guideline per label, its versions and diffs (:mod:`nerdesk.core.guideline`)."""
-        from nerdesk.core import guideline
-
         return _Bound(guideline, self)
 
-    def _did(self, event_id: int) -> None:
-        """An event this user can undo was logged (a change that is not one segment's edit)."""
-        self._undo.append(event_id)
-        self._redo.clear()
+    def _did(self, changes: Any) -> Any:
+        """What a service returned; the event it logged that this user can undo goes on the stack."""
+        if isinstance(changes, Changes) and changes.undoable is not None:
+            self._undo.append(changes.undoable)
+            self._redo.clear()
+        return changes
 
     def add_labels(self, names: Iterable[str], *, description: str = "") -> Changes:
         """Add labels (new ones get a colour and a free shortcut key) and version the guideline."""
         with self.store.transaction():
-            added = self._add_labels(names, description)
+            added = labelset.add_labels(self.store, self.identity, names, description)
         return Changes(ChangeKind.LABELS, labels=bool(added), action="add labels")
-
-    def _add_labels(self, names: Iterable[str], description: str = "") -> list[str]:
-        existing = self.store.labels()
-        known = {label["name"] for label in existing}
-        added = [n for n in dict.fromkeys(names) if n not in known]
-        if not added:
-            return []
-        used = {label["shortcut"] for label in existing}
-        for i, name in enumerate(added, start=len(existing)):
-            shortcut = labelset.free_shortcut(name, used)
-            used.add(shortcut)
-            self.store.upsert_label(name, labelset.color_for(i), shortcut, description, i)
-        version = self.store.add_guideline(self.user, self.store.labels(), self.guideline_text())
-        from nerdesk.core.store.labels import set_summary
-
-        set_summary(self.store, version, "added label" + ("s " if len(added) > 1 else " ") + ", ".join(added))
-        return added
 
     def guideline(self) -> dict[str, Any] | None:
         return self.store.guideline()
 
     def guideline_text(self) -> str:
-        g = self.store.guideline()
-        return g["text"] if g else ""
-
-    def _check_label(self, label: str) -> None:
-        names = self.label_names()
-        if label not in names:
-            raise err(Errors.E009, label=label, labels=", ".join(names) or "(none)")
+        return settings.guideline_text(self.store)
 
     # ------------------------------------------------------------------ import / export
     def import_records(self, records: Iterable[DocRecord], **options: Any) -> Generator[Progress, None, Any]:
         from nerdesk.core.importer import import_records
 
-        return import_records(self, records, **options)
+        return self._then_rebuild_undo(import_records(self.store, self.identity, records, **options))
 
     def import_file(self, path: str | Path, fmt: str | None = None, **options: Any) -> Generator[Progress, None, Any]:
         """A file in any format nerdesk reads; a correction bundle (``.zip``) is merged."""
         if fmt == "bundle" or (fmt is None and Path(path).suffix.lower() == ".zip"):
             from nerdesk.core.bundle import import_bundle
 
-            return import_bundle(self, path, add_labels=options.get("add_labels"))
-        from nerdesk.core.importer import import_file
+            gen = import_bundle(self.store, self.identity, path, add_labels=options.get("add_labels"))
+        else:
+            from nerdesk.core.importer import import_file
 
-        return import_file(self, path, fmt, **options)
+            gen = import_file(self.store, self.identity, path, fmt, **options)
+        return self._then_rebuild_undo(gen)
+
+    def _then_rebuild_undo(self, gen: Generator[Progress, None, Any]) -> Generator[Progress, None, Any]:
+        """An import that merged annotations into segments already here (added, or kept beside a local
+        row as a conflict) logged one undoable event: the undo stack is read again from the log."""
+        result = yield from gen
+        if result.merged_added or result.conflicts:
+            self._rebuild_undo()
+        return result
 
     def export_records(self, *, reviewed_only: bool = False) -> Iterator[DocRecord]:
         from nerdesk.core.exporter import export_records
 
-        return export_records(self, reviewed_only=reviewed_only)
+        return export_records(self.store, reviewed_only=reviewed_only)
 
     # ------------------------------------------------------------------ reading
     def stats(self) -> dict[str, Any]:
@@ -219,57 +212,15 @@ class Project:
         if doc is None:
             raise err(Errors.E005, id=f"document {doc_id}")
         segments = self.store.segments_of(doc_id, tokens_json=True)  # parsed on use (TokenOffsets)
-        self._attach_spans(segments)
+        edits.attach_spans(self.store, self.user, segments)
         doc["segments"] = segments
         return doc
 
     def segment(self, segment_id: int) -> dict[str, Any]:
-        rows = self.store.segments_with_text([segment_id])
-        if not rows:
-            raise err(Errors.E005, id=segment_id)
-        self._attach_spans(rows)
-        return rows[0]
+        return edits.segment(self.store, self.user, segment_id)
 
     def segments(self, segment_ids: list[int]) -> list[dict[str, Any]]:
-        rows = self.store.segments_with_text(segment_ids)
-        self._attach_spans(rows)
-        return rows
-
-    def _attach_spans(self, segments: list[dict[str, Any]]) -> None:
-        """Give each segment ``spans`` (what to show), ``prediction`` and ``annotation``."""
-        ids = [s["id"] for s in segments]
-        model_id = self.store.active_model_id()
-        preds = self.store.predictions_for(ids, model_id) if model_id else {}
-        anns = self.store.annotations_of(ids)
-        for s in segments:
-            base = s["start"]
-            s["tokens"] = TokenOffsets(s["tokens"], base)
-            pred = preds.get(s["id"])
-            s["prediction"] = pred
-            s["annotations"] = anns.get(s["id"], [])
-            mine = next((a for a in s["annotations"] if a.annotator == self.user), None)
-            shown = mine or best_annotation(s["annotations"])
-            s["annotation"] = shown
-            if shown is not None:
-                confirmed = shown.status == "accepted"
-                s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown.spans]
-            elif pred is not None:
-                s["spans"] = [
-                    {
-                        "start": sp.start,
-                        "end": sp.end,
-                        "label": sp.label,
-                        "confidence": sp.confidence,
-                        "origin": "model",
-                        "confirmed": False,
-                    }
-                    for sp in pred.spans
-                ]
-            else:
-                s["spans"] = []
-        from nerdesk.core.terms import attach_suggestions
-
-        attach_suggestions(self, segments)  # term-list suggestions merged with the model's (nerdesk.core.terms)
+        return edits.segments(self.store, self.user, segment_ids)
 
     # ------------------------------------------------------------------ corrections
     @contextmanager
@@ -307,14 +258,12 @@ class Project:
             self.store.put_annotation(Annotation.from_dict(row))
             self.store.refresh_segment_status([segment_id])
             event_id = self.store.log_event(self.user, action, "do", segment_id, before, row)
-            self._refresh_corrections(segment_id, self.user)
+            edits.refresh_corrections_of(self.store, segment_id, self.user)
         self._undo.append(event_id)
         self._redo.clear()
 
     def _changes(self, segment_id: int, action: str, kind: ChangeKind, step: Step = Step.DO) -> Changes:
-        seg = self.store.segment(segment_id)
-        documents = {seg["doc_id"]} if seg else set()
-        return Changes(kind, segments={segment_id}, documents=documents, action=action, step=step)
+        return edits.segment_changes(self.store, segment_id, action, kind, step)
 
     def _snap(self, seg: dict[str, Any], start: int, end: int, snap: bool) -> tuple[int, int]:
         if not seg["start"] <= start < end <= seg["end"]:
@@ -336,7 +285,7 @@ class Project:
 
     def add_span(self, segment_id: int, start: int, end: int, label: str, *, snap: bool = True) -> Changes:
         """Add an entity; spans it overlaps are replaced unless the label set allows overlaps."""
-        self._check_label(label)
+        settings.check_label(self.store, label)
         with self._editing(segment_id, "add span") as (seg, row):
             start, end = self._snap(seg, start, end, snap)
             if not self.allow_overlaps:
@@ -365,7 +314,7 @@ class Project:
         return self._changes(segment_id, "delete span", ChangeKind.EDIT_SPANS)
 
     def relabel_span(self, segment_id: int, start: int, end: int, label: str) -> Changes:
-        self._check_label(label)
+        settings.check_label(self.store, label)
         with self._editing(segment_id, "relabel span") as (_, row):
             self._find(row, start, end).update(label=label, origin="human", confidence=None)
         return self._changes(segment_id, "relabel span", ChangeKind.EDIT_SPANS)
@@ -413,7 +362,7 @@ class Project:
 
     def set_spans(self, segment_id: int, spans: list[Span], *, action: str = "set spans") -> Changes:
         for sp in spans:
-            self._check_label(sp.label)
+            settings.check_label(self.store, sp.label)
         with self._editing(segment_id, action) as (seg, row):
             row["spans"] = []
             for sp in spans:
@@ -456,80 +405,16 @@ class Project:
     # ------------------------------------------------------------------ error categories
     def severity(self) -> dict[str, str]:
         """Severity per label ('low', 'normal', 'high'); labels not named are 'normal'."""
-        return self.store.get_setting("severity", {})
+        return settings.severity(self.store)
 
     def set_severity(self, label: str, severity: str) -> Changes:
         """A label's severity, one undoable label change (``taxonomy.edit_label``): an unknown label is
         E009, a severity not in SEVERITIES E430, the one it has already E431."""
         return self.taxonomy.edit_label(label, severity=severity)
 
-    def _refresh_corrections(self, segment_id: int, annotator: str) -> None:
-        """Recompute the corrections and effort of one accepted annotation (inside a transaction)."""
-        from nerdesk.core.categorize import categorize, effort
-
-        row = self.store.annotation(segment_id, annotator)
-        if row is None or row.status != "accepted":
-            self.store.replace_corrections(segment_id, annotator, [])
-            self.store.delete_effort(segment_id, annotator)
-            return
-        model_id = row.model_id or self.store.active_model_id()
-        pred = self.store.predictions_for([segment_id], model_id).get(segment_id) if model_id else None
-        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in row.spans]
-        if pred is None:  # no pre-annotation to compare with (yet): nothing to categorise
-            self.store.replace_corrections(segment_id, annotator, [])
-            self.store.delete_effort(segment_id, annotator)
-            return
-        predicted = list(pred.spans)
-        seg = self.store.segments_with_text([segment_id])[0]
-        text, base = seg["text"], seg["start"]
-        severity = self.severity()
-        created = now()
-        rows = []
-        for c in categorize(predicted, final):
-            ref = c.final or c.predicted
-            if ref is None:  # a category always has a span on one side
-                raise ValueError(f"a correction without a span: {c}")
-            rows.append(
-                {
-                    "segment_id": segment_id,
-                    "annotator": annotator,
-                    "tier": row.tier,
-                    "category": c.category,
-                    "auto_category": c.category,
-                    "reason": "",
-                    "label": c.label,
-                    "predicted": [c.predicted.start, c.predicted.end, c.predicted.label, c.predicted.confidence]
-                    if c.predicted
-                    else None,
-                    "final": [c.final.start, c.final.end, c.final.label] if c.final else None,
-                    "predicted_label": c.predicted.label if c.predicted else None,
-                    "final_label": c.final.label if c.final else None,
-                    "surface": text[ref.start - base : ref.end - base],
-                    "severity": severity.get(c.label, "normal"),
-                    "model_id": model_id,
-                    "guideline_version": row.guideline_version,
-                    "created": created,
-                }
-            )
-        self.store.replace_corrections(segment_id, annotator, rows)
-        e = effort(predicted, final)
-        self.store.put_effort(
-            segment_id,
-            annotator,
-            e["with_model"],
-            e["from_scratch"],
-            self.store.actions_since_last_accept(segment_id, annotator),
-        )
-
     def refresh_corrections(self, *, all_: bool = False) -> int:
-        """Categorise accepted annotations that have not been yet (imported ones, or ones reviewed
-        before any model predicted); ``all_`` recomputes every one. Edits made in the app are
-        categorised as they are accepted, so this stays cheap on big projects."""
-        rows = human.accepted_keys(self.store, uncategorised_only=not all_)
-        with self.store.transaction():
-            for segment_id, annotator in rows:
-                self._refresh_corrections(segment_id, annotator)
-        return len(rows)
+        """Categorise accepted annotations that have not been yet (:func:`nerdesk.core.edits.refresh_corrections`)."""
+        return edits.refresh_corrections(self.store, all_=all_)
 
     def live_corrections(self, segment_id: int) -> list[Any]:
         """The categories of the changes made so far to a segment (for the app, as they happen)."""
@@ -566,9 +451,7 @@ class Project:
         )
 
     def error_report(self, top: int = 20) -> dict[str, Any]:
-        report = self.store.error_report(top)
-        report["effort"] = self.store.effort_report()
-        return report
+        return edits.error_report(self.store, top)
 
     # ------------------------------------------------------------------ undo / redo
     def _rebuild_undo(self) -> None:
@@ -594,12 +477,10 @@ class Project:
         if not self._undo:
             raise err(Errors.E006)
         event = self.store.event(self._undo[-1])
-        from nerdesk.core import taxonomy
-
         if taxonomy.is_label_change(event):  # a label change: its reverse, one step
-            changes = taxonomy.revert(self, event, "undo")
+            changes = taxonomy.revert(self.store, self.identity, event, "undo")
         elif event["action"] in _TEAM_ACTIONS:  # a review decision or an adjudication
-            changes = _team_restore(self, event, "undo")
+            changes = _team_restore(self.store, self.identity, event, "undo")
         elif event["segment_id"] is None:  # a merge of many segments' annotations: one step
             changes = self._restore_merge(event, "undo")
         else:
@@ -612,12 +493,10 @@ class Project:
         if not self._redo:
             raise err(Errors.E007)
         event = self.store.event(self._redo[-1])
-        from nerdesk.core import taxonomy
-
         if taxonomy.is_label_change(event):
-            changes = taxonomy.revert(self, event, "redo")
+            changes = taxonomy.revert(self.store, self.identity, event, "redo")
         elif event["action"] in _TEAM_ACTIONS:
-            changes = _team_restore(self, event, "redo")
+            changes = _team_restore(self.store, self.identity, event, "redo")
         elif event["segment_id"] is None:
             changes = self._restore_merge(event, "redo")
         else:
@@ -645,7 +524,7 @@ class Project:
             self.store.refresh_segment_status(ids)
             self.store.log_event(self.user, event["action"], kind, None, None, None, ref=event["id"])
             for r in rows:
-                self._refresh_corrections(r["segment_id"], r["annotator"])
+                edits.refresh_corrections_of(self.store, r["segment_id"], r["annotator"])
         docs = {seg["doc_id"] for seg in self.store.segments_with_text(ids)}
         return Changes(
             ChangeKind.IMPORT, segments=set(ids), documents=docs, action=f"{kind} {event['action']}", step=Step(kind)
@@ -661,7 +540,7 @@ class Project:
                 self.store.put_annotation(Annotation.from_dict(row))
             self.store.refresh_segment_status([segment_id])
             self.store.log_event(self.user, event["action"], kind, segment_id, current, row, ref=event["id"])
-            self._refresh_corrections(segment_id, self.user)
+            edits.refresh_corrections_of(self.store, segment_id, self.user)
 
     def history(self, segment_id: int) -> list[dict[str, Any]]:
         return self.store.history(segment_id)
@@ -683,9 +562,7 @@ class Project:
         ``label``, ``source`` and ``max_confidence`` narrow the queue (see :meth:`Store.queue`).
         ``status='stale'``: annotations made under an older definition of a label (re-review)."""
         if status == "stale":
-            from nerdesk.core.taxonomy import stale_queue
-
-            return [(i, 0.0) for i in stale_queue(self, limit, offset, label)]
+            return [(i, 0.0) for i in taxonomy.stale_queue(self.store, limit, offset, label)]
         return self.store.queue(
             self.store.active_model_id(),
             status,
@@ -704,7 +581,7 @@ class Project:
         off, their precision on reviewed work, suggested terms."""
         from nerdesk.core.terms import TermLists
 
-        return TermLists(self)
+        return TermLists(self.store, self.identity)
 
     # ------------------------------------------------------------------ review tiers (issue 16)
     @property
@@ -712,24 +589,29 @@ class Project:
         """Review across tiers (:mod:`nerdesk.core.review`): ``queue()``, ``reviewer_queue()``,
         ``annotator_queue()``, ``expert_queue()``, ``review(segment, annotator, decision)``,
         ``remember_identity(user, tier)``, ``error_profiles()``."""
-        from nerdesk.core import review
+        return _Bound(review, self, remember_identity=self._remember_identity)
 
-        return _Bound(review, self)
+    def _remember_identity(self, user: str, tier: str) -> Changes:
+        """Remember this OS user's name and tier in the project and act as them from now on
+        (:func:`nerdesk.core.review.remember_identity`); where each came from stays as it was."""
+        user, tier = review.check_name(user), review.check_tier(tier)
+        changes = review.remember_identity(self.store, user, tier)  # the store acts at that tier now
+        self.identity = dataclasses.replace(self.identity, user=user, tier=tier)
+        self._rebuild_undo()
+        return changes
 
     @property
     def adjudication(self):
         """Conflicts and their resolution (:mod:`nerdesk.core.adjudicate`): ``conflicts()``,
         ``summary()``, ``versions(segment)``, ``adjudicate(segment, ...)``, ``apply_protocol()``,
         ``protocol()``, ``set_protocol(rule, expert_labels)``."""
-        from nerdesk.core import adjudicate
-
         return _Bound(adjudicate, self)
 
     def agreement(self, **options: Any) -> dict[str, Any]:
         """Inter-annotator agreement (:func:`nerdesk.core.agreement.agreement`)."""
         from nerdesk.core.agreement import agreement
 
-        return agreement(self, **options)
+        return agreement(self.store, **options)
 
     # ------------------------------------------------------------------ models
     def active_model_id(self) -> str | None:
@@ -738,20 +620,20 @@ class Project:
     def predict(self, model: Any = None, **options: Any) -> Generator[Progress, None, int]:
         from nerdesk.core.predict import predict_project
 
-        return predict_project(self, model, **options)
+        return predict_project(self.store, self.identity, model, **options)
 
     def preannotate(self, *, threads: int = 1) -> Generator[Progress, None, int]:
         """Predict what the active model (else the default) has not seen yet: after every import."""
         from nerdesk.core.predict import preannotate
 
-        return preannotate(self, threads=threads)
+        return preannotate(self.store, self.identity, threads=threads)
 
     def preannotating_model(self) -> str:
         """The id (or name) of the model :meth:`preannotate` uses, for menus and the status bar
         (E215 if the active model's package is gone)."""
         from nerdesk.core.predict import active_model_source
 
-        return active_model_source(self)[1]
+        return active_model_source(self.store)[1]
 
 
 #: Event actions undone and redone by nerdesk.core.review / nerdesk.core.adjudicate.
@@ -766,11 +648,9 @@ def _edit_kind(event: dict[str, Any]) -> ChangeKind:
     return _STATUS_KINDS.get(event["action"], ChangeKind.EDIT_SPANS)
 
 
-def _team_restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
-    from nerdesk.core import adjudicate, review
-
+def _team_restore(store: Store, actor: Identity, event: dict[str, Any], kind: str) -> Changes:
     module = review if event["action"] in review.ACTIONS else adjudicate
-    return module.restore(project, event, kind)
+    return module.restore(store, actor, event, kind)
 
 
 def _named(seg: dict[str, Any], spans: list[dict[str, Any]]) -> str:
@@ -780,13 +660,26 @@ def _named(seg: dict[str, Any], spans: list[dict[str, Any]]) -> str:
 
 
 class _Bound:
-    """A module's functions with the project as their first argument (``project.taxonomy.rename_label(a, b)``)."""
+    """A service module's functions called as this project (``project.taxonomy.rename_label(a, b)``):
+    with its Store, and its Identity where the function's second parameter is ``actor``; the
+    undoable event a returned Changes names goes on the project's undo stack. ``overrides``: the
+    project's own method for a name (one that changes the project itself, such as who is acting)."""
 
-    def __init__(self, module: Any, project: Project):
-        self._module, self._project = module, project
+    def __init__(self, module: Any, project: Project, **overrides: Any):
+        self._module, self._project, self._overrides = module, project, overrides
 
     def __getattr__(self, name: str) -> Any:
-        import functools
-
+        if name in self._overrides:
+            return self._overrides[name]
         fn = getattr(self._module, name)
-        return functools.partial(fn, self._project) if callable(fn) and not isinstance(fn, type) else fn
+        if not callable(fn) or isinstance(fn, type):
+            return fn
+        project = self._project
+        acts = list(inspect.signature(fn).parameters)[1:2] == ["actor"]
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            first = (project.store, project.identity) if acts else (project.store,)
+            return project._did(fn(*first, *args, **kwargs))
+
+        return call

@@ -10,49 +10,50 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import edits
 from nerdesk.core.autoaccept import audit_estimate
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
 
 DEFAULT_EVERY = 200
 DEFAULT_MAX_ERROR = 0.10
 
 
-def settings(project: Project) -> dict[str, Any]:
-    s = project.store.get_setting("retrain", {}) or {}
+def settings(store: Store) -> dict[str, Any]:
+    s = store.get_setting("retrain", {}) or {}
     return {"every": int(s.get("every", DEFAULT_EVERY)), "max_error": float(s.get("max_error", DEFAULT_MAX_ERROR))}
 
 
-def configure(project: Project, *, every: int | None = None, max_error: float | None = None) -> dict[str, Any]:
+def configure(store: Store, *, every: int | None = None, max_error: float | None = None) -> dict[str, Any]:
     if every is not None and every < 1:
         raise ValueError("every must be at least 1")
     if max_error is not None and not 0.0 <= max_error <= 1.0:
         raise ValueError("max_error must be in [0, 1]")
-    with project.store.transaction():
-        s = settings(project)
+    with store.transaction():
+        s = settings(store)
         s.update({k: v for k, v in (("every", every), ("max_error", max_error)) if v is not None})
-        project.store.set_setting("retrain", s)
+        store.set_setting("retrain", s)
     return s
 
 
-def corrections_total(project: Project) -> int:
-    return project.error_report(1)["total"]
+def corrections_total(store: Store) -> int:
+    return edits.error_report(store, 1)["total"]
 
 
-def mark_finetuned(project: Project, corrections: int | None = None) -> None:
+def mark_finetuned(store: Store, corrections: int | None = None) -> None:
     """Record that a fine-tune used the corrections made so far (or ``corrections`` of them)."""
-    with project.store.transaction():
-        project.store.set_setting("retrain_last", corrections_total(project) if corrections is None else corrections)
+    with store.transaction():
+        store.set_setting("retrain_last", corrections_total(store) if corrections is None else corrections)
 
 
-def state(project: Project) -> dict[str, Any]:
+def state(store: Store) -> dict[str, Any]:
     """The trigger's state: corrections since the last fine-tune against ``every``, the audited error
     rate against ``max_error``, whether a fine-tune is ``due`` and why."""
-    s = settings(project)
-    total = corrections_total(project)
-    since = total - int(project.store.get_setting("retrain_last", 0) or 0)
-    est = audit_estimate(project)
+    s = settings(store)
+    total = corrections_total(store)
+    since = total - int(store.get_setting("retrain_last", 0) or 0)
+    est = audit_estimate(store)
     reason = ""
     if since >= s["every"]:
         reason = f"{since} corrections since the last fine-tune"

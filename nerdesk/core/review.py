@@ -23,18 +23,18 @@ import math
 import os
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import edits
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import review as review_store
 from nerdesk.core.tiers import TIERS, tier_rank
-from nerdesk.core.types import Annotation, ChangeKind, Changes, Span, Step
+from nerdesk.core.types import Annotation, ChangeKind, Changes, Identity, Span, Step
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
     from nerdesk.core.store import Store
 
 DECISIONS = ("approve", "correct", "send_back")
@@ -111,19 +111,6 @@ def remembered(store: Store) -> dict[str, str] | None:
     return store.get_setting(_remembered_key())
 
 
-@dataclass
-class Identity:
-    user: str
-    tier: str
-    #: where each came from: argument, environment, config, remembered, login / default
-    sources: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def chosen(self) -> bool:
-        """False when nothing named the user (the app then asks)."""
-        return self.sources.get("user") != "login"
-
-
 #: ``nerdesk --user U --tier T COMMAND``: the whole command acts as U at T (set by the CLI group).
 OVERRIDE: dict[str, str | None] = {"user": None, "tier": None}
 
@@ -153,25 +140,22 @@ def resolve_identity(store: Store, user: str | None = None, tier: str | None = N
     return Identity(check_name(u), check_tier(t), {"user": us, "tier": ts})
 
 
-def remember_identity(project: Project, user: str, tier: str) -> Changes:
-    """Remember this OS user's name and tier in the project (the app's first-open dialog) and act as
-    them from now on. One transaction, logged."""
+def remember_identity(store: Store, user: str, tier: str) -> Changes:
+    """Remember this OS user's name and tier in the project (the app's first-open dialog); the store
+    acts at that tier from now on (the Project that called this acts as them). One transaction, logged."""
     user, tier = check_name(user), check_tier(tier)
-    store = project.store
     with store.transaction():
         before = remembered(store)
         store.set_setting(_remembered_key(), {"user": user, "tier": tier})
         review_store.upsert_person(store, user, tier, "local")
-        project.user, project.tier = user, tier
         store.acting_tier = tier
         store.log_event(user, "set identity", "log", None, before, {"user": user, "tier": tier})
-    project._rebuild_undo()
     return Changes(ChangeKind.IDENTITY, action="set identity")
 
 
-def people(project: Project) -> list[dict[str, Any]]:
+def people(store: Store) -> list[dict[str, Any]]:
     """Everyone known to the project with their tier: local users who chose one, bundle authors."""
-    return review_store.people(project.store)
+    return review_store.people(store)
 
 
 # ------------------------------------------------------------------ queues
@@ -197,13 +181,15 @@ def _order(seed: int, segment_id: int) -> bytes:
     return hashlib.blake2b(f"{seed}:{segment_id}".encode(), digest_size=8).digest()
 
 
-def reviewer_queue(project: Project, *, sample: float | None = None, minimum: int = 0, seed: int = 0) -> list[Item]:
+def reviewer_queue(
+    store: Store, actor: Identity, *, sample: float | None = None, minimum: int = 0, seed: int = 0
+) -> list[Item]:
     """Annotators' accepted segments whose current version no review decided on (not the
     reviewer's own). ``sample``: review this share of each annotator's, at least ``minimum`` (all
     if they have fewer), chosen by a fixed pseudo-random order (``seed``)."""
     if sample is not None and not 0 <= sample <= 1:
         raise err(Errors.E409, rate=sample)
-    rows = [(sid, a, upd) for sid, a, upd in review_store.unreviewed_accepted(project.store) if a != project.user]
+    rows = [(sid, a, upd) for sid, a, upd in review_store.unreviewed_accepted(store) if a != actor.user]
     by_annotator: dict[str, list[tuple[int, str]]] = {}
     for sid, a, upd in rows:
         by_annotator.setdefault(a, []).append((sid, upd))
@@ -223,11 +209,11 @@ def reviewer_queue(project: Project, *, sample: float | None = None, minimum: in
     return sorted(items, key=lambda i: (i.segment_id, i.annotator or ""))
 
 
-def annotator_queue(project: Project, annotator: str | None = None, *, limit: int = 200) -> list[Item]:
+def annotator_queue(store: Store, actor: Identity, annotator: str | None = None, *, limit: int = 200) -> list[Item]:
     """What reviewers sent back to ``annotator`` (default: the user), with their notes; then, where
     the project splits the work (:func:`set_assignment`), up to ``limit`` segments assigned to them
     that they have not accepted yet."""
-    name = annotator or project.user
+    name = annotator or actor.user
     items = [
         Item(
             r["segment_id"],
@@ -236,34 +222,34 @@ def annotator_queue(project: Project, annotator: str | None = None, *, limit: in
             annotator=name,
             note=r["note"],
         )
-        for r in review_store.sent_back(project.store, name)
+        for r in review_store.sent_back(store, name)
     ]
-    return items + assigned(project, name, limit=limit)
+    return items + assigned(store, name, limit=limit)
 
 
-def assignment(project: Project) -> dict[str, Any] | None:
-    return project.store.get_setting("assignment")
+def assignment(store: Store) -> dict[str, Any] | None:
+    return store.get_setting("assignment")
 
 
-def set_assignment(project: Project, annotators: Sequence[str], *, double: float = 0.0, seed: int = 0) -> Changes:
+def set_assignment(
+    store: Store, actor: Identity, annotators: Sequence[str], *, double: float = 0.0, seed: int = 0
+) -> Changes:
     """Split the work between ``annotators``: each segment goes to one of them, and a ``double`` share
     of the segments to two (double annotation, for agreement). The split depends only on each
     segment's document hash and offset, so the same call on every laptop assigns the same segments.
     An empty list stops splitting. Reviewers and experts only; one transaction, logged."""
-    if tier_rank(project.tier) < tier_rank("reviewer"):
-        raise err(
-            Errors.E401, user=project.user, tier=project.tier, action="assigning work", needed="reviewer or expert"
-        )
+    if tier_rank(actor.tier) < tier_rank("reviewer"):
+        raise err(Errors.E401, user=actor.user, tier=actor.tier, action="assigning work", needed="reviewer or expert")
     if not 0 <= double <= 1:
         raise err(Errors.E409, rate=double)
     names = [check_name(n) for n in dict.fromkeys(annotators)]
     if double and len(names) < 2:
         raise err(Errors.E412, reason="double annotation needs two annotators or more")
     new = {"annotators": names, "double": double, "seed": seed} if names else None
-    with project.store.transaction():
-        before = assignment(project)
-        project.store.set_setting("assignment", new)
-        project.store.log_event(project.user, "assign work", "log", None, before, new)
+    with store.transaction():
+        before = assignment(store)
+        store.set_setting("assignment", new)
+        store.log_event(actor.user, "assign work", "log", None, before, new)
     return Changes(ChangeKind.ASSIGNMENT, action="assign work")
 
 
@@ -279,14 +265,14 @@ def assignees(content_hash: str, start: int, plan: dict[str, Any]) -> list[str]:
     return out
 
 
-def assigned(project: Project, annotator: str, *, limit: int = 200) -> list[Item]:
-    plan = assignment(project)
+def assigned(store: Store, annotator: str, *, limit: int = 200) -> list[Item]:
+    plan = assignment(store)
     if not plan or annotator not in plan["annotators"]:
         return []
     items: list[Item] = []
     last = 0
     while len(items) < limit:
-        rows = review_store.open_segments_for(project.store, annotator, last, 2000)
+        rows = review_store.open_segments_for(store, annotator, last, 2000)
         if not rows:
             break
         last = rows[-1][0]
@@ -306,13 +292,12 @@ def assigned(project: Project, annotator: str, *, limit: int = 200) -> list[Item
     return items
 
 
-def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> list[Item]:
+def expert_queue(store: Store, *, low_agreement: float = LOW_AGREEMENT) -> list[Item]:
     """Escalations: flagged segments (with the note), annotator–reviewer disagreements, and conflicts
     over labels whose agreement (exact span F1) is below ``low_agreement``; none a decision holds for."""
     from nerdesk.core import adjudicate as adj
     from nerdesk.core.agreement import agreement, low_agreement_labels
 
-    store = project.store
     items: dict[int, Item] = {}
 
     def add(sid: int, kind: str, reason: str, annotator: str | None = None, note: str = "") -> None:
@@ -326,11 +311,11 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
     for sid, who, tier, note in review_store.flagged(store):
         add(sid, "flagged", f"flagged by {who} ({tier})" + (f": {note}" if note else ""), who, note)
     ids = review_store.multi_annotated_ids(store)
-    low = low_agreement_labels(agreement(project, spans_only=True), low_agreement) if ids else {}
+    low = low_agreement_labels(agreement(store, spans_only=True), low_agreement) if ids else {}
     for i in range(0, len(ids), 1000):
         part = ids[i : i + 1000]
         anns = store.annotations_of(part)
-        res = adj.resolutions(project, part, anns)
+        res = adj.resolutions(store, part, anns)
         for sid in part:
             r = res.get(sid)
             if r is None or not r.conflict or r.how == "adjudicated" or (r.resolved and r.tier == "expert"):
@@ -355,20 +340,21 @@ def expert_queue(project: Project, *, low_agreement: float = LOW_AGREEMENT) -> l
     return [items[k] for k in sorted(items)]
 
 
-def queue(project: Project, **options: Any) -> list[Item]:
+def queue(store: Store, actor: Identity, **options: Any) -> list[Item]:
     """The queue of the user's tier: annotator → sent back; reviewer → to review (and what was sent
     back to them); expert → escalations."""
-    if project.tier == "expert":
-        return expert_queue(project, **{k: v for k, v in options.items() if k == "low_agreement"})
-    if project.tier == "reviewer":
+    if actor.tier == "expert":
+        return expert_queue(store, **{k: v for k, v in options.items() if k == "low_agreement"})
+    if actor.tier == "reviewer":
         opts = {k: v for k, v in options.items() if k in ("sample", "minimum", "seed")}
-        return annotator_queue(project) + reviewer_queue(project, **opts)
-    return annotator_queue(project)
+        return annotator_queue(store, actor) + reviewer_queue(store, actor, **opts)
+    return annotator_queue(store, actor)
 
 
 # ------------------------------------------------------------------ decisions
 def review(
-    project: Project,
+    store: Store,
+    actor: Identity,
     segment_id: int,
     annotator: str,
     decision: str,
@@ -385,32 +371,31 @@ def review(
 
     if decision not in DECISIONS:
         raise err(Errors.E403, decision=decision, decisions=", ".join(DECISIONS))
-    if tier_rank(project.tier) < tier_rank("reviewer"):
-        raise err(Errors.E401, user=project.user, tier=project.tier, action="a review", needed="reviewer or expert")
+    if tier_rank(actor.tier) < tier_rank("reviewer"):
+        raise err(Errors.E401, user=actor.user, tier=actor.tier, action="a review", needed="reviewer or expert")
     if decision == "send_back" and not note.strip():
         raise err(Errors.E404)
-    store = project.store
     with store.transaction():
-        seg = project.segment(segment_id)  # E005
+        seg = edits.segment(store, actor.user, segment_id)  # E005
         target = store.annotation(segment_id, annotator)
         if target is None or target.status != "accepted":
             raise err(Errors.E402, annotator=annotator, segment=segment_id)
-        if annotator == project.user:
+        if annotator == actor.user:
             raise err(
                 Errors.E401,
-                user=project.user,
-                tier=project.tier,
+                user=actor.user,
+                tier=actor.tier,
                 action="reviewing one's own work",
                 needed="another reviewer",
             )
         created = now()
-        mine_before = store.annotation(segment_id, project.user)
+        mine_before = store.annotation(segment_id, actor.user)
         mine_after = mine_before
         errors: list[dict[str, Any]] = []
         final: list[Span] = []  # the corrected spans (a correction)
         if decision == "correct":
             if spans is not None:
-                ks = adj._checked_edit(project, seg, [adj._key(sp) for sp in spans])
+                ks = adj._checked_edit(store, seg, [adj._key(sp) for sp in spans])
             elif mine_before is not None:
                 ks = sorted(adj.keys(mine_before.spans))
             else:
@@ -421,8 +406,8 @@ def review(
             g = store.guideline()
             mine_after = Annotation(
                 segment_id,
-                project.user,
-                project.tier,
+                actor.user,
+                actor.tier,
                 "accepted",
                 tuple(adj._spans_of(ks)),
                 f"corrects {annotator}" + (f": {note}" if note else ""),
@@ -438,8 +423,8 @@ def review(
             "segment_id": segment_id,
             "annotator": annotator,
             "reviewed_updated": target.updated,
-            "reviewer": project.user,
-            "tier": project.tier,
+            "reviewer": actor.user,
+            "tier": actor.tier,
             "decision": decision,
             "note": note,
             "created": created,
@@ -448,27 +433,25 @@ def review(
         if decision == "correct":
             theirs = [Span(sp["start"], sp["end"], sp["label"]) for sp in target.spans]
             errors = adj.person_error_rows(
-                seg, annotator, project.user, project.tier, "review", row["id"], categorize(theirs, final), created
+                seg, annotator, actor.user, actor.tier, "review", row["id"], categorize(theirs, final), created
             )
             review_store.insert_person_errors(store, errors)
         action = "review " + decision.replace("_", " ")
         event_id = store.log_event(
-            project.user,
+            actor.user,
             action,
             "do",
             segment_id,
             {"annotation": mine_before},
             {"annotation": mine_after, "review": row, "errors": errors},
         )
-        project._refresh_corrections(segment_id, project.user)
-    project._did(event_id)
-    return project._changes(segment_id, action, ChangeKind.REVIEW)
+        edits.refresh_corrections_of(store, segment_id, actor.user)
+    return edits.segment_changes(store, segment_id, action, ChangeKind.REVIEW, undoable=event_id)
 
 
-def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
+def restore(store: Store, actor: Identity, event: dict[str, Any], kind: str) -> Changes:
     """Undo or redo a review decision: the review row, the errors it found and the reviewer's
     annotation as they were before (undo) or after (redo)."""
-    store = project.store
     segment_id = event["segment_id"]
     row = event["after"]["review"]
     ann = (event["before"] if kind == "undo" else event["after"])["annotation"]
@@ -480,17 +463,17 @@ def restore(project: Project, event: dict[str, Any], kind: str) -> Changes:
             review_store.insert_review(store, row)
             review_store.insert_person_errors(store, event["after"]["errors"])
         if ann is None:
-            store.delete_annotation(segment_id, project.user)
+            store.delete_annotation(segment_id, actor.user)
         else:
             store.put_annotation(Annotation.from_dict(ann))
         store.refresh_segment_status([segment_id])
-        store.log_event(project.user, event["action"], kind, segment_id, None, None, ref=event["id"])
-        project._refresh_corrections(segment_id, project.user)
-    return project._changes(segment_id, f"{kind} {event['action']}", ChangeKind.REVIEW, Step(kind))
+        store.log_event(actor.user, event["action"], kind, segment_id, None, None, ref=event["id"])
+        edits.refresh_corrections_of(store, segment_id, actor.user)
+    return edits.segment_changes(store, segment_id, f"{kind} {event['action']}", ChangeKind.REVIEW, Step(kind))
 
 
 # ------------------------------------------------------------------ errors of people
-def error_profiles(project: Project) -> dict[str, dict[str, Any]]:
+def error_profiles(store: Store) -> dict[str, dict[str, Any]]:
     """Per annotator: the errors reviewers' corrections and adjudications found in their work,
     per category, per label and category, per week; and how many of their segments were reviewed."""
-    return review_store.error_profiles(project.store)
+    return review_store.error_profiles(store)

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import settings
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.model.sketch import distance_to_nearest, unpack
 from nerdesk.core.store import human as human_sql
@@ -41,7 +42,7 @@ from nerdesk.core.store import predictions as predictions_sql
 from nerdesk.core.store import segments as segments_sql
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
 
 UNCERTAINTY = ("least_confidence", "margin", "entropy", "mnlp")
 STRATEGIES = ("blend", "random", *UNCERTAINTY, "novelty", "rare", "errors")
@@ -82,7 +83,7 @@ def words(text: str) -> set[str]:
 
 
 def route(
-    project: Project,
+    store: Store,
     strategy: str = "blend",
     limit: int = 50,
     *,
@@ -98,7 +99,6 @@ def route(
     the candidates in SQL, with the meaning of :meth:`nerdesk.core.store.Store.queue`."""
     if strategy not in STRATEGIES:
         raise err(Errors.E014, strategy=strategy, strategies=", ".join(STRATEGIES))
-    store = project.store
     model_id = store.active_model_id()
     filters = {
         k: v for k, v in (("label", label), ("source", source), ("max_confidence", max_confidence)) if v is not None
@@ -107,33 +107,33 @@ def route(
 
     def seen():
         if not reviewed:
-            reviewed.append(_reviewed(project))
+            reviewed.append(_reviewed(store))
         return reviewed[0]
 
-    cold = _cold_labels(project, model_id, seen()[2])
+    cold = _cold_labels(store, model_id, seen()[2])
     # term lists know labels no model does yet: start from their hits (nerdesk.core.terms)
     from nerdesk.core import terms as term_lists
 
-    by_terms = term_lists.routing_labels(project, status) if strategy != "random" else []
+    by_terms = term_lists.routing_labels(store, status) if strategy != "random" else []
     # random picks (the strategy, or uncertainty starting cold) need a uniform pool: half of the
     # usual pool is the most uncertain segments, which biased "random" on corpora over ``pool``
     uniform = strategy == "random" or (strategy in UNCERTAINTY and bool(cold))
-    cands = _candidates(project, model_id, status, pool, seed, filters, uniform=uniform)
+    cands = _candidates(store, model_id, status, pool, seed, filters, uniform=uniform)
     if by_terms and not filters:  # the pool holds segments with term hits (half of it at most)
         have = {c["id"] for c in cands}
-        extra = [i for i in term_lists.hit_segments(project, status, by_terms, pool // 2, seed) if i not in have]
-        cands = _rows(project, model_id, extra) + cands[: max(0, pool - len(extra))]
+        extra = [i for i in term_lists.hit_segments(store, status, by_terms, pool // 2, seed) if i not in have]
+        cands = _rows(store, model_id, extra) + cands[: max(0, pool - len(extra))]
     if not cands:
         return []
     scorers: dict[str, Callable[..., dict[int, tuple[float, list[str]]]]] = {
         "random": lambda: _random(cands, seed),
-        "novelty": lambda: _novelty(seen(), cands, _feature_distance(project, model_id, cands)),
+        "novelty": lambda: _novelty(seen(), cands, _feature_distance(store, model_id, cands)),
         "rare": lambda: _rare(seen(), cands),
-        "errors": lambda: _errors(project, cands),
+        "errors": lambda: _errors(store, cands),
     }
     for key in UNCERTAINTY:
         if by_terms:  # term hits of the labels the model does not know first, conflicts and rare terms first
-            scorers[key] = lambda: term_lists.routing_scores(project, cands, by_terms, seed)
+            scorers[key] = lambda: term_lists.routing_scores(store, cands, by_terms, seed)
             continue
         if cold:  # the model's uncertainty says nothing about labels it cannot predict
             why = f"cold start: the model does not know {', '.join(cold)} yet (random)"
@@ -180,15 +180,15 @@ def route(
     return out
 
 
-def _cold_labels(project: Project, model_id: str | None, reviewed_counts: Counter) -> list[str]:
+def _cold_labels(store: Store, model_id: str | None, reviewed_counts: Counter) -> list[str]:
     """Project labels the active model cannot predict and that have fewer than COLD_START
     reviewed examples: until then uncertainty routing is replaced by random (a cold start)."""
     if not model_id:
         return []
-    known = next((set(m["labels"]) for m in project.store.models() if m["id"] == model_id), set())
+    known = next((set(m["labels"]) for m in store.models() if m["id"] == model_id), set())
     if not known:  # imported predictions: no label set to be blind with
         return []
-    return [lab for lab in project.label_names() if lab not in known and reviewed_counts.get(lab, 0) < COLD_START]
+    return [lab for lab in settings.label_names(store) if lab not in known and reviewed_counts.get(lab, 0) < COLD_START]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
@@ -252,7 +252,7 @@ def _rank01(values: dict[int, float]) -> dict[int, float]:
 
 
 def _candidates(
-    project: Project,
+    store: Store,
     model_id: str | None,
     status: str,
     pool: int,
@@ -262,21 +262,20 @@ def _candidates(
 ) -> list[dict]:
     """Up to ``pool`` segments with the given status: the most uncertain half, the rest at random
     (``uniform``: all at random)."""
-    store = project.store
     if filters:  # the filtered set, in SQL: its most uncertain, then a seeded sample of the rest
         top = [] if uniform else [i for i, _ in store.queue(model_id, status, pool // 2, **filters)]
         rest = [i for i, _ in store.queue(model_id, status, 10 * pool, order="document", **filters)]
         rest = [i for i in rest if i not in set(top)]
         random.Random(seed).shuffle(rest)
-        return _rows(project, model_id, list(dict.fromkeys(top + rest[: pool - len(top)])))
+        return _rows(store, model_id, list(dict.fromkeys(top + rest[: pool - len(top)])))
     top = predictions_sql.most_uncertain_ids(store, model_id, status, pool // 2) if model_id and not uniform else []
     rnd = segments_sql.random_ids(store, status, pool - len(top), seed)
-    return _rows(project, model_id, list(dict.fromkeys(top + rnd)))
+    return _rows(store, model_id, list(dict.fromkeys(top + rnd)))
 
 
-def _rows(project: Project, model_id: str | None, ids: list[int]) -> list[dict]:
-    rows = project.store.segments_with_text(ids)
-    preds = project.store.predictions_for(ids, model_id) if model_id else {}
+def _rows(store: Store, model_id: str | None, ids: list[int]) -> list[dict]:
+    rows = store.segments_with_text(ids)
+    preds = store.predictions_for(ids, model_id) if model_id else {}
     out = []
     for r in rows:
         p = preds.get(r["id"])
@@ -299,24 +298,23 @@ def _random(cands: list[dict], seed: int) -> dict[int, tuple[float, list[str]]]:
     return {c["id"]: (rng.random(), ["random"]) for c in cands}
 
 
-def _reviewed(project: Project) -> tuple[set[str], set[str], Counter]:
+def _reviewed(store: Store) -> tuple[set[str], set[str], Counter]:
     """Words and sources of reviewed segments, and reviewed entity counts per label."""
     seen: set[str] = set()
     sources: set[str] = set()
-    for text, source in segments_sql.reviewed_texts(project.store):
+    for text, source in segments_sql.reviewed_texts(store):
         seen |= words(text)
         sources.add(source)
     counts: Counter = Counter()
-    for spans in human_sql.accepted_span_lists(project.store):
+    for spans in human_sql.accepted_span_lists(store):
         counts.update(sp["label"] for sp in spans)
     return seen, sources, counts
 
 
-def _feature_distance(project: Project, model_id: str | None, cands: list[dict]) -> dict[int, float]:
+def _feature_distance(store: Store, model_id: str | None, cands: list[dict]) -> dict[int, float]:
     """Per candidate with a sketch, the distance to the nearest reviewed segment's sketch."""
     if not model_id:
         return {}
-    store = project.store
     reviewed = store.reviewed_sketches(model_id, REVIEWED_SKETCHES)
     if not reviewed:
         return {}
@@ -363,9 +361,9 @@ def _rare(reviewed: tuple, cands: list[dict]) -> dict[int, tuple[float, list[str
     return out
 
 
-def _errors(project: Project, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
+def _errors(store: Store, cands: list[dict]) -> dict[int, tuple[float, list[str]]]:
     forms: Counter[str] = Counter()
-    for surface in human_sql.correction_surfaces(project.store):
+    for surface in human_sql.correction_surfaces(store):
         forms[surface] += 1
     forms = Counter(dict(forms.most_common(500)))  # bounded work per candidate
     forms_words = {w for f in forms for w in words(f) if len(w) > 2}

@@ -27,7 +27,8 @@ from nerdesk.core.store import labels as sql
 from nerdesk.core.types import ChangeKind, Changes, Progress, Step
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 STATUSES = ("active", "retired", "split")
 SEVERITIES = ("low", "normal", "high")
@@ -41,39 +42,39 @@ Sorter = Callable[[list[int], list[str]], dict[int, list[tuple[int, int, str, fl
 
 
 # ---------------------------------------------------------------- reading
-def labels(project: Project) -> list[dict[str, Any]]:
-    return sql.labels(project.store)
+def labels(store: Store) -> list[dict[str, Any]]:
+    return sql.labels(store)
 
 
-def active_names(project: Project) -> list[str]:
-    return [lab["name"] for lab in sql.labels(project.store) if lab["status"] == "active"]
+def active_names(store: Store) -> list[str]:
+    return [lab["name"] for lab in sql.labels(store) if lab["status"] == "active"]
 
 
-def model_label_map(project: Project) -> dict[str, str]:
+def model_label_map(store: Store) -> dict[str, str]:
     """Model label -> project label, applied to every model's outputs at prediction time."""
-    return dict(project.store.get_setting("model_label_map", {}))
+    return dict(store.get_setting("model_label_map", {}))
 
 
 def map_model_label(mapping: dict[str, str], label: str) -> str:
     return mapping.get(label, label)
 
 
-def stale_queue(project: Project, limit: int = 50, offset: int = 0, label: str | None = None) -> list[int]:
+def stale_queue(store: Store, limit: int = 50, offset: int = 0, label: str | None = None) -> list[int]:
     """Segments with an annotation made under an older definition of one of its labels."""
-    return sql.stale_segments(project.store, limit, offset, label)
+    return sql.stale_segments(store, limit, offset, label)
 
 
-def currency(project: Project) -> dict[str, dict[str, int]]:
+def currency(store: Store) -> dict[str, dict[str, int]]:
     """Per label: annotations holding it, how many are stale and how many current."""
-    out = sql.currency_per_label(project.store)
+    out = sql.currency_per_label(store)
     for v in out.values():
         v["current"] = v["annotations"] - v["stale"]
     return out
 
 
 # ---------------------------------------------------------------- the changes
-def _names(project: Project) -> dict[str, dict[str, Any]]:
-    return {lab["name"]: lab for lab in sql.labels(project.store)}
+def _names(store: Store) -> dict[str, dict[str, Any]]:
+    return {lab["name"]: lab for lab in sql.labels(store)}
 
 
 def _check_name(name: str) -> str:
@@ -83,22 +84,23 @@ def _check_name(name: str) -> str:
     return clean
 
 
-def _known(project: Project, name: str, *, active: bool = True) -> dict[str, Any]:
-    current = _names(project)
+def _known(store: Store, name: str, *, active: bool = True) -> dict[str, Any]:
+    current = _names(store)
     if name not in current or (active and current[name]["status"] != "active"):
         names = [n for n, lab in current.items() if lab["status"] == "active"]
         raise err(Errors.E009, label=name, labels=", ".join(names) or "(none)")
     return current[name]
 
 
-def _free(project: Project, name: str) -> None:
+def _free(store: Store, name: str) -> None:
     _check_name(name)
-    if name in _names(project):
+    if name in _names(store):
         raise err(Errors.E422, label=name)
 
 
 def add_label(
-    project: Project,
+    store: Store,
+    actor: Identity,
     name: str,
     *,
     color: str | None = None,
@@ -108,38 +110,43 @@ def add_label(
 ) -> Changes:
     """A new label (a colour and a free key unless given), optionally a kind of ``parent``."""
     return _run(
-        project,
+        store,
+        actor,
         f"add label {name}",
         {"op": "add", "name": name, "color": color, "shortcut": shortcut, "description": description, "parent": parent},
     )
 
 
-def rename_label(project: Project, old: str, new: str) -> Changes:
+def rename_label(store: Store, actor: Identity, old: str, new: str) -> Changes:
     """``old`` is called ``new`` everywhere: spans, predictions, corrections, terms, severities, the model's map."""
-    return _run(project, f"rename label {old} → {new}", {"op": "rename", "old": old, "new": new})
+    return _run(store, actor, f"rename label {old} → {new}", {"op": "rename", "old": old, "new": new})
 
 
-def merge_labels(project: Project, sources: Sequence[str], target: str) -> Changes:
+def merge_labels(store: Store, actor: Identity, sources: Sequence[str], target: str) -> Changes:
     """Every span of ``sources`` becomes ``target`` (a new label, or one of the sources)."""
     return _run(
-        project,
+        store,
+        actor,
         f"merge labels {', '.join(sources)} → {target}",
         {"op": "merge", "sources": list(sources), "target": target},
     )
 
 
-def split_label(project: Project, old: str, targets: Sequence[str], *, sorter: Sorter | None = None) -> Changes:
+def split_label(
+    store: Store, actor: Identity, old: str, targets: Sequence[str], *, sorter: Sorter | None = None
+) -> Changes:
     """``old`` is split into ``targets``: each of its spans that a model places (the active model's stored
     predictions, or ``sorter``) takes that label, the others keep ``old`` (now a split label, offered no
     more); every annotation holding them goes to the re-review (stale) queue."""
     found, read = None, None
     if sorter is not None:  # read before the write lock: a model may take a while
-        stamp = sql.change_stamp(project.store)
-        rows = sql.annotation_rows_of(project.store, old)
+        stamp = sql.change_stamp(store)
+        rows = sql.annotation_rows_of(store, old)
         found = {int(k): v for k, v in sorter(sorted({r[1] for r in rows}), list(targets)).items() if v} or None
         read = (stamp, rows)
     return _run(
-        project,
+        store,
+        actor,
         f"split label {old} → {' | '.join(targets)}",
         {"op": "split", "old": old, "targets": list(targets)},
         sorted_=found,
@@ -147,19 +154,20 @@ def split_label(project: Project, old: str, targets: Sequence[str], *, sorter: S
     )
 
 
-def retire_label(project: Project, name: str) -> Changes:
+def retire_label(store: Store, actor: Identity, name: str) -> Changes:
     """``name`` is annotated no more: its spans leave annotations and predictions, its corrections go, its
     terms are switched off, models are not asked for it. Undo puts everything back."""
-    return _run(project, f"retire label {name}", {"op": "retire", "name": name})
+    return _run(store, actor, f"retire label {name}", {"op": "retire", "name": name})
 
 
-def set_parent(project: Project, child: str, parent: str | None) -> Changes:
+def set_parent(store: Store, actor: Identity, child: str, parent: str | None) -> Changes:
     """``child`` is a kind of ``parent`` (None: of nothing)."""
-    return _run(project, f"set parent of {child}", {"op": "parent", "child": child, "parent": parent})
+    return _run(store, actor, f"set parent of {child}", {"op": "parent", "child": child, "parent": parent})
 
 
 def edit_label(
-    project: Project,
+    store: Store,
+    actor: Identity,
     name: str,
     *,
     new_name: str | None = None,
@@ -170,7 +178,8 @@ def edit_label(
 ) -> Changes:
     """Colour, key, description, severity; a new name is a rename (one event for all)."""
     return _run(
-        project,
+        store,
+        actor,
         f"edit label {name}",
         {
             "op": "edit",
@@ -184,36 +193,44 @@ def edit_label(
     )
 
 
-def set_allow_overlaps(project: Project, allow: bool) -> Changes:
+def set_allow_overlaps(store: Store, actor: Identity, allow: bool) -> Changes:
     return _run(
-        project,
+        store,
+        actor,
         "allow overlapping spans" if allow else "forbid overlapping spans",
         {"op": "overlaps", "allow": bool(allow)},
     )
 
 
 def set_guides(
-    project: Project, labels_: dict[str, dict[str, Any]], *, text: str | None = None, summary: str | None = None
+    store: Store,
+    actor: Identity,
+    labels_: dict[str, dict[str, Any]],
+    *,
+    text: str | None = None,
+    summary: str | None = None,
 ) -> Changes:
     """Several labels' guidelines and the project text in one change (one version, one event)."""
     op: dict[str, Any] = {"op": "guides", "labels": labels_, "summary": summary}
     if text is not None:
         op["fields"] = {"text": text}
-    return _run(project, "edit guideline", op)
+    return _run(store, actor, "edit guideline", op)
 
 
-def set_guide(project: Project, label: str | None, fields: dict[str, Any], *, summary: str | None = None) -> Changes:
+def set_guide(
+    store: Store, actor: Identity, label: str | None, fields: dict[str, Any], *, summary: str | None = None
+) -> Changes:
     """Set fields of a label's guideline (``label`` None: the project-wide text, ``fields['text']``)."""
     return _run(
-        project,
+        store,
+        actor,
         f"edit guideline {label or ''}".strip(),
         {"op": "guide", "label": label, "fields": fields, "summary": summary},
     )
 
 
 # ---------------------------------------------------------------- the engine
-def _snapshot(project: Project) -> dict[str, Any]:
-    store = project.store
+def _snapshot(store: Store) -> dict[str, Any]:
     g = store.guideline()
     # settings as stored (None: absent, and removed again by undo)
     return {
@@ -228,7 +245,8 @@ _SETTINGS = ("severity", "model_label_map", "allow_overlaps", "label_forms")
 
 
 def _run(
-    project: Project,
+    store: Store,
+    actor: Identity,
     action: str,
     op: dict[str, Any],
     *,
@@ -237,34 +255,31 @@ def _run(
 ) -> Changes:
     """``read``: (the change stamp, the rows) a split read before the write lock; they are used under it
     only where nothing was written in between (the stamp is the same), else read again."""
-    store = project.store
     with store.transaction():
         fresh = read is not None and sql.change_stamp(store) == read[0]
-        before = _snapshot(project)
+        before = _snapshot(store)
         if sorted_ is not None:
             op = dict(op, sorted=True)  # placed by a model: a redo writes again what this wrote
-        event_id = store.log_event(project.user, action, "do", None, before, {"taxonomy": op})
+        event_id = store.log_event(actor.user, action, "do", None, before, {"taxonomy": op})
         if sorted_ is not None:
             op = dict(op, _found=sorted_, _rows=read[1] if fresh and read is not None else None)
-        summary = _apply(project, op, event_id, before)
-    project._did(event_id)
-    return Changes(_kind(op), labels=True, action=summary or action)
+        summary = _apply(store, actor, op, event_id, before)
+    return Changes(_kind(op), labels=True, action=summary or action, undoable=event_id)
 
 
-def _apply(project: Project, op: dict[str, Any], event_id: int, before: dict[str, Any]) -> str:
-    store = project.store
+def _apply(store: Store, actor: Identity, op: dict[str, Any], event_id: int, before: dict[str, Any]) -> str:
     version = before["guideline_version"] + 1
     sql.forget_rows(store, event_id)
     fn = _APPLY[op["op"]]
     mapping = _label_mapping(op)
-    held = _held_decisions(project) if mapping else []
-    summary = fn(project, op, event_id, version)
+    held = _held_decisions(store) if mapping else []
+    summary = fn(store, op, event_id, version)
     if mapping:
-        _follow_decisions(project, event_id, held, mapping)
+        _follow_decisions(store, event_id, held, mapping)
     text = op.get("fields", {}).get("text") if op["op"] in ("guide", "guides") and op.get("label") is None else None
     g = store.guideline()
     new_version = store.add_guideline(
-        project.user, sql.labels(store), text if text is not None else (g["text"] if g else "")
+        actor.user, sql.labels(store), text if text is not None else (g["text"] if g else "")
     )
     sql.set_summary(store, new_version, summary)
     return summary
@@ -285,25 +300,24 @@ def _label_mapping(op: dict[str, Any]) -> dict[str, str | None]:
     return {}
 
 
-def _held_decisions(project: Project) -> list[tuple[int, int, str]]:
+def _held_decisions(store: Store) -> list[tuple[int, int, str]]:
     """Adjudications that hold now (their basis is the segment's accepted annotations): (id, segment, spans)."""
     from nerdesk.core.adjudicate import accepted_of, basis
 
-    rows = sql.adjudication_rows(project.store)
+    rows = sql.adjudication_rows(store)
     if not rows:
         return []
-    anns = project.store.annotations_of(sorted({r[1] for r in rows}))
+    anns = store.annotations_of(sorted({r[1] for r in rows}))
     return [(adj_id, sid, spans) for adj_id, sid, spans, b in rows if b == basis(accepted_of(anns.get(sid, [])))]
 
 
 def _follow_decisions(
-    project: Project, event_id: int, held: list[tuple[int, int, str]], mapping: dict[str, str | None]
+    store: Store, event_id: int, held: list[tuple[int, int, str]], mapping: dict[str, str | None]
 ) -> None:
     """A decision that held before a rename, merge or retire holds after it, under the new names; the errors
     people made follow the labels too (both kept for undo)."""
     from nerdesk.core.adjudicate import accepted_of, basis
 
-    store = project.store
     sql.migrate_person_errors(store, event_id, mapping)
     if not held:
         return
@@ -320,9 +334,9 @@ def _follow_decisions(
 
 
 def _label_row(
-    project: Project, name: str, *, color: str | None, shortcut: str | None, description: str, parent: str | None
+    store: Store, name: str, *, color: str | None, shortcut: str | None, description: str, parent: str | None
 ) -> dict[str, Any]:
-    existing = sql.labels(project.store)
+    existing = sql.labels(store)
     used = {lab["shortcut"] for lab in existing if lab["status"] == "active"}
     if shortcut:
         _check_shortcut(existing, shortcut, name)
@@ -363,17 +377,17 @@ def _check_color(color: str) -> None:
         raise err(Errors.E428, color=color)
 
 
-def _do_add(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_add(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     name = op["name"]
-    _free(project, name)
+    _free(store, name)
     if op.get("color"):
         _check_color(op["color"])
     if op.get("parent"):
-        _known(project, op["parent"])
+        _known(store, op["parent"])
     sql.insert_label(
-        project.store,
+        store,
         _label_row(
-            project,
+            store,
             name,
             color=op.get("color"),
             shortcut=op.get("shortcut"),
@@ -384,8 +398,7 @@ def _do_add(project: Project, op: dict[str, Any], event_id: int, version: int) -
     return f"added label {name}" + (f" (a kind of {op['parent']})" if op.get("parent") else "")
 
 
-def _map_to(project: Project, olds: Iterable[str], new: str) -> None:
-    store = project.store
+def _map_to(store: Store, olds: Iterable[str], new: str) -> None:
     mapping = dict(store.get_setting("model_label_map", {}))
     olds = set(olds)
     for k, v in list(mapping.items()):
@@ -398,8 +411,7 @@ def _map_to(project: Project, olds: Iterable[str], new: str) -> None:
     store.set_setting("model_label_map", mapping)
 
 
-def _move_severity(project: Project, olds: Sequence[str], new: str) -> None:
-    store = project.store
+def _move_severity(store: Store, olds: Sequence[str], new: str) -> None:
     sev = dict(store.get_setting("severity", {}))
     moved = [sev.pop(o) for o in olds if o in sev]
     if moved and new not in sev:  # the most severe of the merged labels
@@ -407,35 +419,33 @@ def _move_severity(project: Project, olds: Sequence[str], new: str) -> None:
     store.set_setting("severity", sev)
 
 
-def _do_rename(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_rename(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     old, new = op["old"], op["new"]
-    _known(project, old, active=False)
-    _free(project, new)
-    store = project.store
-    row = _names(project)[old]
+    _known(store, old, active=False)
+    _free(store, new)
+    row = _names(store)[old]
     sql.delete_label(store, old)
     sql.insert_label(store, dict(row, name=new))
     sql.reparent(store, old, new)
     n = sql.rename_in_work(store, old, new)
-    _map_to(project, [old], new)
-    _move_severity(project, [old], new)
+    _map_to(store, [old], new)
+    _move_severity(store, [old], new)
     return f"renamed {old} → {new} ({n['annotations']} annotations, {n['predictions']} predictions)"
 
 
-def _do_merge(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_merge(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     sources, target = list(dict.fromkeys(op["sources"])), op["target"]
     if len(sources) < 2:
         raise err(Errors.E423, reason="name at least two labels to merge")
     for s in sources:
-        _known(project, s)
-    current = _names(project)
+        _known(store, s)
+    current = _names(store)
     if target in current and target not in sources:
         raise err(Errors.E423, reason=f"'{target}' exists: merge it too ({','.join([*sources, target])} {target})")
     if target not in current:
         _check_name(target)
     base = sources[0] if target not in sources else target
     others = [s for s in sources if s != base]
-    store = project.store
     keep = current[base]
     for s in sources:
         sql.delete_label(store, s)
@@ -444,26 +454,25 @@ def _do_merge(project: Project, op: dict[str, Any], event_id: int, version: int)
         sql.reparent(store, s, target)
     # no row copied: the others' spans are marked so that undo tells them apart (store/labels.py)
     n = sql.merge_in_work(store, event_id, base if base != target else None, others, target)
-    _map_to(project, sources, target)
-    _move_severity(project, [s for s in sources if s != target], target)
+    _map_to(store, sources, target)
+    _move_severity(store, [s for s in sources if s != target], target)
     return f"merged {', '.join(sources)} → {target} ({n['annotations']} annotations, {n['predictions']} predictions)"
 
 
-def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_split(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     old, targets = op["old"], list(dict.fromkeys(op["targets"]))
-    _known(project, old)
+    _known(store, old)
     if len(targets) < 2 or old in targets:
         raise err(Errors.E424, label=old, reason="name at least two labels other than it")
-    current = _names(project)
+    current = _names(store)
     for t in targets:
         if t in current and current[t]["status"] != "active":
             raise err(Errors.E424, label=old, reason=f"'{t}' is {current[t]['status']}")
         if t not in current:
             _check_name(t)
-    store = project.store
     for t in targets:
         if t not in current:
-            row = _label_row(project, t, color=None, shortcut=None, description="", parent=current[old]["parent"])
+            row = _label_row(store, t, color=None, shortcut=None, description="", parent=current[old]["parent"])
             sql.insert_label(store, dict(row, changed_version=version))
         else:
             sql.update_label(store, t, changed_version=version)
@@ -475,7 +484,7 @@ def _do_split(project: Project, op: dict[str, Any], event_id: int, version: int)
         shortcut=None,
         guide={**current[old]["guide"], "split_into": targets},
     )
-    store.set_setting("model_label_map", _split_map(model_label_map(project), targets))
+    store.set_setting("model_label_map", _split_map(model_label_map(store), targets))
     if op.get("_found") is not None:  # placed by a model, just now
         found = op["_found"]
     elif op.get("sorted"):  # a redo of that: what it wrote then
@@ -594,7 +603,7 @@ def _best_overlap(start: int, end: int, preds: Sequence[Sequence[Any]], targets:
     return best
 
 
-def model_sorter(project: Project, targets: Sequence[str], model: Any = None) -> Sorter | None:
+def model_sorter(store: Store, targets: Sequence[str], model: Any = None) -> Sorter | None:
     """A sorter that runs the active model (or ``model``: a loaded one or a path), asked only for the labels
     split into (through the model-label map), or None where the model knows none of them. It runs before
     the write lock is taken."""
@@ -604,9 +613,9 @@ def model_sorter(project: Project, targets: Sequence[str], model: Any = None) ->
         if model is None:
             from nerdesk.core.store.predictions import active_model_source
 
-            model, _ = active_model_source(project.store)
+            model, _ = active_model_source(store)
         model = load_model(model)
-    mapping = _split_map(model_label_map(project), targets)
+    mapping = _split_map(model_label_map(store), targets)
     if not any(map_model_label(mapping, lab) in targets for lab in model.labels):
         return None
 
@@ -616,7 +625,7 @@ def model_sorter(project: Project, targets: Sequence[str], model: Any = None) ->
             return {}
         out: dict[int, list[tuple[int, int, str, float]]] = {}
         for i in range(0, len(ids), 256):
-            segs = project.store.segments_with_text(ids[i : i + 256])
+            segs = store.segments_with_text(ids[i : i + 256])
             words = [[s["text"][a:b] for a, b in zip(s["tokens"][::2], s["tokens"][1::2])] for s in segs]
             for s, pred in zip(segs, model.predict(words, only=ask)):
                 flat, base = s["tokens"], s["start"]
@@ -629,24 +638,23 @@ def model_sorter(project: Project, targets: Sequence[str], model: Any = None) ->
     return sort
 
 
-def placements(project: Project, old: str, targets: Sequence[str]) -> Generator[Progress, None, dict]:
+def placements(store: Store, old: str, targets: Sequence[str]) -> Generator[Progress, None, dict]:
     """Where the active model places the spans of ``old`` among ``targets`` (read-only: for a background
     job before :func:`split_label`); {} where no model knows the targets or the model's package is gone."""
     from nerdesk.core.errors import NerdeskError
 
     yield Progress(0, None, f"Placing the spans of {old} with the model")
     try:
-        sorter = model_sorter(project, list(targets))
+        sorter = model_sorter(store, list(targets))
     except NerdeskError:
         return {}
     if sorter is None:
         return {}
-    ids = sorted({r[0] for r in sql.annotation_rows_with(project.store, old)})
+    ids = sorted({r[0] for r in sql.annotation_rows_with(store, old)})
     return sorter(ids, list(targets))
 
 
-def _remove_label_spans(project: Project, name: str) -> tuple[int, int]:
-    store = project.store
+def _remove_label_spans(store: Store, name: str) -> tuple[int, int]:
     arows = []
     n_spans = 0
     for segment_id, annotator, spans_json in sql.annotation_rows_with(store, name):
@@ -664,37 +672,35 @@ def _remove_label_spans(project: Project, name: str) -> tuple[int, int]:
     return len(arows), n_spans
 
 
-def _do_retire(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_retire(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     name = op["name"]
-    _known(project, name)
-    store = project.store
+    _known(store, name)
     sql.keep_rows(store, event_id, [name])
-    n_rows, n_spans = _remove_label_spans(project, name)
+    n_rows, n_spans = _remove_label_spans(store, name)
     sql.delete_corrections_of(store, name)
     sql.disable_terms_of(store, name)
     sql.update_label(store, name, status="retired", shortcut=None)
     return f"retired {name} ({n_spans} spans removed from {n_rows} annotations)"
 
 
-def _do_parent(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_parent(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     child, parent = op["child"], op.get("parent")
-    _known(project, child)
+    _known(store, child)
     if parent is not None:
-        _known(project, parent)
-        names = _names(project)
+        _known(store, parent)
+        names = _names(store)
         p: str | None = parent
         while p is not None:  # no cycle
             if p == child:
                 raise err(Errors.E429, child=child, parent=parent)
             p = names[p]["parent"] if p in names else None
-    sql.update_label(project.store, child, parent=parent)
+    sql.update_label(store, child, parent=parent)
     return f"{child} is a kind of {parent}" if parent else f"{child} is a kind of nothing"
 
 
-def _do_edit(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_edit(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     name = op["name"]
-    row = _known(project, name)
-    store = project.store
+    row = _known(store, name)
     said = []
     fields: dict[str, Any] = {}
     if op.get("color") is not None and op["color"] != row["color"]:
@@ -719,24 +725,24 @@ def _do_edit(project: Project, op: dict[str, Any], event_id: int, version: int) 
             store.set_setting("severity", sev)
             said.append(f"severity {op['severity']}")
     if op.get("new_name") and op["new_name"] != name:
-        said.append(_do_rename(project, {"old": name, "new": op["new_name"]}, event_id, version))
+        said.append(_do_rename(store, {"old": name, "new": op["new_name"]}, event_id, version))
     if not said:
         raise err(Errors.E431, label=name)
     return f"edited {name}: " + ", ".join(said)
 
 
-def _do_overlaps(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
-    project.store.set_setting("allow_overlaps", op["allow"])
+def _do_overlaps(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
+    store.set_setting("allow_overlaps", op["allow"])
     return "overlapping spans allowed" if op["allow"] else "overlapping spans forbidden"
 
 
-def _do_guide(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_guide(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     label, fields = op.get("label"), dict(op.get("fields") or {})
     if label is None:
         if set(fields) - {"text"}:
             raise err(Errors.E432, fields=", ".join(sorted(set(fields) - {"text"})), known="text")
         return op.get("summary") or "edited the project's guideline text"
-    row = _known(project, label)
+    row = _known(store, label)
     unknown = set(fields) - set(GUIDE_FIELDS) - set(EXAMPLE_KINDS)
     if unknown:
         raise err(Errors.E432, fields=", ".join(sorted(unknown)), known=", ".join(GUIDE_FIELDS + EXAMPLE_KINDS))
@@ -751,15 +757,15 @@ def _do_guide(project: Project, op: dict[str, Any], event_id: int, version: int)
     meaning = [f for f in changed if f in GUIDE_FIELDS]
     if meaning:  # what the label means changed: older annotations of it are stale
         update["changed_version"] = version
-    sql.update_label(project.store, label, **update)
+    sql.update_label(store, label, **update)
     return op.get("summary") or f"{label}: " + ", ".join(changed) + (" (older annotations stale)" if meaning else "")
 
 
-def _do_guides(project: Project, op: dict[str, Any], event_id: int, version: int) -> str:
+def _do_guides(store: Store, op: dict[str, Any], event_id: int, version: int) -> str:
     """Many labels' guidelines (and the project text) in one change: one edit of the whole guideline."""
     said = []
     for label, fields in (op.get("labels") or {}).items():
-        row = _known(project, label)
+        row = _known(store, label)
         guide = row["guide"]
 
         def now_(f: str) -> Any:
@@ -769,9 +775,9 @@ def _do_guides(project: Project, op: dict[str, Any], event_id: int, version: int
 
         diff = {f: v for f, v in fields.items() if now_(f) != v}
         if diff:
-            said.append(_do_guide(project, {"label": label, "fields": diff}, event_id, version))
+            said.append(_do_guide(store, {"label": label, "fields": diff}, event_id, version))
     text = op.get("fields", {}).get("text")
-    g = project.store.guideline()
+    g = store.guideline()
     if text is not None and text != (g["text"] if g else ""):
         said.append("the project's text")
     if not said:
@@ -779,7 +785,7 @@ def _do_guides(project: Project, op: dict[str, Any], event_id: int, version: int
     return op.get("summary") or "; ".join(said)
 
 
-_APPLY: dict[str, Callable[[Project, dict[str, Any], int, int], str]] = {
+_APPLY: dict[str, Callable[[Store, dict[str, Any], int, int], str]] = {
     "add": _do_add,
     "rename": _do_rename,
     "merge": _do_merge,
@@ -794,8 +800,7 @@ _APPLY: dict[str, Callable[[Project, dict[str, Any], int, int], str]] = {
 
 
 # ---------------------------------------------------------------- undo / redo
-def _reverse_renames(project: Project, op: dict[str, Any], event: dict[str, Any]) -> None:
-    store = project.store
+def _reverse_renames(store: Store, op: dict[str, Any], event: dict[str, Any]) -> None:
     kind = op["op"]
     if kind == "rename":
         sql.rename_in_work(store, op["new"], op["old"])
@@ -814,9 +819,8 @@ def _reverse_renames(project: Project, op: dict[str, Any], event: dict[str, Any]
         )
 
 
-def revert(project: Project, event: dict[str, Any], kind: str) -> Changes:
+def revert(store: Store, actor: Identity, event: dict[str, Any], kind: str) -> Changes:
     """Undo (``kind='undo'``) or redo a label change's event, in one transaction."""
-    store = project.store
     op = event["after"]["taxonomy"]
     before = event["before"]
     with store.transaction():
@@ -825,7 +829,7 @@ def revert(project: Project, event: dict[str, Any], kind: str) -> Changes:
                 sql.capture_redo(store, event["id"])
             if op["op"] != "merge":
                 sql.restore_rows(store, event["id"])
-            _reverse_renames(project, op, event)
+            _reverse_renames(store, op, event)
             sql.put_labels(store, before["labels"])
             for key, value in before["settings"].items():
                 if value is None:
@@ -834,8 +838,8 @@ def revert(project: Project, event: dict[str, Any], kind: str) -> Changes:
                     store.set_setting(key, value)
             sql.delete_guideline_version(store, before["guideline_version"] + 1)
         else:
-            _apply(project, op, event["id"], before)
-        store.log_event(project.user, event["action"], kind, None, None, None, ref=event["id"])
+            _apply(store, actor, op, event["id"], before)
+        store.log_event(actor.user, event["action"], kind, None, None, None, ref=event["id"])
     return Changes(_kind(op), labels=True, action=f"{kind} {event['action']}", step=Step(kind))
 
 

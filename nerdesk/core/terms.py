@@ -49,13 +49,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import labels as labelset
+from nerdesk.core import settings
 from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.store import now
 from nerdesk.core.store import terms as sql
 from nerdesk.core.types import ChangeKind, Changes, Progress
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 FORMATS = ("text", "csv", "tsv", "patterns")
 #: The model wins over a term where it knows the label and is at least this confident (the project's
@@ -459,10 +462,9 @@ def match_segments(matcher: TermMatcher, segs: Iterable[dict[str, Any]]) -> list
     return rows
 
 
-def match_project(project: Project, *, batch: int = MATCH_BATCH) -> Generator[Progress, None, int]:
+def match_project(store: Store, *, batch: int = MATCH_BATCH) -> Generator[Progress, None, int]:
     """Match every list version's terms in the segments it has not seen (resumable; each batch
     commits). Returns the number of segments matched (counted once per pass)."""
-    store = project.store
     if not sql.has_lists(store):
         return 0
     top = sql.max_segment_id(store)
@@ -483,7 +485,7 @@ def match_project(project: Project, *, batch: int = MATCH_BATCH) -> Generator[Pr
         hi = min((upto for _, _, upto in marks if upto > lo), default=top)
         terms = sql.terms_of_versions(store, group)
         lists = {lst["id"]: lst for lst in sql.lists(store)}
-        matcher = _matcher_for(terms, lists, project.lang) if terms else None
+        matcher = _matcher_for(terms, lists, settings.lang(store)) if terms else None
         last = lo
         while True:
             ids = sql.segment_ids_after(store, last, hi, batch)
@@ -568,32 +570,31 @@ def merge(
     return sorted(out, key=lambda sp: (sp["start"], sp["end"], sp["label"]))
 
 
-def model_confidence(project: Project) -> float:
-    return float(project.store.get_setting("terms_model_confidence", MODEL_CONFIDENCE))
+def model_confidence(store: Store) -> float:
+    return float(store.get_setting("terms_model_confidence", MODEL_CONFIDENCE))
 
 
-def known_labels(project: Project) -> set[str]:
+def known_labels(store: Store) -> set[str]:
     """Labels the active model predicts (of the project's): where the model can win over a term."""
-    model_id = project.store.active_model_id()
+    model_id = store.active_model_id()
     if model_id is None:
         return set()
-    row = next((m for m in project.store.models() if m["id"] == model_id), None)
+    row = next((m for m in store.models() if m["id"] == model_id), None)
     return set(row["labels"]) if row else set()
 
 
-def attach_suggestions(project: Project, segments: list[dict[str, Any]]) -> None:
+def attach_suggestions(store: Store, segments: list[dict[str, Any]]) -> None:
     """Give each segment without an annotation the merged suggestions (model and terms) as ``spans``,
     and ``term_matches`` (the resolved matches). Cheap when the project has no list."""
-    store = project.store
     if not segments or not sql.has_lists(store):
         return
     ids = [s["id"] for s in segments]
     found = sql.matches_for(store, ids)
     if not found:
         return
-    known = known_labels(project)
-    threshold = model_confidence(project)
-    overlaps = project.allow_overlaps
+    known = known_labels(store)
+    threshold = model_confidence(store)
+    overlaps = settings.allow_overlaps(store)
     for s in segments:
         ms = found.get(s["id"])
         if not ms:
@@ -612,9 +613,8 @@ def attach_suggestions(project: Project, segments: list[dict[str, Any]]) -> None
 class TermLists:
     """What a user does with term lists, for the CLI and the app (``project.terms``)."""
 
-    def __init__(self, project: Project):
-        self.project = project
-        self.store = project.store
+    def __init__(self, store: Store, actor: Identity):
+        self.store, self.actor = store, actor
 
     # ----------------------------------------------------------------- reading
     def lists(self) -> list[dict[str, Any]]:
@@ -689,12 +689,11 @@ class TermLists:
         add_labels: bool = False,
         file: str | None = None,
     ) -> dict[str, Any]:
-        p = self.project
         store = self.store
         if not entries:
             raise err(Errors.E300, file=file)
         with store.transaction():
-            labels = p.label_names()
+            labels = settings.label_names(store)
             unknown = [e for e in entries if e.label not in labels]
             added_labels: list[str] = []
             if unknown:
@@ -703,7 +702,7 @@ class TermLists:
                     raise err(
                         Errors.E304, file=file, line=e.line or None, label=e.label, labels=", ".join(labels) or "(none)"
                     )
-                added_labels = p._add_labels([e.label for e in unknown])
+                added_labels = labelset.add_labels(store, self.actor, [e.label for e in unknown])
             g = store.guideline()
             gv = g["version"] if g else None
             ts = now()
@@ -717,7 +716,7 @@ class TermLists:
                     case_sensitive=case_sensitive,
                     lemma=lemma,
                     guideline_version=gv,
-                    author=p.user,
+                    author=self.actor.user,
                     ts=ts,
                 )
                 version, action, existing = 1, "add list", set()
@@ -739,7 +738,7 @@ class TermLists:
                 name=name,
                 version=version,
                 action=action,
-                author=p.user,
+                author=self.actor.user,
                 ts=ts,
                 guideline_version=gv,
                 detail={
@@ -755,7 +754,7 @@ class TermLists:
 
     def match(self) -> Generator[Progress, None, int]:
         """Match what has not been matched (every list version, every segment): after an add, after an import."""
-        return match_project(self.project)
+        return match_project(self.store)
 
     # ----------------------------------------------------------------- changing
     def remove(self, ref: int | str, term_ids: Sequence[int] = ()) -> Changes:
@@ -775,7 +774,7 @@ class TermLists:
                     name=lst["name"],
                     version=version,
                     action="remove terms",
-                    author=self.project.user,
+                    author=self.actor.user,
                     ts=ts,
                     guideline_version=gv,
                     detail={"terms": list(term_ids)},
@@ -788,7 +787,7 @@ class TermLists:
                     name=lst["name"],
                     version=lst["version"] + 1,
                     action="remove list",
-                    author=self.project.user,
+                    author=self.actor.user,
                     ts=ts,
                     guideline_version=gv,
                     detail={"terms": lst["terms"]},
@@ -803,7 +802,7 @@ class TermLists:
         ids = list(term_ids)
         if flagged:
             lst = self.get(ref)
-            ids += [tid for tid, st in term_stats(self.project).items() if st["flagged"] and st["list_id"] == lst["id"]]
+            ids += [tid for tid, st in term_stats(self.store).items() if st["flagged"] and st["list_id"] == lst["id"]]
         with store.transaction():
             lst = self.get(ref)
             ts = now()
@@ -823,7 +822,7 @@ class TermLists:
                 name=lst["name"],
                 version=version,
                 action=f"{'enable' if enabled else 'disable'} {what}",
-                author=self.project.user,
+                author=self.actor.user,
                 ts=ts,
                 guideline_version=gv,
                 detail={"terms": ids} if ids else {},
@@ -842,13 +841,13 @@ class TermLists:
 
     # ----------------------------------------------------------------- learning from corrections
     def stats(self) -> dict[int, dict[str, Any]]:
-        return term_stats(self.project)
+        return term_stats(self.store)
 
     def report(self, *, all_terms: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
         """Each list with its hit counts and precision on reviewed segments, and its terms (those with a
         reviewed hit or flagged, or every one with ``all_terms``), flagged first, then most hits, most
         matches; at most ``limit`` per list (``term_rows_total`` says how many there were)."""
-        stats = term_stats(self.project)
+        stats = term_stats(self.store)
         totals = sql.hit_counts(self.store)
         out = []
         for lst in sql.lists(self.store):
@@ -887,7 +886,7 @@ class TermLists:
         return out
 
     def suggest(self, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[str, Any]]:
-        return suggest(self.project, min_count)
+        return suggest(self.store, min_count)
 
     def add_suggestions(self, name: str, min_count: int = SUGGEST_MIN_COUNT) -> dict[str, Any]:
         """Add the suggested terms to the list ``name`` (its next version), or to a new list of that name."""
@@ -933,15 +932,15 @@ def _dedupe(
     return rows, dups
 
 
-def term_stats(project: Project) -> dict[int, dict[str, Any]]:
+def term_stats(store: Store) -> dict[int, dict[str, Any]]:
     """Per term with a match in an accepted segment: hits, correct (kept by the reviewer), precision,
     flagged (mostly rejected), list id. Matches are resolved as if every term were on, so switching one
     off changes no other term's figures."""
     hits: Counter = Counter()
     correct: Counter = Counter()
     owner: dict[int, int] = {}
-    overlaps = project.allow_overlaps
-    for _sid, _text, _start, final, matches in sql.reviewed_matches(project.store):
+    overlaps = settings.allow_overlaps(store)
+    for _sid, _text, _start, final, matches in sql.reviewed_matches(store):
         keys = {(sp["start"], sp["end"], sp["label"]) for sp in final}
         for m in resolve(matches, overlaps):
             tid = m["term_id"]
@@ -961,11 +960,10 @@ def term_stats(project: Project) -> dict[int, dict[str, Any]]:
     return out
 
 
-def suggest(project: Project, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[str, Any]]:
+def suggest(store: Store, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[str, Any]]:
     """Surface forms reviewers added (spans of origin "human" in accepted segments) at least ``min_count``
     times that no list's phrase matches (compared in lower case), with the label they were given, most
     frequent first."""
-    store = project.store
     listed = {(t["label"], t["pattern"].lower()) for t in sql.terms(store) if t["kind"] == "phrase"}
     counts: Counter = Counter()
     forms: dict[tuple[str, str], Counter] = {}
@@ -989,27 +987,26 @@ def suggest(project: Project, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[s
 
 
 # ---------------------------------------------------------------------------------------------- routing
-def routing_labels(project: Project, status: str) -> list[str]:
+def routing_labels(store: Store, status: str) -> list[str]:
     """Labels routing starts from term hits for: those no model knows (the active model cannot predict
     them, or there is no model) that a term of an enabled list matches in a segment of this status.
     [] when the project has no list."""
-    store = project.store
     if not sql.has_lists(store):
         return []
     model_id = store.active_model_id()
-    known = known_labels(project) if model_id is not None else set()
+    known = known_labels(store) if model_id is not None else set()
     if model_id is not None and not known:  # imported predictions: no label set to be blind with
         return []
-    unknown = [lab for lab in project.label_names() if lab not in known]
+    unknown = [lab for lab in settings.label_names(store) if lab not in known]
     return [lab for lab in unknown if sql.has_hits(store, status, lab)]
 
 
-def hit_segments(project: Project, status: str, labels: Sequence[str], limit: int, seed: int) -> list[int]:
-    return sql.segments_with_hits(project.store, status, labels, limit, seed)
+def hit_segments(store: Store, status: str, labels: Sequence[str], limit: int, seed: int) -> list[int]:
+    return sql.segments_with_hits(store, status, labels, limit, seed)
 
 
 def routing_scores(
-    project: Project, cands: Sequence[dict[str, Any]], labels: Sequence[str], seed: int
+    store: Store, cands: Sequence[dict[str, Any]], labels: Sequence[str], seed: int
 ) -> dict[int, tuple[float, list[str]]]:
     """Candidates with a term hit of ``labels`` first: conflicting matches (different labels over the same
     text) first of all, then hits of terms with few reviewed hits (rare terms: least known); the rest in a
@@ -1018,8 +1015,8 @@ def routing_scores(
 
     rng = random.Random(seed)
     ids = [c["id"] for c in cands]
-    found = sql.matches_for(project.store, ids)
-    stats = term_stats(project)
+    found = sql.matches_for(store, ids)
+    stats = term_stats(store)
     wanted = set(labels)
     out: dict[int, tuple[float, list[str]]] = {}
     for c in cands:
@@ -1028,7 +1025,7 @@ def routing_scores(
             out[c["id"]] = (rng.random() * 0.5, ["random (no term hit)"])
             continue
         clash = conflicts(found.get(c["id"], []))
-        kept = resolve(ms, project.allow_overlaps)
+        kept = resolve(ms, settings.allow_overlaps(store))
         rarity = max(1.0 / (1.0 + stats.get(m["term_id"], {}).get("hits", 0)) for m in kept)
         score = 1.0 + (1.0 if clash else 0.0) + 0.5 * rarity + 0.01 * rng.random()
         first = kept[0]

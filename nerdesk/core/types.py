@@ -176,6 +176,22 @@ class DocRecord:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who is acting: a name and a review tier. Services over the store take it as ``actor``; the
+    Project holds the one it resolved (:func:`nerdesk.core.review.resolve_identity`)."""
+
+    user: str
+    tier: str
+    #: where each came from: argument, environment, config, remembered, login / default
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def chosen(self) -> bool:
+        """False when nothing named the user (the app then asks)."""
+        return self.sources.get("user") != "login"
+
+
+@dataclass(frozen=True)
 class Progress:
     """Yielded by long core operations; the CLI shows a bar, the UI a progress widget."""
 
@@ -227,6 +243,9 @@ class Changes:
     models: bool = False
     action: str = ""
     step: Step = Step.DO
+    #: the event this user can undo that the operation logged (a service over the store returns it; the
+    #: Project that called it puts it on its undo stack)
+    undoable: int | None = None
 
 
 def drain(gen):

@@ -12,29 +12,30 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core import edits
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.types import Progress
 
 if TYPE_CHECKING:
-    from nerdesk.core.project import Project
+    from nerdesk.core.store import Store
+    from nerdesk.core.types import Identity
 
 
-def history(project: Project) -> list[str]:
-    return list(project.store.get_setting("model_history", []))
+def history(store: Store) -> list[str]:
+    return list(store.get_setting("model_history", []))
 
 
-def _activate(project: Project, model_id: str) -> None:
-    store = project.store
+def _activate(store: Store, actor: Identity, model_id: str) -> None:
     with store.transaction():
         store.set_active_model(model_id)
-        h = history(project)
+        h = history(store)
         if not h or h[-1] != model_id:
             h.append(model_id)
         store.set_setting("model_history", h)
-        store.log_event(project.user, "activate model", "log", None, None, {"model": model_id})
+        store.log_event(actor.user, "activate model", "log", None, None, {"model": model_id})
 
 
-def promote(project: Project, model: Any, *, threads: int = 1) -> Generator[Progress, None, str]:
+def promote(store: Store, actor: Identity, model: Any, *, threads: int = 1) -> Generator[Progress, None, str]:
     """Register ``model`` (a loaded model or a path), make it active, predict what it has not seen."""
     from nerdesk.core.predict import predict_project, register
 
@@ -42,31 +43,30 @@ def promote(project: Project, model: Any, *, threads: int = 1) -> Generator[Prog
         from nerdesk.core.model import load_model
 
         model = load_model(model, threads=threads)
-    register(project, model, activate=False)
-    yield from predict_project(project, model, activate=False)
-    _activate(project, model.id)
-    project.refresh_corrections()
+    register(store, actor, model, activate=False)
+    yield from predict_project(store, actor, model, activate=False)
+    _activate(store, actor, model.id)
+    edits.refresh_corrections(store)
     return model.id
 
 
-def rollback(project: Project) -> str:
+def rollback(store: Store, actor: Identity) -> str:
     """Re-activate the model that was active before the current one."""
-    h = history(project)
-    current = project.store.active_model_id()
+    h = history(store)
+    current = store.active_model_id()
     while h and h[-1] == current:
         h.pop()
     if not h:
         raise err(Errors.E015)
     previous = h[-1]
-    store = project.store
     with store.transaction():
         store.set_active_model(previous)
         store.set_setting("model_history", h)
-        store.log_event(project.user, "roll back model", "log", None, None, {"from": current, "to": previous})
+        store.log_event(actor.user, "roll back model", "log", None, None, {"from": current, "to": previous})
     return previous
 
 
-def compare(project: Project) -> list[dict[str, Any]]:
+def compare(store: Store) -> list[dict[str, Any]]:
     """Each registered model's quality on the reviewed segments it was not trained on (their count,
     the F1's 95% interval, how many trained-on ones were left out), newest first; ``best`` marks the
     one version that is better beyond doubt (see :func:`nerdesk.core.metrics.best_model`); for a
@@ -75,10 +75,10 @@ def compare(project: Project) -> list[dict[str, Any]]:
     from nerdesk.core.metrics import best_model, model_quality
 
     out, quality = [], []
-    for m in reversed(project.store.models()):
-        q = model_quality(project, m["id"])
+    for m in reversed(store.models()):
+        q = model_quality(store, m["id"])
         quality.append(q)
-        fg = (project.store.model_card(m["id"]).get("finetune") or {}).get("forgetting")
+        fg = (store.model_card(m["id"]).get("finetune") or {}).get("forgetting")
         out.append(
             {
                 "id": m["id"],

@@ -70,7 +70,7 @@ def simulate(
             done = actions = 0
             for r, target in enumerate(targets):
                 while done < target:
-                    items = route(p, strategy, target - done, seed=seed * 1000 + r)
+                    items = route(p.store, strategy, target - done, seed=seed * 1000 + r)
                     if not items:
                         break
                     for it in items:
@@ -87,7 +87,7 @@ def simulate(
                         done += 1
                 actions = p.error_report()["effort"]["with_model"]
                 bundle = Path(tmp) / f"s{seed}r{r}.zip"
-                write_bundle(p, bundle)
+                write_bundle(p.store, p.identity, bundle)
                 out = Path(tmp) / f"s{seed}r{r}-model"
                 tune = {k: v for k, v in (("replay", replay), ("epochs", epochs)) if v is not None}
                 _drain(
@@ -102,7 +102,7 @@ def simulate(
                     f"{strategy} seed {seed}: {done} segments, {actions} edit actions -> test F1 {f1:.4f} "
                     f"({time.time() - t0:.0f}s)"
                 )
-                _drain(promote(p, model))
+                _drain(promote(p.store, p.identity, model))
             p.close()
             runs.append(points)
     curve = []

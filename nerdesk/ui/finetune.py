@@ -212,20 +212,20 @@ class FineTuneController(QObject):
     @property
     def every(self) -> int:
         p = self.win.session.project
-        return retrain.settings(p)["every"] if p else retrain.DEFAULT_EVERY
+        return retrain.settings(p.store)["every"] if p else retrain.DEFAULT_EVERY
 
     @property
     def max_error(self) -> float:
         p = self.win.session.project
-        return retrain.settings(p)["max_error"] if p else retrain.DEFAULT_MAX_ERROR
+        return retrain.settings(p.store)["max_error"] if p else retrain.DEFAULT_MAX_ERROR
 
     def corrections_total(self) -> int:
         p = self.win.session.project
-        return retrain.corrections_total(p) if p else 0
+        return retrain.corrections_total(p.store) if p else 0
 
     def since_last(self) -> int:
         p = self.win.session.project
-        return retrain.state(p)["since_last"] if p else 0
+        return retrain.state(p.store)["since_last"] if p else 0
 
     # ------------------------------------------------------------------ the offer
     def check(self) -> str:
@@ -233,7 +233,7 @@ class FineTuneController(QObject):
         p = self.win.session.project
         reason = ""
         if p is not None and self.run is None and self.bundle_job is None:
-            st = retrain.state(p)
+            st = retrain.state(p.store)
             if st["due"] and self.declined_at != st["corrections"]:
                 reason = st["reason"]
         if reason != self.offer:
@@ -326,7 +326,7 @@ class FineTuneController(QObject):
     def _finetuned(self, at: int) -> None:
         p = self.win.session.project
         if p is not None:
-            retrain.mark_finetuned(p, at)
+            retrain.mark_finetuned(p.store, at)
 
     def _run_finished(self) -> None:
         self.win.finetune_widget.attach(None)

@@ -504,7 +504,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model: {p.active_model_id() or 'none'}")
         from nerdesk.core import retrain
 
-        self.retrain_label.setText(retrain.describe(retrain.state(p)))
+        self.retrain_label.setText(retrain.describe(retrain.state(p.store)))
         try:
             self.act_predict.setText(f"&Pre-annotate with {p.preannotating_model()}")
         except NerdeskError:
@@ -764,7 +764,7 @@ class MainWindow(QMainWindow):
         if dlg.exec() == QDialog.DialogCode.Accepted:
             from nerdesk.core import retrain
 
-            retrain.configure(self.session.project, every=every.value(), max_error=err.value())
+            retrain.configure(self.session.project.store, every=every.value(), max_error=err.value())
             self._offer_due = True
             self._maybe_offer()
 

@@ -31,7 +31,7 @@ def _team(tmp_path):
         p.accept(s1)
         p.set_spans(s2, [Span(29, 44, "PER"), Span(56, 62, "LOC")])
         p.accept(s2)
-        bundle.write_bundle(p, tmp_path / f"{name}.zip")
+        bundle.write_bundle(p.store, p.identity, tmp_path / f"{name}.zip")
         p.close()
     path = tmp_path / "rob.nerdesk"
     _laptop(path, "rob").close()

@@ -251,7 +251,7 @@ def reviewed_bundle(tmp: Path) -> bytes:
         p.accept(s1)
         p.add_span(s2, 37, 52, "PER")
         p.accept(s2)
-        bundle.write_bundle(p, tmp / "bundle-source.zip")
+        bundle.write_bundle(p.store, p.identity, tmp / "bundle-source.zip")
     finally:
         p.close()
     return (tmp / "bundle-source.zip").read_bytes()

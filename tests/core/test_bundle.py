@@ -41,9 +41,9 @@ def reviewed_project(path, user="alice"):
 
 def test_bundle_contents_and_schema(tmp_path):
     p = reviewed_project(tmp_path / "a.nerdesk")
-    manifest, lines = bundle.preview(p)
+    manifest, lines = bundle.preview(p.store)
     out = tmp_path / "b.zip"
-    written = bundle.write_bundle(p, out)
+    written = bundle.write_bundle(p.store, p.identity, out)
     assert written["error_counts"] == {"label": 1, "false_negative": 1} == manifest["error_counts"]
     with zipfile.ZipFile(out) as z:
         assert sorted(z.namelist()) == ["corrections.jsonl", "manifest.json"]
@@ -66,7 +66,7 @@ def test_bundle_contents_and_schema(tmp_path):
 
 def test_merge_is_idempotent_and_keeps_conflicts(tmp_path):
     a = reviewed_project(tmp_path / "a.nerdesk", "alice")
-    bundle.write_bundle(a, tmp_path / "a.zip")
+    bundle.write_bundle(a.store, a.identity, tmp_path / "a.zip")
     b = reviewed_project(tmp_path / "b.nerdesk", "bob")
     s1 = b.document(1)["segments"][0]["id"]
     b.relabel_span(s1, 22, 27, "ORG")  # bob disagrees with alice on Paris
@@ -93,7 +93,7 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     one by the same name, so it is kept beside it (alice~BUNDLE) for adjudication, counted as a
     conflict; nothing local is replaced; equal rows and a second import change nothing."""
     a = reviewed_project(tmp_path / "a.nerdesk", "alice")  # laptop 1
-    bundle.write_bundle(a, tmp_path / "a.zip")
+    bundle.write_bundle(a.store, a.identity, tmp_path / "a.zip")
     b = reviewed_project(tmp_path / "b.nerdesk", "alice")  # laptop 2: the same segments, same name
     s1, s2 = [s["id"] for s in b.document(1)["segments"]]
     b.relabel_span(s1, 22, 27, "ORG")  # newer local work differs on s1; s2 is the same as laptop 1
@@ -120,7 +120,7 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     c = reviewed_project(tmp_path / "c.nerdesk", "alice")
     c.relabel_span(c.document(1)["segments"][0]["id"], 22, 27, "PER")
     c.accept(c.document(1)["segments"][0]["id"])
-    bundle.write_bundle(c, tmp_path / "c.zip")
+    bundle.write_bundle(c.store, c.identity, tmp_path / "c.zip")
     res = drain(b.import_file(tmp_path / "c.zip"))
     assert res.conflicts == 1
     names = sorted(x.annotator for x in b.store.annotations_of([s1])[s1])
@@ -140,7 +140,7 @@ def _rezip(src: Path, dst: Path, edit):
 def test_tampered_traversal_and_bomb_rejected(tmp_path):
     p = reviewed_project(tmp_path / "a.nerdesk")
     good = tmp_path / "good.zip"
-    bundle.write_bundle(p, good)
+    bundle.write_bundle(p.store, p.identity, good)
     target = Project.create(tmp_path / "t.nerdesk", labels=["PER", "LOC"])
 
     def expect(path, code):

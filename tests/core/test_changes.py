@@ -87,6 +87,9 @@ REPLAYS = {
     ("adjudicate", "restore"),
 }
 
+#: Changes-returning helpers that build the Changes of the operations above (not operations of their own).
+BUILDERS = {("edits", "segment_changes")}
+
 
 def returning_changes() -> set[tuple[str, str]]:
     """The public functions (by module) and methods (by class) in nerdesk.core annotated to return Changes."""
@@ -106,8 +109,8 @@ def returning_changes() -> set[tuple[str, str]]:
 
 def test_every_operation_returning_changes_has_a_case():
     found = returning_changes()
-    assert found - set(CASES) - REPLAYS == set(), "a new operation: give it a ChangeKind and a case here"
-    assert set(CASES) | REPLAYS <= found  # no case for an operation that is gone
+    assert found - set(CASES) - REPLAYS - BUILDERS == set(), "a new operation: give it a ChangeKind and a case here"
+    assert set(CASES) | REPLAYS | BUILDERS <= found  # no case for an operation that is gone
     assert len(found) > 30
 
 

@@ -121,7 +121,7 @@ def test_a_bundle_from_an_older_guideline_merges_with_its_annotations_marked_so(
 
     old_version = proj.guideline()["version"]
     bundle = tmp_path / "b.zip"
-    write_bundle(proj, bundle)
+    write_bundle(proj.store, proj.identity, bundle)
     # another copy of the project moves on: the definition of PER changes
     with Project.create(tmp_path / "other.nerdesk", labels=proj.label_names()) as other:
         other.guidelines.set_text("v2")
@@ -146,7 +146,7 @@ def test_bundles_carry_the_guideline_version_and_the_active_labels_only(proj, tm
 
     proj.guidelines.set_fields("PER", definition="A person.")
     proj.taxonomy.retire_label("LOC")
-    write_bundle(proj, tmp_path / "b.zip")
+    write_bundle(proj.store, proj.identity, tmp_path / "b.zip")
     manifest, lines = read_bundle(tmp_path / "b.zip")
     assert manifest["guideline"]["version"] == proj.guideline()["version"]
     names = [lab["name"] for lab in manifest["guideline"]["labels"]]

@@ -37,11 +37,11 @@ def test_trained_on_segments_are_left_out_of_a_models_score(tmp_path):
         for sid, _ in p.next_items(10, order="document"):
             p.set_spans(sid, [Span(0, 3, "PER"), Span(8, 11, "PER")])
             p.accept(sid)
-        assert model_quality(p, "m@1")["reviewed_segments"] == 6
+        assert model_quality(p.store, "m@1")["reviewed_segments"] == 6
         # a card naming 4 of the segments as trained on: scored on the 2 others only
         card = {"name": "m", "trained_segments": trained_segments({}, texts[:4])}
         p.store.conn.execute("UPDATE models SET card = ? WHERE id = ?", (json.dumps(card), "m@1"))
-        q = model_quality(p, "m@1")
+        q = model_quality(p.store, "m@1")
         assert q["reviewed_segments"] == 2 and q["trained_on_left_out"] == 4
         assert q["exact"]["recall"] == 0.5
         # long tail: "ada" and "bob" were seen 4 times each in training (< 5): every unseen span is in it
@@ -96,7 +96,7 @@ def test_error_categories_stay_measured_against_the_pre_annotating_model(tmp_pat
         before = [(c["category"], c["model_id"]) for c in p.corrections()]
         effort = p.error_report()["effort"]
         assert before == [("false_negative", "m@1")]
-        drain(promote(p, _Better("m@2")))
+        drain(promote(p.store, p.identity, _Better("m@2")))
         assert p.active_model_id() == "m@2"
         assert [(c["category"], c["model_id"]) for c in p.corrections()] == before
         assert p.error_report()["effort"] == effort
@@ -133,7 +133,7 @@ def _cost_project(tmp_path, name, easy, hard, trained):
     for k, (sid, _) in enumerate(p.next_items(len(texts), order="document")):
         p.set_spans(sid, [Span(0, 3, "PER")] + ([Span(8, 11, "PER")] if k >= easy else []))
         p.accept(sid)
-    drain(promote(p, _Both("m@2", texts[:trained])))
+    drain(promote(p.store, p.identity, _Both("m@2", texts[:trained])))
     return p
 
 
@@ -144,7 +144,7 @@ def test_cost_per_point_compares_both_versions_on_the_segments_neither_trained_o
     from nerdesk.core.metrics import MIN_COST_SEGMENTS, report
 
     with _cost_project(tmp_path, "c.nerdesk", easy=10, hard=30, trained=10) as p:
-        rep = report(p)
+        rep = report(p.store)
         own = {m["id"]: (m["reviewed_segments"], round(m["exact"]["f1"], 3)) for m in rep["models"]}
         assert own == {"m@1": (40, 0.727), "m@2": (30, 1.0)}
         (c,) = rep["cost_per_point"]
@@ -171,7 +171,7 @@ def test_no_cost_per_point_on_too_few_shared_segments(tmp_path):
     from nerdesk.core.metrics import MIN_COST_SEGMENTS, report
 
     with _cost_project(tmp_path, "few.nerdesk", easy=10, hard=30, trained=25) as p:
-        (c,) = report(p)["cost_per_point"]
+        (c,) = report(p.store)["cost_per_point"]
         assert c["segments"] == 15 < MIN_COST_SEGMENTS
         assert c["f1_points"] is None and c["actions_per_point"] is None
         assert c["reason"] == f"15 reviewed segment(s) neither trained on ({MIN_COST_SEGMENTS} needed)"

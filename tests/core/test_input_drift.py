@@ -43,7 +43,7 @@ def test_the_rate_and_novelty_count_each_segments_words_against_the_package_voca
     assert note["words"] == 5 and read_vocab(pkg) == {"ada": 5, "met": 3, "bob": 2, "number": 1, "0": 1}
     texts = [f"Ada met Bob number {i} ." for i in range(4)] + ["Ada met Zed and Kim ."]
     with _project(tmp_path / "p.nerdesk", texts, pkg) as p:
-        d = drift(p, windows=1)
+        d = drift(p.store, windows=1)
         (w,) = d["windows"]
         # 4 segments of 5 known words (the number reads as 0), one of 5 words with 3 unknown
         assert w["unseen_in_training_rate"] == pytest.approx(3 / 25)
@@ -52,19 +52,19 @@ def test_the_rate_and_novelty_count_each_segments_words_against_the_package_voca
         assert nov["histogram"] == [4, 0, 0, 0, 0, 0, 1, 0, 0, 0] and nov["novel_share"] == pytest.approx(0.2)
         assert d["training_vocabulary"]["source"] == "vocab.txt.gz of pkg" and d["training_vocabulary"]["words"] == 5
         # the newest window over the threshold raises the alert; the others are kept as they were
-        d = drift(p, windows=5)
+        d = drift(p.store, windows=5)
         assert d["windows"][-1]["unseen_in_training_rate"] == pytest.approx(0.6)
         assert any("never occur in the active model's training data" in a for a in d["alerts"])
     # an import in the vocabulary's own words: no such alert
     with _project(tmp_path / "q.nerdesk", texts[:4], pkg) as p:
-        d = drift(p, windows=2)
+        d = drift(p.store, windows=2)
         assert d["windows"][-1]["unseen_in_training_rate"] == 0.0
         assert not any("training data" in a for a in d["alerts"])
 
 
 def test_without_a_vocabulary_nothing_is_claimed(tmp_path):
     with _project(tmp_path / "p.nerdesk", ["Ada met Zed ."] * 3, None) as p:
-        d = drift(p, windows=1)
+        d = drift(p.store, windows=1)
         assert d["training_vocabulary"] is None
         assert d["windows"][0]["unseen_in_training_rate"] is None and d["windows"][0]["novelty"] is None
 
@@ -81,14 +81,14 @@ def test_a_fine_tune_without_its_own_vocabulary_adds_its_trained_segments_to_its
     card["trained_segments"] = [segment_hash(texts[0])]
     with _project(tmp_path / "p.nerdesk", texts, ft, card) as p:
         # unreviewed, the trained-on segment is not known to be one yet: only the base's words count
-        assert drift(p, windows=1)["windows"][0]["unseen_in_training_rate"] == pytest.approx(2 / 6)
+        assert drift(p.store, windows=1)["windows"][0]["unseen_in_training_rate"] == pytest.approx(2 / 6)
         for sid, _ in p.next_items(2, order="document"):
             p.set_spans(sid, [Span(0, 3, "PER")])
             p.accept(sid)
-        d = drift(p, windows=1)
+        d = drift(p.store, windows=1)
         tv = d["training_vocabulary"]
         assert tv["source"] == "vocab.txt.gz of base (the base of ft)" and tv["trained_segments"] == 1
-        assert "zed" in metrics.model_vocabulary(p, "m@1")[0]
+        assert "zed" in metrics.model_vocabulary(p.store, "m@1")[0]
         assert d["windows"][0]["unseen_in_training_rate"] == pytest.approx(1 / 6)  # only 'kim' is new
 
 
@@ -101,7 +101,7 @@ def test_the_shipped_sample_stands_in_for_a_missing_vocabulary(tmp_path):
     vocab, where = training_vocabulary(pkg)
     assert set(vocab) == {"ada", "met", "bob"} and "replay.jsonl.gz, 1 sentences" in where
     with _project(tmp_path / "p.nerdesk", ["Ada met Zed ."] * 3, pkg) as p:
-        tv = drift(p, windows=1)["training_vocabulary"]
+        tv = drift(p.store, windows=1)["training_vocabulary"]
         assert tv["held_out_rate"] == pytest.approx(2 / 3)  # the guard sentence: 'saw', 'zed' unseen
 
 
@@ -126,8 +126,8 @@ def test_text_of_another_domain_is_clearly_more_unseen_in_training(tmp_path, sha
         recs = list(jsonl.read(shared_data / kind / name / "test.jsonl"))[:150]
         with Project.create(tmp_path / f"{name}.nerdesk", labels=["PER", "ORG", "LOC"], user="r") as p:
             drain(p.import_records([DocRecord(r.text, None, r.tokens, r.sentences) for r in recs]))
-            drain(predict_project(p, model, activate=True))
-            d = drift(p, windows=1)
+            drain(predict_project(p.store, p.identity, model, activate=True))
+            d = drift(p.store, windows=1)
             assert d["training_vocabulary"]["source"] == "vocab.txt.gz of en-base"
             assert 0.05 < d["training_vocabulary"]["held_out_rate"] < 0.12
             rates[name] = d["windows"][0]["unseen_in_training_rate"]

@@ -18,19 +18,19 @@ def test_trigger_counts_corrections_since_the_last_fine_tune(tmp_path):
     with Project.create(path, labels=["PER"], user="r") as p:
         drain(p.import_records([DocRecord(f"Ada met Bob number {i} .") for i in range(4)]))
         drain(p.predict(_Model("m@1")))
-        retrain.configure(p, every=2, max_error=0.2)
+        retrain.configure(p.store, every=2, max_error=0.2)
         ids = [sid for sid, _ in p.next_items(10, order="document")]
         for sid in ids[:2]:  # each adds a missed "Bob": one false negative per segment
             p.set_spans(sid, [Span(0, 3, "PER"), Span(8, 11, "PER")])
             p.accept(sid)
-        st = retrain.state(p)
+        st = retrain.state(p.store)
         assert (st["since_last"], st["every"], st["due"]) == (2, 2, True)
         assert "2 corrections since the last fine-tune" in st["reason"]
         from nerdesk.core.metrics import drift
 
-        assert drift(p)["psi"] is None  # four one-document windows: too few segments for a PSI
-        retrain.mark_finetuned(p)
-        assert not retrain.state(p)["due"] and retrain.state(p)["since_last"] == 0
+        assert drift(p.store)["psi"] is None  # four one-document windows: too few segments for a PSI
+        retrain.mark_finetuned(p.store)
+        assert not retrain.state(p.store)["due"] and retrain.state(p.store)["since_last"] == 0
     r = CliRunner().invoke(cli, ["report", str(path), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["retrain"]["every"] == 2
@@ -46,7 +46,7 @@ def test_report_html_is_self_contained_with_its_charts(tmp_path):
         for sid, _ in p.next_items(25, order="document"):
             p.set_spans(sid, [Span(0, 3, "PER"), Span(8, 11, "PER")])
             p.accept(sid)
-        retrain.configure(p, every=10)
+        retrain.configure(p.store, every=10)
     out = tmp_path / "r.html"
     r = CliRunner().invoke(cli, ["report", str(path), "--html", str(out)])
     assert r.exit_code == 0, r.output

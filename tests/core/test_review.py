@@ -60,8 +60,8 @@ def team(tmp_path):
     annotate(a, s2, [(*S2_PER, "PER"), (*S2_CITY, "LOC")])
     annotate(b, s1, [(*S1_PER, "PER"), (*S1_CITY, "ORG")])
     annotate(b, s2, [(*S2_PER, "PER"), (*S2_CITY, "LOC")])
-    bundle.write_bundle(a, tmp_path / "a.zip")
-    bundle.write_bundle(b, tmp_path / "b.zip")
+    bundle.write_bundle(a.store, a.identity, tmp_path / "a.zip")
+    bundle.write_bundle(b.store, b.identity, tmp_path / "b.zip")
     r = laptop(tmp_path / "r.nerdesk", "rob", "reviewer")
     drain(r.import_file(tmp_path / "a.zip"))
     drain(r.import_file(tmp_path / "b.zip"))
@@ -128,7 +128,7 @@ def test_every_event_annotation_and_bundle_records_the_tier(team, tmp_path):
     assert r.store.annotation(s2, "rob").tier == "reviewer"
     rows = r.store.conn.execute("SELECT actor, tier FROM events WHERE actor = 'rob' AND kind = 'do'").fetchall()
     assert rows and all(t == "reviewer" for _, t in rows)
-    manifest = bundle.write_bundle(r, tmp_path / "r.zip")
+    manifest = bundle.write_bundle(r.store, r.identity, tmp_path / "r.zip")
     assert manifest["people"]["rob"] == "reviewer"
     # the reviewer's tier survives the trip to another laptop
     c = laptop(tmp_path / "c.nerdesk", "carol")
@@ -187,12 +187,12 @@ def test_a_send_back_travels_to_the_annotators_laptop(tmp_path):
     s1, s2 = [s["id"] for s in a.document(1)["segments"]]
     annotate(a, s1, [(*S1_PER, "PER"), (*S1_CITY, "ORG")])
     annotate(a, s2, [(*S2_PER, "PER")])
-    bundle.write_bundle(a, tmp_path / "a.zip")
+    bundle.write_bundle(a.store, a.identity, tmp_path / "a.zip")
     r = laptop(tmp_path / "r.nerdesk", "rob", "reviewer")
     drain(r.import_file(tmp_path / "a.zip"))
     r.team.review(s1, "alice", "send_back", note="Paris is the city here")
     r.team.review(s2, "alice", "approve")
-    manifest = bundle.write_bundle(r, tmp_path / "r.zip")
+    manifest = bundle.write_bundle(r.store, r.identity, tmp_path / "r.zip")
     assert [(x["annotator"], x["note"]) for x in manifest["reviews"]] == [("alice", "Paris is the city here")]
     drain(a.import_file(tmp_path / "r.zip"))
     q = a.team.queue()
@@ -386,17 +386,17 @@ def test_apply_protocol_is_one_undoable_step(team):
 
 def test_bundle_and_export_hold_only_resolved_annotations(team, tmp_path):
     r, s1, s2 = team
-    manifest, lines = bundle.preview(r)
+    manifest, lines = bundle.preview(r.store)
     assert [ln["segment_id"] for ln in lines] == [s2] and manifest["unresolved_conflicts"] == 1
     rec = next(r.export_records())
     assert [(s.start, s.label) for s in rec.spans] == [(S2_PER[0], "PER"), (S2_CITY[0], "LOC")]
     r.adjudication.adjudicate(s1, take="bob", reason="the club")
-    manifest, lines = bundle.preview(r)
+    manifest, lines = bundle.preview(r.store)
     assert [(ln["segment_id"], ln["annotator"], ln["tier"]) for ln in lines][0] == (s1, "rob", "reviewer")
     assert [sp["label"] for sp in lines[0]["final"]] == ["PER", "ORG"] and manifest["unresolved_conflicts"] == 0
     import jsonschema
 
-    manifest = bundle.write_bundle(r, tmp_path / "r.zip")
+    manifest = bundle.write_bundle(r.store, r.identity, tmp_path / "r.zip")
     schemas = Path(__file__).resolve().parents[2] / "resources" / "schemas"
     jsonschema.validate(manifest, json.loads((schemas / "bundle-manifest.schema.json").read_text()))
     for ln in lines:
@@ -493,8 +493,8 @@ def test_three_laptops_merge_agree_adjudicate_and_export(tmp_path, shared_data):
 
     a = make("alice", "alice", "annotator", range(0, 40), gold)
     b = make("bob", "bob", "annotator", range(20, 60), bob_version)
-    bundle.write_bundle(a, tmp_path / "alice.zip")
-    bundle.write_bundle(b, tmp_path / "bob.zip")
+    bundle.write_bundle(a.store, a.identity, tmp_path / "alice.zip")
+    bundle.write_bundle(b.store, b.identity, tmp_path / "bob.zip")
     r = make("rob", "rob", "reviewer", [], {})
     drain(r.import_file(tmp_path / "alice.zip"))
     drain(r.import_file(tmp_path / "bob.zip"))
@@ -535,7 +535,7 @@ def test_three_laptops_merge_agree_adjudicate_and_export(tmp_path, shared_data):
     out = {rec.text: sorted((s.start, s.end, s.label) for s in rec.spans or []) for rec in r.export_records()}
     assert out == {texts[i]: sorted(expected[i]) for i in range(60)}
     # and so does the bundle the fine-tuner reads
-    manifest, lines = bundle.preview(r)
+    manifest, lines = bundle.preview(r.store)
     got = {ln["text"]: sorted((sp["start"], sp["end"], sp["label"]) for sp in ln["final"]) for ln in lines}
     assert got == {texts[i]: sorted(expected[i]) for i in range(60)} and manifest["unresolved_conflicts"] == 0
     # errors the adjudications and the correction found, per annotator

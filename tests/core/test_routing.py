@@ -55,7 +55,7 @@ def test_uncertainty_strategies_order_by_their_score(tmp_path, key):
     rows = {i: ([], rng.random(), rng.random(), rng.random(), rng.random()) for i in ids}
     predict(p, rows)
     col = ["least_confidence", "margin", "entropy", "mnlp"].index(key) + 1
-    items = route(p, key, 30, diverse=False)
+    items = route(p.store, key, 30, diverse=False)
     expected = sorted(ids, key=lambda i: -rows[i][col])[:30]
     assert [it.id for it in items] == expected
     assert key.replace("_", " ") in items[0].reasons[0]
@@ -68,9 +68,12 @@ def test_uncertainty_starts_cold_for_a_label_the_model_cannot_predict(tmp_path):
     rng = random.Random(1)
     predict(p, {i: ([], rng.random(), rng.random(), rng.random(), rng.random()) for i in ids})
     p.add_labels(["election"])  # new to the model: its uncertainty cannot find elections
-    by_mnlp = [it.id for it in route(p, "mnlp", 20, diverse=False)]
-    assert by_mnlp == [it.id for it in route(p, "random", 20, diverse=False)]
-    assert "cold start" in route(p, "mnlp", 1)[0].reasons[0] and "election" in route(p, "mnlp", 1)[0].reasons[0]
+    by_mnlp = [it.id for it in route(p.store, "mnlp", 20, diverse=False)]
+    assert by_mnlp == [it.id for it in route(p.store, "random", 20, diverse=False)]
+    assert (
+        "cold start" in route(p.store, "mnlp", 1)[0].reasons[0]
+        and "election" in route(p.store, "mnlp", 1)[0].reasons[0]
+    )
     # enough reviewed examples of the new label: uncertainty takes over again
     from nerdesk.core.routing import COLD_START
     from nerdesk.core.types import Span
@@ -78,16 +81,16 @@ def test_uncertainty_starts_cold_for_a_label_the_model_cannot_predict(tmp_path):
     for i in ids[:COLD_START]:
         p.set_spans(i, [Span(0, 1, "election")])
         p.accept(i)
-    top = route(p, "mnlp", 5, diverse=False)
+    top = route(p.store, "mnlp", 5, diverse=False)
     assert "uncertain" in top[0].reasons[0]
     p.close()
 
 
 def test_random_is_seeded_and_unbiased(tmp_path):
     p = make_project(tmp_path)
-    a = [i.id for i in route(p, "random", 50, seed=1, diverse=False)]
-    b = [i.id for i in route(p, "random", 50, seed=1, diverse=False)]
-    c = [i.id for i in route(p, "random", 50, seed=2, diverse=False)]
+    a = [i.id for i in route(p.store, "random", 50, seed=1, diverse=False)]
+    b = [i.id for i in route(p.store, "random", 50, seed=1, diverse=False)]
+    c = [i.id for i in route(p.store, "random", 50, seed=2, diverse=False)]
     assert a == b and a != c and len(set(a)) == 50
     # beyond the candidate pool, random picks stay uniform: they do not come from the most
     # uncertain half of the pool (with a pool of 20 of 120 segments, that half is 10 segments)
@@ -95,7 +98,7 @@ def test_random_is_seeded_and_unbiased(tmp_path):
     predict(p, {i: ([], k / len(ids), 0.0, 0.0, k / len(ids)) for k, i in enumerate(ids)})
     top = set(ids[-10:])
     for seed in range(3):
-        picks = [i.id for i in route(p, "random", 10, seed=seed, diverse=False, pool=20)]
+        picks = [i.id for i in route(p.store, "random", 10, seed=seed, diverse=False, pool=20)]
         assert len(set(picks) & top) <= 5
     p.close()
 
@@ -116,7 +119,7 @@ def test_novelty_prefers_unseen_words_and_new_sources(tmp_path):
             ]
         )
     )
-    items = route(p, "novelty", 5, diverse=False)
+    items = route(p.store, "novelty", 5, diverse=False)
     top = p.segment(items[0].id)
     assert top["text"].startswith("Quasars")
     assert any("new source" in r for r in items[0].reasons) and any("unseen" in r for r in items[0].reasons)
@@ -143,7 +146,7 @@ def test_novelty_measures_distance_in_feature_space(tmp_path):
         )
     for i in ids[:15]:
         p.accept(i)
-    items = route(p, "novelty", 10, diverse=False)
+    items = route(p.store, "novelty", 10, diverse=False)
     assert {it.id for it in items} == far
     assert all(any("feature distance" in r for r in it.reasons) for it in items)
     p.close()
@@ -160,7 +163,7 @@ def test_novelty_sketches_separate_domains_with_the_default_model(tmp_path):
     assert len(p.store.sketches(p.store.active_model_id(), ids)) == len(ids)
     for i in ids[:40]:
         p.accept(i)
-    dist = _feature_distance(p, p.store.active_model_id(), [{"id": i} for i in ids[40:]])
+    dist = _feature_distance(p.store, p.store.active_model_id(), [{"id": i} for i in ids[40:]])
     n_pol = 120 - 40
     d_pol = np.mean([dist[i] for i in ids[40 : 40 + n_pol]])
     d_bio = np.mean([dist[i] for i in ids[40 + n_pol :]])
@@ -197,7 +200,7 @@ def test_rare_labels_first(tmp_path):
         t = p.segment(i)["tokens"][0]
         rows[i] = ([[t[0], t[1], "politicalparty", 0.9]], 0.5, 0.5, 0.5, 0.5)
     predict(p, rows)
-    items = route(p, "rare", 3, diverse=False)
+    items = route(p.store, "rare", 3, diverse=False)
     assert sorted(it.id for it in items) == sorted(rest[5:8])
     assert "rare label: politicalparty (0 reviewed)" in items[0].reasons
     p.close()
@@ -216,7 +219,7 @@ def test_error_clusters_first(tmp_path):
     p.add_span(first, s, s + 6, "politicalparty")
     p.accept(first)
     assert p.corrections(segment_id=first)[0]["category"] == "false_negative"
-    items = route(p, "errors", len(labour) - 1, diverse=False)
+    items = route(p.store, "errors", len(labour) - 1, diverse=False)
     assert sorted(it.id for it in items) == sorted(labour[1:])
     assert "like corrected: 'labour'" in items[0].reasons
     p.close()
@@ -229,10 +232,10 @@ def test_diversity_holds_back_near_duplicates(tmp_path):
         DocRecord(f"Completely different sentence number {w}") for w in ("one", "two", "three")
     ]
     drain(p.import_records(recs))
-    items = route(p, "random", 4, seed=3)
+    items = route(p.store, "random", 4, seed=3)
     texts = [p.segment(i.id)["text"] for i in items]
     assert sum(t.startswith("The minister") for t in texts) == 1  # 3 distinct + 1 of the 10 near-duplicates
-    more = route(p, "random", 6, seed=3)  # when distinct items run out, held-back ones fill the batch
+    more = route(p.store, "random", 6, seed=3)  # when distinct items run out, held-back ones fill the batch
     assert "near-duplicate" in more[-1].reasons and [i.id for i in more[:4]] == [i.id for i in items]
     p.close()
 
@@ -243,9 +246,9 @@ def test_every_strategy_runs_and_blend_explains(tmp_path):
     rng = random.Random(0)
     predict(p, {i: ([], rng.random(), rng.random(), rng.random(), rng.random()) for i in ids})
     for s in STRATEGIES:
-        items = route(p, s, 10)
+        items = route(p.store, s, 10)
         assert len(items) == 10 and len({i.id for i in items}) == 10, s
-    items = route(p, "blend", 10)
+    items = route(p.store, "blend", 10)
     assert all(i.reasons for i in items)
     p.close()
 
@@ -260,14 +263,14 @@ def test_auto_accept_and_audit_estimate_is_sound(tmp_path):
         conf = rng.choice([0.99, 0.97, 0.6])
         rows[i] = ([[t[0], t[1], "PER", conf]], 1 - conf, 0.1, 0.1, 1 - conf)
     predict(p, rows)
-    n_eligible = eligible_count(p, 0.95)
+    n_eligible = eligible_count(p.store, 0.95)
     assert n_eligible == sum(1 for r in rows.values() if r[0][0][3] >= 0.95)
-    assert eligible_count(p, 0.98) < n_eligible
+    assert eligible_count(p.store, 0.98) < n_eligible
     with pytest.raises(NerdeskError) as e:  # no reviewed segment above 0.95 shows it is safe yet
-        auto_accept(p, 0.95, audit_rate=0.3, seed=1)
+        auto_accept(p.store, p.identity, 0.95, audit_rate=0.3, seed=1)
     assert e.value.code == "E017" and "only 0 reviewed segments" in str(e.value)
     assert p.stats()["by_status"].get("auto", 0) == 0
-    res = auto_accept(p, 0.95, audit_rate=0.3, seed=1, force=True)
+    res = auto_accept(p.store, p.identity, 0.95, audit_rate=0.3, seed=1, force=True)
     assert res["auto"] + res["audit"] == n_eligible and res["audit"] > 40
     # humans review the audits; the model is wrong on a known 20% of them
     audits = [r[0] for r in p.store.conn.execute("SELECT id FROM segments WHERE status = 'audit'")]
@@ -277,7 +280,7 @@ def test_auto_accept_and_audit_estimate_is_sound(tmp_path):
             sp = rows[i][0][0]
             p.relabel_span(i, sp[0], sp[1], "ORG")
         p.accept(i)
-    est = audit_estimate(p)
+    est = audit_estimate(p.store)
     assert est["audited"] == len(audits) and est["errors"] == len(wrong)
     assert est["low"] < 0.2 < est["high"] and est["rate"] == pytest.approx(len(wrong) / len(audits))
     assert est["auto_accepted"] == res["auto"]
@@ -314,11 +317,11 @@ def test_route_filters_in_sql(tmp_path):
         rows[i] = ([[t[0], t[1], "LOC" if n % 3 == 0 else "PER", 0.4 if n % 2 else 0.9]], 0.5, 0.5, 0.5, n / 100)
     predict(p, rows)
     for strategy in ("blend", "random", "mnlp"):
-        loc = route(p, strategy, 100, label="LOC")
+        loc = route(p.store, strategy, 100, label="LOC")
         assert loc and all(any(s[2] == "LOC" for s in it.spans) for it in loc), strategy
-        low = route(p, strategy, 100, max_confidence=0.5)
+        low = route(p.store, strategy, 100, max_confidence=0.5)
         assert low and all(min(s[3] for s in it.spans) <= 0.5 for it in low), strategy
-        astro = route(p, strategy, 100, source="astro.txt")
+        astro = route(p.store, strategy, 100, source="astro.txt")
         assert sorted(it.id for it in astro) == ids[-2:], strategy
 
 
@@ -329,7 +332,7 @@ def test_auto_accept_guard_rails(tmp_path):
     ids = seg_ids(p)
     predict(p, {i: ([[*p.segment(i)["tokens"][0], "PER", 0.99]], 0.01, 0.1, 0.1, 0.01) for i in ids})
     p.add_labels(["Disease"])  # a label the active model cannot predict
-    check = readiness(p, 0.95)
+    check = readiness(p.store, 0.95)
     assert not check["ok"] and "cannot predict Disease" in check["reasons"][0]
     p.store.conn.execute("DELETE FROM labels WHERE name = 'Disease'")
     # 30 reviewed: 6 corrected (20%) > 5%: refused, with the evidence
@@ -338,12 +341,12 @@ def test_auto_accept_guard_rails(tmp_path):
             sp = p.segment(i)["tokens"][0]
             p.relabel_span(i, sp[0], sp[1], "ORG")
         p.accept(i)
-    check = readiness(p, 0.95)
+    check = readiness(p.store, 0.95)
     assert (check["reviewed"], check["corrected"]) == (30, 6) and check["low"] < 0.2 < check["high"]
     assert not check["ok"] and "6 of 30" in check["reasons"][0]
     with pytest.raises(NerdeskError) as e:
-        auto_accept(p, 0.95)
+        auto_accept(p.store, p.identity, 0.95)
     assert e.value.code == "E017" and p.stats()["by_status"].get("auto", 0) == 0
-    assert readiness(p, 0.95, max_error_rate=0.25)["ok"]
-    res = auto_accept(p, 0.95, max_error_rate=0.25, audit_rate=0.0)
+    assert readiness(p.store, 0.95, max_error_rate=0.25)["ok"]
+    res = auto_accept(p.store, p.identity, 0.95, max_error_rate=0.25, audit_rate=0.0)
     assert res["auto"] == len(ids) - 30 and res["check"]["ok"]

@@ -27,7 +27,7 @@ def _documents(tmp_path):
     p.guidelines.set_fields("PER", definition="people by name", boundaries="no titles")
     p.guidelines.add_example("PER", p.document(1)["segments"][0]["id"], 0, 13)
     out = tmp_path / "b.zip"
-    bundle.write_bundle(p, out)
+    bundle.write_bundle(p.store, p.identity, out)
     with zipfile.ZipFile(out) as z:
         manifest = json.loads(z.read("manifest.json"))
         lines = [json.loads(x) for x in z.read("corrections.jsonl").decode().splitlines()]

@@ -125,7 +125,7 @@ def test_rename_moves_every_span_prediction_correction_and_severity(proj):
     assert pred_counts(proj)["PERSON"] == preds["PER"] and "PER" not in pred_counts(proj)
     assert proj.store.conn.execute("SELECT COUNT(*) FROM corrections WHERE label = 'PERSON'").fetchone()[0] == n_corr
     assert proj.severity() == {"PERSON": "high"}
-    assert taxonomy.model_label_map(proj) == {"PER": "PERSON"}
+    assert taxonomy.model_label_map(proj.store) == {"PER": "PERSON"}
     assert proj.label_names() == ["PERSON" if n == "PER" else n for n in names]  # in its place
     assert exported(proj) == [[(t, "PERSON" if lab == "PER" else lab) for t, lab in seg] for seg in corpus]
     g = proj.guideline()
@@ -154,7 +154,7 @@ def test_merge_sums_the_labels_and_undo_tells_them_apart_again(proj):
     assert after["PLACE"] == spans["LOC"] + spans["MISC"] and not {"LOC", "MISC"} & set(after)
     assert after["PER"] == spans["PER"] and after["ORG"] == spans["ORG"]
     assert exported(proj) == [[(t, "PLACE" if lab in ("LOC", "MISC") else lab) for t, lab in seg] for seg in corpus]
-    assert taxonomy.model_label_map(proj) == {"LOC": "PLACE", "MISC": "PLACE"}
+    assert taxonomy.model_label_map(proj.store) == {"LOC": "PLACE", "MISC": "PLACE"}
     # the merged label keeps the colour and key of the first
     labels = {lab["name"]: lab for lab in proj.labels()}
     b = {r[0]: r for r in before["labels"]}
@@ -175,7 +175,7 @@ def test_split_with_the_model_sorts_the_spans_back_and_sends_them_to_re_review(p
     spans, corpus = span_counts(proj), exported(proj)
     proj.taxonomy.merge_labels(["PER", "ORG", "LOC"], "ENT")
     merged = dump(proj)
-    sorter = taxonomy.model_sorter(proj, ["PER", "ORG", "LOC"])
+    sorter = taxonomy.model_sorter(proj.store, ["PER", "ORG", "LOC"])
     assert sorter is not None
     proj.taxonomy.split_label("ENT", ["PER", "ORG", "LOC"], sorter=sorter)
     after = span_counts(proj)
@@ -374,22 +374,22 @@ def test_adjudications_and_people_s_errors_follow_a_rename_merge_and_retire(tmp_
     with Project.open(path, user="rev", tier="reviewer") as r:
         r.adjudication.adjudicate(sid, take="ann", reason="Paris is the city")
         assert r.store.conn.execute("SELECT label FROM person_errors").fetchall() == [("LOC",)]  # bob's
-        assert adjudicate.resolutions(r, [sid])[sid].how == "adjudicated"
+        assert adjudicate.resolutions(r.store, [sid])[sid].how == "adjudicated"
         before = dump(r)
         adj_before = r.store.conn.execute("SELECT * FROM adjudications").fetchall()
         r.taxonomy.rename_label("LOC", "PLACE")
-        res = adjudicate.resolutions(r, [sid])[sid]
+        res = adjudicate.resolutions(r.store, [sid])[sid]
         assert res.how == "adjudicated" and {sp["label"] for sp in res.spans} == {"PER", "PLACE"}
-        assert [ln["segment_id"] for ln in bundle_lines(r)] == [sid]  # still resolved: still exported
+        assert [ln["segment_id"] for ln in bundle_lines(r.store)] == [sid]  # still resolved: still exported
         assert r.store.conn.execute("SELECT label FROM person_errors").fetchall() == [("PLACE",)]
         r.undo()
         assert dump(r) == before and r.store.conn.execute("SELECT * FROM adjudications").fetchall() == adj_before
         r.taxonomy.merge_labels(["ORG", "LOC"], "PLACE")  # now both versions agree: no conflict left
-        assert adjudicate.resolutions(r, [sid])[sid].how in ("agreement", "adjudicated")
+        assert adjudicate.resolutions(r.store, [sid])[sid].how in ("agreement", "adjudicated")
         r.undo()
         assert r.store.conn.execute("SELECT * FROM adjudications").fetchall() == adj_before
         r.taxonomy.retire_label("ORG")
-        res = adjudicate.resolutions(r, [sid])[sid]
+        res = adjudicate.resolutions(r.store, [sid])[sid]
         assert {sp["label"] for sp in res.spans} == {"PER", "LOC"}
         r.undo()
         r.taxonomy.split_label("LOC", ["CITY", "COUNTRY"])  # no model places Paris: the decision stands,

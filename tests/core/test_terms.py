@@ -217,7 +217,7 @@ def test_overlaps_of_different_labels_follow_the_project_rule(tmp_path):
 def test_matching_is_resumable_and_imports_are_matched_too(tmp_path):
     p = make(tmp_path)
     p.terms.add_file(write(tmp_path, "d.txt", DISEASES), label="Disease")
-    gen = T.match_project(p, batch=2)
+    gen = T.match_project(p.store, batch=2)
     next(gen)
     next(gen)  # one batch of two segments committed, then stopped (a cancel)
     gen.close()
@@ -228,7 +228,7 @@ def test_matching_is_resumable_and_imports_are_matched_too(tmp_path):
     assert full == 6
     # a new import is matched by what pre-annotates every import (no model loaded: nothing to predict)
     drain(p.import_records([DocRecord("A new case of ovarian cancer.")]))
-    drain(T.match_project(p))
+    drain(T.match_project(p.store))
     assert shown(p, "new case") == [("ovarian cancer", "Disease", "terms")]
 
 
@@ -411,9 +411,9 @@ def test_routing_starts_from_term_hits_while_no_model_knows_the_label(tmp_path):
     drain(p.terms.match())
     hits = {seg_of(p, "gout"), seg_of(p, "Breast cancer again"), seg_of(p, "named twice")}
     for strategy in ("mnlp", "blend"):
-        items = route(p, strategy, 3, pool=40)
+        items = route(p.store, strategy, 3, pool=40)
         assert {it.id for it in items} == hits, strategy
-    items = route(p, "mnlp", 5, pool=40)
+    items = route(p.store, "mnlp", 5, pool=40)
     # conflicting matches (gout as Disease and as PER) first, and the reasons say why
     assert items[0].id == seg_of(p, "gout") and items[0].reasons[0].startswith("conflicting terms")
     assert any(
@@ -424,7 +424,7 @@ def test_routing_starts_from_term_hits_while_no_model_knows_the_label(tmp_path):
     # without lists, the cold start is random again
     for lst in p.terms.lists():
         p.terms.remove(lst["id"])
-    assert route(p, "mnlp", 3)[0].reasons[0].startswith("cold start")
+    assert route(p.store, "mnlp", 3)[0].reasons[0].startswith("cold start")
 
 
 # ------------------------------------------------------------------------------------------ silver data
@@ -441,7 +441,7 @@ def test_export_suggestions_writes_unreviewed_segments_with_their_sources(tmp_pa
     p.terms.add_file(write(tmp_path, "d.txt", DISEASES), label="Disease")
     drain(p.terms.match())
     p.accept(seg_of(p, "Hereditary"))  # reviewed: not a suggestion any more
-    recs = list(export_suggestions(p))
+    recs = list(export_suggestions(p.store, p.identity))
     assert len(recs) == len(TEXTS) - 1
     assert all("Hereditary" not in r.text for r in recs)
     by_text = {r.text: r for r in recs}

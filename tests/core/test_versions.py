@@ -42,7 +42,7 @@ def test_promote_rollback_compare_report(tmp_path):
     drain(p.import_records([DocRecord(t) for t in TEXTS]))
     weak = Gazetteer("weak", {"Anna": "PER", "Rome": "LOC", "Paris": "PER"}, 0.6)
     strong = Gazetteer("strong", {"Anna": "PER", "Marco": "PER", "Rome": "LOC", "Paris": "LOC", "Oslo": "LOC"}, 0.9)
-    assert drain(promote(p, weak)) == "weak@1"
+    assert drain(promote(p.store, p.identity, weak)) == "weak@1"
     assert p.active_model_id() == "weak@1"
     # a human reviews every segment to the truth
     truth = {"Anna": "PER", "Marco": "PER", "Rome": "LOC", "Paris": "LOC", "Oslo": "LOC"}
@@ -59,16 +59,16 @@ def test_promote_rollback_compare_report(tmp_path):
         p.accept(seg_id)
     errors = p.error_report()
     assert errors["per_category"] == {"label": 1, "false_negative": 3}
-    assert drain(promote(p, strong)) == "strong@1"
-    assert history(p) == ["weak@1", "strong@1"]
-    rows = {r["id"]: r for r in compare(p)}
+    assert drain(promote(p.store, p.identity, strong)) == "strong@1"
+    assert history(p.store) == ["weak@1", "strong@1"]
+    rows = {r["id"]: r for r in compare(p.store)}
     assert rows["strong@1"]["f1"] == pytest.approx(1.0) and rows["strong@1"]["active"]
     assert rows["weak@1"]["f1"] < 0.6
-    assert rollback(p) == "weak@1" and p.active_model_id() == "weak@1"
+    assert rollback(p.store, p.identity) == "weak@1" and p.active_model_id() == "weak@1"
     with pytest.raises(NerdeskError) as e:
-        rollback(p)
+        rollback(p.store, p.identity)
     assert e.value.code == "E015"
-    r = report(p)
+    r = report(p.store)
     assert {m["id"] for m in r["models"]} == {"weak@1", "strong@1"}
     strong_q = next(m for m in r["models"] if m["id"] == "strong@1")
     assert strong_q["reliability"][9]["n"] == 7 and strong_q["reliability"][9]["accuracy"] == 1.0

@@ -25,8 +25,8 @@ def test_auto_accept_dialog_end_to_end(window, qtbot, tmp_path):
     assert dlg.isVisible()
     p = win.session.project
     # the count follows the slider
-    high = eligible_count(p, 0.99)
-    n = eligible_count(p, 0.60)
+    high = eligible_count(p.store, 0.99)
+    n = eligible_count(p.store, 0.60)
     for v in (70, 80, 99):  # several moves while a count runs: the last one wins
         dlg.slider.setValue(v)
         qtbot.wait(30)
@@ -49,7 +49,7 @@ def test_auto_accept_dialog_end_to_end(window, qtbot, tmp_path):
     assert job.outcome == "done"
     st = p.store.counts()["by_status"]
     assert st.get("auto", 0) + st.get("audit", 0) == n and st.get("audit", 0) > 0
-    assert eligible_count(p, 0.60) == 0
+    assert eligible_count(p.store, 0.60) == 0
     qtbot.waitUntil(lambda: "0</b> of" in dlg.eligible.text(), timeout=3000)
     assert f"{st['audit']} waiting" in dlg.estimate.text()
     assert "auto" in win.counts.text() and "audit" in win.counts.text()
@@ -72,7 +72,7 @@ def test_auto_accept_dialog_end_to_end(window, qtbot, tmp_path):
     else:
         expect_errors = 0
     qtbot.keyClick(win.view, Qt.Key.Key_Return)
-    est = audit_estimate(p)
+    est = audit_estimate(p.store)
     assert est["audited"] == 2 and est["errors"] == expect_errors
     qtbot.waitUntil(lambda: "from 2 audited" in dlg.estimate.text(), timeout=3000)
     assert "95% interval" in dlg.estimate.text()

@@ -23,7 +23,7 @@ def _reviewed_project(tmp_path):
 
     path = make_project(tmp_path / "dash.nerdesk", TEXTS)
     p = Project.open(path)
-    versions._activate(p, FAKE_MODEL)  # the fake model is in the activation history
+    versions._activate(p.store, p.identity, FAKE_MODEL)  # the fake model is in the activation history
     for k, (sid, _) in enumerate(p.next_items(100, order="document")):
         seg = p.segment(sid)
         if k % 2 == 0 and seg["spans"]:
@@ -43,7 +43,7 @@ def test_dashboard_shows_the_report(window, qtbot, tmp_path):
     assert dlg.isVisible()
     _wait_job(qtbot, dlg.job)
     qtbot.waitUntil(lambda: dlg.report is not None, timeout=5000)
-    rep = report(window.session.project)
+    rep = report(window.session.project.store)
     m = rep["models"][0]
     assert dlg.f1_chart.groups == [FAKE_MODEL]
     assert dlg.f1_chart.values[(FAKE_MODEL, "F1 exact")] == pytest.approx(m["exact"]["f1"])
@@ -115,7 +115,7 @@ def test_dashboard_shows_drift_alerts_and_the_retraining_trigger(window, qtbot, 
         tmp_path / "al.nerdesk", [f"Report {i}: Alice Smith met Bob Jones in Paris." for i in range(12)]
     )
     with Project.open(path) as p:
-        retrain.configure(p, every=1)
+        retrain.configure(p.store, every=1)
         sid = p.next_items(1, order="document")[0][0]
         seg = p.segment(sid)
         p.set_spans(sid, [])  # every model span was wrong: corrections
@@ -199,7 +199,7 @@ def _two_versions(tmp_path):
 
         for k, sid in enumerate(ids[:40]):
             review(k, sid)
-        drain(promote(p, _Tagger("m@2", bob=True, trained=texts[:10])))
+        drain(promote(p.store, p.identity, _Tagger("m@2", bob=True, trained=texts[:10])))
         for k, sid in enumerate(ids[40:], 40):
             review(k, sid)
     return path
@@ -217,7 +217,7 @@ def test_monitoring_charts_hold_the_reports_series(window, qtbot, tmp_path):
     dlg = window.show_dashboard()
     _wait_job(qtbot, dlg.job)
     qtbot.waitUntil(lambda: dlg.report is not None, timeout=5000)
-    rep = report(window.session.project)
+    rep = report(window.session.project.store)
     rec = {r["model_id"]: r for r in rep["recurrence"]}
     assert (rec["m@1"]["share"], rec["m@2"]["share"], rec["m@2"]["corrections"]) == (0.0, 1.0, 10)
 
@@ -311,7 +311,7 @@ def test_drift_tab_shows_words_unseen_in_the_models_training_data(window, qtbot,
     dlg = window.show_dashboard()
     _wait_job(qtbot, dlg.job)
     qtbot.waitUntil(lambda: dlg.report is not None, timeout=8000)
-    rep = report(window.session.project)
+    rep = report(window.session.project.store)
     wins = rep["drift"]["windows"]
     rates = [w["unseen_in_training_rate"] for w in wins]
     assert rates[0] == 0.0 and rates[-1] > UNSEEN_IN_TRAINING_ALERT  # the clinical text is new to it

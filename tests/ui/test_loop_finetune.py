@@ -36,7 +36,7 @@ def _accept_with_errors(win, n):
 
 def test_offer_after_n_corrections_then_run_and_promote(opened, qtbot, tmp_path, monkeypatch):
     win = opened
-    retrain.configure(win.session.project, every=3)
+    retrain.configure(win.session.project.store, every=3)
     monkeypatch.setenv("FAKE_FT_MODEL", str(MODEL_DIR))
     args_file = tmp_path / "args.json"
     monkeypatch.setenv("FAKE_FT_ARGS", str(args_file))
@@ -147,8 +147,8 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
 
     win = opened
     p = win.session.project
-    retrain.configure(win.session.project, every=10_000, max_error=0.5)
-    auto_accept(p, 0.0, audit_rate=1.0, seed=1, force=True)
+    retrain.configure(win.session.project.store, every=10_000, max_error=0.5)
+    auto_accept(p.store, p.identity, 0.0, audit_rate=1.0, seed=1, force=True)
     win.queue.status.setCurrentText("audit")
     win.session.next()
     seg = win.session.segment()
@@ -160,7 +160,7 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
         a, b = seg["tokens"][0]
         win.session.add_span(win.session.current, a, b, p.label_names()[0])
     win.session.accept()
-    est = audit_estimate(p)
+    est = audit_estimate(p.store)
     assert est["audited"] == 1 and est["high"] > 0.5
     _wait(qtbot, lambda: win.finetune_offer.isVisible(), 3000)
     assert "audited error rate" in win.finetune.offer

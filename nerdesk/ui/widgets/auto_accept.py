@@ -27,7 +27,7 @@ def auto_accept_factory(project_path, threshold: float, audit_rate: float, seed=
 
     return project_job(
         project_path,
-        lambda p: auto_accept(p, threshold, audit_rate=audit_rate, seed=seed, force=force),
+        lambda p: auto_accept(p.store, p.identity, threshold, audit_rate=audit_rate, seed=seed, force=force),
         f"Auto-accepting at {threshold:.2f}",
     )
 
@@ -37,11 +37,11 @@ def count_factory(project_path, threshold: float):
 
     def work(p):
         return {
-            "eligible": eligible_count(p, threshold),
+            "eligible": eligible_count(p.store, threshold),
             "model": p.active_model_id(),
             "new": p.store.counts()["by_status"].get("new", 0),
-            "estimate": audit_estimate(p),
-            "check": readiness(p, threshold),
+            "estimate": audit_estimate(p.store),
+            "check": readiness(p.store, threshold),
         }
 
     return project_job(project_path, work, "Counting eligible segments")

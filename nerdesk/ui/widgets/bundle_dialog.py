@@ -32,13 +32,13 @@ COLUMNS = ("Text", "Final spans", "Error tags", "Annotator", "Source", "Note")
 def preview_factory(project_path):
     from nerdesk.core.bundle import preview
 
-    return project_job(project_path, preview, "Preparing the bundle preview")
+    return project_job(project_path, lambda p: preview(p.store), "Preparing the bundle preview")
 
 
 def write_factory(project_path, out):
     from nerdesk.core.bundle import write_bundle
 
-    return project_job(project_path, lambda p: write_bundle(p, out), f"Writing {Path(out).name}")
+    return project_job(project_path, lambda p: write_bundle(p.store, p.identity, out), f"Writing {Path(out).name}")
 
 
 def spans_text(text: str, spans: list[dict]) -> str:

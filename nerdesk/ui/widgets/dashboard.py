@@ -58,12 +58,12 @@ def report_factory(project_path):
     from nerdesk.core import metrics, retrain, versions
 
     def work(p):
-        rep = metrics.report(p)
+        rep = metrics.report(p.store)
         rep["effort"] = p.error_report(1)["effort"]
-        rep["versions"] = versions.compare(p)
-        rep["history"] = versions.history(p)
+        rep["versions"] = versions.compare(p.store)
+        rep["history"] = versions.history(p.store)
         rep["active"] = p.active_model_id()
-        rep["retrain"] = retrain.state(p)
+        rep["retrain"] = retrain.state(p.store)
         rep["team"] = {"agreement": p.agreement(), "profiles": p.team.error_profiles()}  # issue 16
         rep["label_currency"] = p.taxonomy.currency()  # how much of each label is current (issue 17)
         return rep
@@ -74,7 +74,7 @@ def report_factory(project_path):
 def promote_factory(project_path, model_dir):
     from nerdesk.core import versions
 
-    return project_job(project_path, lambda p: versions.promote(p, model_dir))
+    return project_job(project_path, lambda p: versions.promote(p.store, p.identity, model_dir))
 
 
 def _table(headers: list[str], name: str) -> QTableWidget:
@@ -773,7 +773,7 @@ class Dashboard(QDialog):
         if p is None:
             return None
         try:
-            previous = versions.rollback(p)
+            previous = versions.rollback(p.store, p.identity)
         except NerdeskError as exc:
             self.session.error.emit(exc)
             return None

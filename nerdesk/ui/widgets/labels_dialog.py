@@ -174,7 +174,7 @@ class LabelsDialog(QDialog):
             from nerdesk.ui.jobs import project_job
 
             self.status.setText(f"Placing the spans of {old} with the model…")
-            factory = project_job(p.path, lambda proj: taxonomy.placements(proj, old, targets))
+            factory = project_job(p.path, lambda proj: taxonomy.placements(proj.store, old, targets))
             return win.run_job(
                 f"Placing the spans of {old}",
                 factory,

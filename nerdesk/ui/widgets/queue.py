@@ -47,7 +47,7 @@ def route_factory(project_path, strategy: str, status: str, limit: int, filters:
 
     return project_job(
         project_path,
-        lambda p: route(p, strategy, limit, status=status, **(filters or {})),
+        lambda p: route(p.store, strategy, limit, status=status, **(filters or {})),
         f"Routing the queue ({strategy})",
     )
 

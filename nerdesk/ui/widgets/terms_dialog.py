@@ -290,11 +290,11 @@ class TermListsDialog(QDialog):
             model_confidence,
         )
 
-        known = sorted(known_labels(p) & set(p.label_names())) if p else []
+        known = sorted(known_labels(p.store) & set(p.label_names())) if p else []
         self.summary.setText(
             (f"{n} term list{'s' if n != 1 else ''}. " if n else "No term list yet. ")
             + "Their matches are suggested beside the model's (italic, dashed frame). The model wins where it "
-            f"knows the label and is at least {model_confidence(p) if p else 0.8:.2f} confident "
+            f"knows the label and is at least {model_confidence(p.store) if p else 0.8:.2f} confident "
             f"(it knows: {', '.join(known) or 'none'}); otherwise the term does. A hit is a match in an "
             f"accepted segment; a term with {FLAG_MIN_HITS}+ hits and a precision below {FLAG_PRECISION} is "
             "flagged (mostly rejected)."
