@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from nerdesk.core.model.decode import decode_batch
+from nerdesk.core.model.features import FeatureExtractor
 
 
 def export_onnx(
@@ -51,8 +52,20 @@ def export_onnx(
         )
 
 
-def quantize_int8(src: Path, dst: Path, per_channel: bool = False) -> None:
-    """Dynamic int8 quantisation of the MatMul/Gemm weights and embedding tables (Gather).
+def quantize_int8(
+    src: Path, dst: Path, per_channel: bool = False, calibration: Iterable[dict[str, np.ndarray]] | None = None
+) -> None:
+    """int8 quantisation of the MatMul/Gemm weights and embedding tables (Gather).
+
+    ``calibration``: the graph's inputs for a few batches (see :func:`calibration_feeds`). With
+    them the activations get fixed scales (static quantisation): each activation's min and max per
+    batch, as dynamic quantisation would take them, in a moving average (weight 0.1 per batch). The
+    extremes over all batches instead (plain min/max) cost en-base 2.1 0.0021 F1 on uner_en_ewt
+    test against 2.0's dynamic graph, the moving average at most 0.0012 on the four test splits. A
+    segment's spans no longer depend on the other segments of its batch, so the runner can use
+    small batches, whose activations stay in the CPU cache (README, Model: en-base 2.1 against 2.0).
+    Without it, dynamic quantisation: a scale per batch and MatMul, computed at run time (the BERT
+    tagger's fine-tunes).
 
     ``per_channel``: a scale per output column (the BERT tagger: per-tensor scales cost 1.8 F1
     points on crossner_politics test, per channel 0.5, both 22 MB against 86 MB in fp32)."""
@@ -61,13 +74,54 @@ def quantize_int8(src: Path, dst: Path, per_channel: bool = False) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(logging.ERROR)
-    quantize_dynamic(
+    ops = ["MatMul", "Gemm", "Gather"]
+    if calibration is None:
+        quantize_dynamic(
+            str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=ops, per_channel=per_channel
+        )
+        return
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, quantize_static
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self, feeds: Iterable[dict[str, np.ndarray]]):
+            self.feeds = iter(feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.feeds, None)
+
+    quantize_static(
         str(src),
         str(dst),
+        Feeds(calibration),
+        quant_format=QuantFormat.QOperator,  # QLinearMatMul: faster here than QDQ pairs
+        op_types_to_quantize=ops,
+        activation_type=QuantType.QUInt8,  # asymmetric, as the dynamic graph's activations
         weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul", "Gemm", "Gather"],
         per_channel=per_channel,
+        calibrate_method=CalibrationMethod.MinMax,
+        extra_options={"CalibMovingAverage": True, "CalibMovingAverageConstant": 0.1},
     )
+
+
+def calibration_feeds(
+    fe: FeatureExtractor, feats: Sequence[np.ndarray], batch_tokens: int = 8192
+) -> Iterator[dict[str, np.ndarray]]:
+    """The CNN graph's inputs for feature arrays (one per segment, as ``fe`` gives them), in padded
+    batches of about ``batch_tokens`` tokens: what :func:`quantize_int8` calibrates on."""
+    order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
+    groups: list[list[np.ndarray]] = []
+    for i in order:  # the longest segment so far times the count stays within batch_tokens
+        if not groups or max(len(feats[i]), 1) * (len(groups[-1]) + 1) > batch_tokens:
+            groups.append([])
+        groups[-1].append(feats[i])
+    for chunk in groups:
+        width = max(max(len(f) for f in chunk), 1)
+        ids = np.zeros((len(chunk), width, fe.width), dtype=np.int64)
+        mask = np.zeros((len(chunk), width), dtype=np.float32)
+        for j, f in enumerate(chunk):
+            ids[j, : len(f)] = f
+            mask[j, : len(f)] = 1.0
+        yield fe.feed(ids, mask)
 
 
 def _padded(logits: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ from nerdesk.core.model.package import CARD_FORMAT, write_card
 from nerdesk.core.model.vocab import count_words, training_vocabulary, write_vocab
 from nerdesk.core.types import Progress
 from nerdesk.train.config import DEFAULT_ARCH, TrainConfig, card_config, configure
-from nerdesk.train.export import export_onnx, fit_temperature, quantize_int8
+from nerdesk.train.export import calibration_feeds, export_onnx, fit_temperature, quantize_int8
 from nerdesk.train.model import build_model, fit_embedding_projection, pooled_embeddings
 
 # Licences of the corpora in nerdesk's shared training data, keyed by corpus directory name.
@@ -685,7 +685,9 @@ def package(
         dev_logits: dict[str, list[list[np.ndarray]]] = {}
         variants = ["fp32"]
         if cfg.quantize:
-            quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx")
+            # static scales from the embedding sample: spans that do not depend on the batch
+            feeds = calibration_feeds(fe, [it[0] for it in sample])
+            quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", calibration=feeds)
             variants.append("int8")
         for v in variants:
             fname = "model.onnx" if v == "fp32" else "model.int8.onnx"
