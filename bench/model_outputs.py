@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/model_outputs.py --save /tmp/before.npz [--model DIR] [--variant int8]
     .venv/bin/python bench/model_outputs.py --compare /tmp/before.npz [--model DIR] [--variant int8]
+    [--batch-tokens N]: the runner's batch size (its default otherwise)
 
 Saved per segment: the spans (start, end, label) and their confidences, and the four uncertainty
 scores. ``--compare`` reports the segments whose spans differ (must be 0) and the largest absolute
@@ -46,11 +47,14 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--variant", default=None)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "train"))
+    ap.add_argument("--batch-tokens", type=int, default=None, help="the runner's batch size (default its own)")
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--save")
     g.add_argument("--compare")
     args = ap.parse_args()
     m = load_model(args.model, threads=1, variant=args.variant)
+    if args.batch_tokens:  # a dynamically quantised int8 graph's spans move with the batch
+        m.batch_tokens = args.batch_tokens
     got = predictions(m, Path(args.data))
     if args.save:
         arrays = {}
@@ -73,7 +77,8 @@ def main() -> None:
         ds = float(np.abs(ref[f"{name}/scores"] - p["scores"]).max(initial=0.0))
         print(
             f"{name:18} {len(p['spans']):5} segments {len(p['conf']):5} spans: "
-            f"{diff} segments with other spans, max |d conf| {dc:.2e}, max |d score| {ds:.2e}"
+            f"{diff} segments with other spans ({100 * diff / max(len(spans), 1):.2f}%), "
+            f"max |d conf| {dc:.2e}, max |d score| {ds:.2e}"
         )
         ok = ok and same and dc <= TOL and ds <= TOL
     print("same predictions" if ok else "PREDICTIONS DIFFER")
