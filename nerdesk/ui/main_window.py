@@ -312,15 +312,10 @@ class MainWindow(QMainWindow):
             self.settings.setValue("import_dir", str(Path(path).parent))
             self.import_file(path, fmt, **options)
 
-    def _project_job(self, work):
-        """A job factory: in the worker thread, open the project on its own connection and run
-        the core generator ``work(project)`` (SQLite connections never cross threads)."""
-        return project_job(self.session.project.path, work)
-
     def import_file(self, path: str | Path, fmt: str | None = None, **options):
         if self.session.project is None:
             return None
-        factory = self._project_job(lambda p: p.import_file(path, fmt, **options))
+        factory = project_job(self.session.project.path, lambda p: p.import_file(path, fmt, **options))
         name = f"Importing {Path(path).name}"
         # one import is one transaction: it holds the write lock until it ends
         self.session.paused = name
@@ -353,7 +348,7 @@ class MainWindow(QMainWindow):
             else:
                 show_error(self, exc)
             return None
-        factory = self._project_job(lambda q: q.preannotate())
+        factory = project_job(self.session.project.path, lambda q: q.preannotate())
 
         def done(n):
             self.statusBar().showMessage(f"Pre-annotated {n} segments with {name}.", 8000)
@@ -384,7 +379,7 @@ class MainWindow(QMainWindow):
         model that is safe to use from the worker thread)."""
         if self.session.project is None:
             return None
-        factory = self._project_job(lambda p: p.predict(model))
+        factory = project_job(self.session.project.path, lambda p: p.predict(model))
 
         def done(n):
             self.statusBar().showMessage(f"Pre-annotated {n} segments.", 8000)

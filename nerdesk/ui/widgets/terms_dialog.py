@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from nerdesk.core.errors import NerdeskError
+from nerdesk.ui.jobs import project_job
 from nerdesk.ui.widgets.import_dialog import file_row
 
 FROM_FILE = None  # the label combo's "from the file" entry
@@ -121,7 +122,7 @@ def add_term_list(win, path: str, **opts):
     """Add the list and pre-annotate with it, in the background; the view shows its matches after."""
     if win.session.project is None:
         return None
-    factory = win._project_job(lambda p: _add_and_match(p, path, opts))
+    factory = project_job(win.session.project.path, lambda p: _add_and_match(p, path, opts))
 
     def done(res) -> None:
         win.statusBar().showMessage(
@@ -422,7 +423,7 @@ class TermListsDialog(QDialog):
         p = self.project
         if p is None or not self._suggestions:
             return
-        factory = self.win._project_job(lambda q: _add_suggested(q, name, n))
+        factory = project_job(p.path, lambda q: _add_suggested(q, name, n))
         self.win.run_job(f"Adding suggested terms to {name}", factory, on_done=lambda res: self._added(res))
 
     def _added(self, res) -> None:
