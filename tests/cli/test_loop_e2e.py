@@ -41,6 +41,11 @@ def test_close_the_loop(tmp_path, shared_data):
     card = json.loads((out / "model.json").read_text())
     assert card["finetune"]["error_counts"] == errors["per_category"]
     assert card["finetune"]["replay"]["sentences"] > 0
+    # its int8 graph has fixed scales, as the base's: its spans do not move with the batch
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(out / card["onnx"]["int8"])).graph.node}
+    assert card["onnx"]["default"] == "int8" and "QLinearMatMul" in ops and "DynamicQuantizeLinear" not in ops
     # the base model has none of the domain's labels: a coded error, not a silent 0
     r = CliRunner().invoke(cli, ["evaluate", "default", str(test), "--label-map", "identity"])
     assert r.exit_code == 1 and "[E213]" in r.output and "politician" in r.output
