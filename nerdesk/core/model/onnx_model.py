@@ -168,18 +168,59 @@ class OnnxModel:
             groups.append(cur)
         return groups
 
+    #: Tokens whose features are computed and spans decoded together: several session batches,
+    #: so that Python's per-call work is paid once per 8,192 tokens, not once per batch.
+    decode_tokens = 8192
+
+    def _decode_groups(self, batch: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """The session batches (:meth:`_batches`, in order) joined into groups of about
+        ``decode_tokens`` padded tokens."""
+        groups: list[list[list[int]]] = []
+        size = 0
+        for idx in self._batches(batch):
+            n = len(idx) * max(max(len(batch[i]) for i in idx), 1)
+            if not groups or size + n > self.decode_tokens:
+                groups.append([])
+                size = 0
+            groups[-1].append(idx)
+            size += n
+        return groups
+
+    def _run_group(
+        self, ids: np.ndarray, mask: np.ndarray, parts: Sequence[int], lengths: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (B, L, K) and embeddings of a decode group: the session runs once per session
+        batch (``parts``: their sizes, rows in order), each cut to its own longest segment."""
+        logits: np.ndarray | None = None
+        embs: list[np.ndarray] = []
+        start = 0
+        for n in parts:
+            w = max(max(lengths[start : start + n]), 1)
+            rows = slice(start, start + n)
+            lg, emb = self._run_all(np.ascontiguousarray(ids[rows, :w]), np.ascontiguousarray(mask[rows, :w]))
+            if logits is None:
+                logits = np.zeros((ids.shape[0], ids.shape[1], lg.shape[2]), dtype=lg.dtype)
+            logits[rows, :w] = lg
+            if emb is not None:
+                embs.append(emb)
+            start += n
+        assert logits is not None
+        return logits, (np.concatenate(embs) if embs else None)
+
     def predict(
         self, batch: Sequence[Sequence[str]], *, token_probs: bool = False, only: Sequence[str] | None = None
     ) -> list[SegmentPrediction]:
         """One prediction per segment; ``only``: the labels asked for (see ``decode_batch``)."""
         out: list[SegmentPrediction | None] = [None] * len(batch)
-        for idx in self._batches(batch):
+        for parts in self._decode_groups(batch):
+            idx = [i for part in parts for i in part]
             sub = [batch[i] for i in idx]
+            lengths = [len(s) for s in sub]
             ids, mask = self.features.batch(sub)
-            lg, emb = self._run_all(ids, mask)
+            lg, emb = self._run_group(ids, mask, [len(p) for p in parts], lengths)
             preds = decode_batch(
                 lg,
-                [len(s) for s in sub],
+                lengths,
                 self.labels,
                 self.temperature,
                 keep_probs=token_probs,
