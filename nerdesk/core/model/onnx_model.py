@@ -41,7 +41,8 @@ class OnnxModel:
 
     Segments run in batches of about ``batch_tokens`` tokens (sorted by length, so little padding):
     small enough for the activations to stay in the CPU cache (en-base 2.1: 1,024 tokens a batch ran
-    faster than 8,192, README "Model"). A statically quantised or fp32 graph gives the same spans at
+    faster than 8,192, README "Model"); features and decoding work on groups of such batches
+    (``decode_tokens``). A statically quantised or fp32 graph gives the same spans at
     any batch size; a dynamically quantised int8 graph (en-base 2.0 and older, BERT fine-tunes)
     scales its activations per batch, so its spans move slightly with the batch's other segments.
     """
