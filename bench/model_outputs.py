@@ -31,15 +31,44 @@ TOL = 1e-5
 def predictions(model, data: Path) -> dict[str, dict]:
     out = {}
     for name in TESTS:
-        toks = [t for t, _ in load_records(data / f"{name}.jsonl")]
+        recs = load_records(data / f"{name}.jsonl")
+        toks = [t for t, _ in recs]
         preds = model.predict(toks)
         out[name] = {
+            "gold": [{tuple(g[:3]) for g in gs} for _, gs in recs],
             "spans": [[[s, e, lab] for s, e, lab, _ in p.spans] for p in preds],
             "conf": np.array([c for p in preds for *_, c in p.spans], dtype=np.float64),
             "scores": np.array([[p.scores[k] for k in SCORE_KEYS] for p in preds], dtype=np.float64),
             "tokens": sum(map(len, toks)),
         }
     return out
+
+
+def changes(ref: list, new: list, gold: list[set]) -> dict[str, int]:
+    """What changed in the segments whose spans differ: spans only in the reference / only in the
+    new predictions (and how many of each are gold), and of the reference's: relabelled (the same
+    tokens), moved (overlapping, other boundaries) or dropped; of the new ones: added."""
+    c = dict.fromkeys(
+        ("only_ref", "only_ref_gold", "only_new", "only_new_gold", "relabelled", "moved", "dropped", "added"), 0
+    )
+    for r, n, g in zip(ref, new, gold):
+        a, b = {tuple(x) for x in r}, {tuple(x) for x in n}
+        if a == b:
+            continue
+        old, fresh = a - b, b - a
+        c["only_ref"] += len(old)
+        c["only_new"] += len(fresh)
+        c["only_ref_gold"] += len(old & g)
+        c["only_new_gold"] += len(fresh & g)
+        for s in old:
+            if any(x[:2] == s[:2] for x in fresh):
+                c["relabelled"] += 1
+            elif any(x[0] < s[1] and s[0] < x[1] for x in fresh):
+                c["moved"] += 1
+            else:
+                c["dropped"] += 1
+        c["added"] += sum(not any(x[0] < s[1] and s[0] < x[1] for x in old) for s in fresh)
+    return c
 
 
 def main() -> None:
@@ -69,6 +98,7 @@ def main() -> None:
     ref = np.load(args.compare)
     print(f"model {m.id} ({m.variant}) against {args.compare} (model {ref['model']})")
     ok = True
+    total = dict.fromkeys(changes([], [], []), 0)
     for name, p in got.items():
         spans = json.loads(str(ref[f"{name}/spans"]))
         diff = sum(a != b for a, b in zip(spans, p["spans"])) + abs(len(spans) - len(p["spans"]))
@@ -81,6 +111,15 @@ def main() -> None:
             f"max |d conf| {dc:.2e}, max |d score| {ds:.2e}"
         )
         ok = ok and same and dc <= TOL and ds <= TOL
+        for k, v in changes(spans, p["spans"], p["gold"]).items():
+            total[k] += v
+    if any(total.values()):
+        print(
+            f"changed segments: {total['only_ref']} spans only in the reference ({total['only_ref_gold']} of them gold), "
+            f"{total['only_new']} only in the new predictions ({total['only_new_gold']} gold); of the reference's "
+            f"{total['relabelled']} relabelled (same tokens), {total['moved']} other boundaries, "
+            f"{total['dropped']} dropped; {total['added']} new spans elsewhere"
+        )
     print("same predictions" if ok else "PREDICTIONS DIFFER")
     sys.exit(0 if ok else 1)
 
