@@ -60,8 +60,8 @@ def quantize_int8(
     ``calibration``: the graph's inputs for a few batches (see :func:`calibration_feeds`). With
     them the activations get fixed scales (static quantisation): each activation's min and max per
     batch, as dynamic quantisation would take them, in a moving average (weight 0.1 per batch). The
-    extremes over all batches instead (plain min/max) cost en-base 2.1 0.0021 F1 on uner_en_ewt
-    test against 2.0's dynamic graph, the moving average at most 0.0012 on the four test splits. A
+    extremes over all batches instead (plain min/max) cost en-base 0.0021 F1 on uner_en_ewt test
+    against 2.0's dynamic graph, the moving average at most 0.0012 on the four test splits. A
     segment's spans no longer depend on the other segments of its batch, so the runner can use
     small batches, whose activations stay in the CPU cache (README, Model: en-base 2.1 against 2.0).
     Without it, dynamic quantisation: a scale per batch and MatMul, computed at run time (the BERT
