@@ -14,15 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow
 
 from nerdesk.ui.widgets.document_view import KEYS
-
-if TYPE_CHECKING:
-    from nerdesk.ui.main_window import MainWindow
 
 Std = QKeySequence.StandardKey
 
@@ -280,13 +278,13 @@ def help_rows() -> list[tuple[str, str]]:
     return [(b.keys, b.does) for b in KEYS] + [(c.keys_text(), c.help_text()) for c in commands() if c.sequences()]
 
 
-def _slot(win: MainWindow, path: str) -> Callable[..., Any]:
+def _slot(win: QMainWindow, path: str) -> Callable[..., Any]:
     fn: Callable[..., Any] = reduce(getattr, path.split("."), win)
     return fn
 
 
-def build(win: MainWindow) -> list[QAction]:
-    """Fill the window's menu bar from :data:`MENUS`; returns the actions that need a project open.
+def build(win: QMainWindow) -> list[QAction]:
+    """Fill the window's menu bar (of the MainWindow: the slots are its methods' names) from :data:`MENUS`; returns the actions that need a project open.
     Keyed actions are added to the window too, so their keys work wherever the focus is in it."""
     needs_project = []
     view_keys = {b.keys for b in KEYS}
