@@ -270,30 +270,26 @@ class AnnotationTables(Tables):
                 (top,),
             )
         ]
-        missed = [
-            {"text": t, "label": lab, "count": n}
-            for t, lab, n in c.execute(
-                "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_negative' "
-                "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?",
-                (top,),
-            )
-        ]
-        false_pos = [
-            {"text": t, "label": lab, "count": n}
-            for t, lab, n in c.execute(
-                "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = 'false_positive' "
-                "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?",
-                (top,),
-            )
-        ]
+
+        def surfaces(category: str) -> list[dict[str, Any]]:
+            """The ``top`` most frequent (surface, label) pairs of one category."""
+            return [
+                {"text": t, "label": lab, "count": n}
+                for t, lab, n in c.execute(
+                    "SELECT surface, label, COUNT(*) AS n FROM corrections WHERE category = ? "
+                    "GROUP BY surface, label ORDER BY n DESC, surface LIMIT ?",
+                    (category, top),
+                )
+            ]
+
         per_model = dict(c.execute("SELECT COALESCE(model_id, ''), COUNT(*) FROM corrections GROUP BY model_id"))
         return {
             "total": sum(per_category.values()),
             "per_category": per_category,
             "per_label": per_label,
             "confused_pairs": confused,
-            "missed_surface_forms": missed,
-            "false_positive_surface_forms": false_pos,
+            "missed_surface_forms": surfaces("false_negative"),
+            "false_positive_surface_forms": surfaces("false_positive"),
             "per_model": per_model,
         }
 
