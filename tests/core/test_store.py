@@ -101,3 +101,11 @@ def test_reads_over_more_ids_than_one_chunk(tmp_path):
     assert sorted(anns) == ids[::2]
     assert all(len(v) == 1 and v[0].annotator == "ann" for v in anns.values())
     store.close()
+
+
+def test_where_equal_keeps_only_the_filters_given():
+    from nerdesk.core.store.base import where_equal
+
+    assert where_equal((("a", None), ("b", None))) == ("", [])
+    assert where_equal((("a", 1), ("b", None), ("c", "x"))) == (" WHERE a = ? AND c = ?", [1, "x"])
+    assert where_equal((("a", 0),)) == (" WHERE a = ?", [0])  # 0 is a value, not "no filter"

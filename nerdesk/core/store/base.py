@@ -28,6 +28,14 @@ def chunked(ids: Sequence[Any], size: int = CHUNK) -> Iterator[tuple[list[Any], 
         yield chunk, ",".join("?" * len(chunk))
 
 
+def where_equal(pairs: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """A `` WHERE col = ? AND ...`` clause (empty when every value is None) and its arguments, for
+    the optional equality filters of a read; the column names are the caller's, never user input."""
+    given = [(col, val) for col, val in pairs if val is not None]
+    sql = " WHERE " + " AND ".join(f"{col} = ?" for col, _ in given) if given else ""
+    return sql, [val for _, val in given]
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store.base import Tables, chunked, now
+from nerdesk.core.store.base import Tables, chunked, now, where_equal
 from nerdesk.core.types import Annotation
 
 if TYPE_CHECKING:
@@ -235,15 +235,8 @@ class AnnotationTables(Tables):
         category: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        where, args = [], []
-        for col, val in (("segment_id", segment_id), ("annotator", annotator), ("category", category)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                args.append(val)
-        sql = f"SELECT {', '.join(self.CORRECTION_COLUMNS)} FROM corrections"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC"
+        where, args = where_equal((("segment_id", segment_id), ("annotator", annotator), ("category", category)))
+        sql = f"SELECT {', '.join(self.CORRECTION_COLUMNS)} FROM corrections{where} ORDER BY id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [dict(zip(self.CORRECTION_COLUMNS, r)) for r in self.conn.execute(sql, args)]

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store.base import chunked, loads_all, now
+from nerdesk.core.store.base import chunked, loads_all, now, where_equal
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -299,16 +299,9 @@ def delete_person_errors(store: Store, source: str, ref: int) -> None:
 
 
 def person_errors(store: Store, *, annotator: str | None = None, segment_id: int | None = None) -> list[dict[str, Any]]:
-    where, args = [], []
-    for col, val in (("annotator", annotator), ("segment_id", segment_id)):
-        if val is not None:
-            where.append(f"{col} = ?")
-            args.append(val)
-    sql = f"SELECT {', '.join(ERROR_COLUMNS)} FROM person_errors"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    where, args = where_equal((("annotator", annotator), ("segment_id", segment_id)))
     rows = []
-    for r in store.conn.execute(sql + " ORDER BY id", args):
+    for r in store.conn.execute(f"SELECT {', '.join(ERROR_COLUMNS)} FROM person_errors{where} ORDER BY id", args):
         row = dict(zip(ERROR_COLUMNS, r))
         row["annotated"] = json.loads(row["annotated"]) if row["annotated"] else None
         row["final"] = json.loads(row["final"]) if row["final"] else None
