@@ -63,7 +63,7 @@ def writer(project: str, user: str, parity: str, seconds: float, seed: int) -> N
             k -= k % 2
         elif parity == "odd":
             k = min(TOKENS - 1, k - k % 2 + 1)
-        a, b = seg["tokens"][k]
+        a, b = seg.tokens[k]
         _attempt(lambda: p.add_span(sid, a, b, "PER"), [user, sid, a, b])
     p.close()
 
@@ -79,7 +79,7 @@ def predictor(project: str, seconds: float) -> None:
     end = time.time() + seconds
     n = 0
     while time.time() < end:
-        model.id = f"{model.card.get('name', 'm')}-run{n}"
+        model.id = f"{model.card.name}-run{n}"
         _attempt(lambda: drain(p.predict(model, activate=False)), ["predict", n])
         n += 1
     p.close()

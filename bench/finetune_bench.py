@@ -248,7 +248,7 @@ def main() -> None:
             t = time.perf_counter()
             after = round(evaluate(model, test)["exact"]["f1"], 4)
             words_s = round(sum(len(tk) for tk, _ in test) / (time.perf_counter() - t))
-            training = card.get("training") or {"epochs_run": card["finetune"]["recipe"]["epochs"], "best_epoch": None}
+            training = card.training or {"epochs_run": card.finetune["recipe"]["epochs"], "best_epoch": None}
             res = {
                 "domain": domain,
                 "segments": args.n,
@@ -260,10 +260,10 @@ def main() -> None:
                 "epochs_run": training["epochs_run"],
                 "best_epoch": training["best_epoch"],
                 "base_domain_held_out_f1": {
-                    k: card["finetune"].get("forgetting", {}).get(k) for k in ("before", "after", "sentences")
+                    k: card.finetune.get("forgetting", {}).get(k) for k in ("before", "after", "sentences")
                 },
-                "held_out": card["finetune"]["held_out"],
-                "label_parents": {k: v["parent"] for k, v in card["finetune"]["label_parents"].items()},
+                "held_out": card.finetune["held_out"],
+                "label_parents": {k: v["parent"] for k, v in card.finetune["label_parents"].items()},
                 "original_domain_f1_after": original_domain_f1(model, args.data),
                 "original_domain_f1_after_hand_map": original_domain_f1(model, args.data, hand_map=True),
             }
@@ -273,7 +273,7 @@ def main() -> None:
                 }
             if args.spacy:
                 res["spacy_train"] = spacy_train(
-                    lines, test_lines, tmp, card["finetune"]["segments"]["held_out"], args.spacy_seed
+                    lines, test_lines, tmp, card.finetune["segments"]["held_out"], args.spacy_seed
                 )
             print(json.dumps(res), flush=True)
             if args.keep:
@@ -292,8 +292,8 @@ def main() -> None:
             json.dumps(
                 {
                     "finetune_1000_segments_seconds": round(seconds, 1),
-                    "replay_sentences": card["finetune"]["replay"]["sentences"],
-                    "epochs_run": card["training"]["epochs_run"],
+                    "replay_sentences": card.finetune["replay"]["sentences"],
+                    "epochs_run": card.training["epochs_run"],
                 }
             ),
             flush=True,

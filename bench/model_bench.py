@@ -119,7 +119,7 @@ def main() -> None:
     if args.batch_tokens:
         m.batch_tokens = args.batch_tokens
     out = {"model": m.id, "default_variant": m.variant, "scores": {}, "ece_pooled": {}}
-    training = m.card.get("training", {})
+    training = m.card.training
     trained_on = {"/".join(Path(d["path"]).parts[-2:]) for d in training.get("data", [])}
     holdout = training.get("holdout") or 0
     # accuracy and calibration on every split (default variant)
@@ -159,9 +159,7 @@ def main() -> None:
         if p.exists():
             toks += [t for t, _ in load_records(p)]
     out["throughput"] = [
-        throughput(args.model, v, toks, batch_tokens=args.batch_tokens)
-        for v in ("fp32", "int8")
-        if m.card.get("onnx", {}).get(v)
+        throughput(args.model, v, toks, batch_tokens=args.batch_tokens) for v in ("fp32", "int8") if m.card.onnx.get(v)
     ]
     if args.spacy:
         out["spacy_en_core_web_sm"] = spacy_bench(data, toks)

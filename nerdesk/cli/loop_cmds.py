@@ -328,7 +328,7 @@ def finetune(
         else:
             from nerdesk.core.model.package import load_card
 
-            base_labels = load_card(resolve_model_path(base))["labels"]
+            base_labels = load_card(resolve_model_path(base)).labels
         problems = too_little(list(bundles), base_labels)
         if problems:
             raise err(Errors.E214, path=", ".join(map(str, bundles)), problems="; ".join(problems))
@@ -394,15 +394,15 @@ def finetune(
                 card = stop.value
                 break
             click.echo(json.dumps({"done": p.done, "total": p.total, "message": p.message}))
-        ft = card["finetune"]
+        ft = card.finetune
         click.echo(
             json.dumps(
                 {
                     "result": {
                         "model": str(out),
-                        "name": card["name"],
-                        "version": card["version"],
-                        "labels": card["labels"],
+                        "name": card.name,
+                        "version": card.version,
+                        "labels": card.labels,
                         "held_out": ft["held_out"],
                         "forgetting": ft.get("forgetting"),
                         "seconds": ft["seconds"],
@@ -413,13 +413,13 @@ def finetune(
         )
         return
     card = run_with_progress(gen, "Fine-tuning", quiet=progress == "none")
-    ho = card["finetune"]["held_out"]
+    ho = card.finetune["held_out"]
     summary = f"; held-out F1 {ho['before']['f1']:.3f} -> {ho['after']['f1']:.3f}" if ho["before"] else ""
-    fg = card["finetune"].get("forgetting")
+    fg = card.finetune.get("forgetting")
     summary += f"; base domain held-out F1 {fg['before']:.3f} -> {fg['after']:.3f}" if fg else ""
     click.echo(
-        f"Wrote {out}: {card['name']} {card['version']}, labels {', '.join(card['labels'])}{summary} "
-        f"({card['finetune']['seconds']:.0f} s)"
+        f"Wrote {out}: {card.name} {card.version}, labels {', '.join(card.labels)}{summary} "
+        f"({card.finetune['seconds']:.0f} s)"
     )
 
 

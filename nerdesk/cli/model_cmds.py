@@ -131,9 +131,7 @@ def train_cmd(
         card = run_with_progress(
             _bert_train(data, out, base, label_map, cfg, threads, name, version, force, log), "Training", quiet=quiet
         )
-        click.echo(
-            f"Wrote {out}: labels {', '.join(card['labels'])}; {card['variant']}; temperature {card['temperature']}"
-        )
+        click.echo(f"Wrote {out}: labels {', '.join(card.labels)}; {card.variant}; temperature {card.temperature}")
         return
     gen = train_iter(
         list(data),
@@ -158,8 +156,7 @@ def train_cmd(
     )
     card = run_with_progress(gen, "Training", quiet=quiet)
     click.echo(
-        f"Wrote {out}: labels {', '.join(card['labels'])}; default {card['onnx']['default']}; "
-        f"temperature {card['temperature']}"
+        f"Wrote {out}: labels {', '.join(card.labels)}; default {card.onnx['default']}; temperature {card.temperature}"
     )
 
 
@@ -296,37 +293,36 @@ def models_show(model, as_json):
     from nerdesk.core.model import load_model
 
     m = load_model(model)
-    card = dict(m.card)
+    card = m.card
     if as_json:
-        echo_json({"id": m.id, "path": str(m.path), **card})
+        echo_json({"id": m.id, "path": str(m.path), **card.to_dict()})
         return
     click.echo(f"{m.id}  ({m.path})")
-    click.echo(f"labels: {', '.join(m.labels)}   tag scheme: {card.get('tag_scheme', 'BIO')}")
-    if card.get("label_parents"):  # what a project without the label gets its entities as
-        click.echo("a kind of: " + ", ".join(f"{a} -> {b}" for a, b in card["label_parents"].items()))
-    for u in (card.get("finetune") or {}).get("term_lists") or []:  # suggestions it learnt from
+    click.echo(f"labels: {', '.join(m.labels)}   tag scheme: {card.tag_scheme}")
+    if card.label_parents:  # what a project without the label gets its entities as
+        click.echo("a kind of: " + ", ".join(f"{a} -> {b}" for a, b in card.label_parents.items()))
+    for u in card.finetune.get("term_lists") or []:  # suggestions it learnt from
         versions = ", ".join(f"v{v}" for v in u.get("versions") or []) or "version unknown"
         click.echo(
             f"term list {u['name']} ({versions}): {u['accepted']} spans kept as suggested, {u['edited']} edited, "
             f"in {u['segments']} segments"
         )
     if m.kind == "nerdesk":
-        onnx = card.get("onnx", {})
         click.echo(
-            f"onnx: {onnx.get('default')} variant ({onnx.get(onnx.get('default'), '')}); "
-            f"temperature {card.get('temperature')}; parameters {card.get('parameters')}"
+            f"onnx: {card.onnx.get('default')} variant ({card.onnx.get(card.onnx.get('default', ''), '')}); "
+            f"temperature {card.temperature}; parameters {card.parameters}"
         )
-        tr = card.get("training", {})
+        tr = card.training
         if tr.get("command"):
             click.echo(f"trained with: {tr['command']}")
         for d in tr.get("data", []):
             click.echo(f"  data: {d['path']} ({d['sentences']} sentences) - {d.get('licence')}")
         for split in ("dev", "report"):
-            for path, s in card.get("metrics", {}).get(split, {}).items():
+            for path, s in card.metrics.get(split, {}).items():
                 click.echo(
                     f"  {split:6} {Path(path).parent.name}/{Path(path).stem}: F1 {s['f1']:.4f} "
                     f"partial {s['partial_f1']:.4f} ECE {s['ece']}"
                 )
-    for name, meta in card.get("files", {}).items():
+    for name, meta in card.files.items():
         size = meta.get("bytes") if isinstance(meta, dict) else None
         click.echo(f"  file {name} {size if size is not None else ''}")

@@ -48,10 +48,10 @@ def segment_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
-def trained_segments(card: dict[str, Any], texts: Iterable[str] = ()) -> list[str]:
-    """The hashes of every segment a model was fine-tuned on: its base's (from ``card``, the base
-    model's card) and ``texts``, the new bundles' segments. Written into the new card."""
-    return sorted(set(card.get("trained_segments") or []) | {segment_hash(t) for t in texts})
+def trained_segments(base: Iterable[str], texts: Iterable[str] = ()) -> list[str]:
+    """The hashes of every segment a model was fine-tuned on: its base's (``base``, the base model
+    card's ``trained_segments``) and ``texts``, the new bundles' segments. Written into the new card."""
+    return sorted(set(base) | {segment_hash(t) for t in texts})
 
 
 def reviewed_pairs(store: Store, model_id: str) -> tuple[list, list, int]:

@@ -19,6 +19,7 @@ from nerdesk.core.store import predictions as predictions_sql
 from nerdesk.core.types import Progress
 
 if TYPE_CHECKING:
+    from nerdesk.core.model.card import ModelCard
     from nerdesk.core.store import Store
     from nerdesk.core.types import Identity
 
@@ -34,16 +35,16 @@ def model_sha256(model: Any) -> str:
 def register(store: Store, actor: Identity, model: Any, *, activate: bool | None = None) -> str:
     """Record the model in the project; make it active if asked, or if none is. A project without
     labels takes the model's; a project with labels keeps them (the model is asked for those)."""
-    card = getattr(model, "card", {}) or {}
+    card: ModelCard = model.card
     with store.transaction():
         store.register_model(
             model.id,
-            card.get("name", model.id),
-            str(card.get("version", "")),
+            card.name,
+            card.version,
             str(getattr(model, "path", "")),
             model_sha256(model),
             list(model.labels),
-            card,
+            card.to_dict(),
         )
         if activate or (activate is None and store.active_model_id() is None):
             store.set_active_model(model.id)

@@ -55,6 +55,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.metrics import trained_segments
 from nerdesk.core.tiers import tier_rank
 from nerdesk.core.model.data import read_jsonl
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.model.package import load_card, resolve_model_path, write_card
 from nerdesk.core.resources import resources_dir
 from nerdesk.core.types import Progress
@@ -170,7 +171,7 @@ def label_parents(
 
 
 def _replay(
-    base_card: dict,
+    base_card: ModelCard,
     base_dir: Path,
     n: int,
     paths: Sequence[str | Path] | None,
@@ -184,11 +185,11 @@ def _replay(
     never trained on, which replay never draws from."""
     if n <= 0 and (n_guard <= 0 or paths):  # given replay files hold nothing held out
         return [], []
-    shipped = base_card.get("replay")
+    shipped = base_card.replay
     if not paths and isinstance(shipped, dict) and (base_dir / str(shipped.get("file"))).is_file():
         return _shipped_replay(base_dir / shipped["file"], shipped, n, n_guard, seed, log)
-    lmap = base_card.get("training", {}).get("label_map") or None
-    entries = [{"path": str(p)} for p in paths] if paths else base_card.get("training", {}).get("data", [])
+    lmap = base_card.training.get("label_map") or None
+    entries = [{"path": str(p)} for p in paths] if paths else base_card.training.get("data", [])
     found = []
     for e in entries:
         p = Path(e["path"])
@@ -206,8 +207,8 @@ def _replay(
         return [], []
     rng = random.Random(seed)
     per, per_guard = (max(1, n // len(found)) if n > 0 else 0), n_guard // len(found)
-    holdout = 0.0 if paths else float(base_card.get("training", {}).get("holdout") or 0.0)
-    limit = None if paths else base_card.get("training", {}).get("limit")  # as the base model read them
+    holdout = 0.0 if paths else float(base_card.training.get("holdout") or 0.0)
+    limit = None if paths else base_card.training.get("limit")  # as the base model read them
     replay, guard = [], []
     for path, e in found:
         sents = list(read_jsonl(path, lmap, limit))
@@ -290,7 +291,7 @@ def finetune_iter(
     silver_texts: Sequence[str] = (),
     log: Callable[[str], None] = print,
     **overrides: Any,
-) -> Generator[Progress, None, dict[str, Any]]:
+) -> Generator[Progress, None, ModelCard]:
     """Fine-tune ``base`` on the bundles' reviewed segments (see the module docstring). ``config``
     (a :class:`FinetuneConfig`, the defaults when omitted; ``overrides`` replace its fields) holds
     every hyperparameter. ``silver``: (words, spans) of unreviewed segments labelled by a teacher
@@ -355,9 +356,9 @@ def finetune_iter(
         f"replay: {sum(len(c.tokens) for c in replay_c)} sentences"
     )
     before = _evaluate(base_dir, dev_c) if dev_lines else None
-    parents_seen = label_parents(base_dir, [to_tokens(x) for x in lines], base_card["labels"])
+    parents_seen = label_parents(base_dir, [to_tokens(x) for x in lines], base_card.labels)
     parents = {
-        **(base_card.get("label_parents") or {}),
+        **(base_card.label_parents or {}),
         **{lab: v["parent"] for lab, v in parents_seen.items() if v["parent"]},
     }
     for lab, v in parents_seen.items():
@@ -375,15 +376,11 @@ def finetune_iter(
     extra = {
         "finetune": {
             "base": {
-                "name": base_card["name"],
-                "version": base_card["version"],
+                "name": base_card.name,
+                "version": base_card.version,
                 "path": str(base_dir),
                 "onnx_sha256": next(
-                    (
-                        f["sha256"]
-                        for n, f in base_card.get("files", {}).items()
-                        if n == base_card["onnx"].get(base_card["onnx"].get("default", "fp32"))
-                    ),
+                    (f["sha256"] for n, f in base_card.files.items() if n == base_card.onnx_file()),
                     None,
                 ),
             },
@@ -423,7 +420,7 @@ def finetune_iter(
         },
         "label_parents": parents,
         # every segment this model has learnt from (its base's too): never scored on them
-        "trained_segments": trained_segments(base_card, [*(x["text"] for x in lines), *silver_texts]),
+        "trained_segments": trained_segments(base_card.trained_segments, [*(x["text"] for x in lines), *silver_texts]),
     }
     common = dict(
         label_map={},
@@ -433,8 +430,8 @@ def finetune_iter(
         batch_size=cfg.batch_size,
         seed=cfg.seed,
         threads=threads,
-        name=name or f"{base_card['name']}-ft",
-        version=version or _next_version(base_card["version"]),
+        name=name or f"{base_card.name}-ft",
+        version=version or _next_version(base_card.version),
         command=command,
         force=force,
         card_extra=extra,
@@ -468,7 +465,7 @@ def finetune_iter(
                 ),
             )
             after = _evaluate(Path(probe) / "m", dev_c)
-        n_epochs = first["training"]["best_epoch"]
+        n_epochs = first.training["best_epoch"]
         all_c = corpus(f"bundles:{ids}", train_lines + dev_lines, True)
         _per_epoch(replay_c, len(lines))
         log(f"refit on all {len(lines)} segments for {n_epochs} epochs")
@@ -476,7 +473,7 @@ def finetune_iter(
             "segments": len(lines),
             "epochs": n_epochs,
             "replay_per_epoch": sum(min(c.per_epoch or len(c.tokens), len(c.tokens)) for c in replay_c),
-            "history": first["training"]["history"],
+            "history": first.training["history"],
         }
         card = yield from _prefixed(
             "refit on all segments: ",
@@ -487,15 +484,13 @@ def finetune_iter(
                 extra_dev=[dev_c],
                 epochs=n_epochs,
                 select="last",
-                calibration=(
-                    first["temperature"],
-                    {**first["calibration"], "span_calibration": first["span_calibration"]},
-                ),
+                calibration=(first.temperature, {**first.calibration, "span_calibration": first.span_calibration}),
                 quantize=cfg.quantize,
                 **common,
             ),
         )
-        card["metrics"]["dev"] = first["metrics"]["dev"]  # the refit trained on them: no longer held out
+        # the refit trained on them: no longer held out
+        card = card.replace(metrics={**card.metrics, "dev": first.metrics["dev"]})
     else:
         card = yield from train_iter(
             [],
@@ -508,15 +503,15 @@ def finetune_iter(
             **common,
         )
         after = _evaluate(out_dir, dev_c) if dev_lines else None
-    card["finetune"]["held_out"] = {"before": before, "after": after}
+    ft = {**card.finetune, "held_out": {"before": before, "after": after}}
     if guard_c:
-        card["finetune"]["forgetting"] = forgetting = _forgetting(base_dir, out_dir, guard_c, base_card["labels"])
+        ft["forgetting"] = forgetting = _forgetting(base_dir, out_dir, guard_c, base_card.labels)
         log(
             f"base domain, held-out F1: {forgetting['before']:.4f} -> {forgetting['after']:.4f} "
             f"({forgetting['sentences']} sentences the base model never trained on)"
         )
-    card["finetune"]["seconds"] = round(time.time() - t0, 1)
-    write_card(out_dir, card)
+    ft["seconds"] = round(time.time() - t0, 1)
+    card = write_card(out_dir, card.replace(finetune=ft))
     if before and after:
         log(f"held-out F1: {before['f1']:.4f} -> {after['f1']:.4f} ({len(dev_lines)} segments)")
     return card

@@ -40,7 +40,9 @@ from nerdesk.core.bundle import term_list_use
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.metrics import trained_segments
 from nerdesk.core.model.decode import bio_tags
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.model.hf import HFModel, WordPiece, _tag_map
+from nerdesk.core.model.package import dump_card
 from nerdesk.core.types import Progress
 from nerdesk.train.config import HFFinetuneConfig, card_config, configure
 
@@ -206,7 +208,7 @@ def finetune_hf_iter(
     card_extra: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
     **overrides: Any,
-) -> Generator[Progress, None, dict[str, Any]]:
+) -> Generator[Progress, None, ModelCard]:
     """Train the BERT tagger on the bundles' segments (85% trained, 15% held out) and write its
     package; yields Progress, returns its card (``nerdesk.json``). ``segments``: (train, held-out)
     lists of (words, spans) to train on instead of bundles (``nerdesk train --base``: a model for
@@ -507,18 +509,21 @@ def finetune_hf_iter(
             meta["replay"] = replay_note
         meta["finetune"]["replay"] = {"sentences": len(replay_seg), "ratio": cfg.replay_ratio} if replay_seg else None
         if segments is None:  # every segment this model has learnt from (its base's too): never scored on them
-            meta["trained_segments"] = trained_segments(base_meta, (x["text"] for x in lines))
+            meta["trained_segments"] = trained_segments(
+                base_meta.get("trained_segments") or [], (x["text"] for x in lines)
+            )
         meta.update(card_extra or {})
-        (tmp / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        card = ModelCard.from_dict(meta)
+        (tmp / "nerdesk.json").write_text(dump_card(card), encoding="utf-8")
     if guard_c:  # the base domain, held out from the base's training: F1 before and after, base labels
         from nerdesk.train.finetune import _forgetting
 
-        meta["finetune"]["forgetting"] = fg = _forgetting(base_dir, out_dir, guard_c, old_labels)
-        meta["finetune"]["seconds"] = round(time.time() - t0, 1)
-        (out_dir / "nerdesk.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        fg = _forgetting(base_dir, out_dir, guard_c, old_labels)
+        card = card.replace(finetune={**card.finetune, "forgetting": fg, "seconds": round(time.time() - t0, 1)})
+        (out_dir / "nerdesk.json").write_text(dump_card(card), encoding="utf-8")
         log(f"base domain, held-out F1: {fg['before']:.4f} -> {fg['after']:.4f} ({fg['sentences']} sentences)")
     log(f"model written to {out_dir} ({time.time() - t0:.0f}s)")
-    return meta
+    return card
 
 
 def mention_replacement(

@@ -18,43 +18,42 @@ import gzip
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from nerdesk.core.model.features import FeatureExtractor
-from nerdesk.core.model.package import CARD_NAME, load_card, sha256_file
+from nerdesk.core.model.card import ModelCard
+from nerdesk.core.model.package import CARD_NAME, dump_card, load_card, sha256_file
 from nerdesk.train.export import calibration_feeds, quantize_int8
 from nerdesk.train.train import staging
 
 
-def requantize(src: Path, out: Path, version: str, src_from: str | None = None) -> dict[str, Any]:
+def requantize(src: Path, out: Path, version: str, src_from: str | None = None) -> ModelCard:
     """Write ``out``: ``src`` with its int8 graph statically quantised and the card's version,
     files and ``requantized`` note updated (``src_from``: the command that made ``src``, e.g. a
     ``git archive`` of the source version, put before this one's). Returns the new card."""
     card = load_card(src)
-    onnx = card["onnx"]
-    replay = card.get("replay") or {}
+    onnx = card.onnx
+    replay = card.replay or {}
     if not replay.get("file"):
         raise SystemExit(f"{src}: no replay sentences to calibrate on")
     with staging(out) as tmp:
         for f in src.iterdir():
             if f.is_file():
                 shutil.copyfile(f, tmp / f.name)
-        fe = FeatureExtractor(card["features"], base_dir=tmp)
+        fe = FeatureExtractor(card.features, base_dir=tmp)
         with gzip.open(tmp / replay["file"], "rt", encoding="utf-8") as fh:
             tokens = [json.loads(line)["tokens"] for line in fh]
         feats = [fe(t) for t in tokens if t]
         int8 = onnx.get("int8") or "model.int8.onnx"
         old_sha = sha256_file(src / int8) if (src / int8).is_file() else None
         quantize_int8(tmp / onnx["fp32"], tmp / int8, calibration=calibration_feeds(fe, feats))
-        files = dict(card.get("files") or {})
+        files = dict(card.files)
         files[int8] = {"sha256": sha256_file(tmp / int8), "bytes": (tmp / int8).stat().st_size}
-        card = {
-            **card,
-            "version": version,
-            "onnx": {**onnx, "int8": int8, "default": "int8"},
-            "files": files,
-            "requantized": {
-                "from": f"{card['name']}@{card['version']}" + (f"+{old_sha[:8]}" if old_sha else ""),
+        card = card.replace(
+            version=version,
+            onnx={**onnx, "int8": int8, "default": "int8"},
+            files=files,
+            requantized={
+                "from": f"{card.name}@{card.version}" + (f"+{old_sha[:8]}" if old_sha else ""),
                 "command": (f"{src_from} && " if src_from else "")
                 + f"python -m nerdesk.train.requantize {src} {out} --version {version}",
                 "what": "int8 graph only: static quantisation (onnxruntime quantize_static, QOperator, "
@@ -64,8 +63,8 @@ def requantize(src: Path, out: Path, version: str, src_from: str | None = None) 
                 "weights, fp32 graph, temperature and span calibration as in the source; "
                 "metrics are the source's",
             },
-        }
-        (tmp / CARD_NAME).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        )
+        (tmp / CARD_NAME).write_text(dump_card(card), encoding="utf-8")
     return card
 
 
@@ -77,7 +76,7 @@ def main() -> None:
     ap.add_argument("--src-from", default=None, help="the command that made SRC (recorded in the card)")
     args = ap.parse_args()
     card = requantize(args.src, args.out, args.version, args.src_from)
-    print(f"{args.out}: {card['name']} {card['version']} int8 {card['files'][card['onnx']['int8']]['sha256'][:8]}")
+    print(f"{args.out}: {card.name} {card.version} int8 {card.files[card.onnx['int8']]['sha256'][:8]}")
 
 
 if __name__ == "__main__":

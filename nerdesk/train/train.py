@@ -30,6 +30,7 @@ from nerdesk.core.model.data import held_out, parse_label_map, read_jsonl
 from nerdesk.core.model.decode import bio_tags, decode_batch
 from nerdesk.core.model.evaluate import score_spans
 from nerdesk.core.model.features import DEFAULT_FEATURES, FeatureExtractor
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.model.package import CARD_FORMAT, write_card
 from nerdesk.core.model.vocab import count_words, training_vocabulary, write_vocab
 from nerdesk.core.types import Progress
@@ -93,11 +94,11 @@ def split_holdout(corpus: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
     return part(keep_t, corpus.path), part(keep_h, f"{corpus.path}#holdout")
 
 
-def _warm_start(model, base_dir: Path, base_card: dict[str, Any], k: int) -> None:
+def _warm_start(model, base_dir: Path, base_card: ModelCard, k: int) -> None:
     """Load the base weights; the output layer keeps the base tags' rows and grows new ones."""
     from safetensors.torch import load_file
 
-    state = load_file(str(base_dir / base_card.get("weights", "model.safetensors")))
+    state = load_file(str(base_dir / base_card.weights))
     own = model.state_dict()
     for name, value in state.items():
         if name.startswith("out.") and value.shape[0] != own[name].shape[0]:
@@ -233,7 +234,7 @@ class Prepared:
     label_map: dict[str, str]
     features: dict[str, Any]
     arch: dict[str, Any]
-    base_card: dict[str, Any] | None
+    base_card: ModelCard | None
     train_c: list[Corpus]
     dev_c: list[Corpus]
     fe: FeatureExtractor
@@ -246,7 +247,7 @@ class Prepared:
 
     @property
     def k_old(self) -> int:  # the base model's tags (a fine-tune appends the new labels' after them)
-        return len(self.base_card["tags"]) if self.base_card is not None else self.k
+        return len(self.base_card.tags) if self.base_card is not None else self.k
 
 
 @dataclass
@@ -282,7 +283,7 @@ def train_iter(
     calibration: tuple[float, dict[str, Any]] | None = None,
     log: Callable[[str], None] = print,
     **overrides: Any,
-) -> Generator[Progress, None, dict[str, Any]]:
+) -> Generator[Progress, None, ModelCard]:
     """Train, export and package a model into ``out_dir``; yields Progress, returns the card.
 
     ``config`` (a :class:`TrainConfig`, the defaults when omitted; ``overrides`` replace its fields)
@@ -380,7 +381,7 @@ def prepare(
         from nerdesk.core.model.package import load_card
 
         base_card = load_card(Path(init))
-        features = dict(base_card["features"])
+        features = dict(base_card.features)
         if features.get("gazetteer"):
             features["gazetteer"] = str((Path(init) / features["gazetteer"]).resolve())
         if features.get("vectors"):
@@ -388,7 +389,7 @@ def prepare(
                 **features["vectors"],
                 **{f: str((Path(init) / features["vectors"][f]).resolve()) for f in ("file", "words")},
             }
-        arch = dict(base_card["architecture"])
+        arch = dict(base_card.architecture)
 
     train_c = _load(train_paths, lmap, cfg.limit)
     dev_c = _load(dev_paths, lmap, cfg.limit)
@@ -412,7 +413,7 @@ def prepare(
             reason="no entity of any mapped label; check --label-map",
         )
     if base_card is not None:  # the base model's labels keep their places; new ones are appended
-        labels = list(base_card["labels"]) + sorted(seen - set(base_card["labels"]))
+        labels = list(base_card.labels) + sorted(seen - set(base_card.labels))
     else:
         order = list(dict.fromkeys(lmap.values())) if lmap else sorted(seen)
         labels = [x for x in order if x in seen and x != "-"]
@@ -460,8 +461,8 @@ def build(prep: Prepared, cfg: TrainConfig, init: str | Path | None, log: Callab
     if base_card is not None:
         _warm_start(model, Path(init), base_card, prep.k)
         log(
-            f"warm start from {base_card['name']} {base_card['version']} "
-            f"({len(base_card['labels'])} labels -> {len(prep.labels)})"
+            f"warm start from {base_card.name} {base_card.version} "
+            f"({len(base_card.labels)} labels -> {len(prep.labels)})"
         )
     items = prep.items
     if cfg.distill > 0 and base_card is not None:  # the base model's distribution over its own tags
@@ -645,7 +646,7 @@ def package(
     t_start: float | None = None,
     base_vocab: dict[str, int] | None = None,
     log: Callable[[str], None] = print,
-) -> dict[str, Any]:
+) -> ModelCard:
     """Write the package into a staging directory, then move it into place: weights, ONNX (and int8
     where dev F1 holds), the embedding projection, the temperature and span calibration (fitted on
     the dev data unless ``calibration`` is given), the scores, the training vocabulary (the trained
@@ -729,7 +730,7 @@ def package(
             s = _score(_onnx_logits(tmp / sess_name, fe, rc, threads or 1), rc, labels, temperature, span_cal)
             metrics["report"][str(p)] = _summary(s)
             log(f"report {p}: F1 {s['exact']['f1']:.4f} ECE {s['ece'] or 0:.4f}")
-        card = {
+        built = {
             "format": CARD_FORMAT,
             "name": name,
             "version": version,
@@ -795,9 +796,11 @@ def package(
             "metrics": {**metrics, "dev_f1_by_variant": variant_scores},
             **(card_extra or {}),
         }
-        if "label_parents" in card:  # only labels this model has (a label only in dev data is not)
-            card["label_parents"] = {a: b for a, b in card["label_parents"].items() if a in labels and b in labels}
-        write_card(tmp, card)
+        card = ModelCard.from_dict(built)  # the one place a trained model's card becomes an object
+        if card.label_parents:  # only labels this model has (a label only in dev data is not)
+            parents = {a: b for a, b in card.label_parents.items() if a in labels and b in labels}
+            card = card.replace(label_parents=parents)
+        card = write_card(tmp, card)  # as written: with its files
     return card
 
 
@@ -897,7 +900,7 @@ def _summary(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def train(train_paths: Sequence[str | Path], out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
+def train(train_paths: Sequence[str | Path], out_dir: str | Path, **kwargs: Any) -> ModelCard:
     """Run :func:`train_iter` to the end (progress lines go to ``log``); return the card."""
     gen = train_iter(train_paths, out_dir, **kwargs)
     while True:

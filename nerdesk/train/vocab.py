@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from nerdesk.core.model.data import held_out, read_jsonl
-from nerdesk.core.model.package import CARD_NAME, write_card
+from nerdesk.core.model.card import ModelCard
+from nerdesk.core.model.package import CARD_NAME, dump_card, load_card, write_card
 from nerdesk.core.model.vocab import words, write_vocab
 
 
-def training_counts(card: dict[str, Any], log=print) -> tuple[Counter[str], int]:
+def training_counts(card: ModelCard, log=print) -> tuple[Counter[str], int]:
     """(word counts, sentences) of the trained part of every training file the card names."""
-    training = card.get("training") or {}
+    training = card.training
     fraction = float(training.get("holdout") or 0.0)
     limit = training.get("limit")
     counts: Counter[str] = Counter()
@@ -54,7 +55,9 @@ def rebuild(model_dir: Path, log=print) -> dict[str, Any]:
     hf = not card_path.is_file()
     if hf:
         card_path = model_dir / "nerdesk.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+        card = ModelCard.from_dict(json.loads(card_path.read_text(encoding="utf-8")))
+    else:
+        card = load_card(model_dir, verify=False)
     counts, n = training_counts(card, log)
     if not counts:
         raise SystemExit(f"{model_dir}: its card names no training data")
@@ -63,9 +66,9 @@ def rebuild(model_dir: Path, log=print) -> dict[str, Any]:
         "sentences": n,
         "built_with": f"python -m nerdesk.train.vocab {model_dir}",
     }
-    card["vocab"] = note
+    card = card.replace(vocab=note)
     if hf:
-        card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        card_path.write_text(dump_card(card), encoding="utf-8")
     else:
         write_card(model_dir, card)  # lists the new file's sha256 with the others
     log(f"{model_dir}: {note['words']} words, {note['tokens']} tokens, {n} sentences")

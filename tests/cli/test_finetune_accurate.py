@@ -70,7 +70,7 @@ def test_finetune_minilm_writes_a_package_the_app_runs(accurate):
     assert "Apache-2.0" in meta["licences"]["base"]
     m = load_model(out)
     assert isinstance(m, HFModel) and "casing_ids" in m._inputs and m.labels == meta["labels"]
-    assert m.card["finetune"]["segments"]["train"] == 34
+    assert m.card.finetune["segments"]["train"] == 34
     words = "Barack Obama of the Democratic Party won the 2008 United States presidential election .".split()
     pred = m.predict([words, [], words[:3]], only=["politician", "election"])
     assert len(pred) == 3 and pred[1].spans == [] and set(pred[0].scores) >= {"mnlp", "margin"}
@@ -109,8 +109,8 @@ def test_a_finetune_of_the_finetune_keeps_its_rows_and_adds_labels(accurate, tmp
     )
     old = json.loads((out / "config.json").read_text())["id2label"]
     new = json.loads((tmp_path / "ft2" / "config.json").read_text())["id2label"]
-    assert meta["labels"][:-1] == json.loads((out / "nerdesk.json").read_text())["labels"]
-    assert meta["labels"][-1] == "Disease" and len(new) == len(old) + 2
+    assert meta.labels[:-1] == json.loads((out / "nerdesk.json").read_text())["labels"]
+    assert meta.labels[-1] == "Disease" and len(new) == len(old) + 2
     assert all(new[k] == v for k, v in old.items())
     from safetensors.torch import load_file as load_torch
 
@@ -124,7 +124,7 @@ def test_a_finetune_of_the_finetune_keeps_its_rows_and_adds_labels(accurate, tmp
     # lr 0: the rows as they were (within a quantisation step)
     assert np.allclose(a["classifier.weight"].numpy(), b["classifier.weight"][:k].numpy(), atol=1e-2)
     assert (b["classifier.bias"][k:] < a["classifier.bias"].min()).all()  # new tags start unlikely
-    assert meta["version"] == "1.0.1"
+    assert meta.version == "1.0.1"
 
 
 def test_a_base_that_is_not_bert_is_refused(tmp_path):
@@ -188,17 +188,17 @@ def test_refit_ships_a_model_that_also_learned_the_held_out_segments(accurate, t
     kw = dict(base=out, epochs=1, min_steps=0, threads=1, log=lambda s: None)
     plain = drain(finetune_hf_iter([bundle], tmp_path / "plain", **kw))
     meta = drain(finetune_hf_iter([bundle], tmp_path / "refit", refit=True, refit_min_held_out=5, **kw))
-    assert plain["finetune"]["refit"] is None
-    r = meta["finetune"]["refit"]
+    assert plain.finetune["refit"] is None
+    r = meta.finetune["refit"]
     assert r["segments"] == 40 and r["epochs"] == 1 and r["steps"] == 3  # 40 segments, batch 16
-    assert meta["finetune"]["recipe"]["steps"] == 3 - 0 and meta["finetune"]["segments"]["held_out"] == 6
+    assert meta.finetune["recipe"]["steps"] == 3 - 0 and meta.finetune["segments"]["held_out"] == 6
     # the calibration and the variant are the first model's: the same as the plain run's
-    assert (meta["temperature"], meta["variant"]) == (plain["temperature"], plain["variant"])
-    assert meta["finetune"]["held_out"] == plain["finetune"]["held_out"]
+    assert (meta.temperature, meta.variant) == (plain.temperature, plain.variant)
+    assert meta.finetune["held_out"] == plain.finetune["held_out"]
     a = (tmp_path / "plain" / "model.safetensors").read_bytes()
     assert a != (tmp_path / "refit" / "model.safetensors").read_bytes()
     m = load_model(tmp_path / "refit")
-    assert m.labels == meta["labels"] and len(m.predict([["Barack", "Obama", "won", "."]])) == 1
+    assert m.labels == meta.labels and len(m.predict([["Barack", "Obama", "won", "."]])) == 1
 
 
 def test_a_finetune_of_en_accurate_replays_its_shipped_sample_and_measures_forgetting(accurate, tmp_path):
@@ -224,25 +224,25 @@ def test_a_finetune_of_en_accurate_replays_its_shipped_sample_and_measures_forge
             log=lines.append,
         )
     )
-    rp = meta["finetune"]["replay"]
+    rp = meta.finetune["replay"]
     assert 30 <= rp["sentences"] <= 40 and rp["ratio"] == 0.5
     # 34 segments and half as many replay windows each epoch, batch 16
-    assert meta["finetune"]["recipe"]["steps"] == 4
-    fg = meta["finetune"]["forgetting"]
+    assert meta.finetune["recipe"]["steps"] == 4
+    fg = meta.finetune["forgetting"]
     assert fg["labels"] == ["LOC", "ORG", "PER"] and 20 <= fg["sentences"] <= 30
     assert 0 < fg["before"] <= 1 and 0 <= fg["after"] <= 1
-    assert (tmp_path / "ft" / "replay.jsonl.gz").is_file() and meta["replay"]["file"] == "replay.jsonl.gz"
+    assert (tmp_path / "ft" / "replay.jsonl.gz").is_file() and meta.replay["file"] == "replay.jsonl.gz"
     on_disk = json.loads((tmp_path / "ft" / "nerdesk.json").read_text())
     assert on_disk["finetune"]["forgetting"] == fg
     assert any("base domain, held-out F1" in x for x in lines)
     # a new label the base model called PER counts as PER where a project asks for the base labels
-    assert meta["label_parents"]["politician"] == "PER" == meta["finetune"]["label_parents"]["politician"]["parent"]
-    assert meta["finetune"]["term_lists"] == []  # a gold bundle: no term list's suggestion in it
+    assert meta.label_parents["politician"] == "PER" == meta.finetune["label_parents"]["politician"]["parent"]
+    assert meta.finetune["term_lists"] == []  # a gold bundle: no term list's suggestion in it
     # the recipe's switches are on the card (replay targets: gold only by default)
-    assert meta["finetune"]["config"]["replay_distill"] == 0.0 and "length_buckets" in meta["finetune"]["config"]
+    assert meta.finetune["config"]["replay_distill"] == 0.0 and "length_buckets" in meta.finetune["config"]
     # the words it learnt from: the base's and its 34 trained segments' (input drift reads them)
     from nerdesk.core.model.vocab import read_vocab
 
     vocab, base_vocab = read_vocab(tmp_path / "ft"), read_vocab("resources/models/en-accurate")
     assert vocab is not None and base_vocab is not None and set(base_vocab) < set(vocab)
-    assert meta["vocab"]["sentences"] == 34 and meta["vocab"]["base_words"] == len(base_vocab)
+    assert meta.extra["vocab"]["sentences"] == 34 and meta.extra["vocab"]["base_words"] == len(base_vocab)

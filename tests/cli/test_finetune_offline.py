@@ -28,7 +28,7 @@ def test_finetune_replays_the_shipped_sample_without_the_training_data(tmp_path,
     from nerdesk.core.model.package import default_model_path, load_card
 
     base = load_card(default_model_path())
-    assert base["replay"]["file"] == "replay.jsonl.gz" and base["replay"]["sentences"]["replay"] >= 1000
+    assert base.replay["file"] == "replay.jsonl.gz" and base.replay["sentences"]["replay"] >= 1000
     bundle = gold_bundle(tmp_path, shared_data / "adapt" / "ncbi_disease" / "train.jsonl", 40)
     # the hook works: reading the training data is refused in that process
     probe = subprocess.run(
@@ -74,10 +74,10 @@ def test_finetune_replays_the_shipped_sample_without_the_training_data(tmp_path,
     assert any("shipped sample" in x for x in logs), logs
     card = json.loads((out / "model.json").read_text())
     ft = card["finetune"]
-    k = len(base["replay"]["sources"])  # source files, each replayed in proportion
+    k = len(base.replay["sources"])  # source files, each replayed in proportion
     assert len(ft["replay"]["sources"]) == k and all(s.startswith("replay:") for s in ft["replay"]["sources"])
     assert ft["replay"]["sentences"] == 1000 // k * k  # --replay 1000, spread over the files
     assert ft["replay"]["per_epoch"] == k * round(2 * 34 / k)  # 2 per train segment (34 of 40)
     fg = ft["forgetting"]
-    assert fg["sentences"] == base["replay"]["sentences"]["guard"] and 0 < fg["before"] <= 1
+    assert fg["sentences"] == base.replay["sentences"]["guard"] and 0 < fg["before"] <= 1
     assert "Disease" in card["labels"]

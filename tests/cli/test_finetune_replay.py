@@ -43,12 +43,12 @@ def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
         batch_size=4,
         refit=False,
     )
-    ft = card["finetune"]
+    ft = card.finetune
     assert ft["segments"] == {"train": 34, "held_out": 6}
     assert ft["replay"]["sentences"] == 200 and ft["replay"]["per_epoch"] == 34 and ft["replay"]["distill"] == 1.0
     # each epoch: the 34 bundle segments and 2 x 17 replay sentences, not the whole replay sample
     assert set(totals) == {2 * math.ceil((34 + 34) / 4)}
-    assert "Disease" in card["labels"] and card["labels"][:4] == ["PER", "ORG", "LOC", "MISC"]
+    assert "Disease" in card.labels and card.labels[:4] == ["PER", "ORG", "LOC", "MISC"]
     # without a ratio every epoch goes through the whole replay sample
     card, totals = finetune(
         bundle,
@@ -61,7 +61,7 @@ def test_replay_is_sampled_per_epoch_and_distilled(tmp_path, shared_data):
         batch_size=4,
         refit=False,
     )
-    assert card["finetune"]["replay"]["per_epoch"] == 200
+    assert card.finetune["replay"]["per_epoch"] == 200
     assert set(totals) == {math.ceil((34 + 200) / 4)}
 
 
@@ -81,7 +81,7 @@ def test_step_budget_caps_the_epochs(tmp_path, shared_data):
         max_steps=40,
         refit=False,
     )
-    assert card["training"]["epochs_run"] == 2 and set(totals) == {2 * 17}
+    assert card.training["epochs_run"] == 2 and set(totals) == {2 * 17}
 
 
 def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(tmp_path, shared_data):
@@ -99,15 +99,15 @@ def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(
         lr=0.01,
         refit_min_held_out=6,
     )
-    ft = card["finetune"]
+    ft = card.finetune
     first = ft["refit"]["history"]
     scores = [h["dev_f1"][next(iter(h["dev_f1"]))] for h in first]
     n = ft["refit"]["epochs"]
     assert len(first) == 4 and n == 1 + scores.index(max(scores))
-    assert card["training"]["epochs_run"] == n and ft["refit"]["segments"] == 40
+    assert card.training["epochs_run"] == n and ft["refit"]["segments"] == 40
     assert ft["replay"]["per_epoch"] == 34 and ft["refit"]["replay_per_epoch"] == 40
     # the refit's data: all 40 segments (and 40 replay sentences an epoch), none held out
-    assert [d["sentences"] for d in card["training"]["data"]] == [40, 100]
+    assert [d["sentences"] for d in card.training["data"]] == [40, 100]
     assert set(totals) == {4 * math.ceil((34 + 34) / 4), n * math.ceil((40 + 40) / 4)}
     # the held-out F1 "after" is the first model's (the refit has seen those segments): it
     # matches the first run's last dev score when the best epoch was the last
@@ -115,10 +115,10 @@ def test_refit_trains_on_every_segment_for_the_epoch_count_early_stopping_chose(
     no, _ = finetune(
         bundle, tmp_path / "ft0", replay=100, replay_paths=replay, replay_ratio=1.0, epochs=2, batch_size=4, refit=False
     )
-    assert "refit" not in no["finetune"] and no["training"]["data"][0]["sentences"] == 34
+    assert "refit" not in no.finetune and no.training["data"][0]["sentences"] == 34
     # 6 held-out segments are too few to trust their epoch count (20 by default): no refit
     few, _ = finetune(bundle, tmp_path / "ft1", replay=0, epochs=1, batch_size=4)
-    assert "refit" not in few["finetune"] and few["training"]["data"][0]["sentences"] == 34
+    assert "refit" not in few.finetune and few.training["data"][0]["sentences"] == 34
 
 
 def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_data):
@@ -130,7 +130,7 @@ def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_d
 
     bundle = gold_bundle(tmp_path, shared_data / "adapt" / "crossner_politics" / "train.jsonl", 60)
     card, _ = finetune(bundle, tmp_path / "ft", replay=0, epochs=1, batch_size=8, refit=False)
-    parents = card["label_parents"]
+    parents = card.label_parents
     assert parents == {
         "politician": "PER",
         "organisation": "ORG",
@@ -138,7 +138,7 @@ def test_new_labels_learn_which_base_label_they_are_a_kind_of(tmp_path, shared_d
         "country": "LOC",
         "location": "LOC",
     }
-    seen = card["finetune"]["label_parents"]
+    seen = card.finetune["label_parents"]
     assert seen["politician"]["base_predicted"]["PER"] >= 0.5 and seen["election"]["parent"] is None
     assert seen["politician"]["spans"] >= 5
     m = load_model(tmp_path / "ft", verify=False)
@@ -204,15 +204,15 @@ def test_forgetting_is_measured_on_data_the_base_model_held_out(tmp_path, shared
 
     bundle = gold_bundle(tmp_path, shared_data / "adapt" / "ncbi_disease" / "train.jsonl", 30)
     card, _ = finetune(bundle, tmp_path / "ft", base=base, epochs=1, batch_size=8)
-    fg = card["finetune"]["forgetting"]
+    fg = card.finetune["forgetting"]
     assert fg["sentences"] == len(held) and fg["labels"] == ["PER", "ORG", "LOC", "MISC"]
     assert set(fg["per_file"]) == {f"{src}#holdout"} and 0 <= fg["after"] <= 1
     gold = [s.spans for i, s in enumerate(read_jsonl(src, limit=300)) if held_out(i, 0.2)]
     preds = [p.spans for p in load_model(base, verify=False).predict(held, only=["PER", "ORG", "LOC", "MISC"])]
     assert fg["before"] == round(score_spans(gold, preds, ["LOC", "MISC", "ORG", "PER"])["exact"]["f1"], 4) > 0
     no_replay, _ = finetune(bundle, tmp_path / "ft0", base=base, replay=0, epochs=1, batch_size=8)
-    assert no_replay["finetune"]["replay"]["sentences"] == 0  # forgetting is measured all the same
-    assert no_replay["finetune"]["forgetting"]["before"] == fg["before"]
+    assert no_replay.finetune["replay"]["sentences"] == 0  # forgetting is measured all the same
+    assert no_replay.finetune["forgetting"]["before"] == fg["before"]
     out = run("finetune", bundle, "--base", base, "--out", tmp_path / "ft2", "--epochs", "1", "--no-int8")
     assert f"base domain held-out F1 {fg['before']:.3f} ->" in out
     # the project's model versions show it beside the model's quality on reviewed segments

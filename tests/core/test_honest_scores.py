@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from nerdesk.core.metrics import best_model, f1_interval, model_quality, segment_hash, trained_segments
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.project import Project
 from nerdesk.core.types import DocRecord, Span, drain
 
@@ -14,7 +15,8 @@ class _Model:
     """Predicts 'Ada' as PER wherever it is."""
 
     def __init__(self, mid: str):
-        self.id, self.labels, self.card = mid, ["PER"], {"name": mid}
+        self.id, self.labels = mid, ["PER"]
+        self.card = ModelCard(name=mid, version="1", labels=self.labels)
 
     def predict(self, batch, **_):
         from types import SimpleNamespace
@@ -39,7 +41,7 @@ def test_trained_on_segments_are_left_out_of_a_models_score(tmp_path):
             p.accept(sid)
         assert model_quality(p.store, "m@1")["reviewed_segments"] == 6
         # a card naming 4 of the segments as trained on: scored on the 2 others only
-        card = {"name": "m", "trained_segments": trained_segments({}, texts[:4])}
+        card = {"name": "m", "trained_segments": trained_segments((), texts[:4])}
         p.store.conn.execute("UPDATE models SET card = ? WHERE id = ?", (json.dumps(card), "m@1"))
         q = model_quality(p.store, "m@1")
         assert q["reviewed_segments"] == 2 and q["trained_on_left_out"] == 4
@@ -51,8 +53,8 @@ def test_trained_on_segments_are_left_out_of_a_models_score(tmp_path):
 
 
 def test_trained_segments_accumulate_over_fine_tunes():
-    first = trained_segments({}, ["a", "b"])
-    second = trained_segments({"trained_segments": first}, ["c"])
+    first = trained_segments((), ["a", "b"])
+    second = trained_segments(first, ["c"])
     assert set(second) == {segment_hash(x) for x in "abc"}
 
 
@@ -107,7 +109,7 @@ class _Both(_Model):
 
     def __init__(self, mid: str, trained: list[str]):
         super().__init__(mid)
-        self.card = {"name": mid, "trained_segments": trained_segments({}, trained)}
+        self.card = ModelCard(name=mid, version="1", labels=self.labels, trained_segments=trained_segments((), trained))
 
     def predict(self, batch, **_):
         from types import SimpleNamespace

@@ -11,7 +11,7 @@ from tests.conftest import read_shared
 
 def test_fast_features_equal_lexeme_features():
     card = load_card(default_model_path())
-    fe = FeatureExtractor(card["features"], base_dir=default_model_path())
+    fe = FeatureExtractor(card.features, base_dir=default_model_path())
     words = ["X", "_", "XIII", "Xo", "А", "’s", "n't", "US$", "😀", "e\u0301", "東京", "שלום", "--", "''"]
     for s in read_shared("train/btc/test.jsonl", 400):
         words += s["tokens"]

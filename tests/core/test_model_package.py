@@ -25,8 +25,8 @@ def test_default_model_api(default_model):
     m = default_model
     assert m.path.resolve() == default_model_path().resolve()
     assert {"PER", "ORG", "LOC"} <= set(m.labels)
-    assert m.id.startswith(f"{m.card['name']}@{m.card['version']}+") and len(m.id.split("+")[1]) == 8
-    assert "nerdesk train" in m.card["training"]["command"]
+    assert m.id.startswith(f"{m.card.name}@{m.card.version}+") and len(m.id.split("+")[1]) == 8
+    assert "nerdesk train" in m.card.training["command"]
     preds = m.predict(
         [["Angela", "Merkel", "visited", "Germany", "and", "met", "Microsoft", "staff", "."], [], ["hello"]]
     )

@@ -41,7 +41,7 @@ def test_the_cards_requantize_command_rebuilds_the_shipped_int8_graph(tmp_path):
 
     src = resolve_model_path("en-base")
     card = requantize(src, tmp_path / "out", "9.9.9")
-    assert "nerdesk.train.requantize" in card["requantized"]["command"]
+    assert "nerdesk.train.requantize" in card.extra["requantized"]["command"]
     got = tmp_path / "out" / "model.int8.onnx"
     assert sha256_file(got) == sha256_file(src / "model.int8.onnx")
     ops = {n.op_type for n in onnx.load(str(got)).graph.node}

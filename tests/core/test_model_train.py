@@ -35,8 +35,8 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
         command="nerdesk train (test)",
         log=lines.append,
     )
-    assert card["labels"] == ["PER", "ORG", "LOC", "MISC"]  # MISC only from wikigold
-    assert card["training"]["partial_labels"] == {str(shared_data / "train/btc/train.jsonl"): ["MISC"]}
+    assert card.labels == ["PER", "ORG", "LOC", "MISC"]  # MISC only from wikigold
+    assert card.training["partial_labels"] == {str(shared_data / "train/btc/train.jsonl"): ["MISC"]}
     assert any("epoch 1" in x for x in lines)
     names = {p.name for p in out.iterdir()}
     assert {"model.json", "model.onnx", "model.safetensors"} <= names
@@ -51,7 +51,7 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
     assert not list(tmp_path.glob(".tiny.tmp*"))
 
     m = load_model(out, variant="fp32")
-    assert m.labels == card["labels"]
+    assert m.labels == card.labels
     preds = m.predict([["Obama", "visited", "Paris"], ["x"] * 3])
     assert len(preds) == 2 and all(0 <= s[3] <= 1 for p in preds for s in p.spans)
 
@@ -62,7 +62,7 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
 
     from nerdesk.train.model import build_model
 
-    net = build_model(len(card["tags"]), card["features"], card["architecture"])
+    net = build_model(len(card.tags), card.features, card.architecture)
     net.load_state_dict(load_file(str(out / "model.safetensors")))
     net.eval()
     ids, mask = m.features.batch([["Obama", "visited", "Paris"]])
@@ -72,7 +72,7 @@ def test_train_tiny_model_then_load_and_predict(tmp_path, shared_data):
     # principal components of the mean token embedding, fitted on the training data
     from nerdesk.train.model import fit_embedding_projection, pooled_embeddings
 
-    assert card["outputs"]["embedding"] == ["batch", 64] and preds[0].embedding.shape == (64,)
+    assert card.extra["outputs"]["embedding"] == ["batch", 64] and preds[0].embedding.shape == (64,)
     from nerdesk.core.model.data import read_jsonl
 
     train_feats = [m.features(s.tokens) for s in read_jsonl(shared_data / "train/btc/train.jsonl", limit=50)]
@@ -147,15 +147,15 @@ def test_train_with_frozen_word_vectors(tmp_path, shared_data):
         log=lambda s: None,
         features={"type": "spacy-hash", "attrs": ["NORM", "SHAPE"], "rows": [500, 50], "hashes": 1, "seed": 1},
     )
-    assert card["features"]["vectors"]["file"] == "vectors.npz" and card["features"]["vectors"]["dim"] == 8
+    assert card.features["vectors"]["file"] == "vectors.npz" and card.features["vectors"]["dim"] == 8
     assert {"vectors.npz", "vectors.words.txt"} <= set(json.loads((out / "model.json").read_text())["files"])
-    assert "GloVe" in card["licences"]["word_vectors"]["name"]
-    assert card["inputs"]["vectors"] == ["batch", "length", 8]
+    assert "GloVe" in card.extra["licences"]["word_vectors"]["name"]
+    assert card.extra["inputs"]["vectors"] == ["batch", "length", 8]
     state = load_file(str(out / "model.safetensors"))
     assert not any("vec_table" in k for k in state)  # the table ships once, not in the weights
     m = load_model(out, variant="fp32")
     assert {i.name for i in m.session.get_inputs()} == {"ids", "mask", "vectors"}
-    net = build_model(len(card["tags"]), card["features"], card["architecture"], m.features.vectors)
+    net = build_model(len(card.tags), card.features, card.architecture, m.features.vectors)
     net.load_state_dict(state)
     net.eval()
     toks = [["Obama", "visited", "Paris", "today"]]

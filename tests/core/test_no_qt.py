@@ -103,7 +103,7 @@ def test_onnxruntime_telemetry_is_off(monkeypatch):
     calls = []
     monkeypatch.setattr(onnxruntime, "disable_telemetry_events", lambda: calls.append(1), raising=False)
     card = load_card(default_model_path(), verify=False)
-    make_session(default_model_path() / card["onnx"][card["onnx"]["default"]])
+    make_session(default_model_path() / card.onnx[card.onnx["default"]])
     assert calls == [1]
 
 

@@ -10,6 +10,7 @@ from nerdesk.cli import cli
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.metrics import psi, report
 from nerdesk.core.model.decode import SegmentPrediction
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.project import Project
 from nerdesk.core.types import DocRecord, drain
 from nerdesk.core.versions import compare, history, promote, rollback
@@ -21,7 +22,7 @@ class Gazetteer:
     def __init__(self, name, words, confidence):
         self.id = f"{name}@1"
         self.labels = ["PER", "LOC"]
-        self.card = {"name": name, "version": "1"}
+        self.card = ModelCard(name=name, version="1", labels=self.labels)
         self.words = words
         self.confidence = confidence
 

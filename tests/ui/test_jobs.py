@@ -7,6 +7,8 @@ import time
 
 from PySide6.QtCore import QTimer
 
+from nerdesk.core.model.card import ModelCard
+
 
 def _wait_job(qtbot, job, timeout=30000):
     qtbot.waitUntil(lambda: job.outcome is not None, timeout=timeout)
@@ -124,7 +126,7 @@ class _FakeModel:
 
     id = "ui-test-model@1"
     labels = ["PER", "ORG", "LOC"]
-    card = {"name": "ui-test-model", "version": "1"}
+    card = ModelCard(name="ui-test-model", version="1", labels=labels)
 
     def predict(self, batch):
         from types import SimpleNamespace

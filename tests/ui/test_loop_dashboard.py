@@ -152,9 +152,10 @@ class _Tagger:
 
     def __init__(self, mid: str, bob: bool = False, trained=()):
         from nerdesk.core.metrics import trained_segments
+        from nerdesk.core.model.card import ModelCard
 
         self.id, self.labels, self.bob = mid, ["PER"], bob
-        self.card = {"name": mid, "trained_segments": trained_segments({}, trained)}
+        self.card = ModelCard(name=mid, version="1", labels=self.labels, trained_segments=trained_segments((), trained))
 
     def predict(self, batch, **_):
         from types import SimpleNamespace

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.model.decode import SCORE_KEYS, SegmentPrediction
 from nerdesk.core.model.package import (
     default_model_path,
@@ -26,6 +27,7 @@ from nerdesk.core.model.package import (
 
 __all__ = [
     "SCORE_KEYS",
+    "ModelCard",
     "SegmentPrediction",
     "default_model_path",
     "list_models",

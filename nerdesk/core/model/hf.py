@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.model.decode import SegmentPrediction, bio_tags, decode_batch
 from nerdesk.core.model.package import sha256_file
 
@@ -274,20 +275,22 @@ class HFModel:
         self.parents: dict[str, str] = dict(meta.get("label_parents") or {})
         name = meta.get("name") or config.get("_name_or_path") or self.path.name
         sha = sha256_file(onnx_path)
-        self.card: dict[str, Any] = {
-            **{k: v for k, v in meta.items() if k not in ("temperature", "span_calibration")},
-            "format": "hf-onnx",
-            "name": str(name).replace("/", "_"),
-            "version": str(meta.get("version", "hf")),
-            "labels": self.labels,
-            "tag_scheme": "BIO",
-            "tags": self.tags,
-            "temperature": self.temperature,
-            "id2label": {str(k): v for k, v in id2label.items()},
-            "files": {"model.onnx": {"sha256": sha}},
-        }
+        self.card = ModelCard.from_dict(
+            {
+                **{k: v for k, v in meta.items() if k not in ("temperature", "span_calibration")},
+                "format": "hf-onnx",
+                "name": str(name).replace("/", "_"),
+                "version": str(meta.get("version", "hf")),
+                "labels": self.labels,
+                "tag_scheme": "BIO",
+                "tags": self.tags,
+                "temperature": self.temperature,
+                "id2label": {str(k): v for k, v in id2label.items()},
+                "files": {"model.onnx": {"sha256": sha}},
+            }
+        )
         self.sha256 = sha
-        self.id = f"{self.card['name']}@hf+{sha[:8]}"
+        self.id = f"{self.card.name}@hf+{sha[:8]}"
         self.variant = "fp32"
 
     def _run(self, rows: list[list[int]], casing: list[list[int]]) -> np.ndarray:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.model.decode import SegmentPrediction, bio_tags, decode_batch
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.model.features import FeatureExtractor
 from nerdesk.core.model.package import load_card
 
@@ -60,33 +60,32 @@ class OnnxModel:
         max_batch: int = 512,
     ):
         self.path = Path(model_dir)
-        self.card: dict[str, Any] = load_card(self.path, verify=verify)
-        self.labels: list[str] = list(self.card["labels"])
+        self.card: ModelCard = load_card(self.path, verify=verify)
+        self.labels: list[str] = list(self.card.labels)
         self.tags = bio_tags(self.labels)
-        self.temperature = float(self.card.get("temperature", 1.0))
-        self.span_calibration = self.card.get("span_calibration")
-        self.parents: dict[str, str] = dict(self.card.get("label_parents") or {})
-        onnx = self.card["onnx"]
-        variant = variant or onnx.get("default", "fp32")
-        if variant not in ("fp32", "int8") or not onnx.get(variant):
+        self.temperature = float(self.card.temperature)
+        self.span_calibration = self.card.span_calibration
+        self.parents: dict[str, str] = dict(self.card.label_parents or {})
+        variant = variant or self.card.onnx.get("default", "fp32")
+        onnx_file = self.card.onnx_file(variant) if variant in ("fp32", "int8") else None
+        if not onnx_file:
             raise err(Errors.E205, path=str(self.path / "model.json"), reason=f"no ONNX file for variant '{variant}'")
         self.variant = variant
-        self.onnx_path = self.path / onnx[variant]
+        self.onnx_path = self.path / onnx_file
         self.threads = threads
         self.batch_tokens = batch_tokens
         self.max_batch = max_batch
         self.session = make_session(self.onnx_path, threads)
-        self.features = FeatureExtractor(self.card["features"], base_dir=self.path)
+        self.features = FeatureExtractor(self.card.features, base_dir=self.path)
         self._check_io()
-        files = self.card.get("files", {})
-        meta = files.get(onnx[variant], {})
+        meta = self.card.files.get(onnx_file, {})
         sha = meta.get("sha256", "") if isinstance(meta, dict) else str(meta)
         if not sha:
             from nerdesk.core.model.package import sha256_file
 
             sha = sha256_file(self.onnx_path)
         self.sha256 = sha  # of the ONNX file in use
-        self.id = f"{self.card['name']}@{self.card['version']}+{sha[:8]}"
+        self.id = f"{self.card.name}@{self.card.version}+{sha[:8]}"
 
     # -- validation -----------------------------------------------------------------------
     def _check_io(self) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.resources import resources_dir
 from nerdesk.core.schema import problem
 
@@ -84,7 +85,7 @@ def _valid_span_calibration(sc: Any) -> bool:
     )
 
 
-def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
+def load_card(model_dir: Path, *, verify: bool = True) -> ModelCard:
     """Read and validate ``model.json``; with ``verify`` check every listed file and its sha256."""
     from nerdesk.core.model.features import validate_config, vector_files
 
@@ -92,46 +93,45 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
     if not card_path.is_file():
         raise err(Errors.E201, path=str(card_path))
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
+        parsed = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise err(Errors.E205, path=str(card_path), reason=str(exc)) from None
-    if not isinstance(card, dict):
+    if not isinstance(parsed, dict):
         raise err(Errors.E205, path=str(card_path), reason="not a JSON object")
-    wrong = problem("model-card", card)  # resources/schemas/model-card.schema.json
+    wrong = problem("model-card", parsed)  # resources/schemas/model-card.schema.json
     if wrong:
         raise err(Errors.E205, path=str(card_path), reason=f"'{wrong[0]}' {wrong[1]}")
-    labels = card["labels"]
+    card = ModelCard.from_dict(parsed)  # the schema holds: every key has its field's type
+    labels = card.labels
     if "-" in "".join(labels) or len(set(labels)) != len(labels):
         raise err(Errors.E205, path=str(card_path), reason="labels must be distinct non-empty names without '-'")
-    if not card.get("temperature", 1.0) > 0:
+    if not card.temperature > 0:
         raise err(Errors.E205, path=str(card_path), reason="temperature must be a positive number")
-    if not _valid_span_calibration(card.get("span_calibration")):
+    if not _valid_span_calibration(card.span_calibration):
         raise err(
             Errors.E205,
             path=str(card_path),
             reason="span_calibration must be null, [a > 0, b] or {x: [...], y: [...]} with increasing x, as many y",
         )
-    parents = card.get("label_parents") or {}
+    parents = card.label_parents or {}
     if not isinstance(parents, dict) or any(k not in labels or v not in labels or k == v for k, v in parents.items()):
         raise err(
             Errors.E205,
             path=str(card_path),
             reason="label_parents must map labels of the card to other labels of the card",
         )
-    reason = validate_config(card.get("features") or {})  # no features reads as {}: not a config either
+    reason = validate_config(card.features)
     if reason:
         raise err(Errors.E205, path=str(card_path), reason=reason)
-    for name in vector_files(card["features"]):  # the gazetteer, the word vectors
+    for name in vector_files(card.features):  # the gazetteer, the word vectors
         if not (model_dir / name).is_file():
             raise err(Errors.E201, path=str(model_dir / name))
-    onnx = card["onnx"]
-    files = card.get("files", {})
     for variant in ("fp32", "int8"):
-        name = onnx.get(variant)
-        if name is not None and not (model_dir / name).is_file():
-            raise err(Errors.E201, path=str(model_dir / name))
+        graph = card.onnx.get(variant)
+        if graph is not None and not (model_dir / graph).is_file():
+            raise err(Errors.E201, path=str(model_dir / graph))
     if verify:
-        for name, meta in files.items():
+        for name, meta in card.files.items():
             fp = model_dir / name
             if not fp.is_file():
                 raise err(Errors.E201, path=str(fp))
@@ -141,15 +141,21 @@ def load_card(model_dir: Path, *, verify: bool = True) -> dict[str, Any]:
     return card
 
 
-def write_card(model_dir: Path, card: dict[str, Any]) -> None:
-    """Fill in ``files`` (sha256 and size of every other file in the package) and write the card."""
+def write_card(model_dir: Path, card: ModelCard) -> ModelCard:
+    """Fill in ``files`` (sha256 and size of every other file in the package), write the card
+    (``to_dict``: its keys in their order) and return it as written."""
     files = {}
     for fp in sorted(model_dir.iterdir()):
         if fp.is_file() and fp.name != CARD_NAME:
             files[fp.name] = {"sha256": sha256_file(fp), "bytes": fp.stat().st_size}
-    card = dict(card)
-    card["files"] = files
-    (model_dir / CARD_NAME).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    card = card.replace(files=files)
+    (model_dir / CARD_NAME).write_text(dump_card(card), encoding="utf-8")
+    return card
+
+
+def dump_card(card: ModelCard) -> str:
+    """The text of a card file (model.json, nerdesk.json): indented JSON, non-ASCII as it is."""
+    return json.dumps(card.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 def list_models(extra_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
@@ -188,9 +194,9 @@ def list_models(extra_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
             try:
                 card = load_card(d, verify=False)
                 entry.update(
-                    name=card["name"],
-                    version=card["version"],
-                    labels=card["labels"],
+                    name=card.name,
+                    version=card.version,
+                    labels=card.labels,
                     default=d.resolve() == default_model_path().resolve(),
                 )
             except Exception as exc:  # noqa: BLE001 - listing must not stop at a broken package
