@@ -83,7 +83,7 @@ def measure(win, app, path: Path) -> dict[str, str]:
         f"{len(doc['text']):,} characters, {doc['text'].count(chr(10))} line breaks, "
         f"{len(doc['segments']):,} segments, {sum(len(x['spans']) for x in doc['segments']):,} spans"
     )
-    ids = [x["id"] for x in sorted(doc["segments"], key=lambda x: x["start"])]
+    ids = [x.id for x in sorted(doc["segments"], key=lambda x: x.start)]
     go, nxt, key = [], [], []
     for k in range(10):
         sid = ids[len(ids) * (k + 1) // 12]
@@ -96,11 +96,11 @@ def measure(win, app, path: Path) -> dict[str, str]:
         view.viewport().repaint()
         nxt.append(time.perf_counter() - t)
         seg = s.segment()
-        if not seg["spans"]:
+        if not seg.spans:
             s.goto(ids[ids.index(sid) + 2])
             seg = s.segment()
-        if seg["spans"]:
-            sp = seg["spans"][0]
+        if seg.spans:
+            sp = seg.spans[0]
             view.set_focus_span(view.current_segment(), sp)
             new = LABELS[(LABELS.index(sp["label"]) + 1) % len(LABELS)]
             t = time.perf_counter()

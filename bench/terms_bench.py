@@ -197,13 +197,13 @@ def suggestions_f1(p: Project, gold_by_text: dict[str, list[Span]], label: str =
     ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id")]
     for i in range(0, len(ids), 500):
         for seg in p.segments(ids[i : i + 500]):
-            doc = p.store.document(seg["doc_id"])
+            doc = p.store.document(seg.doc_id)
             gold = {
                 (s.start, s.end)
                 for s in gold_by_text[doc["text"]]
-                if s.label == label and seg["start"] <= s.start < seg["end"]
+                if s.label == label and seg.start <= s.start < seg.end
             }
-            pred = {(sp["start"], sp["end"]) for sp in seg["spans"] if sp["label"] == label}
+            pred = {(sp["start"], sp["end"]) for sp in seg.spans if sp["label"] == label}
             tp += len(gold & pred)
             npred += len(pred)
             ngold += len(gold)
@@ -220,10 +220,10 @@ def review(p: Project, gold_by_text: dict[str, list[Span]], n: int, batch: int =
             break
         for it in items:
             seg = p.segment(it.id)
-            doc = p.store.document(seg["doc_id"])
-            gold = [s for s in gold_by_text[doc["text"]] if seg["start"] <= s.start < seg["end"]]
-            shown = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg["spans"]]
-            terms_shown = [Span(m["start"], m["end"], m["label"]) for m in seg.get("term_matches", [])]
+            doc = p.store.document(seg.doc_id)
+            gold = [s for s in gold_by_text[doc["text"]] if seg.start <= s.start < seg.end]
+            shown = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg.spans]
+            terms_shown = [Span(m["start"], m["end"], m["label"]) for m in seg.term_matches]
             if sorted(s.key() for s in shown) != sorted(s.key() for s in gold):
                 p.set_spans(it.id, gold, action="oracle")
             p.accept(it.id)
@@ -245,9 +245,9 @@ def with_terms_on(p: Project, segs: list[int], gold_by_text, terms_file: Path) -
     acts = []
     for sid in segs:
         seg = p.segment(sid)
-        doc = p.store.document(seg["doc_id"])
-        gold = [s for s in gold_by_text[doc["text"]] if seg["start"] <= s.start < seg["end"]]
-        sugg = T.resolve(seg.get("term_matches", []), p.allow_overlaps)
+        doc = p.store.document(seg.doc_id)
+        gold = [s for s in gold_by_text[doc["text"]] if seg.start <= s.start < seg.end]
+        sugg = T.resolve(seg.term_matches, p.allow_overlaps)
         acts.append(edit_actions([Span(m["start"], m["end"], m["label"]) for m in sugg], gold))
     return statistics.mean(acts)
 

@@ -266,16 +266,16 @@ def main() -> int:
     t_long = time.perf_counter() - t0
     doc = s.doc
     n_words = len(doc["text"].split())
-    n_spans = sum(len(x["spans"]) for x in doc["segments"])
+    n_spans = sum(len(x.spans) for x in doc["segments"])
     results[f"open a {n_words:,}-word document with {n_spans:,} spans (first paint)"] = f"{t_long * 1000:.0f} ms"
     # span edits in the current segment: relabel the first span back and forth, add/remove
     times, times_add = [], []
     for i in range(60):
         seg = s.segment()
-        if not seg["spans"]:
+        if not seg.spans:
             s.next()
             continue
-        sp = seg["spans"][0]
+        sp = seg.spans[0]
         view.set_focus_span(view.current_segment(), sp)
         new = LABELS[(LABELS.index(sp["label"]) + 1) % len(LABELS)]
         t = time.perf_counter()
@@ -295,13 +295,13 @@ def main() -> int:
     p = s.project
     for _ in range(40):
         seg = s.segment()
-        if not seg["spans"]:
+        if not seg.spans:
             s.next()
             continue
-        sp = seg["spans"][0]
+        sp = seg.spans[0]
         new = LABELS[(LABELS.index(sp["label"]) + 1) % len(LABELS)]
         t = time.perf_counter()
-        p.relabel_span(seg["id"], sp["start"], sp["end"], new)
+        p.relabel_span(seg.id, sp["start"], sp["end"], new)
         core.append(time.perf_counter() - t)
         p.undo()
     results["  of which the facade alone (relabel_span, synchronous=FULL commit)"] = stats(core)

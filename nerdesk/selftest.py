@@ -34,7 +34,7 @@ def core_selftest(out=sys.stdout) -> bool:
         for _ in p.predict():
             pass
         segments = [seg for d in (1, 2) for seg in p.document(d)["segments"]]
-        found = [sp for seg in segments for sp in seg["spans"]]
+        found = [sp for seg in segments for sp in seg.spans]
         model = p.active_model_id()
         p.close()
     ok = len(found) >= 2

@@ -216,7 +216,7 @@ def stale(project: Path, label: str | None, limit: int, as_json: bool) -> None:
         echo_json({"segments": ids, "per_label": cur})
         return
     for s in segs:
-        click.echo(f"{s['id']:>8}  {s['text'][:100]}")
+        click.echo(f"{s.id:>8}  {s.text[:100]}")
     click.echo(
         ", ".join(f"{k}: {v['current']}/{v['annotations']} current" for k, v in cur.items() if v["annotations"])
         or "No annotations."

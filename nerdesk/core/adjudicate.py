@@ -33,7 +33,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import review as review_store
 from nerdesk.core.tiers import TIERS, best_annotation, tier_rank
-from nerdesk.core.types import Annotation, ChangeKind, Changes, Span, Step
+from nerdesk.core.types import Annotation, ChangeKind, Changes, Segment, Span, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -276,13 +276,13 @@ def versions(store: Store, actor: Identity, segment_id: int) -> dict[str, Any]:
     """One segment for the adjudication view: its text, each person's accepted version, the model's,
     the resolution and the decisions taken on it."""
     seg = edits.segment(store, actor.user, segment_id)
-    res = resolutions(store, [segment_id], {segment_id: seg["annotations"]}).get(segment_id)
-    pred = seg["prediction"]
+    res = resolutions(store, [segment_id], {segment_id: seg.annotations}).get(segment_id)
+    pred = seg.prediction
     return {
         "segment_id": segment_id,
-        "text": seg["text"],
-        "start": seg["start"],
-        "end": seg["end"],
+        "text": seg.text,
+        "start": seg.start,
+        "end": seg.end,
         "versions": [
             {
                 "annotator": a.annotator,
@@ -291,7 +291,7 @@ def versions(store: Store, actor: Identity, segment_id: int) -> dict[str, Any]:
                 "note": a.note,
                 "spans": [_plain(sp) for sp in a.spans],
             }
-            for a in accepted_of(seg["annotations"])
+            for a in accepted_of(seg.annotations)
         ],
         "model": [
             {"start": sp.start, "end": sp.end, "label": sp.label, "confidence": sp.confidence} for sp in pred.spans
@@ -357,7 +357,7 @@ def _decision_row(
 def _error_rows(
     store: Store,
     actor: Identity,
-    seg: dict[str, Any],
+    seg: Segment,
     accepted: list[Annotation],
     decided: list[Key],
     ref: int,
@@ -379,7 +379,7 @@ def _error_rows(
 
 
 def person_error_rows(
-    seg: dict[str, Any],
+    seg: Segment,
     annotator: str,
     by_user: str,
     by_tier: str,
@@ -389,13 +389,13 @@ def person_error_rows(
     created: str,
 ) -> list[dict[str, Any]]:
     """person_errors rows for the categorised corrections of one person's version."""
-    text, base = seg["text"], seg["start"]
+    text, base = seg.own_text(), seg.start
     rows = []
     for c in corrections:
         ref_span = c.final or c.predicted
         rows.append(
             {
-                "segment_id": seg["id"],
+                "segment_id": seg.id,
                 "annotator": annotator,
                 "by_user": by_user,
                 "by_tier": by_tier,
@@ -432,7 +432,7 @@ def adjudicate(
         )
     with store.transaction():
         seg = edits.segment(store, actor.user, segment_id)  # E005
-        accepted = accepted_of(seg["annotations"])
+        accepted = accepted_of(seg.annotations)
         if len({keys(a.spans) for a in accepted}) < 2:
             raise err(Errors.E411, segment=segment_id)
         by_name = {a.annotator: a for a in accepted}
@@ -475,13 +475,13 @@ def _key(sp: Span | Key | dict[str, Any]) -> Key:
     return (int(sp[0]), int(sp[1]), str(sp[2]))
 
 
-def _checked_edit(store: Store, seg: dict[str, Any], ks: list[Key]) -> list[Key]:
+def _checked_edit(store: Store, seg: Segment, ks: list[Key]) -> list[Key]:
     names = settings.label_names(store)
     for s, e, lab in ks:
         if lab not in names:
             raise err(Errors.E009, label=lab, labels=", ".join(names) or "(none)")
-        if not seg["start"] <= s < e <= seg["end"]:
-            raise err(Errors.E008, start=s, end=e, segment=seg["id"], seg_start=seg["start"], seg_end=seg["end"])
+        if not seg.start <= s < e <= seg.end:
+            raise err(Errors.E008, start=s, end=e, segment=seg.id, seg_start=seg.start, seg_end=seg.end)
     ks = sorted(set(ks))
     _check_overlaps(store, ks)
     return ks
@@ -510,7 +510,7 @@ def apply_protocol(store: Store, actor: Identity, *, reason: str = "") -> Change
             part = ids[i : i + 1000]
             anns = store.annotations_of(part)
             res = resolutions(store, part, anns)
-            segs = {s["id"]: s for s in store.segments_with_text(part)}
+            segs = {s.id: s for s in store.segments_with_text(part)}
             for sid in part:
                 r = res.get(sid)
                 if r is None or not r.conflict or not r.resolved or r.how == "adjudicated":
@@ -540,7 +540,7 @@ def apply_protocol(store: Store, actor: Identity, *, reason: str = "") -> Change
     return Changes(
         ChangeKind.ADJUDICATE,
         segments=ids_done,
-        documents={s["doc_id"] for s in store.segments_with_text(sorted(ids_done))},
+        documents={s.doc_id for s in store.segments_with_text(sorted(ids_done))},
         action="adjudicate by protocol",
         undoable=event_id,
     )
@@ -561,7 +561,7 @@ def restore(store: Store, actor: Identity, event: dict[str, Any], kind: str) -> 
             review_store.insert_person_errors(store, event["after"]["errors"])
         store.log_event(actor.user, event["action"], kind, event["segment_id"], None, None, ref=event["id"])
     ids = sorted({r["segment_id"] for r in rows})
-    docs = {s["doc_id"] for s in store.segments_with_text(ids)}
+    docs = {s.doc_id for s in store.segments_with_text(ids)}
     return Changes(
         ChangeKind.ADJUDICATE, segments=set(ids), documents=docs, action=f"{kind} {event['action']}", step=Step(kind)
     )

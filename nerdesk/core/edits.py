@@ -18,14 +18,14 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import human, now
 from nerdesk.core.terms import attach_suggestions
 from nerdesk.core.tiers import best_annotation
-from nerdesk.core.types import ChangeKind, Changes, Span, Step, TokenOffsets
+from nerdesk.core.types import ChangeKind, Changes, Segment, Span, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
 
 
 # ------------------------------------------------------------------ what a user is shown
-def segment(store: Store, user: str, segment_id: int) -> dict[str, Any]:
+def segment(store: Store, user: str, segment_id: int) -> Segment:
     """One segment with its text and the spans ``user`` is shown (E005 if there is none)."""
     rows = store.segments_with_text([segment_id])
     if not rows:
@@ -34,33 +34,32 @@ def segment(store: Store, user: str, segment_id: int) -> dict[str, Any]:
     return rows[0]
 
 
-def segments(store: Store, user: str, segment_ids: list[int]) -> list[dict[str, Any]]:
+def segments(store: Store, user: str, segment_ids: list[int]) -> list[Segment]:
     rows = store.segments_with_text(segment_ids)
     attach_spans(store, user, rows)
     return rows
 
 
-def attach_spans(store: Store, user: str, segments: list[dict[str, Any]]) -> None:
-    """Give each segment ``spans`` (what ``user`` is shown: their own annotation, else the one that
-    counts, else the active model's prediction), ``prediction``, ``annotations`` and ``annotation``."""
-    ids = [s["id"] for s in segments]
+def attach_spans(store: Store, user: str, segments: list[Segment]) -> None:
+    """Fill each segment's shown fields: ``spans`` (what ``user`` is shown: their own annotation, else
+    the one that counts, else the active model's prediction), ``prediction``, ``annotations`` and
+    ``annotation``."""
+    ids = [s.id for s in segments]
     model_id = store.active_model_id()
     preds = store.predictions_for(ids, model_id) if model_id else {}
     anns = store.annotations_of(ids)
     for s in segments:
-        base = s["start"]
-        s["tokens"] = TokenOffsets(s["tokens"], base)
-        pred = preds.get(s["id"])
-        s["prediction"] = pred
-        s["annotations"] = anns.get(s["id"], [])
-        mine = next((a for a in s["annotations"] if a.annotator == user), None)
-        shown = mine or best_annotation(s["annotations"])
-        s["annotation"] = shown
+        pred = preds.get(s.id)
+        s.prediction = pred
+        s.annotations = anns.get(s.id, [])
+        mine = next((a for a in s.annotations if a.annotator == user), None)
+        shown = mine or best_annotation(s.annotations)
+        s.annotation = shown
         if shown is not None:
             confirmed = shown.status == "accepted"
-            s["spans"] = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown.spans]
+            s.spans = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown.spans]
         elif pred is not None:
-            s["spans"] = [
+            s.spans = [
                 {
                     "start": sp.start,
                     "end": sp.end,
@@ -72,7 +71,7 @@ def attach_spans(store: Store, user: str, segments: list[dict[str, Any]]) -> Non
                 for sp in pred.spans
             ]
         else:
-            s["spans"] = []
+            s.spans = []
     attach_suggestions(store, segments)  # term-list suggestions merged with the model's (nerdesk.core.terms)
 
 
@@ -88,7 +87,7 @@ def segment_changes(
     """The Changes of an edit of one segment (its document too, for the views); ``undoable``: the
     event it logged that its author can undo."""
     seg = store.segment(segment_id)
-    documents = {seg["doc_id"]} if seg else set()
+    documents = {seg.doc_id} if seg else set()
     return Changes(kind, segments={segment_id}, documents=documents, action=action, step=step, undoable=undoable)
 
 
@@ -109,7 +108,7 @@ def refresh_corrections_of(store: Store, segment_id: int, annotator: str) -> Non
         return
     predicted = list(pred.spans)
     seg = store.segments_with_text([segment_id])[0]
-    text, base = seg["text"], seg["start"]
+    text, base = seg.own_text(), seg.start
     severity = settings.severity(store)
     created = now()
     rows = []

@@ -29,7 +29,7 @@ def export_records(store: Store, *, reviewed_only: bool = False, batch: int = 10
         if not chunk:
             return
         segs_by_doc = store.segments_of_documents([d["id"] for d in chunk])
-        seg_ids = [s["id"] for segs in segs_by_doc.values() for s in segs]
+        seg_ids = [s.id for segs in segs_by_doc.values() for s in segs]
         anns = store.annotations_of(seg_ids)
         resolved = resolutions(store, [i for i in seg_ids if i in anns], anns)  # conflicts: the resolved version
         preds = store.predictions_for(seg_ids, model_id) if model_id else {}
@@ -41,10 +41,8 @@ def export_records(store: Store, *, reviewed_only: bool = False, batch: int = 10
             annotated = reviewed = 0
             annotators: set[str] = set()
             for seg in segs:
-                base = seg["start"]
-                flat = seg["tokens"]
-                tokens.extend((base + a, base + b) for a, b in zip(flat[::2], flat[1::2]))
-                res = resolved.get(seg["id"])
+                tokens.extend(seg.tokens)
+                res = resolved.get(seg.id)
                 if res is not None and not res.resolved:
                     pass  # an unresolved conflict: nothing of it is exported (nerdesk adjudicate lists it)
                 elif res is not None:
@@ -52,12 +50,12 @@ def export_records(store: Store, *, reviewed_only: bool = False, batch: int = 10
                     reviewed += 1
                     annotators.add(res.by or "")
                     spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in res.spans or [])
-                elif (best := best_annotation(anns.get(seg["id"], []))) is not None:
+                elif (best := best_annotation(anns.get(seg.id, []))) is not None:
                     annotated += 1
                     reviewed += best.status in REVIEWED
                     annotators.add(best.annotator)
                     spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in best.spans)
-                pred = preds.get(seg["id"])
+                pred = preds.get(seg.id)
                 if pred:
                     predictions.extend(pred.spans)
             if reviewed_only and (not segs or reviewed < len(segs)):
@@ -66,7 +64,7 @@ def export_records(store: Store, *, reviewed_only: bool = False, batch: int = 10
                 text=doc["text"],
                 spans=sorted(spans) if annotated else None,
                 tokens=tokens,
-                sentences=[(s["start"], s["end"]) for s in segs],
+                sentences=[(s.start, s.end) for s in segs],
                 predictions=sorted(predictions) if model_id else None,
                 meta=doc["meta"],
                 source=doc["source"],
@@ -88,13 +86,11 @@ def export_suggestions(store: Store, actor: Identity, *, batch: int = 1000) -> I
             return
         last = ids[-1]
         segs = edits.segments(store, actor.user, ids)
-        docs = {d: store.document(d) for d in {s["doc_id"] for s in segs}}
+        docs = {d: store.document(d) for d in {s.doc_id for s in segs}}
         for seg in segs:
-            base = seg["start"]
-            doc = docs[seg["doc_id"]] or {}
-            spans = [
-                Span(sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence")) for sp in seg["spans"]
-            ]
+            base = seg.start
+            doc = docs[seg.doc_id] or {}
+            spans = [Span(sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence")) for sp in seg.spans]
             sources = [
                 [
                     sp["start"] - base,
@@ -103,17 +99,17 @@ def export_suggestions(store: Store, actor: Identity, *, batch: int = 1000) -> I
                     sp.get("confidence"),
                     sp.get("source") or (f"model:{model_id}" if sp.get("origin") == "model" else "human"),
                 ]
-                for sp in seg["spans"]
+                for sp in seg.spans
             ]
             yield DocRecord(
-                text=seg["text"],
+                text=seg.own_text(),
                 spans=sorted(spans),
-                tokens=[(a - base, b - base) for a, b in seg["tokens"]],
-                sentences=[(0, len(seg["text"]))],
+                tokens=[(a - base, b - base) for a, b in seg.tokens],
+                sentences=[(0, len(seg.own_text()))],
                 meta={
                     **(doc.get("meta") or {}),
-                    "document_id": seg["doc_id"],
-                    "segment_id": seg["id"],
+                    "document_id": seg.doc_id,
+                    "segment_id": seg.id,
                     "suggestions": sources,
                 },
                 source=doc.get("source", ""),

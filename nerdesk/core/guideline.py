@@ -74,13 +74,13 @@ def example_from(store: Store, segment_id: int, start: int, end: int, note: str 
     if not rows:
         raise err(Errors.E005, id=segment_id)
     seg = rows[0]
-    if not seg["start"] <= start < end <= seg["end"]:
-        raise err(Errors.E434, start=start, end=end, segment=segment_id, seg_start=seg["start"], seg_end=seg["end"])
-    text, base = seg["text"], seg["start"]
+    if not seg.start <= start < end <= seg.end:
+        raise err(Errors.E434, start=start, end=end, segment=segment_id, seg_start=seg.start, seg_end=seg.end)
+    text, base = seg.own_text(), seg.start
     a, b = start - base, end - base
     return {
         "segment_id": segment_id,
-        "doc_id": seg["doc_id"],
+        "doc_id": seg.doc_id,
         "start": start,
         "end": end,
         "text": text[a:b],

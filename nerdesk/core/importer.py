@@ -491,14 +491,14 @@ class _Writer:
 
     def _attach_to_existing(self, doc_id: int, rec: DocRecord, spans: list[Span]) -> list[dict[str, Any]]:
         rows = []
-        segments = self.store.segments_of(doc_id)
+        segments = self.store.segments_of(doc_id, lazy_tokens=True)  # their tokens are not read
         if rec.annotated_range is not None:
             lo, hi = rec.annotated_range
-            segments = [seg for seg in segments if seg["start"] < hi and lo < seg["end"]]
+            segments = [seg for seg in segments if seg.start < hi and lo < seg.end]
         for seg in segments:
-            inside = [sp for sp in spans if seg["start"] <= sp.start < seg["end"]]
+            inside = [sp for sp in spans if seg.start <= sp.start < seg.end]
             for sp in inside:
-                if sp.end > seg["end"]:
+                if sp.end > seg.end:
                     raise err(
                         Errors.E108,
                         **self._where(rec, sp),
@@ -506,7 +506,7 @@ class _Writer:
                         end=sp.end,
                         text=rec.text[sp.start : sp.end],
                     )
-            row = self._annotation(seg["id"], rec, inside)
+            row = self._annotation(seg.id, rec, inside)
             row["_origin"] = str((rec.meta or {}).get("bundle_id", ""))[:8] or Path(rec.source or self.source).name
             rows.append(row)
         return rows

@@ -115,16 +115,10 @@ def predict_project(
         if not ids:
             break
         segs = store.segments_with_text(ids)
-        batch_tokens = []
-        for seg in segs:
-            flat = seg["tokens"]
-            text = seg["text"]
-            batch_tokens.append([text[a:b] for a, b in zip(flat[::2], flat[1::2])])
-        preds = model.predict(batch_tokens, **ask)
+        preds = model.predict([seg.words() for seg in segs], **ask)
         rows = []
         for seg, pred in zip(segs, preds):
-            flat = seg["tokens"]
-            base = seg["start"]
+            flat, base = seg.tokens.flat, seg.start
             spans = [
                 [base + flat[2 * ts], base + flat[2 * te - 1], mapping.get(label, label), round(float(conf), 4)]
                 for ts, te, label, conf in pred.spans
@@ -132,7 +126,7 @@ def predict_project(
             sc = pred.scores
             rows.append(
                 (
-                    seg["id"],
+                    seg.id,
                     spans,
                     sc["least_confidence"],
                     sc["margin"],
@@ -165,10 +159,10 @@ def teacher_labels(
     from nerdesk.core.model import load_model
 
     segs = store.segments_with_text(store.unreviewed_segment_ids(limit))
-    words = [[seg["text"][a:b] for a, b in zip(seg["tokens"][::2], seg["tokens"][1::2])] for seg in segs]
+    words = [seg.words() for seg in segs]
     model = load_model(teacher)
     out: list[tuple[list[str], list[tuple[int, int, str]]]] = []
     for i in range(0, len(words), BATCH):
         part = words[i : i + BATCH]
         out.extend((w, [(a, b, lab) for a, b, lab, _ in p.spans]) for w, p in zip(part, model.predict(part)))
-    return out, [seg["text"] for seg in segs]
+    return out, [seg.own_text() for seg in segs]

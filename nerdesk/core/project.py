@@ -22,7 +22,7 @@ from nerdesk.core import adjudicate, edits, guideline, review, settings, taxonom
 from nerdesk.core import labels as labelset
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import Store, now
-from nerdesk.core.types import Annotation, ChangeKind, Changes, DocRecord, Identity, Progress, Span, Step
+from nerdesk.core.types import Annotation, ChangeKind, Changes, DocRecord, Identity, Progress, Segment, Span, Step
 
 STATUSES = ("new", "draft", "accepted", "skipped", "flagged", "rejected", "auto", "audit")
 SEVERITIES = ("low", "normal", "high")
@@ -211,20 +211,20 @@ class Project:
         doc = self.store.document(doc_id)
         if doc is None:
             raise err(Errors.E005, id=f"document {doc_id}")
-        segments = self.store.segments_of(doc_id, tokens_json=True)  # parsed on use (TokenOffsets)
+        segments = self.store.segments_of(doc_id, lazy_tokens=True)  # parsed on use (TokenOffsets)
         edits.attach_spans(self.store, self.user, segments)
         doc["segments"] = segments
         return doc
 
-    def segment(self, segment_id: int) -> dict[str, Any]:
+    def segment(self, segment_id: int) -> Segment:
         return edits.segment(self.store, self.user, segment_id)
 
-    def segments(self, segment_ids: list[int]) -> list[dict[str, Any]]:
+    def segments(self, segment_ids: list[int]) -> list[Segment]:
         return edits.segments(self.store, self.user, segment_ids)
 
     # ------------------------------------------------------------------ corrections
     @contextmanager
-    def _editing(self, segment_id: int, action: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    def _editing(self, segment_id: int, action: str) -> Iterator[tuple[Segment, dict[str, Any]]]:
         """Edit this user's annotation of a segment: yields (segment, the row to change), both read
         inside the write transaction (another process's edit in between cannot be overwritten);
         on leaving, the row is saved with its event and error categories, or nothing is if the
@@ -241,7 +241,7 @@ class Project:
                     "status": "draft",
                     "spans": [
                         {k: sp[k] for k in ("start", "end", "label", "confidence", "origin", "source") if k in sp}
-                        for sp in seg["spans"]
+                        for sp in seg.spans
                     ],
                     "note": "",
                     "guideline_version": g["version"] if g else None,
@@ -265,22 +265,22 @@ class Project:
     def _changes(self, segment_id: int, action: str, kind: ChangeKind, step: Step = Step.DO) -> Changes:
         return edits.segment_changes(self.store, segment_id, action, kind, step)
 
-    def _snap(self, seg: dict[str, Any], start: int, end: int, snap: bool) -> tuple[int, int]:
-        if not seg["start"] <= start < end <= seg["end"]:
-            raise err(Errors.E008, start=start, end=end, segment=seg["id"], seg_start=seg["start"], seg_end=seg["end"])
+    def _snap(self, seg: Segment, start: int, end: int, snap: bool) -> tuple[int, int]:
+        if not seg.start <= start < end <= seg.end:
+            raise err(Errors.E008, start=start, end=end, segment=seg.id, seg_start=seg.start, seg_end=seg.end)
         if snap:
-            toks = seg["tokens"]
+            toks = seg.tokens
             start = next((a for a, b in toks if b > start), start)
             end = next((b for a, b in reversed(toks) if a < end), end)
-        text_start = seg["start"]
-        text = seg["text"]
+        text_start = seg.start
+        text = seg.own_text()
         # never keep surrounding whitespace
         while start < end and text[start - text_start].isspace():
             start += 1
         while end > start and text[end - 1 - text_start].isspace():
             end -= 1
         if start >= end:
-            raise err(Errors.E008, start=start, end=end, segment=seg["id"], seg_start=seg["start"], seg_end=seg["end"])
+            raise err(Errors.E008, start=start, end=end, segment=seg.id, seg_start=seg.start, seg_end=seg.end)
         return start, end
 
     def add_span(self, segment_id: int, start: int, end: int, label: str, *, snap: bool = True) -> Changes:
@@ -347,7 +347,7 @@ class Project:
                             new_end = min(new_end, o["start"])
                         else:
                             new_start = max(new_start, o["end"])
-                    text, base = seg["text"], seg["start"]
+                    text, base = seg.own_text(), seg.start
                     while new_end > new_start and text[new_end - 1 - base].isspace():
                         new_end -= 1
                     while new_start < new_end and text[new_start - base].isspace():
@@ -421,11 +421,11 @@ class Project:
         from nerdesk.core.categorize import categorize
 
         seg = self.segment(segment_id)
-        pred = seg["prediction"]
+        pred = seg.prediction
         if pred is None:
             return []
         predicted = list(pred.spans)
-        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg["spans"]]
+        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg.spans]
         return categorize(predicted, final)
 
     def corrections(self, **filters: Any) -> list[dict[str, Any]]:
@@ -525,7 +525,7 @@ class Project:
             self.store.log_event(self.user, event["action"], kind, None, None, None, ref=event["id"])
             for r in rows:
                 edits.refresh_corrections_of(self.store, r["segment_id"], r["annotator"])
-        docs = {seg["doc_id"] for seg in self.store.segments_with_text(ids)}
+        docs = {seg.doc_id for seg in self.store.segments_with_text(ids)}
         return Changes(
             ChangeKind.IMPORT, segments=set(ids), documents=docs, action=f"{kind} {event['action']}", step=Step(kind)
         )
@@ -653,9 +653,9 @@ def _team_restore(store: Store, actor: Identity, event: dict[str, Any], kind: st
     return module.restore(store, actor, event, kind)
 
 
-def _named(seg: dict[str, Any], spans: list[dict[str, Any]]) -> str:
+def _named(seg: Segment, spans: list[dict[str, Any]]) -> str:
     """Spans as the history names them: LABEL 'text', ..."""
-    base, text = seg["start"], seg["text"]
+    base, text = seg.start, seg.own_text()
     return ", ".join(f"{sp['label']} '{text[sp['start'] - base : sp['end'] - base]}'" for sp in spans)
 
 

@@ -278,14 +278,14 @@ def _rows(store: Store, model_id: str | None, ids: list[int]) -> list[dict]:
     preds = store.predictions_for(ids, model_id) if model_id else {}
     out = []
     for r in rows:
-        p = preds.get(r["id"])
+        p = preds.get(r.id)
         out.append(
             {
-                "id": r["id"],
-                "text": r["text"],
-                "start": r["start"],
-                "source": r["source"],
-                "words": words(r["text"]),
+                "id": r.id,
+                "text": r.text,
+                "start": r.start,
+                "source": r.source,
+                "words": words(r.own_text()),
                 "spans": p.span_lists() if p else [],
                 **{k: (getattr(p, k) if p else None) for k in UNCERTAINTY},
             }

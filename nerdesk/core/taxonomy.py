@@ -626,10 +626,9 @@ def model_sorter(store: Store, targets: Sequence[str], model: Any = None) -> Sor
         out: dict[int, list[tuple[int, int, str, float]]] = {}
         for i in range(0, len(ids), 256):
             segs = store.segments_with_text(ids[i : i + 256])
-            words = [[s["text"][a:b] for a, b in zip(s["tokens"][::2], s["tokens"][1::2])] for s in segs]
-            for s, pred in zip(segs, model.predict(words, only=ask)):
-                flat, base = s["tokens"], s["start"]
-                out[s["id"]] = [
+            for s, pred in zip(segs, model.predict([s.words() for s in segs], only=ask)):
+                flat, base = s.tokens.flat, s.start
+                out[s.id] = [
                     (base + flat[2 * ts], base + flat[2 * te - 1], map_model_label(mapping, lab), round(float(conf), 4))
                     for ts, te, lab, conf in pred.spans
                 ]

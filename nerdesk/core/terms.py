@@ -54,7 +54,7 @@ from nerdesk.core import settings
 from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.store import now
 from nerdesk.core.store import terms as sql
-from nerdesk.core.types import ChangeKind, Changes, Progress
+from nerdesk.core.types import ChangeKind, Changes, Progress, Segment
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -448,17 +448,14 @@ def _matcher_for(terms: list[dict[str, Any]], lists: dict[int, dict[str, Any]], 
     return m
 
 
-def match_segments(matcher: TermMatcher, segs: Iterable[dict[str, Any]]) -> list[tuple[int, int, int, int]]:
-    """(segment id, term id, start, end) in document characters, for segments as
-    :meth:`Store.segments_with_text` gives them (flat token offsets relative to the segment)."""
+def match_segments(matcher: TermMatcher, segs: Iterable[Segment]) -> list[tuple[int, int, int, int]]:
+    """(segment id, term id, start, end) in document characters, for segments read with their text
+    (:meth:`Store.segments_with_text`)."""
     rows = []
     for seg in segs:
-        flat = seg["tokens"]
-        text = seg["text"]
-        base = seg["start"]
-        words = [text[a:b] for a, b in zip(flat[::2], flat[1::2])]
-        for tid, s, e in matcher.match(words):
-            rows.append((seg["id"], tid, base + flat[2 * s], base + flat[2 * e - 1]))
+        flat, base = seg.tokens.flat, seg.start
+        for tid, s, e in matcher.match(seg.words()):
+            rows.append((seg.id, tid, base + flat[2 * s], base + flat[2 * e - 1]))
     return rows
 
 
@@ -583,12 +580,12 @@ def known_labels(store: Store) -> set[str]:
     return set(row["labels"]) if row else set()
 
 
-def attach_suggestions(store: Store, segments: list[dict[str, Any]]) -> None:
+def attach_suggestions(store: Store, segments: list[Segment]) -> None:
     """Give each segment without an annotation the merged suggestions (model and terms) as ``spans``,
     and ``term_matches`` (the resolved matches). Cheap when the project has no list."""
     if not segments or not sql.has_lists(store):
         return
-    ids = [s["id"] for s in segments]
+    ids = [s.id for s in segments]
     found = sql.matches_for(store, ids)
     if not found:
         return
@@ -596,15 +593,15 @@ def attach_suggestions(store: Store, segments: list[dict[str, Any]]) -> None:
     threshold = model_confidence(store)
     overlaps = settings.allow_overlaps(store)
     for s in segments:
-        ms = found.get(s["id"])
+        ms = found.get(s.id)
         if not ms:
             continue
         resolved = resolve(ms, overlaps)
-        s["term_matches"] = resolved
-        if s.get("annotation") is not None:
+        s.term_matches = resolved
+        if s.annotation is not None:
             continue
-        model = [sp for sp in s["spans"] if sp.get("origin") == "model"]
-        s["spans"] = merge(
+        model = [sp for sp in s.spans if sp.get("origin") == "model"]
+        s.spans = merge(
             model, [term_span(m) for m in resolved], known=known, threshold=threshold, allow_overlaps=overlaps
         )
 

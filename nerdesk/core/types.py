@@ -151,6 +151,52 @@ class TokenOffsets(Sequence):
         return repr(list(self))
 
 
+@dataclass(slots=True)
+class Segment:
+    """A segment (a sentence, or a slice of a long line) of a document: as the store holds it and,
+    once :func:`nerdesk.core.edits.attach_spans` has filled the shown fields, as a user is shown it.
+
+    Made only by the store's reads (``Store.segment``, ``segments_of``, ``segments_of_documents``,
+    ``segments_with_text``). ``tokens`` are document offsets; ``tokens.flat`` is the stored flat
+    list relative to ``start``. ``text`` (the segment's own text) and ``source`` (its document's)
+    are read only by ``segments_with_text``. Slotted: a big document makes 13,000 and more."""
+
+    id: int
+    doc_id: int
+    idx: int
+    start: int
+    end: int
+    tokens: TokenOffsets
+    status: str
+    text: str | None = None
+    source: str | None = None
+    # ---- what a user is shown (filled by edits.attach_spans; terms.attach_suggestions may merge
+    # term-list suggestions into ``spans`` and sets ``term_matches``)
+    #: the span dicts shown: ``start``, ``end``, ``label``, ``confidence``, ``origin``, ``confirmed``
+    #: (and ``source``, ``term_id``, ``term`` for a term's suggestion)
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    #: the active model's prediction, if any
+    prediction: Prediction | None = None
+    #: every person's annotation of the segment
+    annotations: list[Annotation] = field(default_factory=list)
+    #: the one shown: the user's own, else the one that counts (nerdesk.core.tiers.best_annotation)
+    annotation: Annotation | None = None
+    #: the resolved term-list matches (dicts of nerdesk.core.terms), where a list matched
+    term_matches: list[dict[str, Any]] = field(default_factory=list)
+
+    def own_text(self) -> str:
+        """``text``, for a segment read with it: reading it from one read without is a bug (ValueError),
+        not an empty string."""
+        if self.text is None:
+            raise ValueError(f"segment {self.id} was read without its text (Store.segments_with_text)")
+        return self.text
+
+    def words(self) -> list[str]:
+        """The segment's tokens as strings (what a model or a term list reads)."""
+        text, flat = self.own_text(), self.tokens.flat
+        return [text[a:b] for a, b in zip(flat[::2], flat[1::2])]
+
+
 @dataclass
 class DocRecord:
     """One document as read from, or written to, an external file.

@@ -523,7 +523,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return
         if segs:
-            self._goto(segs[0]["id"])
+            self._goto(segs[0].id)
 
     def focus_search(self) -> None:
         self.queue.search.setFocus()

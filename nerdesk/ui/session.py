@@ -21,7 +21,7 @@ from nerdesk.core import queue_walk
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
 from nerdesk.core.store import busy_error, is_busy
-from nerdesk.core.types import ChangeKind, Changes
+from nerdesk.core.types import ChangeKind, Changes, Segment
 
 #: Coded errors that only tell the reviewer something (the status bar), not a failure (a dialog):
 #: E436, a boundary that stops at the neighbouring span.
@@ -125,23 +125,23 @@ class Session(QObject):
         self.changed.emit(Changes(ChangeKind.RELOAD, models=True, labels=True, action="reload"))
 
     # ------------------------------------------------------------------ reading
-    def segment(self, segment_id: int | None = None) -> dict[str, Any] | None:
+    def segment(self, segment_id: int | None = None) -> Segment | None:
         """The current (or given) segment from the shown document."""
         sid = self.current if segment_id is None else segment_id
         if self.doc is None or sid is None:
             return None
         index = self.doc.get("_index")
         if index is None or len(index) != len(self.doc["segments"]):
-            index = self.doc["_index"] = {s["id"]: i for i, s in enumerate(self.doc["segments"])}
+            index = self.doc["_index"] = {s.id: i for i, s in enumerate(self.doc["segments"])}
         i = index.get(sid)
         return None if i is None else self.doc["segments"][i]
 
-    def segment_at(self, cp: int) -> dict[str, Any] | None:
+    def segment_at(self, cp: int) -> Segment | None:
         """The segment of the shown document containing code-point offset ``cp``."""
         if self.doc is None:
             return None
         for s in self.doc["segments"]:
-            if s["start"] <= cp < s["end"] or (cp == s["end"] and cp > s["start"]):
+            if s.start <= cp < s.end or (cp == s.end and cp > s.start):
                 return s
         return None
 
@@ -153,7 +153,7 @@ class Session(QObject):
             if self.doc is None or self.segment(segment_id) is None or force_doc is not None:
                 seg = self.project.segment(segment_id)
                 with _collector_paused():
-                    self.doc = self.project.document(seg["doc_id"])
+                    self.doc = self.project.document(seg.doc_id)
                     self.current = segment_id
                     self.documentChanged.emit(self.doc)
             self.current = segment_id
@@ -203,7 +203,7 @@ class Session(QObject):
 
     def _status_of(self, segment_id: int) -> str | None:
         row = self.project.store.segment(segment_id) if self.project else None
-        return None if row is None else row["status"]
+        return None if row is None else row.status
 
     def set_queue(
         self, status: str | None = None, order: str | None = None, filters: dict[str, Any] | None = None
@@ -239,7 +239,7 @@ class Session(QObject):
             and self.project.store.annotation(self.current, self.project.user) is None
         ):
             top = self.project.store.segment(self.routed[0])
-            if top is not None and top["status"] == self.queue_status:
+            if top is not None and top.status == self.queue_status:
                 self._visited, self._pos = [], -1
                 self.goto(self.routed[0])
 
@@ -290,7 +290,7 @@ class Session(QObject):
             self.segment(in_doc[0])  # builds the index
             index = self.doc["_index"]
             for seg in self.project.segments(in_doc):
-                self.doc["segments"][index[seg["id"]]] = seg
+                self.doc["segments"][index[seg.id]] = seg
 
     def add_span(self, segment_id: int, start: int, end: int, label: str, *, snap: bool = True):
         return self._apply("add_span", segment_id, start, end, label, snap=snap)

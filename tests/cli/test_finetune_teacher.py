@@ -55,7 +55,7 @@ def test_the_teacher_labels_the_unreviewed_segments_and_the_model_learns_from_th
     assert silver["sentences"] == 50 and silver["weight"] == 0.5
     assert "spans in 50 unreviewed segments" in said
     with Project.open(p) as proj:
-        texts = [s["text"] for s in proj.store.segments_with_text(proj.store.unreviewed_segment_ids(50))]
+        texts = [s.text for s in proj.store.segments_with_text(proj.store.unreviewed_segment_ids(50))]
     assert len(texts) == 50 and {segment_hash(t) for t in texts} <= set(card["trained_segments"])
 
 

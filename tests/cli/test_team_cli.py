@@ -26,7 +26,7 @@ def _team(tmp_path):
     """rob's project with alice's and bob's bundles merged: they disagree on Paris (LOC / ORG)."""
     for name, label in (("alice", "LOC"), ("bob", "ORG")):
         p = _laptop(tmp_path / f"{name}.nerdesk", name)
-        s1, s2 = [s["id"] for s in p.document(1)["segments"]]
+        s1, s2 = [s.id for s in p.document(1)["segments"]]
         p.set_spans(s1, [Span(0, 13, "PER"), Span(22, 27, label)])
         p.accept(s1)
         p.set_spans(s2, [Span(29, 44, "PER"), Span(56, 62, "LOC")])

@@ -107,10 +107,10 @@ def test_flagged_terms_suggestions_rule_and_import(tmp_path):
         ]
         for sid in ids:
             seg = proj.segment(sid)
-            w = next(sp for sp in seg["spans"] if sp["term"] == "weather")
+            w = next(sp for sp in seg.spans if sp["term"] == "weather")
             proj.remove_span(sid, w["start"], w["end"], w["label"])
-            i = seg["text"].index("gout")
-            proj.add_span(sid, seg["start"] + i, seg["start"] + i + 4, "Disease")
+            i = seg.text.index("gout")
+            proj.add_span(sid, seg.start + i, seg.start + i + 4, "Disease")
             proj.accept(sid)
     out = run("terms", "list", p)
     assert "1 flagged" in out and "FLAGGED: mostly rejected" in out and "hits    5  precision 0.00" in out
@@ -130,7 +130,7 @@ def test_flagged_terms_suggestions_rule_and_import(tmp_path):
         sid = proj.store.conn.execute(
             "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text = 'More gout.'"
         ).fetchone()[0]
-        assert [(sp["label"], sp["source"]) for sp in proj.segment(sid)["spans"]] == [("Disease", "terms:suggested")]
+        assert [(sp["label"], sp["source"]) for sp in proj.segment(sid).spans] == [("Disease", "terms:suggested")]
 
 
 def test_a_finetune_records_the_term_lists_its_reviewed_spans_came_from(tmp_path):
@@ -145,9 +145,9 @@ def test_a_finetune_records_the_term_lists_its_reviewed_spans_came_from(tmp_path
     run("terms", "add", p, terms, "--label", "Disease")
     with Project.open(p) as proj:
         segs = [proj.segment(sid) for sid in (1, 3, 4)]
-        assert [len(s["spans"]) for s in segs] == [2, 1, 0]
+        assert [len(s.spans) for s in segs] == [2, 1, 0]
         proj.accept(1)  # both suggestions kept as they were
-        sp = segs[1]["spans"][0]  # "Hereditary breast cancer": the reviewer keeps only "breast cancer"
+        sp = segs[1].spans[0]  # "Hereditary breast cancer": the reviewer keeps only "breast cancer"
         proj.move_span(3, sp["start"], sp["end"], sp["start"] + len("Hereditary "), sp["end"], snap=False)
         proj.accept(3)
         proj.accept(4)  # no suggestion there

@@ -238,7 +238,7 @@ def reviewed_bundle(tmp: Path) -> bytes:
         drain(p.import_records([DocRecord(text, source="news.txt", meta={"day": 1})]))
         p.store.register_model("m@1", "m", "1", "", "abc", ["PER", "LOC"], {})
         p.store.set_active_model("m@1")
-        s1, s2 = [s["id"] for s in p.document(1)["segments"]]
+        s1, s2 = [s.id for s in p.document(1)["segments"]]
         with p.store.transaction():
             p.store.insert_predictions(
                 "m@1",

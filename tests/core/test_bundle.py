@@ -23,7 +23,7 @@ def reviewed_project(path, user="alice"):
     drain(p.import_records([DocRecord(TEXT, source="news.txt", meta={"day": 1})]))
     p.store.register_model("m@1", "m", "1", "", "abc", ["PER", "LOC"], {})
     p.store.set_active_model("m@1")
-    s1, s2 = [s["id"] for s in p.document(1)["segments"]]
+    s1, s2 = [s.id for s in p.document(1)["segments"]]
     with p.store.transaction():  # the model found Merkel and called Paris a PER; missed Macron
         p.store.insert_predictions(
             "m@1",
@@ -68,7 +68,7 @@ def test_merge_is_idempotent_and_keeps_conflicts(tmp_path):
     a = reviewed_project(tmp_path / "a.nerdesk", "alice")
     bundle.write_bundle(a.store, a.identity, tmp_path / "a.zip")
     b = reviewed_project(tmp_path / "b.nerdesk", "bob")
-    s1 = b.document(1)["segments"][0]["id"]
+    s1 = b.document(1)["segments"][0].id
     b.relabel_span(s1, 22, 27, "ORG")  # bob disagrees with alice on Paris
     b.accept(s1)
     res = drain(b.import_file(tmp_path / "a.zip"))
@@ -95,7 +95,7 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     a = reviewed_project(tmp_path / "a.nerdesk", "alice")  # laptop 1
     bundle.write_bundle(a.store, a.identity, tmp_path / "a.zip")
     b = reviewed_project(tmp_path / "b.nerdesk", "alice")  # laptop 2: the same segments, same name
-    s1, s2 = [s["id"] for s in b.document(1)["segments"]]
+    s1, s2 = [s.id for s in b.document(1)["segments"]]
     b.relabel_span(s1, 22, 27, "ORG")  # newer local work differs on s1; s2 is the same as laptop 1
     b.accept(s1)
     local = b.store.annotation(s1, "alice")
@@ -118,8 +118,8 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     assert (res.merged_added, res.merged_unchanged, res.conflicts) == (0, 2, 0)
     # a third laptop with yet another version of s1: a second conflict row, both kept
     c = reviewed_project(tmp_path / "c.nerdesk", "alice")
-    c.relabel_span(c.document(1)["segments"][0]["id"], 22, 27, "PER")
-    c.accept(c.document(1)["segments"][0]["id"])
+    c.relabel_span(c.document(1)["segments"][0].id, 22, 27, "PER")
+    c.accept(c.document(1)["segments"][0].id)
     bundle.write_bundle(c.store, c.identity, tmp_path / "c.zip")
     res = drain(b.import_file(tmp_path / "c.zip"))
     assert res.conflicts == 1

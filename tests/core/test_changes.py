@@ -126,7 +126,7 @@ def ctx(tmp_path):
     path = tmp_path / "p.nerdesk"
     c.p = p = Project.create(path, labels=["PER", "LOC", "ORG"], user="rob", tier="reviewer")
     drain(p.import_records([DocRecord(TEXT, source="news.txt")]))
-    c.s1, c.s2 = [s["id"] for s in p.document(1)["segments"]]
+    c.s1, c.s2 = [s.id for s in p.document(1)["segments"]]
     p.store.register_model("m@1", "m", "1", "", "abc", ["PER", "LOC", "ORG"], {})
     p.store.set_active_model("m@1")
     with p.store.transaction():

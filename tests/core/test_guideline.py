@@ -26,7 +26,7 @@ def proj(tmp_path, shared_data):
 
 def first_span(p: Project, label: str) -> tuple[int, int, int]:
     for (sid,) in p.store.conn.execute("SELECT segment_id FROM annotations ORDER BY segment_id"):
-        for sp in p.segment(sid)["annotation"].spans:
+        for sp in p.segment(sid).annotation.spans:
             if sp["label"] == label:
                 return sid, sp["start"], sp["end"]
     raise AssertionError(label)
@@ -58,8 +58,8 @@ def test_fields_versions_and_diff(proj):
 
 def test_examples_come_from_real_segments_and_do_not_make_work_stale(proj):
     sid, a, b = first_span(proj, "PER")
-    text = proj.segment(sid)["text"]
-    seg_start = proj.segment(sid)["start"]
+    text = proj.segment(sid).text
+    seg_start = proj.segment(sid).start
     proj.guidelines.add_example("PER", sid, a, b, note="a handle counts")
     proj.guidelines.add_example("PER", sid, seg_start, seg_start + 1, negative=True)
     g = proj.guidelines.guide("PER")

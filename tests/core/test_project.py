@@ -40,11 +40,11 @@ def test_import_segments_tokens_and_dedup(project):
     res = _run(project.import_records([DocRecord(TEXT, source="t.txt")]))
     assert (res.documents, res.segments) == (1, 2)
     doc = project.document(1)
-    assert [TEXT[s["start"] : s["end"]] for s in doc["segments"]] == [
+    assert [TEXT[s.start : s.end] for s in doc["segments"]] == [
         "Angela Merkel visited Paris.",
         "She met Emmanuel Macron at the Élysée.",
     ]
-    toks = [TEXT[a:b] for a, b in doc["segments"][0]["tokens"]]
+    toks = [TEXT[a:b] for a, b in doc["segments"][0].tokens]
     assert toks == ["Angela", "Merkel", "visited", "Paris", "."]
     again = _run(project.import_records([DocRecord(TEXT, source="t.txt")]))
     assert (again.documents, again.duplicates) == (0, 1)
@@ -58,8 +58,8 @@ def test_annotations_attach_to_existing_text(project):
     res = _run(project.import_records([DocRecord(TEXT, spans=spans, annotator="ann")], annotations=True))
     assert res.documents == 0 and res.annotated_segments == 2
     seg = project.document(1)["segments"][0]
-    assert [(s["start"], s["end"], s["label"]) for s in seg["spans"]] == [(0, 13, "PER"), (22, 27, "LOC")]
-    assert seg["status"] == "accepted"
+    assert [(s["start"], s["end"], s["label"]) for s in seg.spans] == [(0, 13, "PER"), (22, 27, "LOC")]
+    assert seg.status == "accepted"
 
 
 def test_import_is_all_or_nothing(project):
@@ -84,32 +84,32 @@ def test_corrections_undo_redo_survive_restart(tmp_path):
     path = tmp_path / "u.nerdesk"
     p = Project.create(path, labels=["PER", "LOC"])
     _run(p.import_records([DocRecord(TEXT)]))
-    seg = p.document(1)["segments"][0]["id"]
+    seg = p.document(1)["segments"][0].id
     p.add_span(seg, 1, 5, "PER")  # snaps to the token "Angela"
-    assert [(s["start"], s["end"]) for s in p.segment(seg)["spans"]] == [(0, 6)]
+    assert [(s["start"], s["end"]) for s in p.segment(seg).spans] == [(0, 6)]
     p.move_span(seg, 0, 6, 0, 13)
     p.add_span(seg, 22, 27, "PER")
     p.relabel_span(seg, 22, 27, "LOC")
     p.accept(seg)
-    assert p.segment(seg)["status"] == "accepted"
+    assert p.segment(seg).status == "accepted"
     assert p.undo_status() == ("accept", None)
     p.close()
 
     p = Project.open(path)  # undo survives a restart
     p.undo()
-    assert p.segment(seg)["status"] == "draft"
+    assert p.segment(seg).status == "draft"
     p.undo()
-    assert [s["label"] for s in p.segment(seg)["spans"]] == ["PER", "PER"]
+    assert [s["label"] for s in p.segment(seg).spans] == ["PER", "PER"]
     p.close()
     p = Project.open(path)
     p.redo()
-    assert [s["label"] for s in p.segment(seg)["spans"]] == ["PER", "LOC"]
+    assert [s["label"] for s in p.segment(seg).spans] == ["PER", "LOC"]
     p.remove_span(seg, 22, 27)
     with pytest.raises(NerdeskError):
         p.redo()  # a new action clears the redo stack
     for _ in range(5):  # remove, relabel, add, move, add
         p.undo()
-    assert p.segment(seg)["spans"] == [] and p.segment(seg)["status"] == "new"
+    assert p.segment(seg).spans == [] and p.segment(seg).status == "new"
     with pytest.raises(NerdeskError) as e:
         p.undo()
     assert e.value.code == "E006"
@@ -119,11 +119,11 @@ def test_corrections_undo_redo_survive_restart(tmp_path):
 def test_overlapping_add_replaces(project):
     _run(project.import_records([DocRecord(TEXT)]))
     seg = project.document(1)["segments"][1]
-    sid = seg["id"]
-    s0 = seg["start"]
+    sid = seg.id
+    s0 = seg.start
     project.add_span(sid, s0 + 8, s0 + 16, "PER")  # Emmanuel
     project.add_span(sid, s0 + 8, s0 + 23, "PER")  # Emmanuel Macron replaces it
-    assert [(s["start"] - s0, s["end"] - s0) for s in project.segment(sid)["spans"]] == [(8, 23)]
+    assert [(s["start"] - s0, s["end"] - s0) for s in project.segment(sid).spans] == [(8, 23)]
     with pytest.raises(NerdeskError) as e:
         project.add_span(sid, 0, 3, "NOPE")
     assert e.value.code == "E009"
@@ -152,7 +152,7 @@ def test_the_store_hands_out_typed_annotations_and_predictions(tmp_path):
             isinstance(x, Prediction) and all(isinstance(sp, Span) for sp in x.spans) for x in preds.values()
         )
         seg = p.segment(1)
-        assert isinstance(seg["annotation"], Annotation) and isinstance(seg["prediction"], Prediction)
+        assert isinstance(seg.annotation, Annotation) and isinstance(seg.prediction, Prediction)
         after = p.store.conn.execute("SELECT after FROM events ORDER BY id DESC LIMIT 1").fetchone()[0]
         assert list(json.loads(after)) == [f.name for f in fields(Annotation)]
         assert Annotation.from_dict(json.loads(after)) == ann
@@ -242,11 +242,11 @@ def test_segments_with_text_slices_each_document_once(tmp_path):
     )
     ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id DESC")]
     rows = p.store.segments_with_text(ids)
-    assert [r["id"] for r in rows] == ids
-    assert [(r["text"], r["source"]) for r in rows] == [
+    assert [r.id for r in rows] == ids
+    assert [(r.text, r.source) for r in rows] == [
         ("Cy came.", "b.txt"),
         ("Bob left.", "a.txt"),
         ("Ann met Bob.", "a.txt"),
     ]
     doc = p.document(1)
-    assert [doc["text"][a:b] for a, b in doc["segments"][1]["tokens"]] == ["Bob", "left", "."]
+    assert [doc["text"][a:b] for a, b in doc["segments"][1].tokens] == ["Bob", "left", "."]

@@ -21,21 +21,21 @@ def make(tmp_path, n_extra=0):
     drain(p.import_records(recs))
     st = p.store
     ids = [r[0] for r in p.next_items(10_000, order="document")]
-    segs = {s["id"]: s for s in st.segments_with_text(ids)}
-    by_text = {s["text"]: s for s in segs.values()}
+    segs = {s.id: s for s in st.segments_with_text(ids)}
+    by_text = {s.text: s for s in segs.values()}
 
     def sp(text, word, label, conf):
         s = by_text[text]
-        a = s["start"] + s["text"].index(word)
+        a = s.start + s.text.index(word)
         return [a, a + len(word), label, conf]
 
     rows = {
-        by_text["Alice met Bob."]["id"]: [
+        by_text["Alice met Bob."].id: [
             sp("Alice met Bob.", "Alice", "PER", 0.9),
             sp("Alice met Bob.", "Bob", "PER", 0.4),
         ],
-        by_text["Acme hired Carol."]["id"]: [sp("Acme hired Carol.", "Acme", "ORG", 0.7)],
-        by_text["Rain in Spain."]["id"]: [sp("Rain in Spain.", "Spain", "LOC", 0.95)],
+        by_text["Acme hired Carol."].id: [sp("Acme hired Carol.", "Acme", "ORG", 0.7)],
+        by_text["Rain in Spain."].id: [sp("Rain in Spain.", "Spain", "LOC", 0.95)],
     }
     with st.transaction():
         st.register_model(MODEL, "m", "1", "", "", ["PER", "ORG", "LOC"], {})
@@ -43,7 +43,7 @@ def make(tmp_path, n_extra=0):
         st.insert_predictions(
             MODEL, [(sid, spans, 0, 0, 0, 0, 1 - min(x[3] for x in spans)) for sid, spans in rows.items()]
         )
-    return p, {t: s["id"] for t, s in by_text.items()}
+    return p, {t: s.id for t, s in by_text.items()}
 
 
 def ids(items):
@@ -80,7 +80,7 @@ def test_label_filter_sees_human_spans(tmp_path):
     p, seg = make(tmp_path)
     nothing = seg["nothing here at all."]
     s = p.segment(nothing)
-    p.add_span(nothing, s["start"], s["start"] + len("nothing"), "LOC")
+    p.add_span(nothing, s.start, s.start + len("nothing"), "LOC")
     assert ids(p.next_items(10, status="draft", label="LOC", order="document")) == [nothing]
     assert ids(p.next_items(10, status="draft", label="LOC")) == []  # uncertainty order: predicted only
     p.close()
@@ -120,13 +120,13 @@ def test_filtered_queue_on_many_segments(tmp_path):
             MODEL,
             [
                 (
-                    s["id"],
-                    [[s["start"], s["start"] + 6, "PER" if s["id"] % 3 else "ORG", (s["id"] % 100) / 100]],
+                    s.id,
+                    [[s.start, s.start + 6, "PER" if s.id % 3 else "ORG", (s.id % 100) / 100]],
                     0,
                     0,
                     0,
                     0,
-                    (s["id"] % 997) / 997,
+                    (s.id % 997) / 997,
                 )
                 for s in segs
             ],

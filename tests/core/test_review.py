@@ -55,7 +55,7 @@ def team(tmp_path):
     """alice and bob annotate both segments on their laptops; rob (reviewer) merges their bundles.
     They agree on s2 and disagree on Paris in s1 (LOC / ORG)."""
     a, b = laptop(tmp_path / "a.nerdesk", "alice"), laptop(tmp_path / "b.nerdesk", "bob")
-    s1, s2 = [s["id"] for s in a.document(1)["segments"]]
+    s1, s2 = [s.id for s in a.document(1)["segments"]]
     annotate(a, s1, [(*S1_PER, "PER"), (*S1_CITY, "LOC")])
     annotate(a, s2, [(*S2_PER, "PER"), (*S2_CITY, "LOC")])
     annotate(b, s1, [(*S1_PER, "PER"), (*S1_CITY, "ORG")])
@@ -184,7 +184,7 @@ def test_a_send_back_travels_to_the_annotators_laptop(tmp_path):
     """rob sends alice's work back on his laptop; his bundle brings the note into alice's queue on hers,
     once; when she has fixed it, it is gone and stays gone."""
     a = laptop(tmp_path / "a.nerdesk", "alice")
-    s1, s2 = [s["id"] for s in a.document(1)["segments"]]
+    s1, s2 = [s.id for s in a.document(1)["segments"]]
     annotate(a, s1, [(*S1_PER, "PER"), (*S1_CITY, "ORG")])
     annotate(a, s2, [(*S2_PER, "PER")])
     bundle.write_bundle(a.store, a.identity, tmp_path / "a.zip")
@@ -223,7 +223,7 @@ def test_work_split_between_annotators_with_a_double_share(tmp_path):
     for name, p in laptops.items():
         items = p.team.queue()
         assert items and all(i.kind == "assigned" for i in items)
-        mine[name] = {p.segment(i.segment_id)["text"] for i in p.team.annotator_queue(limit=10**6)}
+        mine[name] = {p.segment(i.segment_id).text for i in p.team.annotator_queue(limit=10**6)}
     assert mine["alice"] | mine["bob"] == set(texts)
     both = mine["alice"] & mine["bob"]
     assert 0.1 < len(both) / len(texts) < 0.3
@@ -243,7 +243,7 @@ def test_reviewer_sample_per_annotator_with_a_minimum(tmp_path):
     texts = [f"Person {i} met Person {i + 1} in Town {i}." for i in range(40)]
     p = Project.create(tmp_path / "p.nerdesk", labels=["PER"], user="rob", tier="reviewer")
     drain(p.import_records([DocRecord(t) for t in texts]))
-    ids = [s["id"] for d in p.store.document_ids() for s in p.document(d)["segments"]]
+    ids = [s.id for d in p.store.document_ids() for s in p.document(d)["segments"]]
     for k, sid in enumerate(ids):
         with Project.open(p.path, user="alice" if k < 30 else "bob", tier="annotator") as a:
             a.accept(sid)
@@ -498,7 +498,7 @@ def test_three_laptops_merge_agree_adjudicate_and_export(tmp_path, shared_data):
     r = make("rob", "rob", "reviewer", [], {})
     drain(r.import_file(tmp_path / "alice.zip"))
     drain(r.import_file(tmp_path / "bob.zip"))
-    seg_of = {i: r.document(i + 1)["segments"][0]["id"] for i in range(60)}
+    seg_of = {i: r.document(i + 1)["segments"][0].id for i in range(60)}
     assert all(len(r.document(i + 1)["segments"]) == 1 for i in range(60))
     # agreement over the 20 double-annotated sentences
     rep = r.agreement()

@@ -121,7 +121,7 @@ def test_novelty_prefers_unseen_words_and_new_sources(tmp_path):
     )
     items = route(p.store, "novelty", 5, diverse=False)
     top = p.segment(items[0].id)
-    assert top["text"].startswith("Quasars")
+    assert top.text.startswith("Quasars")
     assert any("new source" in r for r in items[0].reasons) and any("unseen" in r for r in items[0].reasons)
     p.close()
 
@@ -188,16 +188,13 @@ def test_rare_labels_first(tmp_path):
     # 30 reviewed segments with many PER entities, none with politicalparty
     for i in ids[:30]:
         seg = p.segment(i)
-        a, b = seg["tokens"][0]
+        a, b = seg.tokens[0]
         p.add_span(i, a, b, "PER")
         p.accept(i)
     rest = ids[30:]
-    rows = {
-        i: ([[p.segment(i)["tokens"][0][0], p.segment(i)["tokens"][0][1], "PER", 0.9]], 0.5, 0.5, 0.5, 0.5)
-        for i in rest
-    }
+    rows = {i: ([[p.segment(i).tokens[0][0], p.segment(i).tokens[0][1], "PER", 0.9]], 0.5, 0.5, 0.5, 0.5) for i in rest}
     for i in rest[5:8]:
-        t = p.segment(i)["tokens"][0]
+        t = p.segment(i).tokens[0]
         rows[i] = ([[t[0], t[1], "politicalparty", 0.9]], 0.5, 0.5, 0.5, 0.5)
     predict(p, rows)
     items = route(p.store, "rare", 3, diverse=False)
@@ -209,13 +206,13 @@ def test_rare_labels_first(tmp_path):
 def test_error_clusters_first(tmp_path):
     p = make_project(tmp_path, 120)
     ids = seg_ids(p)
-    texts = {i: p.segment(i)["text"] for i in ids}
+    texts = {i: p.segment(i).text for i in ids}
     # the model missed "Labour" in one reviewed segment: the other segments with "Labour" come first
     labour = [i for i in ids if "Labour" in texts[i]]
     assert len(labour) >= 3
     first = labour[0]
     predict(p, {i: ([], 0.5, 0.5, 0.5, 0.5) for i in ids})
-    s = texts[first].index("Labour") + p.segment(first)["start"]
+    s = texts[first].index("Labour") + p.segment(first).start
     p.add_span(first, s, s + 6, "politicalparty")
     p.accept(first)
     assert p.corrections(segment_id=first)[0]["category"] == "false_negative"
@@ -233,7 +230,7 @@ def test_diversity_holds_back_near_duplicates(tmp_path):
     ]
     drain(p.import_records(recs))
     items = route(p.store, "random", 4, seed=3)
-    texts = [p.segment(i.id)["text"] for i in items]
+    texts = [p.segment(i.id).text for i in items]
     assert sum(t.startswith("The minister") for t in texts) == 1  # 3 distinct + 1 of the 10 near-duplicates
     more = route(p.store, "random", 6, seed=3)  # when distinct items run out, held-back ones fill the batch
     assert "near-duplicate" in more[-1].reasons and [i.id for i in more[:4]] == [i.id for i in items]
@@ -259,7 +256,7 @@ def test_auto_accept_and_audit_estimate_is_sound(tmp_path):
     rng = random.Random(7)
     rows = {}
     for i in ids:
-        t = p.segment(i)["tokens"][0]
+        t = p.segment(i).tokens[0]
         conf = rng.choice([0.99, 0.97, 0.6])
         rows[i] = ([[t[0], t[1], "PER", conf]], 1 - conf, 0.1, 0.1, 1 - conf)
     predict(p, rows)
@@ -313,7 +310,7 @@ def test_route_filters_in_sql(tmp_path):
     ids = seg_ids(p)
     rows = {}
     for n, i in enumerate(ids):
-        t = p.segment(i)["tokens"][0]
+        t = p.segment(i).tokens[0]
         rows[i] = ([[t[0], t[1], "LOC" if n % 3 == 0 else "PER", 0.4 if n % 2 else 0.9]], 0.5, 0.5, 0.5, n / 100)
     predict(p, rows)
     for strategy in ("blend", "random", "mnlp"):
@@ -330,7 +327,7 @@ def test_auto_accept_guard_rails(tmp_path):
     threshold were seen, and while too many of them needed corrections; allowed once they show it safe."""
     p = make_project(tmp_path, 120)
     ids = seg_ids(p)
-    predict(p, {i: ([[*p.segment(i)["tokens"][0], "PER", 0.99]], 0.01, 0.1, 0.1, 0.01) for i in ids})
+    predict(p, {i: ([[*p.segment(i).tokens[0], "PER", 0.99]], 0.01, 0.1, 0.1, 0.01) for i in ids})
     p.add_labels(["Disease"])  # a label the active model cannot predict
     check = readiness(p.store, 0.95)
     assert not check["ok"] and "cannot predict Disease" in check["reasons"][0]
@@ -338,7 +335,7 @@ def test_auto_accept_guard_rails(tmp_path):
     # 30 reviewed: 6 corrected (20%) > 5%: refused, with the evidence
     for k, i in enumerate(ids[:30]):
         if k < 6:
-            sp = p.segment(i)["tokens"][0]
+            sp = p.segment(i).tokens[0]
             p.relabel_span(i, sp[0], sp[1], "ORG")
         p.accept(i)
     check = readiness(p.store, 0.95)

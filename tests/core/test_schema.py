@@ -25,7 +25,7 @@ def _documents(tmp_path):
     p = reviewed_project(tmp_path / "a.nerdesk")
     p.taxonomy.add_label("CITY", parent="LOC")  # the manifest's labels then hold a parent and a guide
     p.guidelines.set_fields("PER", definition="people by name", boundaries="no titles")
-    p.guidelines.add_example("PER", p.document(1)["segments"][0]["id"], 0, 13)
+    p.guidelines.add_example("PER", p.document(1)["segments"][0].id, 0, 13)
     out = tmp_path / "b.zip"
     bundle.write_bundle(p.store, p.identity, out)
     with zipfile.ZipFile(out) as z:

@@ -84,14 +84,14 @@ def test_reads_over_more_ids_than_one_chunk(tmp_path):
     random.Random(0).shuffle(asked)
 
     segs = store.segments_with_text(asked)
-    assert [s["id"] for s in segs] == asked
-    assert all(s["text"] == f"w{s['idx']}" for s in segs)
+    assert [s.id for s in segs] == asked
+    assert all(s.text == f"w{s.idx}" for s in segs)
     assert store.existing_documents([f"h{d}" for d in range(n_docs + 1, 0, -1)]) == {
         f"h{d}": d for d in range(1, n_docs + 1)
     }
     by_doc = store.segments_of_documents(list(range(1, n_docs + 1)))
     assert sorted(by_doc) == list(range(1, n_docs + 1))
-    assert all([s["idx"] for s in segs_of] == list(range(per_doc)) for segs_of in by_doc.values())
+    assert all([s.idx for s in segs_of] == list(range(per_doc)) for segs_of in by_doc.values())
 
     preds = store.predictions_for(asked, "m1")
     assert sorted(preds) == ids

@@ -205,11 +205,11 @@ def test_split_without_a_model_leaves_the_spans_to_re_review_and_accept_asks_for
         proj.accept(seg)
     assert e.value.code == "E425"
     s = proj.segment(seg)
-    for sp in [sp for sp in s["annotation"].spans if sp["label"] == "MISC"]:
+    for sp in [sp for sp in s.annotation.spans if sp["label"] == "MISC"]:
         proj.relabel_span(seg, sp["start"], sp["end"], "WORK")
     proj.accept(seg)
     assert seg not in proj.taxonomy.stale_queue(1000)  # re-reviewed: current
-    for _ in range(1 + sum(1 for sp in s["annotation"].spans if sp["label"] == "MISC")):
+    for _ in range(1 + sum(1 for sp in s.annotation.spans if sp["label"] == "MISC")):
         proj.undo()
     proj.undo()
     assert dump(proj) == before
@@ -363,7 +363,7 @@ def test_adjudications_and_people_s_errors_follow_a_rename_merge_and_retire(tmp_
     path = tmp_path / "team.nerdesk"
     with Project.create(path, labels=["PER", "ORG", "LOC"]) as p:
         drain(p.import_records([DocRecord("Alice Smith flew to Paris with Acme staff.")]))
-        sid = p.document(1)["segments"][0]["id"]
+        sid = p.document(1)["segments"][0].id
     for who, spans in (
         ("ann", [Span(0, 11, "PER"), Span(20, 25, "LOC")]),
         ("bob", [Span(0, 11, "PER"), Span(20, 25, "ORG")]),

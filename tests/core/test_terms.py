@@ -47,10 +47,7 @@ def shown(p, text_part):
         )
     )
     seg = p.segment(sid)
-    return [
-        (seg["text"][sp["start"] - seg["start"] : sp["end"] - seg["start"]], sp["label"], sp["origin"])
-        for sp in seg["spans"]
-    ]
+    return [(seg.text[sp["start"] - seg.start : sp["end"] - seg.start], sp["label"], sp["origin"]) for sp in seg.spans]
 
 
 def seg_of(p, text_part):
@@ -150,8 +147,8 @@ def test_a_new_list_pre_annotates_existing_segments_longest_match_and_acronyms_k
     # the longest match wins: hereditary breast cancer, not breast cancer inside it
     assert shown(p, "Hereditary") == [("Hereditary breast cancer", "Disease", "terms")]
     seg = p.segment(seg_of(p, "Hereditary"))
-    assert seg["spans"][0]["source"] == "terms:d" and seg["spans"][0]["confidence"] is None
-    assert seg["term_matches"][0]["pattern"] == "hereditary breast cancer"
+    assert seg.spans[0]["source"] == "terms:d" and seg.spans[0]["confidence"] is None
+    assert seg.term_matches[0]["pattern"] == "hereditary breast cancer"
     # nothing to match again: resumable
     assert drain(p.terms.match()) == 0
 
@@ -193,7 +190,7 @@ def test_matching_uses_the_stored_tokens_of_pre_tokenised_input(tmp_path):
     p.terms.add_file(write(tmp_path, "d.txt", "linked\nX-linked adrenoleukodystrophy\n"), label="Disease")
     drain(p.terms.match())
     seg = p.segment(seg_of(p, "adreno"))
-    assert [(text[sp["start"] : sp["end"]], sp["start"]) for sp in seg["spans"]] == [
+    assert [(text[sp["start"] : sp["end"]], sp["start"]) for sp in seg.spans] == [
         ("X-linked adrenoleukodystrophy", 0),
         ("linked", 33),
     ]
@@ -284,7 +281,7 @@ def test_the_model_wins_in_the_project_where_it_knows_the_label_and_is_confident
     p.store.register_model(MODEL, "test", "1", "", "", ["Disease"], {})
     p.store.set_active_model(MODEL)
     sid = seg_of(p, "Hereditary")
-    base = p.store.segment(sid)["start"]
+    base = p.store.segment(sid).start
     with p.store.transaction():
         p.store.insert_predictions(MODEL, [(sid, [[base + 11, base + 24, "Disease", 0.95]], 0.5, 0.5, 0.5, 0.5, 0.5)])
     p.terms.add_file(write(tmp_path, "d.txt", DISEASES), label="Disease")
@@ -348,9 +345,7 @@ def test_precision_on_reviewed_segments_flags_a_mostly_rejected_term_and_it_can_
     ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id")]
     for sid in ids:  # the reviewer keeps "breast cancer" and deletes "home" (a bad term)
         seg = p.segment(sid)
-        home = next(
-            sp for sp in seg["spans"] if seg["text"][sp["start"] - seg["start"] : sp["end"] - seg["start"]] == "home"
-        )
+        home = next(sp for sp in seg.spans if seg.text[sp["start"] - seg.start : sp["end"] - seg.start] == "home")
         p.remove_span(sid, home["start"], home["end"], home["label"])
         ann = p.store.annotation(sid, p.user)
         assert [sp["origin"] for sp in ann.spans] == ["terms"] and ann.spans[0]["source"] == "terms:d"
@@ -380,9 +375,9 @@ def test_forms_reviewers_add_often_are_suggested_as_terms(tmp_path):
     for sid in [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id")]:
         seg = p.segment(sid)
         for word in ("Lynch syndrome", "gout"):
-            i = seg["text"].find(word)
+            i = seg.text.find(word)
             if i >= 0:
-                p.add_span(sid, seg["start"] + i, seg["start"] + i + len(word), "Disease")
+                p.add_span(sid, seg.start + i, seg.start + i + len(word), "Disease")
         p.accept(sid)
     assert p.terms.suggest(3) == [{"text": "Lynch syndrome", "label": "Disease", "count": 4}]
     assert [r["text"] for r in p.terms.suggest(1)] == ["Lynch syndrome", "gout"]
@@ -436,7 +431,7 @@ def test_export_suggestions_writes_unreviewed_segments_with_their_sources(tmp_pa
     seg = p.store.segment(sid)
     with p.store.transaction():
         p.store.insert_predictions(
-            MODEL, [(sid, [[seg["start"] + 4, seg["start"] + 11, "Disease", 0.7]], 0.5, 0.5, 0.5, 0.5, 0.5)]
+            MODEL, [(sid, [[seg.start + 4, seg.start + 11, "Disease", 0.7]], 0.5, 0.5, 0.5, 0.5, 0.5)]
         )
     p.terms.add_file(write(tmp_path, "d.txt", DISEASES), label="Disease")
     drain(p.terms.match())

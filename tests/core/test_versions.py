@@ -49,9 +49,9 @@ def test_promote_rollback_compare_report(tmp_path):
     truth = {"Anna": "PER", "Marco": "PER", "Rome": "LOC", "Paris": "LOC", "Oslo": "LOC"}
     for seg_id, _ in p.next_items(10, order="document"):
         seg = p.segment(seg_id)
-        for a, b in seg["tokens"]:
-            w = seg["text"][a - seg["start"] : b - seg["start"]]
-            shown = {(s["start"], s["end"]): s["label"] for s in p.segment(seg_id)["spans"]}
+        for a, b in seg.tokens:
+            w = seg.text[a - seg.start : b - seg.start]
+            shown = {(s["start"], s["end"]): s["label"] for s in p.segment(seg_id).spans}
             if w in truth and shown.get((a, b)) != truth[w]:
                 if (a, b) in shown:
                     p.relabel_span(seg_id, a, b, truth[w])

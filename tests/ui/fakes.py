@@ -35,7 +35,7 @@ def add_fake_predictions(project: Project, seed: int = 0, labels=("PER", "ORG", 
             if not ids:
                 break
             for seg in store.segments_with_text(ids):
-                flat, base, text = seg["tokens"], seg["start"], seg["text"]
+                flat, base, text = seg.tokens.flat, seg.start, seg.text
                 spans = []
                 for a, b in zip(flat[::2], flat[1::2]):
                     if text[a:b][:1].isupper() and a > 0:
@@ -43,7 +43,7 @@ def add_fake_predictions(project: Project, seed: int = 0, labels=("PER", "ORG", 
                             [base + a, base + b, labels[(a + b) % len(labels)], round(rnd.uniform(0.3, 0.99), 3)]
                         )
                 unc = 1 - min((s[3] for s in spans), default=1.0)
-                rows.append((seg["id"], spans, unc, unc, unc, unc, unc))
+                rows.append((seg.id, spans, unc, unc, unc, unc, unc))
             last = ids[-1]
         store.insert_predictions(FAKE_MODEL, rows)
 

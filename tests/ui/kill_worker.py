@@ -33,12 +33,12 @@ def main(path: str, settings_path: str) -> None:
             continue
         text = view.text
         # label the first token of the segment as PER, then accept with Enter
-        a, b = seg["tokens"][0]
+        a, b = seg.tokens[0]
         c = view.textCursor()
         c.setPosition(view.tp.to_utf16(a))
         c.setPosition(view.tp.to_utf16(b), QTextCursor.MoveMode.KeepAnchor)
         view.setTextCursor(c)
-        sid = seg["id"]
+        sid = seg.id
         QTest.keyClick(view, Qt.Key.Key_1)
         print(f"ACK span {sid} {a} {b} PER {text[a:b]!r}", flush=True)
         QTest.keyClick(view, Qt.Key.Key_Return)

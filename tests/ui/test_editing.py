@@ -18,7 +18,7 @@ def db_spans(win, seg_id=None):
 
 
 def db_status(win, seg_id=None):
-    return win.session.project.store.segment(seg_id or win.session.current)["status"]
+    return win.session.project.store.segment(seg_id or win.session.current).status
 
 
 def goto_text(win, needle):
@@ -26,9 +26,9 @@ def goto_text(win, needle):
     s = win.session
     for sid, _ in s.project.next_items(100, order="document"):
         seg = s.project.segment(sid)
-        if needle in seg["text"]:
+        if needle in seg.text:
             s.goto(sid)
-            return seg["start"] + seg["text"].index(needle)
+            return seg.start + seg.text.index(needle)
     raise AssertionError(needle)
 
 
@@ -101,11 +101,11 @@ def test_tab_cycles_spans_and_enter_accepts(opened, qtbot):
     win, view = opened, opened.view
     sid = win.session.current
     seg = win.session.segment()
-    assert seg["spans"], "fake model predicted nothing"
+    assert seg.spans, "fake model predicted nothing"
     qtbot.keyClick(view, Qt.Key.Key_Tab)
-    first = sorted(seg["spans"], key=lambda s: (s["start"], s["end"]))[0]
+    first = sorted(seg.spans, key=lambda s: (s["start"], s["end"]))[0]
     assert (view.focus["start"], view.focus["end"]) == (first["start"], first["end"])
-    if len(seg["spans"]) > 1:
+    if len(seg.spans) > 1:
         qtbot.keyClick(view, Qt.Key.Key_Tab)
         assert view.focus["start"] != first["start"]
         qtbot.keyClick(view, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
@@ -115,11 +115,11 @@ def test_tab_cycles_spans_and_enter_accepts(opened, qtbot):
     assert win.session.current != sid  # moved on to the next item
     # accepted spans are the model's, now confirmed
     assert [(a, b) for a, b, _ in db_spans(win, sid)] == [
-        (s["start"], s["end"]) for s in sorted(seg["spans"], key=lambda s: s["start"])
+        (s["start"], s["end"]) for s in sorted(seg.spans, key=lambda s: s["start"])
     ]
     qtbot.keyClick(view, Qt.Key.Key_P)
     assert win.session.current == sid
-    assert all(sp["confirmed"] for sp in win.session.segment()["spans"])
+    assert all(sp["confirmed"] for sp in win.session.segment().spans)
 
 
 def test_skip_flag_next_previous(opened, qtbot, monkeypatch):

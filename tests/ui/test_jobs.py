@@ -60,7 +60,7 @@ def test_cancel_rolls_back(opened, qtbot, tmp_path):
     assert job.outcome == "cancelled"
     assert win.session.project.stats()["documents"] == before
     qtbot.waitUntil(lambda: win.session.paused is None, timeout=5000)
-    assert win.session.project.store.segment(sid)["status"] == "new"
+    assert win.session.project.store.segment(sid).status == "new"
     assert win.session.skip(advance=False) is not None  # and work goes on
     assert "cancelled" in win.statusBar().currentMessage()
 
@@ -144,11 +144,11 @@ def test_predict_job_updates_the_view(window, qtbot, tmp_path):
 
     path = make_project(tmp_path / "np.nerdesk", ["Alice met Bob in Paris. Carol stayed."], predictions=False)
     assert window.open_project(path)
-    assert window.session.segment()["spans"] == []
+    assert window.session.segment().spans == []
     job = window.predict(_FakeModel())
     _wait_job(qtbot, job)
     assert job.outcome == "done", job.outcome
-    spans = window.session.segment()["spans"]
+    spans = window.session.segment().spans
     assert [(window.view.text[s["start"] : s["end"]], s["confidence"]) for s in spans] == [
         ("Bob", 0.42),
         ("Paris", 0.42),
@@ -177,8 +177,8 @@ def test_import_dialog_values_and_annotations(opened, qtbot, tmp_path):
     p = opened.session.project
     hits = p.search("Hopper")
     seg = p.document(hits[0]["doc_id"])["segments"][0]
-    assert seg["status"] == "accepted"
-    assert [(s["start"], s["end"], s["label"]) for s in seg["spans"]] == [(0, 12, "PER")]
+    assert seg.status == "accepted"
+    assert [(s["start"], s["end"], s["label"]) for s in seg.spans] == [(0, 12, "PER")]
 
 
 def test_import_is_pre_annotated_in_the_background(window, qtbot, tmp_path):

@@ -56,17 +56,17 @@ def test_auto_accept_dialog_end_to_end(window, qtbot, tmp_path):
     # the audit segments are one click away, and reviewing them feeds the estimate
     dlg.review_audits.click()
     assert win.queue.status.currentText() == "audit"
-    assert p.store.segment(win.session.current)["status"] == "audit"
+    assert p.store.segment(win.session.current).status == "audit"
     audit_ids = set(win.queue.model.ids())
     assert len(audit_ids) == st["audit"]
     first = win.session.current
     qtbot.keyClick(win.view, Qt.Key.Key_Return)  # accept as predicted: no error
-    assert p.store.segment(first)["status"] == "accepted"
+    assert p.store.segment(first).status == "accepted"
     second = win.session.current
     assert second in audit_ids and second != first
     seg = win.session.segment()
-    if seg["spans"]:
-        sp = seg["spans"][0]
+    if seg.spans:
+        sp = seg.spans[0]
         win.session.remove_span(second, sp["start"], sp["end"], sp["label"])  # the model was wrong
         expect_errors = 1
     else:

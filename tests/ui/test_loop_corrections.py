@@ -12,7 +12,7 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     start = goto_text(win, "Angela Merkel")
     sid = s.current
     seg = s.segment()
-    merkel = next(sp for sp in seg["spans"] if win.view.text[sp["start"] : sp["end"]] == "Merkel")
+    merkel = next(sp for sp in seg.spans if win.view.text[sp["start"] : sp["end"]] == "Merkel")
     qtbot.wait(50)
     s.add_span(sid, start, start + len("Angela Merkel"), merkel["label"])
     qtbot.waitUntil(lambda: "Angela Merkel" in win.statusBar().currentMessage(), timeout=3000)
@@ -30,7 +30,7 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     s.undo()
     qtbot.waitUntil(lambda: "Matches the model" in win.statusBar().currentMessage(), timeout=3000)
     # make an error, accept: it is recorded
-    paris = next(sp for sp in s.segment()["spans"] if win.view.text[sp["start"] : sp["end"]] == "Paris")
+    paris = next(sp for sp in s.segment().spans if win.view.text[sp["start"] : sp["end"]] == "Paris")
     s.remove_span(sid, paris["start"], paris["end"], paris["label"])
     qtbot.waitUntil(lambda: "false positive: 'Paris'" in win.statusBar().currentMessage(), timeout=3000)
     s.accept(advance=False)
@@ -86,7 +86,7 @@ def test_open_panel_follows_accepts_their_undo_and_redo_by_kind(opened, qtbot, m
     monkeypatch.setattr(dlg, "reload", lambda *a, **kw: (reloads.append(1), real(*a, **kw)))
     goto_text(win, "Angela Merkel")
     sid = s.current
-    paris = next(sp for sp in s.segment()["spans"] if win.view.text[sp["start"] : sp["end"]] == "Paris")
+    paris = next(sp for sp in s.segment().spans if win.view.text[sp["start"] : sp["end"]] == "Paris")
     s.remove_span(sid, paris["start"], paris["end"], paris["label"])  # an edit: not a reason to re-read
     assert reloads == []
     s.accept(advance=False)

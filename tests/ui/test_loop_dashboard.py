@@ -26,8 +26,8 @@ def _reviewed_project(tmp_path):
     versions._activate(p.store, p.identity, FAKE_MODEL)  # the fake model is in the activation history
     for k, (sid, _) in enumerate(p.next_items(100, order="document")):
         seg = p.segment(sid)
-        if k % 2 == 0 and seg["spans"]:
-            sp = seg["spans"][0]
+        if k % 2 == 0 and seg.spans:
+            sp = seg.spans[0]
             p.remove_span(sid, sp["start"], sp["end"], sp["label"])  # a false positive
         p.accept(sid)
     p.close()

@@ -28,8 +28,8 @@ def _accept_with_errors(win, n):
     s = win.session
     for _ in range(n):
         seg = s.segment()
-        if seg["spans"]:
-            sp = seg["spans"][0]
+        if seg.spans:
+            sp = seg.spans[0]
             s.remove_span(s.current, sp["start"], sp["end"], sp["label"])
         s.accept()
 
@@ -152,12 +152,12 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
     win.queue.status.setCurrentText("audit")
     win.session.next()
     seg = win.session.segment()
-    assert win.session.project.store.segment(win.session.current)["status"] == "audit"
-    if seg["spans"]:  # the model was wrong: delete its suggestion...
-        sp = seg["spans"][0]
+    assert win.session.project.store.segment(win.session.current).status == "audit"
+    if seg.spans:  # the model was wrong: delete its suggestion...
+        sp = seg.spans[0]
         win.session.remove_span(win.session.current, sp["start"], sp["end"], sp["label"])
     else:  # ...or it missed an entity
-        a, b = seg["tokens"][0]
+        a, b = seg.tokens[0]
         win.session.add_span(win.session.current, a, b, p.label_names()[0])
     win.session.accept()
     est = audit_estimate(p.store)

@@ -80,7 +80,7 @@ def test_sql_filters_label_source_confidence(opened, qtbot):
     qtbot.waitUntil(lambda: q.model.filters.get("max_confidence") == 0.5, timeout=3000)
     for sid in q.model.ids():
         seg = p.segment(sid)
-        assert min(sp.confidence for sp in seg["prediction"].spans) <= 0.5
+        assert min(sp.confidence for sp in seg.prediction.spans) <= 0.5
     assert q.model.rowCount() == len(p.next_items(1000, max_confidence=0.5))
     # Next honours the filters
     qtbot.keyClick(win.view, Qt.Key.Key_N)

@@ -28,8 +28,8 @@ def team_project(path: Path) -> tuple[Path, list[int]]:
     """alice and bob accepted the first three segments; they disagree on two of them."""
     make_project(path, TEXTS)
     with Project.open(path, user="alice", tier="annotator") as a:
-        ids = [s["id"] for d in a.store.document_ids() for s in a.document(d)["segments"]][:3]
-        spans = {sid: [(sp["start"], sp["end"], sp["label"]) for sp in a.segment(sid)["spans"]] for sid in ids}
+        ids = [s.id for d in a.store.document_ids() for s in a.document(d)["segments"]][:3]
+        spans = {sid: [(sp["start"], sp["end"], sp["label"]) for sp in a.segment(sid).spans] for sid in ids}
         for sid in ids:
             a.set_spans(sid, [Span(*k) for k in spans[sid]])
             a.accept(sid)
@@ -125,7 +125,7 @@ def test_tier_queue_by_keys(window, tmp_path, qtbot, monkeypatch, errors_sink):
     QTest.keyClick(dlg.table, Qt.Key.Key_Return)
     assert window.session.current == item.segment_id
     seg = window.session.segment()
-    drop = seg["spans"][0]
+    drop = seg.spans[0]
     window.session.remove_span(item.segment_id, drop["start"], drop["end"], drop["label"])
     dlg.activateWindow()
     qtbot.waitUntil(dlg.isActiveWindow, timeout=3000)

@@ -53,6 +53,6 @@ def test_sigkill_loses_no_acknowledged_action(tmp_path):
                 assert (a, b, label) in [(s["start"], s["end"], s["label"]) for s in ann.spans], ack
             else:
                 sid = int(parts[1])
-                assert p.store.segment(sid)["status"] == "accepted", ack
+                assert p.store.segment(sid).status == "accepted", ack
         # and the undo history survived too
         assert p.undo_status()[0] is not None

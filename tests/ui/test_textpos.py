@@ -77,7 +77,7 @@ def test_view_selection_to_store_offsets(window, qtbot, tmp_path, name, entity, 
     cp_start = text.index(entity)
     cp_end = cp_start + len(entity)
     seg = window.session.segment_at(cp_start)
-    window.session.goto(seg["id"])
+    window.session.goto(seg.id)
     c = view.textCursor()
     c.setPosition(_u16(text, cp_start))
     c.setPosition(_u16(text, cp_end), QTextCursor.MoveMode.KeepAnchor)
@@ -85,7 +85,7 @@ def test_view_selection_to_store_offsets(window, qtbot, tmp_path, name, entity, 
     assert c.selectedText().replace("\u2029", "\n") == entity
     key = {"PER": Qt.Key.Key_1, "ORG": Qt.Key.Key_2, "LOC": Qt.Key.Key_3}[label]
     qtbot.keyClick(view, key)
-    ann = window.session.project.store.annotation(seg["id"], "tester")
+    ann = window.session.project.store.annotation(seg.id, "tester")
     assert ann is not None
     spans = [(s["start"], s["end"], s["label"]) for s in ann.spans]
     assert (cp_start, cp_end, label) in spans
@@ -126,7 +126,7 @@ def test_highlights_land_on_the_stored_characters(window, tmp_path, name):
         block = block.next()
     n = 0
     for seg in window.session.doc["segments"]:
-        for sp in seg["spans"]:
+        for sp in seg.spans:
             a, b = view.tp.to_utf16(sp["start"]), view.tp.to_utf16(sp["end"])
             assert all(painted.get(u) == colors[sp["label"]] for u in range(a, b)), (sp, text[sp["start"] : sp["end"]])
             # the characters just outside are not painted in this span's colour (unless adjacent spans)
@@ -185,7 +185,7 @@ def test_labelling_in_a_huge_line_lands_on_the_stored_characters(window, qtbot, 
     cp = text.index("Paris")
     a, b = view.tp.range16(cp, cp + 5)
     assert a > cp  # breaks were inserted before it
-    window.session.goto(window.session.segment_at(cp)["id"])
+    window.session.goto(window.session.segment_at(cp).id)
     c = view.textCursor()
     c.setPosition(a)
     c.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
@@ -193,7 +193,7 @@ def test_labelling_in_a_huge_line_lands_on_the_stored_characters(window, qtbot, 
     assert c.selectedText() == "Paris"
     qtbot.keyClick(view, Qt.Key.Key_3)
     seg = window.session.segment_at(cp)
-    ann = window.session.project.store.annotation(seg["id"], "tester")
+    ann = window.session.project.store.annotation(seg.id, "tester")
     assert (cp, cp + 5, "LOC") in [(s["start"], s["end"], s["label"]) for s in ann.spans]
     assert view.span_at16(a)[1]["label"] == "LOC"
 
@@ -221,11 +221,11 @@ def test_only_the_blocks_on_screen_are_formatted_until_they_scroll_into_view(win
     far = doc.findBlockByNumber(2990)
     assert far.blockNumber() in hl.pending and not far.layout().formats()
 
-    last = max(window.session.doc["segments"], key=lambda s: s["start"])
-    window.session.goto(last["id"])  # scrolls to the end of the document
+    last = max(window.session.doc["segments"], key=lambda s: s.start)
+    window.session.goto(last.id)  # scrolls to the end of the document
     assert far.blockNumber() not in hl.pending
-    paris = [sp for sp in last["spans"] if text[sp["start"] : sp["end"]] == "Paris"]
+    paris = [sp for sp in last.spans if text[sp["start"] : sp["end"]] == "Paris"]
     colours = {
-        r.format.background().color().rgb() for r in doc.findBlock(view.tp.to_utf16(last["start"])).layout().formats()
+        r.format.background().color().rgb() for r in doc.findBlock(view.tp.to_utf16(last.start)).layout().formats()
     }
     assert paris and QColor(view.colors[paris[0]["label"]]).rgb() in colours

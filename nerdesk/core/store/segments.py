@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.errors import Errors, err
 from nerdesk.core.store.base import Tables, chunked, loads_all
+from nerdesk.core.types import Segment, TokenOffsets
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -103,48 +104,41 @@ class DocumentTables(Tables):
     _SEG_COLS = "s.id, s.doc_id, s.idx, s.start, s.end, s.tokens, s.status"
 
     @staticmethod
-    def _segment_row(r: Sequence[Any]) -> dict[str, Any]:
-        return {
-            "id": r[0],
-            "doc_id": r[1],
-            "idx": r[2],
-            "start": r[3],
-            "end": r[4],
-            "tokens": json.loads(r[5]),
-            "status": r[6],
-        }
+    def _segments(rows: Sequence[Sequence[Any]], *, lazy_tokens: bool = False) -> list[Segment]:
+        """Segments of rows of ``_SEG_COLS``. Their tokens are parsed in one call for all the rows (a
+        13,000-segment document is one parse, not 13,000), or, ``lazy_tokens``, each on first use
+        (opening a document reads the tokens of the few segments a user moves in)."""
+        texts = [r[5] for r in rows]
+        tokens = texts if lazy_tokens else loads_all(texts)
+        return [Segment(r[0], r[1], r[2], r[3], r[4], TokenOffsets(t, r[3]), r[6]) for r, t in zip(rows, tokens)]
 
-    def segments_of(self, doc_id: int, *, tokens_json: bool = False) -> list[dict[str, Any]]:
-        """The document's segments in order; ``tokens_json``: their tokens as the stored JSON text,
-        left for the caller to parse when (and if) it needs them."""
+    def segments_of(self, doc_id: int, *, lazy_tokens: bool = False) -> list[Segment]:
+        """The document's segments in order; ``lazy_tokens``: each one's tokens parsed on first use."""
         rows = self.conn.execute(
             f"SELECT {self._SEG_COLS} FROM segments s WHERE s.doc_id = ? ORDER BY s.idx", (doc_id,)
         ).fetchall()
-        # one parse for a 13,000-segment document, not 13,000
-        tokens = [r[5] for r in rows] if tokens_json else loads_all([r[5] for r in rows])
-        return [
-            {"id": r[0], "doc_id": r[1], "idx": r[2], "start": r[3], "end": r[4], "tokens": t, "status": r[6]}
-            for r, t in zip(rows, tokens)
-        ]
+        return self._segments(rows, lazy_tokens=lazy_tokens)
 
-    def segments_of_documents(self, doc_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        out: dict[int, list[dict[str, Any]]] = {}
+    def segments_of_documents(self, doc_ids: Sequence[int]) -> dict[int, list[Segment]]:
+        out: dict[int, list[Segment]] = {}
         for chunk, marks in chunked(doc_ids):
-            for r in self.conn.execute(
+            rows = self.conn.execute(
                 f"SELECT {self._SEG_COLS} FROM segments s WHERE s.doc_id IN ({marks}) ORDER BY s.doc_id, s.idx",
                 chunk,
-            ):
-                out.setdefault(r[1], []).append(self._segment_row(r))
+            ).fetchall()
+            for seg in self._segments(rows):
+                out.setdefault(seg.doc_id, []).append(seg)
         return out
 
-    def segment(self, segment_id: int) -> dict[str, Any] | None:
-        r = self.conn.execute(f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id = ?", (segment_id,)).fetchone()
-        return self._segment_row(r) if r else None
+    def segment(self, segment_id: int) -> Segment | None:
+        rows = self.conn.execute(f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id = ?", (segment_id,)).fetchall()
+        return self._segments(rows)[0] if rows else None
 
-    def segments_with_text(self, segment_ids: Sequence[int]) -> list[dict[str, Any]]:
-        """Segments with their own text (a slice of the document), in the order given. Each document's
-        text is read once per call (a page of a 1M-character line is one read, not one per segment)."""
-        out: dict[int, dict[str, Any]] = {}
+    def segments_with_text(self, segment_ids: Sequence[int]) -> list[Segment]:
+        """Segments with their own text (a slice of the document) and their document's source, in the
+        order given. Each document's text is read once per call (a page of a 1M-character line is one
+        read, not one per segment)."""
+        out: dict[int, Segment] = {}
         for chunk, marks in chunked(segment_ids):
             rows = self.conn.execute(
                 f"SELECT {self._SEG_COLS} FROM segments s WHERE s.id IN ({marks})", chunk
@@ -158,19 +152,10 @@ class DocumentTables(Tables):
                         f"SELECT id, text, source FROM documents WHERE id IN ({part_marks})", part
                     )
                 )
-            for r, tokens in zip(rows, loads_all([r[5] for r in rows])):
-                text, source = docs[r[1]]
-                out[r[0]] = {
-                    "id": r[0],
-                    "doc_id": r[1],
-                    "idx": r[2],
-                    "start": r[3],
-                    "end": r[4],
-                    "tokens": tokens,
-                    "status": r[6],
-                    "text": text[r[3] : r[4]],
-                    "source": source,
-                }
+            for seg in self._segments(rows):
+                text, seg.source = docs[seg.doc_id]
+                seg.text = text[seg.start : seg.end]
+                out[seg.id] = seg
         return [out[i] for i in segment_ids if i in out]
 
     def unreviewed_segment_ids(self, limit: int) -> list[int]:

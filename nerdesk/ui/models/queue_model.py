@@ -145,16 +145,16 @@ class QueueModel(QAbstractTableModel):
     def _load_info(self, ids: list[int]) -> None:
         p = self.session.project
         for seg in p.segments(ids):
-            text = " ".join(seg["text"].split())
-            labels = {sp["label"] for sp in seg["spans"]}
-            confs = [sp["confidence"] for sp in seg["spans"] if sp.get("confidence") is not None]
-            pred = seg.get("prediction")
+            text = " ".join(seg.text.split())
+            labels = {sp["label"] for sp in seg.spans}
+            confs = [sp["confidence"] for sp in seg.spans if sp.get("confidence") is not None]
+            pred = seg.prediction
             pspans = pred.spans if pred is not None else ()
             pconfs = [sp.confidence for sp in pspans if sp.confidence is not None]
-            self._info[seg["id"]] = {
-                "status": seg["status"],
-                "source": _short(seg.get("source") or ""),
-                "source_full": seg.get("source") or "",
+            self._info[seg.id] = {
+                "status": seg.status,
+                "source": _short(seg.source or ""),
+                "source_full": seg.source or "",
                 "text": text[:160],
                 "labels": ", ".join(sorted(labels)),
                 "label_set": labels,

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QPlainTextEdit, QToolTip
 
 from nerdesk.core import boundaries
 from nerdesk.core.boundaries import Edge
+from nerdesk.core.types import Segment
 from nerdesk.ui.textpos import TextPos, display
 from nerdesk.ui.theme import LIGHT, THEMES, ViewSettings, ink_for, label_colors, span_alpha, span_background
 
@@ -378,11 +379,11 @@ class SpanHighlighter(QSyntaxHighlighter):
         current = view.session.current
         while i < len(segs):
             seg = segs[i]
-            s16, e16 = seg["_r16"]
+            s16, e16 = view.seg_ranges16[i]
             if s16 >= be:
                 break
             if e16 > bs:
-                is_cur = seg["id"] == current
+                is_cur = seg.id == current
                 if is_cur:
                     a, b = max(s16, bs), min(e16, be)
                     self.setFormat(a - bs, b - a, self._cur)
@@ -426,9 +427,13 @@ class DocumentView(QPlainTextEdit):
         self.setFont(font)
         self.text = ""
         self.tp = TextPos("")
-        self.segs: list[dict[str, Any]] = []
+        self.segs: list[Segment] = []
         self._seg_pos: dict[int, int] = {}
+        #: the UTF-16 range of each of ``segs`` (its start: ``seg_starts16``, for bisecting)
+        self.seg_ranges16: list[tuple[int, int]] = []
         self.seg_starts16: list[int] = []
+        #: segment id -> (the segment, its spans16) for the segments drawn so far
+        self._spans16: dict[int, tuple[Segment, list[tuple[int, int, dict[str, Any], bool]]]] = {}
         self.colors: dict[str, str] = {}
         self.shortcuts: dict[str, str] = {}
         #: View menu settings (nerdesk.ui.theme): theme, label tags, colour-blind-safe colours, text size
@@ -550,29 +555,31 @@ class DocumentView(QPlainTextEdit):
         QToolTip.showText(self.viewport().mapToGlobal(at), text, self)
         return text
 
-    def _prepare(self, seg: dict[str, Any]) -> None:
-        """The segment's UTF-16 range; its spans' (:meth:`spans16`) are worked out when first drawn
-        (a 13,000-segment line opens without converting 21,000 spans that are not on screen)."""
-        seg["_r16"] = self.tp.range16(seg["start"], seg["end"])
-        seg.pop("_spans16", None)
-
-    def spans16(self, seg: dict[str, Any]) -> list[tuple[int, int, dict[str, Any], bool]]:
-        """(start16, end16, span, nested) for each span of ``seg``, longest first (cached on it)."""
-        out = seg.get("_spans16")
-        if out is None:
-            tp = self.tp
-            spans = sorted(seg["spans"], key=lambda sp: (-(sp["end"] - sp["start"]), sp["start"]))
-            out = []
-            for k, sp in enumerate(spans):
-                nested = any(
-                    o["start"] <= sp["start"]
-                    and sp["end"] <= o["end"]
-                    or (o["start"] < sp["end"] and sp["start"] < o["end"])
-                    for o in spans[:k]
-                )
-                out.append((*tp.range16(sp["start"], sp["end"]), sp, nested))
-            seg["_spans16"] = out
+    def spans16(self, seg: Segment) -> list[tuple[int, int, dict[str, Any], bool]]:
+        """(start16, end16, span, nested) for each span of ``seg``, longest first: worked out when first
+        drawn (a 13,000-segment line opens without converting 21,000 spans that are not on screen) and
+        kept until the segment is read again (a new object)."""
+        cached = self._spans16.get(seg.id)
+        if cached is not None and cached[0] is seg:
+            return cached[1]
+        tp = self.tp
+        spans = sorted(seg.spans, key=lambda sp: (-(sp["end"] - sp["start"]), sp["start"]))
+        out = []
+        for k, sp in enumerate(spans):
+            nested = any(
+                o["start"] <= sp["start"]
+                and sp["end"] <= o["end"]
+                or (o["start"] < sp["end"] and sp["start"] < o["end"])
+                for o in spans[:k]
+            )
+            out.append((*tp.range16(sp["start"], sp["end"]), sp, nested))
+        self._spans16[seg.id] = (seg, out)
         return out
+
+    def range16_of(self, segment_id: int | None) -> tuple[int, int] | None:
+        """The UTF-16 range of a segment of the shown document (None if it is not in it)."""
+        i = self._seg_pos.get(segment_id) if segment_id is not None else None
+        return None if i is None else self.seg_ranges16[i]
 
     def set_document(self, doc: dict[str, Any] | None) -> None:
         # the same document read again (after a label change): keep the focused span
@@ -581,7 +588,7 @@ class DocumentView(QPlainTextEdit):
             if doc is not None
             and self.segs
             and self.focus is not None
-            and any(s["id"] == self.focus["segment_id"] for s in doc["segments"])
+            and any(s.id == self.focus["segment_id"] for s in doc["segments"])
             else None
         )
         self.focus = None
@@ -589,19 +596,19 @@ class DocumentView(QPlainTextEdit):
         if not self.colors and self.session.project is not None:
             self.refresh_labels()
         if doc is None:
-            self.text, self.tp, self.segs, self.seg_starts16 = "", TextPos(""), [], []
-            self._seg_pos = {}
+            self.text, self.tp, self.segs, self.seg_ranges16, self.seg_starts16 = "", TextPos(""), [], [], []
+            self._seg_pos, self._spans16 = {}, {}
             self.setPlainText("")
             self.focusChanged.emit(None)
             return
         self.text = doc["text"]
         shown, self.tp = display(self.text)
-        segs = sorted(doc["segments"], key=lambda s: s["start"])
-        for seg in segs:
-            self._prepare(seg)
+        segs = sorted(doc["segments"], key=lambda s: s.start)
         self.segs = segs
-        self.seg_starts16 = [s["_r16"][0] for s in segs]
-        self._seg_pos = {s["id"]: i for i, s in enumerate(segs)}
+        self.seg_ranges16 = [self.tp.range16(s.start, s.end) for s in segs]
+        self.seg_starts16 = [r[0] for r in self.seg_ranges16]
+        self._seg_pos = {s.id: i for i, s in enumerate(segs)}
+        self._spans16 = {}
         self.highlighter.defer_all()
         self.setPlainText(shown)  # the highlighter only notes the blocks; format_visible formats
         self.highlighter.deferring = False
@@ -617,9 +624,8 @@ class DocumentView(QPlainTextEdit):
         if doc is None:
             return
         for i, seg in enumerate(self.segs):
-            fresh = self.session.segment(seg["id"])
+            fresh = self.session.segment(seg.id)
             if fresh is not None and fresh is not seg:
-                self._prepare(fresh)
                 self.segs[i] = fresh
 
     def _sync_ids(self, ids) -> None:
@@ -627,7 +633,6 @@ class DocumentView(QPlainTextEdit):
             i = self._seg_pos.get(sid)
             fresh = self.session.segment(sid)
             if i is not None and fresh is not None and fresh is not self.segs[i]:
-                self._prepare(fresh)
                 self.segs[i] = fresh
 
     def _rehighlight_cp(self, start: int, end: int) -> None:
@@ -650,12 +655,12 @@ class DocumentView(QPlainTextEdit):
             self.focus = None  # (the same segment shown again, after a label change: the focus stays)
             self.focusChanged.emit(None)
         for sid in {old, segment_id}:
-            seg = self.seg_by_id(sid)
-            if seg is not None:
-                self._rehighlight16(*seg["_r16"])
-        seg = self.seg_by_id(segment_id)
-        if seg is not None:
-            self._show_range16(*seg["_r16"])
+            r16 = self.range16_of(sid)
+            if r16 is not None:
+                self._rehighlight16(*r16)
+        r16 = self.range16_of(segment_id)
+        if r16 is not None:
+            self._show_range16(*r16)
         self.viewport().update()
 
     def _on_changes(self, changes) -> None:
@@ -665,9 +670,9 @@ class DocumentView(QPlainTextEdit):
             self._sync_segments()
         self._sync_ids(changes.segments)
         for sid in changes.segments:
-            seg = self.seg_by_id(sid)
-            if seg is not None:
-                self._rehighlight16(*seg["_r16"])
+            r16 = self.range16_of(sid)
+            if r16 is not None:
+                self._rehighlight16(*r16)
         if changes.labels or changes.models:
             self.highlighter.defer_all()
             self.highlighter.rehighlight()
@@ -676,20 +681,20 @@ class DocumentView(QPlainTextEdit):
         self._restore_focus()
         self.viewport().update()
 
-    def seg_by_id(self, sid: int | None) -> dict[str, Any] | None:
+    def seg_by_id(self, sid: int | None) -> Segment | None:
         i = self._seg_pos.get(sid) if sid is not None else None
         return None if i is None else self.segs[i]
 
-    def current_segment(self) -> dict[str, Any] | None:
+    def current_segment(self) -> Segment | None:
         return self.seg_by_id(self.session.current)
 
     # ------------------------------------------------------------------ focus
-    def set_focus_span(self, seg: dict[str, Any] | None, sp: dict[str, Any] | None) -> None:
+    def set_focus_span(self, seg: Segment | None, sp: dict[str, Any] | None) -> None:
         if seg is None or sp is None:
             self.focus = None
         else:
             self.focus = {
-                "segment_id": seg["id"],
+                "segment_id": seg.id,
                 "start": sp["start"],
                 "end": sp["end"],
                 "label": sp["label"],
@@ -709,7 +714,7 @@ class DocumentView(QPlainTextEdit):
             self.set_focus_span(None, None)
             return
         best, best_score = None, None
-        for sp in seg["spans"]:
+        for sp in seg.spans:
             overlap = min(sp["end"], ref[1]) - max(sp["start"], ref[0])
             if overlap <= 0 and not (sp["start"], sp["end"]) == (ref[0], ref[1]):
                 continue
@@ -727,7 +732,7 @@ class DocumentView(QPlainTextEdit):
         self.setTextCursor(c)
         self.ensureCursorVisible()
 
-    def span_at16(self, pos16: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def span_at16(self, pos16: int) -> tuple[Segment, dict[str, Any]] | None:
         """(segment, span) under a UTF-16 position; the innermost if nested."""
         i = bisect_right(self.seg_starts16, pos16) - 1
         if i < 0 or i >= len(self.segs):
@@ -738,9 +743,9 @@ class DocumentView(QPlainTextEdit):
             return None
         return seg, min(hits, key=lambda h: h[0])[1]
 
-    def segment_at16(self, pos16: int) -> dict[str, Any] | None:
+    def segment_at16(self, pos16: int) -> Segment | None:
         i = bisect_right(self.seg_starts16, pos16) - 1
-        if 0 <= i < len(self.segs) and pos16 <= self.segs[i]["_r16"][1]:
+        if 0 <= i < len(self.segs) and pos16 <= self.seg_ranges16[i][1]:
             return self.segs[i]
         return None
 
@@ -758,16 +763,16 @@ class DocumentView(QPlainTextEdit):
         if sel is not None:
             start, end = sel
             seg = self.session.segment_at(start)
-            if seg is None or end > seg["end"]:
+            if seg is None or end > seg.end:
                 self.session.message.emit("A span must lie inside one segment (sentence).")
                 return False
-            if seg["id"] != self.session.current:
-                self.session.goto(seg["id"])
+            if seg.id != self.session.current:
+                self.session.goto(seg.id)
             c = self.textCursor()
             c.clearSelection()
             self.setTextCursor(c)
-            self.focus = {"segment_id": seg["id"], "start": start, "end": end, "label": label}
-            ch = self.session.add_span(seg["id"], start, end, label, snap=not exact)
+            self.focus = {"segment_id": seg.id, "start": start, "end": end, "label": label}
+            ch = self.session.add_span(seg.id, start, end, label, snap=not exact)
             if ch is None:
                 self.focus = None
                 return False
@@ -793,18 +798,18 @@ class DocumentView(QPlainTextEdit):
         seg = self.seg_by_id(f["segment_id"])
         nxt = None
         if ch is not None and seg is not None:
-            nxt = next((sp for sp in sorted(seg["spans"], key=lambda s: s["start"]) if sp["start"] >= f["start"]), None)
+            nxt = next((sp for sp in sorted(seg.spans, key=lambda s: s["start"]) if sp["start"] >= f["start"]), None)
         self.set_focus_span(seg if nxt else None, nxt)
         return ch is not None
 
     def cycle_focus(self, step: int) -> None:
         seg = self.current_segment()
-        if seg is None or not seg["spans"]:
+        if seg is None or not seg.spans:
             self.set_focus_span(None, None)
             return
-        spans = sorted(seg["spans"], key=lambda s: (s["start"], s["end"], s["label"]))
+        spans = sorted(seg.spans, key=lambda s: (s["start"], s["end"], s["label"]))
         idx = -1
-        if self.focus is not None and self.focus["segment_id"] == seg["id"]:
+        if self.focus is not None and self.focus["segment_id"] == seg.id:
             idx = next(
                 (
                     i
@@ -834,7 +839,7 @@ class DocumentView(QPlainTextEdit):
         if f is None or seg is None:
             return False
         span = boundaries.step(
-            self.text, (seg["start"], seg["end"]), seg["tokens"], (f["start"], f["end"]), which, direction, exact=exact
+            self.text, (seg.start, seg.end), seg.tokens, (f["start"], f["end"]), which, direction, exact=exact
         )
         if span is None:
             return False
@@ -958,7 +963,7 @@ class DocumentView(QPlainTextEdit):
                 end = self.tp.to_cp(pos16, round_up=True)
             seg = self.seg_by_id(f["segment_id"])
             if seg is not None:
-                start, end = max(start, seg["start"]), min(end, seg["end"])
+                start, end = max(start, seg.start), min(end, seg.end)
             if start < end and (start, end) != (f["start"], f["end"]):
                 ch = self.session.move_span(f["segment_id"], f["start"], f["end"], start, end, snap=not exact)
                 if ch is not None:
@@ -970,8 +975,8 @@ class DocumentView(QPlainTextEdit):
             pos16 = self._pos16(e.position())
             hit = self.span_at16(pos16)
             seg = hit[0] if hit else self.segment_at16(pos16)
-            if seg is not None and seg["id"] != self.session.current:
-                self.session.goto(seg["id"])
+            if seg is not None and seg.id != self.session.current:
+                self.session.goto(seg.id)
             if hit is not None:
                 self.set_focus_span(hit[0], hit[1])
             else:
@@ -1054,13 +1059,13 @@ class DocumentView(QPlainTextEdit):
         current = self.session.current
         while i < len(self.segs):
             seg = self.segs[i]
-            s16, e16 = seg["_r16"]
+            s16, e16 = self.seg_ranges16[i]
             if s16 > b16:
                 break
             i += 1
             if e16 < a16:
                 continue
-            if seg["id"] == current:
+            if seg.id == current:
                 rects = self.range_rects16(s16, e16)
                 if rects:
                     top, bottom = min(r.top() for r in rects), max(r.bottom() for r in rects)

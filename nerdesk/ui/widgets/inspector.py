@@ -66,9 +66,9 @@ class SpanInspector(QWidget):
             return
         rows = []
         f = self._focus
-        if f is not None and f.get("segment_id") == seg["id"]:
+        if f is not None and f.get("segment_id") == seg.id:
             sp = next(
-                (x for x in seg["spans"] if (x["start"], x["end"], x["label"]) == (f["start"], f["end"], f["label"])),
+                (x for x in seg.spans if (x["start"], x["end"], x["label"]) == (f["start"], f["end"], f["label"])),
                 f.get("span") or {},
             )
             text = s.doc["text"][f["start"] : f["end"]] if s.doc else ""
@@ -83,15 +83,15 @@ class SpanInspector(QWidget):
             ]
         else:
             rows.append(("Span", "<i>none focused (Tab, or click a span)</i>"))
-        ann = seg.get("annotation")
-        pred = seg.get("prediction")
+        ann = seg.annotation
+        pred = seg.prediction
         rows += [
-            ("Segment", f"#{seg['id']} — {html.escape(seg['status'])}"),
+            ("Segment", f"#{seg.id} — {html.escape(seg.status)}"),
             ("Model", html.escape(str((ann.model_id if ann else None) or s.project.active_model_id() or "none"))),
         ]
         if pred is not None and pred.uncertainty is not None:
             rows.append(("Uncertainty", f"{pred.uncertainty:.3f}"))
-        why = s.reasons.get(seg["id"])
+        why = s.reasons.get(seg.id)
         if why:
             rows.append(("Routed because", "<br>".join(html.escape(r) for r in why)))
         if ann is not None:
@@ -101,7 +101,7 @@ class SpanInspector(QWidget):
         # every span of the segment, named: the label is never told by colour alone
         text = s.doc["text"] if s.doc else ""
         span_rows = []
-        for sp in sorted(seg["spans"], key=lambda x: (x["start"], x["end"])):
+        for sp in sorted(seg.spans, key=lambda x: (x["start"], x["end"])):
             conf = sp.get("confidence")
             is_focus = f is not None and (sp["start"], sp["end"], sp["label"]) == (f["start"], f["end"], f["label"])
             cue = (
@@ -121,7 +121,7 @@ class SpanInspector(QWidget):
                 f"<td>{html.escape(text[sp['start'] : sp['end']])}</td><td>{cue}</td>"
             )
             span_rows.append(f"<tr style='font-weight:{'bold' if is_focus else 'normal'}'>{cells}</tr>")
-        live = s.live_corrections(seg["id"])
+        live = s.live_corrections(seg.id)
         if pred is not None:
             from nerdesk.ui.corrections import describe
 
@@ -129,7 +129,7 @@ class SpanInspector(QWidget):
             rows_html_changes = f"<p><b>Your changes vs the model</b><br>{changes}</p>"
         else:
             rows_html_changes = ""
-        hist = s.project.history(seg["id"])[-6:]
+        hist = s.project.history(seg.id)[-6:]
         table = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
         hist_html = "".join(
             f"<li>{html.escape(h['ts'][:19])} {html.escape(h['actor'])}: {html.escape(h['kind'])} "
