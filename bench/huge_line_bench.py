@@ -81,7 +81,7 @@ def measure(win, app, path: Path) -> dict[str, str]:
     doc = s.doc
     out["document"] = (
         f"{len(doc['text']):,} characters, {doc['text'].count(chr(10))} line breaks, "
-        f"{len(doc['segments']):,} segments, {sum(len(x['spans']) for x in doc['segments']):,} spans"
+        f"{len(doc['segments']):,} segments, {sum(len(x.spans) for x in doc['segments']):,} spans"
     )
     ids = [x.id for x in sorted(doc["segments"], key=lambda x: x.start)]
     go, nxt, key = [], [], []
