@@ -54,6 +54,12 @@ def trained_segments(base: Iterable[str], texts: Iterable[str] = ()) -> list[str
     return sorted(set(base) | {segment_hash(t) for t in texts})
 
 
+def trained_on(store: Store, model_id: str) -> set[str]:
+    """The segment hashes a registered model's card names as trained on (none for a base model)."""
+    card = store.model_card(model_id)
+    return set(card.trained_segments) if card else set()
+
+
 def reviewed_pairs(store: Store, model_id: str) -> tuple[list, list, int]:
     """(gold spans, predicted spans) per reviewed segment this model predicted and was not trained
     on (its card's ``trained_segments``), and how many reviewed segments were left out for that."""
@@ -67,7 +73,7 @@ def _reviewed(store: Store, model_id: str) -> tuple[list, list, list, int]:
 
 
 def _reviewed_with_surfaces(store: Store, model_id: str) -> tuple[list, list, list, list, int]:
-    trained = set(store.model_card(model_id).get("trained_segments") or [])
+    trained = trained_on(store, model_id)
     golds, preds, sources, surfaces, skipped = [], [], [], [], 0
     for text, final, pred, source, start in store.reviewed_predictions_by_source(model_id):
         if trained and segment_hash(text) in trained:
@@ -89,7 +95,7 @@ def long_tail(store: Store, model_id: str) -> dict[str, Any] | None:
     surface form, or whose label, occurs fewer than LONG_TAIL times in the reviewed segments it did
     train on. None for a model that names no trained-on segment (a base model: its corpora are not
     in the project)."""
-    trained = set(store.model_card(model_id).get("trained_segments") or [])
+    trained = trained_on(store, model_id)
     if not trained:
         return None
     forms: dict[str, int] = {}
@@ -233,12 +239,12 @@ def model_vocabulary(store: Store, model_id: str) -> tuple[set[str] | None, dict
     card = store.model_card(model_id)
     row = next((m for m in store.models() if m["id"] == model_id), None)
     path = row["path"] if row and row["path"] and Path(row["path"]).is_dir() else None
-    found = training_vocabulary(path, card if card else None) if path else None
+    found = training_vocabulary(path, card) if path else None
     vocab: set[str] | None = set(found[0]) if found else None
     info: dict[str, Any] = {"source": found[1] if found else None, "words": len(found[0]) if found else 0}
     ref = held_out_rate(path, vocab) if vocab is not None else None
     info["held_out_rate"], info["held_out_words"] = ref if ref else (None, 0)
-    trained = set(card.get("trained_segments") or [])
+    trained = set(card.trained_segments) if card else set()
     if trained:
         n = 0
         extra: set[str] = set()
@@ -435,8 +441,8 @@ MIN_COST_SEGMENTS = 20
 def shared_unseen(store: Store, a: str, b: str) -> tuple[list, list, list]:
     """(gold, a's predictions, b's predictions) on the reviewed segments both models predicted and
     neither trained on: the one test set on which their F1 can be compared."""
-    ta = set(store.model_card(a).get("trained_segments") or [])
-    tb = set(store.model_card(b).get("trained_segments") or [])
+    ta = trained_on(store, a)
+    tb = trained_on(store, b)
     trained = ta | tb
     pa, pb = store.reviewed_predictions_by_segment(a), store.reviewed_predictions_by_segment(b)
     golds, preds_a, preds_b = [], [], []

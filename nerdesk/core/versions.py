@@ -78,7 +78,8 @@ def compare(store: Store) -> list[dict[str, Any]]:
     for m in reversed(store.models()):
         q = model_quality(store, m["id"])
         quality.append(q)
-        fg = (store.model_card(m["id"]).get("finetune") or {}).get("forgetting")
+        card = store.model_card(m["id"])
+        fg = card.finetune.get("forgetting") if card else None
         out.append(
             {
                 "id": m["id"],

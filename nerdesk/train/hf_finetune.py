@@ -499,7 +499,7 @@ def finetune_hf_iter(
         if segments is None:  # the words it has learnt from: its base's and the bundles' (input drift)
             from nerdesk.core.model.vocab import count_words, training_vocabulary, write_vocab
 
-            base_vocab = (training_vocabulary(base_dir, base_meta) or ({}, ""))[0]
+            base_vocab = (training_vocabulary(base_dir) or ({}, ""))[0]  # the card in base_dir, if any
             learnt = real_seg + (dev_seg if refit else [])
             vocab = count_words(" ".join(w) for w, _ in learnt)
             vocab.update(base_vocab)

@@ -143,3 +143,22 @@ def test_model_ids_hash_the_onnx_file_as_before():
     d = accurate.card.to_dict()
     assert accurate.card.format == "hf-onnx" and d["id2label"] and ModelCard.from_dict(d) == accurate.card
     assert {k: v for k, v in meta.items() if k not in ("temperature", "span_calibration")}.items() <= d.items()
+
+
+def test_the_store_gives_a_registered_models_card_as_a_model_card(tmp_path):
+    """A project's stored card is read back as a ModelCard (the row's name, version and labels where
+    the stored JSON records less, as an import of predictions does); an unknown id has none."""
+    from nerdesk.core.store import Store
+
+    model = load_model()
+    st = Store(tmp_path / "p.nerdesk", create=True)
+    with st.transaction():
+        st.register_model(model.id, model.card.name, model.card.version, "", "", model.labels, model.card.to_dict())
+        st.register_model("import:x", "import:x", "0", "", "", [], {"description": "imported"})
+    card = st.model_card(model.id)
+    assert isinstance(card, ModelCard) and card == model.card
+    assert card.trained_segments == [] and card.to_dict() == model.card.to_dict()
+    bare = st.model_card("import:x")
+    assert (bare.name, bare.version, bare.labels, bare.extra) == ("import:x", "0", [], {"description": "imported"})
+    assert st.model_card("nobody@1") is None
+    st.close()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nerdesk.core.errors import Errors, err
+from nerdesk.core.model.card import ModelCard
 
 VOCAB_FILE = "vocab.txt.gz"
 REPLAY_FILE = "replay.jsonl.gz"
@@ -123,7 +124,9 @@ def held_out_rate(model_dir: str | Path | None, vocab: set[str] | dict[str, int]
     return (unseen / total, total) if total else None
 
 
-def _card(model_dir: Path) -> dict[str, Any]:
+def _finetune_record(model_dir: Path) -> dict[str, Any]:
+    """The ``finetune`` record of a package's card file (model.json, or a Hugging Face package's
+    nerdesk.json, which need not be a whole card), read leniently: {} for none or a broken file."""
     for name in ("model.json", "nerdesk.json"):
         p = model_dir / name
         if p.is_file():
@@ -131,13 +134,15 @@ def _card(model_dir: Path) -> dict[str, Any]:
                 card = json.loads(p.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 return {}
-            return card if isinstance(card, dict) else {}
+            record = card.get("finetune") if isinstance(card, dict) else None
+            return record if isinstance(record, dict) else {}
     return {}
 
 
-def _base_dir(card: dict[str, Any]) -> Path | None:
-    """The package a fine-tune started from: the path its card records, else a shipped model of that name."""
-    base = (card.get("finetune") or {}).get("base") or {}
+def _base_dir(finetune: Mapping[str, Any]) -> Path | None:
+    """The package a fine-tune started from (its card's ``finetune`` record): the path it records,
+    else a shipped model of that name."""
+    base = finetune.get("base") or {}
     if not isinstance(base, dict):
         return None
     path = base.get("path")
@@ -154,7 +159,7 @@ def _base_dir(card: dict[str, Any]) -> Path | None:
 
 
 def training_vocabulary(
-    model_dir: str | Path | None, card: dict[str, Any] | None = None
+    model_dir: str | Path | None, card: ModelCard | None = None
 ) -> tuple[dict[str, int], str] | None:
     """(word counts, where they come from) for a package: its ``vocab.txt.gz``; else its base's
     (walking back through fine-tunes that wrote none); else the trained part of the sample it
@@ -162,18 +167,17 @@ def training_vocabulary(
     if model_dir is None:
         return None
     d = Path(model_dir)
-    card = card if card is not None else _card(d)
     seen: set[str] = set()
     cur: Path | None = d
-    cur_card = card
+    record = card.finetune if card is not None else _finetune_record(d)
     while cur is not None and str(cur.resolve()) not in seen:
         seen.add(str(cur.resolve()))
         v = read_vocab(cur)
         if v is not None:
             where = f"{VOCAB_FILE} of {cur.name}" + (f" (the base of {d.name})" if cur != d else "")
             return v, where
-        cur = _base_dir(cur_card)
-        cur_card = _card(cur) if cur is not None else {}
+        cur = _base_dir(record)
+        record = _finetune_record(cur) if cur is not None else {}
     rv = replay_vocab(d)
     if rv is not None:
         return rv[0], f"the training sample {d.name} ships ({REPLAY_FILE}, {rv[1]} sentences)"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nerdesk.core.model.card import ModelCard
 from nerdesk.core.store.base import Tables, chunked, loads_all, now
 from nerdesk.core.types import Prediction, Span
 
@@ -49,10 +50,15 @@ class ModelTables(Tables):
             for r in rows
         ]
 
-    def model_card(self, model_id: str) -> dict[str, Any]:
-        """The card a registered model had when it was registered ({} for an unknown id)."""
-        row = self.conn.execute("SELECT card FROM models WHERE id = ?", (model_id,)).fetchone()
-        return json.loads(row[0]) if row else {}
+    def model_card(self, model_id: str) -> ModelCard | None:
+        """The card a registered model had when it was registered (None for an unknown id). Its name,
+        version and labels are the model row's (a card of imported predictions records no more)."""
+        row = self.conn.execute("SELECT name, version, labels, card FROM models WHERE id = ?", (model_id,)).fetchone()
+        if row is None:
+            return None
+        return ModelCard.from_dict(
+            {"name": row[0], "version": row[1], "labels": json.loads(row[2]), **json.loads(row[3])}
+        )
 
     def set_active_model(self, model_id: str) -> None:
         self.conn.execute("UPDATE models SET active = (id = ?)", (model_id,))
