@@ -145,7 +145,7 @@ def run(seconds: float, docs: int, folder: Path) -> dict:
             key = (user, sid)
             if key not in by_user:
                 ann = p.store.annotation(sid, user)
-                by_user[key] = {(s["start"], s["end"]) for s in (ann.spans if ann else ())}
+                by_user[key] = {(s.start, s.end) for s in (ann.spans if ann else ())}
         lost = sum((a, b) not in by_user[(user, sid)] for user, sid, a, b in acked)
         integrity = p.store.conn.execute("PRAGMA integrity_check").fetchone()[0]
         imported = p.stats()["documents"] - docs

@@ -102,7 +102,7 @@ def measure(win, app, path: Path) -> dict[str, str]:
         if seg.spans:
             sp = seg.spans[0]
             view.set_focus_span(view.current_segment(), sp)
-            new = LABELS[(LABELS.index(sp["label"]) + 1) % len(LABELS)]
+            new = LABELS[(LABELS.index(sp.label) + 1) % len(LABELS)]
             t = time.perf_counter()
             view.apply_label(new)
             view.viewport().repaint()

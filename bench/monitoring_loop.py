@@ -67,7 +67,7 @@ def main() -> int:
         for it in route(p.store, "blend", a.batch, seed=rnd):
             seg = p.segment(it.id)
             g = [s for s in gold[p.document(seg.doc_id)["text"]] if seg.start <= s.start < seg.end]
-            if sorted((s["start"], s["end"], s["label"]) for s in seg.spans) != sorted(s.key() for s in g):
+            if sorted((s.start, s.end, s.label) for s in seg.spans) != sorted(s.key() for s in g):
                 p.set_spans(it.id, g, action="oracle")
             p.accept(it.id)
         bundle = out / f"round{rnd + 1}.zip"

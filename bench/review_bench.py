@@ -154,8 +154,8 @@ def bench_adjudication(sentences: list[dict], n: int, work: Path, seed: int) -> 
             p.adjudication.adjudicate(sid, take="bob", reason="bench")
         else:
             v = {a.annotator: a for a in p.store.annotations_of([sid])[sid]}
-            picks = [("bob", Span(*(sp["start"], sp["end"], sp["label"]))) for sp in v["bob"].spans[:1]] + [
-                ("alice", Span(sp["start"], sp["end"], sp["label"])) for sp in v["alice"].spans[1:]
+            picks = [("bob", Span(*(sp.start, sp.end, sp.label))) for sp in v["bob"].spans[:1]] + [
+                ("alice", Span(sp.start, sp.end, sp.label)) for sp in v["alice"].spans[1:]
             ]
             p.adjudication.adjudicate(sid, combine=picks, reason="bench")
         times.append((time.perf_counter() - t0) * 1000)

@@ -74,7 +74,7 @@ def routing(data: Path, domain: str, n: int, batch: int, model, seed: int) -> di
                     seg = p.segment(it.id)
                     g = gold[p.document(seg.doc_id)["text"]]
                     g = [s for s in g if seg.start <= s.start < seg.end]
-                    pred = sorted((s["start"], s["end"], s["label"]) for s in seg.spans)
+                    pred = sorted((s.start, s.end, s.label) for s in seg.spans)
                     if pred != sorted(s.key() for s in g):
                         needed += 1
                         p.set_spans(it.id, g, action="oracle")

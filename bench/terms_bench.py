@@ -203,7 +203,7 @@ def suggestions_f1(p: Project, gold_by_text: dict[str, list[Span]], label: str =
                 for s in gold_by_text[doc["text"]]
                 if s.label == label and seg.start <= s.start < seg.end
             }
-            pred = {(sp["start"], sp["end"]) for sp in seg.spans if sp["label"] == label}
+            pred = {(sp.start, sp.end) for sp in seg.spans if sp.label == label}
             tp += len(gold & pred)
             npred += len(pred)
             ngold += len(gold)
@@ -222,7 +222,7 @@ def review(p: Project, gold_by_text: dict[str, list[Span]], n: int, batch: int =
             seg = p.segment(it.id)
             doc = p.store.document(seg.doc_id)
             gold = [s for s in gold_by_text[doc["text"]] if seg.start <= s.start < seg.end]
-            shown = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg.spans]
+            shown = [Span(sp.start, sp.end, sp.label) for sp in seg.spans]
             terms_shown = [Span(m["start"], m["end"], m["label"]) for m in seg.term_matches]
             if sorted(s.key() for s in shown) != sorted(s.key() for s in gold):
                 p.set_spans(it.id, gold, action="oracle")

@@ -277,7 +277,7 @@ def main() -> int:
             continue
         sp = seg.spans[0]
         view.set_focus_span(view.current_segment(), sp)
-        new = LABELS[(LABELS.index(sp["label"]) + 1) % len(LABELS)]
+        new = LABELS[(LABELS.index(sp.label) + 1) % len(LABELS)]
         t = time.perf_counter()
         view.apply_label(new)
         view.viewport().repaint()
@@ -299,9 +299,9 @@ def main() -> int:
             s.next()
             continue
         sp = seg.spans[0]
-        new = LABELS[(LABELS.index(sp["label"]) + 1) % len(LABELS)]
+        new = LABELS[(LABELS.index(sp.label) + 1) % len(LABELS)]
         t = time.perf_counter()
-        p.relabel_span(seg.id, sp["start"], sp["end"], new)
+        p.relabel_span(seg.id, sp.start, sp.end, new)
         core.append(time.perf_counter() - t)
         p.undo()
     results["  of which the facade alone (relabel_span, synchronous=FULL commit)"] = stats(core)

@@ -52,7 +52,7 @@ Key = tuple[int, int, str]
 class Resolution:
     """How a segment's accepted annotations resolve. ``spans`` is None when unresolved."""
 
-    spans: list[dict[str, Any]] | None
+    spans: list[Span] | None
     how: str  # single | agreement | adjudicated | highest_tier | majority | expert | unresolved
     by: str | None = None  # the annotator (or adjudicator) whose version counts
     tier: str | None = None
@@ -79,12 +79,12 @@ class Resolution:
         }
 
 
-def _plain(sp: dict[str, Any]) -> dict[str, Any]:
-    return {"start": sp["start"], "end": sp["end"], "label": sp["label"]}
+def _plain(sp: Span) -> dict[str, Any]:
+    return {"start": sp.start, "end": sp.end, "label": sp.label}
 
 
-def keys(spans: Iterable[dict[str, Any]]) -> frozenset[Key]:
-    return frozenset((sp["start"], sp["end"], sp["label"]) for sp in spans)
+def keys(spans: Iterable[Span]) -> frozenset[Key]:
+    return frozenset(sp.key() for sp in spans)
 
 
 def basis(accepted: Sequence[Annotation]) -> str:
@@ -108,8 +108,8 @@ def disputed_labels(accepted: Sequence[Annotation]) -> set[str]:
     return {k[2] for s in sets for k in s - common}
 
 
-def _spans_of(ks: Iterable[Key]) -> list[dict[str, Any]]:
-    return [{"start": s, "end": e, "label": lab, "confidence": None, "origin": "human"} for s, e, lab in sorted(ks)]
+def _spans_of(ks: Iterable[Key]) -> list[Span]:
+    return [Span(s, e, lab, None, "human") for s, e, lab in sorted(ks)]
 
 
 def _best_of(rows: list[Annotation]) -> Annotation:
@@ -139,7 +139,7 @@ def resolve(
         )
     if decision is not None and decision["basis"] == basis(accepted):
         return Resolution(
-            decision["spans"],
+            [Span.from_json(sp) for sp in decision["spans"]],
             "adjudicated",
             decision["adjudicator"],
             decision["tier"],
@@ -347,7 +347,7 @@ def _decision_row(
         "tier": actor.tier,
         "method": method,
         "sources": sources,
-        "spans": _spans_of(set(spans)),
+        "spans": [sp.to_json() for sp in _spans_of(set(spans))],
         "reason": reason,
         "basis": basis(accepted),
         "created": now(),
@@ -371,7 +371,7 @@ def _error_rows(
     for a in accepted:
         if a.annotator == actor.user:
             continue
-        mine = [Span(sp["start"], sp["end"], sp["label"]) for sp in a.spans]
+        mine = [Span(sp.start, sp.end, sp.label) for sp in a.spans]
         rows += person_error_rows(
             seg, a.annotator, actor.user, by_tier, "adjudication", ref, categorize(mine, final), created
         )

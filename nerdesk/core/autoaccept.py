@@ -28,7 +28,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import now
 from nerdesk.core.store import predictions as predictions_sql
 from nerdesk.core.store import segments as segments_sql
-from nerdesk.core.types import Annotation
+from nerdesk.core.types import Annotation, Span
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -133,9 +133,7 @@ def auto_accept(
                 AUTO_ANNOTATOR,
                 "annotator",
                 "auto",
-                tuple(
-                    {"start": a, "end": b, "label": lab, "confidence": c, "origin": "model"} for a, b, lab, c in spans
-                ),
+                tuple(Span(a, b, lab, c, "model") for a, b, lab, c in spans),
                 f"auto-accepted at threshold {threshold}",
                 g["version"] if g else None,
                 model_id,

@@ -99,7 +99,7 @@ def _resolved_row(store: Store, rows: list[tuple]) -> tuple | None:
         return next(r for r in rows if r[1] == res.annotation.annotator)
     base = next((r for r in rows if r[1] == res.by), rows[0])
     decided = res.adjudication
-    spans = json.dumps([{"start": sp["start"], "end": sp["end"], "label": sp["label"]} for sp in res.spans or []])
+    spans = json.dumps([{"start": sp.start, "end": sp.end, "label": sp.label} for sp in res.spans or []])
     note = f"{res.how} by {res.by}" + (f": {res.reason}" if res.reason else "")
     when = decided["created"] if decided else base[9]
     return (
@@ -175,7 +175,7 @@ def _bundle_line(store: Store, row: tuple) -> dict[str, Any]:
             {"start": sp.start - start, "end": sp.end - start, "label": sp.label, "confidence": sp.confidence}
             for sp in (pred.spans if pred else ())
         ],
-        "final": [_final_span(sp, start) for sp in json.loads(spans)],
+        "final": [_final_span(Span.from_json(sp), start) for sp in json.loads(spans)],
         "errors": [_error(c, start) for c in reversed(corrections)],
         "annotator": annotator,
         "tier": tier,
@@ -200,13 +200,13 @@ def _bundle_line(store: Store, row: tuple) -> dict[str, Any]:
 TERMS_SOURCE = "terms:"
 
 
-def _final_span(sp: dict[str, Any], base: int) -> dict[str, Any]:
+def _final_span(sp: Span, base: int) -> dict[str, Any]:
     """A reviewed span as a bundle line carries it; one a term list suggested keeps its ``source``
     ("terms:NAME") and ``origin`` ("terms" if the reviewer kept it as suggested, "human" if edited)."""
-    out = {"start": sp["start"] - base, "end": sp["end"] - base, "label": sp["label"]}
-    source = sp.get("source") or ""
+    out: dict[str, Any] = {"start": sp.start - base, "end": sp.end - base, "label": sp.label}
+    source = sp.source or ""
     if source.startswith(TERMS_SOURCE):
-        out["source"], out["origin"] = source, sp.get("origin")
+        out["source"], out["origin"] = source, sp.origin
     return out
 
 
@@ -577,7 +577,7 @@ def _import_send_backs(store: Store, reviews: list[dict[str, Any]]) -> int:
         ann = store.annotation(sid, r["annotator"])
         if ann is None or ann.status != "accepted":
             continue
-        seen = {(sp["start"] - doc["start"], sp["end"] - doc["start"], sp["label"]) for sp in ann.spans}
+        seen = {(sp.start - doc["start"], sp.end - doc["start"], sp.label) for sp in ann.spans}
         if seen != {(sp["start"], sp["end"], sp["label"]) for sp in r["spans"]} or review_store.has_review(
             store, sid, r["annotator"], r["reviewer"], r["created"]
         ):

@@ -18,7 +18,7 @@ from nerdesk.core.errors import Errors, err
 from nerdesk.core.store import human, now
 from nerdesk.core.terms import attach_suggestions
 from nerdesk.core.tiers import best_annotation
-from nerdesk.core.types import ChangeKind, Changes, Segment, Span, Step
+from nerdesk.core.types import ChangeKind, Changes, Segment, ShownSpan, Span, Step
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -57,19 +57,20 @@ def attach_spans(store: Store, user: str, segments: list[Segment]) -> None:
         s.annotation = shown
         if shown is not None:
             confirmed = shown.status == "accepted"
-            s.spans = [dict(sp, confirmed=confirmed or sp.get("origin") == "human") for sp in shown.spans]
-        elif pred is not None:
             s.spans = [
-                {
-                    "start": sp.start,
-                    "end": sp.end,
-                    "label": sp.label,
-                    "confidence": sp.confidence,
-                    "origin": "model",
-                    "confirmed": False,
-                }
-                for sp in pred.spans
+                ShownSpan(
+                    sp.start,
+                    sp.end,
+                    sp.label,
+                    sp.confidence,
+                    sp.origin,
+                    sp.source,
+                    confirmed=confirmed or sp.origin == "human",
+                )
+                for sp in shown.spans
             ]
+        elif pred is not None:
+            s.spans = [ShownSpan(sp.start, sp.end, sp.label, sp.confidence, "model") for sp in pred.spans]
         else:
             s.spans = []
     attach_suggestions(store, segments)  # term-list suggestions merged with the model's (nerdesk.core.terms)
@@ -101,7 +102,7 @@ def refresh_corrections_of(store: Store, segment_id: int, annotator: str) -> Non
         return
     model_id = row.model_id or store.active_model_id()
     pred = store.predictions_for([segment_id], model_id).get(segment_id) if model_id else None
-    final = [Span(sp["start"], sp["end"], sp["label"]) for sp in row.spans]
+    final = [Span(sp.start, sp.end, sp.label) for sp in row.spans]
     if pred is None:  # no pre-annotation to compare with (yet): nothing to categorise
         store.replace_corrections(segment_id, annotator, [])
         store.delete_effort(segment_id, annotator)

@@ -49,12 +49,12 @@ def export_records(store: Store, *, reviewed_only: bool = False, batch: int = 10
                     annotated += 1
                     reviewed += 1
                     annotators.add(res.by or "")
-                    spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in res.spans or [])
+                    spans.extend(Span(sp.start, sp.end, sp.label) for sp in res.spans or [])
                 elif (best := best_annotation(anns.get(seg.id, []))) is not None:
                     annotated += 1
                     reviewed += best.status in REVIEWED
                     annotators.add(best.annotator)
-                    spans.extend(Span(sp["start"], sp["end"], sp["label"]) for sp in best.spans)
+                    spans.extend(Span(sp.start, sp.end, sp.label) for sp in best.spans)
                 pred = preds.get(seg.id)
                 if pred:
                     predictions.extend(pred.spans)
@@ -90,14 +90,14 @@ def export_suggestions(store: Store, actor: Identity, *, batch: int = 1000) -> I
         for seg in segs:
             base = seg.start
             doc = docs[seg.doc_id] or {}
-            spans = [Span(sp["start"] - base, sp["end"] - base, sp["label"], sp.get("confidence")) for sp in seg.spans]
+            spans = [Span(sp.start - base, sp.end - base, sp.label, sp.confidence) for sp in seg.spans]
             sources = [
                 [
-                    sp["start"] - base,
-                    sp["end"] - base,
-                    sp["label"],
-                    sp.get("confidence"),
-                    sp.get("source") or (f"model:{model_id}" if sp.get("origin") == "model" else "human"),
+                    sp.start - base,
+                    sp.end - base,
+                    sp.label,
+                    sp.confidence,
+                    sp.source or (f"model:{model_id}" if sp.origin == "model" else "human"),
                 ]
                 for sp in seg.spans
             ]

@@ -88,8 +88,8 @@ MERGE = "merge annotations"
 def _same(a: Annotation, b: dict[str, Any]) -> bool:
     """A stored annotation and an incoming row say the same: the same spans (position and label) and status."""
 
-    def key(status: str, spans: Iterable[dict[str, Any]]) -> tuple:
-        return status, sorted((sp["start"], sp["end"], sp["label"]) for sp in spans)
+    def key(status: str, spans: Iterable[Span]) -> tuple:
+        return status, sorted(sp.key() for sp in spans)
 
     return key(a.status, a.spans) == key(b["status"], b["spans"])
 
@@ -478,10 +478,7 @@ class _Writer:
             "annotator": rec.annotator or self.annotator or "import",
             "tier": "annotator",
             "status": status,
-            "spans": [
-                {"start": sp.start, "end": sp.end, "label": sp.label, "confidence": None, "origin": "human"}
-                for sp in spans
-            ],
+            "spans": [Span(sp.start, sp.end, sp.label, None, "human") for sp in spans],
             "note": "",
             "guideline_version": _made_under(rec, self.guideline_version),
             "model_id": None,

@@ -239,22 +239,19 @@ class Project:
                     "annotator": self.user,
                     "tier": self.tier,
                     "status": "draft",
-                    "spans": [
-                        {k: sp[k] for k in ("start", "end", "label", "confidence", "origin", "source") if k in sp}
-                        for sp in seg.spans
-                    ],
+                    "spans": [sp.span() for sp in seg.spans],
                     "note": "",
                     "guideline_version": g["version"] if g else None,
                     "model_id": self.store.active_model_id(),
                     "created": now(),
                 }
             else:
-                row = before.to_dict()
+                row = {**before.to_dict(), "spans": list(before.spans)}
             yield seg, row
             action = row.pop("_action", action)  # an edit may name what it removed in the history
             row["updated"] = now()
             row["tier"] = self.tier
-            row["spans"].sort(key=lambda sp: (sp["start"], sp["end"], sp["label"]))
+            row["spans"].sort(key=Span.key)
             self.store.put_annotation(Annotation.from_dict(row))
             self.store.refresh_segment_status([segment_id])
             event_id = self.store.log_event(self.user, action, "do", segment_id, before, row)
@@ -292,31 +289,32 @@ class Project:
                 gone = [
                     sp
                     for sp in row["spans"]
-                    if not (sp["end"] <= start or sp["start"] >= end)
-                    and (sp["start"], sp["end"], sp["label"]) != (start, end, label)
+                    if not (sp.end <= start or sp.start >= end) and sp.key() != (start, end, label)
                 ]
                 if gone:
                     row["_action"] = f"add span (replaced {_named(seg, gone)})"
-                row["spans"] = [sp for sp in row["spans"] if sp["end"] <= start or sp["start"] >= end]
-            row["spans"] = [sp for sp in row["spans"] if (sp["start"], sp["end"], sp["label"]) != (start, end, label)]
-            row["spans"].append({"start": start, "end": end, "label": label, "confidence": None, "origin": "human"})
+                row["spans"] = [sp for sp in row["spans"] if sp.end <= start or sp.start >= end]
+            row["spans"] = [sp for sp in row["spans"] if sp.key() != (start, end, label)]
+            row["spans"].append(Span(start, end, label, None, "human"))
         return self._changes(segment_id, "add span", ChangeKind.EDIT_SPANS)
 
-    def _find(self, row: dict[str, Any], start: int, end: int, label: str | None = None) -> dict[str, Any]:
-        for sp in row["spans"]:
-            if sp["start"] == start and sp["end"] == end and (label is None or sp["label"] == label):
-                return sp
+    def _find(self, row: dict[str, Any], start: int, end: int, label: str | None = None) -> int:
+        """The index in ``row["spans"]`` of the span at [start, end) (of ``label``, if given): E011 if none."""
+        for i, sp in enumerate(row["spans"]):
+            if sp.start == start and sp.end == end and (label is None or sp.label == label):
+                return i
         raise err(Errors.E011, start=start, end=end, segment=row["segment_id"])
 
     def remove_span(self, segment_id: int, start: int, end: int, label: str | None = None) -> Changes:
         with self._editing(segment_id, "delete span") as (_, row):
-            row["spans"].remove(self._find(row, start, end, label))
+            del row["spans"][self._find(row, start, end, label)]
         return self._changes(segment_id, "delete span", ChangeKind.EDIT_SPANS)
 
     def relabel_span(self, segment_id: int, start: int, end: int, label: str) -> Changes:
         settings.check_label(self.store, label)
         with self._editing(segment_id, "relabel span") as (_, row):
-            self._find(row, start, end).update(label=label, origin="human", confidence=None)
+            i = self._find(row, start, end)
+            row["spans"][i] = dataclasses.replace(row["spans"][i], label=label, origin="human", confidence=None)
         return self._changes(segment_id, "relabel span", ChangeKind.EDIT_SPANS)
 
     def move_span(
@@ -334,19 +332,20 @@ class Project:
         the neighbour (E436 where that leaves nothing to move); ``swallow`` removes the neighbours instead,
         and the history names them."""
         with self._editing(segment_id, "move boundary") as (seg, row):
-            sp = self._find(row, start, end)
+            i = self._find(row, start, end)
+            sp = row["spans"][i]
             new_start, new_end = self._snap(seg, new_start, new_end, snap)
-            others = [o for o in row["spans"] if o is not sp]
+            others = row["spans"][:i] + row["spans"][i + 1 :]
             if not self.allow_overlaps:
-                hit = [o for o in others if not (o["end"] <= new_start or o["start"] >= new_end)]
+                hit = [o for o in others if not (o.end <= new_start or o.start >= new_end)]
                 if hit and swallow:
                     row["_action"] = f"move boundary (removed {_named(seg, hit)})"
                 elif hit:  # stop at the neighbours
                     for o in hit:
-                        if o["start"] >= sp["start"]:
-                            new_end = min(new_end, o["start"])
+                        if o.start >= sp.start:
+                            new_end = min(new_end, o.start)
                         else:
-                            new_start = max(new_start, o["end"])
+                            new_start = max(new_start, o.end)
                     text, base = seg.own_text(), seg.start
                     while new_end > new_start and text[new_end - 1 - base].isspace():
                         new_end -= 1
@@ -355,9 +354,11 @@ class Project:
                     if new_start >= new_end or (new_start, new_end) == (start, end):
                         raise err(Errors.E436, start=new_start, end=new_end, spans=_named(seg, hit))
                     row["_action"] = f"move boundary (stopped at {_named(seg, hit)})"
-                others = [o for o in others if o["end"] <= new_start or o["start"] >= new_end]
-            sp.update(start=new_start, end=new_end, origin="human", confidence=None)
-            row["spans"] = [*others, sp]
+                others = [o for o in others if o.end <= new_start or o.start >= new_end]
+            row["spans"] = [
+                *others,
+                dataclasses.replace(sp, start=new_start, end=new_end, origin="human", confidence=None),
+            ]
         return self._changes(segment_id, "move boundary", ChangeKind.EDIT_SPANS)
 
     def set_spans(self, segment_id: int, spans: list[Span], *, action: str = "set spans") -> Changes:
@@ -367,7 +368,7 @@ class Project:
             row["spans"] = []
             for sp in spans:
                 s, e = self._snap(seg, sp.start, sp.end, False)
-                row["spans"].append({"start": s, "end": e, "label": sp.label, "confidence": None, "origin": "human"})
+                row["spans"].append(Span(s, e, sp.label, None, "human"))
         return self._changes(segment_id, action, ChangeKind.EDIT_SPANS)
 
     def accept(self, segment_id: int) -> Changes:
@@ -377,14 +378,14 @@ class Project:
                 for lab in self.store.labels()
                 if lab.get("status") == "split"
             }
-            pending = next((sp for sp in row["spans"] if sp["label"] in split), None)
+            pending = next((sp for sp in row["spans"] if sp.label in split), None)
             if pending is not None:
                 raise err(
                     Errors.E425,
-                    start=pending["start"],
-                    end=pending["end"],
-                    label=pending["label"],
-                    into=" or ".join(split[pending["label"]]),
+                    start=pending.start,
+                    end=pending.end,
+                    label=pending.label,
+                    into=" or ".join(split[pending.label]),
                 )
             row["status"] = "accepted"
             g = self.store.guideline()  # accepted now: made under today's guideline (no longer stale)
@@ -425,7 +426,7 @@ class Project:
         if pred is None:
             return []
         predicted = list(pred.spans)
-        final = [Span(sp["start"], sp["end"], sp["label"]) for sp in seg.spans]
+        final = [Span(sp.start, sp.end, sp.label) for sp in seg.spans]
         return categorize(predicted, final)
 
     def corrections(self, **filters: Any) -> list[dict[str, Any]]:
@@ -653,10 +654,10 @@ def _team_restore(store: Store, actor: Identity, event: dict[str, Any], kind: st
     return module.restore(store, actor, event, kind)
 
 
-def _named(seg: Segment, spans: list[dict[str, Any]]) -> str:
+def _named(seg: Segment, spans: list[Span]) -> str:
     """Spans as the history names them: LABEL 'text', ..."""
     base, text = seg.start, seg.own_text()
-    return ", ".join(f"{sp['label']} '{text[sp['start'] - base : sp['end'] - base]}'" for sp in spans)
+    return ", ".join(f"{sp.label} '{text[sp.start - base : sp.end - base]}'" for sp in spans)
 
 
 class _Bound:

@@ -418,7 +418,7 @@ def review(
             )
             store.put_annotation(mine_after)
             store.refresh_segment_status([segment_id])
-            final = [Span(sp["start"], sp["end"], sp["label"]) for sp in mine_after.spans]
+            final = [Span(sp.start, sp.end, sp.label) for sp in mine_after.spans]
         row: dict[str, Any] = {
             "segment_id": segment_id,
             "annotator": annotator,
@@ -431,7 +431,7 @@ def review(
         }
         row["id"] = review_store.insert_review(store, row)
         if decision == "correct":
-            theirs = [Span(sp["start"], sp["end"], sp["label"]) for sp in target.spans]
+            theirs = [Span(sp.start, sp.end, sp.label) for sp in target.spans]
             errors = adj.person_error_rows(
                 seg, annotator, actor.user, actor.tier, "review", row["id"], categorize(theirs, final), created
             )

@@ -54,7 +54,7 @@ from nerdesk.core import settings
 from nerdesk.core.errors import Errors, NerdeskError, err
 from nerdesk.core.store import now
 from nerdesk.core.store import terms as sql
-from nerdesk.core.types import ChangeKind, Changes, Progress, Segment
+from nerdesk.core.types import ChangeKind, Changes, Progress, Segment, ShownSpan, Span
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -528,43 +528,44 @@ def conflicts(matches: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], d
     return [(a, b) for i, a in enumerate(ms) for b in ms[i + 1 :] if a["label"] != b["label"] and _overlap(a, b)]
 
 
-def term_span(m: dict[str, Any]) -> dict[str, Any]:
+def term_span(m: dict[str, Any]) -> ShownSpan:
     """A resolved match as a suggested span (the shape of :meth:`Project.segment`'s spans)."""
-    return {
-        "start": m["start"],
-        "end": m["end"],
-        "label": m["label"],
-        "confidence": None,
-        "origin": "terms",
-        "source": SOURCE_PREFIX + m["list"],
-        "term_id": m["term_id"],
-        "term": m["pattern"],
-        "confirmed": False,
-    }
+    return ShownSpan(
+        m["start"],
+        m["end"],
+        m["label"],
+        None,
+        "terms",
+        SOURCE_PREFIX + m["list"],
+        term_id=m["term_id"],
+        term=m["pattern"],
+    )
 
 
 def merge(
-    model_spans: Sequence[dict[str, Any]],
-    term_spans: Sequence[dict[str, Any]],
+    model_spans: Sequence[ShownSpan],
+    term_spans: Sequence[ShownSpan],
     *,
     known: set[str],
     threshold: float = MODEL_CONFIDENCE,
     allow_overlaps: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[ShownSpan]:
     """The suggestions to show: the model's spans and the terms', by the rule in this module's docstring."""
     model = list(model_spans)
     dropped: set[int] = set()
     shown_terms = []
     for t in term_spans:
         competing = [
-            i for i, m in enumerate(model) if _overlap(m, t) and (not allow_overlaps or m["label"] == t["label"])
+            i
+            for i, m in enumerate(model)
+            if m.start < t.end and t.start < m.end and (not allow_overlaps or m.label == t.label)
         ]
-        if t["label"] in known and any((model[i].get("confidence") or 0.0) >= threshold for i in competing):
+        if t.label in known and any((model[i].confidence or 0.0) >= threshold for i in competing):
             continue  # the model knows the label and is confident here: it wins
         dropped.update(competing)
         shown_terms.append(t)
     out = [m for i, m in enumerate(model) if i not in dropped] + shown_terms
-    return sorted(out, key=lambda sp: (sp["start"], sp["end"], sp["label"]))
+    return sorted(out, key=Span.key)
 
 
 def model_confidence(store: Store) -> float:
@@ -600,7 +601,7 @@ def attach_suggestions(store: Store, segments: list[Segment]) -> None:
         s.term_matches = resolved
         if s.annotation is not None:
             continue
-        model = [sp for sp in s.spans if sp.get("origin") == "model"]
+        model = [sp for sp in s.spans if sp.origin == "model"]
         s.spans = merge(
             model, [term_span(m) for m in resolved], known=known, threshold=threshold, allow_overlaps=overlaps
         )

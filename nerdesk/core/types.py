@@ -13,17 +13,64 @@ from enum import Enum
 from typing import Any
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Span:
-    """An entity mention: [start, end) in document characters, a label, and an optional confidence."""
+    """An entity mention: [start, end) in document characters, a label, and an optional confidence.
+
+    ``origin`` (human, model, terms) and ``source`` (``terms:NAME`` for a term list's suggestion) say
+    where it came from; ``was`` is the label (a chain, separated by U+001F) a label merge gave it the
+    new one over, which the merge's undo reads in the stored JSON (nerdesk/core/store/labels.py). None
+    of the three is part of its identity (``compare=False``): the same mention made by a person and
+    suggested by a model is equal, hashes and sorts the same."""
 
     start: int
     end: int
     label: str
     confidence: float | None = None
+    origin: str | None = field(default=None, compare=False)
+    source: str | None = field(default=None, compare=False)
+    was: str | None = field(default=None, compare=False)
 
     def key(self) -> tuple[int, int, str]:
         return (self.start, self.end, self.label)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored shape of an annotation's span (the one place it is written): ``start``, ``end``,
+        ``label``, ``confidence``, ``origin`` always, in this order, ``was`` after ``label`` and
+        ``source`` last only when set, as the app has always written them (annotations, the event log
+        and bundles keep their bytes; a merge's undo finds ``"label": L, "was": W`` as text)."""
+        out: dict[str, Any] = {"start": self.start, "end": self.end, "label": self.label}
+        if self.was is not None:
+            out["was"] = self.was
+        out["confidence"] = self.confidence
+        out["origin"] = self.origin
+        if self.source is not None:
+            out["source"] = self.source
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Span:
+        """A span from :meth:`to_json`'s shape (the one place it is read); a key an old row lacks
+        (``confidence``, ``origin``, ``source``, ``was``) reads as None, any other key is ignored."""
+        return cls(
+            d["start"], d["end"], d["label"], d.get("confidence"), d.get("origin"), d.get("source"), d.get("was")
+        )
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class ShownSpan(Span):
+    """A span as a user is shown it in a segment (:attr:`Segment.spans`): ``confirmed`` (a person's,
+    or in an accepted annotation) and, for a term list's suggestion, the term it matched
+    (``term_id``, ``term``). View-only: never stored, and not part of the span's identity. Made
+    without ``was`` (what a merge's undo reads stays in the annotation it is in)."""
+
+    confirmed: bool = field(default=False, compare=False)
+    term_id: int | None = field(default=None, compare=False)
+    term: str | None = field(default=None, compare=False)
+
+    def span(self) -> Span:
+        """The plain span with its provenance, what a new annotation made from the shown spans stores."""
+        return Span(self.start, self.end, self.label, self.confidence, self.origin, self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +95,16 @@ class Prediction:
 
 @dataclass(frozen=True, slots=True)
 class Annotation:
-    """One person's annotation of one segment, as the store holds it. ``spans`` are in their stored
-    JSON shape: ``start``, ``end``, ``label`` and, where known, ``confidence``, ``origin`` (human,
-    model, term) and ``source``; ``status`` is draft, accepted, skipped or flagged. Made only by the
-    store's reads (``Store.annotation``, ``Store.annotations_of``); an edit works on
-    :meth:`to_dict`'s copy and writes a new one."""
+    """One person's annotation of one segment, as the store holds it: its spans (with their
+    provenance, :class:`Span`), ``status`` draft, accepted, skipped or flagged. Made only by the
+    store's reads (``Store.annotation``, ``Store.annotations_of``) and :meth:`from_dict`; an edit
+    makes a new one (frozen, ``dataclasses.replace``)."""
 
     segment_id: int
     annotator: str
     tier: str | None
     status: str
-    spans: tuple[dict[str, Any], ...]
+    spans: tuple[Span, ...]
     note: str | None = ""
     guideline_version: int | None = None
     model_id: str | None = None
@@ -66,13 +112,14 @@ class Annotation:
     updated: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The row as the event log and bundles write it (fields in order, spans copied)."""
+        """The row as the event log and bundles write it (fields in order, spans in their stored
+        shape, :meth:`Span.to_json`)."""
         return {
             "segment_id": self.segment_id,
             "annotator": self.annotator,
             "tier": self.tier,
             "status": self.status,
-            "spans": [dict(sp) for sp in self.spans],
+            "spans": [sp.to_json() for sp in self.spans],
             "note": self.note,
             "guideline_version": self.guideline_version,
             "model_id": self.model_id,
@@ -83,13 +130,13 @@ class Annotation:
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Annotation:
         """An annotation from :meth:`to_dict`'s shape (the event log's, an edit's or an import's row;
-        a field it lacks takes its default)."""
+        a field it lacks takes its default; its spans in their stored shape, or already Spans)."""
         return cls(
             row["segment_id"],
             row["annotator"],
             row.get("tier"),
             row["status"],
-            tuple(row["spans"]),
+            tuple(sp if isinstance(sp, Span) else Span.from_json(sp) for sp in row["spans"]),
             row.get("note"),
             row.get("guideline_version"),
             row.get("model_id"),
@@ -172,9 +219,8 @@ class Segment:
     source: str | None = None
     # ---- what a user is shown (filled by edits.attach_spans; terms.attach_suggestions may merge
     # term-list suggestions into ``spans`` and sets ``term_matches``)
-    #: the span dicts shown: ``start``, ``end``, ``label``, ``confidence``, ``origin``, ``confirmed``
-    #: (and ``source``, ``term_id``, ``term`` for a term's suggestion)
-    spans: list[dict[str, Any]] = field(default_factory=list)
+    #: the spans shown (with ``confirmed``, and the term of a term list's suggestion)
+    spans: list[ShownSpan] = field(default_factory=list)
     #: the active model's prediction, if any
     prediction: Prediction | None = None
     #: every person's annotation of the segment

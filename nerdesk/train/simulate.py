@@ -78,7 +78,7 @@ def simulate(
                         gold = [
                             s for s in gold_by_text[p.document(seg.doc_id)["text"]] if seg.start <= s.start < seg.end
                         ]
-                        shown = sorted((s["start"], s["end"], s["label"]) for s in seg.spans)
+                        shown = sorted(s.key() for s in seg.spans)
                         if shown != sorted(s.key() for s in gold):
                             p.set_spans(it.id, gold, action="oracle")
                         p.accept(it.id)

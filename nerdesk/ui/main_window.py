@@ -621,7 +621,7 @@ class MainWindow(QMainWindow):
         return self._show_dialog(
             "_guideline_editor",
             lambda w: GuidelineEditor(w.session, w.view, w),
-            lambda d: d.refresh(keep=label or (self.view.focus or {}).get("label")),
+            lambda d: d.refresh(keep=label or (self.view.focus.label if self.view.focus else None)),
         )
 
     def _show_dialog(self, attr: str, make, refresh=None):

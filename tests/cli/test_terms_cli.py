@@ -107,8 +107,8 @@ def test_flagged_terms_suggestions_rule_and_import(tmp_path):
         ]
         for sid in ids:
             seg = proj.segment(sid)
-            w = next(sp for sp in seg.spans if sp["term"] == "weather")
-            proj.remove_span(sid, w["start"], w["end"], w["label"])
+            w = next(sp for sp in seg.spans if sp.term == "weather")
+            proj.remove_span(sid, w.start, w.end, w.label)
             i = seg.text.index("gout")
             proj.add_span(sid, seg.start + i, seg.start + i + 4, "Disease")
             proj.accept(sid)
@@ -130,7 +130,7 @@ def test_flagged_terms_suggestions_rule_and_import(tmp_path):
         sid = proj.store.conn.execute(
             "SELECT s.id FROM segments s JOIN documents d ON d.id = s.doc_id WHERE d.text = 'More gout.'"
         ).fetchone()[0]
-        assert [(sp["label"], sp["source"]) for sp in proj.segment(sid).spans] == [("Disease", "terms:suggested")]
+        assert [(sp.label, sp.source) for sp in proj.segment(sid).spans] == [("Disease", "terms:suggested")]
 
 
 def test_a_finetune_records_the_term_lists_its_reviewed_spans_came_from(tmp_path):
@@ -148,7 +148,7 @@ def test_a_finetune_records_the_term_lists_its_reviewed_spans_came_from(tmp_path
         assert [len(s.spans) for s in segs] == [2, 1, 0]
         proj.accept(1)  # both suggestions kept as they were
         sp = segs[1].spans[0]  # "Hereditary breast cancer": the reviewer keeps only "breast cancer"
-        proj.move_span(3, sp["start"], sp["end"], sp["start"] + len("Hereditary "), sp["end"], snap=False)
+        proj.move_span(3, sp.start, sp.end, sp.start + len("Hereditary "), sp.end, snap=False)
         proj.accept(3)
         proj.accept(4)  # no suggestion there
     bundle = tmp_path / "b.zip"

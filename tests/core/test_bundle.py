@@ -75,7 +75,7 @@ def test_merge_is_idempotent_and_keeps_conflicts(tmp_path):
     assert res.documents == 0 and res.annotated_segments == 2
     anns = b.store.annotations_of([s1])[s1]
     assert sorted(a_.annotator for a_ in anns) == ["alice", "bob"]
-    labels = {a_.annotator: [s["label"] for s in a_.spans] for a_ in anns}
+    labels = {a_.annotator: [s.label for s in a_.spans] for a_ in anns}
     assert labels == {"alice": ["PER", "LOC"], "bob": ["PER", "ORG"]}
     before = b.store.conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0]
     drain(b.import_file(tmp_path / "a.zip"))
@@ -104,7 +104,7 @@ def test_merge_never_overwrites_the_same_name(tmp_path):
     assert b.store.annotation(s1, "alice") == local  # not replaced
     anns = {x.annotator: x for x in b.store.annotations_of([s1])[s1]}
     twin = next(n for n in anns if n.startswith("alice~"))
-    assert [sp["label"] for sp in anns[twin].spans] == ["PER", "LOC"] and "adjudication" in anns[twin].note
+    assert [sp.label for sp in anns[twin].spans] == ["PER", "LOC"] and "adjudication" in anns[twin].note
     # the merge is one undoable step: undo removes what it added, redo puts it back; local work stays
     assert b.undo_status()[0] == "merge annotations"
     b.undo()

@@ -15,7 +15,7 @@ import pytest
 
 from nerdesk.core.errors import NerdeskError
 from nerdesk.core.project import Project
-from nerdesk.core.types import DocRecord, drain
+from nerdesk.core.types import DocRecord, Span, drain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def _project(path: Path) -> int:
 def _spans(path: Path, sid: int, user: str) -> set[tuple[int, int]]:
     with Project.open(path) as p:
         ann = p.store.annotation(sid, user)
-        return {(s["start"], s["end"]) for s in ann.spans}
+        return {(s.start, s.end) for s in ann.spans}
 
 
 def test_same_user_in_two_processes_loses_no_span(tmp_path):
@@ -49,7 +49,7 @@ def test_same_user_in_two_processes_loses_no_span(tmp_path):
         t = threading.Thread(target=other)
         t.start()
         assert not done.wait(0.5), "a second writer must wait for the open write transaction"
-        row["spans"].append({"start": 0, "end": 5, "label": "PER", "confidence": None, "origin": "human"})
+        row["spans"].append(Span(0, 5, "PER", None, "human"))
     t.join(10)
     assert done.is_set()
     assert _spans(path, sid, "alice") == {(0, 5), (10, 13)}

@@ -27,8 +27,8 @@ def proj(tmp_path, shared_data):
 def first_span(p: Project, label: str) -> tuple[int, int, int]:
     for (sid,) in p.store.conn.execute("SELECT segment_id FROM annotations ORDER BY segment_id"):
         for sp in p.segment(sid).annotation.spans:
-            if sp["label"] == label:
-                return sid, sp["start"], sp["end"]
+            if sp.label == label:
+                return sid, sp.start, sp.end
     raise AssertionError(label)
 
 

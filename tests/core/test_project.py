@@ -58,7 +58,7 @@ def test_annotations_attach_to_existing_text(project):
     res = _run(project.import_records([DocRecord(TEXT, spans=spans, annotator="ann")], annotations=True))
     assert res.documents == 0 and res.annotated_segments == 2
     seg = project.document(1)["segments"][0]
-    assert [(s["start"], s["end"], s["label"]) for s in seg.spans] == [(0, 13, "PER"), (22, 27, "LOC")]
+    assert [(s.start, s.end, s.label) for s in seg.spans] == [(0, 13, "PER"), (22, 27, "LOC")]
     assert seg.status == "accepted"
 
 
@@ -86,7 +86,7 @@ def test_corrections_undo_redo_survive_restart(tmp_path):
     _run(p.import_records([DocRecord(TEXT)]))
     seg = p.document(1)["segments"][0].id
     p.add_span(seg, 1, 5, "PER")  # snaps to the token "Angela"
-    assert [(s["start"], s["end"]) for s in p.segment(seg).spans] == [(0, 6)]
+    assert [(s.start, s.end) for s in p.segment(seg).spans] == [(0, 6)]
     p.move_span(seg, 0, 6, 0, 13)
     p.add_span(seg, 22, 27, "PER")
     p.relabel_span(seg, 22, 27, "LOC")
@@ -99,11 +99,11 @@ def test_corrections_undo_redo_survive_restart(tmp_path):
     p.undo()
     assert p.segment(seg).status == "draft"
     p.undo()
-    assert [s["label"] for s in p.segment(seg).spans] == ["PER", "PER"]
+    assert [s.label for s in p.segment(seg).spans] == ["PER", "PER"]
     p.close()
     p = Project.open(path)
     p.redo()
-    assert [s["label"] for s in p.segment(seg).spans] == ["PER", "LOC"]
+    assert [s.label for s in p.segment(seg).spans] == ["PER", "LOC"]
     p.remove_span(seg, 22, 27)
     with pytest.raises(NerdeskError):
         p.redo()  # a new action clears the redo stack
@@ -123,7 +123,7 @@ def test_overlapping_add_replaces(project):
     s0 = seg.start
     project.add_span(sid, s0 + 8, s0 + 16, "PER")  # Emmanuel
     project.add_span(sid, s0 + 8, s0 + 23, "PER")  # Emmanuel Macron replaces it
-    assert [(s["start"] - s0, s["end"] - s0) for s in project.segment(sid).spans] == [(8, 23)]
+    assert [(s.start - s0, s.end - s0) for s in project.segment(sid).spans] == [(8, 23)]
     with pytest.raises(NerdeskError) as e:
         project.add_span(sid, 0, 3, "NOPE")
     assert e.value.code == "E009"
@@ -143,7 +143,7 @@ def test_the_store_hands_out_typed_annotations_and_predictions(tmp_path):
         p.add_span(1, 0, 13, "PER")
         ann = p.store.annotation(1, "alice")
         assert isinstance(ann, Annotation) and (ann.annotator, ann.status) == ("alice", "draft")
-        assert [(sp["start"], sp["end"], sp["label"]) for sp in ann.spans if sp["origin"] == "human"] == [
+        assert [(sp.start, sp.end, sp.label) for sp in ann.spans if sp.origin == "human"] == [
             (0, 13, "PER")
         ]
         assert all(isinstance(a, Annotation) for rows in p.store.annotations_of([1, 2]).values() for a in rows)

@@ -205,11 +205,11 @@ def test_split_without_a_model_leaves_the_spans_to_re_review_and_accept_asks_for
         proj.accept(seg)
     assert e.value.code == "E425"
     s = proj.segment(seg)
-    for sp in [sp for sp in s.annotation.spans if sp["label"] == "MISC"]:
-        proj.relabel_span(seg, sp["start"], sp["end"], "WORK")
+    for sp in [sp for sp in s.annotation.spans if sp.label == "MISC"]:
+        proj.relabel_span(seg, sp.start, sp.end, "WORK")
     proj.accept(seg)
     assert seg not in proj.taxonomy.stale_queue(1000)  # re-reviewed: current
-    for _ in range(1 + sum(1 for sp in s.annotation.spans if sp["label"] == "MISC")):
+    for _ in range(1 + sum(1 for sp in s.annotation.spans if sp.label == "MISC")):
         proj.undo()
     proj.undo()
     assert dump(proj) == before
@@ -293,8 +293,8 @@ def test_merges_of_merges_undo_exactly_and_an_edit_in_between_does_not_confuse_t
     # (as the annotator whose row it is: the row itself is read, changed and written back)
     sid, who = next((r[0], r[1]) for r in dump(proj)["annotations"] if '"was"' in r[4])
     with Project.open(proj.path, user=who) as them:
-        sp = next(x for x in them.store.annotation(sid, who).spans if x["label"] == "THING" and "was" in x)
-        them.relabel_span(sid, sp["start"], sp["end"], "PER")
+        sp = next(x for x in them.store.annotation(sid, who).spans if x.label == "THING" and x.was is not None)
+        them.relabel_span(sid, sp.start, sp.end, "PER")
         assert (
             '"was"'
             in them.store.conn.execute(
@@ -379,7 +379,7 @@ def test_adjudications_and_people_s_errors_follow_a_rename_merge_and_retire(tmp_
         adj_before = r.store.conn.execute("SELECT * FROM adjudications").fetchall()
         r.taxonomy.rename_label("LOC", "PLACE")
         res = adjudicate.resolutions(r.store, [sid])[sid]
-        assert res.how == "adjudicated" and {sp["label"] for sp in res.spans} == {"PER", "PLACE"}
+        assert res.how == "adjudicated" and {sp.label for sp in res.spans} == {"PER", "PLACE"}
         assert [ln["segment_id"] for ln in bundle_lines(r.store)] == [sid]  # still resolved: still exported
         assert r.store.conn.execute("SELECT label FROM person_errors").fetchall() == [("PLACE",)]
         r.undo()
@@ -390,7 +390,7 @@ def test_adjudications_and_people_s_errors_follow_a_rename_merge_and_retire(tmp_
         assert r.store.conn.execute("SELECT * FROM adjudications").fetchall() == adj_before
         r.taxonomy.retire_label("ORG")
         res = adjudicate.resolutions(r.store, [sid])[sid]
-        assert {sp["label"] for sp in res.spans} == {"PER", "LOC"}
+        assert {sp.label for sp in res.spans} == {"PER", "LOC"}
         r.undo()
         r.taxonomy.split_label("LOC", ["CITY", "COUNTRY"])  # no model places Paris: the decision stands,
         assert sid in r.taxonomy.stale_queue()  # and the segment waits for re-review
@@ -466,6 +466,6 @@ def test_a_split_reads_again_what_changed_while_the_model_placed_it(proj):
         return {i: [(org["start"], org["end"], "TEAM", 0.9)] for i in ids}
 
     proj.taxonomy.split_label("ORG", ["TEAM", "CLUB"], sorter=sorter)
-    now = {(sp["start"], sp["end"]): sp["label"] for sp in proj.store.annotation(sid, who).spans}
+    now = {(sp.start, sp.end): sp.label for sp in proj.store.annotation(sid, who).spans}
     assert now[misc["start"], misc["end"]] == "PER"  # the edit is kept
     assert now[org["start"], org["end"]] == "TEAM"  # and the span placed

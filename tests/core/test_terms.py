@@ -12,7 +12,7 @@ from nerdesk.core.errors import NerdeskError
 from nerdesk.core.exporter import export_suggestions
 from nerdesk.core.project import Project
 from nerdesk.core.routing import route
-from nerdesk.core.types import DocRecord, Span, drain
+from nerdesk.core.types import DocRecord, ShownSpan, Span, drain
 
 MODEL = "test-model@1"
 
@@ -47,7 +47,7 @@ def shown(p, text_part):
         )
     )
     seg = p.segment(sid)
-    return [(seg.text[sp["start"] - seg.start : sp["end"] - seg.start], sp["label"], sp["origin"]) for sp in seg.spans]
+    return [(seg.text[sp.start - seg.start : sp.end - seg.start], sp.label, sp.origin) for sp in seg.spans]
 
 
 def seg_of(p, text_part):
@@ -147,7 +147,7 @@ def test_a_new_list_pre_annotates_existing_segments_longest_match_and_acronyms_k
     # the longest match wins: hereditary breast cancer, not breast cancer inside it
     assert shown(p, "Hereditary") == [("Hereditary breast cancer", "Disease", "terms")]
     seg = p.segment(seg_of(p, "Hereditary"))
-    assert seg.spans[0]["source"] == "terms:d" and seg.spans[0]["confidence"] is None
+    assert seg.spans[0].source == "terms:d" and seg.spans[0].confidence is None
     assert seg.term_matches[0]["pattern"] == "hereditary breast cancer"
     # nothing to match again: resumable
     assert drain(p.terms.match()) == 0
@@ -190,7 +190,7 @@ def test_matching_uses_the_stored_tokens_of_pre_tokenised_input(tmp_path):
     p.terms.add_file(write(tmp_path, "d.txt", "linked\nX-linked adrenoleukodystrophy\n"), label="Disease")
     drain(p.terms.match())
     seg = p.segment(seg_of(p, "adreno"))
-    assert [(text[sp["start"] : sp["end"]], sp["start"]) for sp in seg.spans] == [
+    assert [(text[sp.start : sp.end], sp.start) for sp in seg.spans] == [
         ("X-linked adrenoleukodystrophy", 0),
         ("linked", 33),
     ]
@@ -245,11 +245,11 @@ def test_project_preannotate_runs_the_model_then_the_term_lists(tmp_path):
 
 # ------------------------------------------------------------------------------------------ the merge rule
 def _m(start, end, label, conf):
-    return {"start": start, "end": end, "label": label, "confidence": conf, "origin": "model"}
+    return ShownSpan(start, end, label, conf, "model")
 
 
 def _t(start, end, label):
-    return {"start": start, "end": end, "label": label, "confidence": None, "origin": "terms", "source": "terms:x"}
+    return ShownSpan(start, end, label, None, "terms", "terms:x")
 
 
 @pytest.mark.parametrize(
@@ -273,7 +273,7 @@ def _t(start, end, label):
 )
 def test_merge_rule(model, term, known, allow, want):
     got = T.merge(model, [term], known=known, threshold=0.8, allow_overlaps=allow)
-    assert [sp["origin"] for sp in got] == want
+    assert [sp.origin for sp in got] == want
 
 
 def test_the_model_wins_in_the_project_where_it_knows_the_label_and_is_confident(tmp_path):
@@ -345,10 +345,10 @@ def test_precision_on_reviewed_segments_flags_a_mostly_rejected_term_and_it_can_
     ids = [r[0] for r in p.store.conn.execute("SELECT id FROM segments ORDER BY id")]
     for sid in ids:  # the reviewer keeps "breast cancer" and deletes "home" (a bad term)
         seg = p.segment(sid)
-        home = next(sp for sp in seg.spans if seg.text[sp["start"] - seg.start : sp["end"] - seg.start] == "home")
-        p.remove_span(sid, home["start"], home["end"], home["label"])
+        home = next(sp for sp in seg.spans if seg.text[sp.start - seg.start : sp.end - seg.start] == "home")
+        p.remove_span(sid, home.start, home.end, home.label)
         ann = p.store.annotation(sid, p.user)
-        assert [sp["origin"] for sp in ann.spans] == ["terms"] and ann.spans[0]["source"] == "terms:d"
+        assert [sp.origin for sp in ann.spans] == ["terms"] and ann.spans[0].source == "terms:d"
         p.accept(sid)
     rep = p.terms.report()[0]
     rows = {t["pattern"]: t for t in rep["term_rows"]}

@@ -51,7 +51,7 @@ def test_promote_rollback_compare_report(tmp_path):
         seg = p.segment(seg_id)
         for a, b in seg.tokens:
             w = seg.text[a - seg.start : b - seg.start]
-            shown = {(s["start"], s["end"]): s["label"] for s in p.segment(seg_id).spans}
+            shown = {(s.start, s.end): s.label for s in p.segment(seg_id).spans}
             if w in truth and shown.get((a, b)) != truth[w]:
                 if (a, b) in shown:
                     p.relabel_span(seg_id, a, b, truth[w])

@@ -14,7 +14,7 @@ TEXT = TEXTS[0]
 def db_spans(win, seg_id=None):
     p = win.session.project
     ann = p.store.annotation(seg_id or win.session.current, "tester")
-    return None if ann is None else [(s["start"], s["end"], s["label"]) for s in ann.spans]
+    return None if ann is None else [(s.start, s.end, s.label) for s in ann.spans]
 
 
 def db_status(win, seg_id=None):
@@ -63,7 +63,7 @@ def test_keyboard_add_relabel_move_delete_undo(opened, qtbot):
     qtbot.keyClick(view, Qt.Key.Key_1)  # PER
     end = start + len("Emmanuel Macron")
     assert (start, end, "PER") in db_spans(win, sid)
-    assert view.focus and (view.focus["start"], view.focus["end"]) == (start, end)
+    assert view.focus and (view.focus.start, view.focus.end) == (start, end)
     # relabel the focused span with a label key
     qtbot.keyClick(view, Qt.Key.Key_2)
     assert (start, end, "ORG") in db_spans(win, sid)
@@ -103,23 +103,23 @@ def test_tab_cycles_spans_and_enter_accepts(opened, qtbot):
     seg = win.session.segment()
     assert seg.spans, "fake model predicted nothing"
     qtbot.keyClick(view, Qt.Key.Key_Tab)
-    first = sorted(seg.spans, key=lambda s: (s["start"], s["end"]))[0]
-    assert (view.focus["start"], view.focus["end"]) == (first["start"], first["end"])
+    first = sorted(seg.spans, key=lambda s: (s.start, s.end))[0]
+    assert (view.focus.start, view.focus.end) == (first.start, first.end)
     if len(seg.spans) > 1:
         qtbot.keyClick(view, Qt.Key.Key_Tab)
-        assert view.focus["start"] != first["start"]
+        assert view.focus.start != first.start
         qtbot.keyClick(view, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
-        assert view.focus["start"] == first["start"]
+        assert view.focus.start == first.start
     qtbot.keyClick(view, Qt.Key.Key_Return)
     assert db_status(win, sid) == "accepted"
     assert win.session.current != sid  # moved on to the next item
     # accepted spans are the model's, now confirmed
     assert [(a, b) for a, b, _ in db_spans(win, sid)] == [
-        (s["start"], s["end"]) for s in sorted(seg.spans, key=lambda s: s["start"])
+        (s.start, s.end) for s in sorted(seg.spans, key=lambda s: s.start)
     ]
     qtbot.keyClick(view, Qt.Key.Key_P)
     assert win.session.current == sid
-    assert all(sp["confirmed"] for sp in win.session.segment().spans)
+    assert all(sp.confirmed for sp in win.session.segment().spans)
 
 
 def test_skip_flag_next_previous(opened, qtbot, monkeypatch):
@@ -166,7 +166,7 @@ def test_mouse_select_palette_click_and_drag_boundary(opened, qtbot):
     qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=point(view, start - 3))
     assert view.focus is None
     qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=point(view, start + 2))
-    assert view.focus and view.focus["start"] == start
+    assert view.focus and view.focus.start == start
     # drag the right edge left to the end of "Olaf" (snaps to the token)
     rects = view.range_rects16(view.tp.to_utf16(start), view.tp.to_utf16(end))
     edge = QPoint(int(rects[-1].right()) - 1, int(rects[-1].center().y()))

@@ -149,7 +149,7 @@ def test_predict_job_updates_the_view(window, qtbot, tmp_path):
     _wait_job(qtbot, job)
     assert job.outcome == "done", job.outcome
     spans = window.session.segment().spans
-    assert [(window.view.text[s["start"] : s["end"]], s["confidence"]) for s in spans] == [
+    assert [(window.view.text[s.start : s.end], s.confidence) for s in spans] == [
         ("Bob", 0.42),
         ("Paris", 0.42),
     ]
@@ -178,7 +178,7 @@ def test_import_dialog_values_and_annotations(opened, qtbot, tmp_path):
     hits = p.search("Hopper")
     seg = p.document(hits[0]["doc_id"])["segments"][0]
     assert seg.status == "accepted"
-    assert [(s["start"], s["end"], s["label"]) for s in seg.spans] == [(0, 12, "PER")]
+    assert [(s.start, s.end, s.label) for s in seg.spans] == [(0, 12, "PER")]
 
 
 def test_import_is_pre_annotated_in_the_background(window, qtbot, tmp_path):

@@ -29,7 +29,7 @@ def test_labels_dialog_manages_labels_after_creation_and_undo_takes_each_change_
     dlg.table.item(row, 0).setText("PERSON")
     assert "PERSON" in p.label_names() and "PER" not in p.label_names()
     assert win.palette.button("PERSON") is not None and "PERSON" in win.view.colors
-    assert all(sp["label"] != "PER" for seg in win.session.doc["segments"] for sp in seg.spans)
+    assert all(sp.label != "PER" for seg in win.session.doc["segments"] for sp in seg.spans)
     # colour (the colour dialog answered), key, description, severity
     monkeypatch.setattr(dlg, "choose_color", lambda current: "#112233")
     qtbot.mouseClick(dlg.table.cellWidget(dlg.row_of("DATE"), 1), Qt.MouseButton.LeftButton)
@@ -103,7 +103,7 @@ def test_guideline_editor_fields_examples_history_and_the_definition_where_you_a
     start = goto_text(win, "Olaf Scholz")
     select(view, start, start + len("Olaf Scholz"))
     qtbot.keyClick(view, Qt.Key.Key_1)  # PER
-    view.set_focus_span(view.current_segment(), next(sp for sp in view.current_segment().spans if sp["start"] == start))
+    view.set_focus_span(view.current_segment(), next(sp for sp in view.current_segment().spans if sp.start == start))
     win.inspector.refresh_now()
     assert "A named person" in win.inspector.body.toPlainText()
     # one click: the focused span becomes an example; F2 shows it beside the span
@@ -128,13 +128,13 @@ def test_a_boundary_move_stops_at_the_neighbour_and_the_history_names_what_was_r
     start = goto_text(win, "Emmanuel Macron")
     sid = win.session.current
     spans = {
-        (a, b): lab for a, b, lab in [(sp["start"], sp["end"], sp["label"]) for sp in view.current_segment().spans]
+        (a, b): lab for a, b, lab in [(sp.start, sp.end, sp.label) for sp in view.current_segment().spans]
     }
     emmanuel, macron = (start, start + 8), (start + 9, start + 15)
     assert emmanuel in spans and macron in spans  # the model's two neighbouring suggestions
     view.set_focus_span(
         view.current_segment(),
-        next(sp for sp in view.current_segment().spans if (sp["start"], sp["end"]) == emmanuel),
+        next(sp for sp in view.current_segment().spans if (sp.start, sp.end) == emmanuel),
     )
     # Shift+Right would grow "Emmanuel" over "Macron": it stops at the neighbour, nothing is lost
     qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
@@ -166,7 +166,7 @@ def test_the_core_clamps_a_move_at_the_neighbour(tmp_path):
     sid = p.document(1)["segments"][0].id
     p.set_spans(sid, [Span(0, 3, "PER"), Span(19, 28, "ORG")])
     p.move_span(sid, 0, 3, 0, 34)  # over "Acme Corp": stops before it
-    assert [(s["start"], s["end"], s["label"]) for s in p.segment(sid).spans] == [(0, 18, "PER"), (19, 28, "ORG")]
+    assert [(s.start, s.end, s.label) for s in p.segment(sid).spans] == [(0, 18, "PER"), (19, 28, "ORG")]
     assert p.history(sid)[-1]["action"] == "move boundary (stopped at ORG 'Acme Corp')"
     try:
         p.move_span(sid, 0, 18, 0, 30)
@@ -175,7 +175,7 @@ def test_the_core_clamps_a_move_at_the_neighbour(tmp_path):
     else:
         raise AssertionError("E436 expected")
     p.move_span(sid, 0, 18, 0, 28, swallow=True)  # asked for: it goes, and the history names it
-    assert [(s["start"], s["end"]) for s in p.segment(sid).spans] == [(0, 28)]
+    assert [(s.start, s.end) for s in p.segment(sid).spans] == [(0, 28)]
     assert p.history(sid)[-1]["action"] == "move boundary (removed ORG 'Acme Corp')"
     p.undo()
     assert len(p.segment(sid).spans) == 2
@@ -295,7 +295,7 @@ def test_a_split_in_the_app_is_placed_by_the_model_in_the_background(window, tmp
         n = {}
         for (spans,) in p.store.conn.execute("SELECT spans FROM annotations"):
             for sp in json.loads(spans):
-                n[sp["label"]] = n.get(sp["label"], 0) + 1
+                n[sp.label] = n.get(sp.label, 0) + 1
         return n
 
     before = counts()

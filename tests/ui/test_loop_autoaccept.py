@@ -67,7 +67,7 @@ def test_auto_accept_dialog_end_to_end(window, qtbot, tmp_path):
     seg = win.session.segment()
     if seg.spans:
         sp = seg.spans[0]
-        win.session.remove_span(second, sp["start"], sp["end"], sp["label"])  # the model was wrong
+        win.session.remove_span(second, sp.start, sp.end, sp.label)  # the model was wrong
         expect_errors = 1
     else:
         expect_errors = 0

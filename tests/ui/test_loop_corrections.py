@@ -12,17 +12,17 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     start = goto_text(win, "Angela Merkel")
     sid = s.current
     seg = s.segment()
-    merkel = next(sp for sp in seg.spans if win.view.text[sp["start"] : sp["end"]] == "Merkel")
+    merkel = next(sp for sp in seg.spans if win.view.text[sp.start : sp.end] == "Merkel")
     qtbot.wait(50)
-    s.add_span(sid, start, start + len("Angela Merkel"), merkel["label"])
+    s.add_span(sid, start, start + len("Angela Merkel"), merkel.label)
     qtbot.waitUntil(lambda: "Angela Merkel" in win.statusBar().currentMessage(), timeout=3000)
     msg = win.statusBar().currentMessage()
-    assert msg.startswith("boundary error: 'Angela Merkel' " + merkel["label"]), msg
+    assert msg.startswith("boundary error: 'Angela Merkel' " + merkel.label), msg
     win.inspector.refresh_now()
     body = win.inspector.body.toPlainText()
     assert "Your changes vs the model" in body and "boundary error: 'Angela Merkel'" in body
     # relabel: the category follows the edit
-    other = "ORG" if merkel["label"] != "ORG" else "LOC"
+    other = "ORG" if merkel.label != "ORG" else "LOC"
     s.relabel_span(sid, start, start + len("Angela Merkel"), other)
     qtbot.waitUntil(lambda: "boundary + label" in win.statusBar().currentMessage(), timeout=3000)
     # undo back to the boundary error, undo again: as the model predicted
@@ -30,8 +30,8 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     s.undo()
     qtbot.waitUntil(lambda: "Matches the model" in win.statusBar().currentMessage(), timeout=3000)
     # make an error, accept: it is recorded
-    paris = next(sp for sp in s.segment().spans if win.view.text[sp["start"] : sp["end"]] == "Paris")
-    s.remove_span(sid, paris["start"], paris["end"], paris["label"])
+    paris = next(sp for sp in s.segment().spans if win.view.text[sp.start : sp.end] == "Paris")
+    s.remove_span(sid, paris.start, paris.end, paris.label)
     qtbot.waitUntil(lambda: "false positive: 'Paris'" in win.statusBar().currentMessage(), timeout=3000)
     s.accept(advance=False)
     p = s.project
@@ -45,9 +45,9 @@ def test_edit_shows_its_category_and_panel_overrides(opened, qtbot):
     assert dlg.table.rowCount() == 0
     dlg.category.setCurrentIndex(dlg.category.findData("false_positive"))
     assert dlg.table.rowCount() == 1 and dlg.table.item(0, 3).text() == "Paris"
-    dlg.label.setCurrentIndex(dlg.label.findData(paris["label"]))
+    dlg.label.setCurrentIndex(dlg.label.findData(paris.label))
     assert dlg.table.rowCount() == 1
-    wrong = next(n for n in p.label_names() if n != paris["label"])
+    wrong = next(n for n in p.label_names() if n != paris.label)
     dlg.label.setCurrentIndex(dlg.label.findData(wrong))
     assert dlg.table.rowCount() == 0
     dlg.label.setCurrentIndex(0)
@@ -86,8 +86,8 @@ def test_open_panel_follows_accepts_their_undo_and_redo_by_kind(opened, qtbot, m
     monkeypatch.setattr(dlg, "reload", lambda *a, **kw: (reloads.append(1), real(*a, **kw)))
     goto_text(win, "Angela Merkel")
     sid = s.current
-    paris = next(sp for sp in s.segment().spans if win.view.text[sp["start"] : sp["end"]] == "Paris")
-    s.remove_span(sid, paris["start"], paris["end"], paris["label"])  # an edit: not a reason to re-read
+    paris = next(sp for sp in s.segment().spans if win.view.text[sp.start : sp.end] == "Paris")
+    s.remove_span(sid, paris.start, paris.end, paris.label)  # an edit: not a reason to re-read
     assert reloads == []
     s.accept(advance=False)
     assert len(reloads) == 1 and dlg.table.rowCount() == 1 and dlg.table.item(0, 3).text() == "Paris"

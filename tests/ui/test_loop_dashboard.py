@@ -28,7 +28,7 @@ def _reviewed_project(tmp_path):
         seg = p.segment(sid)
         if k % 2 == 0 and seg.spans:
             sp = seg.spans[0]
-            p.remove_span(sid, sp["start"], sp["end"], sp["label"])  # a false positive
+            p.remove_span(sid, sp.start, sp.end, sp.label)  # a false positive
         p.accept(sid)
     p.close()
     return path

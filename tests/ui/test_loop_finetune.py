@@ -30,7 +30,7 @@ def _accept_with_errors(win, n):
         seg = s.segment()
         if seg.spans:
             sp = seg.spans[0]
-            s.remove_span(s.current, sp["start"], sp["end"], sp["label"])
+            s.remove_span(s.current, sp.start, sp.end, sp.label)
         s.accept()
 
 
@@ -155,7 +155,7 @@ def test_offer_on_audited_error_rate(opened, qtbot, monkeypatch):
     assert win.session.project.store.segment(win.session.current).status == "audit"
     if seg.spans:  # the model was wrong: delete its suggestion...
         sp = seg.spans[0]
-        win.session.remove_span(win.session.current, sp["start"], sp["end"], sp["label"])
+        win.session.remove_span(win.session.current, sp.start, sp.end, sp.label)
     else:  # ...or it missed an entity
         a, b = seg.tokens[0]
         win.session.add_span(win.session.current, a, b, p.label_names()[0])

@@ -29,7 +29,7 @@ def team_project(path: Path) -> tuple[Path, list[int]]:
     make_project(path, TEXTS)
     with Project.open(path, user="alice", tier="annotator") as a:
         ids = [s.id for d in a.store.document_ids() for s in a.document(d)["segments"]][:3]
-        spans = {sid: [(sp["start"], sp["end"], sp["label"]) for sp in a.segment(sid).spans] for sid in ids}
+        spans = {sid: [(sp.start, sp.end, sp.label) for sp in a.segment(sid).spans] for sid in ids}
         for sid in ids:
             a.set_spans(sid, [Span(*k) for k in spans[sid]])
             a.accept(sid)
@@ -126,7 +126,7 @@ def test_tier_queue_by_keys(window, tmp_path, qtbot, monkeypatch, errors_sink):
     assert window.session.current == item.segment_id
     seg = window.session.segment()
     drop = seg.spans[0]
-    window.session.remove_span(item.segment_id, drop["start"], drop["end"], drop["label"])
+    window.session.remove_span(item.segment_id, drop.start, drop.end, drop.label)
     dlg.activateWindow()
     qtbot.waitUntil(dlg.isActiveWindow, timeout=3000)
     dlg.table.setFocus()

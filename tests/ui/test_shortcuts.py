@@ -177,12 +177,12 @@ def test_window_keys_from_the_view_of_a_window_that_is_not_active(opened, qtbot)
 
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Tab)
-    f = dict(view.focus)
+    f = view.focus
     view.delete_focused()
-    assert not any(sp["start"] == f["start"] for sp in win.session.segment(f["segment_id"]).spans)
+    assert not any(sp.start == f.start for sp in win.session.segment(f.segment_id).spans)
     view.shortcuts = {**view.shortcuts, "z": view.offered[0]}
     press(Qt.Key.Key_Z, ctrl, "z")  # at once: Undo is enabled as soon as the edit is made
-    assert any(sp["start"] == f["start"] for sp in win.session.segment(f["segment_id"]).spans)
+    assert any(sp.start == f.start for sp in win.session.segment(f.segment_id).spans)
     view.refresh_labels()
 
     messages = []

@@ -50,7 +50,7 @@ def test_sigkill_loses_no_acknowledged_action(tmp_path):
                 sid, a, b, label = int(parts[1]), int(parts[2]), int(parts[3]), parts[4]
                 ann = p.store.annotation(sid, "killer")
                 assert ann is not None, ack
-                assert (a, b, label) in [(s["start"], s["end"], s["label"]) for s in ann.spans], ack
+                assert (a, b, label) in [(s.start, s.end, s.label) for s in ann.spans], ack
             else:
                 sid = int(parts[1])
                 assert p.store.segment(sid).status == "accepted", ack

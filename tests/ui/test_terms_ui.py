@@ -12,10 +12,10 @@ def wait_jobs(win, qtbot):
 
 def term_spans(win):
     return [
-        (win.view.text[sp["start"] : sp["end"]], sp["label"], sp.get("source"))
+        (win.view.text[sp.start : sp.end], sp.label, sp.source)
         for seg in win.view.segs
         for sp in seg.spans
-        if sp.get("origin") == "terms"
+        if sp.origin == "terms"
     ]
 
 
@@ -59,9 +59,9 @@ def test_term_suggestions_have_their_own_cue_and_source(with_terms, qtbot):
         seen |= set(term_spans(win))
     assert ("river Thames", "River", "terms:places") in seen and ("Elysee Palace", "LOC", "terms:places") in seen
     # the cue: italic text and (painted) a dashed frame; model suggestions are not italic
-    seg = next(seg for seg in win.view.segs for sp in seg.spans if sp.get("origin") == "terms")
-    sp = next(sp for sp in seg.spans if sp.get("origin") == "terms")
-    fmt = win.view.highlighter.span_format(sp["label"], None, False, True, False, True)
+    seg = next(seg for seg in win.view.segs for sp in seg.spans if sp.origin == "terms")
+    sp = next(sp for sp in seg.spans if sp.origin == "terms")
+    fmt = win.view.highlighter.span_format(sp.label, None, False, True, False, True)
     assert fmt.fontItalic()
     assert not win.view.highlighter.span_format("PER", 0.9, False, True, False, False).fontItalic()
     s.goto(seg.id)
@@ -72,7 +72,7 @@ def test_term_suggestions_have_their_own_cue_and_source(with_terms, qtbot):
     # an edit keeps the term span's origin in the annotation; accepting counts a hit
     s.accept(advance=False)
     ann = s.project.store.annotation(seg.id, s.project.user)
-    assert any(x.get("source") == "terms:places" for x in ann.spans)
+    assert any(x.source == "terms:places" for x in ann.spans)
     rep = s.project.terms.report()[0]
     assert rep["hits"] >= 1 and rep["precision"] == 1.0
 

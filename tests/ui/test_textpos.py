@@ -87,7 +87,7 @@ def test_view_selection_to_store_offsets(window, qtbot, tmp_path, name, entity, 
     qtbot.keyClick(view, key)
     ann = window.session.project.store.annotation(seg.id, "tester")
     assert ann is not None
-    spans = [(s["start"], s["end"], s["label"]) for s in ann.spans]
+    spans = [(s.start, s.end, s.label) for s in ann.spans]
     assert (cp_start, cp_end, label) in spans
     assert text[cp_start:cp_end] == entity
     # and the view shows it where Qt has it
@@ -127,8 +127,8 @@ def test_highlights_land_on_the_stored_characters(window, tmp_path, name):
     n = 0
     for seg in window.session.doc["segments"]:
         for sp in seg.spans:
-            a, b = view.tp.to_utf16(sp["start"]), view.tp.to_utf16(sp["end"])
-            assert all(painted.get(u) == colors[sp["label"]] for u in range(a, b)), (sp, text[sp["start"] : sp["end"]])
+            a, b = view.tp.to_utf16(sp.start), view.tp.to_utf16(sp.end)
+            assert all(painted.get(u) == colors[sp.label] for u in range(a, b)), (sp, text[sp.start : sp.end])
             # the characters just outside are not painted in this span's colour (unless adjacent spans)
             n += 1
     assert n > 0
@@ -194,7 +194,7 @@ def test_labelling_in_a_huge_line_lands_on_the_stored_characters(window, qtbot, 
     qtbot.keyClick(view, Qt.Key.Key_3)
     seg = window.session.segment_at(cp)
     ann = window.session.project.store.annotation(seg.id, "tester")
-    assert (cp, cp + 5, "LOC") in [(s["start"], s["end"], s["label"]) for s in ann.spans]
+    assert (cp, cp + 5, "LOC") in [(s.start, s.end, s.label) for s in ann.spans]
     assert view.span_at16(a)[1]["label"] == "LOC"
 
 
@@ -224,7 +224,7 @@ def test_only_the_blocks_on_screen_are_formatted_until_they_scroll_into_view(win
     last = max(window.session.doc["segments"], key=lambda s: s.start)
     window.session.goto(last.id)  # scrolls to the end of the document
     assert far.blockNumber() not in hl.pending
-    paris = [sp for sp in last.spans if text[sp["start"] : sp["end"]] == "Paris"]
+    paris = [sp for sp in last.spans if text[sp.start : sp.end] == "Paris"]
     colours = {
         r.format.background().color().rgb() for r in doc.findBlock(view.tp.to_utf16(last.start)).layout().formats()
     }

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.store.base import Tables, chunked, now, where_equal
-from nerdesk.core.types import Annotation
+from nerdesk.core.types import Annotation, Span
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -61,7 +61,8 @@ class AnnotationTables(Tables):
     @staticmethod
     def annotation_row(r: Sequence[Any]) -> Annotation:
         """An Annotation from a row whose first columns are ANNOTATION_COLUMNS."""
-        return Annotation(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], r[8], r[9])
+        spans = tuple(map(Span.from_json, json.loads(r[4])))
+        return Annotation(r[0], r[1], r[2], r[3], spans, r[5], r[6], r[7], r[8], r[9])
 
     @staticmethod
     def _annotation_values(a: Annotation) -> tuple[Any, ...]:
@@ -70,7 +71,7 @@ class AnnotationTables(Tables):
             a.annotator,
             a.tier,
             a.status,
-            json.dumps(list(a.spans), ensure_ascii=False),
+            json.dumps([sp.to_json() for sp in a.spans], ensure_ascii=False),
             a.note,
             a.guideline_version,
             a.model_id,
@@ -385,9 +386,12 @@ def reviewed_and_corrected(store: Store, first_doc: int, last_doc: int) -> tuple
 
 
 def _event_value(value: Any) -> Any:
-    """An event's before/after may hold annotations: written as their rows (:meth:`Annotation.to_dict`)."""
+    """An event's before/after may hold annotations and spans: written as their rows
+    (:meth:`Annotation.to_dict`, :meth:`Span.to_json`)."""
     if isinstance(value, Annotation):
         return value.to_dict()
+    if isinstance(value, Span):
+        return value.to_json()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

@@ -146,8 +146,8 @@ class QueueModel(QAbstractTableModel):
         p = self.session.project
         for seg in p.segments(ids):
             text = " ".join(seg.text.split())
-            labels = {sp["label"] for sp in seg.spans}
-            confs = [sp["confidence"] for sp in seg.spans if sp.get("confidence") is not None]
+            labels = {sp.label for sp in seg.spans}
+            confs = [sp.confidence for sp in seg.spans if sp.confidence is not None]
             pred = seg.prediction
             pspans = pred.spans if pred is not None else ()
             pconfs = [sp.confidence for sp in pspans if sp.confidence is not None]

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QPlainTextEdit, QToolTip
 
 from nerdesk.core import boundaries
 from nerdesk.core.boundaries import Edge
-from nerdesk.core.types import Segment
+from nerdesk.core.types import Segment, ShownSpan
 from nerdesk.ui.textpos import TextPos, display
 from nerdesk.ui.theme import LIGHT, THEMES, ViewSettings, ink_for, label_colors, span_alpha, span_background
 
@@ -137,6 +137,27 @@ class Binding:
 
     def takes(self, view: DocumentView, p: Press) -> bool:
         return any(c.takes(view, p) for c in self.chords) and (self.when is None or self.when(view))
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The focused span and the segment it is in (what ``focusChanged`` sends: the inspector shows it,
+    the guideline editor takes it as an example)."""
+
+    segment_id: int
+    span: ShownSpan
+
+    @property
+    def start(self) -> int:
+        return self.span.start
+
+    @property
+    def end(self) -> int:
+        return self.span.end
+
+    @property
+    def label(self) -> str:
+        return self.span.label
 
 
 def _focused(view: DocumentView) -> bool:
@@ -391,16 +412,16 @@ class SpanHighlighter(QSyntaxHighlighter):
                     a, b = max(ss, bs), min(se, be)
                     if a < b:
                         fmt = self.span_format(
-                            sp["label"],
-                            sp.get("confidence"),
-                            sp.get("confirmed", False),
+                            sp.label,
+                            sp.confidence,
+                            sp.confirmed,
                             is_cur,
                             nested,
-                            sp.get("origin") == "terms",
+                            sp.origin == "terms",
                         )
                         self.setFormat(a - bs, b - a, fmt)
                         if view.show_tags and bs <= se - 1 < be:  # room for the tag after the last character
-                            ls, le = view.tp.range16(sp["end"] - 1, sp["end"])
+                            ls, le = view.tp.range16(sp.end - 1, sp.end)
                             self.setFormat(ls - bs, le - ls, self.tag_format(fmt, view.tag_width(sp) + 3))
             i += 1
 
@@ -408,7 +429,7 @@ class SpanHighlighter(QSyntaxHighlighter):
 class DocumentView(QPlainTextEdit):
     """Shows ``session.doc``; edits go through ``session``."""
 
-    focusChanged = Signal(object)  # the focused span dict (with segment_id) or None
+    focusChanged = Signal(object)  # the focused span (a Focus) or None
     labelRequested = Signal()  # R pressed: a relabel menu is shown
 
     def __init__(self, session, parent=None):
@@ -433,7 +454,7 @@ class DocumentView(QPlainTextEdit):
         self.seg_ranges16: list[tuple[int, int]] = []
         self.seg_starts16: list[int] = []
         #: segment id -> (the segment, its spans16) for the segments drawn so far
-        self._spans16: dict[int, tuple[Segment, list[tuple[int, int, dict[str, Any], bool]]]] = {}
+        self._spans16: dict[int, tuple[Segment, list[tuple[int, int, ShownSpan, bool]]]] = {}
         self.colors: dict[str, str] = {}
         self.shortcuts: dict[str, str] = {}
         #: View menu settings (nerdesk.ui.theme): theme, label tags, colour-blind-safe colours, text size
@@ -441,7 +462,7 @@ class DocumentView(QPlainTextEdit):
         self.theme = LIGHT
         self.show_tags = True
         self._tag_font = QFont(self.font())
-        self.focus: dict[str, Any] | None = None  # {segment_id, start, end, label}
+        self.focus: Focus | None = None
         self._drag: dict[str, Any] | None = None
         self._press_pos: QPointF | None = None
         self.document().setDocumentMargin(10)  # room for the current-segment bar
@@ -496,14 +517,14 @@ class DocumentView(QPlainTextEdit):
         self.format_visible()
         self.viewport().update()
 
-    def tag_text(self, sp: dict[str, Any]) -> str:
+    def tag_text(self, sp: ShownSpan) -> str:
         """What a span's tag says: its label, and a model suggestion's confidence in percent."""
-        conf = sp.get("confidence")
-        if conf is not None and not sp.get("confirmed", False):
-            return f"{sp['label']} {round(100 * conf)}%"
-        return sp["label"]
+        conf = sp.confidence
+        if conf is not None and not sp.confirmed:
+            return f"{sp.label} {round(100 * conf)}%"
+        return sp.label
 
-    def tag_width(self, sp: dict[str, Any]) -> float:
+    def tag_width(self, sp: ShownSpan) -> float:
         text = self.tag_text(sp)
         cache = self.__dict__.setdefault("_tag_widths", {})
         w = cache.get(text)
@@ -517,7 +538,7 @@ class DocumentView(QPlainTextEdit):
         """The guideline of a label (default: the focused span's) as rich text: definition and examples."""
         import html
 
-        label = label or (self.focus or {}).get("label")
+        label = label or (self.focus.label if self.focus else None)
         p = self.session.project
         if not label or p is None:
             return ""
@@ -550,12 +571,12 @@ class DocumentView(QPlainTextEdit):
         if not text:
             self.session.message.emit("Focus a span first (Tab or click) to see its label's guideline.")
             return ""
-        rects = self.range_rects16(*self.tp.range16(self.focus["start"], self.focus["end"]))
+        rects = self.range_rects16(*self.tp.range16(self.focus.start, self.focus.end))
         at = rects[-1].bottomLeft().toPoint() if rects else self.viewport().rect().center()
         QToolTip.showText(self.viewport().mapToGlobal(at), text, self)
         return text
 
-    def spans16(self, seg: Segment) -> list[tuple[int, int, dict[str, Any], bool]]:
+    def spans16(self, seg: Segment) -> list[tuple[int, int, ShownSpan, bool]]:
         """(start16, end16, span, nested) for each span of ``seg``, longest first: worked out when first
         drawn (a 13,000-segment line opens without converting 21,000 spans that are not on screen) and
         kept until the segment is read again (a new object)."""
@@ -563,16 +584,13 @@ class DocumentView(QPlainTextEdit):
         if cached is not None and cached[0] is seg:
             return cached[1]
         tp = self.tp
-        spans = sorted(seg.spans, key=lambda sp: (-(sp["end"] - sp["start"]), sp["start"]))
+        spans = sorted(seg.spans, key=lambda sp: (-(sp.end - sp.start), sp.start))
         out = []
         for k, sp in enumerate(spans):
             nested = any(
-                o["start"] <= sp["start"]
-                and sp["end"] <= o["end"]
-                or (o["start"] < sp["end"] and sp["start"] < o["end"])
-                for o in spans[:k]
+                o.start <= sp.start and sp.end <= o.end or (o.start < sp.end and sp.start < o.end) for o in spans[:k]
             )
-            out.append((*tp.range16(sp["start"], sp["end"]), sp, nested))
+            out.append((*tp.range16(sp.start, sp.end), sp, nested))
         self._spans16[seg.id] = (seg, out)
         return out
 
@@ -588,7 +606,7 @@ class DocumentView(QPlainTextEdit):
             if doc is not None
             and self.segs
             and self.focus is not None
-            and any(s.id == self.focus["segment_id"] for s in doc["segments"])
+            and any(s.id == self.focus.segment_id for s in doc["segments"])
             else None
         )
         self.focus = None
@@ -651,7 +669,7 @@ class DocumentView(QPlainTextEdit):
     def _on_current(self, segment_id: int) -> None:
         old = getattr(self, "_shown_current", None)
         self._shown_current = segment_id
-        if segment_id != old or self.focus is None or self.focus["segment_id"] != segment_id:
+        if segment_id != old or self.focus is None or self.focus.segment_id != segment_id:
             self.focus = None  # (the same segment shown again, after a label change: the focus stays)
             self.focusChanged.emit(None)
         for sid in {old, segment_id}:
@@ -689,18 +707,12 @@ class DocumentView(QPlainTextEdit):
         return self.seg_by_id(self.session.current)
 
     # ------------------------------------------------------------------ focus
-    def set_focus_span(self, seg: Segment | None, sp: dict[str, Any] | None) -> None:
+    def set_focus_span(self, seg: Segment | None, sp: ShownSpan | None) -> None:
         if seg is None or sp is None:
             self.focus = None
         else:
-            self.focus = {
-                "segment_id": seg.id,
-                "start": sp["start"],
-                "end": sp["end"],
-                "label": sp["label"],
-                "span": sp,
-            }
-            self._show_range16(*self.tp.range16(sp["start"], sp["end"]))
+            self.focus = Focus(seg.id, sp)
+            self._show_range16(*self.tp.range16(sp.start, sp.end))
         self.focusChanged.emit(self.focus)
         self.viewport().update()
 
@@ -708,17 +720,17 @@ class DocumentView(QPlainTextEdit):
         """After an edit, keep focus on the same (or the moved / relabelled) span."""
         if self.focus is None and near is None:
             return
-        ref = near or (self.focus["start"], self.focus["end"], self.focus["label"])
-        seg = self.seg_by_id(self.focus["segment_id"] if self.focus else self.session.current)
+        ref = near or (self.focus.start, self.focus.end, self.focus.label)
+        seg = self.seg_by_id(self.focus.segment_id if self.focus else self.session.current)
         if seg is None:
             self.set_focus_span(None, None)
             return
         best, best_score = None, None
         for sp in seg.spans:
-            overlap = min(sp["end"], ref[1]) - max(sp["start"], ref[0])
-            if overlap <= 0 and not (sp["start"], sp["end"]) == (ref[0], ref[1]):
+            overlap = min(sp.end, ref[1]) - max(sp.start, ref[0])
+            if overlap <= 0 and not (sp.start, sp.end) == (ref[0], ref[1]):
                 continue
-            score = (sp["start"] == ref[0] and sp["end"] == ref[1], sp["label"] == ref[2], overlap)
+            score = (sp.start == ref[0] and sp.end == ref[1], sp.label == ref[2], overlap)
             if best_score is None or score > best_score:
                 best, best_score = sp, score
         self.set_focus_span(seg if best else None, best)
@@ -780,11 +792,11 @@ class DocumentView(QPlainTextEdit):
             return True
         if self.focus is not None:
             f = self.focus
-            if f["label"] == label:
+            if f.label == label:
                 return True
-            ch = self.session.relabel_span(f["segment_id"], f["start"], f["end"], label)
+            ch = self.session.relabel_span(f.segment_id, f.start, f.end, label)
             if ch is not None:
-                self._restore_focus((f["start"], f["end"], label))
+                self._restore_focus((f.start, f.end, label))
             return ch is not None
         self.session.message.emit("Select some text (or focus a span with Tab) first.")
         return False
@@ -794,11 +806,11 @@ class DocumentView(QPlainTextEdit):
         if f is None:
             return False
         self.focus = None
-        ch = self.session.remove_span(f["segment_id"], f["start"], f["end"], f["label"])
-        seg = self.seg_by_id(f["segment_id"])
+        ch = self.session.remove_span(f.segment_id, f.start, f.end, f.label)
+        seg = self.seg_by_id(f.segment_id)
         nxt = None
         if ch is not None and seg is not None:
-            nxt = next((sp for sp in sorted(seg.spans, key=lambda s: s["start"]) if sp["start"] >= f["start"]), None)
+            nxt = next((sp for sp in sorted(seg.spans, key=lambda s: s.start) if sp.start >= f.start), None)
         self.set_focus_span(seg if nxt else None, nxt)
         return ch is not None
 
@@ -807,15 +819,14 @@ class DocumentView(QPlainTextEdit):
         if seg is None or not seg.spans:
             self.set_focus_span(None, None)
             return
-        spans = sorted(seg.spans, key=lambda s: (s["start"], s["end"], s["label"]))
+        spans = sorted(seg.spans, key=lambda s: (s.start, s.end, s.label))
         idx = -1
-        if self.focus is not None and self.focus["segment_id"] == seg.id:
+        if self.focus is not None and self.focus.segment_id == seg.id:
             idx = next(
                 (
                     i
                     for i, s in enumerate(spans)
-                    if (s["start"], s["end"], s["label"])
-                    == (self.focus["start"], self.focus["end"], self.focus["label"])
+                    if (s.start, s.end, s.label) == (self.focus.start, self.focus.end, self.focus.label)
                 ),
                 -1,
             )
@@ -835,18 +846,18 @@ class DocumentView(QPlainTextEdit):
         """Move the focused span's start or end one token (or one character) left or right: where it
         goes is nerdesk.core.boundaries' rule."""
         f = self.focus
-        seg = self.seg_by_id(f["segment_id"]) if f else None
+        seg = self.seg_by_id(f.segment_id) if f else None
         if f is None or seg is None:
             return False
         span = boundaries.step(
-            self.text, (seg.start, seg.end), seg.tokens, (f["start"], f["end"]), which, direction, exact=exact
+            self.text, (seg.start, seg.end), seg.tokens, (f.start, f.end), which, direction, exact=exact
         )
         if span is None:
             return False
         start, end = span
-        ch = self.session.move_span(f["segment_id"], f["start"], f["end"], start, end, snap=not exact)
+        ch = self.session.move_span(f.segment_id, f.start, f.end, start, end, snap=not exact)
         if ch is not None:
-            self._restore_focus((start, end, f["label"]))
+            self._restore_focus((start, end, f.label))
         return ch is not None
 
     def relabel_menu(self) -> None:
@@ -859,7 +870,7 @@ class DocumentView(QPlainTextEdit):
         for name in self.offered:
             act = menu.addAction(f"{name}\t{keys.get(name, '')}")
             act.setData(name)
-        rects = self.range_rects16(*self.tp.range16(self.focus["start"], self.focus["end"]))
+        rects = self.range_rects16(*self.tp.range16(self.focus.start, self.focus.end))
         at = rects[-1].bottomLeft().toPoint() if rects else self.viewport().rect().center()
         self.labelRequested.emit()
         chosen = self.exec_menu(menu, self.viewport().mapToGlobal(at))
@@ -914,7 +925,7 @@ class DocumentView(QPlainTextEdit):
     def _edge_at(self, p: QPointF) -> str | None:
         if self.focus is None:
             return None
-        rects = self.range_rects16(*self.tp.range16(self.focus["start"], self.focus["end"]))
+        rects = self.range_rects16(*self.tp.range16(self.focus.start, self.focus.end))
         if not rects:
             return None
         first, last = rects[0], rects[-1]
@@ -945,9 +956,9 @@ class DocumentView(QPlainTextEdit):
             hit = self.span_at16(self._pos16(e.position()))
             if hit is not None:
                 sp = hit[1]
-                conf = sp.get("confidence")
-                who = "confirmed" if sp.get("confirmed") else f"model {conf:.2f}" if conf is not None else "human"
-                QToolTip.showText(e.globalPosition().toPoint(), f"{sp['label']} ({who})", self)
+                conf = sp.confidence
+                who = "confirmed" if sp.confirmed else f"model {conf:.2f}" if conf is not None else "human"
+                QToolTip.showText(e.globalPosition().toPoint(), f"{sp.label} ({who})", self)
         super().mouseMoveEvent(e)
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
@@ -956,18 +967,18 @@ class DocumentView(QPlainTextEdit):
             f = self.focus
             pos16 = self._pos16(e.position())
             exact = bool(e.modifiers() & Qt.KeyboardModifier.ControlModifier)
-            start, end = f["start"], f["end"]
+            start, end = f.start, f.end
             if drag["edge"] == "start":
                 start = self.tp.to_cp(pos16)
             else:
                 end = self.tp.to_cp(pos16, round_up=True)
-            seg = self.seg_by_id(f["segment_id"])
+            seg = self.seg_by_id(f.segment_id)
             if seg is not None:
                 start, end = max(start, seg.start), min(end, seg.end)
-            if start < end and (start, end) != (f["start"], f["end"]):
-                ch = self.session.move_span(f["segment_id"], f["start"], f["end"], start, end, snap=not exact)
+            if start < end and (start, end) != (f.start, f.end):
+                ch = self.session.move_span(f.segment_id, f.start, f.end, start, end, snap=not exact)
                 if ch is not None:
-                    self._restore_focus((start, end, f["label"]))
+                    self._restore_focus((start, end, f.label))
             self.viewport().update()
             return
         super().mouseReleaseEvent(e)
@@ -1073,14 +1084,14 @@ class DocumentView(QPlainTextEdit):
             for ss, se, sp, _nested in self.spans16(seg):
                 if se < a16 or ss > b16:
                     continue
-                label_color = self.colors.get(sp["label"], "#888888")
+                label_color = self.colors.get(sp.label, "#888888")
                 color = QColor(label_color).darker(150) if self.theme.name == "light" else QColor(label_color)
-                confirmed = sp.get("confirmed", False)
+                confirmed = sp.confirmed
                 style = (
                     Qt.PenStyle.SolidLine
                     if confirmed
                     else Qt.PenStyle.DashLine
-                    if sp.get("origin") == "terms"
+                    if sp.origin == "terms"
                     else Qt.PenStyle.DotLine
                 )
                 pen = QPen(color, 1.6 if confirmed else 1.0, style)
@@ -1088,7 +1099,7 @@ class DocumentView(QPlainTextEdit):
                 rects = self.range_rects16(ss, se)
                 for r in rects:
                     painter.drawRect(r.adjusted(0, 0.5, -0.5, -0.5))
-                conf = sp.get("confidence")
+                conf = sp.confidence
                 if rects and conf is not None and not confirmed:  # confidence: a bar as long as it is sure
                     r = rects[0]
                     painter.fillRect(
@@ -1098,7 +1109,7 @@ class DocumentView(QPlainTextEdit):
                 if rects and self.show_tags:
                     self._paint_tag(painter, rects[-1], sp, label_color)
 
-    def _paint_tag(self, painter: QPainter, r: QRectF, sp: dict[str, Any], color: str) -> None:
+    def _paint_tag(self, painter: QPainter, r: QRectF, sp: ShownSpan, color: str) -> None:
         """The label's name in a small pill at the end of the span (the room was left by the highlighter)."""
         w = self.tag_width(sp)
         box = QRectF(r.right() - w - 1, r.top() + 2, w, r.height() - 5)
@@ -1128,7 +1139,7 @@ class DocumentView(QPlainTextEdit):
         if f is None:
             painter.end()
             return
-        s16, e16 = self.tp.range16(f["start"], f["end"])
+        s16, e16 = self.tp.range16(f.start, f.end)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen = QPen(QColor(self.theme.focus), 2.5)
         painter.setPen(pen)

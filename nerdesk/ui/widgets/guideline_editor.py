@@ -214,7 +214,7 @@ class GuidelineEditor(QDialog):
             self.status.setText("Focus a span in the document first (click it, or Tab).")
             return None
         changes = self.session.change_labels(
-            "guidelines.add_example", self._label, focus["segment_id"], focus["start"], focus["end"], negative=negative
+            "guidelines.add_example", self._label, focus.segment_id, focus.start, focus.end, negative=negative
         )
         if changes is not None:
             self.status.setText(changes.action)

@@ -7,7 +7,8 @@ import html
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from nerdesk.ui.widgets.document_view import LOW_CONFIDENCE
+from nerdesk.core.types import ShownSpan
+from nerdesk.ui.widgets.document_view import LOW_CONFIDENCE, Focus
 
 
 class SpanInspector(QWidget):
@@ -22,7 +23,7 @@ class SpanInspector(QWidget):
         self.body.setObjectName("inspectorBody")
         self.body.setOpenLinks(False)
         lay.addWidget(self.body)
-        self._focus = None
+        self._focus: Focus | None = None
         # coalesced and run after the document view has repainted: edits stay fast
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -36,7 +37,7 @@ class SpanInspector(QWidget):
             self._colors_for = None
         self.refresh()
 
-    def show_span(self, focus) -> None:
+    def show_span(self, focus: Focus | None) -> None:
         self._focus = focus
         self.refresh()
 
@@ -66,20 +67,17 @@ class SpanInspector(QWidget):
             return
         rows = []
         f = self._focus
-        if f is not None and f.get("segment_id") == seg.id:
-            sp = next(
-                (x for x in seg.spans if (x["start"], x["end"], x["label"]) == (f["start"], f["end"], f["label"])),
-                f.get("span") or {},
-            )
-            text = s.doc["text"][f["start"] : f["end"]] if s.doc else ""
-            conf = sp.get("confidence")
+        if f is not None and f.segment_id == seg.id:
+            sp = next((x for x in seg.spans if x.key() == f.span.key()), f.span)
+            text = s.doc["text"][f.start : f.end] if s.doc else ""
+            conf = sp.confidence
             rows += [
-                ("Span", f"“{html.escape(text)}” [{f['start']}, {f['end']})"),
-                ("Label", html.escape(f["label"])),
-                *([("Definition", html.escape(d))] if (d := self.definition(f["label"])) else []),
+                ("Span", f"“{html.escape(text)}” [{f.start}, {f.end})"),
+                ("Label", html.escape(f.label)),
+                *([("Definition", html.escape(d))] if (d := self.definition(f.label)) else []),
                 ("Confidence", "—" if conf is None else f"{conf:.3f}"),
                 ("Origin", html.escape(_origin(sp))),
-                ("Confirmed", "yes" if sp.get("confirmed") else "no"),
+                ("Confirmed", "yes" if sp.confirmed else "no"),
             ]
         else:
             rows.append(("Span", "<i>none focused (Tab, or click a span)</i>"))
@@ -101,24 +99,24 @@ class SpanInspector(QWidget):
         # every span of the segment, named: the label is never told by colour alone
         text = s.doc["text"] if s.doc else ""
         span_rows = []
-        for sp in sorted(seg.spans, key=lambda x: (x["start"], x["end"])):
-            conf = sp.get("confidence")
-            is_focus = f is not None and (sp["start"], sp["end"], sp["label"]) == (f["start"], f["end"], f["label"])
+        for sp in sorted(seg.spans, key=lambda x: (x.start, x.end)):
+            conf = sp.confidence
+            is_focus = f is not None and sp.key() == f.span.key()
             cue = (
                 "✔ confirmed"
-                if sp.get("confirmed")
+                if sp.confirmed
                 else (
                     html.escape(_origin(sp))
-                    if sp.get("origin") == "terms"
+                    if sp.origin == "terms"
                     else "model "
                     + (f"{conf:.2f}" if conf is not None else "")
                     + (" ⚠ low" if conf is not None and conf < LOW_CONFIDENCE else "")
                 )
             )
-            color = html.escape(self.colors.get(sp["label"], "#bbb"))
+            color = html.escape(self.colors.get(sp.label, "#bbb"))
             cells = (
-                f"<td><span style='background:{color}'>&nbsp;&nbsp;</span> {html.escape(sp['label'])}</td>"
-                f"<td>{html.escape(text[sp['start'] : sp['end']])}</td><td>{cue}</td>"
+                f"<td><span style='background:{color}'>&nbsp;&nbsp;</span> {html.escape(sp.label)}</td>"
+                f"<td>{html.escape(text[sp.start : sp.end])}</td><td>{cue}</td>"
             )
             span_rows.append(f"<tr style='font-weight:{'bold' if is_focus else 'normal'}'>{cells}</tr>")
         live = s.live_corrections(seg.id)
@@ -149,10 +147,10 @@ class SpanInspector(QWidget):
         )
 
 
-def _origin(sp: dict) -> str:
+def _origin(sp: ShownSpan) -> str:
     """Where a span came from, in words: "model suggestion", "term list NAME" (and the term), "human"."""
-    if sp.get("origin") == "terms":
-        name = str(sp.get("source", "")).removeprefix("terms:")
-        term = sp.get("term")
-        return f"term list {name}" + (f" (term {term!r})" if term and sp.get("term_id") is not None else "")
-    return "model suggestion" if sp.get("origin") == "model" else "human"
+    if sp.origin == "terms":
+        name = (sp.source or "").removeprefix("terms:")
+        term = sp.term
+        return f"term list {name}" + (f" (term {term!r})" if term and sp.term_id is not None else "")
+    return "model suggestion" if sp.origin == "model" else "human"
