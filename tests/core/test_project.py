@@ -143,9 +143,7 @@ def test_the_store_hands_out_typed_annotations_and_predictions(tmp_path):
         p.add_span(1, 0, 13, "PER")
         ann = p.store.annotation(1, "alice")
         assert isinstance(ann, Annotation) and (ann.annotator, ann.status) == ("alice", "draft")
-        assert [(sp.start, sp.end, sp.label) for sp in ann.spans if sp.origin == "human"] == [
-            (0, 13, "PER")
-        ]
+        assert [(sp.start, sp.end, sp.label) for sp in ann.spans if sp.origin == "human"] == [(0, 13, "PER")]
         assert all(isinstance(a, Annotation) for rows in p.store.annotations_of([1, 2]).values() for a in rows)
         preds = p.store.predictions_for([1, 2], p.store.active_model_id())
         assert preds and all(

@@ -75,9 +75,7 @@ def test_reads_over_more_ids_than_one_chunk(tmp_path):
         ids = [r[0] for r in rows]
         store.insert_predictions("m1", ((sid, [[0, 2, "PER", 0.5]], 0.1, 0.2, 0.3, 0.4, sid / 10) for sid in ids))
         store.put_annotations(
-            Annotation(
-                sid, "ann", "annotator", "accepted", (Span(0, 2, "PER"),), "", None, None, ts, ts
-            )
+            Annotation(sid, "ann", "annotator", "accepted", (Span(0, 2, "PER"),), "", None, None, ts, ts)
             for sid in ids[::2]
         )
     asked = ids[:]

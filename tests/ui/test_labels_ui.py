@@ -127,9 +127,7 @@ def test_a_boundary_move_stops_at_the_neighbour_and_the_history_names_what_was_r
     win, view = opened, opened.view
     start = goto_text(win, "Emmanuel Macron")
     sid = win.session.current
-    spans = {
-        (a, b): lab for a, b, lab in [(sp.start, sp.end, sp.label) for sp in view.current_segment().spans]
-    }
+    spans = {(a, b): lab for a, b, lab in [(sp.start, sp.end, sp.label) for sp in view.current_segment().spans]}
     emmanuel, macron = (start, start + 8), (start + 9, start + 15)
     assert emmanuel in spans and macron in spans  # the model's two neighbouring suggestions
     view.set_focus_span(
