@@ -293,7 +293,7 @@ def test_a_split_in_the_app_is_placed_by_the_model_in_the_background(window, tmp
         n = {}
         for (spans,) in p.store.conn.execute("SELECT spans FROM annotations"):
             for sp in json.loads(spans):
-                n[sp.label] = n.get(sp.label, 0) + 1
+                n[sp["label"]] = n.get(sp["label"], 0) + 1
         return n
 
     before = counts()

@@ -783,7 +783,7 @@ class DocumentView(QPlainTextEdit):
             c = self.textCursor()
             c.clearSelection()
             self.setTextCursor(c)
-            self.focus = {"segment_id": seg.id, "start": start, "end": end, "label": label}
+            self.focus = Focus(seg.id, ShownSpan(start, end, label))  # where the new span will be
             ch = self.session.add_span(seg.id, start, end, label, snap=not exact)
             if ch is None:
                 self.focus = None
