@@ -92,8 +92,8 @@ def test_view_selection_to_store_offsets(window, qtbot, tmp_path, name, entity, 
     assert text[cp_start:cp_end] == entity
     # and the view shows it where Qt has it
     hit = view.span_at16(_u16(text, cp_start))
-    assert hit is not None and hit[1]["label"] == label
-    assert view.span_at16(_u16(text, cp_end)) is None or view.span_at16(_u16(text, cp_end))[1]["start"] >= cp_end
+    assert hit is not None and hit[1].label == label
+    assert view.span_at16(_u16(text, cp_end)) is None or view.span_at16(_u16(text, cp_end))[1].start >= cp_end
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -195,7 +195,7 @@ def test_labelling_in_a_huge_line_lands_on_the_stored_characters(window, qtbot, 
     seg = window.session.segment_at(cp)
     ann = window.session.project.store.annotation(seg.id, "tester")
     assert (cp, cp + 5, "LOC") in [(s.start, s.end, s.label) for s in ann.spans]
-    assert view.span_at16(a)[1]["label"] == "LOC"
+    assert view.span_at16(a)[1].label == "LOC"
 
 
 def test_only_the_blocks_on_screen_are_formatted_until_they_scroll_into_view(window, tmp_path):
@@ -228,4 +228,4 @@ def test_only_the_blocks_on_screen_are_formatted_until_they_scroll_into_view(win
     colours = {
         r.format.background().color().rgb() for r in doc.findBlock(view.tp.to_utf16(last.start)).layout().formats()
     }
-    assert paris and QColor(view.colors[paris[0]["label"]]).rgb() in colours
+    assert paris and QColor(view.colors[paris[0].label]).rgb() in colours
