@@ -133,8 +133,7 @@ def _send_backs(store: Store) -> list[dict[str, Any]]:
             "note": r["note"],
             "created": r["created"],
             "spans": [
-                {"start": sp["start"] - r["start"], "end": sp["end"] - r["start"], "label": sp["label"]}
-                for sp in r["spans"]
+                {"start": sp.start - r["start"], "end": sp.end - r["start"], "label": sp.label} for sp in r["spans"]
             ],
         }
         for r in review_store.current_send_backs(store)

@@ -307,7 +307,7 @@ def _reviewed(store: Store) -> tuple[set[str], set[str], Counter]:
         sources.add(source)
     counts: Counter = Counter()
     for spans in human_sql.accepted_span_lists(store):
-        counts.update(sp["label"] for sp in spans)
+        counts.update(sp.label for sp in spans)
     return seen, sources, counts
 
 

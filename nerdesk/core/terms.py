@@ -939,7 +939,7 @@ def term_stats(store: Store) -> dict[int, dict[str, Any]]:
     owner: dict[int, int] = {}
     overlaps = settings.allow_overlaps(store)
     for _sid, _text, _start, final, matches in sql.reviewed_matches(store):
-        keys = {(sp["start"], sp["end"], sp["label"]) for sp in final}
+        keys = {sp.key() for sp in final}
         for m in resolve(matches, overlaps):
             tid = m["term_id"]
             owner[tid] = m["list_id"]

@@ -336,10 +336,11 @@ def accepted_rows(store: Store) -> Iterator[tuple]:
     )
 
 
-def accepted_span_lists(store: Store) -> Iterator[list[dict]]:
+def accepted_span_lists(store: Store) -> Iterator[list[Span]]:
     """The spans of every accepted annotation."""
     return (
-        json.loads(spans) for (spans,) in store.conn.execute("SELECT spans FROM annotations WHERE status = 'accepted'")
+        [Span.from_json(sp) for sp in json.loads(spans)]
+        for (spans,) in store.conn.execute("SELECT spans FROM annotations WHERE status = 'accepted'")
     )
 
 

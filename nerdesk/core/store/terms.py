@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.store.base import chunked
+from nerdesk.core.types import Span
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -306,7 +307,7 @@ def _with_final(store: Store, by_seg: dict[int, list[dict[str, Any]]]) -> list:
             "GROUP BY a.segment_id",
             chunk,
         ):
-            out.append((sid, text, start, json.loads(spans), by_seg[sid]))
+            out.append((sid, text, start, [Span.from_json(sp) for sp in json.loads(spans)], by_seg[sid]))
     return out
 
 
