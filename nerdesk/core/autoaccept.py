@@ -70,9 +70,7 @@ def readiness(store: Store, threshold: float, max_error_rate: float = MAX_ERROR_
     n = corrected = 0
     for final, pred in store.reviewed_above(model_id, threshold, exclude=AUTO_ANNOTATOR):
         n += 1
-        corrected += sorted((sp["start"], sp["end"], sp["label"]) for sp in final) != sorted(
-            (a, b, lab) for a, b, lab, _ in pred
-        )
+        corrected += sorted(sp.key() for sp in final) != sorted(sp.key() for sp in pred)
     low, high = wilson(corrected, n)
     out.update(reviewed=n, corrected=corrected, rate=corrected / n if n else None, low=low, high=high)
     if n < MIN_EVIDENCE:
@@ -172,8 +170,8 @@ def audit_estimate(store: Store) -> dict[str, Any]:
     n = errors = 0
     for _, final, pred in predictions_sql.reviewed_audits(store):
         n += 1
-        f = sorted((sp["start"], sp["end"], sp["label"]) for sp in final)
-        p = sorted((a, b, lab) for a, b, lab, _ in pred)
+        f = sorted(sp.key() for sp in final)
+        p = sorted(sp.key() for sp in pred)
         errors += f != p
     low, high = wilson(errors, n)
     pending = segments_sql.count_status(store, "audit")

@@ -79,9 +79,9 @@ def _reviewed_with_surfaces(store: Store, model_id: str) -> tuple[list, list, li
         if trained and segment_hash(text) in trained:
             skipped += 1
             continue
-        golds.append([(s["start"], s["end"], s["label"]) for s in final])
-        surfaces.append([text[s["start"] - start : s["end"] - start].lower() for s in final])
-        preds.append([tuple(s) for s in pred])
+        golds.append([s.key() for s in final])
+        surfaces.append([text[s.start - start : s.end - start].lower() for s in final])
+        preds.append([(p.start, p.end, p.label, p.confidence) for p in pred])
         sources.append(source)
     return golds, preds, sources, surfaces, skipped
 
@@ -104,9 +104,9 @@ def long_tail(store: Store, model_id: str) -> dict[str, Any] | None:
         if segment_hash(text) not in trained:
             continue
         for sp in spans:
-            k = text[sp["start"] - start : sp["end"] - start].lower()
+            k = text[sp.start - start : sp.end - start].lower()
             forms[k] = forms.get(k, 0) + 1
-            labels[sp["label"]] = labels.get(sp["label"], 0) + 1
+            labels[sp.label] = labels.get(sp.label, 0) + 1
     golds, preds, _, surfaces, _ = _reviewed_with_surfaces(store, model_id)
     rare_form = [0, 0]
     rare_label = [0, 0]
@@ -450,9 +450,9 @@ def shared_unseen(store: Store, a: str, b: str) -> tuple[list, list, list]:
         text, final, pred_a = pa[sid]
         if trained and segment_hash(text) in trained:
             continue
-        golds.append([(s["start"], s["end"], s["label"]) for s in final])
-        preds_a.append([tuple(x) for x in pred_a])
-        preds_b.append([tuple(x) for x in pb[sid][2]])
+        golds.append([s.key() for s in final])
+        preds_a.append([(p.start, p.end, p.label, p.confidence) for p in pred_a])
+        preds_b.append([(p.start, p.end, p.label, p.confidence) for p in pb[sid][2]])
     return golds, preds_a, preds_b
 
 

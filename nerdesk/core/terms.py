@@ -967,12 +967,12 @@ def suggest(store: Store, min_count: int = SUGGEST_MIN_COUNT) -> list[dict[str, 
     forms: dict[tuple[str, str], Counter] = {}
     for text, start, spans in sql.human_spans(store):
         for sp in spans:
-            if sp.get("origin") != "human":
+            if sp.origin != "human":
                 continue
-            surface = _clean(text[sp["start"] - start : sp["end"] - start])
+            surface = _clean(text[sp.start - start : sp.end - start])
             if not surface:
                 continue
-            k = (sp["label"], surface.lower())
+            k = (sp.label, surface.lower())
             if k in listed:
                 continue
             counts[k] += 1

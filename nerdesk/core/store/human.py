@@ -111,14 +111,14 @@ class AnnotationTables(Tables):
         ).fetchall()
         return n, {r[0]: r[1] for r in rows}
 
-    def reviewed_spans(self) -> list[tuple[str, int, list]]:
+    def reviewed_spans(self) -> list[tuple[str, int, list[Span]]]:
         """(segment text, segment start, final spans) of every accepted segment (its latest annotation)."""
         rows = self.conn.execute(
             "SELECT substr(d.text, s.start + 1, s.end - s.start), s.start, a.spans, MAX(a.updated) "
             "FROM annotations a JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
             "WHERE a.status = 'accepted' GROUP BY a.segment_id"
         ).fetchall()
-        return [(text, start, json.loads(spans)) for text, start, spans, _ in rows]
+        return [(text, start, [Span.from_json(sp) for sp in json.loads(spans)]) for text, start, spans, _ in rows]
 
     # ---------------------------------------------------------------- event log (undo and redo read it)
     def log_event(

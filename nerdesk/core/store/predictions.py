@@ -20,6 +20,16 @@ if TYPE_CHECKING:
     from nerdesk.core.store import Store
 
 
+def final_spans(text: str) -> list[Span]:
+    """An annotation's stored spans (its ``spans`` column) as Spans."""
+    return [Span.from_json(sp) for sp in json.loads(text)]
+
+
+def predicted_spans(text: str) -> list[Span]:
+    """A prediction's stored spans (``[start, end, label, confidence]`` each) as Spans."""
+    return [Span(a, b, lab, c) for a, b, lab, c in json.loads(text)]
+
+
 class ModelTables(Tables):
     """The Store's methods over models and their predictions."""
 
@@ -144,7 +154,7 @@ class ModelTables(Tables):
             (model_id,),
         ).fetchone()[0]
 
-    def reviewed_above(self, model_id: str, threshold: float, *, exclude: str) -> list[tuple[list, list]]:
+    def reviewed_above(self, model_id: str, threshold: float, *, exclude: str) -> list[tuple[list[Span], list[Span]]]:
         """(final spans, predicted spans) of accepted annotations (not by ``exclude``) of segments the
         model predicted with every span and the tag sequence at least ``threshold`` likely."""
         rows = self.conn.execute(
@@ -153,9 +163,9 @@ class ModelTables(Tables):
             "AND 1 - p.least_confidence >= ? GROUP BY a.segment_id",
             (model_id, exclude, threshold, threshold),
         )
-        return [(json.loads(final), json.loads(pred)) for final, pred in rows]
+        return [(final_spans(final), predicted_spans(pred)) for final, pred in rows]
 
-    def reviewed_predictions_by_source(self, model_id: str) -> list[tuple[str, list, list, str, int]]:
+    def reviewed_predictions_by_source(self, model_id: str) -> list[tuple[str, list[Span], list[Span], str, int]]:
         """(segment text, final spans, the model's predicted spans, the document's source, the segment's
         start) per accepted segment the model predicted (the latest accepted annotation of each)."""
         rows = self.conn.execute(
@@ -166,11 +176,11 @@ class ModelTables(Tables):
             (model_id,),
         ).fetchall()
         return [
-            (text, json.loads(final), json.loads(pred), source or "", start)
+            (text, final_spans(final), predicted_spans(pred), source or "", start)
             for text, final, pred, source, start, _ in rows
         ]
 
-    def reviewed_predictions_by_segment(self, model_id: str) -> dict[int, tuple[str, list, list]]:
+    def reviewed_predictions_by_segment(self, model_id: str) -> dict[int, tuple[str, list[Span], list[Span]]]:
         """As :meth:`reviewed_predictions_by_source`, as (text, final spans, predicted spans) keyed by segment
         id (to compare two models on the same segments)."""
         rows = self.conn.execute(
@@ -180,7 +190,7 @@ class ModelTables(Tables):
             "WHERE a.status = 'accepted' GROUP BY a.segment_id",
             (model_id,),
         ).fetchall()
-        return {sid: (text, json.loads(final), json.loads(pred)) for sid, text, final, pred, _ in rows}
+        return {sid: (text, final_spans(final), predicted_spans(pred)) for sid, text, final, pred, _ in rows}
 
     def queue(
         self,
@@ -305,7 +315,7 @@ def add_audits(store: Store, model_id: str, threshold: float, segment_ids: list[
     )
 
 
-def reviewed_audits(store: Store) -> list[tuple[int, list[dict], list[list]]]:
+def reviewed_audits(store: Store) -> list[tuple[int, list[Span], list[Span]]]:
     """(segment id, the reviewer's spans, the model's spans) of every audited segment reviewed so far."""
     rows = store.conn.execute(
         "SELECT u.segment_id, a.spans, p.spans FROM audits u "
@@ -313,7 +323,7 @@ def reviewed_audits(store: Store) -> list[tuple[int, list[dict], list[list]]]:
         "JOIN predictions p ON p.segment_id = u.segment_id AND p.model_id = u.model_id "
         "GROUP BY u.segment_id"
     ).fetchall()
-    return [(sid, json.loads(final), json.loads(pred)) for sid, final, pred in rows]
+    return [(sid, final_spans(final), predicted_spans(pred)) for sid, final, pred in rows]
 
 
 def window_predictions(

@@ -311,7 +311,7 @@ def _with_final(store: Store, by_seg: dict[int, list[dict[str, Any]]]) -> list:
     return out
 
 
-def human_spans(store: Store) -> list[tuple[str, int, list]]:
+def human_spans(store: Store) -> list[tuple[str, int, list[Span]]]:
     """(segment text, segment start, final spans) of every accepted segment (latest annotation): the
     annotations' query, :meth:`~nerdesk.core.store.human.AnnotationTables.reviewed_spans`."""
     return store.reviewed_spans()
