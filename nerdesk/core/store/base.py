@@ -1,6 +1,7 @@
 """What every table group's module stands on: the connection's accessor and the project's settings
 (:class:`Tables`, the base of each group's methods that :class:`~nerdesk.core.store.Store` composes),
-the one helper for queries over many ids (:func:`chunked`), and the store's clock (:func:`now`).
+the one helper for queries over many ids (:func:`chunked`), the store's clock (:func:`now`), and where
+stored spans become Spans (:func:`final_spans`, :func:`predicted_spans`).
 
 It imports no other module of the store, so each group's module can import it and the package can
 import every group's module without a cycle.
@@ -15,6 +16,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlite_utils import Database
+
+from nerdesk.core.types import Span
 
 #: Ids per ``IN (...)`` query: well under SQLite's limit on bound parameters.
 CHUNK = 500
@@ -67,3 +70,13 @@ class Tables:
             "INSERT INTO project (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, json.dumps(value)),
         )
+
+
+def final_spans(text: str) -> list[Span]:
+    """An annotation's stored spans (its ``spans`` column, :meth:`Span.to_json` each) as Spans."""
+    return [Span.from_json(sp) for sp in json.loads(text)]
+
+
+def predicted_spans(text: str) -> list[Span]:
+    """A prediction's stored spans (``[start, end, label, confidence]`` each) as Spans."""
+    return [Span(a, b, lab, c) for a, b, lab, c in json.loads(text)]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store.base import Tables, chunked, now, where_equal
+from nerdesk.core.store.base import Tables, chunked, final_spans, now, where_equal
 from nerdesk.core.types import Annotation, Span
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class AnnotationTables(Tables):
     @staticmethod
     def annotation_row(r: Sequence[Any]) -> Annotation:
         """An Annotation from a row whose first columns are ANNOTATION_COLUMNS."""
-        spans = tuple(map(Span.from_json, json.loads(r[4])))
+        spans = tuple(final_spans(r[4]))
         return Annotation(r[0], r[1], r[2], r[3], spans, r[5], r[6], r[7], r[8], r[9])
 
     @staticmethod
@@ -118,7 +118,7 @@ class AnnotationTables(Tables):
             "FROM annotations a JOIN segments s ON s.id = a.segment_id JOIN documents d ON d.id = s.doc_id "
             "WHERE a.status = 'accepted' GROUP BY a.segment_id"
         ).fetchall()
-        return [(text, start, [Span.from_json(sp) for sp in json.loads(spans)]) for text, start, spans, _ in rows]
+        return [(text, start, final_spans(spans)) for text, start, spans, _ in rows]
 
     # ---------------------------------------------------------------- event log (undo and redo read it)
     def log_event(
@@ -339,8 +339,7 @@ def accepted_rows(store: Store) -> Iterator[tuple]:
 def accepted_span_lists(store: Store) -> Iterator[list[Span]]:
     """The spans of every accepted annotation."""
     return (
-        [Span.from_json(sp) for sp in json.loads(spans)]
-        for (spans,) in store.conn.execute("SELECT spans FROM annotations WHERE status = 'accepted'")
+        final_spans(spans) for (spans,) in store.conn.execute("SELECT spans FROM annotations WHERE status = 'accepted'")
     )
 
 

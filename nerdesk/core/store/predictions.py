@@ -13,21 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nerdesk.core.model.card import ModelCard
-from nerdesk.core.store.base import Tables, chunked, loads_all, now
+from nerdesk.core.store.base import Tables, chunked, final_spans, loads_all, now, predicted_spans
 from nerdesk.core.types import Prediction, Span
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
-
-
-def final_spans(text: str) -> list[Span]:
-    """An annotation's stored spans (its ``spans`` column) as Spans."""
-    return [Span.from_json(sp) for sp in json.loads(text)]
-
-
-def predicted_spans(text: str) -> list[Span]:
-    """A prediction's stored spans (``[start, end, label, confidence]`` each) as Spans."""
-    return [Span(a, b, lab, c) for a, b, lab, c in json.loads(text)]
 
 
 class ModelTables(Tables):

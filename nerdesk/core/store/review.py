@@ -10,8 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store.base import chunked, loads_all, now, where_equal
-from nerdesk.core.types import Span
+from nerdesk.core.store.base import chunked, final_spans, loads_all, now, where_equal
 
 if TYPE_CHECKING:
     from nerdesk.core.store import Store
@@ -193,7 +192,7 @@ def current_send_backs(store: Store) -> list[dict[str, Any]]:
             "hash": r[n],
             "start": r[n + 1],
             "end": r[n + 2],
-            "spans": [Span.from_json(sp) for sp in json.loads(r[n + 3])],
+            "spans": final_spans(r[n + 3]),
         }
         for r in rows
     ]

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nerdesk.core.store.base import chunked
+from nerdesk.core.store.base import chunked, final_spans
 from nerdesk.core.types import Span
 
 if TYPE_CHECKING:
@@ -307,7 +307,7 @@ def _with_final(store: Store, by_seg: dict[int, list[dict[str, Any]]]) -> list:
             "GROUP BY a.segment_id",
             chunk,
         ):
-            out.append((sid, text, start, [Span.from_json(sp) for sp in json.loads(spans)], by_seg[sid]))
+            out.append((sid, text, start, final_spans(spans), by_seg[sid]))
     return out
 
 
